@@ -1,0 +1,210 @@
+//! Decoding of one chunk back into values and validity.
+
+use crate::chunk::{
+    ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY,
+};
+use crate::dictionary::{Dictionary, decode_variable_plain};
+use crate::encode::{MAX_ZSTD_RATIO, ZSTD_SLACK};
+use crate::error::{EncodingError, Result};
+use crate::{ValueKind, bitpack, integer};
+use arrow_buffer::{BooleanBuffer, Buffer};
+use pilum_core::ByteCursor;
+use std::io::Read;
+
+/// Values of a decoded chunk.
+#[derive(Debug, Clone)]
+pub enum DecodedValues {
+    /// `n` bits.
+    Bits(BooleanBuffer),
+    /// `n * width` bytes.
+    Fixed(Buffer),
+    /// `n + 1` offsets (starting at 0) into `data`.
+    Variable {
+        /// Value boundaries.
+        offsets: Vec<u64>,
+        /// Concatenated value bytes.
+        data: Vec<u8>,
+    },
+}
+
+/// One decoded chunk.
+#[derive(Debug, Clone)]
+pub struct DecodedChunk {
+    /// Row validity; `None` when every value is valid.
+    pub validity: Option<BooleanBuffer>,
+    /// Item validity of fixed-size-list values; `None` when all items are valid.
+    pub item_validity: Option<BooleanBuffer>,
+    /// The values.
+    pub values: DecodedValues,
+}
+
+/// Decodes a chunk of `n` values of `kind`. `dictionary` is the page
+/// dictionary, required when the chunk holds dictionary indices.
+pub fn decode_chunk(
+    bytes: &[u8],
+    kind: ValueKind,
+    n: usize,
+    dictionary: Option<&Dictionary>,
+) -> Result<DecodedChunk> {
+    let Some(body_len) = bytes.len().checked_sub(4) else {
+        return Err(EncodingError::invalid(format!(
+            "chunk of {} bytes is shorter than its checksum",
+            bytes.len()
+        )));
+    };
+    let (body, crc) = bytes.split_at(body_len);
+    let stored = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+    let computed = crc32fast::hash(body);
+    if stored != computed {
+        return Err(EncodingError::Checksum { stored, computed });
+    }
+    let mut cur = ByteCursor::new(body);
+    let mode = cur.u8()?;
+    if mode & !(HAS_ROW_VALIDITY | HAS_ITEM_VALIDITY) != 0 {
+        return Err(EncodingError::UnknownTag {
+            what: "validity",
+            tag: mode,
+        });
+    }
+    let validity = if mode & HAS_ROW_VALIDITY != 0 {
+        Some(read_bitmap(&mut cur, n)?)
+    } else {
+        None
+    };
+    let item_validity = if mode & HAS_ITEM_VALIDITY != 0 {
+        let ValueKind::Fixed { items, .. } = kind else {
+            return Err(EncodingError::invalid(
+                "item validity on a column without items",
+            ));
+        };
+        let count = n
+            .checked_mul(items as usize)
+            .ok_or_else(|| EncodingError::invalid("item count overflow"))?;
+        Some(read_bitmap(&mut cur, count)?)
+    } else {
+        None
+    };
+    let tag = cur.u8()?;
+    let values = if tag == ENC_ZSTD {
+        let raw_len = cur.u32()? as usize;
+        let inner = cur.u8()?;
+        let compressed = cur.rest();
+        if raw_len > compressed.len() * MAX_ZSTD_RATIO + ZSTD_SLACK {
+            return Err(EncodingError::invalid(format!(
+                "zstd chunk claims {raw_len} bytes from {} compressed",
+                compressed.len()
+            )));
+        }
+        let mut raw = Vec::with_capacity(raw_len.min(compressed.len() * 8 + 1024));
+        zstd::stream::read::Decoder::new(compressed)?
+            .take(raw_len as u64)
+            .read_to_end(&mut raw)?;
+        if raw.len() != raw_len {
+            return Err(EncodingError::invalid(format!(
+                "zstd produced {} bytes, expected {raw_len}",
+                raw.len()
+            )));
+        }
+        let mut inner_cur = ByteCursor::new(&raw);
+        let values = decode_body(&mut inner_cur, inner, kind, n, dictionary)?;
+        finish(&inner_cur)?;
+        values
+    } else {
+        let values = decode_body(&mut cur, tag, kind, n, dictionary)?;
+        finish(&cur)?;
+        values
+    };
+    Ok(DecodedChunk {
+        validity,
+        item_validity,
+        values,
+    })
+}
+
+fn finish(cur: &ByteCursor<'_>) -> Result<()> {
+    match cur.remaining() {
+        0 => Ok(()),
+        extra => Err(EncodingError::invalid(format!(
+            "{extra} trailing bytes in chunk"
+        ))),
+    }
+}
+
+fn read_bitmap(cur: &mut ByteCursor<'_>, n: usize) -> Result<BooleanBuffer> {
+    let bytes = cur.take(n.div_ceil(8))?;
+    Ok(BooleanBuffer::new(Buffer::from(bytes), 0, n))
+}
+
+fn decode_body(
+    cur: &mut ByteCursor<'_>,
+    tag: u8,
+    kind: ValueKind,
+    n: usize,
+    dictionary: Option<&Dictionary>,
+) -> Result<DecodedValues> {
+    match (kind, tag) {
+        (ValueKind::Bits, ENC_PLAIN) => Ok(DecodedValues::Bits(read_bitmap(cur, n)?)),
+        (ValueKind::Fixed { width, .. }, ENC_PLAIN) => {
+            let len = n
+                .checked_mul(width as usize)
+                .ok_or_else(|| EncodingError::invalid("chunk size overflow"))?;
+            Ok(DecodedValues::Fixed(Buffer::from(cur.take(len)?)))
+        }
+        (ValueKind::Fixed { .. }, ENC_FOR | ENC_RLE) => {
+            let Some((width, _)) = kind.scalar_integer() else {
+                return Err(EncodingError::invalid(
+                    "integer encoding on a non-integer column",
+                ));
+            };
+            let mut out = Vec::new();
+            if tag == ENC_FOR {
+                integer::decode_for(cur, width, n, &mut out)?;
+            } else {
+                integer::decode_rle(cur, width, n, &mut out)?;
+            }
+            Ok(DecodedValues::Fixed(Buffer::from_vec(out)))
+        }
+        (ValueKind::Variable, ENC_PLAIN) => {
+            let (offsets, data) = decode_variable_plain(cur, n)?;
+            Ok(DecodedValues::Variable {
+                offsets,
+                data: data.to_vec(),
+            })
+        }
+        (ValueKind::Variable, ENC_DICT) => {
+            let dict = dictionary.ok_or_else(|| {
+                EncodingError::invalid("dictionary chunk in a page without dictionary")
+            })?;
+            let bit_width = cur.u8()?;
+            let packed = cur.take(bitpack::packed_len(n, bit_width.min(64)))?;
+            let mut offsets = Vec::with_capacity(n + 1);
+            offsets.push(0u64);
+            let mut data = Vec::new();
+            let mut bad = None;
+            bitpack::unpack_bits(packed, bit_width, n, |i| match usize::try_from(i) {
+                Ok(i) if i < dict.len() => {
+                    data.extend_from_slice(dict.value(i));
+                    offsets.push(data.len() as u64);
+                }
+                _ => {
+                    bad.get_or_insert(i);
+                    offsets.push(data.len() as u64);
+                }
+            })?;
+            if let Some(i) = bad {
+                return Err(EncodingError::invalid(format!(
+                    "dictionary index {i} out of {} entries",
+                    dict.len()
+                )));
+            }
+            Ok(DecodedValues::Variable { offsets, data })
+        }
+        (_, tag @ (ENC_FOR | ENC_RLE | ENC_DICT)) => Err(EncodingError::invalid(format!(
+            "encoding {tag} is not valid for {kind:?}"
+        ))),
+        (_, tag) => Err(EncodingError::UnknownTag {
+            what: "encoding",
+            tag,
+        }),
+    }
+}

@@ -1,0 +1,144 @@
+//! Encoding of one chunk: validity, the cheapest value encoding, a CRC32.
+
+use crate::chunk::{
+    ChunkValues, ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, HAS_ITEM_VALIDITY,
+    HAS_ROW_VALIDITY, ValidityInput, write_bitmap,
+};
+use crate::dictionary::encode_variable_plain;
+use crate::error::{EncodingError, Result};
+use crate::integer;
+use crate::{ValueKind, bitpack};
+
+/// zstd output is kept only when the chunk's raw size is at most this many
+/// times its compressed size, so a reader can bound decompression.
+pub(crate) const MAX_ZSTD_RATIO: usize = 4096;
+/// Slack added to the ratio bound for tiny chunks.
+pub(crate) const ZSTD_SLACK: usize = 64 * 1024;
+
+/// How to encode one chunk; produced by the page plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkOptions<'a> {
+    /// Dictionary indices for the chunk's values (variable-width only).
+    pub dictionary_indices: Option<&'a [u32]>,
+    /// Bit width of the dictionary indices.
+    pub dictionary_bits: u8,
+    /// Whether to try zstd over the plain body.
+    pub zstd_level: Option<i32>,
+}
+
+/// Appends the encoded chunk for `values` (of the given `kind`) to `out`.
+pub fn encode_chunk(
+    kind: ValueKind,
+    values: ChunkValues<'_>,
+    validity: &ValidityInput,
+    opts: ChunkOptions<'_>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let start = out.len();
+    let mut mode = 0u8;
+    if validity.rows.is_some() {
+        mode |= HAS_ROW_VALIDITY;
+    }
+    if validity.items.is_some() {
+        mode |= HAS_ITEM_VALIDITY;
+    }
+    out.push(mode);
+    for bitmap in [&validity.rows, &validity.items].into_iter().flatten() {
+        write_bitmap(bitmap, out);
+    }
+    match (kind, values) {
+        (ValueKind::Bits, ChunkValues::Bits(bits)) => {
+            out.push(ENC_PLAIN);
+            write_bitmap(bits, out);
+        }
+        (ValueKind::Fixed { width, .. }, ChunkValues::Fixed(bytes)) => {
+            let width = width as usize;
+            if let Some((_, sign)) = kind.scalar_integer() {
+                encode_integer(bytes, width, sign, validity, out);
+            } else {
+                with_zstd(opts.zstd_level, ENC_PLAIN, out, |body| {
+                    body.extend_from_slice(bytes);
+                    Ok(())
+                })?;
+            }
+        }
+        (ValueKind::Variable, ChunkValues::Variable { offsets, data }) => {
+            match opts.dictionary_indices {
+                Some(indices) => {
+                    out.push(ENC_DICT);
+                    out.push(opts.dictionary_bits);
+                    bitpack::pack_bits(
+                        indices.iter().map(|&i| u64::from(i)),
+                        opts.dictionary_bits,
+                        out,
+                    );
+                }
+                None => with_zstd(opts.zstd_level, ENC_PLAIN, out, |body| {
+                    encode_variable_plain(offsets, data, body)
+                })?,
+            }
+        }
+        (kind, _) => {
+            return Err(EncodingError::invalid(format!(
+                "values do not match column kind {kind:?}"
+            )));
+        }
+    }
+    let crc = crc32fast::hash(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+fn encode_integer(
+    bytes: &[u8],
+    width: usize,
+    sign: crate::IntegerSign,
+    validity: &ValidityInput,
+    out: &mut Vec<u8>,
+) {
+    let valid = validity.rows.as_ref();
+    let n = bytes.len() / width;
+    let stats = integer::stats(bytes, width, sign, valid);
+    let plain = n * width;
+    let for_size = integer::for_size(n, width, &stats);
+    let rle_size = integer::rle_size(width, &stats);
+    if rle_size < for_size && rle_size < plain {
+        out.push(ENC_RLE);
+        integer::encode_rle(bytes, width, valid, &stats, out);
+    } else if for_size < plain {
+        out.push(ENC_FOR);
+        integer::encode_for(bytes, width, valid, &stats, out);
+    } else {
+        out.push(ENC_PLAIN);
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// Writes `[tag][body]`, or `[ENC_ZSTD][raw len u32][tag][zstd(body)]` when
+/// zstd is requested and shrinks the body within the ratio bound.
+fn with_zstd(
+    level: Option<i32>,
+    tag: u8,
+    out: &mut Vec<u8>,
+    write_body: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    let Some(level) = level else {
+        out.push(tag);
+        return write_body(out);
+    };
+    let mut body = Vec::new();
+    write_body(&mut body)?;
+    let compressed = zstd::bulk::compress(&body, level)?;
+    let fits_u32 = u32::try_from(body.len()).is_ok();
+    let bounded = body.len() <= compressed.len() * MAX_ZSTD_RATIO + ZSTD_SLACK;
+    if fits_u32 && bounded && compressed.len() + 5 < body.len() {
+        out.push(ENC_ZSTD);
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.push(tag);
+        out.extend_from_slice(&compressed);
+    } else {
+        out.push(tag);
+        out.extend_from_slice(&body);
+    }
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! Page planning: chunk boundaries, and the page-wide choices of dictionary
+//! and zstd made by sampling the page's values.
+
+use crate::chunk::{ChunkValues, ValidityInput};
+use crate::dictionary::{Dictionary, encode_variable_plain};
+use crate::encode::{ChunkOptions, encode_chunk};
+use crate::error::Result;
+use crate::{MAX_CHUNK_VALUES, ValueKind, bitpack};
+use std::collections::HashMap;
+
+/// Knobs for page planning.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanOptions {
+    /// Aim for chunks of about this many raw bytes (random reads fetch one chunk).
+    pub target_chunk_bytes: usize,
+    /// Consider dictionary encoding for variable-width values.
+    pub allow_dictionary: bool,
+    /// Consider zstd; `None` disables it.
+    pub zstd_level: Option<i32>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self {
+            target_chunk_bytes: 8 * 1024,
+            allow_dictionary: true,
+            zstd_level: Some(3),
+        }
+    }
+}
+
+/// The decisions for one page.
+#[derive(Debug, Clone, Default)]
+pub struct PagePlan {
+    /// Exclusive end row of each chunk.
+    pub chunk_ends: Vec<usize>,
+    /// Page dictionary with one index per value, and the index bit width.
+    pub dictionary: Option<(Dictionary, Vec<u32>, u8)>,
+    /// zstd level to apply to chunks, if sampling showed it pays.
+    pub zstd_level: Option<i32>,
+}
+
+/// One encoded page: chunk bytes back to back plus its chunk table.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedPage {
+    /// The chunks, concatenated.
+    pub bytes: Vec<u8>,
+    /// Values in each chunk.
+    pub chunk_rows: Vec<u32>,
+    /// Encoded bytes of each chunk.
+    pub chunk_sizes: Vec<u32>,
+    /// The page dictionary, if chunks index into one.
+    pub dictionary: Option<Dictionary>,
+}
+
+/// Values sampled to estimate cardinality.
+const DICT_SAMPLE: usize = 1024;
+/// Largest dictionary kept, in entries and bytes.
+const DICT_MAX_ENTRIES: usize = 1 << 16;
+const DICT_MAX_BYTES: usize = 1 << 20;
+/// zstd is used when sampled chunks shrink to at most this fraction.
+const ZSTD_MAX_RATIO: f64 = 0.85;
+/// Chunks compressed while sampling.
+const ZSTD_SAMPLE_CHUNKS: usize = 4;
+
+/// Chooses chunk boundaries, dictionary and zstd for a page of `n` values.
+pub fn plan_page(
+    kind: ValueKind,
+    values: ChunkValues<'_>,
+    n: usize,
+    opts: PlanOptions,
+) -> PagePlan {
+    let mut plan = PagePlan::default();
+    if let (ValueKind::Variable, ChunkValues::Variable { offsets, data }) = (kind, values) {
+        if opts.allow_dictionary {
+            plan.dictionary = build_dictionary(offsets, data);
+        }
+    }
+    plan.chunk_ends = chunk_ends(
+        kind,
+        values,
+        n,
+        opts.target_chunk_bytes,
+        plan.dictionary.is_some(),
+    );
+    let compressible = match kind {
+        ValueKind::Bits => false,
+        ValueKind::Fixed { .. } => kind.scalar_integer().is_none(),
+        ValueKind::Variable => plan.dictionary.is_none(),
+    };
+    if compressible {
+        if let Some(level) = opts.zstd_level {
+            if zstd_pays(kind, values, &plan.chunk_ends, level) {
+                plan.zstd_level = Some(level);
+            }
+        }
+    }
+    plan
+}
+
+fn chunk_ends(
+    kind: ValueKind,
+    values: ChunkValues<'_>,
+    n: usize,
+    target: usize,
+    dictionary: bool,
+) -> Vec<usize> {
+    let per_chunk = match (kind, values) {
+        (ValueKind::Bits, _) => MAX_CHUNK_VALUES,
+        (ValueKind::Variable, _) if dictionary => MAX_CHUNK_VALUES,
+        (ValueKind::Fixed { width, .. }, _) => {
+            let rows = (target / (width as usize).max(1)).clamp(1, MAX_CHUNK_VALUES);
+            1 << rows.ilog2()
+        }
+        (ValueKind::Variable, ChunkValues::Variable { offsets, .. }) => {
+            let mut ends = Vec::new();
+            let mut start = 0;
+            for i in 0..n {
+                let bytes = offsets[i + 1] - offsets[start];
+                if bytes as usize >= target || i + 1 - start >= MAX_CHUNK_VALUES {
+                    ends.push(i + 1);
+                    start = i + 1;
+                }
+            }
+            if start < n {
+                ends.push(n);
+            }
+            return ends;
+        }
+        (ValueKind::Variable, _) => MAX_CHUNK_VALUES,
+    };
+    (1..=n.div_ceil(per_chunk))
+        .map(|c| (c * per_chunk).min(n))
+        .collect()
+}
+
+fn build_dictionary(offsets: &[u64], data: &[u8]) -> Option<(Dictionary, Vec<u32>, u8)> {
+    let n = offsets.len().saturating_sub(1);
+    if n < 64 {
+        return None;
+    }
+    let value = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
+    let stride = (n / DICT_SAMPLE).max(1);
+    let mut sample: HashMap<&[u8], ()> = HashMap::new();
+    let mut sampled = 0;
+    for i in (0..n).step_by(stride) {
+        sample.insert(value(i), ());
+        sampled += 1;
+    }
+    if sample.len() * 4 > sampled {
+        return None;
+    }
+    let mut ids: HashMap<&[u8], u32> = HashMap::new();
+    let mut dict = Dictionary {
+        offsets: vec![0],
+        data: Vec::new(),
+    };
+    let mut indices = Vec::with_capacity(n);
+    for i in 0..n {
+        let v = value(i);
+        let next = ids.len() as u32;
+        let id = *ids.entry(v).or_insert_with(|| {
+            dict.data.extend_from_slice(v);
+            dict.offsets.push(dict.data.len() as u64);
+            next
+        });
+        if ids.len() > DICT_MAX_ENTRIES || dict.data.len() > DICT_MAX_BYTES {
+            return None;
+        }
+        indices.push(id);
+    }
+    let bits = bitpack::bits_needed(dict.len().saturating_sub(1) as u64);
+    Some((dict, indices, bits))
+}
+
+fn zstd_pays(kind: ValueKind, values: ChunkValues<'_>, ends: &[usize], level: i32) -> bool {
+    let step = (ends.len() / ZSTD_SAMPLE_CHUNKS).max(1);
+    let (mut raw, mut packed) = (0usize, 0usize);
+    for c in (0..ends.len()).step_by(step).take(ZSTD_SAMPLE_CHUNKS) {
+        let start = if c == 0 { 0 } else { ends[c - 1] };
+        let mut body = Vec::new();
+        match (kind, values) {
+            (ValueKind::Fixed { width, .. }, ChunkValues::Fixed(bytes)) => {
+                let w = width as usize;
+                body.extend_from_slice(&bytes[start * w..ends[c] * w]);
+            }
+            (_, ChunkValues::Variable { offsets, data }) => {
+                if encode_variable_plain(&offsets[start..=ends[c]], data, &mut body).is_err() {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+        raw += body.len();
+        packed += zstd::bulk::compress(&body, level)
+            .map(|c| c.len())
+            .unwrap_or(usize::MAX / 8);
+    }
+    raw > 0 && (packed as f64) <= raw as f64 * ZSTD_MAX_RATIO
+}
+
+/// Plans and encodes a whole page.
+pub fn encode_page(
+    kind: ValueKind,
+    values: ChunkValues<'_>,
+    validity: &ValidityInput,
+    opts: PlanOptions,
+) -> Result<EncodedPage> {
+    let width = match kind {
+        ValueKind::Fixed { width, .. } => width as usize,
+        _ => 1,
+    };
+    let n = values.len(width);
+    let plan = plan_page(kind, values, n, opts);
+    let items = match kind {
+        ValueKind::Fixed { items, .. } => items as usize,
+        _ => 1,
+    };
+    let mut page = EncodedPage::default();
+    let mut start = 0;
+    for &end in &plan.chunk_ends {
+        let len = end - start;
+        let chunk_values = match values {
+            ChunkValues::Bits(bits) => ChunkValues::Bits(bits),
+            ChunkValues::Fixed(bytes) => ChunkValues::Fixed(&bytes[start * width..end * width]),
+            ChunkValues::Variable { offsets, data } => ChunkValues::Variable {
+                offsets: &offsets[start..=end],
+                data,
+            },
+        };
+        let sliced_bits;
+        let chunk_values = match chunk_values {
+            ChunkValues::Bits(bits) => {
+                sliced_bits = bits.slice(start, len);
+                ChunkValues::Bits(&sliced_bits)
+            }
+            other => other,
+        };
+        let chunk_validity = ValidityInput {
+            rows: validity
+                .rows
+                .as_ref()
+                .map(|b| b.slice(start, len))
+                .filter(|b| b.count_set_bits() != len),
+            items: validity
+                .items
+                .as_ref()
+                .map(|b| b.slice(start * items, len * items))
+                .filter(|b| b.count_set_bits() != len * items),
+        };
+        let opts = ChunkOptions {
+            dictionary_indices: plan.dictionary.as_ref().map(|(_, idx, _)| &idx[start..end]),
+            dictionary_bits: plan.dictionary.as_ref().map_or(0, |(_, _, bits)| *bits),
+            zstd_level: plan.zstd_level,
+        };
+        let before = page.bytes.len();
+        encode_chunk(kind, chunk_values, &chunk_validity, opts, &mut page.bytes)?;
+        page.chunk_rows.push(len as u32);
+        page.chunk_sizes.push((page.bytes.len() - before) as u32);
+        start = end;
+    }
+    page.dictionary = plan.dictionary.map(|(d, _, _)| d);
+    Ok(page)
+}

@@ -1,0 +1,42 @@
+//! Turning a user's URI or local path into a store and an object path.
+
+use crate::error::{IoError, Result};
+use object_store::{ObjectStore, local::LocalFileSystem, memory::InMemory, path::Path};
+use std::sync::Arc;
+
+/// A store and the path of an object (or prefix) inside it.
+#[derive(Debug, Clone)]
+pub struct StoreLocation {
+    /// The store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The path within the store.
+    pub path: Path,
+}
+
+/// Parses a local path (absolute or relative), a `file://` URI, or a
+/// `memory://` URI (a fresh in-memory store, useful in tests).
+pub fn parse_uri(uri: &str) -> Result<StoreLocation> {
+    let invalid = |reason: &str| IoError::InvalidUri {
+        uri: uri.to_string(),
+        reason: reason.to_string(),
+    };
+    if let Some(rest) = uri.strip_prefix("memory://") {
+        let path = Path::parse(rest).map_err(|e| invalid(&e.to_string()))?;
+        return Ok(StoreLocation {
+            store: Arc::new(InMemory::new()),
+            path,
+        });
+    }
+    let local = uri.strip_prefix("file://").unwrap_or(uri);
+    if local.contains("://") {
+        return Err(invalid(
+            "unsupported scheme; use a local path, file:// or memory://",
+        ));
+    }
+    let absolute = std::path::absolute(local).map_err(|e| invalid(&e.to_string()))?;
+    let path = Path::from_absolute_path(&absolute).map_err(|e| invalid(&e.to_string()))?;
+    Ok(StoreLocation {
+        store: Arc::new(LocalFileSystem::new()),
+        path,
+    })
+}
