@@ -26,36 +26,19 @@ mod tests {
     use std::collections::HashMap;
 
     fn field(dt: DataType, key: &str, value: &str) -> Field {
-        Field::new("b", dt, true)
-            .with_metadata(HashMap::from([(key.to_string(), value.to_string())]))
+        Field::new("b", dt, true).with_metadata(HashMap::from([(key.to_string(), value.to_string())]))
     }
 
     #[test]
     fn recognises_both_keys_on_binary_only() {
-        assert!(is_blob_field(&field(
-            DataType::LargeBinary,
-            BLOB_META_KEY,
-            "true"
-        )));
+        assert!(is_blob_field(&field(DataType::LargeBinary, BLOB_META_KEY, "true")));
         assert!(is_blob_field(&field(
             DataType::LargeBinary,
             LANCE_BLOB_META_KEY,
             "TRUE"
         )));
-        assert!(!is_blob_field(&field(
-            DataType::LargeBinary,
-            BLOB_META_KEY,
-            "false"
-        )));
-        assert!(!is_blob_field(&field(
-            DataType::Utf8,
-            BLOB_META_KEY,
-            "true"
-        )));
-        assert!(!is_blob_field(&Field::new(
-            "b",
-            DataType::LargeBinary,
-            true
-        )));
+        assert!(!is_blob_field(&field(DataType::LargeBinary, BLOB_META_KEY, "false")));
+        assert!(!is_blob_field(&field(DataType::Utf8, BLOB_META_KEY, "true")));
+        assert!(!is_blob_field(&Field::new("b", DataType::LargeBinary, true)));
     }
 }

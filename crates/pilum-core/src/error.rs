@@ -4,9 +4,7 @@
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum CoreError {
     /// A decoder asked for more bytes than the buffer holds.
-    #[error(
-        "unexpected end of data at byte {offset}: needed {needed} more bytes, {available} available"
-    )]
+    #[error("unexpected end of data at byte {offset}: needed {needed} more bytes, {available} available")]
     UnexpectedEnd {
         /// Position of the cursor when the read was attempted.
         offset: usize,

@@ -15,14 +15,8 @@ pub struct CoalescedRange {
 /// bytes of each other are merged, as long as a merged request stays at most
 /// `max_request` bytes long (a single range longer than that is kept whole).
 /// The output is sorted by offset; empty ranges are served by no request.
-pub fn coalesce_ranges(
-    ranges: &[Range<u64>],
-    max_gap: u64,
-    max_request: u64,
-) -> Vec<CoalescedRange> {
-    let mut order: Vec<usize> = (0..ranges.len())
-        .filter(|&i| ranges[i].start < ranges[i].end)
-        .collect();
+pub fn coalesce_ranges(ranges: &[Range<u64>], max_gap: u64, max_request: u64) -> Vec<CoalescedRange> {
+    let mut order: Vec<usize> = (0..ranges.len()).filter(|&i| ranges[i].start < ranges[i].end).collect();
     order.sort_by_key(|&i| (ranges[i].start, ranges[i].end));
     let mut out: Vec<CoalescedRange> = Vec::new();
     for i in order {
@@ -30,10 +24,7 @@ pub fn coalesce_ranges(
         if let Some(last) = out.last_mut() {
             let merged_end = last.range.end.max(r.end);
             let close = r.start <= last.range.end.saturating_add(max_gap);
-            if close
-                && merged_end - last.range.start
-                    <= max_request.max(last.range.end - last.range.start)
-            {
+            if close && merged_end - last.range.start <= max_request.max(last.range.end - last.range.start) {
                 last.range.end = merged_end;
                 last.members.push(i);
                 continue;

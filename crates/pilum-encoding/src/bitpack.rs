@@ -45,16 +45,9 @@ fn width_mask(bit_width: u8) -> u64 {
 /// Unpacks `count` values of `bit_width` bits from `packed`, calling `emit`
 /// for each value in order. Fails if `packed` is too short or the width is
 /// over 64.
-pub fn unpack_bits(
-    packed: &[u8],
-    bit_width: u8,
-    count: usize,
-    mut emit: impl FnMut(u64),
-) -> Result<()> {
+pub fn unpack_bits(packed: &[u8], bit_width: u8, count: usize, mut emit: impl FnMut(u64)) -> Result<()> {
     if bit_width > 64 {
-        return Err(EncodingError::invalid(format!(
-            "bit width {bit_width} exceeds 64"
-        )));
+        return Err(EncodingError::invalid(format!("bit width {bit_width} exceeds 64")));
     }
     let need = packed_len(count, bit_width);
     if packed.len() < need {

@@ -35,7 +35,7 @@ pub enum ChunkValues<'a> {
 }
 
 impl ChunkValues<'_> {
-    /// Number of values.
+    /// Number of values (for fixed-width values of `width` > 0 bytes).
     pub fn len(&self, width: usize) -> usize {
         match self {
             ChunkValues::Bits(b) => b.len(),

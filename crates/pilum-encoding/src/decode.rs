@@ -1,8 +1,6 @@
 //! Decoding of one chunk back into values and validity.
 
-use crate::chunk::{
-    ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY,
-};
+use crate::chunk::{ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY};
 use crate::dictionary::{Dictionary, decode_variable_plain};
 use crate::encode::{MAX_ZSTD_RATIO, ZSTD_SLACK};
 use crate::error::{EncodingError, Result};
@@ -40,12 +38,7 @@ pub struct DecodedChunk {
 
 /// Decodes a chunk of `n` values of `kind`. `dictionary` is the page
 /// dictionary, required when the chunk holds dictionary indices.
-pub fn decode_chunk(
-    bytes: &[u8],
-    kind: ValueKind,
-    n: usize,
-    dictionary: Option<&Dictionary>,
-) -> Result<DecodedChunk> {
+pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<&Dictionary>) -> Result<DecodedChunk> {
     let Some(body_len) = bytes.len().checked_sub(4) else {
         return Err(EncodingError::invalid(format!(
             "chunk of {} bytes is shorter than its checksum",
@@ -73,9 +66,7 @@ pub fn decode_chunk(
     };
     let item_validity = if mode & HAS_ITEM_VALIDITY != 0 {
         let ValueKind::Fixed { items, .. } = kind else {
-            return Err(EncodingError::invalid(
-                "item validity on a column without items",
-            ));
+            return Err(EncodingError::invalid("item validity on a column without items"));
         };
         let count = n
             .checked_mul(items as usize)
@@ -124,9 +115,7 @@ pub fn decode_chunk(
 fn finish(cur: &ByteCursor<'_>) -> Result<()> {
     match cur.remaining() {
         0 => Ok(()),
-        extra => Err(EncodingError::invalid(format!(
-            "{extra} trailing bytes in chunk"
-        ))),
+        extra => Err(EncodingError::invalid(format!("{extra} trailing bytes in chunk"))),
     }
 }
 
@@ -152,9 +141,7 @@ fn decode_body(
         }
         (ValueKind::Fixed { .. }, ENC_FOR | ENC_RLE) => {
             let Some((width, _)) = kind.scalar_integer() else {
-                return Err(EncodingError::invalid(
-                    "integer encoding on a non-integer column",
-                ));
+                return Err(EncodingError::invalid("integer encoding on a non-integer column"));
             };
             let mut out = Vec::new();
             if tag == ENC_FOR {
@@ -172,9 +159,8 @@ fn decode_body(
             })
         }
         (ValueKind::Variable, ENC_DICT) => {
-            let dict = dictionary.ok_or_else(|| {
-                EncodingError::invalid("dictionary chunk in a page without dictionary")
-            })?;
+            let dict =
+                dictionary.ok_or_else(|| EncodingError::invalid("dictionary chunk in a page without dictionary"))?;
             let bit_width = cur.u8()?;
             let packed = cur.take(bitpack::packed_len(n, bit_width.min(64)))?;
             let mut offsets = Vec::with_capacity(n + 1);
@@ -202,9 +188,6 @@ fn decode_body(
         (_, tag @ (ENC_FOR | ENC_RLE | ENC_DICT)) => Err(EncodingError::invalid(format!(
             "encoding {tag} is not valid for {kind:?}"
         ))),
-        (_, tag) => Err(EncodingError::UnknownTag {
-            what: "encoding",
-            tag,
-        }),
+        (_, tag) => Err(EncodingError::UnknownTag { what: "encoding", tag }),
     }
 }

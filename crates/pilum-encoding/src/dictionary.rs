@@ -70,11 +70,7 @@ pub(crate) fn encode_variable_plain(offsets: &[u64], data: &[u8], out: &mut Vec<
     let bit_width = bits_needed(max - min);
     out.extend_from_slice(&(min as u32).to_le_bytes());
     out.push(bit_width);
-    pack_bits(
-        offsets.windows(2).map(|w| w[1] - w[0] - min),
-        bit_width,
-        out,
-    );
+    pack_bits(offsets.windows(2).map(|w| w[1] - w[0] - min), bit_width, out);
     if let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) {
         out.extend_from_slice(&data[first as usize..last as usize]);
     }
@@ -83,10 +79,7 @@ pub(crate) fn encode_variable_plain(offsets: &[u64], data: &[u8], out: &mut Vec<
 
 /// Reads `n` values written by [`encode_variable_plain`]; returns offsets
 /// starting at 0 and the value bytes.
-pub(crate) fn decode_variable_plain<'a>(
-    cur: &mut ByteCursor<'a>,
-    n: usize,
-) -> Result<(Vec<u64>, &'a [u8])> {
+pub(crate) fn decode_variable_plain<'a>(cur: &mut ByteCursor<'a>, n: usize) -> Result<(Vec<u64>, &'a [u8])> {
     let min = u64::from(cur.u32()?);
     let bit_width = cur.u8()?;
     if bit_width > 32 {
@@ -102,8 +95,7 @@ pub(crate) fn decode_variable_plain<'a>(
         total += min + d;
         offsets.push(total);
     })?;
-    let total =
-        usize::try_from(total).map_err(|_| EncodingError::invalid("value bytes overflow"))?;
+    let total = usize::try_from(total).map_err(|_| EncodingError::invalid("value bytes overflow"))?;
     let data = cur.take(total)?;
     Ok((offsets, data))
 }

@@ -1,8 +1,8 @@
 //! Encoding of one chunk: validity, the cheapest value encoding, a CRC32.
 
 use crate::chunk::{
-    ChunkValues, ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, HAS_ITEM_VALIDITY,
-    HAS_ROW_VALIDITY, ValidityInput, write_bitmap,
+    ChunkValues, ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY, ValidityInput,
+    write_bitmap,
 };
 use crate::dictionary::encode_variable_plain;
 use crate::error::{EncodingError, Result};
@@ -24,6 +24,8 @@ pub struct ChunkOptions<'a> {
     pub dictionary_bits: u8,
     /// Whether to try zstd over the plain body.
     pub zstd_level: Option<i32>,
+    /// Store the values under null slots exactly.
+    pub preserve_null_slots: bool,
 }
 
 /// Appends the encoded chunk for `values` (of the given `kind`) to `out`.
@@ -54,7 +56,12 @@ pub fn encode_chunk(
         (ValueKind::Fixed { width, .. }, ChunkValues::Fixed(bytes)) => {
             let width = width as usize;
             if let Some((_, sign)) = kind.scalar_integer() {
-                encode_integer(bytes, width, sign, validity, out);
+                let valid = if opts.preserve_null_slots {
+                    None
+                } else {
+                    validity.rows.as_ref()
+                };
+                encode_integer(bytes, width, sign, valid, out);
             } else {
                 with_zstd(opts.zstd_level, ENC_PLAIN, out, |body| {
                     body.extend_from_slice(bytes);
@@ -62,22 +69,16 @@ pub fn encode_chunk(
                 })?;
             }
         }
-        (ValueKind::Variable, ChunkValues::Variable { offsets, data }) => {
-            match opts.dictionary_indices {
-                Some(indices) => {
-                    out.push(ENC_DICT);
-                    out.push(opts.dictionary_bits);
-                    bitpack::pack_bits(
-                        indices.iter().map(|&i| u64::from(i)),
-                        opts.dictionary_bits,
-                        out,
-                    );
-                }
-                None => with_zstd(opts.zstd_level, ENC_PLAIN, out, |body| {
-                    encode_variable_plain(offsets, data, body)
-                })?,
+        (ValueKind::Variable, ChunkValues::Variable { offsets, data }) => match opts.dictionary_indices {
+            Some(indices) => {
+                out.push(ENC_DICT);
+                out.push(opts.dictionary_bits);
+                bitpack::pack_bits(indices.iter().map(|&i| u64::from(i)), opts.dictionary_bits, out);
             }
-        }
+            None => with_zstd(opts.zstd_level, ENC_PLAIN, out, |body| {
+                encode_variable_plain(offsets, data, body)
+            })?,
+        },
         (kind, _) => {
             return Err(EncodingError::invalid(format!(
                 "values do not match column kind {kind:?}"
@@ -93,10 +94,9 @@ fn encode_integer(
     bytes: &[u8],
     width: usize,
     sign: crate::IntegerSign,
-    validity: &ValidityInput,
+    valid: Option<&arrow_buffer::BooleanBuffer>,
     out: &mut Vec<u8>,
 ) {
-    let valid = validity.rows.as_ref();
     let n = bytes.len() / width;
     let stats = integer::stats(bytes, width, sign, valid);
     let plain = n * width;

@@ -39,25 +39,14 @@ pub(crate) struct IntegerStats {
 /// The value a slot contributes: nulls take the reference value so they
 /// never widen the frame or break a run.
 #[inline]
-fn effective(
-    bytes: &[u8],
-    width: usize,
-    i: usize,
-    valid: Option<&BooleanBuffer>,
-    min_raw: u64,
-) -> u64 {
+fn effective(bytes: &[u8], width: usize, i: usize, valid: Option<&BooleanBuffer>, min_raw: u64) -> u64 {
     match valid {
         Some(v) if !v.value(i) => min_raw,
         _ => read_raw(bytes, width, i),
     }
 }
 
-pub(crate) fn stats(
-    bytes: &[u8],
-    width: usize,
-    sign: IntegerSign,
-    valid: Option<&BooleanBuffer>,
-) -> IntegerStats {
+pub(crate) fn stats(bytes: &[u8], width: usize, sign: IntegerSign, valid: Option<&BooleanBuffer>) -> IntegerStats {
     let n = bytes.len() / width;
     let mut min: Option<(i128, u64)> = None;
     let mut max: i128 = i128::MIN;
@@ -125,17 +114,11 @@ pub(crate) fn encode_for(
     out.extend_from_slice(&s.min_raw.to_le_bytes()[..width]);
     out.push(s.bit_width);
     let mask = width_mask(width);
-    let deltas =
-        (0..n).map(|i| effective(bytes, width, i, valid, s.min_raw).wrapping_sub(s.min_raw) & mask);
+    let deltas = (0..n).map(|i| effective(bytes, width, i, valid, s.min_raw).wrapping_sub(s.min_raw) & mask);
     pack_bits(deltas, s.bit_width, out);
 }
 
-pub(crate) fn decode_for(
-    cur: &mut ByteCursor<'_>,
-    width: usize,
-    n: usize,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(crate) fn decode_for(cur: &mut ByteCursor<'_>, width: usize, n: usize, out: &mut Vec<u8>) -> Result<()> {
     let mut refb = [0u8; 8];
     refb[..width].copy_from_slice(cur.take(width)?);
     let reference = u64::from_le_bytes(refb);
@@ -183,17 +166,10 @@ pub(crate) fn encode_rle(
     }
 }
 
-pub(crate) fn decode_rle(
-    cur: &mut ByteCursor<'_>,
-    width: usize,
-    n: usize,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(crate) fn decode_rle(cur: &mut ByteCursor<'_>, width: usize, n: usize, out: &mut Vec<u8>) -> Result<()> {
     let runs = cur.u32()? as usize;
     if runs > n {
-        return Err(EncodingError::invalid(format!(
-            "{runs} runs for {n} values"
-        )));
+        return Err(EncodingError::invalid(format!("{runs} runs for {n} values")));
     }
     let values = cur.take(runs * width)?;
     let lengths = cur.take(runs * 2)?;
@@ -203,9 +179,7 @@ pub(crate) fn decode_rle(
         let len = usize::from(u16::from_le_bytes([lengths[2 * r], lengths[2 * r + 1]]));
         total += len;
         if total > n {
-            return Err(EncodingError::invalid(format!(
-                "runs cover more than {n} values"
-            )));
+            return Err(EncodingError::invalid(format!("runs cover more than {n} values")));
         }
         let value = &values[r * width..(r + 1) * width];
         for _ in 0..len {

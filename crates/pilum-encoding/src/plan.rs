@@ -17,6 +17,10 @@ pub struct PlanOptions {
     pub allow_dictionary: bool,
     /// Consider zstd; `None` disables it.
     pub zstd_level: Option<i32>,
+    /// Keep the values under null slots exactly (needed for list lengths,
+    /// whose null entries still own child values). When false, null slots
+    /// may be stored as any value that encodes cheaply.
+    pub preserve_null_slots: bool,
 }
 
 impl Default for PlanOptions {
@@ -25,6 +29,7 @@ impl Default for PlanOptions {
             target_chunk_bytes: 8 * 1024,
             allow_dictionary: true,
             zstd_level: Some(3),
+            preserve_null_slots: false,
         }
     }
 }
@@ -64,25 +69,14 @@ const ZSTD_MAX_RATIO: f64 = 0.85;
 const ZSTD_SAMPLE_CHUNKS: usize = 4;
 
 /// Chooses chunk boundaries, dictionary and zstd for a page of `n` values.
-pub fn plan_page(
-    kind: ValueKind,
-    values: ChunkValues<'_>,
-    n: usize,
-    opts: PlanOptions,
-) -> PagePlan {
+pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanOptions) -> PagePlan {
     let mut plan = PagePlan::default();
     if let (ValueKind::Variable, ChunkValues::Variable { offsets, data }) = (kind, values) {
         if opts.allow_dictionary {
             plan.dictionary = build_dictionary(offsets, data);
         }
     }
-    plan.chunk_ends = chunk_ends(
-        kind,
-        values,
-        n,
-        opts.target_chunk_bytes,
-        plan.dictionary.is_some(),
-    );
+    plan.chunk_ends = chunk_ends(kind, values, n, opts.target_chunk_bytes, plan.dictionary.is_some());
     let compressible = match kind {
         ValueKind::Bits => false,
         ValueKind::Fixed { .. } => kind.scalar_integer().is_none(),
@@ -98,13 +92,7 @@ pub fn plan_page(
     plan
 }
 
-fn chunk_ends(
-    kind: ValueKind,
-    values: ChunkValues<'_>,
-    n: usize,
-    target: usize,
-    dictionary: bool,
-) -> Vec<usize> {
+fn chunk_ends(kind: ValueKind, values: ChunkValues<'_>, n: usize, target: usize, dictionary: bool) -> Vec<usize> {
     let per_chunk = match (kind, values) {
         (ValueKind::Bits, _) => MAX_CHUNK_VALUES,
         (ValueKind::Variable, _) if dictionary => MAX_CHUNK_VALUES,
@@ -129,9 +117,7 @@ fn chunk_ends(
         }
         (ValueKind::Variable, _) => MAX_CHUNK_VALUES,
     };
-    (1..=n.div_ceil(per_chunk))
-        .map(|c| (c * per_chunk).min(n))
-        .collect()
+    (1..=n.div_ceil(per_chunk)).map(|c| (c * per_chunk).min(n)).collect()
 }
 
 fn build_dictionary(offsets: &[u64], data: &[u8]) -> Option<(Dictionary, Vec<u32>, u8)> {
@@ -199,10 +185,11 @@ fn zstd_pays(kind: ValueKind, values: ChunkValues<'_>, ends: &[usize], level: i3
     raw > 0 && (packed as f64) <= raw as f64 * ZSTD_MAX_RATIO
 }
 
-/// Plans and encodes a whole page.
+/// Plans and encodes a whole page of `n` values.
 pub fn encode_page(
     kind: ValueKind,
     values: ChunkValues<'_>,
+    n: usize,
     validity: &ValidityInput,
     opts: PlanOptions,
 ) -> Result<EncodedPage> {
@@ -210,7 +197,12 @@ pub fn encode_page(
         ValueKind::Fixed { width, .. } => width as usize,
         _ => 1,
     };
-    let n = values.len(width);
+    if values.len(width) != n && width != 0 {
+        return Err(crate::EncodingError::invalid(format!(
+            "page holds {} values, expected {n}",
+            values.len(width)
+        )));
+    }
     let plan = plan_page(kind, values, n, opts);
     let items = match kind {
         ValueKind::Fixed { items, .. } => items as usize,
@@ -252,6 +244,7 @@ pub fn encode_page(
             dictionary_indices: plan.dictionary.as_ref().map(|(_, idx, _)| &idx[start..end]),
             dictionary_bits: plan.dictionary.as_ref().map_or(0, |(_, _, bits)| *bits),
             zstd_level: plan.zstd_level,
+            preserve_null_slots: opts.preserve_null_slots,
         };
         let before = page.bytes.len();
         encode_chunk(kind, chunk_values, &chunk_validity, opts, &mut page.bytes)?;

@@ -2,15 +2,12 @@
 
 use arrow_buffer::BooleanBuffer;
 use pilum_encoding::{
-    ChunkValues, DecodedValues, Dictionary, IntegerSign, PlanOptions, ValidityInput, ValueKind,
-    decode_chunk, encode_page,
+    ChunkValues, DecodedValues, Dictionary, IntegerSign, PlanOptions, ValidityInput, ValueKind, decode_chunk,
+    encode_page,
 };
 use proptest::prelude::*;
 
-fn decode_all(
-    kind: ValueKind,
-    page: &pilum_encoding::EncodedPage,
-) -> Vec<pilum_encoding::DecodedChunk> {
+fn decode_all(kind: ValueKind, page: &pilum_encoding::EncodedPage) -> Vec<pilum_encoding::DecodedChunk> {
     let mut at = 0usize;
     page.chunk_rows
         .iter()
@@ -56,7 +53,7 @@ proptest! {
         let sign = if signed { IntegerSign::Signed } else { IntegerSign::Unsigned };
         let kind = ValueKind::Fixed { width: width as u32, items: 1, integer: Some(sign) };
         let validity = ValidityInput { rows: validity_of(&valid), items: None };
-        let page = encode_page(kind, ChunkValues::Fixed(&bytes), &validity, PlanOptions::default()).unwrap();
+        let page = encode_page(kind, ChunkValues::Fixed(&bytes), values.len(), &validity, PlanOptions::default()).unwrap();
         let chunks = decode_all(kind, &page);
         check_validity(&chunks, &page.chunk_rows, &valid);
         let mut at = 0;
@@ -87,7 +84,7 @@ proptest! {
         }
         let opts = PlanOptions { zstd_level: zstd.then_some(3), ..PlanOptions::default() };
         let validity = ValidityInput { rows: validity_of(&valid), items: None };
-        let page = encode_page(ValueKind::Variable, ChunkValues::Variable { offsets: &offsets, data: &data }, &validity, opts).unwrap();
+        let page = encode_page(ValueKind::Variable, ChunkValues::Variable { offsets: &offsets, data: &data }, values.len(), &validity, opts).unwrap();
         let chunks = decode_all(ValueKind::Variable, &page);
         check_validity(&chunks, &page.chunk_rows, &valid);
         let mut got = Vec::new();
@@ -103,7 +100,7 @@ proptest! {
     #[test]
     fn bits_and_vectors_round_trip(bits in prop::collection::vec(any::<bool>(), 0..10000), dim in 1u32..40) {
         let buffer = BooleanBuffer::from_iter(bits.iter().copied());
-        let page = encode_page(ValueKind::Bits, ChunkValues::Bits(&buffer), &ValidityInput::default(), PlanOptions::default()).unwrap();
+        let page = encode_page(ValueKind::Bits, ChunkValues::Bits(&buffer), bits.len(), &ValidityInput::default(), PlanOptions::default()).unwrap();
         let mut got = Vec::new();
         for chunk in decode_all(ValueKind::Bits, &page) {
             let DecodedValues::Bits(b) = chunk.values else { panic!("not bits") };
@@ -116,7 +113,7 @@ proptest! {
         let items = BooleanBuffer::from_iter((0..rows * dim as usize).map(|i| bits[i % bits.len().max(1)]));
         let kind = ValueKind::Fixed { width: 4 * dim, items: dim, integer: None };
         let validity = ValidityInput { rows: None, items: Some(items.clone()) };
-        let page = encode_page(kind, ChunkValues::Fixed(&floats), &validity, PlanOptions::default()).unwrap();
+        let page = encode_page(kind, ChunkValues::Fixed(&floats), rows, &validity, PlanOptions::default()).unwrap();
         let mut values = Vec::new();
         let mut item_bits = Vec::new();
         for chunk in decode_all(kind, &page) {

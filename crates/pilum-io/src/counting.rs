@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result, path::Path,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
+    PutOptions, PutPayload, PutResult, RenameOptions, Result, path::Path,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -66,21 +66,12 @@ impl fmt::Display for CountingStore {
 
 #[async_trait]
 impl ObjectStore for CountingStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> Result<PutResult> {
+    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.inner.put_opts(location, payload, opts).await
     }
 
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> Result<Box<dyn MultipartUpload>> {
+    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.inner.put_multipart_opts(location, opts).await
     }
@@ -93,10 +84,7 @@ impl ObjectStore for CountingStore {
         Ok(result)
     }
 
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, Result<Path>>,
-    ) -> BoxStream<'static, Result<Path>> {
+    fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
         self.inner.delete_stream(locations)
     }
 
@@ -127,20 +115,14 @@ mod tests {
     async fn counts_coalesced_requests() {
         let store = Arc::new(CountingStore::new(Arc::new(InMemory::new())));
         let path = Path::from("f");
-        store
-            .put(&path, PutPayload::from(vec![7u8; 100_000]))
-            .await
-            .unwrap();
+        store.put(&path, PutPayload::from(vec![7u8; 100_000])).await.unwrap();
         assert_eq!(store.counts().writes, 1);
         let reader = ObjectReader::new(store.clone(), path);
         let got = reader
             .read_ranges(&[0..10, 20..30, 50_000..50_001, 99_999..100_000])
             .await
             .unwrap();
-        assert_eq!(
-            got.iter().map(|b| b.len()).collect::<Vec<_>>(),
-            vec![10, 10, 1, 1]
-        );
+        assert_eq!(got.iter().map(|b| b.len()).collect::<Vec<_>>(), vec![10, 10, 1, 1]);
         let counts = store.counts();
         assert_eq!(counts.reads, 3, "0..10 and 20..30 share one request");
         assert_eq!(counts.bytes_read, 30 + 1 + 1);

@@ -44,9 +44,7 @@ impl IoError {
     /// Wraps a store error, turning "not found" into [`IoError::NotFound`].
     pub fn from_store(path: &object_store::path::Path, source: object_store::Error) -> Self {
         match source {
-            object_store::Error::NotFound { .. } => IoError::NotFound {
-                path: path.to_string(),
-            },
+            object_store::Error::NotFound { .. } => IoError::NotFound { path: path.to_string() },
             source => IoError::Store {
                 path: path.to_string(),
                 source,

@@ -110,8 +110,7 @@ impl ObjectReader {
         for (range, members, bytes) in fetched {
             for i in members {
                 let r = &ranges[i];
-                out[i] =
-                    bytes.slice((r.start - range.start) as usize..(r.end - range.start) as usize);
+                out[i] = bytes.slice((r.start - range.start) as usize..(r.end - range.start) as usize);
             }
         }
         Ok(out)

@@ -29,9 +29,7 @@ pub fn parse_uri(uri: &str) -> Result<StoreLocation> {
     }
     let local = uri.strip_prefix("file://").unwrap_or(uri);
     if local.contains("://") {
-        return Err(invalid(
-            "unsupported scheme; use a local path, file:// or memory://",
-        ));
+        return Err(invalid("unsupported scheme; use a local path, file:// or memory://"));
     }
     let absolute = std::path::absolute(local).map_err(|e| invalid(&e.to_string()))?;
     let path = Path::from_absolute_path(&absolute).map_err(|e| invalid(&e.to_string()))?;

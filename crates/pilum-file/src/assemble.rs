@@ -1,0 +1,128 @@
+//! Gathers selected values out of decoded units into contiguous buffers.
+
+use crate::error::{FileError, Result};
+use crate::units::LoadedUnit;
+use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer};
+use pilum_encoding::{DecodedValues, ValueKind};
+use std::ops::Range;
+
+/// The selected values of one physical column.
+pub(crate) struct Gathered {
+    pub len: usize,
+    pub fixed: Buffer,
+    pub bits: Option<BooleanBuffer>,
+    /// Variable-width: `len + 1` offsets from 0 into `data`.
+    pub offsets: Vec<u64>,
+    pub data: Vec<u8>,
+    pub validity: Option<NullBuffer>,
+    pub item_validity: Option<NullBuffer>,
+    /// List-length columns: child offset of each selected value.
+    pub child_starts: Vec<u64>,
+}
+
+/// Collects the values of `ranges` (sorted, disjoint) from `units`.
+pub(crate) fn gather(
+    kind: ValueKind,
+    units: &[LoadedUnit],
+    ranges: &[Range<u64>],
+    child_starts: bool,
+) -> Result<Gathered> {
+    let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+    let total = total as usize;
+    let (width, items) = match kind {
+        ValueKind::Fixed { width, items, .. } => (width as usize, items as usize),
+        _ => (0, 1),
+    };
+    let mut fixed = MutableBuffer::with_capacity(total * width);
+    let mut bits = BooleanBufferBuilder::new(if kind == ValueKind::Bits { total } else { 0 });
+    let mut offsets = Vec::with_capacity(if kind == ValueKind::Variable { total + 1 } else { 0 });
+    offsets.push(0u64);
+    let mut data = Vec::new();
+    let mut validity = BooleanBufferBuilder::new(total);
+    let mut any_null = false;
+    let mut item_validity = BooleanBufferBuilder::new(0);
+    let mut any_item_null = false;
+    let mut starts = Vec::with_capacity(if child_starts { total } else { 0 });
+    let mut u = 0usize;
+    for r in ranges {
+        let mut v = r.start;
+        while v < r.end {
+            while u < units.len() && units[u].unit.first_value + units[u].unit.num_values <= v {
+                u += 1;
+            }
+            let Some(loaded) = units.get(u).filter(|l| l.unit.first_value <= v) else {
+                return Err(FileError::InvalidArgument(format!(
+                    "value {v} is not covered by any fetched chunk"
+                )));
+            };
+            let from = (v - loaded.unit.first_value) as usize;
+            let count = (r.end.min(loaded.unit.first_value + loaded.unit.num_values) - v) as usize;
+            let d = &loaded.decoded;
+            match &d.validity {
+                Some(valid) => {
+                    let slice = valid.slice(from, count);
+                    any_null |= slice.count_set_bits() != count;
+                    validity.append_buffer(&slice);
+                }
+                None => validity.append_n(count, true),
+            }
+            match &d.values {
+                DecodedValues::Fixed(buf) => {
+                    let bytes = buf
+                        .as_slice()
+                        .get(from * width..(from + count) * width)
+                        .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+                    fixed.extend_from_slice(bytes);
+                    if child_starts {
+                        let mut at = loaded.unit.child_start;
+                        for i in 0..from + count {
+                            if i >= from {
+                                starts.push(at);
+                            }
+                            at = at.saturating_add(read_u64(buf.as_slice(), i));
+                        }
+                    }
+                }
+                DecodedValues::Bits(b) => bits.append_buffer(&b.slice(from, count)),
+                DecodedValues::Variable {
+                    offsets: o,
+                    data: bytes,
+                } => {
+                    let base = *offsets.last().unwrap_or(&0);
+                    let (start, end) = (o[from] as usize, o[from + count] as usize);
+                    data.extend_from_slice(&bytes[start..end]);
+                    offsets.extend(o[from + 1..=from + count].iter().map(|&x| x - o[from] + base));
+                }
+            }
+            if items > 1 || d.item_validity.is_some() {
+                match &d.item_validity {
+                    Some(iv) => {
+                        let slice = iv.slice(from * items, count * items);
+                        any_item_null |= slice.count_set_bits() != count * items;
+                        item_validity.append_buffer(&slice);
+                    }
+                    None => item_validity.append_n(count * items, true),
+                }
+            }
+            v += count as u64;
+        }
+    }
+    Ok(Gathered {
+        len: total,
+        fixed: fixed.into(),
+        bits: (kind == ValueKind::Bits).then(|| bits.finish()),
+        offsets,
+        data,
+        validity: any_null.then(|| NullBuffer::new(validity.finish())),
+        item_validity: any_item_null.then(|| NullBuffer::new(item_validity.finish())),
+        child_starts: starts,
+    })
+}
+
+fn read_u64(bytes: &[u8], i: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(s) = bytes.get(i * 8..i * 8 + 8) {
+        b.copy_from_slice(s);
+    }
+    u64::from_le_bytes(b)
+}

@@ -1,0 +1,218 @@
+//! Buffers one physical column's values and turns them into pages.
+
+use crate::error::Result;
+use crate::proto;
+use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, NullBuffer};
+use pilum_encoding::{ChunkValues, IntegerSign, PlanOptions, ValidityInput, ValueKind, encode_page};
+
+/// Fixed-width values at least this wide are stored in flat pages (one
+/// contiguous range per value, no chunking), e.g. embedding vectors.
+pub const FLAT_MIN_WIDTH: u32 = 256;
+
+/// An encoded page ready to be written; `offset` is filled in by the writer.
+pub(crate) struct PendingPage {
+    pub bytes: Vec<u8>,
+    pub meta: proto::Page,
+}
+
+/// Accumulates values of one physical column between page flushes.
+pub(crate) struct ColumnWriter {
+    kind: ValueKind,
+    fixed: Vec<u8>,
+    bits: BooleanBufferBuilder,
+    offsets: Vec<u64>,
+    data: Vec<u8>,
+    validity: BooleanBufferBuilder,
+    nulls: usize,
+    items: Option<BooleanBufferBuilder>,
+    len: usize,
+    /// Lengths columns: child offset of the first buffered value.
+    child_offset: Option<u64>,
+    num_values: u64,
+    pub(crate) pages: Vec<proto::Page>,
+}
+
+impl ColumnWriter {
+    pub(crate) fn new(kind: ValueKind, is_lengths: bool) -> Self {
+        Self {
+            kind,
+            fixed: Vec::new(),
+            bits: BooleanBufferBuilder::new(0),
+            offsets: vec![0],
+            data: Vec::new(),
+            validity: BooleanBufferBuilder::new(0),
+            nulls: 0,
+            items: None,
+            len: 0,
+            child_offset: is_lengths.then_some(0),
+            num_values: 0,
+            pages: Vec::new(),
+        }
+    }
+
+    fn push_validity(&mut self, n: usize, nulls: Option<&NullBuffer>) {
+        match nulls {
+            Some(nb) => {
+                self.validity.append_buffer(nb.inner());
+                self.nulls += nb.null_count();
+            }
+            None => self.validity.append_n(n, true),
+        }
+        self.len += n;
+    }
+
+    /// Appends `bytes.len() / width` fixed-width values.
+    pub(crate) fn push_fixed(
+        &mut self,
+        bytes: &[u8],
+        n: usize,
+        nulls: Option<&NullBuffer>,
+        items: Option<&NullBuffer>,
+    ) {
+        let per = self.items_per_value();
+        if let Some(item_nulls) = items.filter(|nb| nb.null_count() > 0) {
+            let builder = self.items.get_or_insert_with(|| {
+                let mut b = BooleanBufferBuilder::new(0);
+                b.append_n(self.len * per, true);
+                b
+            });
+            builder.append_buffer(item_nulls.inner());
+        } else if let Some(builder) = self.items.as_mut() {
+            builder.append_n(n * per, true);
+        }
+        self.fixed.extend_from_slice(bytes);
+        self.push_validity(n, nulls);
+    }
+
+    /// Appends boolean values.
+    pub(crate) fn push_bits(&mut self, values: &BooleanBuffer, nulls: Option<&NullBuffer>) {
+        self.bits.append_buffer(values);
+        self.push_validity(values.len(), nulls);
+    }
+
+    /// Appends variable-width values given by `offsets` into `data`.
+    pub(crate) fn push_variable<O: Copy + Into<i64>>(
+        &mut self,
+        offsets: &[O],
+        data: &[u8],
+        nulls: Option<&NullBuffer>,
+    ) {
+        let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) else {
+            return;
+        };
+        let (first, last) = (first.into() as usize, last.into() as usize);
+        let base = self.data.len() as i64 - first as i64;
+        self.data.extend_from_slice(&data[first..last]);
+        self.offsets
+            .extend(offsets[1..].iter().map(|&o| (o.into() + base) as u64));
+        self.push_validity(offsets.len() - 1, nulls);
+    }
+
+    fn items_per_value(&self) -> usize {
+        match self.kind {
+            ValueKind::Fixed { items, .. } => items as usize,
+            _ => 1,
+        }
+    }
+
+    /// Bytes currently buffered.
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.fixed.len() + self.data.len() + self.offsets.len() * 8 + self.bits.len() / 8 + self.len / 8
+    }
+
+    /// Encodes the buffered values as one page, or `None` when empty.
+    pub(crate) fn flush(&mut self, plan: PlanOptions) -> Result<Option<PendingPage>> {
+        if self.len == 0 {
+            return Ok(None);
+        }
+        let n = self.len;
+        let validity = std::mem::replace(&mut self.validity, BooleanBufferBuilder::new(0)).finish();
+        let rows = (self.nulls > 0).then_some(validity);
+        let items = self.items.take().map(|mut b| b.finish());
+        let mut meta = proto::Page {
+            num_values: n as u64,
+            ..Default::default()
+        };
+        let flat = matches!(self.kind, ValueKind::Fixed { width, .. } if width >= FLAT_MIN_WIDTH) && items.is_none();
+        let bytes = if flat {
+            meta.layout = proto::PageLayout::Flat as i32;
+            if let Some(rows) = &rows {
+                meta.flat_validity = rows.sliced().as_slice()[..n.div_ceil(8)].to_vec();
+                if n % 8 != 0 {
+                    if let Some(last) = meta.flat_validity.last_mut() {
+                        *last &= (1u8 << (n % 8)) - 1;
+                    }
+                }
+            }
+            std::mem::take(&mut self.fixed)
+        } else {
+            let bits = self.bits.finish();
+            let values = match self.kind {
+                ValueKind::Bits => ChunkValues::Bits(&bits),
+                ValueKind::Fixed { .. } => ChunkValues::Fixed(&self.fixed),
+                ValueKind::Variable => ChunkValues::Variable {
+                    offsets: &self.offsets,
+                    data: &self.data,
+                },
+            };
+            let plan = PlanOptions {
+                preserve_null_slots: self.child_offset.is_some(),
+                ..plan
+            };
+            let page = encode_page(self.kind, values, n, &ValidityInput { rows, items }, plan)?;
+            if let Some(dict) = &page.dictionary {
+                meta.dictionary = dict.to_bytes()?;
+                meta.dictionary_entries = dict.len() as u32;
+            }
+            if let Some(start) = self.child_offset.as_mut() {
+                let mut value = 0usize;
+                for &rows in &page.chunk_rows {
+                    meta.chunk_child_starts.push(*start);
+                    for _ in 0..rows {
+                        *start += lengths_value(&self.fixed, value);
+                        value += 1;
+                    }
+                }
+            }
+            meta.chunk_values = page.chunk_rows;
+            meta.chunk_sizes = page.chunk_sizes;
+            self.fixed.clear();
+            self.offsets.truncate(1);
+            self.data.clear();
+            page.bytes
+        };
+        meta.length = bytes.len() as u64;
+        self.num_values += n as u64;
+        self.len = 0;
+        self.nulls = 0;
+        Ok(Some(PendingPage { bytes, meta }))
+    }
+
+    /// The column's metadata once every page has been written.
+    pub(crate) fn into_metadata(self) -> proto::Column {
+        let (kind, width, items, integer) = match self.kind {
+            ValueKind::Bits => (proto::ColumnKind::Bits, 0, 0, None),
+            ValueKind::Variable => (proto::ColumnKind::Variable, 0, 0, None),
+            ValueKind::Fixed { width, items, integer } => (proto::ColumnKind::Fixed, width, items, integer),
+        };
+        let integer = match integer {
+            None => proto::IntegerSign::None,
+            Some(IntegerSign::Signed) => proto::IntegerSign::Signed,
+            Some(IntegerSign::Unsigned) => proto::IntegerSign::Unsigned,
+        };
+        proto::Column {
+            kind: kind as i32,
+            width,
+            items,
+            integer: integer as i32,
+            num_values: self.num_values,
+            pages: self.pages,
+        }
+    }
+}
+
+fn lengths_value(bytes: &[u8], i: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+    u64::from_le_bytes(b)
+}

@@ -1,0 +1,289 @@
+//! Reading a row selection of one column tree node into an Arrow array.
+
+use crate::assemble::{Gathered, gather};
+use crate::error::{FileError, Result};
+use crate::layout::ColumnLayout;
+use crate::tree::Node;
+use crate::units::{load_units, plan_units};
+use arrow_array::{
+    ArrayRef, BooleanArray, FixedSizeListArray, GenericByteArray, LargeBinaryArray, ListArray, MapArray, NullArray,
+    StructArray, UInt64Array, make_array, types::ByteArrayType,
+};
+use arrow_buffer::{ArrowNativeType, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_data::ArrayDataBuilder;
+use arrow_schema::{DataType, Field, Fields};
+use futures::future::{BoxFuture, try_join_all};
+use pilum_io::ObjectReader;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// How blob columns are returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BlobMode {
+    /// `struct<position: uint64, size: uint64>` descriptions; no blob bytes are read.
+    #[default]
+    Descriptions,
+    /// The blob bytes, as the column's binary type.
+    Bytes,
+}
+
+/// The type a blob column has when read as descriptions.
+pub fn blob_description_type() -> DataType {
+    DataType::Struct(Fields::from(vec![
+        Field::new("position", DataType::UInt64, false),
+        Field::new("size", DataType::UInt64, false),
+    ]))
+}
+
+/// What a node read needs from the file.
+pub(crate) struct ReadContext<'a> {
+    pub reader: &'a ObjectReader,
+    pub columns: &'a [ColumnLayout],
+    pub blob_mode: BlobMode,
+    pub file_size: u64,
+}
+
+impl ReadContext<'_> {
+    fn path(&self) -> String {
+        self.reader.path().to_string()
+    }
+
+    async fn gather(&self, column: usize, ranges: &[Range<u64>], child_starts: bool) -> Result<Gathered> {
+        let layout = &self.columns[column];
+        let units = plan_units(&self.path(), column, layout, ranges)?;
+        let loaded = load_units(self.reader, column, layout, units).await?;
+        gather(layout.kind, &loaded, ranges, child_starts)
+    }
+
+    /// Reads values `ranges` (sorted, disjoint) of `node` into one array.
+    pub(crate) fn read_node<'a>(&'a self, node: &'a Node, ranges: Vec<Range<u64>>) -> BoxFuture<'a, Result<ArrayRef>> {
+        Box::pin(async move {
+            match node {
+                Node::Leaf { column, storage, .. } => {
+                    let g = self.gather(*column, &ranges, false).await?;
+                    build_leaf(storage, g)
+                }
+                Node::Blob { column, storage } => {
+                    let g = self.gather(*column, &ranges, false).await?;
+                    self.build_blob(storage, g).await
+                }
+                Node::Null { .. } => Ok(Arc::new(NullArray::new(total(&ranges))) as ArrayRef),
+                Node::Struct {
+                    column,
+                    storage,
+                    children,
+                } => {
+                    let DataType::Struct(fields) = storage else {
+                        return Err(mismatch(storage));
+                    };
+                    let validity = self.gather(*column, &ranges, false);
+                    let kids = try_join_all(children.iter().map(|c| self.read_node(c, ranges.clone())));
+                    let (validity, kids) = futures::try_join!(validity, kids)?;
+                    let fields = self.output_fields(fields, children);
+                    if fields.is_empty() {
+                        return Ok(Arc::new(StructArray::new_empty_fields(validity.len, validity.validity)) as ArrayRef);
+                    }
+                    Ok(Arc::new(StructArray::try_new(fields, kids, validity.validity)?) as ArrayRef)
+                }
+                Node::FixedList {
+                    column,
+                    dim,
+                    storage,
+                    child,
+                } => {
+                    let DataType::FixedSizeList(field, size) = storage else {
+                        return Err(mismatch(storage));
+                    };
+                    let d = *dim as u64;
+                    let child_ranges = ranges.iter().map(|r| r.start * d..r.end * d).collect();
+                    let (validity, values) = futures::try_join!(
+                        self.gather(*column, &ranges, false),
+                        self.read_node(child, child_ranges)
+                    )?;
+                    let field = Arc::new(field.as_ref().clone().with_data_type(values.data_type().clone()));
+                    Ok(Arc::new(FixedSizeListArray::try_new(field, *size, values, validity.validity)?) as ArrayRef)
+                }
+                Node::List { column, storage, child } => {
+                    let lengths = self.gather(*column, &ranges, true).await?;
+                    let mut child_ranges: Vec<Range<u64>> = Vec::new();
+                    let mut ends = Vec::with_capacity(lengths.len + 1);
+                    let mut total_len = 0u64;
+                    ends.push(0u64);
+                    for (i, &start) in lengths.child_starts.iter().enumerate() {
+                        let len = read_u64(&lengths.fixed, i);
+                        let end = start
+                            .checked_add(len)
+                            .ok_or_else(|| FileError::corrupt(&self.path(), "list length overflow"))?;
+                        total_len += len;
+                        ends.push(total_len);
+                        match child_ranges.last_mut() {
+                            Some(last) if last.end == start => last.end = end,
+                            _ if len > 0 => child_ranges.push(start..end),
+                            _ => {}
+                        }
+                    }
+                    let values = self.read_node(child, child_ranges).await?;
+                    build_list(storage, values, ends, lengths.validity)
+                }
+            }
+        })
+    }
+
+    /// Child fields as they come out of the read (blob fields may change type).
+    fn output_fields(&self, fields: &Fields, children: &[Node]) -> Fields {
+        fields
+            .iter()
+            .zip(children)
+            .map(|(f, node)| match (node, self.blob_mode) {
+                (Node::Blob { .. }, BlobMode::Descriptions) => {
+                    Arc::new(f.as_ref().clone().with_data_type(blob_description_type()))
+                }
+                _ => f.clone(),
+            })
+            .collect()
+    }
+
+    async fn build_blob(&self, storage: &DataType, g: Gathered) -> Result<ArrayRef> {
+        let pairs: Vec<(u64, u64)> = (0..g.len)
+            .map(|i| (read_u64(&g.fixed, 2 * i), read_u64(&g.fixed, 2 * i + 1)))
+            .collect();
+        if self.blob_mode == BlobMode::Descriptions {
+            let positions = UInt64Array::from_iter_values(pairs.iter().map(|p| p.0));
+            let sizes = UInt64Array::from_iter_values(pairs.iter().map(|p| p.1));
+            let DataType::Struct(fields) = blob_description_type() else {
+                return Err(mismatch(storage));
+            };
+            return Ok(Arc::new(StructArray::try_new(
+                fields,
+                vec![Arc::new(positions), Arc::new(sizes)],
+                g.validity,
+            )?));
+        }
+        let mut ranges = Vec::with_capacity(pairs.len());
+        for &(position, size) in &pairs {
+            let end = position.checked_add(size).filter(|&e| e <= self.file_size);
+            let Some(end) = end else {
+                return Err(FileError::corrupt(
+                    &self.path(),
+                    format!("blob {position}+{size} lies outside the file"),
+                ));
+            };
+            ranges.push(position..end);
+        }
+        let bytes = self.reader.read_ranges(&ranges).await?;
+        let array = LargeBinaryArray::from_iter((0..pairs.len()).map(|i| {
+            let valid = g.validity.as_ref().is_none_or(|v| v.is_valid(i));
+            valid.then(|| bytes[i].as_ref())
+        }));
+        if storage == &DataType::LargeBinary {
+            Ok(Arc::new(array))
+        } else {
+            Ok(arrow_cast::cast(&array, storage)?)
+        }
+    }
+}
+
+fn total(ranges: &[Range<u64>]) -> usize {
+    ranges.iter().map(|r| (r.end - r.start) as usize).sum()
+}
+
+fn mismatch(dt: &DataType) -> FileError {
+    FileError::InvalidArgument(format!("column tree does not match type {dt}"))
+}
+
+pub(crate) fn read_u64(buf: &arrow_buffer::Buffer, i: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(s) = buf.as_slice().get(i * 8..i * 8 + 8) {
+        b.copy_from_slice(s);
+    }
+    u64::from_le_bytes(b)
+}
+
+fn build_leaf(storage: &DataType, g: Gathered) -> Result<ArrayRef> {
+    match storage {
+        DataType::Boolean => {
+            let bits = g.bits.ok_or_else(|| mismatch(storage))?;
+            Ok(Arc::new(BooleanArray::new(bits, g.validity)))
+        }
+        DataType::Utf8 => bytes_array::<arrow_array::types::Utf8Type>(g),
+        DataType::LargeUtf8 => bytes_array::<arrow_array::types::LargeUtf8Type>(g),
+        DataType::Binary => bytes_array::<arrow_array::types::BinaryType>(g),
+        DataType::LargeBinary => bytes_array::<arrow_array::types::LargeBinaryType>(g),
+        DataType::FixedSizeList(field, dim) => {
+            let child = ArrayDataBuilder::new(field.data_type().clone())
+                .len(g.len * (*dim).max(0) as usize)
+                .add_buffer(g.fixed)
+                .nulls(g.item_validity)
+                .build()?;
+            let values = make_array(child);
+            Ok(Arc::new(FixedSizeListArray::try_new(
+                field.clone(),
+                *dim,
+                values,
+                g.validity,
+            )?))
+        }
+        dt => {
+            let data = ArrayDataBuilder::new(dt.clone())
+                .len(g.len)
+                .add_buffer(g.fixed)
+                .nulls(g.validity)
+                .build()?;
+            Ok(make_array(data))
+        }
+    }
+}
+
+fn bytes_array<T: ByteArrayType>(g: Gathered) -> Result<ArrayRef> {
+    let offsets = g
+        .offsets
+        .iter()
+        .map(|&o| T::Offset::from_usize(o as usize))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| FileError::InvalidArgument("values exceed the offset type's range".into()))?;
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    Ok(Arc::new(GenericByteArray::<T>::try_new(
+        offsets,
+        g.data.into(),
+        g.validity,
+    )?))
+}
+
+fn build_list(storage: &DataType, values: ArrayRef, ends: Vec<u64>, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
+    let too_long = || FileError::InvalidArgument("list exceeds the offset type's range".into());
+    match storage {
+        DataType::List(field) | DataType::Map(field, _) => {
+            let offsets: Vec<i32> = ends
+                .iter()
+                .map(|&e| i32::try_from(e))
+                .collect::<Result<_, _>>()
+                .map_err(|_| too_long())?;
+            let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+            let field = Arc::new(field.as_ref().clone().with_data_type(values.data_type().clone()));
+            if let DataType::Map(_, sorted) = storage {
+                let entries = values
+                    .as_any()
+                    .downcast_ref::<StructArray>()
+                    .ok_or_else(|| mismatch(storage))?
+                    .clone();
+                return Ok(Arc::new(MapArray::try_new(field, offsets, entries, nulls, *sorted)?));
+            }
+            Ok(Arc::new(ListArray::try_new(field, offsets, values, nulls)?))
+        }
+        DataType::LargeList(field) => {
+            let offsets: Vec<i64> = ends
+                .iter()
+                .map(|&e| i64::try_from(e))
+                .collect::<Result<_, _>>()
+                .map_err(|_| too_long())?;
+            let field = Arc::new(field.as_ref().clone().with_data_type(values.data_type().clone()));
+            Ok(Arc::new(arrow_array::LargeListArray::try_new(
+                field,
+                OffsetBuffer::new(offsets.into()),
+                values,
+                nulls,
+            )?))
+        }
+        other => Err(mismatch(other)),
+    }
+}

@@ -1,0 +1,385 @@
+//! Opening a Pilum file and reading rows: by position (take), by range, or
+//! as a parallel stream of batches (scan).
+
+use crate::blob::BlobFile;
+use crate::error::{FileError, Result};
+use crate::footer::Footer;
+use crate::layout::{ColumnLayout, build_layout};
+use crate::proto;
+use crate::read::{BlobMode, ReadContext, blob_description_type};
+use crate::tree::{Node, build_tree};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow_schema::{Field, Schema, SchemaRef};
+use futures::stream::{self, BoxStream, StreamExt};
+use object_store::{ObjectStore, path::Path};
+use pilum_io::ObjectReader;
+use prost::Message;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Bytes read from the end of a file when opening it; metadata that fits
+/// costs no second request.
+pub const OPEN_READ_BYTES: u64 = 64 * 1024;
+
+/// Which columns to read and how to return blobs.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Top-level column names to read, in output order; `None` reads all.
+    pub columns: Option<Vec<String>>,
+    /// How blob columns are returned.
+    pub blob_mode: BlobMode,
+}
+
+impl ReadOptions {
+    /// Reads only `columns`.
+    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets the blob mode.
+    pub fn with_blob_mode(mut self, blob_mode: BlobMode) -> Self {
+        self.blob_mode = blob_mode;
+        self
+    }
+}
+
+/// Options of a streaming scan.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Columns and blob mode.
+    pub read: ReadOptions,
+    /// Rows per output batch.
+    pub batch_size: usize,
+    /// Rows to scan; `None` scans the whole file.
+    pub rows: Option<Range<u64>>,
+    /// Batches read and decoded concurrently (memory grows with it).
+    pub parallelism: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            read: ReadOptions::default(),
+            batch_size: 8192,
+            rows: None,
+            parallelism: 2 * cores,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    reader: ObjectReader,
+    schema: SchemaRef,
+    nodes: Vec<Node>,
+    columns: Vec<ColumnLayout>,
+    num_rows: u64,
+    file_size: u64,
+    created_by: String,
+}
+
+/// A reader of one Pilum file. Cheap to clone; all methods are async and
+/// need a Tokio runtime (see `pilum::blocking` for a synchronous API).
+#[derive(Debug, Clone)]
+pub struct FileReader {
+    inner: Arc<Inner>,
+}
+
+impl FileReader {
+    /// Opens `path`, asking the store for its size first (one extra request).
+    pub async fn open(store: Arc<dyn ObjectStore>, path: Path) -> Result<Self> {
+        let reader = ObjectReader::new(store, path);
+        let size = reader.size().await?;
+        Self::open_reader(reader, size).await
+    }
+
+    /// Opens `path` whose size is known (e.g. from a manifest): one request
+    /// when the metadata fits in the last [`OPEN_READ_BYTES`], two otherwise.
+    pub async fn open_with_size(store: Arc<dyn ObjectStore>, path: Path, file_size: u64) -> Result<Self> {
+        Self::open_reader(ObjectReader::new(store, path), file_size).await
+    }
+
+    async fn open_reader(reader: ObjectReader, file_size: u64) -> Result<Self> {
+        let path = reader.path().to_string();
+        let tail_start = file_size.saturating_sub(OPEN_READ_BYTES);
+        let tail = reader.read_range(tail_start..file_size).await?;
+        let footer = Footer::parse(&tail, file_size, &path)?;
+        let meta_bytes = if footer.metadata_offset >= tail_start {
+            let at = (footer.metadata_offset - tail_start) as usize;
+            tail.slice(at..at + footer.metadata_length as usize)
+        } else {
+            reader
+                .read_range(footer.metadata_offset..footer.metadata_offset + footer.metadata_length)
+                .await?
+        };
+        if crc32fast::hash(&meta_bytes) != footer.metadata_crc32 {
+            return Err(FileError::corrupt(&path, "metadata checksum mismatch"));
+        }
+        let meta = proto::FileMetadata::decode(meta_bytes.as_ref())
+            .map_err(|e| FileError::corrupt(&path, format!("metadata does not decode: {e}")))?;
+        let schema = Arc::new(parse_schema(&meta.arrow_schema, &path)?);
+        let (nodes, kinds) = build_tree(schema.fields())
+            .map_err(|e| FileError::corrupt(&path, format!("schema cannot be read back: {e}")))?;
+        let columns = build_layout(&path, &meta.columns, &kinds, footer.metadata_offset)?;
+        for node in &nodes {
+            let stored = columns[node.column()].num_values;
+            if stored != meta.num_rows {
+                return Err(FileError::corrupt(
+                    &path,
+                    format!("column {} holds {stored} of {} rows", node.column(), meta.num_rows),
+                ));
+            }
+        }
+        let inner = Inner {
+            reader,
+            schema,
+            nodes,
+            columns,
+            num_rows: meta.num_rows,
+            file_size,
+            created_by: meta.created_by,
+        };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// The file's schema (as written).
+    pub fn schema(&self) -> &SchemaRef {
+        &self.inner.schema
+    }
+
+    /// Rows in the file.
+    pub fn num_rows(&self) -> u64 {
+        self.inner.num_rows
+    }
+
+    /// File size in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.inner.file_size
+    }
+
+    /// The writer recorded in the file, e.g. `pilum 0.1.0`.
+    pub fn created_by(&self) -> &str {
+        &self.inner.created_by
+    }
+
+    /// The object path.
+    pub fn path(&self) -> &Path {
+        self.inner.reader.path()
+    }
+
+    /// Physical columns and pages, for inspection tools: `(values, pages)` per column.
+    pub fn column_stats(&self) -> Vec<(u64, usize)> {
+        self.inner
+            .columns
+            .iter()
+            .map(|c| (c.num_values, c.pages.len()))
+            .collect()
+    }
+
+    /// Reads rows `rows` (a contiguous range).
+    pub async fn read_range(&self, rows: Range<u64>, options: &ReadOptions) -> Result<RecordBatch> {
+        if rows.end > self.num_rows() || rows.start > rows.end {
+            return Err(FileError::RowOutOfBounds {
+                row: rows.end,
+                num_rows: self.num_rows(),
+            });
+        }
+        self.inner.read_ranges(vec![rows], options).await
+    }
+
+    /// Reads the rows at `indices`, in the order given (duplicates allowed).
+    /// Costs at most one read request per row for each fixed-width or
+    /// variable-width column, and two for list columns; nearby rows share requests.
+    pub async fn take(&self, indices: &[u64], options: &ReadOptions) -> Result<RecordBatch> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.num_rows()) {
+            return Err(FileError::RowOutOfBounds {
+                row: bad,
+                num_rows: self.num_rows(),
+            });
+        }
+        let mut sorted = indices.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut ranges: Vec<Range<u64>> = Vec::new();
+        for &row in &sorted {
+            match ranges.last_mut() {
+                Some(last) if last.end == row => last.end += 1,
+                _ => ranges.push(row..row + 1),
+            }
+        }
+        let batch = self.inner.read_ranges(ranges, options).await?;
+        if sorted.as_slice() == indices {
+            return Ok(batch);
+        }
+        let positions: UInt32Array = indices
+            .iter()
+            .map(|i| sorted.binary_search(i).map(|p| p as u32).unwrap_or(0))
+            .collect();
+        Ok(arrow_select::take::take_record_batch(&batch, &positions)?)
+    }
+
+    /// Streams the file (or `options.rows`) in batches, reading and decoding
+    /// up to `options.parallelism` batches at once on the current runtime.
+    pub fn scan(&self, options: ScanOptions) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| FileError::NoRuntime)?;
+        let rows = options.rows.clone().unwrap_or(0..self.num_rows());
+        if rows.end > self.num_rows() || rows.start > rows.end {
+            return Err(FileError::RowOutOfBounds {
+                row: rows.end,
+                num_rows: self.num_rows(),
+            });
+        }
+        if options.batch_size == 0 {
+            return Err(FileError::InvalidArgument("batch_size must be positive".into()));
+        }
+        self.inner.output_schema(&options.read)?;
+        let step = options.batch_size as u64;
+        let starts = (rows.start..rows.end).step_by(options.batch_size);
+        let inner = self.inner.clone();
+        let read = Arc::new(options.read);
+        let stream = stream::iter(starts)
+            .map(move |start| {
+                let (inner, read) = (inner.clone(), read.clone());
+                let range = start..(start + step).min(rows.end);
+                handle.spawn(async move { inner.read_ranges(vec![range], &read).await })
+            })
+            .buffered(options.parallelism.max(1))
+            .map(|joined| joined.map_err(|e| FileError::InvalidArgument(format!("scan task failed: {e}")))?);
+        Ok(stream.boxed())
+    }
+
+    /// Opens blob `row` of blob column `column` as a seekable byte stream;
+    /// `None` when the value is null. Reads only the 16-byte description.
+    pub async fn open_blob(&self, column: &str, row: u64) -> Result<Option<BlobFile>> {
+        Ok(self.take_blobs(column, &[row]).await?.pop().flatten())
+    }
+
+    /// Opens several blobs of `column` at once (descriptions fetched together).
+    pub async fn take_blobs(&self, column: &str, rows: &[u64]) -> Result<Vec<Option<BlobFile>>> {
+        let (index, _) = self
+            .inner
+            .schema
+            .column_with_name(column)
+            .ok_or_else(|| FileError::ColumnNotFound { name: column.into() })?;
+        if !matches!(self.inner.nodes[index], Node::Blob { .. }) {
+            return Err(FileError::NotABlobColumn { name: column.into() });
+        }
+        let options = ReadOptions::default()
+            .with_columns([column])
+            .with_blob_mode(BlobMode::Descriptions);
+        let batch = self.take(rows, &options).await?;
+        let descriptions = batch.column(0).as_struct();
+        let positions = descriptions.column(0).as_primitive::<arrow_array::types::UInt64Type>();
+        let sizes = descriptions.column(1).as_primitive::<arrow_array::types::UInt64Type>();
+        (0..batch.num_rows())
+            .map(|i| {
+                if descriptions.is_null(i) {
+                    return Ok(None);
+                }
+                let (position, size) = (positions.value(i), sizes.value(i));
+                if position.checked_add(size).is_none_or(|end| end > self.file_size()) {
+                    return Err(FileError::corrupt(
+                        self.path(),
+                        format!("blob {position}+{size} lies outside the file"),
+                    ));
+                }
+                Ok(Some(BlobFile::new(self.inner.reader.clone(), position, size)))
+            })
+            .collect()
+    }
+}
+
+impl Inner {
+    fn projection(&self, options: &ReadOptions) -> Result<Vec<usize>> {
+        match &options.columns {
+            None => Ok((0..self.schema.fields().len()).collect()),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    self.schema
+                        .index_of(n)
+                        .map_err(|_| FileError::ColumnNotFound { name: n.clone() })
+                })
+                .collect(),
+        }
+    }
+
+    fn output_schema(&self, options: &ReadOptions) -> Result<SchemaRef> {
+        let fields: Vec<Field> = self
+            .projection(options)?
+            .into_iter()
+            .map(|i| {
+                let field = self.schema.field(i);
+                match (&self.nodes[i], options.blob_mode) {
+                    (Node::Blob { .. }, BlobMode::Descriptions) => {
+                        field.clone().with_data_type(blob_description_type())
+                    }
+                    _ => field.clone(),
+                }
+            })
+            .collect();
+        Ok(Arc::new(Schema::new_with_metadata(
+            fields,
+            self.schema.metadata().clone(),
+        )))
+    }
+
+    async fn read_ranges(&self, ranges: Vec<Range<u64>>, options: &ReadOptions) -> Result<RecordBatch> {
+        let projection = self.projection(options)?;
+        let rows: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        let ctx = ReadContext {
+            reader: &self.reader,
+            columns: &self.columns,
+            blob_mode: options.blob_mode,
+            file_size: self.file_size,
+        };
+        let arrays = futures::future::try_join_all(
+            projection
+                .iter()
+                .map(|&i| ctx.read_node(&self.nodes[i], ranges.clone())),
+        )
+        .await?;
+        let mut fields = Vec::with_capacity(arrays.len());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(arrays.len());
+        for (&i, array) in projection.iter().zip(arrays) {
+            let field = self.schema.field(i);
+            if array.data_type() == field.data_type() {
+                columns.push(array);
+                fields.push(field.clone());
+            } else if contains_blob_descriptions(&self.nodes[i], options.blob_mode) {
+                fields.push(field.clone().with_data_type(array.data_type().clone()));
+                columns.push(array);
+            } else {
+                columns.push(arrow_cast::cast(&array, field.data_type())?);
+                fields.push(field.clone());
+            }
+        }
+        let schema = Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone()));
+        let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));
+        Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
+    }
+}
+
+fn contains_blob_descriptions(node: &Node, mode: BlobMode) -> bool {
+    mode == BlobMode::Descriptions
+        && match node {
+            Node::Blob { .. } => true,
+            Node::Struct { children, .. } => children.iter().any(|c| contains_blob_descriptions(c, mode)),
+            Node::List { child, .. } | Node::FixedList { child, .. } => contains_blob_descriptions(child, mode),
+            _ => false,
+        }
+}
+
+/// Parses the stored Arrow schema. arrow-ipc verifies the flatbuffer but can
+/// still panic on some inconsistent schemas, so the conversion is isolated.
+fn parse_schema(bytes: &[u8], path: &str) -> Result<Schema> {
+    let parsed = std::panic::catch_unwind(|| arrow_ipc::convert::try_schema_from_flatbuffer_bytes(bytes));
+    match parsed {
+        Ok(Ok(schema)) => Ok(schema),
+        Ok(Err(e)) => Err(FileError::corrupt(&path, format!("schema does not parse: {e}"))),
+        Err(_) => Err(FileError::corrupt(&path, "schema does not parse")),
+    }
+}

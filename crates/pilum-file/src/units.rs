@@ -1,0 +1,119 @@
+//! Fetching and decoding the pieces of one physical column that a row
+//! selection touches: whole chunks of chunked pages, exact byte ranges of
+//! flat pages.
+
+use crate::error::{FileError, Result};
+use crate::layout::ColumnLayout;
+use arrow_buffer::Buffer;
+use pilum_encoding::{DecodedChunk, DecodedValues, ValueKind, decode_chunk};
+use pilum_io::ObjectReader;
+use std::ops::Range;
+
+/// One fetched piece of a column covering values `first_value..first_value + num_values`.
+pub(crate) struct Unit {
+    pub page: usize,
+    pub chunk: Option<usize>,
+    pub first_value: u64,
+    pub num_values: u64,
+    pub bytes: Range<u64>,
+    /// For list-length columns: child offset of `first_value`.
+    pub child_start: u64,
+}
+
+/// A decoded unit.
+pub(crate) struct LoadedUnit {
+    pub unit: Unit,
+    pub decoded: DecodedChunk,
+}
+
+/// The units covering sorted, disjoint value `ranges` of `column`, in order.
+pub(crate) fn plan_units(path: &str, index: usize, column: &ColumnLayout, ranges: &[Range<u64>]) -> Result<Vec<Unit>> {
+    let width = match column.kind {
+        ValueKind::Fixed { width, .. } => u64::from(width),
+        _ => 0,
+    };
+    let mut units: Vec<Unit> = Vec::new();
+    for r in ranges {
+        if r.end > column.num_values {
+            return Err(FileError::corrupt(
+                &path,
+                format!(
+                    "column {index}: values {}..{} requested, column holds {}",
+                    r.start, r.end, column.num_values
+                ),
+            ));
+        }
+        let mut v = r.start;
+        while v < r.end {
+            let p = column.page_of(v);
+            let page = &column.pages[p];
+            let page_end = page.first_value + page.num_values;
+            if page.flat {
+                let end = r.end.min(page_end);
+                let at = page.offset + (v - page.first_value) * width;
+                units.push(Unit {
+                    page: p,
+                    chunk: None,
+                    first_value: v,
+                    num_values: end - v,
+                    bytes: at..at + (end - v) * width,
+                    child_start: 0,
+                });
+                v = end;
+                continue;
+            }
+            let c = page.chunk_of(v);
+            let chunk = &page.chunks[c];
+            let known = units.last().is_some_and(|u| u.page == p && u.chunk == Some(c));
+            if !known {
+                units.push(Unit {
+                    page: p,
+                    chunk: Some(c),
+                    first_value: chunk.first_value,
+                    num_values: chunk.num_values,
+                    bytes: chunk.offset..chunk.offset + chunk.size,
+                    child_start: chunk.child_start,
+                });
+            }
+            v = r.end.min(chunk.first_value + chunk.num_values);
+        }
+    }
+    Ok(units)
+}
+
+/// Fetches (coalesced, concurrently) and decodes `units`.
+pub(crate) async fn load_units(
+    reader: &ObjectReader,
+    index: usize,
+    column: &ColumnLayout,
+    units: Vec<Unit>,
+) -> Result<Vec<LoadedUnit>> {
+    let ranges: Vec<Range<u64>> = units.iter().map(|u| u.bytes.clone()).collect();
+    let fetched = reader.read_ranges(&ranges).await?;
+    units
+        .into_iter()
+        .zip(fetched)
+        .map(|(unit, bytes)| {
+            let page = &column.pages[unit.page];
+            let decoded = match unit.chunk {
+                Some(c) => decode_chunk(&bytes, column.kind, unit.num_values as usize, page.dictionary.as_ref())
+                    .map_err(|source| FileError::Chunk {
+                        path: reader.path().to_string(),
+                        column: index,
+                        page: unit.page,
+                        chunk: c,
+                        source,
+                    })?,
+                None => DecodedChunk {
+                    validity: page
+                        .flat_validity
+                        .as_ref()
+                        .map(|v| v.slice((unit.first_value - page.first_value) as usize, unit.num_values as usize)),
+                    item_validity: None,
+                    values: DecodedValues::Fixed(Buffer::from(bytes)),
+                },
+            };
+            Ok(LoadedUnit { unit, decoded })
+        })
+        .collect()
+}

@@ -1,0 +1,225 @@
+//! Streaming writer of one Pilum file.
+//!
+//! Memory stays bounded for a stream of any length: each physical column
+//! buffers at most about `page_bytes` before it is encoded and written, so
+//! the writer holds roughly `physical columns × 2 × page_bytes` plus the
+//! batch being written and the upload buffer (8 MiB), whatever the row count.
+
+use crate::column_writer::ColumnWriter;
+use crate::error::{FileError, Result};
+use crate::footer::{FOOTER_LEN, Footer, HEADER, MAJOR_VERSION, MINOR_VERSION};
+use crate::proto;
+use crate::shred::{PendingBlobs, shred};
+use crate::tree::{LENGTHS_KIND, Node, build_tree, storage_type};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Schema, SchemaRef};
+use bytes::Bytes;
+use object_store::{ObjectStore, path::Path};
+use pilum_encoding::PlanOptions;
+use pilum_io::ObjectSink;
+use prost::Message;
+use std::sync::Arc;
+
+/// Pages are padded to start at multiples of this many bytes.
+pub const PAGE_ALIGNMENT: u64 = 64;
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// A column's buffered values are encoded and written once they exceed this size.
+    pub page_bytes: usize,
+    /// Encoding choices (chunk size, dictionary, zstd).
+    pub plan: PlanOptions,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            page_bytes: 8 * 1024 * 1024,
+            plan: PlanOptions::default(),
+        }
+    }
+}
+
+/// What a finished file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Top-level rows.
+    pub num_rows: u64,
+    /// File size in bytes.
+    pub file_size: u64,
+}
+
+/// Writes record batches into one Pilum file.
+pub struct FileWriter {
+    sink: ObjectSink,
+    schema: SchemaRef,
+    nodes: Vec<Node>,
+    columns: Vec<ColumnWriter>,
+    options: WriterOptions,
+    num_rows: u64,
+}
+
+impl std::fmt::Debug for FileWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileWriter")
+            .field("path", self.sink.path())
+            .field("num_rows", &self.num_rows)
+            .finish()
+    }
+}
+
+impl FileWriter {
+    /// Starts a file at `path`; fails on a schema with unsupported types.
+    pub async fn try_new(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        schema: SchemaRef,
+        options: WriterOptions,
+    ) -> Result<Self> {
+        let (nodes, kinds) = build_tree(schema.fields())?;
+        let lengths: Vec<usize> = nodes.iter().flat_map(list_columns).collect();
+        let columns = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, &kind)| ColumnWriter::new(kind, kind == LENGTHS_KIND && lengths.contains(&i)))
+            .collect();
+        let mut sink = ObjectSink::new(store, path);
+        sink.write(Bytes::from_static(&HEADER)).await?;
+        Ok(Self {
+            sink,
+            schema,
+            nodes,
+            columns,
+            options,
+            num_rows: 0,
+        })
+    }
+
+    /// The schema of the file being written.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Rows written so far.
+    pub fn num_rows(&self) -> u64 {
+        self.num_rows
+    }
+
+    /// Appends a batch whose schema matches the writer's.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        check_schema(&self.schema, batch.schema_ref())?;
+        let mut blobs = PendingBlobs {
+            base: self.sink.position(),
+            ..Default::default()
+        };
+        for ((node, field), array) in self.nodes.iter().zip(self.schema.fields()).zip(batch.columns()) {
+            let storage = storage_type(field.data_type());
+            let array: ArrayRef = if array.data_type() == &storage {
+                array.clone()
+            } else {
+                arrow_cast::cast(array, &storage)?
+            };
+            shred(node, &array, &mut self.columns, &mut blobs)?;
+        }
+        for blob in blobs.values {
+            self.sink.write(blob).await?;
+        }
+        self.num_rows += batch.num_rows() as u64;
+        for i in 0..self.columns.len() {
+            if self.columns[i].buffered_bytes() >= self.options.page_bytes {
+                self.flush_column(i).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush_column(&mut self, i: usize) -> Result<()> {
+        let Some(mut page) = self.columns[i].flush(self.options.plan)? else {
+            return Ok(());
+        };
+        let pad = self.sink.position().next_multiple_of(PAGE_ALIGNMENT) - self.sink.position();
+        if pad > 0 {
+            self.sink.write(Bytes::from(vec![0u8; pad as usize])).await?;
+        }
+        page.meta.offset = self.sink.position();
+        self.sink.write(Bytes::from(page.bytes)).await?;
+        self.columns[i].pages.push(page.meta);
+        Ok(())
+    }
+
+    /// Flushes every column, writes metadata and footer, and publishes the file.
+    pub async fn finish(mut self) -> Result<WriteSummary> {
+        for i in 0..self.columns.len() {
+            self.flush_column(i).await?;
+        }
+        let columns = self.columns.into_iter().map(ColumnWriter::into_metadata).collect();
+        let metadata = proto::FileMetadata {
+            arrow_schema: schema_to_bytes(&self.schema),
+            num_rows: self.num_rows,
+            columns,
+            created_by: format!("pilum {}", env!("CARGO_PKG_VERSION")),
+        }
+        .encode_to_vec();
+        let footer = Footer {
+            metadata_offset: self.sink.position(),
+            metadata_length: metadata.len() as u64,
+            metadata_crc32: crc32fast::hash(&metadata),
+            required_features: 0,
+            major: MAJOR_VERSION,
+            minor: MINOR_VERSION,
+        };
+        self.sink.write(Bytes::from(metadata)).await?;
+        self.sink.write(Bytes::copy_from_slice(&footer.to_bytes())).await?;
+        let file_size = self.sink.finish().await?;
+        debug_assert_eq!(file_size, footer.metadata_offset + footer.metadata_length + FOOTER_LEN);
+        Ok(WriteSummary {
+            num_rows: self.num_rows,
+            file_size,
+        })
+    }
+
+    /// Abandons the file; nothing becomes visible at the path.
+    pub async fn abort(self) -> Result<()> {
+        Ok(self.sink.abort().await?)
+    }
+}
+
+/// Physical columns that hold list lengths (they carry chunk child starts).
+fn list_columns(node: &Node) -> Vec<usize> {
+    match node {
+        Node::List { column, child, .. } => {
+            let mut out = vec![*column];
+            out.extend(list_columns(child));
+            out
+        }
+        Node::Struct { children, .. } => children.iter().flat_map(list_columns).collect(),
+        Node::FixedList { child, .. } => list_columns(child),
+        _ => Vec::new(),
+    }
+}
+
+fn check_schema(expected: &Schema, found: &Schema) -> Result<()> {
+    let same = expected.fields().len() == found.fields().len()
+        && expected.fields().iter().zip(found.fields()).all(|(e, f)| {
+            e.name() == f.name()
+                && e.data_type().equals_datatype(f.data_type())
+                && (e.is_nullable() || !f.is_nullable())
+        });
+    if same {
+        Ok(())
+    } else {
+        Err(FileError::SchemaMismatch {
+            expected: expected.to_string(),
+            found: found.to_string(),
+        })
+    }
+}
+
+/// The schema as an Arrow IPC `Message` flatbuffer.
+pub(crate) fn schema_to_bytes(schema: &Schema) -> Vec<u8> {
+    let mut tracker = arrow_ipc::writer::DictionaryTracker::new(false);
+    arrow_ipc::writer::IpcDataGenerator::default()
+        .schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &arrow_ipc::writer::IpcWriteOptions::default())
+        .ipc_message
+}

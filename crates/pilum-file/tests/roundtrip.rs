@@ -1,0 +1,199 @@
+//! Every supported type round trips exactly through write, full read, take and scan.
+
+mod common;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, RecordBatch, UInt64Array};
+use arrow_select::concat::concat_batches;
+use common::{Rng, all_types_batch};
+use futures::TryStreamExt;
+use object_store::{ObjectStore, memory::InMemory, path::Path};
+use pilum_file::{BlobMode, FileReader, FileWriter, PlanOptions, ReadOptions, ScanOptions, WriterOptions};
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+async fn write(store: Arc<dyn ObjectStore>, path: &str, batch: &RecordBatch, options: WriterOptions) -> FileReader {
+    let mut writer = FileWriter::try_new(store.clone(), Path::from(path), batch.schema(), options)
+        .await
+        .unwrap();
+    // Uneven, sliced batches exercise array offsets.
+    let mut at = 0;
+    for len in [1usize, 999, 17, 3000].iter().cycle() {
+        if at >= batch.num_rows() {
+            break;
+        }
+        let len = (*len).min(batch.num_rows() - at);
+        writer.write(&batch.slice(at, len)).await.unwrap();
+        at += len;
+    }
+    let summary = writer.finish().await.unwrap();
+    assert_eq!(summary.num_rows, batch.num_rows() as u64);
+    let reader = FileReader::open(store, Path::from(path)).await.unwrap();
+    assert_eq!(reader.file_size(), summary.file_size);
+    reader
+}
+
+fn bytes_mode() -> ReadOptions {
+    ReadOptions::default().with_blob_mode(BlobMode::Bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_round_trips() {
+    let batch = all_types_batch(10_000, 42);
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    for (name, options) in [
+        (
+            "small-pages.pilum",
+            WriterOptions {
+                page_bytes: 32 * 1024,
+                ..Default::default()
+            },
+        ),
+        ("defaults.pilum", WriterOptions::default()),
+        (
+            "no-compression.pilum",
+            WriterOptions {
+                plan: PlanOptions {
+                    zstd_level: None,
+                    allow_dictionary: false,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        ),
+    ] {
+        let reader = write(store.clone(), name, &batch, options).await;
+        assert_eq!(reader.schema().as_ref(), batch.schema().as_ref(), "{name}: schema");
+        let all = reader
+            .read_range(0..batch.num_rows() as u64, &bytes_mode())
+            .await
+            .unwrap();
+        common::assert_batches_eq(&all, &batch, &format!("{name}: full read"));
+
+        let mut rng = Rng(7);
+        let indices: Vec<u64> = (0..500).map(|_| rng.below(batch.num_rows() as u64)).collect();
+        let taken = reader.take(&indices, &bytes_mode()).await.unwrap();
+        let expected = arrow_select::take::take_record_batch(&batch, &UInt64Array::from(indices.clone())).unwrap();
+        common::assert_batches_eq(&taken, &expected, &format!("{name}: take"));
+
+        let options = ScanOptions {
+            batch_size: 1234,
+            read: bytes_mode(),
+            ..Default::default()
+        };
+        let batches: Vec<RecordBatch> = reader.scan(options).unwrap().try_collect().await.unwrap();
+        assert_eq!(batches.len(), batch.num_rows().div_ceil(1234));
+        common::assert_batches_eq(
+            &concat_batches(&batch.schema(), &batches).unwrap(),
+            &batch,
+            &format!("{name}: scan"),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_ranges_and_blob_streams() {
+    let batch = all_types_batch(3000, 9);
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let reader = write(store, "p.pilum", &batch, WriterOptions::default()).await;
+
+    let projected = reader
+        .read_range(
+            100..250,
+            &ReadOptions::default().with_columns(["utf8", "i32", "nested"]),
+        )
+        .await
+        .unwrap();
+    let expected = batch
+        .project(&[
+            batch.schema().index_of("utf8").unwrap(),
+            2,
+            batch.schema().index_of("nested").unwrap(),
+        ])
+        .unwrap()
+        .slice(100, 150);
+    assert_eq!(projected, expected);
+
+    let scan = ScanOptions {
+        rows: Some(10..20),
+        read: ReadOptions::default().with_columns(Vec::<String>::new()),
+        ..Default::default()
+    };
+    let counted: Vec<RecordBatch> = reader.scan(scan).unwrap().try_collect().await.unwrap();
+    assert_eq!(counted.iter().map(|b| b.num_rows()).sum::<usize>(), 10);
+
+    // Descriptions are returned without reading blob bytes.
+    let desc = reader
+        .take(&[5, 0, 1], &ReadOptions::default().with_columns(["blob"]))
+        .await
+        .unwrap();
+    let s = desc.column(0).as_struct();
+    assert!(s.is_null(1), "row 0 is a null blob");
+    let sizes = s.column(1).as_primitive::<arrow_array::types::UInt64Type>();
+    assert_eq!(sizes.value(0), (5 * 97) as u64);
+    assert_eq!(sizes.value(2), 0, "row 1 is an empty blob");
+
+    let blobs = batch.column_by_name("blob").unwrap().as_binary::<i64>();
+    let mut file = reader.open_blob("blob", 123).await.unwrap().unwrap();
+    let expected = blobs.value(123);
+    assert_eq!(file.size(), expected.len() as u64);
+    assert_eq!(file.read(10).await.unwrap().as_ref(), &expected[..10]);
+    assert_eq!(file.tell(), 10);
+    file.seek(SeekFrom::End(-5)).unwrap();
+    assert_eq!(
+        file.read_to_end().await.unwrap().as_ref(),
+        &expected[expected.len() - 5..]
+    );
+    assert!(file.read(10).await.unwrap().is_empty());
+    file.seek(SeekFrom::Start(1000)).unwrap();
+    assert_eq!(
+        file.read_range(1000..1010).await.unwrap().as_ref(),
+        &expected[1000..1010]
+    );
+    assert!(reader.open_blob("blob", 10).await.unwrap().is_none());
+    assert!(matches!(
+        reader.open_blob("utf8", 1).await,
+        Err(pilum_file::FileError::NotABlobColumn { .. })
+    ));
+    assert!(matches!(
+        reader.open_blob("nope", 1).await,
+        Err(pilum_file::FileError::ColumnNotFound { .. })
+    ));
+    assert!(matches!(
+        reader.take(&[3000], &ReadOptions::default()).await,
+        Err(pilum_file::FileError::RowOutOfBounds { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_file_and_schema_mismatch() {
+    let batch = all_types_batch(10, 1);
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let writer = FileWriter::try_new(
+        store.clone(),
+        Path::from("e.pilum"),
+        batch.schema(),
+        WriterOptions::default(),
+    )
+    .await
+    .unwrap();
+    writer.finish().await.unwrap();
+    let reader = FileReader::open(store.clone(), Path::from("e.pilum")).await.unwrap();
+    assert_eq!(reader.num_rows(), 0);
+    let batches: Vec<RecordBatch> = reader
+        .scan(ScanOptions::default())
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(batches.is_empty());
+
+    let mut writer = FileWriter::try_new(store, Path::from("m.pilum"), batch.schema(), WriterOptions::default())
+        .await
+        .unwrap();
+    let other = batch.project(&[1, 0]).unwrap();
+    assert!(matches!(
+        writer.write(&other).await,
+        Err(pilum_file::FileError::SchemaMismatch { .. })
+    ));
+}
