@@ -141,6 +141,7 @@ fn corrupt_chunks_are_errors_not_panics() {
     let page = encode_page(
         kind,
         ChunkValues::Fixed(&bytes),
+        4096,
         &ValidityInput::default(),
         PlanOptions::default(),
     )
