@@ -32,7 +32,8 @@ mod column_writer;
 mod error;
 mod footer;
 mod layout;
-mod proto;
+#[doc(hidden)]
+pub mod proto;
 mod read;
 mod reader;
 mod shred;

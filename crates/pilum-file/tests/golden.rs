@@ -1,0 +1,59 @@
+//! Golden files: fixtures written by this generator are read back, and the
+//! current writer must still produce the same data bytes, so a change to the
+//! bytes on disk cannot slip in unnoticed.
+//!
+//! Regenerate (only with a `Format` entry in CHANGELOG.md, and never
+//! overwriting a released version's fixtures):
+//! `cargo test -p pilum-file --test golden -- --ignored regenerate_golden_files`
+
+mod common;
+
+use bytes::Bytes;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, memory::InMemory, path::Path};
+use pilum_file::{BlobMode, FileReader, FileWriter, ReadOptions, WriterOptions};
+use std::sync::Arc;
+
+const GOLDEN: &str = "v1.0-all-types.pilum";
+
+fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden")
+}
+
+async fn write_current() -> Bytes {
+    let batch = common::all_types_batch(150, 42);
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let options = WriterOptions { page_bytes: 16 * 1024, ..Default::default() };
+    let mut writer = FileWriter::try_new(store.clone(), Path::from("g"), batch.schema(), options).await.unwrap();
+    writer.write(&batch.slice(0, 60)).await.unwrap();
+    writer.write(&batch.slice(60, 90)).await.unwrap();
+    writer.finish().await.unwrap();
+    store.get(&Path::from("g")).await.unwrap().bytes().await.unwrap()
+}
+
+#[tokio::test]
+#[ignore = "writes fixtures; run by hand when the format changes"]
+async fn regenerate_golden_files() {
+    std::fs::create_dir_all(golden_dir()).unwrap();
+    std::fs::write(golden_dir().join(GOLDEN), write_current().await).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_files_read_back_and_bytes_are_stable() {
+    let golden = std::fs::read(golden_dir().join(GOLDEN)).expect("golden file present in testdata/golden");
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    store.put(&Path::from("g"), PutPayload::from(golden.clone())).await.unwrap();
+    let reader = FileReader::open(store, Path::from("g")).await.unwrap();
+    let expected = common::all_types_batch(150, 42);
+    let got = reader.read_range(0..150, &ReadOptions::default().with_blob_mode(BlobMode::Bytes)).await.unwrap();
+    common::assert_batches_eq(&got, &expected, "golden v1.0");
+
+    // The data region (everything before the metadata block) must be byte-identical.
+    let current = write_current().await;
+    let data_end = |bytes: &[u8]| {
+        let footer = &bytes[bytes.len() - 32..];
+        u64::from_le_bytes(footer[..8].try_into().unwrap()) as usize
+    };
+    let (g_end, c_end) = (data_end(&golden), data_end(&current));
+    assert_eq!(g_end, c_end, "data region length changed: bytes on disk changed");
+    assert!(golden[..g_end] == current[..c_end], "data bytes changed: add a Format entry and new fixtures");
+}
