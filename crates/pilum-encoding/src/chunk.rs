@@ -62,9 +62,8 @@ pub(crate) fn write_bitmap(bits: &BooleanBuffer, out: &mut Vec<u8>) {
     let len = bits.len().div_ceil(8);
     out.extend_from_slice(&buffer.as_slice()[..len]);
     let rem = bits.len() % 8;
-    if rem != 0 {
-        if let Some(last) = out.get_mut(start + len - 1) {
+    if rem != 0
+        && let Some(last) = out.get_mut(start + len - 1) {
             *last &= (1u8 << rem) - 1;
         }
-    }
 }

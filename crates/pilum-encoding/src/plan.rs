@@ -71,24 +71,21 @@ const ZSTD_SAMPLE_CHUNKS: usize = 4;
 /// Chooses chunk boundaries, dictionary and zstd for a page of `n` values.
 pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanOptions) -> PagePlan {
     let mut plan = PagePlan::default();
-    if let (ValueKind::Variable, ChunkValues::Variable { offsets, data }) = (kind, values) {
-        if opts.allow_dictionary {
+    if let (ValueKind::Variable, ChunkValues::Variable { offsets, data }) = (kind, values)
+        && opts.allow_dictionary {
             plan.dictionary = build_dictionary(offsets, data);
         }
-    }
     plan.chunk_ends = chunk_ends(kind, values, n, opts.target_chunk_bytes, plan.dictionary.is_some());
     let compressible = match kind {
         ValueKind::Bits => false,
         ValueKind::Fixed { .. } => kind.scalar_integer().is_none(),
         ValueKind::Variable => plan.dictionary.is_none(),
     };
-    if compressible {
-        if let Some(level) = opts.zstd_level {
-            if zstd_pays(kind, values, &plan.chunk_ends, level) {
+    if compressible
+        && let Some(level) = opts.zstd_level
+            && zstd_pays(kind, values, &plan.chunk_ends, level) {
                 plan.zstd_level = Some(level);
             }
-        }
-    }
     plan
 }
 

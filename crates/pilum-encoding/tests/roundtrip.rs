@@ -1,5 +1,7 @@
 //! Property tests: every page the planner encodes decodes back to its input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use arrow_buffer::BooleanBuffer;
 use pilum_encoding::{
     ChunkValues, DecodedValues, Dictionary, IntegerSign, PlanOptions, ValidityInput, ValueKind, decode_chunk,

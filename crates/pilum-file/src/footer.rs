@@ -44,7 +44,7 @@ pub struct Footer {
 
 impl Footer {
     /// Serialises the footer.
-    pub fn to_bytes(&self) -> [u8; FOOTER_LEN as usize] {
+    pub fn to_bytes(self) -> [u8; FOOTER_LEN as usize] {
         let mut out = [0u8; FOOTER_LEN as usize];
         out[0..8].copy_from_slice(&self.metadata_offset.to_le_bytes());
         out[8..16].copy_from_slice(&self.metadata_length.to_le_bytes());

@@ -86,6 +86,7 @@ pub(crate) fn build_layout(
     path: &str,
     columns: &[proto::Column],
     kinds: &[ValueKind],
+    lengths: &[usize],
     data_end: u64,
 ) -> Result<Vec<ColumnLayout>> {
     if columns.len() != kinds.len() {
@@ -102,11 +103,18 @@ pub(crate) fn build_layout(
         .iter()
         .zip(kinds)
         .enumerate()
-        .map(|(i, (c, &kind))| column_layout(path, i, c, kind, data_end))
+        .map(|(i, (c, &kind))| column_layout(path, i, c, kind, lengths.contains(&i), data_end))
         .collect()
 }
 
-fn column_layout(path: &str, index: usize, c: &proto::Column, kind: ValueKind, data_end: u64) -> Result<ColumnLayout> {
+fn column_layout(
+    path: &str,
+    index: usize,
+    c: &proto::Column,
+    kind: ValueKind,
+    is_lengths: bool,
+    data_end: u64,
+) -> Result<ColumnLayout> {
     let corrupt = |what: String| FileError::corrupt(&path, format!("column {index}: {what}"));
     if recorded_kind(c) != Some(kind) {
         return Err(corrupt(format!("recorded kind does not match the schema's {kind:?}")));
@@ -129,7 +137,14 @@ fn column_layout(path: &str, index: usize, c: &proto::Column, kind: ValueKind, d
                 page.offset
             )));
         }
-        let flat = page.layout == proto::PageLayout::Flat as i32;
+        let flat = match proto::PageLayout::try_from(page.layout) {
+            Ok(proto::PageLayout::Flat) => true,
+            Ok(proto::PageLayout::Chunked) => false,
+            Err(_) => return Err(corrupt(format!("unknown page layout {}", page.layout))),
+        };
+        if is_lengths && (flat || page.chunk_child_starts.len() != page.chunk_values.len()) {
+            return Err(corrupt("list-length page lacks its chunk child starts".into()));
+        }
         let mut chunks = Vec::with_capacity(page.chunk_values.len());
         if flat {
             if !matches!(kind, ValueKind::Fixed { .. }) || Some(page.length) != page.num_values.checked_mul(width) {
@@ -140,9 +155,6 @@ fn column_layout(path: &str, index: usize, c: &proto::Column, kind: ValueKind, d
                 return Err(corrupt("chunk tables differ in length".into()));
             }
             let starts = &page.chunk_child_starts;
-            if !starts.is_empty() && starts.len() != page.chunk_values.len() {
-                return Err(corrupt("child-start table differs in length".into()));
-            }
             let (mut value, mut offset) = (first_value, page.offset);
             for (k, (&n, &size)) in page.chunk_values.iter().zip(&page.chunk_sizes).enumerate() {
                 let child_start = starts.get(k).copied().unwrap_or(0);

@@ -123,7 +123,8 @@ impl FileReader {
         let schema = Arc::new(parse_schema(&meta.arrow_schema, &path)?);
         let (nodes, kinds) = build_tree(schema.fields())
             .map_err(|e| FileError::corrupt(&path, format!("schema cannot be read back: {e}")))?;
-        let columns = build_layout(&path, &meta.columns, &kinds, footer.metadata_offset)?;
+        let lengths: Vec<usize> = nodes.iter().flat_map(crate::tree::list_columns).collect();
+        let columns = build_layout(&path, &meta.columns, &kinds, &lengths, footer.metadata_offset)?;
         for node in &nodes {
             let stored = columns[node.column()].num_values;
             if stored != meta.num_rows {

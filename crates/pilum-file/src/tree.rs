@@ -74,6 +74,20 @@ impl Node {
     }
 }
 
+/// Physical columns that hold list lengths (they carry chunk child starts).
+pub(crate) fn list_columns(node: &Node) -> Vec<usize> {
+    match node {
+        Node::List { column, child, .. } => {
+            let mut out = vec![*column];
+            out.extend(list_columns(child));
+            out
+        }
+        Node::Struct { children, .. } => children.iter().flat_map(list_columns).collect(),
+        Node::FixedList { child, .. } => list_columns(child),
+        _ => Vec::new(),
+    }
+}
+
 /// Builds the tree for `fields`, returning one node per field and the kind
 /// of every physical column in depth-first order.
 pub(crate) fn build_tree(fields: &Fields) -> Result<(Vec<Node>, Vec<ValueKind>)> {

@@ -10,7 +10,7 @@ use crate::error::{FileError, Result};
 use crate::footer::{FOOTER_LEN, Footer, HEADER, MAJOR_VERSION, MINOR_VERSION};
 use crate::proto;
 use crate::shred::{PendingBlobs, shred};
-use crate::tree::{LENGTHS_KIND, Node, build_tree, storage_type};
+use crate::tree::{LENGTHS_KIND, Node, build_tree, list_columns, storage_type};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Schema, SchemaRef};
 use bytes::Bytes;
@@ -182,20 +182,6 @@ impl FileWriter {
     /// Abandons the file; nothing becomes visible at the path.
     pub async fn abort(self) -> Result<()> {
         Ok(self.sink.abort().await?)
-    }
-}
-
-/// Physical columns that hold list lengths (they carry chunk child starts).
-fn list_columns(node: &Node) -> Vec<usize> {
-    match node {
-        Node::List { column, child, .. } => {
-            let mut out = vec![*column];
-            out.extend(list_columns(child));
-            out
-        }
-        Node::Struct { children, .. } => children.iter().flat_map(list_columns).collect(),
-        Node::FixedList { child, .. } => list_columns(child),
-        _ => Vec::new(),
     }
 }
 

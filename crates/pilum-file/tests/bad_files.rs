@@ -4,6 +4,8 @@
 //!
 //! Regenerate the corpus: `cargo test -p pilum-file --test bad_files -- --ignored regenerate_bad_files`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, Int32Builder, ListBuilder};
@@ -54,7 +56,7 @@ fn good_batch() -> RecordBatch {
     for i in 0..n {
         vec.values().append_slice(&[i as f32; 64]);
         vec.append(true);
-        list.values().append_slice(&[i as i32; 3]);
+        list.values().append_slice(&[i; 3]);
         list.append(true);
     }
     RecordBatch::try_from_iter([

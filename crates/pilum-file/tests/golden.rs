@@ -6,6 +6,8 @@
 //! overwriting a released version's fixtures):
 //! `cargo test -p pilum-file --test golden -- --ignored regenerate_golden_files`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use bytes::Bytes;

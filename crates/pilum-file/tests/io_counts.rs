@@ -1,6 +1,8 @@
 //! Random access costs at most one read request per row for fixed- and
 //! variable-width columns (two for lists) once the metadata is loaded.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, Int32Builder, ListBuilder};

@@ -1,5 +1,7 @@
 //! Every supported type round trips exactly through write, full read, take and scan.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use arrow_array::cast::AsArray;

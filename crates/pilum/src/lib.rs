@@ -1,1 +1,31 @@
-//! placeholder
+//! Pilum: a columnar file format and table library for multimodal AI data.
+//!
+//! This facade re-exports the public API of the Pilum crates and adds a
+//! synchronous layer ([`blocking`]) for callers without an async runtime.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use arrow_array::{Int64Array, RecordBatch};
+//! use pilum::blocking::{FileReader, FileWriter};
+//!
+//! # fn main() -> Result<(), pilum::FileError> {
+//! let batch = RecordBatch::try_from_iter([("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as _)])?;
+//! let mut writer = FileWriter::create("/tmp/example.pilum", batch.schema())?;
+//! writer.write(&batch)?;
+//! writer.finish()?;
+//! let reader = FileReader::open("/tmp/example.pilum")?;
+//! let rows = reader.take(&[2, 0], &pilum::ReadOptions::default())?;
+//! assert_eq!(rows.num_rows(), 2);
+//! # Ok(()) }
+//! ```
+
+pub mod blocking;
+
+pub use pilum_file::{
+    BlobFile, BlobMode, FileError, FileReader, FileWriter, PlanOptions, ReadOptions, Result, ScanOptions, WriteSummary,
+    WriterOptions, blob_description_type,
+};
+pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri};
+
+/// Field metadata key that marks a binary column as a blob column.
+pub use pilum_core::{BLOB_META_KEY, LANCE_BLOB_META_KEY};

@@ -2,6 +2,8 @@
 //! Arrow type, nulls at every level, field metadata and a blob column.
 #![allow(dead_code)]
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use arrow_array::builder::*;
 use arrow_array::types::*;
 use arrow_array::*;
@@ -26,7 +28,7 @@ impl Rng {
 }
 
 fn nulls(n: usize, every: usize, phase: usize) -> Option<NullBuffer> {
-    Some(NullBuffer::from_iter((0..n).map(|i| (i + phase) % every != 0)))
+    Some(NullBuffer::from_iter((0..n).map(|i| !(i + phase).is_multiple_of(every))))
 }
 
 fn meta(k: &str, v: &str) -> HashMap<String, String> {
@@ -106,7 +108,7 @@ pub fn all_types_batch(n: usize, seed: u64) -> RecordBatch {
     let lbin: LargeBinaryArray = (0..n).map(|i| Some(vec![(i * 7) as u8; i % 5])).collect();
     add(Field::new("large_binary", DataType::LargeBinary, true), Arc::new(lbin));
     let fsb = FixedSizeBinaryArray::try_from_sparse_iter_with_size(
-        (0..n).map(|i| (i % 10 != 0).then(|| [(i % 256) as u8; 16])),
+        (0..n).map(|i| (i % 10 != 0).then_some([(i % 256) as u8; 16])),
         16,
     )
     .unwrap();
