@@ -1,1 +1,205 @@
-fn main() {}
+//! Pilum vs Parquet (arrow-rs) on the same data, in one run: write, full
+//! scan, projected scan, random take of 1/100/1000 rows, blob fetch.
+//!
+//! `cargo bench -p pilum-benches --bench file_format`, then
+//! `cargo run --release -p pilum-benches --bin report` for the table.
+//! `PILUM_BENCH_ROWS` scales the main table (default 1,000,000 rows).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use object_store::{ObjectStore, local::LocalFileSystem, path::Path as StorePath};
+use pilum::{BlobMode, FileReader, FileWriter, ReadOptions, ScanOptions, WriterOptions};
+use pilum_benches::*;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::runtime::Runtime;
+
+fn rt() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn store_path(path: &Path) -> StorePath {
+    StorePath::from_absolute_path(std::path::absolute(path).unwrap()).unwrap()
+}
+
+fn write_pilum(
+    rt: &Runtime,
+    path: &Path,
+    schema: arrow_schema::SchemaRef,
+    batches: &[arrow_array::RecordBatch],
+) -> u64 {
+    rt.block_on(async {
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
+        let mut writer = FileWriter::try_new(store, store_path(path), schema, WriterOptions::default())
+            .await
+            .unwrap();
+        for b in batches {
+            writer.write(b).await.unwrap();
+        }
+        writer.finish().await.unwrap().file_size
+    })
+}
+
+fn open_pilum(rt: &Runtime, path: &Path) -> FileReader {
+    rt.block_on(FileReader::open_uri(path.to_str().unwrap())).unwrap()
+}
+
+fn random_rows(n: usize, total: usize, seed: u64) -> Vec<u64> {
+    let mut x = seed | 1;
+    let mut rows: Vec<u64> = (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % total as u64
+        })
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = rt();
+    let dir = data_dir();
+    let batches = table_batches();
+    let rows = table_rows();
+    let schema = table_schema();
+    let pilum_path = dir.join("table.pilum");
+    let pq_default = dir.join("table-default.parquet");
+    let pq_tuned = dir.join("table-tuned.parquet");
+
+    let mut group = c.benchmark_group("write");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(1));
+    group.bench_function("pilum", |b| {
+        b.iter(|| write_pilum(&rt, &pilum_path, schema.clone(), &batches))
+    });
+    group.bench_function("parquet_default", |b| {
+        b.iter(|| write_parquet(&pq_default, schema.clone(), &batches, ParquetFlavor::Default))
+    });
+    group.bench_function("parquet_tuned", |b| {
+        b.iter(|| write_parquet(&pq_tuned, schema.clone(), &batches, ParquetFlavor::Tuned))
+    });
+    group.finish();
+    let sizes = [
+        ("pilum", write_pilum(&rt, &pilum_path, schema.clone(), &batches)),
+        (
+            "parquet_default",
+            write_parquet(&pq_default, schema.clone(), &batches, ParquetFlavor::Default),
+        ),
+        (
+            "parquet_tuned",
+            write_parquet(&pq_tuned, schema.clone(), &batches, ParquetFlavor::Tuned),
+        ),
+    ];
+    let sizes_text: String = sizes.iter().map(|(n, s)| format!("{n} {s}\n")).collect();
+    std::fs::write(dir.join("sizes.txt"), sizes_text).unwrap();
+    drop(batches);
+
+    let pilum = open_pilum(&rt, &pilum_path);
+    let default = ParquetTable::open(&pq_default, ParquetFlavor::Default);
+    let tuned = ParquetTable::open(&pq_tuned, ParquetFlavor::Tuned);
+    let scan_pilum = |columns: Option<Vec<&str>>| {
+        rt.block_on(async {
+            use futures::TryStreamExt;
+            let read = ReadOptions {
+                columns: columns.map(|c| c.iter().map(|s| s.to_string()).collect()),
+                ..Default::default()
+            };
+            let stream = pilum
+                .scan(ScanOptions {
+                    read,
+                    ..Default::default()
+                })
+                .unwrap();
+            stream
+                .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
+                .await
+                .unwrap()
+        })
+    };
+    assert_eq!(scan_pilum(None), rows);
+    assert_eq!(default.scan(None), rows);
+
+    for (name, pilum_cols, pq_cols) in [
+        ("scan_full", None, None),
+        (
+            "scan_projected_id_category",
+            Some(vec!["id", "category"]),
+            Some(vec![0usize, 2]),
+        ),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(10))
+            .warm_up_time(Duration::from_secs(1));
+        group.bench_function("pilum", |b| b.iter(|| scan_pilum(pilum_cols.clone())));
+        group.bench_function("parquet_default", |b| b.iter(|| default.scan(pq_cols.as_deref())));
+        group.bench_function("parquet_tuned", |b| b.iter(|| tuned.scan(pq_cols.as_deref())));
+        group.finish();
+    }
+
+    let mut group = c.benchmark_group("take");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_millis(500));
+    for n in [1usize, 100, 1000] {
+        let picks = random_rows(n, rows, 1234 + n as u64);
+        group.bench_with_input(BenchmarkId::new("pilum", n), &picks, |b, picks| {
+            b.iter(|| {
+                rt.block_on(pilum.take(picks, &ReadOptions::default()))
+                    .unwrap()
+                    .num_rows()
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("parquet_default", n), &picks, |b, picks| {
+            b.iter(|| default.take(picks))
+        });
+        group.bench_with_input(BenchmarkId::new("parquet_tuned", n), &picks, |b, picks| {
+            b.iter(|| tuned.take(picks))
+        });
+    }
+    group.finish();
+
+    // Blobs: ~100 KB values; fetch 10 random ones.
+    let blobs = blob_batches();
+    let blob_pilum = dir.join("blobs.pilum");
+    let blob_pq = dir.join("blobs-default.parquet");
+    let blob_sizes = [
+        ("blobs_pilum", write_pilum(&rt, &blob_pilum, blob_schema(), &blobs)),
+        (
+            "blobs_parquet_default",
+            write_parquet(&blob_pq, blob_schema(), &blobs, ParquetFlavor::Default),
+        ),
+    ];
+    let mut text = std::fs::read_to_string(dir.join("sizes.txt")).unwrap();
+    text.extend(blob_sizes.iter().map(|(n, s)| format!("{n} {s}\n")));
+    std::fs::write(dir.join("sizes.txt"), text).unwrap();
+    drop(blobs);
+    let blob_reader = open_pilum(&rt, &blob_pilum);
+    let blob_table = ParquetTable::open(&blob_pq, ParquetFlavor::Default);
+    let picks = random_rows(10, blob_rows(), 99);
+    let mut group = c.benchmark_group("blob_take_10");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_millis(500));
+    group.bench_function("pilum", |b| {
+        let options = ReadOptions::default().with_blob_mode(BlobMode::Bytes);
+        b.iter(|| rt.block_on(blob_reader.take(&picks, &options)).unwrap().num_rows())
+    });
+    group.bench_function("parquet_default", |b| b.iter(|| blob_table.take(&picks)));
+    group.finish();
+}
+
+criterion_group!(file_format, benches);
+criterion_main!(file_format);

@@ -63,7 +63,8 @@ pub(crate) fn write_bitmap(bits: &BooleanBuffer, out: &mut Vec<u8>) {
     out.extend_from_slice(&buffer.as_slice()[..len]);
     let rem = bits.len() % 8;
     if rem != 0
-        && let Some(last) = out.get_mut(start + len - 1) {
-            *last &= (1u8 << rem) - 1;
-        }
+        && let Some(last) = out.get_mut(start + len - 1)
+    {
+        *last &= (1u8 << rem) - 1;
+    }
 }

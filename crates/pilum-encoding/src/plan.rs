@@ -72,9 +72,10 @@ const ZSTD_SAMPLE_CHUNKS: usize = 4;
 pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanOptions) -> PagePlan {
     let mut plan = PagePlan::default();
     if let (ValueKind::Variable, ChunkValues::Variable { offsets, data }) = (kind, values)
-        && opts.allow_dictionary {
-            plan.dictionary = build_dictionary(offsets, data);
-        }
+        && opts.allow_dictionary
+    {
+        plan.dictionary = build_dictionary(offsets, data);
+    }
     plan.chunk_ends = chunk_ends(kind, values, n, opts.target_chunk_bytes, plan.dictionary.is_some());
     let compressible = match kind {
         ValueKind::Bits => false,
@@ -83,9 +84,10 @@ pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanO
     };
     if compressible
         && let Some(level) = opts.zstd_level
-            && zstd_pays(kind, values, &plan.chunk_ends, level) {
-                plan.zstd_level = Some(level);
-            }
+        && zstd_pays(kind, values, &plan.chunk_ends, level)
+    {
+        plan.zstd_level = Some(level);
+    }
     plan
 }
 

@@ -139,9 +139,10 @@ impl ColumnWriter {
             if let Some(rows) = &rows {
                 meta.flat_validity = rows.sliced().as_slice()[..n.div_ceil(8)].to_vec();
                 if !n.is_multiple_of(8)
-                    && let Some(last) = meta.flat_validity.last_mut() {
-                        *last &= (1u8 << (n % 8)) - 1;
-                    }
+                    && let Some(last) = meta.flat_validity.last_mut()
+                {
+                    *last &= (1u8 << (n % 8)) - 1;
+                }
             }
             std::mem::take(&mut self.fixed)
         } else {

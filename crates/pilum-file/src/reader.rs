@@ -102,6 +102,19 @@ impl FileReader {
         Self::open_reader(ObjectReader::new(store, path), file_size).await
     }
 
+    /// Opens the file at `location` (local files are read with positional
+    /// reads of one handle, which pins the file as it was when opened).
+    pub async fn open_location(location: &pilum_io::StoreLocation) -> Result<Self> {
+        let reader = location.reader()?;
+        let size = reader.size().await?;
+        Self::open_reader(reader, size).await
+    }
+
+    /// Opens the file at a local path, `file://` or `memory://` URI.
+    pub async fn open_uri(uri: &str) -> Result<Self> {
+        Self::open_location(&pilum_io::parse_uri(uri)?).await
+    }
+
     async fn open_reader(reader: ObjectReader, file_size: u64) -> Result<Self> {
         let path = reader.path().to_string();
         let tail_start = file_size.saturating_sub(OPEN_READ_BYTES);

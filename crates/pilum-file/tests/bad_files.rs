@@ -61,7 +61,10 @@ fn good_batch() -> RecordBatch {
     }
     RecordBatch::try_from_iter([
         ("id", Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef),
-        ("text", Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("row {i}"))))),
+        (
+            "text",
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("row {i}")))),
+        ),
         ("vec", Arc::new(vec.finish())),
         ("list", Arc::new(list.finish())),
     ])
@@ -71,10 +74,19 @@ fn good_batch() -> RecordBatch {
 async fn good_file() -> Vec<u8> {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let batch = good_batch();
-    let mut writer = FileWriter::try_new(store.clone(), Path::from("g"), batch.schema(), WriterOptions::default()).await.unwrap();
+    let mut writer = FileWriter::try_new(store.clone(), Path::from("g"), batch.schema(), WriterOptions::default())
+        .await
+        .unwrap();
     writer.write(&batch).await.unwrap();
     writer.finish().await.unwrap();
-    store.get(&Path::from("g")).await.unwrap().bytes().await.unwrap().to_vec()
+    store
+        .get(&Path::from("g"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
 }
 
 /// Splits a file into (data region, metadata, footer fields) and rebuilds it.
@@ -119,21 +131,48 @@ async fn regenerate_bad_files() {
         ("empty.pilum", Vec::new()),
         ("truncated-footer.pilum", good[..good.len() - 10].to_vec()),
         ("truncated-half.pilum", good[..good.len() / 2].to_vec()),
-        ("foreign-parquet.pilum", b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x00\x00\x00\x00\x00\x00PAR1".repeat(4)),
-        ("unknown-major-version.pilum", footer_edit(&good, 24, &2u16.to_le_bytes())),
-        ("unknown-required-feature.pilum", footer_edit(&good, 20, &1u32.to_le_bytes())),
-        ("metadata-offset-wrong.pilum", footer_edit(&good, 0, &((meta_off + 1) as u64).to_le_bytes())),
+        (
+            "foreign-parquet.pilum",
+            b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x00\x00\x00\x00\x00\x00PAR1".repeat(4),
+        ),
+        (
+            "unknown-major-version.pilum",
+            footer_edit(&good, 24, &2u16.to_le_bytes()),
+        ),
+        (
+            "unknown-required-feature.pilum",
+            footer_edit(&good, 20, &1u32.to_le_bytes()),
+        ),
+        (
+            "metadata-offset-wrong.pilum",
+            footer_edit(&good, 0, &((meta_off + 1) as u64).to_le_bytes()),
+        ),
         ("metadata-garbage-valid-crc.pilum", with_metadata(&good, &[0xff; 64])),
-        ("schema-garbage.pilum", edit_metadata(&good, |m| m.arrow_schema = vec![1, 2, 3, 4, 5, 6, 7, 8])),
-        ("column-missing.pilum", edit_metadata(&good, |m| {
-            m.columns.pop();
-        })),
-        ("page-outside-file.pilum", edit_metadata(&good, |m| m.columns[0].pages[0].offset = 1 << 40)),
-        ("chunk-table-mismatch.pilum", edit_metadata(&good, |m| m.columns[1].pages[0].chunk_sizes[0] += 1)),
-        ("list-lengths-overflow.pilum", edit_metadata(&good, |m| {
-            let lengths = m.columns.len() - 2;
-            m.columns[lengths].pages[0].chunk_child_starts[0] = u64::MAX / 2;
-        })),
+        (
+            "schema-garbage.pilum",
+            edit_metadata(&good, |m| m.arrow_schema = vec![1, 2, 3, 4, 5, 6, 7, 8]),
+        ),
+        (
+            "column-missing.pilum",
+            edit_metadata(&good, |m| {
+                m.columns.pop();
+            }),
+        ),
+        (
+            "page-outside-file.pilum",
+            edit_metadata(&good, |m| m.columns[0].pages[0].offset = 1 << 40),
+        ),
+        (
+            "chunk-table-mismatch.pilum",
+            edit_metadata(&good, |m| m.columns[1].pages[0].chunk_sizes[0] += 1),
+        ),
+        (
+            "list-lengths-overflow.pilum",
+            edit_metadata(&good, |m| {
+                let lengths = m.columns.len() - 2;
+                m.columns[lengths].pages[0].chunk_child_starts[0] = u64::MAX / 2;
+            }),
+        ),
     ];
     let mut flipped = good.clone();
     flipped[meta_off + 5] ^= 0x10;
@@ -150,7 +189,10 @@ async fn regenerate_bad_files() {
 async fn check(name: &str, expect: Expect) {
     let bytes = std::fs::read(bad_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    store.put(&Path::from(name), PutPayload::from(Bytes::from(bytes))).await.unwrap();
+    store
+        .put(&Path::from(name), PutPayload::from(Bytes::from(bytes)))
+        .await
+        .unwrap();
     let opened = FileReader::open(store, Path::from(name)).await;
     let err = match (opened, expect) {
         (Ok(reader), Expect::ChunkAtRead | Expect::CorruptAtRead) => {
@@ -170,7 +212,10 @@ async fn check(name: &str, expect: Expect) {
         Expect::ChunkAtRead => matches!(err, FileError::Chunk { column: 0, .. }),
     };
     assert!(ok, "{name}: expected {expect:?}, got {err:?}");
-    assert!(err.to_string().contains(name) || matches!(err, FileError::Io(_)), "{name}: error must name the file: {err}");
+    assert!(
+        err.to_string().contains(name) || matches!(err, FileError::Io(_)),
+        "{name}: error must name the file: {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +245,10 @@ async fn every_truncation_and_byte_flip_is_an_error_not_a_panic() {
     for cut in (0..good.len()).step_by(step) {
         let path = Path::from(format!("cut{cut}"));
         store.put(&path, PutPayload::from(good[..cut].to_vec())).await.unwrap();
-        assert!(FileReader::open(store.clone(), path).await.is_err(), "truncated at {cut} opened");
+        assert!(
+            FileReader::open(store.clone(), path).await.is_err(),
+            "truncated at {cut} opened"
+        );
     }
     let mut rng = common::Rng(3);
     for i in 0..300 {

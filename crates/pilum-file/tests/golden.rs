@@ -24,8 +24,13 @@ fn golden_dir() -> std::path::PathBuf {
 async fn write_current() -> Bytes {
     let batch = common::all_types_batch(150, 42);
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let options = WriterOptions { page_bytes: 16 * 1024, ..Default::default() };
-    let mut writer = FileWriter::try_new(store.clone(), Path::from("g"), batch.schema(), options).await.unwrap();
+    let options = WriterOptions {
+        page_bytes: 16 * 1024,
+        ..Default::default()
+    };
+    let mut writer = FileWriter::try_new(store.clone(), Path::from("g"), batch.schema(), options)
+        .await
+        .unwrap();
     writer.write(&batch.slice(0, 60)).await.unwrap();
     writer.write(&batch.slice(60, 90)).await.unwrap();
     writer.finish().await.unwrap();
@@ -43,10 +48,16 @@ async fn regenerate_golden_files() {
 async fn golden_files_read_back_and_bytes_are_stable() {
     let golden = std::fs::read(golden_dir().join(GOLDEN)).expect("golden file present in testdata/golden");
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    store.put(&Path::from("g"), PutPayload::from(golden.clone())).await.unwrap();
+    store
+        .put(&Path::from("g"), PutPayload::from(golden.clone()))
+        .await
+        .unwrap();
     let reader = FileReader::open(store, Path::from("g")).await.unwrap();
     let expected = common::all_types_batch(150, 42);
-    let got = reader.read_range(0..150, &ReadOptions::default().with_blob_mode(BlobMode::Bytes)).await.unwrap();
+    let got = reader
+        .read_range(0..150, &ReadOptions::default().with_blob_mode(BlobMode::Bytes))
+        .await
+        .unwrap();
     common::assert_batches_eq(&got, &expected, "golden v1.0");
 
     // The data region (everything before the metadata block) must be byte-identical.
@@ -57,5 +68,8 @@ async fn golden_files_read_back_and_bytes_are_stable() {
     };
     let (g_end, c_end) = (data_end(&golden), data_end(&current));
     assert_eq!(g_end, c_end, "data region length changed: bytes on disk changed");
-    assert!(golden[..g_end] == current[..c_end], "data bytes changed: add a Format entry and new fixtures");
+    assert!(
+        golden[..g_end] == current[..c_end],
+        "data bytes changed: add a Format entry and new fixtures"
+    );
 }

@@ -35,7 +35,13 @@ pub struct ObjectReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
     options: ReadOptions,
+    /// For objects on the local filesystem: a handle opened once, read with
+    /// positional reads (no per-request open or thread hop).
+    local: Option<Arc<std::fs::File>>,
 }
+
+/// Local reads up to this size run inline; larger ones on the blocking pool.
+const INLINE_READ_BYTES: u64 = 1 << 20;
 
 impl ObjectReader {
     /// A reader of `path` in `store`.
@@ -44,7 +50,21 @@ impl ObjectReader {
             store,
             path,
             options: ReadOptions::default(),
+            local: None,
         }
+    }
+
+    /// A reader of a local file: `store` and `path` name it for errors,
+    /// `file` is read directly. The handle pins the file as opened, so later
+    /// replacements of the path are not seen by this reader.
+    pub fn new_local(store: Arc<dyn ObjectStore>, path: Path, file: &std::path::Path) -> Result<Self> {
+        let handle = std::fs::File::open(file).map_err(|e| local_error(&path, e))?;
+        Ok(Self {
+            store,
+            path,
+            options: ReadOptions::default(),
+            local: Some(Arc::new(handle)),
+        })
     }
 
     /// Replaces the read options.
@@ -65,6 +85,9 @@ impl ObjectReader {
 
     /// The object's size in bytes (one HEAD request).
     pub async fn size(&self) -> Result<u64> {
+        if let Some(file) = &self.local {
+            return file.metadata().map(|m| m.len()).map_err(|e| local_error(&self.path, e));
+        }
         let meta = self
             .store
             .head(&self.path)
@@ -78,11 +101,14 @@ impl ObjectReader {
         if range.start >= range.end {
             return Ok(Bytes::new());
         }
-        let bytes = self
-            .store
-            .get_range(&self.path, range.clone())
-            .await
-            .map_err(|e| IoError::from_store(&self.path, e))?;
+        let bytes = match &self.local {
+            Some(file) => self.read_local(file.clone(), range.clone()).await?,
+            None => self
+                .store
+                .get_range(&self.path, range.clone())
+                .await
+                .map_err(|e| IoError::from_store(&self.path, e))?,
+        };
         if bytes.len() as u64 != range.end - range.start {
             return Err(IoError::ShortRead {
                 path: self.path.to_string(),
@@ -92,6 +118,23 @@ impl ObjectReader {
             });
         }
         Ok(bytes)
+    }
+
+    async fn read_local(&self, file: Arc<std::fs::File>, range: Range<u64>) -> Result<Bytes> {
+        let path = self.path.clone();
+        let read = move || {
+            let mut buf = vec![0u8; (range.end - range.start) as usize];
+            let got = positional_read(&file, &mut buf, range.start).map_err(|e| local_error(&path, e))?;
+            buf.truncate(got);
+            Ok(Bytes::from(buf))
+        };
+        if range.end - range.start <= INLINE_READ_BYTES {
+            read()
+        } else {
+            tokio::task::spawn_blocking(read)
+                .await
+                .map_err(|e| local_error(&self.path, std::io::Error::other(e)))?
+        }
     }
 
     /// Reads several ranges, returning their bytes in the order given.
@@ -114,5 +157,71 @@ impl ObjectReader {
             }
         }
         Ok(out)
+    }
+}
+
+/// Reads into `buf` at `offset` until it is full or the file ends; returns bytes read.
+fn positional_read(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(file, &mut buf[done..], offset + done as u64);
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64);
+        match n {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+fn local_error(path: &Path, e: std::io::Error) -> IoError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        IoError::NotFound { path: path.to_string() }
+    } else {
+        IoError::Store {
+            path: path.to_string(),
+            source: object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_uri;
+
+    #[tokio::test]
+    async fn local_handle_reads_ranges_and_reports_short_reads() {
+        let dir = std::env::temp_dir().join(format!("pilum-io-local-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("data.bin");
+        std::fs::write(&file, (0..=255u8).cycle().take(3_000_000).collect::<Vec<u8>>()).unwrap();
+        let location = parse_uri(file.to_str().unwrap()).unwrap();
+        let reader = location.reader().unwrap();
+        assert!(reader.local.is_some());
+        assert_eq!(reader.size().await.unwrap(), 3_000_000);
+        let got = reader
+            .read_ranges(&[10..20, 2_000_000..2_000_003, 0..2_500_000])
+            .await
+            .unwrap();
+        assert_eq!(got[0].as_ref(), (10..20u8).collect::<Vec<_>>().as_slice());
+        assert_eq!(got[1].len(), 3);
+        assert_eq!(got[2].len(), 2_500_000);
+        assert!(matches!(
+            reader.read_range(2_999_999..3_000_010).await,
+            Err(IoError::ShortRead { got: 1, .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(
+            parse_uri(file.to_str().unwrap()).unwrap().reader(),
+            Err(IoError::NotFound { .. })
+        ));
     }
 }

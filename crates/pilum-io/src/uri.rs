@@ -11,6 +11,19 @@ pub struct StoreLocation {
     pub store: Arc<dyn ObjectStore>,
     /// The path within the store.
     pub path: Path,
+    /// The filesystem path, when the store is the local filesystem.
+    pub local_path: Option<std::path::PathBuf>,
+}
+
+impl StoreLocation {
+    /// An [`ObjectReader`](crate::ObjectReader) of the object at this location
+    /// (positional reads of one open handle for local files).
+    pub fn reader(&self) -> Result<crate::ObjectReader> {
+        match &self.local_path {
+            Some(file) => crate::ObjectReader::new_local(self.store.clone(), self.path.clone(), file),
+            None => Ok(crate::ObjectReader::new(self.store.clone(), self.path.clone())),
+        }
+    }
 }
 
 /// Parses a local path (absolute or relative), a `file://` URI, or a
@@ -25,6 +38,7 @@ pub fn parse_uri(uri: &str) -> Result<StoreLocation> {
         return Ok(StoreLocation {
             store: Arc::new(InMemory::new()),
             path,
+            local_path: None,
         });
     }
     let local = uri.strip_prefix("file://").unwrap_or(uri);
@@ -36,5 +50,6 @@ pub fn parse_uri(uri: &str) -> Result<StoreLocation> {
     Ok(StoreLocation {
         store: Arc::new(LocalFileSystem::new()),
         path,
+        local_path: Some(absolute),
     })
 }

@@ -41,11 +41,15 @@ fn schema() -> Arc<Schema> {
 }
 
 fn batch(start: usize, rng: &mut Rng) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    const WORDS: [&str; 12] =
-        ["a", "dog", "cat", "on", "the", "beach", "running", "red", "car", "city", "at", "night"];
+    const WORDS: [&str; 12] = [
+        "a", "dog", "cat", "on", "the", "beach", "running", "red", "car", "city", "at", "night",
+    ];
     let ids = Int64Array::from_iter_values((start..start + BATCH).map(|i| i as i64));
     let captions = StringArray::from_iter_values((0..BATCH).map(|_| {
-        (0..8).map(|_| WORDS[(rng.next() % 12) as usize]).collect::<Vec<_>>().join(" ")
+        (0..8)
+            .map(|_| WORDS[(rng.next() % 12) as usize])
+            .collect::<Vec<_>>()
+            .join(" ")
     }));
     let mut embeddings = Vec::new();
     for dim in [512, 384] {
@@ -66,7 +70,10 @@ fn batch(start: usize, rng: &mut Rng) -> Result<RecordBatch, arrow_schema::Arrow
         bytes
     }));
     let [clip, text] = [embeddings[0].clone(), embeddings[1].clone()];
-    RecordBatch::try_new(schema(), vec![Arc::new(ids), Arc::new(captions), clip, text, Arc::new(images)])
+    RecordBatch::try_new(
+        schema(),
+        vec![Arc::new(ids), Arc::new(captions), clip, text, Arc::new(images)],
+    )
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -77,9 +84,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store: Arc<dyn ObjectStore> = counting.clone();
     let path = Path::from_absolute_path(&file)?;
 
-    println!("== Pilum demo: {} rows of id, caption, clip_embedding[512], text_embedding[384], image blob", ROWS);
+    println!(
+        "== Pilum demo: {} rows of id, caption, clip_embedding[512], text_embedding[384], image blob",
+        ROWS
+    );
     let started = Instant::now();
-    let mut writer = pilum::blocking::FileWriter::try_new(store.clone(), path.clone(), schema(), WriterOptions::default())?;
+    let mut writer =
+        pilum::blocking::FileWriter::try_new(store.clone(), path.clone(), schema(), WriterOptions::default())?;
     let mut rng = Rng(0x5eed);
     for start in (0..ROWS).step_by(BATCH) {
         writer.write(&batch(start, &mut rng)?)?;
@@ -95,13 +106,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     counting.reset();
     let reader = pilum::blocking::FileReader::open_in(store.clone(), path.clone())?;
-    println!("opened: {} columns, {} rows, {} requests (HEAD + footer)", reader.schema().fields().len(), reader.num_rows(), counting.counts().reads);
+    println!(
+        "opened: {} columns, {} rows, {} requests (HEAD + footer)",
+        reader.schema().fields().len(),
+        reader.num_rows(),
+        counting.counts().reads
+    );
 
     let mut rng = Rng(42);
     let rows: Vec<u64> = (0..8).map(|_| rng.next() % ROWS as u64).collect();
     counting.reset();
     let started = Instant::now();
-    let hits = reader.take(&rows, &ReadOptions::default().with_columns(["id", "caption", "clip_embedding"]))?;
+    let hits = reader.take(
+        &rows,
+        &ReadOptions::default().with_columns(["id", "caption", "clip_embedding"]),
+    )?;
     println!(
         "take {} random rows x 3 columns: {} requests, {} KiB read, {:.2?}",
         rows.len(),
@@ -134,13 +153,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     counting.reset();
     let started = Instant::now();
-    let options = ScanOptions { read: ReadOptions::default().with_columns(["id", "caption"]), ..Default::default() };
+    let options = ScanOptions {
+        read: ReadOptions::default().with_columns(["id", "caption"]),
+        ..Default::default()
+    };
     let mut scanned = 0;
     let mut dogs = 0;
     for batch in reader.scan(options)? {
         let batch = batch?;
         scanned += batch.num_rows();
-        dogs += batch.column(1).as_string::<i32>().iter().flatten().filter(|c| c.contains("dog")).count();
+        dogs += batch
+            .column(1)
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .filter(|c| c.contains("dog"))
+            .count();
     }
     println!(
         "projected scan of id, caption: {scanned} rows, {dogs} captions mention a dog, {} KiB read of {} KiB on disk, {:.2?}",
@@ -149,8 +177,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed()
     );
     let descriptions = reader.take(&[blob_row], &ReadOptions::default().with_columns(["image"]))?;
-    println!("image column scanned as descriptions (no blob bytes read): {:?}", descriptions.column(0).data_type());
-    let bytes = reader.take(&[blob_row], &ReadOptions::default().with_columns(["image"]).with_blob_mode(BlobMode::Bytes))?;
-    println!("...or as bytes on request: {} bytes", bytes.column(0).as_binary::<i64>().value(0).len());
+    println!(
+        "image column scanned as descriptions (no blob bytes read): {:?}",
+        descriptions.column(0).data_type()
+    );
+    let bytes = reader.take(
+        &[blob_row],
+        &ReadOptions::default()
+            .with_columns(["image"])
+            .with_blob_mode(BlobMode::Bytes),
+    )?;
+    println!(
+        "...or as bytes on request: {} bytes",
+        bytes.column(0).as_binary::<i64>().value(0).len()
+    );
     Ok(())
 }

@@ -18,7 +18,12 @@ fn runtime() -> Result<&'static Runtime> {
         ));
     }
     RUNTIME
-        .get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string()))
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
         .as_ref()
         .map_err(|e| FileError::InvalidArgument(format!("cannot start the I/O runtime: {e}")))
 }
@@ -67,12 +72,16 @@ impl FileReader {
     /// Opens a file at a local path or URI.
     pub fn open(uri: &str) -> Result<Self> {
         let location = parse_uri(uri)?;
-        Self::open_in(location.store, location.path)
+        Ok(Self {
+            inner: block_on(pilum_file::FileReader::open_location(&location))??,
+        })
     }
 
     /// Opens `path` in `store`.
     pub fn open_in(store: Arc<dyn ObjectStore>, path: Path) -> Result<Self> {
-        Ok(Self { inner: block_on(pilum_file::FileReader::open(store, path))?? })
+        Ok(Self {
+            inner: block_on(pilum_file::FileReader::open(store, path))??,
+        })
     }
 
     /// The async reader underneath.
@@ -107,7 +116,9 @@ impl FileReader {
             let _guard = rt.enter();
             self.inner.scan(options)?
         };
-        Ok(std::iter::from_fn(move || rt.block_on(futures::StreamExt::next(&mut stream))))
+        Ok(std::iter::from_fn(move || {
+            rt.block_on(futures::StreamExt::next(&mut stream))
+        }))
     }
 
     /// Opens one blob as a synchronous, seekable reader (`None` when null).
@@ -141,14 +152,18 @@ fn io_error(e: FileError) -> std::io::Error {
 
 impl Read for BlobReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let bytes = block_on(self.inner.read(buf.len() as u64)).map_err(io_error)?.map_err(io_error)?;
+        let bytes = block_on(self.inner.read(buf.len() as u64))
+            .map_err(io_error)?
+            .map_err(io_error)?;
         buf[..bytes.len()].copy_from_slice(&bytes);
         Ok(bytes.len())
     }
 
     /// Reads the rest of the blob with a single ranged request.
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-        let bytes = block_on(self.inner.read_to_end()).map_err(io_error)?.map_err(io_error)?;
+        let bytes = block_on(self.inner.read_to_end())
+            .map_err(io_error)?
+            .map_err(io_error)?;
         buf.extend_from_slice(&bytes);
         Ok(bytes.len())
     }
@@ -156,6 +171,8 @@ impl Read for BlobReader {
 
 impl Seek for BlobReader {
     fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.inner.seek(pos).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+        self.inner
+            .seek(pos)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
     }
 }

@@ -1,7 +1,6 @@
 //! Test data shared by the integration tests: a batch with every supported
 //! Arrow type, nulls at every level, field metadata and a blob column.
 #![allow(dead_code)]
-
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use arrow_array::builder::*;
@@ -28,7 +27,9 @@ impl Rng {
 }
 
 fn nulls(n: usize, every: usize, phase: usize) -> Option<NullBuffer> {
-    Some(NullBuffer::from_iter((0..n).map(|i| !(i + phase).is_multiple_of(every))))
+    Some(NullBuffer::from_iter(
+        (0..n).map(|i| !(i + phase).is_multiple_of(every)),
+    ))
 }
 
 fn meta(k: &str, v: &str) -> HashMap<String, String> {
