@@ -39,6 +39,12 @@ pub struct DecodedChunk {
 /// Decodes a chunk of `n` values of `kind`. `dictionary` is the page
 /// dictionary, required when the chunk holds dictionary indices.
 pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<&Dictionary>) -> Result<DecodedChunk> {
+    if n > crate::MAX_CHUNK_VALUES {
+        return Err(EncodingError::invalid(format!(
+            "{n} values exceed the {} per chunk",
+            crate::MAX_CHUNK_VALUES
+        )));
+    }
     let Some(body_len) = bytes.len().checked_sub(4) else {
         return Err(EncodingError::invalid(format!(
             "chunk of {} bytes is shorter than its checksum",

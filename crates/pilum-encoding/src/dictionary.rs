@@ -39,6 +39,12 @@ impl Dictionary {
 
     /// Parses `count` entries written by [`Dictionary::to_bytes`].
     pub fn from_bytes(bytes: &[u8], count: usize) -> Result<Self> {
+        if count > crate::MAX_DICTIONARY_ENTRIES {
+            return Err(EncodingError::invalid(format!(
+                "{count} dictionary entries exceed {}",
+                crate::MAX_DICTIONARY_ENTRIES
+            )));
+        }
         let mut cur = ByteCursor::new(bytes);
         let (offsets, data) = decode_variable_plain(&mut cur, count)?;
         if cur.remaining() != 0 {

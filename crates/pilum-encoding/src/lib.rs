@@ -33,3 +33,5 @@ pub use plan::{EncodedPage, PagePlan, PlanOptions, encode_page, plan_page};
 
 /// Largest number of values a chunk may hold.
 pub const MAX_CHUNK_VALUES: usize = 4096;
+/// Largest number of entries a page dictionary may hold.
+pub const MAX_DICTIONARY_ENTRIES: usize = 1 << 16;

@@ -61,7 +61,7 @@ pub struct EncodedPage {
 /// Values sampled to estimate cardinality.
 const DICT_SAMPLE: usize = 1024;
 /// Largest dictionary kept, in entries and bytes.
-const DICT_MAX_ENTRIES: usize = 1 << 16;
+const DICT_MAX_ENTRIES: usize = crate::MAX_DICTIONARY_ENTRIES;
 const DICT_MAX_BYTES: usize = 1 << 20;
 /// zstd is used when sampled chunks shrink to at most this fraction.
 const ZSTD_MAX_RATIO: f64 = 0.85;

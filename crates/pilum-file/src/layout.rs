@@ -147,7 +147,8 @@ fn column_layout(
         }
         let mut chunks = Vec::with_capacity(page.chunk_values.len());
         if flat {
-            if !matches!(kind, ValueKind::Fixed { .. }) || Some(page.length) != page.num_values.checked_mul(width) {
+            let wide = matches!(kind, ValueKind::Fixed { width, .. } if width >= crate::column_writer::FLAT_MIN_WIDTH);
+            if !wide || Some(page.length) != page.num_values.checked_mul(width) {
                 return Err(corrupt("flat page length does not match its values".into()));
             }
         } else {
@@ -157,6 +158,9 @@ fn column_layout(
             let starts = &page.chunk_child_starts;
             let (mut value, mut offset) = (first_value, page.offset);
             for (k, (&n, &size)) in page.chunk_values.iter().zip(&page.chunk_sizes).enumerate() {
+                if n as usize > pilum_encoding::MAX_CHUNK_VALUES || n == 0 {
+                    return Err(corrupt(format!("chunk {k} claims {n} values")));
+                }
                 let child_start = starts.get(k).copied().unwrap_or(0);
                 let chunk = ChunkLayout {
                     first_value: value,

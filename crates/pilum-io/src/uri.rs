@@ -45,11 +45,44 @@ pub fn parse_uri(uri: &str) -> Result<StoreLocation> {
     if local.contains("://") {
         return Err(invalid("unsupported scheme; use a local path, file:// or memory://"));
     }
-    let absolute = std::path::absolute(local).map_err(|e| invalid(&e.to_string()))?;
+    let absolute = normalize(&std::path::absolute(local).map_err(|e| invalid(&e.to_string()))?);
     let path = Path::from_absolute_path(&absolute).map_err(|e| invalid(&e.to_string()))?;
     Ok(StoreLocation {
         store: Arc::new(LocalFileSystem::new()),
         path,
         local_path: Some(absolute),
     })
+}
+
+/// Resolves `.` and `..` components lexically (object paths cannot hold them).
+fn normalize(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_local_memory_and_rejects_other_schemes() {
+        let loc = parse_uri("/tmp/a/../b/./c.pilum").unwrap();
+        assert_eq!(loc.path.as_ref(), "tmp/b/c.pilum");
+        assert_eq!(loc.local_path.unwrap(), std::path::PathBuf::from("/tmp/b/c.pilum"));
+        assert!(parse_uri("file:///tmp/x").unwrap().local_path.is_some());
+        let mem = parse_uri("memory://bucket/t.pilum").unwrap();
+        assert!(mem.local_path.is_none());
+        assert_eq!(mem.path.as_ref(), "bucket/t.pilum");
+        assert!(matches!(parse_uri("gopher://x/y"), Err(IoError::InvalidUri { .. })));
+    }
 }

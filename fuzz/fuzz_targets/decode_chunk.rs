@@ -1,0 +1,22 @@
+//! Feeds arbitrary bytes to the chunk decoder for every value kind.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pilum_encoding::{Dictionary, IntegerSign, ValueKind, decode_chunk};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, chunk)) = data.split_first() else { return };
+    let n = usize::from(selector) * 17 % 5000;
+    let kinds = [
+        ValueKind::Bits,
+        ValueKind::Variable,
+        ValueKind::Fixed { width: 8, items: 1, integer: Some(IntegerSign::Signed) },
+        ValueKind::Fixed { width: 2, items: 1, integer: Some(IntegerSign::Unsigned) },
+        ValueKind::Fixed { width: 16, items: 4, integer: None },
+        ValueKind::Fixed { width: 0, items: 1, integer: None },
+    ];
+    let dictionary = Dictionary { offsets: vec![0, 1, 3], data: b"abc".to_vec() };
+    for kind in kinds {
+        let _ = decode_chunk(chunk, kind, n, Some(&dictionary));
+    }
+});
