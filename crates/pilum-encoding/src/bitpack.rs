@@ -46,6 +46,12 @@ fn width_mask(bit_width: u8) -> u64 {
 /// for each value in order. Fails if `packed` is too short or the width is
 /// over 64.
 pub fn unpack_bits(packed: &[u8], bit_width: u8, count: usize, mut emit: impl FnMut(u64)) -> Result<()> {
+    unpack_to_vec(packed, bit_width, count)?.into_iter().for_each(&mut emit);
+    Ok(())
+}
+
+/// Unpacks `count` values of `bit_width` bits from `packed` into a vector.
+pub(crate) fn unpack_to_vec(packed: &[u8], bit_width: u8, count: usize) -> Result<Vec<u64>> {
     if bit_width > 64 {
         return Err(EncodingError::invalid(format!("bit width {bit_width} exceeds 64")));
     }
@@ -56,29 +62,71 @@ pub fn unpack_bits(packed: &[u8], bit_width: u8, count: usize, mut emit: impl Fn
             packed.len()
         )));
     }
+    let mut out = vec![0u64; count.next_multiple_of(8)];
     if bit_width == 0 {
-        (0..count).for_each(|_| emit(0));
-        return Ok(());
+        out.truncate(count);
+        return Ok(out);
     }
     let mask = width_mask(bit_width);
     let bw = usize::from(bit_width);
-    for i in 0..count {
-        let bit = i * bw;
-        let byte = bit / 8;
-        let shift = bit % 8;
-        let word = if byte + 16 <= packed.len() {
+    // Loads read up to 16 bytes past a value's first byte: copy short blocks
+    // into a zero-padded buffer so every load stays in bounds.
+    let padded;
+    let padded_len = out.len() / 8 * bw + 16;
+    let bytes = if packed.len() >= padded_len {
+        packed
+    } else {
+        let mut v = Vec::with_capacity(padded_len);
+        v.extend_from_slice(&packed[..need]);
+        v.resize(padded_len, 0);
+        padded = v;
+        &padded[..]
+    };
+    if bw <= 56 {
+        unpack_groups(bytes, bit_width, mask, &mut out);
+    } else {
+        for (i, slot) in out.iter_mut().enumerate().take(count) {
+            let bit = i * bw;
+            let byte = bit >> 3;
             let mut w = [0u8; 16];
-            w.copy_from_slice(&packed[byte..byte + 16]);
-            u128::from_le_bytes(w)
-        } else {
-            let mut w = [0u8; 16];
-            let end = packed.len().min(byte + 16);
-            w[..end - byte].copy_from_slice(&packed[byte..end]);
-            u128::from_le_bytes(w)
-        };
-        emit(((word >> shift) as u64) & mask);
+            w.copy_from_slice(&bytes[byte..byte + 16]);
+            *slot = ((u128::from_le_bytes(w) >> (bit & 7)) as u64) & mask;
+        }
     }
-    Ok(())
+    out.truncate(count);
+    Ok(out)
+}
+
+/// Unpacks groups of 8 values of at most 56 bits. Each group starts on a byte
+/// boundary (8 × width bits), so with the width a constant every load offset
+/// and shift is a constant too. `out` holds a multiple of 8 values and
+/// `bytes` must hold `out.len() / 8 × width + 8` bytes (the caller pads).
+fn unpack_groups(bytes: &[u8], bit_width: u8, mask: u64, out: &mut [u64]) {
+    #[inline(always)]
+    fn groups<const BW: usize>(bytes: &[u8], mask: u64, out: &mut [u64]) {
+        for (g, group) in out.chunks_exact_mut(8).enumerate() {
+            let Some(src) = bytes.get(g * BW..g * BW + BW + 8) else {
+                return;
+            };
+            for (j, slot) in group.iter_mut().enumerate() {
+                let bit = j * BW;
+                let at = bit / 8;
+                let w = &src[at..at + 8];
+                let word = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                *slot = (word >> (bit % 8)) & mask;
+            }
+        }
+    }
+    macro_rules! dispatch {
+        ($($n:literal)*) => {
+            match bit_width {
+                $($n => groups::<$n>(bytes, mask, out),)*
+                _ => {}
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32
+        33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56);
 }
 
 #[cfg(test)]

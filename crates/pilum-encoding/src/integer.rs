@@ -1,7 +1,7 @@
 //! Frame-of-reference and run-length coding of scalar integers of 1–8 bytes.
 
 use crate::IntegerSign;
-use crate::bitpack::{bits_needed, pack_bits, packed_len, unpack_bits};
+use crate::bitpack::{bits_needed, pack_bits, packed_len};
 use crate::error::{EncodingError, Result};
 use arrow_buffer::BooleanBuffer;
 use pilum_core::ByteCursor;
@@ -130,11 +130,32 @@ pub(crate) fn decode_for(cur: &mut ByteCursor<'_>, width: usize, n: usize, out: 
     }
     let packed = cur.take(packed_len(n, bit_width))?;
     let mask = width_mask(width);
-    out.reserve(n * width);
-    unpack_bits(packed, bit_width, n, |d| {
+    let start = out.len();
+    out.resize(start + n * width, 0);
+    let dst = &mut out[start..];
+    match width {
+        1 => fill::<1>(dst, packed, bit_width, n, reference, mask),
+        2 => fill::<2>(dst, packed, bit_width, n, reference, mask),
+        4 => fill::<4>(dst, packed, bit_width, n, reference, mask),
+        _ => fill::<8>(dst, packed, bit_width, n, reference, mask),
+    }
+}
+
+/// Writes `reference + delta` for each packed delta as `W`-byte values.
+fn fill<const W: usize>(
+    dst: &mut [u8],
+    packed: &[u8],
+    bit_width: u8,
+    n: usize,
+    reference: u64,
+    mask: u64,
+) -> Result<()> {
+    let deltas = crate::bitpack::unpack_to_vec(packed, bit_width, n)?;
+    for (slot, d) in dst.chunks_exact_mut(W).zip(deltas) {
         let v = reference.wrapping_add(d) & mask;
-        out.extend_from_slice(&v.to_le_bytes()[..width]);
-    })
+        slot.copy_from_slice(&v.to_le_bytes()[..W]);
+    }
+    Ok(())
 }
 
 pub(crate) fn encode_rle(
