@@ -30,6 +30,8 @@ pub(crate) struct PageLayout {
     pub num_values: u64,
     /// Absolute byte offset.
     pub offset: u64,
+    /// Bytes of the page.
+    pub length: u64,
     /// `true` for flat pages (values back to back, no chunks).
     pub flat: bool,
     /// Chunks of a chunked page.
@@ -197,6 +199,7 @@ fn column_layout(
             first_value,
             num_values: page.num_values,
             offset: page.offset,
+            length: page.length,
             flat,
             chunks,
             dictionary,

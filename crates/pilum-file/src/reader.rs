@@ -11,7 +11,7 @@ use crate::tree::{Node, build_tree};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow_schema::{Field, Schema, SchemaRef};
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::{ObjectStore, path::Path};
 use pilum_io::ObjectReader;
 use prost::Message;
@@ -21,6 +21,9 @@ use std::sync::Arc;
 /// Bytes read from the end of a file when opening it; metadata that fits
 /// costs no second request.
 pub const OPEN_READ_BYTES: u64 = 64 * 1024;
+
+/// Bytes of stored data a scan task aims to read.
+const SCAN_TASK_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Which columns to read and how to return blobs.
 #[derive(Debug, Clone, Default)]
@@ -250,18 +253,33 @@ impl FileReader {
             return Err(FileError::InvalidArgument("batch_size must be positive".into()));
         }
         self.inner.output_schema(&options.read)?;
-        let step = options.batch_size as u64;
-        let starts = (rows.start..rows.end).step_by(options.batch_size);
+        // Each task reads about SCAN_TASK_BYTES (at least one batch), so
+        // narrow projections are not dominated by per-task overhead; memory
+        // stays near parallelism × SCAN_TASK_BYTES.
+        let batch = options.batch_size as u64;
+        let per_row = self.inner.bytes_per_row(&options.read)?.max(1.0);
+        let batches_per_task = ((SCAN_TASK_BYTES as f64 / per_row) as u64 / batch).clamp(1, 64);
+        let step = batch * batches_per_task;
         let inner = self.inner.clone();
         let read = Arc::new(options.read);
-        let stream = stream::iter(starts)
+        let stream = stream::iter((rows.start..rows.end).step_by(step as usize))
             .map(move |start| {
                 let (inner, read) = (inner.clone(), read.clone());
                 let range = start..(start + step).min(rows.end);
                 handle.spawn(async move { inner.read_ranges(vec![range], &read).await })
             })
             .buffered(options.parallelism.max(1))
-            .map(|joined| joined.map_err(|e| FileError::InvalidArgument(format!("scan task failed: {e}")))?);
+            .map(move |joined| {
+                let task = joined.map_err(|e| FileError::InvalidArgument(format!("scan task failed: {e}")))?;
+                let slices = task.map(|b| {
+                    let n = b.num_rows();
+                    (0..n)
+                        .step_by(batch as usize)
+                        .map(move |at| Ok(b.slice(at, (batch as usize).min(n - at))))
+                });
+                Ok::<_, FileError>(stream::iter(slices.into_iter().flatten().collect::<Vec<_>>()))
+            })
+            .try_flatten();
         Ok(stream.boxed())
     }
 
@@ -319,6 +337,28 @@ impl Inner {
                 })
                 .collect(),
         }
+    }
+
+    /// Average stored bytes per row of the projected columns (blob bytes
+    /// included when blobs are read as bytes).
+    fn bytes_per_row(&self, options: &ReadOptions) -> Result<f64> {
+        let rows = self.num_rows.max(1) as f64;
+        let page_bytes = |columns: std::ops::Range<usize>| -> u64 {
+            self.columns[columns]
+                .iter()
+                .flat_map(|c| &c.pages)
+                .map(|p| p.length)
+                .sum()
+        };
+        let mut total = 0u64;
+        for i in self.projection(options)? {
+            let end = self.nodes.get(i + 1).map_or(self.columns.len(), Node::column);
+            total += page_bytes(self.nodes[i].column()..end);
+            if matches!(self.nodes[i], Node::Blob { .. }) && options.blob_mode == BlobMode::Bytes {
+                total += self.file_size.saturating_sub(page_bytes(0..self.columns.len()));
+            }
+        }
+        Ok(total as f64 / rows)
     }
 
     fn output_schema(&self, options: &ReadOptions) -> Result<SchemaRef> {
