@@ -8,7 +8,7 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use object_store::{ObjectStore, local::LocalFileSystem, path::Path as StorePath};
-use pilum::{BlobMode, FileReader, FileWriter, ReadOptions, ScanOptions, WriterOptions};
+use pilum::{BlobMode, FileReader, FileWriter, ReadOptions, WriterOptions};
 use pilum_benches::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -107,23 +107,7 @@ fn benches(c: &mut Criterion) {
     let default = ParquetTable::open(&pq_default, ParquetFlavor::Default);
     let tuned = ParquetTable::open(&pq_tuned, ParquetFlavor::Tuned);
     let scan_pilum = |columns: Option<Vec<&str>>| {
-        rt.block_on(async {
-            use futures::TryStreamExt;
-            let read = ReadOptions {
-                columns: columns.map(|c| c.iter().map(|s| s.to_string()).collect()),
-                ..Default::default()
-            };
-            let stream = pilum
-                .scan(ScanOptions {
-                    read,
-                    ..Default::default()
-                })
-                .unwrap();
-            stream
-                .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
-                .await
-                .unwrap()
-        })
+        pilum_benches::scan_pilum(&rt, &pilum, columns.map(|c| c.iter().map(|s| s.to_string()).collect()))
     };
     assert_eq!(scan_pilum(None), rows);
     assert_eq!(default.scan(None), rows);

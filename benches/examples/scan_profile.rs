@@ -2,8 +2,7 @@
 //! `cargo run --release -p pilum-benches --example scan_profile -- id,category 50`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use futures::TryStreamExt;
-use pilum::{FileReader, ReadOptions, ScanOptions};
+use pilum::FileReader;
 use std::time::Instant;
 
 fn main() {
@@ -22,22 +21,7 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..repeats {
         let started = Instant::now();
-        let read = ReadOptions {
-            columns: (!columns.is_empty()).then(|| columns.clone()),
-            ..Default::default()
-        };
-        let rows: usize = rt.block_on(async {
-            let stream = reader
-                .scan(ScanOptions {
-                    read,
-                    ..Default::default()
-                })
-                .unwrap();
-            stream
-                .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
-                .await
-                .unwrap()
-        });
+        let rows = pilum_benches::scan_pilum(&rt, &reader, (!columns.is_empty()).then(|| columns.clone()));
         assert_eq!(rows as u64, reader.num_rows());
         times.push(started.elapsed());
     }

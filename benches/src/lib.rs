@@ -167,6 +167,27 @@ pub fn blob_batches() -> Vec<RecordBatch> {
         .collect()
 }
 
+/// Scans `columns` (all when `None`) of a Pilum file; returns rows read.
+pub fn scan_pilum(rt: &tokio::runtime::Runtime, reader: &pilum::FileReader, columns: Option<Vec<String>>) -> usize {
+    use futures::TryStreamExt;
+    rt.block_on(async {
+        let read = pilum::ReadOptions {
+            columns,
+            ..Default::default()
+        };
+        let stream = reader
+            .scan(pilum::ScanOptions {
+                read,
+                ..Default::default()
+            })
+            .unwrap();
+        stream
+            .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
+            .await
+            .unwrap()
+    })
+}
+
 /// Parquet writer settings compared against.
 #[derive(Debug, Clone, Copy)]
 pub enum ParquetFlavor {
