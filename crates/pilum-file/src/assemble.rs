@@ -119,7 +119,8 @@ pub(crate) fn gather(
     })
 }
 
-fn read_u64(bytes: &[u8], i: usize) -> u64 {
+/// Little-endian `u64` number `i` of `bytes` (0 past the end).
+pub(crate) fn read_u64(bytes: &[u8], i: usize) -> u64 {
     let mut b = [0u8; 8];
     if let Some(s) = bytes.get(i * 8..i * 8 + 8) {
         b.copy_from_slice(s);

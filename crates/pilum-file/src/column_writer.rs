@@ -169,7 +169,7 @@ impl ColumnWriter {
                 for &rows in &page.chunk_rows {
                     meta.chunk_child_starts.push(*start);
                     for _ in 0..rows {
-                        *start += lengths_value(&self.fixed, value);
+                        *start += crate::assemble::read_u64(&self.fixed, value);
                         value += 1;
                     }
                 }
@@ -209,10 +209,4 @@ impl ColumnWriter {
             pages: self.pages,
         }
     }
-}
-
-fn lengths_value(bytes: &[u8], i: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
-    u64::from_le_bytes(b)
 }

@@ -1,6 +1,6 @@
 //! Reading a row selection of one column tree node into an Arrow array.
 
-use crate::assemble::{Gathered, gather};
+use crate::assemble::{Gathered, gather, read_u64};
 use crate::error::{FileError, Result};
 use crate::layout::ColumnLayout;
 use crate::tree::Node;
@@ -110,7 +110,7 @@ impl ReadContext<'_> {
                     let mut total_len = 0u64;
                     ends.push(0u64);
                     for (i, &start) in lengths.child_starts.iter().enumerate() {
-                        let len = read_u64(&lengths.fixed, i);
+                        let len = read_u64(lengths.fixed.as_slice(), i);
                         let end = start
                             .checked_add(len)
                             .ok_or_else(|| FileError::corrupt(&self.path(), "list length overflow"))?;
@@ -145,7 +145,12 @@ impl ReadContext<'_> {
 
     async fn build_blob(&self, storage: &DataType, g: Gathered) -> Result<ArrayRef> {
         let pairs: Vec<(u64, u64)> = (0..g.len)
-            .map(|i| (read_u64(&g.fixed, 2 * i), read_u64(&g.fixed, 2 * i + 1)))
+            .map(|i| {
+                (
+                    read_u64(g.fixed.as_slice(), 2 * i),
+                    read_u64(g.fixed.as_slice(), 2 * i + 1),
+                )
+            })
             .collect();
         if self.blob_mode == BlobMode::Descriptions {
             let positions = UInt64Array::from_iter_values(pairs.iter().map(|p| p.0));
@@ -161,14 +166,7 @@ impl ReadContext<'_> {
         }
         let mut ranges = Vec::with_capacity(pairs.len());
         for &(position, size) in &pairs {
-            let end = position.checked_add(size).filter(|&e| e <= self.file_size);
-            let Some(end) = end else {
-                return Err(FileError::corrupt(
-                    &self.path(),
-                    format!("blob {position}+{size} lies outside the file"),
-                ));
-            };
-            ranges.push(position..end);
+            ranges.push(blob_range(position, size, self.file_size, &self.path())?);
         }
         let bytes = self.reader.read_ranges(&ranges).await?;
         let array = LargeBinaryArray::from_iter((0..pairs.len()).map(|i| {
@@ -187,16 +185,19 @@ fn total(ranges: &[Range<u64>]) -> usize {
     ranges.iter().map(|r| (r.end - r.start) as usize).sum()
 }
 
-fn mismatch(dt: &DataType) -> FileError {
-    FileError::InvalidArgument(format!("column tree does not match type {dt}"))
+/// The file bytes of a blob, checked to lie inside a file of `file_size` bytes.
+pub(crate) fn blob_range(position: u64, size: u64, file_size: u64, path: &str) -> Result<Range<u64>> {
+    match position.checked_add(size) {
+        Some(end) if end <= file_size => Ok(position..end),
+        _ => Err(FileError::corrupt(
+            &path,
+            format!("blob {position}+{size} lies outside the file"),
+        )),
+    }
 }
 
-pub(crate) fn read_u64(buf: &arrow_buffer::Buffer, i: usize) -> u64 {
-    let mut b = [0u8; 8];
-    if let Some(s) = buf.as_slice().get(i * 8..i * 8 + 8) {
-        b.copy_from_slice(s);
-    }
-    u64::from_le_bytes(b)
+fn mismatch(dt: &DataType) -> FileError {
+    FileError::InvalidArgument(format!("column tree does not match type {dt}"))
 }
 
 fn build_leaf(storage: &DataType, g: Gathered) -> Result<ArrayRef> {

@@ -6,7 +6,7 @@ use crate::error::{FileError, Result};
 use crate::footer::Footer;
 use crate::layout::{ColumnLayout, build_layout};
 use crate::proto;
-use crate::read::{BlobMode, ReadContext, blob_description_type};
+use crate::read::{BlobMode, ReadContext, blob_description_type, blob_range};
 use crate::tree::{Node, build_tree};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
@@ -312,12 +312,7 @@ impl FileReader {
                     return Ok(None);
                 }
                 let (position, size) = (positions.value(i), sizes.value(i));
-                if position.checked_add(size).is_none_or(|end| end > self.file_size()) {
-                    return Err(FileError::corrupt(
-                        self.path(),
-                        format!("blob {position}+{size} lies outside the file"),
-                    ));
-                }
+                blob_range(position, size, self.file_size(), self.path().as_ref())?;
                 Ok(Some(BlobFile::new(self.inner.reader.clone(), position, size)))
             })
             .collect()
