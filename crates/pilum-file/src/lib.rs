@@ -47,5 +47,5 @@ pub use error::{FileError, Result};
 pub use footer::{FOOTER_LEN, HEADER, HEADER_LEN, MAGIC, MAJOR_VERSION, MINOR_VERSION};
 pub use pilum_encoding::PlanOptions;
 pub use read::{BlobMode, blob_description_type};
-pub use reader::{FileReader, OPEN_READ_BYTES, ReadOptions, ScanOptions};
-pub use writer::{FileWriter, PAGE_ALIGNMENT, WriteSummary, WriterOptions};
+pub use reader::{FileReader, OPEN_READ_BYTES, ReadOptions, ScanOptions, parse_schema};
+pub use writer::{FileWriter, PAGE_ALIGNMENT, WriteSummary, WriterOptions, schema_to_bytes};

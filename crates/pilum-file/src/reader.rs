@@ -113,6 +113,12 @@ impl FileReader {
         Self::open_reader(reader, size).await
     }
 
+    /// Opens the file at `location` whose size is known: one request when the
+    /// metadata fits in the last [`OPEN_READ_BYTES`].
+    pub async fn open_location_with_size(location: &pilum_io::StoreLocation, file_size: u64) -> Result<Self> {
+        Self::open_reader(location.reader()?, file_size).await
+    }
+
     /// Opens the file at a local path, `file://` or `memory://` URI.
     pub async fn open_uri(uri: &str) -> Result<Self> {
         Self::open_location(&pilum_io::parse_uri(uri)?).await
@@ -424,7 +430,7 @@ fn contains_blob_descriptions(node: &Node, mode: BlobMode) -> bool {
 
 /// Parses the stored Arrow schema. arrow-ipc verifies the flatbuffer but can
 /// still panic on some inconsistent schemas, so the conversion is isolated.
-fn parse_schema(bytes: &[u8], path: &str) -> Result<Schema> {
+pub fn parse_schema(bytes: &[u8], path: &str) -> Result<Schema> {
     let parsed = std::panic::catch_unwind(|| arrow_ipc::convert::try_schema_from_flatbuffer_bytes(bytes));
     match parsed {
         Ok(Ok(schema)) => Ok(schema),

@@ -203,7 +203,7 @@ fn check_schema(expected: &Schema, found: &Schema) -> Result<()> {
 }
 
 /// The schema as an Arrow IPC `Message` flatbuffer.
-pub(crate) fn schema_to_bytes(schema: &Schema) -> Vec<u8> {
+pub fn schema_to_bytes(schema: &Schema) -> Vec<u8> {
     let mut tracker = arrow_ipc::writer::DictionaryTracker::new(false);
     arrow_ipc::writer::IpcDataGenerator::default()
         .schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &arrow_ipc::writer::IpcWriteOptions::default())

@@ -17,4 +17,4 @@ pub use error::{IoError, Result};
 pub use object_store::{ObjectStore, path::Path};
 pub use reader::{ObjectReader, ReadOptions};
 pub use sink::ObjectSink;
-pub use uri::{StoreLocation, parse_uri};
+pub use uri::{StoreLocation, parse_uri, parse_uri_with_options};

@@ -1,7 +1,10 @@
 //! Turning a user's URI or local path into a store and an object path.
 
 use crate::error::{IoError, Result};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{ObjectStore, local::LocalFileSystem, memory::InMemory, path::Path};
+use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::Arc;
 
 /// A store and the path of an object (or prefix) inside it.
@@ -26,9 +29,18 @@ impl StoreLocation {
     }
 }
 
-/// Parses a local path (absolute or relative), a `file://` URI, or a
+/// Parses a local path (absolute or relative), a `file://` URI, an
+/// `s3://bucket/prefix` URI (configured from the environment), or a
 /// `memory://` URI (a fresh in-memory store, useful in tests).
 pub fn parse_uri(uri: &str) -> Result<StoreLocation> {
+    parse_uri_with_options(uri, &HashMap::new())
+}
+
+/// Like [`parse_uri`], with store options for `s3://` URIs: any
+/// `object_store` Amazon S3 config key, e.g. `aws_endpoint`, `aws_region`,
+/// `aws_access_key_id`, `aws_secret_access_key`, `aws_allow_http`. Options
+/// override the `AWS_*` environment variables.
+pub fn parse_uri_with_options(uri: &str, options: &HashMap<String, String>) -> Result<StoreLocation> {
     let invalid = |reason: &str| IoError::InvalidUri {
         uri: uri.to_string(),
         reason: reason.to_string(),
@@ -41,6 +53,9 @@ pub fn parse_uri(uri: &str) -> Result<StoreLocation> {
             local_path: None,
         });
     }
+    if uri.starts_with("s3://") {
+        return parse_s3(uri, options);
+    }
     let local = uri.strip_prefix("file://").unwrap_or(uri);
     if local.contains("://") {
         return Err(invalid("unsupported scheme; use a local path, file:// or memory://"));
@@ -51,6 +66,31 @@ pub fn parse_uri(uri: &str) -> Result<StoreLocation> {
         store: Arc::new(LocalFileSystem::new()),
         path,
         local_path: Some(absolute),
+    })
+}
+
+fn parse_s3(uri: &str, options: &HashMap<String, String>) -> Result<StoreLocation> {
+    let invalid = |reason: String| IoError::InvalidUri {
+        uri: uri.to_string(),
+        reason,
+    };
+    let rest = uri.trim_start_matches("s3://");
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(invalid("missing bucket name".to_string()));
+    }
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    for (key, value) in options {
+        let key = AmazonS3ConfigKey::from_str(&key.to_ascii_lowercase())
+            .map_err(|_| invalid(format!("unknown storage option {key:?}")))?;
+        builder = builder.with_config(key, value);
+    }
+    let store = builder.build().map_err(|e| invalid(e.to_string()))?;
+    let path = Path::parse(prefix.trim_end_matches('/')).map_err(|e| invalid(e.to_string()))?;
+    Ok(StoreLocation {
+        store: Arc::new(store),
+        path,
+        local_path: None,
     })
 }
 
@@ -84,5 +124,10 @@ mod tests {
         assert!(mem.local_path.is_none());
         assert_eq!(mem.path.as_ref(), "bucket/t.pilum");
         assert!(matches!(parse_uri("gopher://x/y"), Err(IoError::InvalidUri { .. })));
+        let options = HashMap::from([("aws_region".to_string(), "us-east-1".to_string())]);
+        let s3 = parse_uri_with_options("s3://bucket/tables/t1/", &options).unwrap();
+        assert_eq!(s3.path.as_ref(), "tables/t1");
+        let bad = HashMap::from([("no_such_option".to_string(), "x".to_string())]);
+        assert!(matches!(parse_uri_with_options("s3://b/t", &bad), Err(IoError::InvalidUri { .. })));
     }
 }

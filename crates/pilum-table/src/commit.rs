@@ -1,0 +1,310 @@
+//! The commit loop: rebase a transaction on the latest version, write the
+//! next manifest with put-if-absent, retry with jittered backoff.
+
+use crate::cache::DatasetCache;
+use crate::deletion::write_deletions;
+use crate::error::{Result, TableError};
+use crate::location::DatasetLocation;
+use crate::manifest::Manifest;
+use crate::paths;
+use crate::proto::{self, Operation};
+use crate::rowids;
+use crate::schema::TableSchema;
+use crate::transaction::{Change, Transaction};
+use rand::Rng;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How hard a commit tries before giving up with a conflict.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitConfig {
+    /// Attempts after the first that lost the race for a version number.
+    pub max_retries: u32,
+    /// Base of the jittered exponential backoff between attempts.
+    pub backoff: Duration,
+}
+
+impl Default for CommitConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 20,
+            backoff: Duration::from_millis(10),
+        }
+    }
+}
+
+/// Commits `txn`, which was planned against `base` (`None` to create).
+/// Returns the committed manifest.
+pub async fn commit(
+    location: &DatasetLocation,
+    cache: &DatasetCache,
+    base: Option<&Manifest>,
+    txn: &Transaction,
+    config: &CommitConfig,
+) -> Result<Manifest> {
+    let mut others: Vec<Manifest> = Vec::new();
+    let mut next = base.map_or(1, |m| m.version + 1);
+    for attempt in 0..=config.max_retries {
+        // Load every version committed since we read, checking each once.
+        while let Some(other) = location.try_load_manifest(next).await? {
+            match base {
+                None => return Err(TableError::DatasetAlreadyExists { uri: location.uri.clone() }),
+                Some(_) => txn.check(&other)?,
+            }
+            others.push(other);
+            next += 1;
+        }
+        let latest = others.last().or(base);
+        let manifest = build(location, cache, base, latest, &others, txn, next).await?;
+        let path = paths::manifest(&location.root, next);
+        if location.put_if_absent(&path, manifest.to_bytes()).await? {
+            // The hint only speeds up opening; a failed write is harmless.
+            let _ = location.write_hint(next).await;
+            return Ok(manifest);
+        }
+        if base.is_none() {
+            return Err(TableError::DatasetAlreadyExists { uri: location.uri.clone() });
+        }
+        let slots = 1u64 << attempt.min(8);
+        let slot = rand::rng().random_range(0..=slots);
+        tokio::time::sleep(config.backoff * slot as u32).await;
+    }
+    Err(TableError::CommitConflict {
+        version: next,
+        reason: format!("gave up after {} attempts to claim a version", config.max_retries + 1),
+    })
+}
+
+/// Builds version `version` from `latest` plus the transaction.
+async fn build(
+    location: &DatasetLocation,
+    cache: &DatasetCache,
+    base: Option<&Manifest>,
+    latest: Option<&Manifest>,
+    others: &[Manifest],
+    txn: &Transaction,
+    version: u64,
+) -> Result<Manifest> {
+    let mut record = proto::Transaction {
+        read_version: base.map_or(0, |m| m.version),
+        uuid: paths::random_id(),
+        operation: txn.operation as i32,
+        predicate: txn.predicate.clone(),
+        properties: txn.properties.clone(),
+        ..Default::default()
+    };
+    let mut ids = IdAllocator::from(latest);
+    let (schema, fragments, max_field_id) = match &txn.change {
+        Change::Replace { schema, fragments } => {
+            let schema = TableSchema::assign(schema.clone(), ids.next_field_id);
+            let fragments = ids.fresh(fragments, &mut record);
+            let max_field_id = schema.max_field_id().max(ids.next_field_id - 1);
+            (schema, fragments, max_field_id)
+        }
+        Change::Restore { manifest } => {
+            record.restored_version = manifest.version;
+            let max_field_id = manifest.max_field_id.max(ids.next_field_id - 1);
+            (manifest.schema.clone(), manifest.fragments.as_ref().clone(), max_field_id)
+        }
+        _ => {
+            let latest = latest.ok_or_else(|| TableError::DatasetNotFound { uri: location.uri.clone() })?;
+            let mut fragments = latest.fragments.as_ref().clone();
+            let mut schema = latest.schema.clone();
+            apply(location, cache, base, latest, others, txn, &mut ids, &mut fragments, &mut schema, &mut record)
+                .await?;
+            let max_field_id = schema.max_field_id().max(latest.max_field_id);
+            (schema, fragments, max_field_id)
+        }
+    };
+    let (mut config, mut metadata) = latest.map(|m| (m.config.clone(), m.metadata.clone())).unwrap_or_default();
+    if let Change::Config {
+        config: config_changes,
+        metadata: metadata_changes,
+    } = &txn.change
+    {
+        for (map, changes) in [(&mut config, config_changes), (&mut metadata, metadata_changes)] {
+            for (key, value) in changes {
+                match value {
+                    Some(value) => map.insert(key.clone(), value.clone()),
+                    None => map.remove(key),
+                };
+            }
+        }
+    }
+    Ok(Manifest {
+        version,
+        timestamp_micros: chrono::Utc::now().timestamp_micros(),
+        writer_version: format!("pilum {}", env!("CARGO_PKG_VERSION")),
+        schema,
+        fragments: Arc::new(fragments),
+        max_fragment_id: ids.max_fragment_id,
+        next_row_id: ids.next_row_id,
+        max_field_id,
+        config,
+        metadata,
+        transaction: record,
+    })
+}
+
+/// Issues fragment ids and row ids past everything the latest version used.
+struct IdAllocator {
+    max_fragment_id: u64,
+    next_row_id: u64,
+    next_field_id: i32,
+}
+
+impl IdAllocator {
+    fn from(latest: Option<&Manifest>) -> Self {
+        Self {
+            max_fragment_id: latest.map_or(0, |m| m.max_fragment_id),
+            next_row_id: latest.map_or(0, |m| m.next_row_id),
+            next_field_id: latest.map_or(0, |m| m.max_field_id + 1),
+        }
+    }
+
+    /// Assigns ids and fresh row ids to new fragments.
+    fn fresh(&mut self, fragments: &[proto::Fragment], record: &mut proto::Transaction) -> Vec<proto::Fragment> {
+        fragments
+            .iter()
+            .map(|fragment| {
+                let ids = rowids::fresh(self.next_row_id, fragment.physical_rows);
+                self.next_row_id += fragment.physical_rows;
+                self.keep_ids(fragment, ids, record)
+            })
+            .collect()
+    }
+
+    /// Assigns an id to a fragment whose row ids are already set.
+    fn keep_ids(
+        &mut self,
+        fragment: &proto::Fragment,
+        row_ids: proto::RowIdSequence,
+        record: &mut proto::Transaction,
+    ) -> proto::Fragment {
+        self.max_fragment_id += 1;
+        record.added_fragments += 1;
+        record.added_rows += fragment.physical_rows;
+        proto::Fragment {
+            id: self.max_fragment_id,
+            row_ids: Some(row_ids),
+            ..fragment.clone()
+        }
+    }
+
+    fn moved(&mut self, fragments: &[proto::Fragment], record: &mut proto::Transaction) -> Vec<proto::Fragment> {
+        fragments
+            .iter()
+            .map(|f| self.keep_ids(f, f.row_ids.clone().unwrap_or_default(), record))
+            .collect()
+    }
+}
+
+/// Applies an incremental change to the latest fragments and schema.
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    location: &DatasetLocation,
+    cache: &DatasetCache,
+    base: Option<&Manifest>,
+    latest: &Manifest,
+    others: &[Manifest],
+    txn: &Transaction,
+    ids: &mut IdAllocator,
+    fragments: &mut Vec<proto::Fragment>,
+    schema: &mut TableSchema,
+    record: &mut proto::Transaction,
+) -> Result<()> {
+    match &txn.change {
+        Change::Append { fragments: new } => fragments.extend(ids.fresh(new, record)),
+        Change::Rows {
+            deleted,
+            moved,
+            inserted,
+        } => {
+            let mut removed = HashSet::new();
+            for (&id, delta) in deleted {
+                let Some(position) = fragments.iter().position(|f| f.id == id) else {
+                    // Only a concurrent delete may remove a fragment we delete from.
+                    if txn.operation == Operation::Delete {
+                        continue;
+                    }
+                    return Err(conflict(latest, format!("fragment {id} no longer exists")));
+                };
+                let current = cache.deletions(location, &fragments[position]).await?;
+                let read = match base.and_then(|b| b.fragments.iter().find(|f| f.id == id)) {
+                    Some(f) => cache.deletions(location, f).await?,
+                    None => current.clone(),
+                };
+                let concurrent = current.as_ref() - read.as_ref();
+                let only_deletes = txn.operation == Operation::Delete
+                    && others.iter().all(|o| {
+                        o.operation() == Operation::Delete || !o.transaction.modified_fragments.contains(&id)
+                    });
+                if !only_deletes && !concurrent.is_disjoint(delta) {
+                    return Err(conflict(latest, format!("rows of fragment {id} changed concurrently")));
+                }
+                let union = current.as_ref() | delta;
+                record.modified_fragments.push(id);
+                if union.len() >= fragments[position].physical_rows {
+                    removed.insert(id);
+                    record.removed_fragments.push(id);
+                } else {
+                    let file = write_deletions(location, id, record.read_version, &union).await?;
+                    fragments[position].deletion = Some(file);
+                }
+            }
+            fragments.retain(|f| !removed.contains(&f.id));
+            fragments.extend(ids.moved(moved, record));
+            fragments.extend(ids.fresh(inserted, record));
+        }
+        Change::Schema {
+            schema: new_schema,
+            added_files,
+            superseded,
+        } => {
+            for (id, files) in added_files {
+                let fragment = fragments
+                    .iter_mut()
+                    .find(|f| f.id == *id)
+                    .ok_or_else(|| conflict(latest, format!("fragment {id} no longer exists")))?;
+                for file in &mut fragment.files {
+                    for field in &mut file.field_ids {
+                        if superseded.contains(field) {
+                            *field = -1;
+                        }
+                    }
+                }
+                fragment.files.extend(files.iter().cloned());
+                record.modified_fragments.push(*id);
+            }
+            *schema = new_schema.clone();
+        }
+        Change::Rewrite {
+            removed,
+            fragments: new,
+        } => {
+            let Some(first) = fragments.iter().position(|f| removed.contains(&f.id)) else {
+                return Err(conflict(latest, "the rewritten fragments no longer exist".into()));
+            };
+            let present = fragments.iter().filter(|f| removed.contains(&f.id)).count();
+            if present != removed.len() {
+                return Err(conflict(latest, "a rewritten fragment no longer exists".into()));
+            }
+            let replacements = ids.moved(new, record);
+            fragments.retain(|f| !removed.contains(&f.id));
+            let at = first.min(fragments.len());
+            fragments.splice(at..at, replacements);
+            record.removed_fragments.extend(removed.iter().copied());
+        }
+        Change::Config { .. } => {}
+        Change::Replace { .. } | Change::Restore { .. } => {}
+    }
+    Ok(())
+}
+
+fn conflict(latest: &Manifest, reason: String) -> TableError {
+    TableError::CommitConflict {
+        version: latest.version,
+        reason,
+    }
+}

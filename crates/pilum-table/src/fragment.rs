@@ -1,0 +1,124 @@
+//! Reading the rows of one fragment: its data files joined by field id,
+//! missing columns as nulls, and its deletion vector.
+
+use crate::arrays::conform;
+use crate::cache::DatasetCache;
+use crate::error::{Result, TableError};
+use crate::location::DatasetLocation;
+use crate::proto;
+use crate::schema::TableSchema;
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
+use pilum_file::{FileReader, ReadOptions};
+use roaring::RoaringBitmap;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// An opened fragment.
+#[derive(Debug, Clone)]
+pub struct FragmentReader {
+    fragment: Arc<proto::Fragment>,
+    /// Open readers of the data files, in the fragment's order.
+    files: Vec<FileReader>,
+    deletions: Arc<RoaringBitmap>,
+}
+
+impl FragmentReader {
+    /// Opens the data files holding any of `field_ids` (all files when `None`)
+    /// and loads the deletion vector.
+    pub async fn open(
+        location: &DatasetLocation,
+        cache: &DatasetCache,
+        fragment: Arc<proto::Fragment>,
+    ) -> Result<Self> {
+        let files = futures::future::try_join_all(fragment.files.iter().map(|file| cache.file(location, file))).await?;
+        for (file, reader) in fragment.files.iter().zip(&files) {
+            if reader.num_rows() != fragment.physical_rows || reader.schema().fields().len() != file.field_ids.len() {
+                return Err(TableError::corrupt(
+                    &file.path,
+                    format!("data file does not match fragment {}", fragment.id),
+                ));
+            }
+        }
+        let deletions = cache.deletions(location, &fragment).await?;
+        Ok(Self {
+            fragment,
+            files,
+            deletions,
+        })
+    }
+
+    /// Deleted row offsets.
+    pub fn deletions(&self) -> &RoaringBitmap {
+        &self.deletions
+    }
+
+    /// Physical rows `rows` of the projected columns (deleted rows included).
+    pub async fn read_range(&self, projection: &TableSchema, rows: Range<u64>) -> Result<RecordBatch> {
+        let count = (rows.end - rows.start) as usize;
+        self.read_with(projection, count, |file, options| {
+            let rows = rows.clone();
+            async move { file.read_range(rows, &options).await }
+        })
+        .await
+    }
+
+    /// Physical rows at `offsets`, in that order, of the projected columns.
+    pub async fn take(&self, projection: &TableSchema, offsets: &[u64]) -> Result<RecordBatch> {
+        self.read_with(projection, offsets.len(), |file, options| async move {
+            file.take(offsets, &options).await
+        })
+        .await
+    }
+
+    async fn read_with<'a, F, Fut>(&'a self, projection: &TableSchema, num_rows: usize, read: F) -> Result<RecordBatch>
+    where
+        F: Fn(&'a FileReader, ReadOptions) -> Fut,
+        Fut: std::future::Future<Output = pilum_file::Result<RecordBatch>>,
+    {
+        let wanted = projection.top_level_ids();
+        // (file index, column index in the file) of each wanted field.
+        let sources: Vec<Option<(usize, usize)>> = wanted.iter().map(|id| self.locate(*id)).collect();
+        let mut reads = Vec::new();
+        for (index, file) in self.files.iter().enumerate() {
+            let columns: Vec<String> = sources
+                .iter()
+                .flatten()
+                .filter(|(f, _)| *f == index)
+                .map(|(_, c)| file.schema().field(*c).name().clone())
+                .collect();
+            if !columns.is_empty() {
+                reads.push((index, read(file, ReadOptions::default().with_columns(columns))));
+            }
+        }
+        let (indices, futures): (Vec<usize>, Vec<_>) = reads.into_iter().unzip();
+        let batches = futures::future::try_join_all(futures).await?;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(wanted.len());
+        for (field, source) in projection.arrow().fields().iter().zip(&sources) {
+            let column = match source {
+                Some((file, column)) => {
+                    let at = indices.iter().position(|i| i == file).unwrap_or_default();
+                    let name = self.files[*file].schema().field(*column).name();
+                    let array = batches[at]
+                        .column_by_name(name)
+                        .ok_or_else(|| TableError::corrupt(&self.fragment.files[*file].path, "column missing"))?;
+                    conform(array.clone(), field.data_type())?
+                }
+                None => new_null_array(field.data_type(), num_rows),
+            };
+            columns.push(column);
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(num_rows));
+        RecordBatch::try_new_with_options(projection.arrow().clone(), columns, &options).map_err(|e| {
+            TableError::SchemaMismatch {
+                reason: format!("fragment {}: {e}", self.fragment.id),
+            }
+        })
+    }
+
+    /// The file and column holding field `id`; later files win.
+    fn locate(&self, id: i32) -> Option<(usize, usize)> {
+        self.fragment.files.iter().enumerate().rev().find_map(|(f, file)| {
+            file.field_ids.iter().position(|&fid| fid == id).map(|c| (f, c))
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! Pilum datasets: versioned tables made of Pilum files.
+//!
+//! A dataset is a directory (or object-store prefix) holding data files,
+//! deletion files, one manifest per version and tags. Every commit writes
+//! the next manifest with put-if-absent, so commits are atomic on the local
+//! filesystem and on object stores; concurrent writers rebase compatible
+//! changes and get [`TableError::CommitConflict`] for incompatible ones.
+//! Rows have stable ids that survive compaction and updates. Filters and
+//! SQL expressions are parsed and evaluated by DataFusion. The layout is
+//! specified in `format-spec/table.md`.
+
+mod arrays;
+mod cache;
+mod commit;
+mod dataset;
+mod deletion;
+mod error;
+mod expr;
+mod fragment;
+mod location;
+mod manifest;
+mod ops;
+mod paths;
+#[doc(hidden)]
+pub mod proto;
+mod rowids;
+mod scanner;
+mod schema;
+mod tags;
+mod take;
+mod transaction;
+mod write;
+
+pub use commit::CommitConfig;
+pub use dataset::{Dataset, VersionInfo, WriteMode};
+pub use error::{Result, TableError};
+pub use expr::CompiledExpr;
+pub use location::DatasetLocation;
+pub use manifest::{KNOWN_FEATURES, MANIFEST_MAGIC, Manifest};
+pub use ops::*;
+pub use proto::Operation;
+pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
+pub use schema::TableSchema;
+pub use tags::{TagInfo, Tags, validate_tag_name};
+pub use write::{BatchStream, WriteParams, conform_batch};

@@ -1,0 +1,211 @@
+//! A dataset's store and root path, with the reads and writes of its
+//! metadata objects.
+
+use crate::error::{Result, TableError};
+use crate::manifest::Manifest;
+use crate::paths;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use pilum_io::StoreLocation;
+use std::sync::Arc;
+
+/// Where a dataset lives.
+#[derive(Debug, Clone)]
+pub struct DatasetLocation {
+    /// The store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The dataset root inside the store.
+    pub root: Path,
+    /// The URI the user gave (for messages).
+    pub uri: String,
+    /// The root on the local filesystem, when the store is local.
+    pub local_root: Option<std::path::PathBuf>,
+}
+
+impl DatasetLocation {
+    /// A location from a parsed URI.
+    pub fn from_store_location(location: StoreLocation, uri: &str) -> Self {
+        Self {
+            store: location.store,
+            root: location.path,
+            uri: uri.to_string(),
+            local_root: location.local_path,
+        }
+    }
+
+    /// A location inside an existing store (e.g. a shared in-memory store).
+    pub fn in_store(store: Arc<dyn ObjectStore>, root: &str) -> Self {
+        Self {
+            store,
+            root: Path::from(root),
+            uri: root.to_string(),
+            local_root: None,
+        }
+    }
+
+    /// `relative` under the root.
+    pub fn child(&self, relative: &str) -> Path {
+        paths::child(&self.root, relative)
+    }
+
+    /// A [`StoreLocation`] of the object at `relative` (local files get the
+    /// positional-read path).
+    pub fn object(&self, relative: &str) -> StoreLocation {
+        StoreLocation {
+            store: self.store.clone(),
+            path: self.child(relative),
+            local_path: self.local_root.as_ref().map(|root| root.join(relative)),
+        }
+    }
+
+    /// Reads a whole object.
+    pub async fn get(&self, path: &Path) -> Result<Bytes> {
+        let result = self.store.get(path).await.map_err(|e| TableError::store(path, e))?;
+        result.bytes().await.map_err(|e| TableError::store(path, e))
+    }
+
+    /// Reads a whole object, `None` when it does not exist.
+    pub async fn get_opt(&self, path: &Path) -> Result<Option<Bytes>> {
+        match self.store.get(path).await {
+            Ok(result) => Ok(Some(result.bytes().await.map_err(|e| TableError::store(path, e))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(TableError::store(path, e)),
+        }
+    }
+
+    /// Writes an object only if it does not exist; `Ok(false)` when it does.
+    pub async fn put_if_absent(&self, path: &Path, bytes: Bytes) -> Result<bool> {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self.store.put_opts(path, PutPayload::from(bytes), options).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(TableError::store(path, e)),
+        }
+    }
+
+    /// Writes (or replaces) an object.
+    pub async fn put(&self, path: &Path, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(path, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(|e| TableError::store(path, e))
+    }
+
+    /// Deletes an object; a missing object is not an error.
+    pub async fn delete(&self, path: &Path) -> Result<()> {
+        match self.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(TableError::store(path, e)),
+        }
+    }
+
+    /// Objects under `relative` (recursively), with sizes and modification times.
+    pub async fn list(&self, relative: &str) -> Result<Vec<object_store::ObjectMeta>> {
+        let prefix = self.child(relative);
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| TableError::store(&prefix, e))?;
+        Ok(listed)
+    }
+
+    /// Loads the manifest of `version`.
+    pub async fn load_manifest(&self, version: u64) -> Result<Manifest> {
+        let path = paths::manifest(&self.root, version);
+        match self.get_opt(&path).await? {
+            Some(bytes) => Manifest::from_bytes(&bytes, path.as_ref()),
+            None => Err(TableError::VersionNotFound { version }),
+        }
+    }
+
+    /// Loads the manifest of `version` if it exists.
+    pub async fn try_load_manifest(&self, version: u64) -> Result<Option<Manifest>> {
+        match self.load_manifest(version).await {
+            Ok(manifest) => Ok(Some(manifest)),
+            Err(TableError::VersionNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every committed version number, ascending (one listing).
+    pub async fn list_versions(&self) -> Result<Vec<u64>> {
+        let mut versions: Vec<u64> = self
+            .list(paths::VERSIONS_DIR)
+            .await?
+            .iter()
+            .filter_map(|meta| meta.location.filename().and_then(paths::parse_manifest_name))
+            .collect();
+        versions.sort_unstable();
+        Ok(versions)
+    }
+
+    /// The latest manifest, or `None` when no version exists.
+    ///
+    /// Reads the latest-version hint, then probes the versions after it with
+    /// exponential then binary search, so the cost is a small constant when
+    /// the hint is current (hint, manifest, one miss) and logarithmic in its
+    /// lag otherwise. A hint naming a cleaned-up version falls back to a listing.
+    pub async fn load_latest(&self) -> Result<Option<Manifest>> {
+        let Some(hint) = self.read_hint().await? else {
+            return self.load_latest_by_listing().await;
+        };
+        let (current, next) = futures::join!(self.try_load_manifest(hint), self.try_load_manifest(hint + 1));
+        let (mut known, mut manifest) = match (current?, next?) {
+            (Some(current), None) => return Ok(Some(current)),
+            (_, Some(next)) => (hint + 1, next),
+            (None, None) => return self.load_latest_by_listing().await,
+        };
+        // Gallop forward while versions exist, then binary-search the gap.
+        let mut step = 1u64;
+        let mut missing = loop {
+            let probe = known + step;
+            match self.try_load_manifest(probe).await? {
+                Some(found) => {
+                    known = probe;
+                    manifest = found;
+                    step *= 2;
+                }
+                None => break probe,
+            }
+        };
+        while missing - known > 1 {
+            let mid = known + (missing - known) / 2;
+            match self.try_load_manifest(mid).await? {
+                Some(found) => {
+                    known = mid;
+                    manifest = found;
+                }
+                None => missing = mid,
+            }
+        }
+        Ok(Some(manifest))
+    }
+
+    async fn load_latest_by_listing(&self) -> Result<Option<Manifest>> {
+        match self.list_versions().await?.last() {
+            Some(&latest) => Ok(Some(self.load_manifest(latest).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn read_hint(&self) -> Result<Option<u64>> {
+        let path = paths::latest_hint(&self.root);
+        let Some(bytes) = self.get_opt(&path).await? else {
+            return Ok(None);
+        };
+        Ok(std::str::from_utf8(&bytes).ok().and_then(|s| s.trim().parse().ok()))
+    }
+
+    /// Records `version` as the latest (best effort; readers verify it).
+    pub async fn write_hint(&self, version: u64) -> Result<()> {
+        self.put(&paths::latest_hint(&self.root), Bytes::from(version.to_string())).await
+    }
+}

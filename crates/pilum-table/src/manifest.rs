@@ -1,0 +1,248 @@
+//! A version's manifest: its in-memory form and its framed bytes.
+//!
+//! Framing (see `format-spec/table.md`): magic `PLMF`, u16 major, u16 minor,
+//! u32 compression (0 none, 1 zstd), u32 uncompressed length, the payload,
+//! then the CRC32 of the payload as stored. All integers little-endian.
+
+use crate::error::{Result, TableError};
+use crate::proto;
+use crate::schema::TableSchema;
+use bytes::Bytes;
+use prost::Message;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Magic bytes opening every manifest.
+pub const MANIFEST_MAGIC: [u8; 4] = *b"PLMF";
+/// Manifest format major version; a reader refuses other majors.
+pub const MANIFEST_MAJOR: u16 = 1;
+/// Manifest format minor version.
+pub const MANIFEST_MINOR: u16 = 0;
+const HEADER_LEN: usize = 16;
+const COMPRESSION_NONE: u32 = 0;
+const COMPRESSION_ZSTD: u32 = 1;
+/// Payloads larger than this are zstd-compressed.
+const COMPRESS_ABOVE: usize = 4096;
+/// A payload may not claim to decompress to more than this many bytes.
+const MAX_PAYLOAD: u32 = 1 << 30;
+
+/// Reader feature: fragments may carry deletion files.
+pub const FEATURE_DELETION_FILES: u64 = 1;
+/// Reader feature: fragments carry stable row id sequences.
+pub const FEATURE_STABLE_ROW_IDS: u64 = 2;
+/// Every feature bit this library understands.
+pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_FILES | FEATURE_STABLE_ROW_IDS;
+
+/// One version of a dataset.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Version number (≥ 1).
+    pub version: u64,
+    /// Commit time in microseconds since the Unix epoch (UTC).
+    pub timestamp_micros: i64,
+    /// Writer library and version.
+    pub writer_version: String,
+    /// The schema.
+    pub schema: TableSchema,
+    /// Live fragments, in row order.
+    pub fragments: Arc<Vec<proto::Fragment>>,
+    /// Highest fragment id ever issued.
+    pub max_fragment_id: u64,
+    /// Next stable row id to issue.
+    pub next_row_id: u64,
+    /// Highest field id ever issued.
+    pub max_field_id: i32,
+    /// Table configuration.
+    pub config: HashMap<String, String>,
+    /// Table metadata.
+    pub metadata: HashMap<String, String>,
+    /// The transaction that produced this version.
+    pub transaction: proto::Transaction,
+}
+
+impl Manifest {
+    /// Rows including deleted ones.
+    pub fn physical_rows(&self) -> u64 {
+        self.fragments.iter().map(|f| f.physical_rows).sum()
+    }
+
+    /// Live rows (deleted rows excluded), from metadata alone.
+    pub fn live_rows(&self) -> u64 {
+        self.fragments.iter().map(fragment_live_rows).sum()
+    }
+
+    /// The operation that produced this version.
+    pub fn operation(&self) -> proto::Operation {
+        self.transaction.operation()
+    }
+
+    /// Serializes into the framed form.
+    pub fn to_bytes(&self) -> Bytes {
+        let message = proto::Manifest {
+            version: self.version,
+            timestamp_micros: self.timestamp_micros,
+            writer_version: self.writer_version.clone(),
+            reader_features: KNOWN_FEATURES,
+            writer_features: KNOWN_FEATURES,
+            schema: Some(proto::Schema {
+                arrow_schema: pilum_file::schema_to_bytes(self.schema.arrow()),
+                field_ids: self.schema.field_ids().to_vec(),
+            }),
+            fragments: self.fragments.as_ref().clone(),
+            max_fragment_id: self.max_fragment_id,
+            next_row_id: self.next_row_id,
+            max_field_id: self.max_field_id,
+            config: self.config.clone(),
+            metadata: self.metadata.clone(),
+            transaction: Some(self.transaction.clone()),
+        };
+        frame(&message.encode_to_vec())
+    }
+
+    /// Parses framed bytes read from `path`.
+    pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Self> {
+        let payload = unframe(bytes, path)?;
+        let message = proto::Manifest::decode(payload.as_slice())
+            .map_err(|e| TableError::corrupt(path, format!("manifest does not decode: {e}")))?;
+        for (kind, flags) in [("reader", message.reader_features), ("writer", message.writer_features)] {
+            let unknown = flags & !KNOWN_FEATURES;
+            if unknown != 0 {
+                return Err(TableError::UnsupportedFeatures {
+                    version: message.version,
+                    kind,
+                    flags: unknown,
+                });
+            }
+        }
+        let schema = message
+            .schema
+            .ok_or_else(|| TableError::corrupt(path, "manifest has no schema"))?;
+        let arrow = pilum_file::parse_schema(&schema.arrow_schema, path)?;
+        let schema = TableSchema::from_parts(Arc::new(arrow), schema.field_ids)?;
+        validate_fragments(&message.fragments, path)?;
+        Ok(Self {
+            version: message.version,
+            timestamp_micros: message.timestamp_micros,
+            writer_version: message.writer_version,
+            schema,
+            fragments: Arc::new(message.fragments),
+            max_fragment_id: message.max_fragment_id,
+            next_row_id: message.next_row_id,
+            max_field_id: message.max_field_id,
+            config: message.config,
+            metadata: message.metadata,
+            transaction: message.transaction.unwrap_or_default(),
+        })
+    }
+}
+
+/// Live rows of one fragment.
+pub fn fragment_live_rows(fragment: &proto::Fragment) -> u64 {
+    let deleted = fragment.deletion.as_ref().map_or(0, |d| d.num_deleted);
+    fragment.physical_rows.saturating_sub(deleted)
+}
+
+/// Checks what later code relies on: ids fit in 32 bits, row id runs cover
+/// exactly the physical rows, deletion counts fit.
+fn validate_fragments(fragments: &[proto::Fragment], path: &str) -> Result<()> {
+    for fragment in fragments {
+        let bad = |what: String| TableError::corrupt(path, format!("fragment {}: {what}", fragment.id));
+        if fragment.id > u64::from(u32::MAX) {
+            return Err(bad("id does not fit in 32 bits".into()));
+        }
+        if fragment.physical_rows > u64::from(u32::MAX) {
+            return Err(bad("more than 2^32 rows".into()));
+        }
+        let ids = fragment.row_ids.as_ref().ok_or_else(|| bad("no row ids".into()))?;
+        if ids.starts.len() != ids.lengths.len() {
+            return Err(bad("row id runs are malformed".into()));
+        }
+        let covered = ids.lengths.iter().try_fold(0u64, |acc, &n| acc.checked_add(n));
+        if covered != Some(fragment.physical_rows) {
+            return Err(bad("row ids do not cover the rows".into()));
+        }
+        if ids.starts.iter().zip(&ids.lengths).any(|(s, n)| s.checked_add(*n).is_none()) {
+            return Err(bad("row id run overflows".into()));
+        }
+        if let Some(deletion) = &fragment.deletion
+            && deletion.num_deleted > fragment.physical_rows
+        {
+            return Err(bad("more deleted rows than rows".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Wraps a payload in the manifest framing.
+pub fn frame(payload: &[u8]) -> Bytes {
+    let (compression, body) = if payload.len() > COMPRESS_ABOVE {
+        match zstd::bulk::compress(payload, 3) {
+            Ok(compressed) if compressed.len() < payload.len() => (COMPRESSION_ZSTD, compressed),
+            _ => (COMPRESSION_NONE, payload.to_vec()),
+        }
+    } else {
+        (COMPRESSION_NONE, payload.to_vec())
+    };
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + 4);
+    out.extend_from_slice(&MANIFEST_MAGIC);
+    out.extend_from_slice(&MANIFEST_MAJOR.to_le_bytes());
+    out.extend_from_slice(&MANIFEST_MINOR.to_le_bytes());
+    out.extend_from_slice(&compression.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    Bytes::from(out)
+}
+
+/// Checks the framing and returns the decompressed payload.
+pub fn unframe(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
+    let corrupt = |what: &str| TableError::corrupt(path, what);
+    if bytes.len() < HEADER_LEN + 4 || bytes[..4] != MANIFEST_MAGIC {
+        return Err(corrupt("not a Pilum manifest"));
+    }
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+    let u32_at = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let (major, minor) = (u16_at(4), u16_at(6));
+    if major != MANIFEST_MAJOR {
+        return Err(TableError::corrupt(
+            path,
+            format!("unsupported manifest format {major}.{minor} (this reader supports {MANIFEST_MAJOR}.x)"),
+        ));
+    }
+    let (compression, raw_len) = (u32_at(8), u32_at(12));
+    let body = &bytes[HEADER_LEN..bytes.len() - 4];
+    if crc32fast::hash(body) != u32_at(bytes.len() - 4) {
+        return Err(corrupt("checksum mismatch"));
+    }
+    if raw_len > MAX_PAYLOAD {
+        return Err(corrupt("payload too large"));
+    }
+    let payload = match compression {
+        COMPRESSION_NONE => body.to_vec(),
+        COMPRESSION_ZSTD => zstd::bulk::decompress(body, raw_len as usize).map_err(|_| corrupt("zstd payload"))?,
+        _ => return Err(corrupt("unknown compression")),
+    };
+    if payload.len() != raw_len as usize {
+        return Err(corrupt("payload length mismatch"));
+    }
+    Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_round_trips_and_rejects_damage() {
+        for payload in [vec![7u8; 10], vec![3u8; 100_000]] {
+            let framed = frame(&payload);
+            assert_eq!(unframe(&framed, "m").unwrap(), payload);
+            for cut in [0, 5, framed.len() - 1] {
+                assert!(unframe(&framed[..cut], "m").is_err());
+            }
+            let mut flipped = framed.to_vec();
+            flipped[HEADER_LEN] ^= 1;
+            assert!(unframe(&flipped, "m").is_err());
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! `cleanup_old_versions`: delete old manifests and the files no retained
+//! version references. There is no automatic retention: versions live
+//! until a caller cleans up.
+
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::paths;
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// What a cleanup removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CleanupStats {
+    /// Manifests deleted.
+    pub versions_removed: u64,
+    /// Data and deletion files deleted.
+    pub files_removed: u64,
+    /// Bytes of those files.
+    pub bytes_removed: u64,
+}
+
+impl Dataset {
+    /// Deletes versions committed more than `older_than` ago, except the
+    /// latest and every tagged version, then deletes data and deletion files
+    /// that no retained version references and that are themselves older
+    /// than `older_than` (so files of writes still in flight survive).
+    pub async fn cleanup_old_versions(&self, older_than: Duration) -> Result<CleanupStats> {
+        let latest = self.checkout_latest().await?;
+        let location = &self.location;
+        // Readers find the latest version from the hint; make it current
+        // before any older manifest disappears.
+        location.write_hint(latest.version()).await?;
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+        let tagged: HashSet<u64> = self.tags().list().await?.iter().map(|t| t.version).collect();
+        let mut stats = CleanupStats::default();
+        let mut referenced: HashSet<String> = HashSet::new();
+        let mut doomed = Vec::new();
+        for version in location.list_versions().await? {
+            let manifest = location.load_manifest(version).await?;
+            let keep = version >= latest.version()
+                || tagged.contains(&version)
+                || manifest.timestamp_micros >= cutoff.timestamp_micros();
+            if keep {
+                for fragment in manifest.fragments.iter() {
+                    referenced.extend(fragment.files.iter().map(|f| f.path.clone()));
+                    referenced.extend(fragment.deletion.iter().map(|d| d.path.clone()));
+                }
+            } else {
+                doomed.push(version);
+            }
+        }
+        for version in doomed {
+            location.delete(&paths::manifest(&location.root, version)).await?;
+            stats.versions_removed += 1;
+        }
+        let root_prefix = format!("{}/", location.root.as_ref());
+        for directory in [paths::DATA_DIR, paths::DELETIONS_DIR] {
+            for object in location.list(directory).await? {
+                let full = object.location.as_ref();
+                let relative = full.strip_prefix(&root_prefix).unwrap_or(full);
+                if !referenced.contains(relative) && object.last_modified < cutoff {
+                    location.delete(&object.location).await?;
+                    stats.files_removed += 1;
+                    stats.bytes_removed += object.size;
+                }
+            }
+        }
+        Ok(stats)
+    }
+}

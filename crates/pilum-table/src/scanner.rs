@@ -1,0 +1,425 @@
+//! Scans: projection, SQL filter, limit/offset pushdown, row ids and
+//! addresses, late materialization, streaming output.
+
+use crate::dataset::Dataset;
+use crate::error::{Result, TableError};
+use crate::expr::CompiledExpr;
+use crate::fragment::FragmentReader;
+use crate::manifest::fragment_live_rows;
+use crate::proto;
+use crate::rowids;
+use crate::schema::TableSchema;
+use crate::write::BatchStream;
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use roaring::RoaringBitmap;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Name of the stable row id column.
+pub const ROW_ID: &str = "_rowid";
+/// Name of the row address column: fragment id << 32 | offset in the fragment.
+pub const ROW_ADDRESS: &str = "_rowaddr";
+
+/// When a filtered scan reads the non-filter columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Materialization {
+    /// Decide per batch from the filter's selectivity.
+    #[default]
+    Auto,
+    /// Read every column for every row, then filter.
+    Early,
+    /// Read the filter columns, then fetch the other columns of matching rows only.
+    Late,
+}
+
+/// A scan being configured; run it with [`try_into_stream`](Self::try_into_stream).
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    dataset: Dataset,
+    columns: Option<Vec<String>>,
+    filter: Option<String>,
+    limit: Option<u64>,
+    offset: u64,
+    with_row_id: bool,
+    with_row_address: bool,
+    batch_size: usize,
+    fragments: Option<Vec<u64>>,
+    materialization: Materialization,
+    parallelism: usize,
+}
+
+/// Below this fraction of matching rows (1 / N) a batch's remaining columns
+/// are fetched by position instead of read whole.
+const LATE_MATERIALIZE_BELOW: usize = 20;
+
+impl Scanner {
+    pub(crate) fn new(dataset: Dataset) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            dataset,
+            columns: None,
+            filter: None,
+            limit: None,
+            offset: 0,
+            with_row_id: false,
+            with_row_address: false,
+            batch_size: 8192,
+            fragments: None,
+            materialization: Materialization::Auto,
+            parallelism: 2 * cores,
+        }
+    }
+
+    /// Reads only these top-level columns, in this order.
+    pub fn project<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Keeps rows for which the SQL predicate is true.
+    pub fn filter(mut self, predicate: impl Into<String>) -> Self {
+        self.filter = Some(predicate.into());
+        self
+    }
+
+    /// Returns at most `limit` rows after skipping `offset` rows.
+    pub fn limit(mut self, limit: Option<u64>, offset: Option<u64>) -> Self {
+        self.limit = limit;
+        self.offset = offset.unwrap_or(0);
+        self
+    }
+
+    /// Adds the `_rowid` column.
+    pub fn with_row_id(mut self, yes: bool) -> Self {
+        self.with_row_id = yes;
+        self
+    }
+
+    /// Adds the `_rowaddr` column.
+    pub fn with_row_address(mut self, yes: bool) -> Self {
+        self.with_row_address = yes;
+        self
+    }
+
+    /// Rows per output batch at most.
+    pub fn batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows.max(1);
+        self
+    }
+
+    /// Scans only these fragments, in this order.
+    pub fn with_fragments(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        self.fragments = Some(ids.into_iter().collect());
+        self
+    }
+
+    /// Chooses early or late materialization (default: per batch).
+    pub fn materialization(mut self, style: Materialization) -> Self {
+        self.materialization = style;
+        self
+    }
+
+    /// Batches read concurrently.
+    pub fn parallelism(mut self, batches: usize) -> Self {
+        self.parallelism = batches.max(1);
+        self
+    }
+
+    fn projection(&self) -> Result<TableSchema> {
+        let schema = &self.dataset.manifest.schema;
+        match &self.columns {
+            Some(columns) => schema.project(columns),
+            None => Ok(schema.clone()),
+        }
+    }
+
+    /// The schema of the batches the scan returns.
+    pub fn output_schema(&self) -> Result<SchemaRef> {
+        Ok(output_schema(&self.projection()?, self.with_row_id, self.with_row_address))
+    }
+
+    /// Runs the scan as a stream of batches.
+    pub async fn try_into_stream(self) -> Result<BatchStream> {
+        let plan = Arc::new(self.plan()?);
+        let tasks = self.tasks()?;
+        let mut skip = tasks.offset_left;
+        let mut left = self.limit.unwrap_or(u64::MAX);
+        let stream = stream::iter(tasks.tasks)
+            .map({
+                let plan = plan.clone();
+                let dataset = self.dataset.clone();
+                move |task| run_task(dataset.clone(), plan.clone(), task)
+            })
+            .buffered(self.parallelism)
+            .try_filter(|batch| futures::future::ready(batch.num_rows() > 0))
+            .scan((), move |_, item| {
+                let out = match item {
+                    _ if left == 0 => None,
+                    Err(e) => Some(Err(e)),
+                    Ok(batch) => {
+                        let rows = batch.num_rows() as u64;
+                        let from = skip.min(rows);
+                        skip -= from;
+                        let count = (rows - from).min(left);
+                        left -= count;
+                        Some(Ok(batch.slice(from as usize, count as usize)))
+                    }
+                };
+                futures::future::ready(out)
+            })
+            .try_filter(|batch| futures::future::ready(batch.num_rows() > 0));
+        Ok(stream.boxed())
+    }
+
+    /// Runs the scan into one batch.
+    pub async fn try_into_batch(self) -> Result<RecordBatch> {
+        let schema = self.output_schema()?;
+        let batches: Vec<RecordBatch> = self.try_into_stream().await?.try_collect().await?;
+        Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+    }
+
+    /// Counts matching rows (from metadata alone without a filter).
+    pub async fn count_rows(self) -> Result<u64> {
+        if self.filter.is_none() && self.fragments.is_none() {
+            let live = self.dataset.manifest.live_rows().saturating_sub(self.offset);
+            return Ok(self.limit.map_or(live, |l| l.min(live)));
+        }
+        let scan = Scanner {
+            columns: Some(Vec::new()),
+            with_row_id: false,
+            with_row_address: false,
+            ..self
+        };
+        let mut stream = scan.try_into_stream().await?;
+        let mut total = 0;
+        while let Some(batch) = stream.try_next().await? {
+            total += batch.num_rows() as u64;
+        }
+        Ok(total)
+    }
+
+    fn plan(&self) -> Result<ScanPlan> {
+        let projection = self.projection()?;
+        let schema = &self.dataset.manifest.schema;
+        let filter = match &self.filter {
+            Some(sql) => Some(CompiledExpr::compile_predicate(sql, schema.arrow())?),
+            None => None,
+        };
+        let filter_columns = filter.as_ref().map(|f| f.columns()).unwrap_or_default();
+        let rest: Vec<String> = projection
+            .arrow()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|name| !filter_columns.contains(name))
+            .collect();
+        Ok(ScanPlan {
+            output: output_schema(&projection, self.with_row_id, self.with_row_address),
+            filter_schema: schema.project(&filter_columns)?,
+            rest_schema: schema.project(&rest)?,
+            projection,
+            filter,
+            with_row_id: self.with_row_id,
+            with_row_address: self.with_row_address,
+            materialization: self.materialization,
+        })
+    }
+
+    /// Splits the selected fragments into batch-sized row ranges, skipping
+    /// whole fragments (or leading rows) covered by the offset when no
+    /// filter needs to see them, and stopping once the limit is covered.
+    fn tasks(&self) -> Result<TaskList> {
+        let all = &self.dataset.manifest.fragments;
+        let selected: Vec<Arc<proto::Fragment>> = match &self.fragments {
+            None => all.iter().cloned().map(Arc::new).collect(),
+            Some(ids) => ids
+                .iter()
+                .map(|id| {
+                    all.iter()
+                        .find(|f| f.id == *id)
+                        .cloned()
+                        .map(Arc::new)
+                        .ok_or_else(|| TableError::InvalidArgument(format!("fragment {id} is not in this version")))
+                })
+                .collect::<Result<_>>()?,
+        };
+        let pushdown = self.filter.is_none();
+        let mut offset_left = self.offset;
+        let wanted = self.limit.map(|l| l.saturating_add(self.offset));
+        let mut covered = 0u64;
+        let mut tasks = Vec::new();
+        for fragment in selected {
+            if pushdown && wanted.is_some_and(|w| covered >= w) {
+                break;
+            }
+            let live = fragment_live_rows(&fragment);
+            let mut start = 0;
+            if pushdown && offset_left > 0 {
+                if offset_left >= live {
+                    offset_left -= live;
+                    continue;
+                }
+                if fragment.deletion.is_none() {
+                    start = offset_left;
+                    offset_left = 0;
+                }
+            }
+            covered += live - start;
+            let mut at = start;
+            while at < fragment.physical_rows {
+                let end = (at + self.batch_size as u64).min(fragment.physical_rows);
+                tasks.push(Task {
+                    fragment: fragment.clone(),
+                    rows: at..end,
+                });
+                at = end;
+            }
+        }
+        Ok(TaskList { tasks, offset_left })
+    }
+}
+
+struct TaskList {
+    tasks: Vec<Task>,
+    /// Rows of the offset still to skip in the output.
+    offset_left: u64,
+}
+
+struct Task {
+    fragment: Arc<proto::Fragment>,
+    rows: Range<u64>,
+}
+
+struct ScanPlan {
+    projection: TableSchema,
+    filter: Option<CompiledExpr>,
+    filter_schema: TableSchema,
+    rest_schema: TableSchema,
+    output: SchemaRef,
+    with_row_id: bool,
+    with_row_address: bool,
+    materialization: Materialization,
+}
+
+fn output_schema(projection: &TableSchema, with_row_id: bool, with_row_address: bool) -> SchemaRef {
+    let mut fields: Vec<Field> = projection.arrow().fields().iter().map(|f| f.as_ref().clone()).collect();
+    if with_row_id {
+        fields.push(Field::new(ROW_ID, DataType::UInt64, false));
+    }
+    if with_row_address {
+        fields.push(Field::new(ROW_ADDRESS, DataType::UInt64, false));
+    }
+    Arc::new(Schema::new_with_metadata(fields, projection.arrow().metadata().clone()))
+}
+
+async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<RecordBatch> {
+    let reader = FragmentReader::open(&dataset.location, &dataset.cache, task.fragment.clone()).await?;
+    let live = live_mask(reader.deletions(), &task.rows);
+    let Some(filter) = &plan.filter else {
+        let batch = reader.read_range(&plan.projection, task.rows.clone()).await?;
+        let (batch, offsets) = apply_mask(batch, live.as_ref(), &task.rows)?;
+        return finish(&plan, &task, batch, &offsets);
+    };
+    let filter_batch = reader.read_range(&plan.filter_schema, task.rows.clone()).await?;
+    let (filter_batch, live_offsets) = apply_mask(filter_batch, live.as_ref(), &task.rows)?;
+    let matches = filter.mask(&filter_batch)?;
+    let selected: Vec<u64> = live_offsets
+        .iter()
+        .zip(matches.iter())
+        .filter_map(|(offset, keep)| keep.unwrap_or(false).then_some(*offset))
+        .collect();
+    if selected.is_empty() {
+        return Ok(RecordBatch::new_empty(plan.output.clone()));
+    }
+    let filter_batch = arrow_select::filter::filter_record_batch(&filter_batch, &matches)?;
+    let rest = if plan.rest_schema.arrow().fields().is_empty() {
+        None
+    } else {
+        let late = match plan.materialization {
+            Materialization::Late => true,
+            Materialization::Early => false,
+            Materialization::Auto => selected.len() * LATE_MATERIALIZE_BELOW < live_offsets.len(),
+        };
+        Some(if late {
+            reader.take(&plan.rest_schema, &selected).await?
+        } else {
+            let all = reader.read_range(&plan.rest_schema, task.rows.clone()).await?;
+            let mut keep = vec![false; all.num_rows()];
+            for &offset in &selected {
+                keep[(offset - task.rows.start) as usize] = true;
+            }
+            arrow_select::filter::filter_record_batch(&all, &BooleanArray::from(keep))?
+        })
+    };
+    let columns = plan
+        .projection
+        .arrow()
+        .fields()
+        .iter()
+        .map(|f| {
+            filter_batch
+                .column_by_name(f.name())
+                .or_else(|| rest.as_ref().and_then(|r| r.column_by_name(f.name())))
+                .cloned()
+                .ok_or_else(|| TableError::ColumnNotFound { name: f.name().clone() })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(selected.len()));
+    let batch = RecordBatch::try_new_with_options(plan.projection.arrow().clone(), columns, &options)?;
+    finish(&plan, &task, batch, &selected)
+}
+
+/// Non-deleted rows of `rows`, or `None` when none is deleted.
+fn live_mask(deletions: &RoaringBitmap, rows: &Range<u64>) -> Option<BooleanArray> {
+    let (start, end) = (rows.start as u32, rows.end as u32);
+    if deletions.range_cardinality(start..end) == 0 {
+        return None;
+    }
+    Some((start..end).map(|row| Some(!deletions.contains(row))).collect())
+}
+
+/// Drops deleted rows; returns the batch and the offsets it kept.
+fn apply_mask(batch: RecordBatch, live: Option<&BooleanArray>, rows: &Range<u64>) -> Result<(RecordBatch, Vec<u64>)> {
+    match live {
+        None => Ok((batch, rows.clone().collect())),
+        Some(mask) => {
+            let offsets = rows
+                .clone()
+                .zip(mask.values().iter())
+                .filter_map(|(row, keep)| keep.then_some(row))
+                .collect();
+            Ok((arrow_select::filter::filter_record_batch(&batch, mask)?, offsets))
+        }
+    }
+}
+
+/// Appends `_rowid` / `_rowaddr` for rows at `offsets` of the task's fragment.
+fn finish(plan: &ScanPlan, task: &Task, batch: RecordBatch, offsets: &[u64]) -> Result<RecordBatch> {
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    if plan.with_row_id {
+        let sequence = task.fragment.row_ids.clone().unwrap_or_default();
+        columns.push(Arc::new(UInt64Array::from(rowids::ids_at(&sequence, offsets.iter().copied()))));
+    }
+    if plan.with_row_address {
+        let base = task.fragment.id << 32;
+        columns.push(Arc::new(UInt64Array::from_iter_values(offsets.iter().map(|o| base | o))));
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(plan.output.clone(), columns, &options)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_mask_skips_ranges_without_deletions() {
+        let deletions: RoaringBitmap = [3u32, 10].into_iter().collect();
+        assert!(live_mask(&deletions, &(4..10)).is_none());
+        let mask = live_mask(&deletions, &(2..5)).unwrap();
+        assert_eq!(mask, BooleanArray::from(vec![true, false, true]));
+        let _ = mask.len();
+    }
+}

@@ -1,0 +1,163 @@
+//! Streaming record batches into new data files and fragments, bounded by
+//! rows and bytes per file.
+
+use crate::arrays::conform;
+use crate::error::{Result, TableError};
+use crate::location::DatasetLocation;
+use crate::paths;
+use crate::proto;
+use crate::schema::TableSchema;
+use arrow_array::{ArrayRef, RecordBatch};
+use futures::stream::{BoxStream, StreamExt};
+use pilum_file::{FileWriter, MAJOR_VERSION, MINOR_VERSION, WriterOptions};
+
+/// How new data files are cut.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteParams {
+    /// Rows per data file (and fragment) at most.
+    pub max_rows_per_file: u64,
+    /// Approximate uncompressed Arrow bytes per data file at most.
+    pub max_bytes_per_file: u64,
+    /// File writer settings.
+    pub file: WriterOptions,
+}
+
+impl Default for WriteParams {
+    fn default() -> Self {
+        Self {
+            max_rows_per_file: 1024 * 1024,
+            max_bytes_per_file: 64 * 1024 * 1024 * 1024,
+            file: WriterOptions::default(),
+        }
+    }
+}
+
+/// A stream of Arrow record batches, as every write operation takes it.
+pub type BatchStream = BoxStream<'static, Result<RecordBatch>>;
+
+/// Reorders and relabels `batch` to `schema`; fails on missing, extra or
+/// differently typed columns and on nulls in non-nullable columns.
+pub fn conform_batch(batch: &RecordBatch, schema: &TableSchema) -> Result<RecordBatch> {
+    let target = schema.arrow();
+    if batch.num_columns() != target.fields().len() {
+        let found: Vec<&String> = batch.schema_ref().fields().iter().map(|f| f.name()).collect();
+        let expected: Vec<&String> = target.fields().iter().map(|f| f.name()).collect();
+        return Err(TableError::SchemaMismatch {
+            reason: format!("expected columns {expected:?}, got {found:?}"),
+        });
+    }
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
+    for field in target.fields() {
+        let column = batch.column_by_name(field.name()).ok_or_else(|| TableError::SchemaMismatch {
+            reason: format!("missing column {:?}", field.name()),
+        })?;
+        if !field.data_type().equals_datatype(column.data_type()) {
+            return Err(TableError::SchemaMismatch {
+                reason: format!(
+                    "column {:?} has type {}, the dataset has {}",
+                    field.name(),
+                    column.data_type(),
+                    field.data_type()
+                ),
+            });
+        }
+        columns.push(conform(column.clone(), field.data_type())?);
+    }
+    RecordBatch::try_new(target.clone(), columns).map_err(|e| TableError::SchemaMismatch { reason: e.to_string() })
+}
+
+/// Writes `batches` into new fragments whose ids and row ids are assigned at
+/// commit time. Partial files of a failed write are removed; finished ones
+/// stay unreferenced until cleanup.
+pub async fn write_fragments(
+    location: &DatasetLocation,
+    schema: &TableSchema,
+    mut batches: BatchStream,
+    params: &WriteParams,
+) -> Result<Vec<proto::Fragment>> {
+    let mut fragments = Vec::new();
+    let mut current: Option<OpenFile> = None;
+    let result: Result<()> = async {
+        while let Some(batch) = batches.next().await {
+            let batch = conform_batch(&batch?, schema)?;
+            let row_bytes = (batch.get_array_memory_size() / batch.num_rows().max(1)).max(1) as u64;
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                if current.is_none() {
+                    current = Some(OpenFile::start(location, schema, params.file).await?);
+                }
+                let Some(file) = current.as_mut() else { continue };
+                let rows_left = params.max_rows_per_file.saturating_sub(file.rows);
+                let bytes_left = params.max_bytes_per_file.saturating_sub(file.bytes) / row_bytes;
+                let room = rows_left.min(bytes_left).max(1) as usize;
+                let take = room.min(batch.num_rows() - offset);
+                file.writer.write(&batch.slice(offset, take)).await?;
+                file.rows += take as u64;
+                file.bytes += take as u64 * row_bytes;
+                offset += take;
+                if file.rows >= params.max_rows_per_file || file.bytes >= params.max_bytes_per_file {
+                    if let Some(full) = current.take() {
+                        fragments.push(full.finish(schema).await?);
+                    }
+                }
+            }
+        }
+        if let Some(last) = current.take() {
+            fragments.push(last.finish(schema).await?);
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok(fragments),
+        Err(e) => {
+            if let Some(open) = current.take() {
+                let _ = open.writer.abort().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+struct OpenFile {
+    path: String,
+    writer: FileWriter,
+    rows: u64,
+    bytes: u64,
+}
+
+impl OpenFile {
+    async fn start(location: &DatasetLocation, schema: &TableSchema, options: WriterOptions) -> Result<Self> {
+        let path = paths::new_data_file();
+        let writer = FileWriter::try_new(location.store.clone(), location.child(&path), schema.arrow().clone(), options)
+            .await?;
+        Ok(Self {
+            path,
+            writer,
+            rows: 0,
+            bytes: 0,
+        })
+    }
+
+    async fn finish(self, schema: &TableSchema) -> Result<proto::Fragment> {
+        let summary = self.writer.finish().await?;
+        Ok(proto::Fragment {
+            id: 0,
+            files: vec![data_file(self.path, schema.top_level_ids(), summary.file_size)],
+            physical_rows: summary.num_rows,
+            deletion: None,
+            row_ids: None,
+        })
+    }
+}
+
+/// The manifest entry of a finished data file.
+pub fn data_file(path: String, field_ids: Vec<i32>, size: u64) -> proto::DataFile {
+    proto::DataFile {
+        path,
+        field_ids,
+        size,
+        format_major: u32::from(MAJOR_VERSION),
+        format_minor: u32::from(MINOR_VERSION),
+    }
+}
