@@ -97,8 +97,16 @@ async fn build(
     let mut ids = IdAllocator::from(latest);
     let (schema, fragments, max_field_id) = match &txn.change {
         Change::Replace { schema, fragments } => {
-            let schema = TableSchema::assign(schema.clone(), ids.next_field_id);
-            let fragments = ids.fresh(fragments, &mut record);
+            // Files were written with ids counted from 0; shift them to the
+            // fresh ids this version assigns.
+            let first = ids.next_field_id;
+            let schema = TableSchema::assign(schema.clone(), first);
+            let mut fragments = ids.fresh(fragments, &mut record);
+            for file in fragments.iter_mut().flat_map(|f| f.files.iter_mut()) {
+                for id in &mut file.field_ids {
+                    *id += first;
+                }
+            }
             let max_field_id = schema.max_field_id().max(ids.next_field_id - 1);
             (schema, fragments, max_field_id)
         }

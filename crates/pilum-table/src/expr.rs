@@ -155,7 +155,20 @@ impl JoinedPredicate {
             .downcast_ref::<BooleanArray>()
             .cloned()
             .ok_or_else(|| TableError::Execution("condition did not evaluate to booleans".into()))?;
-        Ok(arrow_select::filter::prep_null_mask_filter(&mask))
+        Ok(match mask.nulls() {
+            Some(_) => arrow_select::filter::prep_null_mask_filter(&mask),
+            None => mask,
+        })
+    }
+}
+
+/// The type a computed column is stored with: view types become their
+/// classic equivalents, which every Arrow consumer reads.
+pub fn storage_type(data_type: DataType) -> DataType {
+    match data_type {
+        DataType::Utf8View => DataType::Utf8,
+        DataType::BinaryView => DataType::Binary,
+        other => other,
     }
 }
 

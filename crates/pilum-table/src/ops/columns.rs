@@ -56,7 +56,7 @@ impl Dataset {
                 let mut fields = Vec::with_capacity(expressions.len());
                 for (name, sql) in &expressions {
                     let expr = CompiledExpr::compile(sql, schema.arrow())?;
-                    fields.push(Field::new(name, expr.data_type()?, true));
+                    fields.push(Field::new(name, crate::expr::storage_type(expr.data_type()?), true));
                     compiled.push(expr);
                 }
                 let new_schema = schema.with_added(&fields, self.manifest.max_field_id)?;

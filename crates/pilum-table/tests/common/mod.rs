@@ -1,0 +1,102 @@
+//! Helpers shared by the dataset tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, UInt64Type};
+use arrow_array::{ArrayRef, Float32Array, FixedSizeListArray, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use futures::stream;
+use object_store::memory::InMemory;
+use pilum_table::{BatchStream, Dataset, DatasetLocation, WriteMode, WriteParams};
+use std::sync::Arc;
+
+pub fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("value", DataType::Int64, true),
+        Field::new("text", DataType::Utf8, true),
+        Field::new("vec", DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), 4), true),
+    ]))
+}
+
+/// Rows with ids `ids`: value = id * 10, text = "row {id}", vec = [id; 4].
+pub fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
+    let n = (ids.end - ids.start) as usize;
+    let values: Vec<f32> = ids.clone().flat_map(|i| [i as f32; 4]).collect();
+    let vec = FixedSizeListArray::try_new(
+        Arc::new(Field::new("item", DataType::Float32, true)),
+        4,
+        Arc::new(Float32Array::from(values)),
+        None,
+    )
+    .unwrap();
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(ids.clone())) as ArrayRef,
+            Arc::new(Int64Array::from_iter_values(ids.clone().map(|i| i * 10))),
+            Arc::new(StringArray::from_iter_values(ids.clone().map(|i| format!("row {i}")))),
+            Arc::new(vec),
+        ],
+    )
+    .map(|b| {
+        assert_eq!(b.num_rows(), n);
+        b
+    })
+    .unwrap()
+}
+
+pub fn stream_of(batches: Vec<RecordBatch>) -> BatchStream {
+    Box::pin(stream::iter(batches.into_iter().map(Ok)))
+}
+
+/// A fresh location in memory or on local disk (the directory lives as long as the guard).
+pub enum Backend {
+    Memory,
+    Local,
+}
+
+pub struct TestLocation {
+    pub location: DatasetLocation,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestLocation {
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Memory => Self {
+                location: DatasetLocation::in_store(Arc::new(InMemory::new()), "ds"),
+                _dir: None,
+            },
+            Backend::Local => {
+                let dir = tempfile::tempdir().unwrap();
+                let uri = dir.path().join("ds").to_string_lossy().to_string();
+                let parsed = pilum_io::parse_uri(&uri).unwrap();
+                Self {
+                    location: DatasetLocation::from_store_location(parsed, &uri),
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+pub async fn create(location: &DatasetLocation, batches: Vec<RecordBatch>, params: &WriteParams) -> Dataset {
+    Dataset::write(location.clone(), schema(), stream_of(batches), WriteMode::Create, params).await.unwrap()
+}
+
+/// Sorted ids of every live row.
+pub async fn ids(dataset: &Dataset) -> Vec<i64> {
+    let batch = dataset.scan().project(["id"]).try_into_batch().await.unwrap();
+    let mut ids: Vec<i64> = batch.column(0).as_primitive::<Int64Type>().values().to_vec();
+    ids.sort_unstable();
+    ids
+}
+
+pub fn column_i64(batch: &RecordBatch, name: &str) -> Vec<i64> {
+    batch.column_by_name(name).unwrap().as_primitive::<Int64Type>().values().to_vec()
+}
+
+pub fn column_u64(batch: &RecordBatch, name: &str) -> Vec<u64> {
+    batch.column_by_name(name).unwrap().as_primitive::<UInt64Type>().values().to_vec()
+}
