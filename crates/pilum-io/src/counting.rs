@@ -19,6 +19,8 @@ pub struct IoCounts {
     pub bytes_read: u64,
     /// PUT and multipart-upload requests started.
     pub writes: u64,
+    /// LIST requests started.
+    pub lists: u64,
 }
 
 /// Wraps a store and counts what passes through it.
@@ -28,6 +30,7 @@ pub struct CountingStore {
     reads: AtomicU64,
     bytes_read: AtomicU64,
     writes: AtomicU64,
+    lists: AtomicU64,
 }
 
 impl CountingStore {
@@ -38,6 +41,7 @@ impl CountingStore {
             reads: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            lists: AtomicU64::new(0),
         }
     }
 
@@ -47,12 +51,13 @@ impl CountingStore {
             reads: self.reads.load(Ordering::Relaxed),
             bytes_read: self.bytes_read.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
+            lists: self.lists.load(Ordering::Relaxed),
         }
     }
 
     /// Sets every counter back to zero.
     pub fn reset(&self) {
-        for c in [&self.reads, &self.bytes_read, &self.writes] {
+        for c in [&self.reads, &self.bytes_read, &self.writes, &self.lists] {
             c.store(0, Ordering::Relaxed);
         }
     }
@@ -89,10 +94,12 @@ impl ObjectStore for CountingStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.lists.fetch_add(1, Ordering::Relaxed);
         self.inner.list(prefix)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.lists.fetch_add(1, Ordering::Relaxed);
         self.inner.list_with_delimiter(prefix).await
     }
 
