@@ -128,6 +128,9 @@ mod tests {
         let s3 = parse_uri_with_options("s3://bucket/tables/t1/", &options).unwrap();
         assert_eq!(s3.path.as_ref(), "tables/t1");
         let bad = HashMap::from([("no_such_option".to_string(), "x".to_string())]);
-        assert!(matches!(parse_uri_with_options("s3://b/t", &bad), Err(IoError::InvalidUri { .. })));
+        assert!(matches!(
+            parse_uri_with_options("s3://b/t", &bad),
+            Err(IoError::InvalidUri { .. })
+        ));
     }
 }

@@ -29,7 +29,12 @@ pub fn conform(array: ArrayRef, target: &DataType) -> Result<ArrayRef> {
         (DataType::FixedSizeList(_, n), DataType::FixedSizeList(to, m)) if n == m => {
             let list = array.as_fixed_size_list();
             let values = conform(list.values().clone(), to.data_type())?;
-            Arc::new(FixedSizeListArray::try_new(to.clone(), *n, values, list.nulls().cloned())?)
+            Arc::new(FixedSizeListArray::try_new(
+                to.clone(),
+                *n,
+                values,
+                list.nulls().cloned(),
+            )?)
         }
         _ => arrow_cast::cast(&array, target)?,
     })

@@ -42,7 +42,11 @@ impl DatasetCache {
     }
 
     /// The deletion vector of `fragment` (empty when it has none).
-    pub async fn deletions(&self, location: &DatasetLocation, fragment: &proto::Fragment) -> Result<Arc<RoaringBitmap>> {
+    pub async fn deletions(
+        &self,
+        location: &DatasetLocation,
+        fragment: &proto::Fragment,
+    ) -> Result<Arc<RoaringBitmap>> {
         let Some(file) = &fragment.deletion else {
             return Ok(Arc::new(RoaringBitmap::new()));
         };

@@ -45,12 +45,35 @@ pub async fn commit(
 ) -> Result<Manifest> {
     let mut others: Vec<Manifest> = Vec::new();
     let mut next = base.map_or(1, |m| m.version + 1);
+    // Never claim a version number that cleanup already freed: find the
+    // latest version and insist every version since ours is still there.
+    if let Some(latest) = location.load_latest().await? {
+        let Some(base) = base else {
+            return Err(TableError::DatasetAlreadyExists {
+                uri: location.uri.clone(),
+            });
+        };
+        check_writable(&latest)?;
+        if latest.version > base.version && location.try_load_manifest(next).await?.is_none() {
+            return Err(TableError::CommitConflict {
+                version: latest.version,
+                reason: format!("version {next} was cleaned up; reopen the dataset at its latest version"),
+            });
+        }
+    }
     for attempt in 0..=config.max_retries {
         // Load every version committed since we read, checking each once.
         while let Some(other) = location.try_load_manifest(next).await? {
             match base {
-                None => return Err(TableError::DatasetAlreadyExists { uri: location.uri.clone() }),
-                Some(_) => txn.check(&other)?,
+                None => {
+                    return Err(TableError::DatasetAlreadyExists {
+                        uri: location.uri.clone(),
+                    });
+                }
+                Some(_) => {
+                    check_writable(&other)?;
+                    txn.check(&other)?;
+                }
             }
             others.push(other);
             next += 1;
@@ -64,7 +87,12 @@ pub async fn commit(
             return Ok(manifest);
         }
         if base.is_none() {
-            return Err(TableError::DatasetAlreadyExists { uri: location.uri.clone() });
+            return Err(TableError::DatasetAlreadyExists {
+                uri: location.uri.clone(),
+            });
+        }
+        if attempt == config.max_retries {
+            break;
         }
         let slots = 1u64 << attempt.min(8);
         let slot = rand::rng().random_range(0..=slots);
@@ -74,6 +102,19 @@ pub async fn commit(
         version: next,
         reason: format!("gave up after {} attempts to claim a version", config.max_retries + 1),
     })
+}
+
+/// Refuses to build on a version written with writer features we lack.
+fn check_writable(manifest: &Manifest) -> Result<()> {
+    let unknown = manifest.writer_features & !crate::manifest::KNOWN_FEATURES;
+    if unknown != 0 {
+        return Err(TableError::UnsupportedFeatures {
+            version: manifest.version,
+            kind: "writer",
+            flags: unknown,
+        });
+    }
+    Ok(())
 }
 
 /// Builds version `version` from `latest` plus the transaction.
@@ -113,19 +154,41 @@ async fn build(
         Change::Restore { manifest } => {
             record.restored_version = manifest.version;
             let max_field_id = manifest.max_field_id.max(ids.next_field_id - 1);
-            (manifest.schema.clone(), manifest.fragments.as_ref().clone(), max_field_id)
+            (
+                manifest.schema.clone(),
+                manifest.fragments.as_ref().clone(),
+                max_field_id,
+            )
         }
         _ => {
-            let latest = latest.ok_or_else(|| TableError::DatasetNotFound { uri: location.uri.clone() })?;
+            let latest = latest.ok_or_else(|| TableError::DatasetNotFound {
+                uri: location.uri.clone(),
+            })?;
             let mut fragments = latest.fragments.as_ref().clone();
             let mut schema = latest.schema.clone();
-            apply(location, cache, base, latest, others, txn, &mut ids, &mut fragments, &mut schema, &mut record)
-                .await?;
+            apply(
+                location,
+                cache,
+                base,
+                latest,
+                others,
+                txn,
+                &mut ids,
+                &mut fragments,
+                &mut schema,
+                &mut record,
+            )
+            .await?;
             let max_field_id = schema.max_field_id().max(latest.max_field_id);
             (schema, fragments, max_field_id)
         }
     };
-    let (mut config, mut metadata) = latest.map(|m| (m.config.clone(), m.metadata.clone())).unwrap_or_default();
+    let (mut config, mut metadata) = match &txn.change {
+        Change::Restore { manifest } => (manifest.config.clone(), manifest.metadata.clone()),
+        _ => latest
+            .map(|m| (m.config.clone(), m.metadata.clone()))
+            .unwrap_or_default(),
+    };
     if let Change::Config {
         config: config_changes,
         metadata: metadata_changes,
@@ -142,8 +205,13 @@ async fn build(
     }
     Ok(Manifest {
         version,
-        timestamp_micros: chrono::Utc::now().timestamp_micros(),
+        // Commit times never go backwards, whatever the writers' clocks say,
+        // so time travel by timestamp can binary-search the versions.
+        timestamp_micros: chrono::Utc::now()
+            .timestamp_micros()
+            .max(latest.map_or(i64::MIN, |m| m.timestamp_micros.saturating_add(1))),
         writer_version: format!("pilum {}", env!("CARGO_PKG_VERSION")),
+        writer_features: crate::manifest::KNOWN_FEATURES,
         schema,
         fragments: Arc::new(fragments),
         max_fragment_id: ids.max_fragment_id,
@@ -245,9 +313,9 @@ async fn apply(
                 };
                 let concurrent = current.as_ref() - read.as_ref();
                 let only_deletes = txn.operation == Operation::Delete
-                    && others.iter().all(|o| {
-                        o.operation() == Operation::Delete || !o.transaction.modified_fragments.contains(&id)
-                    });
+                    && others
+                        .iter()
+                        .all(|o| o.operation() == Operation::Delete || !o.transaction.modified_fragments.contains(&id));
                 if !only_deletes && !concurrent.is_disjoint(delta) {
                     return Err(conflict(latest, format!("rows of fragment {id} changed concurrently")));
                 }

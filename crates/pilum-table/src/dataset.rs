@@ -72,8 +72,15 @@ impl Dataset {
         let manifest = location
             .load_latest()
             .await?
-            .ok_or_else(|| TableError::DatasetNotFound { uri: location.uri.clone() })?;
-        Ok(Self::from_manifest(location, manifest, Arc::default(), CommitConfig::default()))
+            .ok_or_else(|| TableError::DatasetNotFound {
+                uri: location.uri.clone(),
+            })?;
+        Ok(Self::from_manifest(
+            location,
+            manifest,
+            Arc::default(),
+            CommitConfig::default(),
+        ))
     }
 
     fn from_manifest(
@@ -102,9 +109,16 @@ impl Dataset {
         let existing = match location.load_latest().await? {
             Some(manifest) if mode == WriteMode::Create => {
                 let _ = manifest;
-                return Err(TableError::DatasetAlreadyExists { uri: location.uri.clone() });
+                return Err(TableError::DatasetAlreadyExists {
+                    uri: location.uri.clone(),
+                });
             }
-            Some(manifest) => Some(Self::from_manifest(location.clone(), manifest, Arc::default(), CommitConfig::default())),
+            Some(manifest) => Some(Self::from_manifest(
+                location.clone(),
+                manifest,
+                Arc::default(),
+                CommitConfig::default(),
+            )),
             None => None,
         };
         match (existing, mode) {
@@ -131,12 +145,20 @@ impl Dataset {
     /// Appends `batches`, which must match the dataset's schema.
     pub async fn append(&mut self, batches: BatchStream, params: &WriteParams) -> Result<()> {
         let fragments = write_fragments(&self.location, &self.manifest.schema, batches, params).await?;
-        self.commit(Transaction::new(Operation::Append, Change::Append { fragments })).await
+        self.commit(Transaction::new(Operation::Append, Change::Append { fragments }))
+            .await
     }
 
     /// Commits `txn` on top of this handle's version and moves the handle.
     pub(crate) async fn commit(&mut self, txn: Transaction) -> Result<()> {
-        let manifest = commit(&self.location, &self.cache, Some(&self.manifest), &txn, &self.commit_config).await?;
+        let manifest = commit(
+            &self.location,
+            &self.cache,
+            Some(&self.manifest),
+            &txn,
+            &self.commit_config,
+        )
+        .await?;
         self.manifest = Arc::new(manifest);
         self.row_ids = Arc::default();
         Ok(())
@@ -217,7 +239,9 @@ impl Dataset {
             .location
             .load_latest()
             .await?
-            .ok_or_else(|| TableError::DatasetNotFound { uri: self.location.uri.clone() })?;
+            .ok_or_else(|| TableError::DatasetNotFound {
+                uri: self.location.uri.clone(),
+            })?;
         Ok(self.with_manifest(manifest))
     }
 
@@ -284,7 +308,10 @@ impl Dataset {
         let restored = Box::new(self.manifest.as_ref().clone());
         let mut latest = self.checkout_latest().await?;
         latest
-            .commit(Transaction::new(Operation::Restore, Change::Restore { manifest: restored }))
+            .commit(Transaction::new(
+                Operation::Restore,
+                Change::Restore { manifest: restored },
+            ))
             .await?;
         *self = latest;
         Ok(())

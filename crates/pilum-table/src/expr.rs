@@ -25,13 +25,19 @@ impl CompiledExpr {
     /// Parses `sql` against `schema` (unqualified column names).
     pub fn compile(sql: &str, schema: &Schema) -> Result<Self> {
         let full = DFSchema::try_from(schema.clone())?;
-        let expr = CONTEXT.parse_sql_expr(sql, &full).map_err(|e| expression_error(sql, e))?;
+        let expr = CONTEXT
+            .parse_sql_expr(sql, &full)
+            .map_err(|e| expression_error(sql, e))?;
         let mut names: Vec<String> = expr.column_refs().into_iter().map(|c| c.name.clone()).collect();
         names.sort_by_key(|name| schema.index_of(name).unwrap_or(usize::MAX));
         names.dedup();
         let indices = names
             .iter()
-            .map(|n| schema.index_of(n).map_err(|_| TableError::ColumnNotFound { name: n.clone() }))
+            .map(|n| {
+                schema
+                    .index_of(n)
+                    .map_err(|_| TableError::ColumnNotFound { name: n.clone() })
+            })
             .collect::<Result<Vec<_>>>()?;
         let input = Arc::new(schema.project(&indices)?);
         let input_df = DFSchema::try_from(input.as_ref().clone())?;
@@ -128,7 +134,9 @@ impl JoinedPredicate {
         let left = DFSchema::try_from_qualified_schema("target", target)?;
         let right = DFSchema::try_from_qualified_schema("source", source)?;
         let joined = left.join(&right)?;
-        let expr = CONTEXT.parse_sql_expr(sql, &joined).map_err(|e| expression_error(sql, e))?;
+        let expr = CONTEXT
+            .parse_sql_expr(sql, &joined)
+            .map_err(|e| expression_error(sql, e))?;
         let physical = CONTEXT
             .create_physical_expr(expr, &joined)
             .map_err(|e| expression_error(sql, e))?;
@@ -200,7 +208,10 @@ mod tests {
     fn batch() -> RecordBatch {
         RecordBatch::try_from_iter([
             ("id", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef),
-            ("name", Arc::new(StringArray::from(vec![Some("a"), None, Some("cc"), Some("d")])) as ArrayRef),
+            (
+                "name",
+                Arc::new(StringArray::from(vec![Some("a"), None, Some("cc"), Some("d")])) as ArrayRef,
+            ),
         ])
         .unwrap()
     }
@@ -210,7 +221,10 @@ mod tests {
         let batch = batch();
         let pred = CompiledExpr::compile_predicate("id > 1 AND length(name) = 1", &batch.schema()).unwrap();
         assert_eq!(pred.columns(), vec!["id", "name"]);
-        assert_eq!(pred.mask(&batch).unwrap(), BooleanArray::from(vec![false, false, false, true]));
+        assert_eq!(
+            pred.mask(&batch).unwrap(),
+            BooleanArray::from(vec![false, false, false, true])
+        );
         let expr = CompiledExpr::compile("id * 2", &batch.schema()).unwrap();
         assert_eq!(expr.columns(), vec!["id"]);
         assert_eq!(expr.data_type().unwrap(), DataType::Int64);

@@ -117,8 +117,11 @@ impl FragmentReader {
 
     /// The file and column holding field `id`; later files win.
     fn locate(&self, id: i32) -> Option<(usize, usize)> {
-        self.fragment.files.iter().enumerate().rev().find_map(|(f, file)| {
-            file.field_ids.iter().position(|&fid| fid == id).map(|c| (f, c))
-        })
+        self.fragment
+            .files
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(f, file)| file.field_ids.iter().position(|&fid| fid == id).map(|c| (f, c)))
     }
 }

@@ -206,6 +206,7 @@ impl DatasetLocation {
 
     /// Records `version` as the latest (best effort; readers verify it).
     pub async fn write_hint(&self, version: u64) -> Result<()> {
-        self.put(&paths::latest_hint(&self.root), Bytes::from(version.to_string())).await
+        self.put(&paths::latest_hint(&self.root), Bytes::from(version.to_string()))
+            .await
     }
 }

@@ -42,6 +42,8 @@ pub struct Manifest {
     pub timestamp_micros: i64,
     /// Writer library and version.
     pub writer_version: String,
+    /// Features a writer must understand to commit on top of this version.
+    pub writer_features: u64,
     /// The schema.
     pub schema: TableSchema,
     /// Live fragments, in row order.
@@ -83,7 +85,7 @@ impl Manifest {
             timestamp_micros: self.timestamp_micros,
             writer_version: self.writer_version.clone(),
             reader_features: KNOWN_FEATURES,
-            writer_features: KNOWN_FEATURES,
+            writer_features: self.writer_features,
             schema: Some(proto::Schema {
                 arrow_schema: pilum_file::schema_to_bytes(self.schema.arrow()),
                 field_ids: self.schema.field_ids().to_vec(),
@@ -104,15 +106,14 @@ impl Manifest {
         let payload = unframe(bytes, path)?;
         let message = proto::Manifest::decode(payload.as_slice())
             .map_err(|e| TableError::corrupt(path, format!("manifest does not decode: {e}")))?;
-        for (kind, flags) in [("reader", message.reader_features), ("writer", message.writer_features)] {
-            let unknown = flags & !KNOWN_FEATURES;
-            if unknown != 0 {
-                return Err(TableError::UnsupportedFeatures {
-                    version: message.version,
-                    kind,
-                    flags: unknown,
-                });
-            }
+        // Readers check reader features; writers check writer features at commit.
+        let unknown = message.reader_features & !KNOWN_FEATURES;
+        if unknown != 0 {
+            return Err(TableError::UnsupportedFeatures {
+                version: message.version,
+                kind: "reader",
+                flags: unknown,
+            });
         }
         let schema = message
             .schema
@@ -124,6 +125,7 @@ impl Manifest {
             version: message.version,
             timestamp_micros: message.timestamp_micros,
             writer_version: message.writer_version,
+            writer_features: message.writer_features,
             schema,
             fragments: Arc::new(message.fragments),
             max_fragment_id: message.max_fragment_id,
@@ -161,7 +163,12 @@ fn validate_fragments(fragments: &[proto::Fragment], path: &str) -> Result<()> {
         if covered != Some(fragment.physical_rows) {
             return Err(bad("row ids do not cover the rows".into()));
         }
-        if ids.starts.iter().zip(&ids.lengths).any(|(s, n)| s.checked_add(*n).is_none()) {
+        if ids
+            .starts
+            .iter()
+            .zip(&ids.lengths)
+            .any(|(s, n)| s.checked_add(*n).is_none())
+        {
             return Err(bad("row id run overflows".into()));
         }
         if let Some(deletion) = &fragment.deletion

@@ -50,16 +50,25 @@ pub fn ids_at(sequence: &proto::RowIdSequence, offsets: impl Iterator<Item = u64
         .map(|offset| {
             let run = ends.partition_point(|&end| end <= offset);
             let run_start = if run == 0 { 0 } else { ends[run - 1] };
-            sequence.starts.get(run).map_or(u64::MAX, |start| start + (offset - run_start))
+            sequence
+                .starts
+                .get(run)
+                .map_or(u64::MAX, |start| start + (offset - run_start))
         })
         .collect()
 }
 
 /// Maps stable row ids to (fragment position, row offset) for one version.
+///
+/// Runs may overlap: an updated row keeps its id in its new fragment while
+/// its old copy stays (deleted) in the old one, so a lookup returns every
+/// candidate and the caller keeps the one that is not deleted.
 #[derive(Debug, Default)]
 pub struct RowIdIndex {
     /// (first id, length, fragment position, offset of the first id), sorted by id.
     runs: Vec<(u64, u64, usize, u64)>,
+    /// Largest run end among `runs[..=i]`, to stop the backward search early.
+    max_end: Vec<u64>,
 }
 
 impl RowIdIndex {
@@ -74,15 +83,28 @@ impl RowIdIndex {
                 offset += length;
             }
         }
-        runs.sort_unstable_by_key(|run| run.0);
-        Self { runs }
+        runs.sort_unstable();
+        let mut max_end = Vec::with_capacity(runs.len());
+        let mut end = 0;
+        for run in &runs {
+            end = end.max(run.0 + run.1);
+            max_end.push(end);
+        }
+        Self { runs, max_end }
     }
 
-    /// Where row `id` lives, if any live fragment holds it.
-    pub fn locate(&self, id: u64) -> Option<(usize, u64)> {
-        let run = self.runs.partition_point(|r| r.0 <= id).checked_sub(1)?;
-        let (start, length, position, offset) = self.runs[run];
-        (id < start + length).then_some((position, offset + (id - start)))
+    /// Every (fragment position, offset) whose row id is `id`.
+    pub fn candidates(&self, id: u64) -> Vec<(usize, u64)> {
+        let mut found = Vec::new();
+        let mut i = self.runs.partition_point(|r| r.0 <= id);
+        while i > 0 && self.max_end[i - 1] > id {
+            i -= 1;
+            let (start, length, position, offset) = self.runs[i];
+            if id < start + length {
+                found.push((position, offset + (id - start)));
+            }
+        }
+        found
     }
 }
 
@@ -104,14 +126,37 @@ mod tests {
     #[test]
     fn index_locates_ids() {
         let fragments = vec![
-            proto::Fragment { id: 1, physical_rows: 3, row_ids: Some(fresh(10, 3)), ..Default::default() },
-            proto::Fragment { id: 2, physical_rows: 3, row_ids: Some(from_ids(&[0, 20, 21])), ..Default::default() },
+            proto::Fragment {
+                id: 1,
+                physical_rows: 3,
+                row_ids: Some(fresh(10, 3)),
+                ..Default::default()
+            },
+            proto::Fragment {
+                id: 2,
+                physical_rows: 3,
+                row_ids: Some(from_ids(&[0, 20, 21])),
+                ..Default::default()
+            },
         ];
         let index = RowIdIndex::build(&fragments);
-        assert_eq!(index.locate(11), Some((0, 1)));
-        assert_eq!(index.locate(0), Some((1, 0)));
-        assert_eq!(index.locate(21), Some((1, 2)));
-        assert_eq!(index.locate(13), None);
-        assert_eq!(index.locate(5), None);
+        assert_eq!(index.candidates(11), vec![(0, 1)]);
+        assert_eq!(index.candidates(0), vec![(1, 0)]);
+        assert_eq!(index.candidates(21), vec![(1, 2)]);
+        assert!(index.candidates(13).is_empty());
+        assert!(index.candidates(5).is_empty());
+        // Overlapping runs (an updated row 11 moved to a third fragment).
+        let mut moved = fragments.clone();
+        moved.push(proto::Fragment {
+            id: 3,
+            physical_rows: 1,
+            row_ids: Some(fresh(11, 1)),
+            ..Default::default()
+        });
+        let index = RowIdIndex::build(&moved);
+        let mut found = index.candidates(11);
+        found.sort_unstable();
+        assert_eq!(found, vec![(0, 1), (2, 0)]);
+        assert_eq!(index.candidates(12), vec![(0, 2)]);
     }
 }

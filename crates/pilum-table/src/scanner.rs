@@ -137,7 +137,11 @@ impl Scanner {
 
     /// The schema of the batches the scan returns.
     pub fn output_schema(&self) -> Result<SchemaRef> {
-        Ok(output_schema(&self.projection()?, self.with_row_id, self.with_row_address))
+        Ok(output_schema(
+            &self.projection()?,
+            self.with_row_id,
+            self.with_row_address,
+        ))
     }
 
     /// Runs the scan as a stream of batches.
@@ -400,14 +404,23 @@ fn finish(plan: &ScanPlan, task: &Task, batch: RecordBatch, offsets: &[u64]) -> 
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     if plan.with_row_id {
         let sequence = task.fragment.row_ids.clone().unwrap_or_default();
-        columns.push(Arc::new(UInt64Array::from(rowids::ids_at(&sequence, offsets.iter().copied()))));
+        columns.push(Arc::new(UInt64Array::from(rowids::ids_at(
+            &sequence,
+            offsets.iter().copied(),
+        ))));
     }
     if plan.with_row_address {
         let base = task.fragment.id << 32;
-        columns.push(Arc::new(UInt64Array::from_iter_values(offsets.iter().map(|o| base | o))));
+        columns.push(Arc::new(UInt64Array::from_iter_values(
+            offsets.iter().map(|o| base | o),
+        )));
     }
     let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(plan.output.clone(), columns, &options)?)
+    Ok(RecordBatch::try_new_with_options(
+        plan.output.clone(),
+        columns,
+        &options,
+    )?)
 }
 
 #[cfg(test)]

@@ -96,12 +96,17 @@ impl TableSchema {
 
     /// Index of the top-level field `name`.
     pub fn index_of(&self, name: &str) -> Result<usize> {
-        self.arrow.index_of(name).map_err(|_| TableError::ColumnNotFound { name: name.to_string() })
+        self.arrow
+            .index_of(name)
+            .map_err(|_| TableError::ColumnNotFound { name: name.to_string() })
     }
 
     /// The subset of top-level fields named, in the order given.
     pub fn project<S: AsRef<str>>(&self, names: &[S]) -> Result<Self> {
-        let indices = names.iter().map(|n| self.index_of(n.as_ref())).collect::<Result<Vec<_>>>()?;
+        let indices = names
+            .iter()
+            .map(|n| self.index_of(n.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
         Ok(self.select(&indices))
     }
 
@@ -159,7 +164,10 @@ impl TableSchema {
         }
         let mut fields: Vec<FieldRef> = self.arrow.fields().iter().cloned().collect();
         fields[index] = Arc::new(field);
-        let arrow = Arc::new(Schema::new_with_metadata(Fields::from(fields), self.arrow.metadata().clone()));
+        let arrow = Arc::new(Schema::new_with_metadata(
+            Fields::from(fields),
+            self.arrow.metadata().clone(),
+        ));
         Ok(Self {
             arrow,
             field_ids: self.field_ids.clone(),
@@ -196,7 +204,10 @@ mod tests {
         assert_eq!(dropped.top_level_ids(), vec![0, 4]);
         let added = dropped.with_added(&[Field::new("z", DataType::Utf8, true)], 5).unwrap();
         assert_eq!(added.top_level_ids(), vec![0, 4, 6]);
-        assert!(matches!(schema.project(&["nope"]), Err(TableError::ColumnNotFound { .. })));
+        assert!(matches!(
+            schema.project(&["nope"]),
+            Err(TableError::ColumnNotFound { .. })
+        ));
         assert!(TableSchema::from_parts(nested(), vec![0, 1]).is_err());
     }
 }

@@ -46,7 +46,10 @@ pub fn validate_tag_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 128 {
         return invalid("must be 1 to 128 characters");
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
         return invalid("only letters, digits, '.', '_' and '-' are allowed");
     }
     if name.starts_with('.') || name.starts_with('-') {

@@ -50,20 +50,22 @@ impl Dataset {
     /// Rows with stable ids `ids`, in that order; a deleted or unknown id is an error.
     pub async fn take_rows(&self, ids: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
         let index = self.row_id_index();
-        let mut located = Vec::with_capacity(ids.len());
-        for &id in ids {
-            located.push(index.locate(id).ok_or(TableError::RowNotFound { row: id })?);
-        }
         let projection = self.projection(columns)?;
         let mut readers = BTreeMap::new();
-        for (&(position, offset), &id) in located.iter().zip(ids) {
-            if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
-                let fragment = Arc::new(self.manifest.fragments[position].clone());
-                entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
+        let mut located = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let mut live = None;
+            for (position, offset) in index.candidates(id) {
+                if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
+                    let fragment = Arc::new(self.manifest.fragments[position].clone());
+                    entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
+                }
+                if !readers[&position].deletions().contains(offset as u32) {
+                    live = Some((position, offset));
+                    break;
+                }
             }
-            if readers[&position].deletions().contains(offset as u32) {
-                return Err(TableError::RowNotFound { row: id });
-            }
+            located.push(live.ok_or(TableError::RowNotFound { row: id })?);
         }
         gather(&readers, &projection, &located).await
     }

@@ -104,10 +104,16 @@ impl Transaction {
         let conflict = |reason: &str| {
             Err(TableError::CommitConflict {
                 version: other.version,
-                reason: format!("{:?} conflicts with concurrent {:?}: {reason}", self.operation, their_op),
+                reason: format!(
+                    "{:?} conflicts with concurrent {:?}: {reason}",
+                    self.operation, their_op
+                ),
             })
         };
-        if matches!(self.change, Change::Replace { .. } | Change::Restore { .. } | Change::Config { .. }) {
+        if matches!(
+            self.change,
+            Change::Replace { .. } | Change::Restore { .. } | Change::Config { .. }
+        ) {
             return Ok(());
         }
         if matches!(their_op, Operation::Create | Operation::Overwrite | Operation::Restore) {
@@ -151,7 +157,10 @@ impl Transaction {
                 if their_schema_change && their_data_change {
                     return conflict("the schema gained data while fragments were rewritten");
                 }
-                if touched.iter().any(|id| their_modified.contains(id) || their_removed.contains(id)) {
+                if touched
+                    .iter()
+                    .any(|id| their_modified.contains(id) || their_removed.contains(id))
+                {
                     return conflict("a rewritten fragment changed concurrently");
                 }
                 Ok(())

@@ -48,9 +48,11 @@ pub fn conform_batch(batch: &RecordBatch, schema: &TableSchema) -> Result<Record
     }
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(target.fields().len());
     for field in target.fields() {
-        let column = batch.column_by_name(field.name()).ok_or_else(|| TableError::SchemaMismatch {
-            reason: format!("missing column {:?}", field.name()),
-        })?;
+        let column = batch
+            .column_by_name(field.name())
+            .ok_or_else(|| TableError::SchemaMismatch {
+                reason: format!("missing column {:?}", field.name()),
+            })?;
         if !field.data_type().equals_datatype(column.data_type()) {
             return Err(TableError::SchemaMismatch {
                 reason: format!(
@@ -95,10 +97,10 @@ pub async fn write_fragments(
                 file.rows += take as u64;
                 file.bytes += take as u64 * row_bytes;
                 offset += take;
-                if file.rows >= params.max_rows_per_file || file.bytes >= params.max_bytes_per_file {
-                    if let Some(full) = current.take() {
-                        fragments.push(full.finish(schema).await?);
-                    }
+                if (file.rows >= params.max_rows_per_file || file.bytes >= params.max_bytes_per_file)
+                    && let Some(full) = current.take()
+                {
+                    fragments.push(full.finish(schema).await?);
                 }
             }
         }
@@ -129,8 +131,13 @@ struct OpenFile {
 impl OpenFile {
     async fn start(location: &DatasetLocation, schema: &TableSchema, options: WriterOptions) -> Result<Self> {
         let path = paths::new_data_file();
-        let writer = FileWriter::try_new(location.store.clone(), location.child(&path), schema.arrow().clone(), options)
-            .await?;
+        let writer = FileWriter::try_new(
+            location.store.clone(),
+            location.child(&path),
+            schema.arrow().clone(),
+            options,
+        )
+        .await?;
         Ok(Self {
             path,
             writer,

@@ -36,13 +36,21 @@ async fn create_append_overwrite_and_time_travel() {
         assert_eq!(ds.version(), 1);
         assert_eq!(ds.fragments().len(), 3);
         assert_eq!(ds.count_rows(None).await.unwrap(), 250);
-        ds.append(stream_of(vec![batch(250..300)]), &small_files()).await.unwrap();
+        ds.append(stream_of(vec![batch(250..300)]), &small_files())
+            .await
+            .unwrap();
         assert_eq!(ds.version(), 2);
         assert_eq!(ids(&ds).await, (0..300).collect::<Vec<_>>());
         ds.tags().create("before-overwrite", 2).await.unwrap();
-        let over = Dataset::write(loc.clone(), schema(), stream_of(vec![batch(1000..1010)]), WriteMode::Overwrite, &WriteParams::default())
-            .await
-            .unwrap();
+        let over = Dataset::write(
+            loc.clone(),
+            schema(),
+            stream_of(vec![batch(1000..1010)]),
+            WriteMode::Overwrite,
+            &WriteParams::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(over.version(), 3);
         assert_eq!(ids(&over).await, (1000..1010).collect::<Vec<_>>());
         let reopened = Dataset::open_location(loc.clone()).await.unwrap();
@@ -54,18 +62,31 @@ async fn create_append_overwrite_and_time_travel() {
         let as_of = reopened.checkout_as_of(v1.timestamp()).await.unwrap();
         assert_eq!(as_of.version(), 1);
         assert!(matches!(
-            reopened.checkout_as_of(v1.timestamp() - chrono::Duration::seconds(10)).await,
+            reopened
+                .checkout_as_of(v1.timestamp() - chrono::Duration::seconds(10))
+                .await,
             Err(TableError::NoVersionAsOf { .. })
         ));
         let versions = reopened.versions().await.unwrap();
         let ops: Vec<Operation> = versions.iter().map(|v| v.operation).collect();
         assert_eq!(ops, vec![Operation::Create, Operation::Append, Operation::Overwrite]);
-        assert_eq!(versions.iter().map(|v| v.num_rows).collect::<Vec<_>>(), vec![250, 300, 10]);
+        assert_eq!(
+            versions.iter().map(|v| v.num_rows).collect::<Vec<_>>(),
+            vec![250, 300, 10]
+        );
         // Restore makes version 1's rows the latest, as a new version.
         let mut old = reopened.checkout_version(1).await.unwrap();
         old.restore().await.unwrap();
         assert_eq!(old.version(), 4);
-        assert_eq!(Dataset::open_location(loc.clone()).await.unwrap().count_rows(None).await.unwrap(), 250);
+        assert_eq!(
+            Dataset::open_location(loc.clone())
+                .await
+                .unwrap()
+                .count_rows(None)
+                .await
+                .unwrap(),
+            250
+        );
     })
     .await;
 }
@@ -74,24 +95,67 @@ async fn create_append_overwrite_and_time_travel() {
 async fn bad_inputs_give_typed_errors() {
     for_each_backend(|t| async move {
         let loc = &t.location;
-        assert!(matches!(Dataset::open_location(loc.clone()).await, Err(TableError::DatasetNotFound { .. })));
+        assert!(matches!(
+            Dataset::open_location(loc.clone()).await,
+            Err(TableError::DatasetNotFound { .. })
+        ));
         let mut ds = create(loc, vec![batch(0..10)], &WriteParams::default()).await;
-        let again = Dataset::write(loc.clone(), schema(), stream_of(vec![batch(0..1)]), WriteMode::Create, &WriteParams::default()).await;
+        let again = Dataset::write(
+            loc.clone(),
+            schema(),
+            stream_of(vec![batch(0..1)]),
+            WriteMode::Create,
+            &WriteParams::default(),
+        )
+        .await;
         assert!(matches!(again, Err(TableError::DatasetAlreadyExists { .. })));
         let other = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
         let wrong = RecordBatch::try_new(other, vec![Arc::new(arrow_array::StringArray::from(vec!["x"]))]).unwrap();
-        assert!(matches!(ds.append(stream_of(vec![wrong]), &WriteParams::default()).await, Err(TableError::SchemaMismatch { .. })));
-        assert!(matches!(ds.scan().filter("nope = 1").try_into_batch().await, Err(TableError::ColumnNotFound { .. })));
-        assert!(matches!(ds.scan().filter("id = = 1").try_into_batch().await, Err(TableError::InvalidExpression { .. })));
-        assert!(matches!(ds.delete("id +").await, Err(TableError::InvalidExpression { .. })));
-        assert!(matches!(ds.checkout_version(99).await, Err(TableError::VersionNotFound { version: 99 })));
-        assert!(matches!(ds.checkout_tag("missing").await, Err(TableError::TagNotFound { .. })));
-        assert!(matches!(ds.tags().create("../escape", 1).await, Err(TableError::InvalidTagName { .. })));
-        assert!(matches!(ds.tags().create("t", 7).await, Err(TableError::VersionNotFound { .. })));
+        assert!(matches!(
+            ds.append(stream_of(vec![wrong]), &WriteParams::default()).await,
+            Err(TableError::SchemaMismatch { .. })
+        ));
+        assert!(matches!(
+            ds.scan().filter("nope = 1").try_into_batch().await,
+            Err(TableError::ColumnNotFound { .. })
+        ));
+        assert!(matches!(
+            ds.scan().filter("id = = 1").try_into_batch().await,
+            Err(TableError::InvalidExpression { .. })
+        ));
+        assert!(matches!(
+            ds.delete("id +").await,
+            Err(TableError::InvalidExpression { .. })
+        ));
+        assert!(matches!(
+            ds.checkout_version(99).await,
+            Err(TableError::VersionNotFound { version: 99 })
+        ));
+        assert!(matches!(
+            ds.checkout_tag("missing").await,
+            Err(TableError::TagNotFound { .. })
+        ));
+        assert!(matches!(
+            ds.tags().create("../escape", 1).await,
+            Err(TableError::InvalidTagName { .. })
+        ));
+        assert!(matches!(
+            ds.tags().create("t", 7).await,
+            Err(TableError::VersionNotFound { .. })
+        ));
         ds.tags().create("t", 1).await.unwrap();
-        assert!(matches!(ds.tags().create("t", 1).await, Err(TableError::TagAlreadyExists { .. })));
-        assert!(matches!(ds.scan().project(["missing"]).try_into_batch().await, Err(TableError::ColumnNotFound { .. })));
-        assert!(matches!(ds.take(&[10], None).await, Err(TableError::RowNotFound { .. })));
+        assert!(matches!(
+            ds.tags().create("t", 1).await,
+            Err(TableError::TagAlreadyExists { .. })
+        ));
+        assert!(matches!(
+            ds.scan().project(["missing"]).try_into_batch().await,
+            Err(TableError::ColumnNotFound { .. })
+        ));
+        assert!(matches!(
+            ds.take(&[10], None).await,
+            Err(TableError::RowNotFound { .. })
+        ));
         // Nothing above changed the data.
         assert_eq!(ds.version(), 1);
         assert_eq!(ids(&ds).await, (0..10).collect::<Vec<_>>());
@@ -103,25 +167,74 @@ async fn bad_inputs_give_typed_errors() {
 async fn scanner_filters_limits_and_row_ids() {
     for_each_backend(|t| async move {
         let ds = create(&t.location, vec![batch(0..1000)], &small_files()).await;
-        let even = ds.scan().filter("id % 2 = 0 AND text LIKE 'row 1%'").project(["id", "value"]).try_into_batch().await.unwrap();
-        let expected: Vec<i64> = (0..1000).filter(|i| i % 2 == 0 && i.to_string().starts_with('1')).collect();
+        let even = ds
+            .scan()
+            .filter("id % 2 = 0 AND text LIKE 'row 1%'")
+            .project(["id", "value"])
+            .try_into_batch()
+            .await
+            .unwrap();
+        let expected: Vec<i64> = (0..1000)
+            .filter(|i| i % 2 == 0 && i.to_string().starts_with('1'))
+            .collect();
         assert_eq!(column_i64(&even, "id"), expected);
-        assert_eq!(column_i64(&even, "value"), expected.iter().map(|i| i * 10).collect::<Vec<_>>());
+        assert_eq!(
+            column_i64(&even, "value"),
+            expected.iter().map(|i| i * 10).collect::<Vec<_>>()
+        );
         for style in [Materialization::Early, Materialization::Late, Materialization::Auto] {
-            let rows = ds.scan().filter("id >= 990").materialization(style).try_into_batch().await.unwrap();
-            assert_eq!(column_i64(&rows, "value"), (990..1000).map(|i| i * 10).collect::<Vec<_>>());
-            assert_eq!(rows.column_by_name("text").unwrap().as_string::<i32>().value(0), "row 990");
+            let rows = ds
+                .scan()
+                .filter("id >= 990")
+                .materialization(style)
+                .try_into_batch()
+                .await
+                .unwrap();
+            assert_eq!(
+                column_i64(&rows, "value"),
+                (990..1000).map(|i| i * 10).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                rows.column_by_name("text").unwrap().as_string::<i32>().value(0),
+                "row 990"
+            );
         }
-        let page = ds.scan().project(["id"]).limit(Some(15), Some(195)).batch_size(7).try_into_batch().await.unwrap();
+        let page = ds
+            .scan()
+            .project(["id"])
+            .limit(Some(15), Some(195))
+            .batch_size(7)
+            .try_into_batch()
+            .await
+            .unwrap();
         assert_eq!(column_i64(&page, "id"), (195..210).collect::<Vec<_>>());
-        let filtered_page = ds.scan().filter("id % 3 = 0").limit(Some(4), Some(2)).try_into_batch().await.unwrap();
+        let filtered_page = ds
+            .scan()
+            .filter("id % 3 = 0")
+            .limit(Some(4), Some(2))
+            .try_into_batch()
+            .await
+            .unwrap();
         assert_eq!(column_i64(&filtered_page, "id"), vec![6, 9, 12, 15]);
-        let with_ids = ds.scan().project(["id"]).with_row_id(true).with_row_address(true).try_into_batch().await.unwrap();
+        let with_ids = ds
+            .scan()
+            .project(["id"])
+            .with_row_id(true)
+            .with_row_address(true)
+            .try_into_batch()
+            .await
+            .unwrap();
         assert_eq!(column_u64(&with_ids, ROW_ID), (0..1000).collect::<Vec<u64>>());
         let addresses = column_u64(&with_ids, ROW_ADDRESS);
         assert_eq!(addresses[100], (2u64 << 32), "row 100 opens the second fragment");
         assert_eq!(ds.count_rows(Some("id < 10")).await.unwrap(), 10);
-        let some = ds.scan().with_fragments([ds.fragments()[1].id]).project(["id"]).try_into_batch().await.unwrap();
+        let some = ds
+            .scan()
+            .with_fragments([ds.fragments()[1].id])
+            .project(["id"])
+            .try_into_batch()
+            .await
+            .unwrap();
         assert_eq!(column_i64(&some, "id"), (100..200).collect::<Vec<_>>());
         let taken = ds.take(&[999, 0, 500], Some(&["id", "text"])).await.unwrap();
         assert_eq!(column_i64(&taken, "id"), vec![999, 0, 500]);
@@ -141,13 +254,35 @@ async fn delete_update_and_stable_row_ids() {
         let live: Vec<i64> = (0..300).filter(|i| i % 10 != 0).collect();
         assert_eq!(ids(&ds).await, live);
         // take honours deletions: live position 0 is id 1.
-        assert_eq!(column_i64(&ds.take(&[0, 9], Some(&["id"])).await.unwrap(), "id"), vec![1, 11]);
-        assert!(matches!(ds.take_rows(&[10], None).await, Err(TableError::RowNotFound { row: 10 })));
+        assert_eq!(
+            column_i64(&ds.take(&[0, 9], Some(&["id"])).await.unwrap(), "id"),
+            vec![1, 11]
+        );
+        assert!(matches!(
+            ds.take_rows(&[10], None).await,
+            Err(TableError::RowNotFound { row: 10 })
+        ));
         // Update rewrites rows but keeps their ids.
-        assert_eq!(ds.update(&[("value", "value + 1"), ("text", "upper(text)")], Some("id BETWEEN 41 AND 45")).await.unwrap(), 5);
+        assert_eq!(
+            ds.update(
+                &[("value", "value + 1"), ("text", "upper(text)")],
+                Some("id BETWEEN 41 AND 45")
+            )
+            .await
+            .unwrap(),
+            5
+        );
+        // Ids next to the moved ones still resolve (their runs overlap).
+        assert_eq!(
+            column_i64(&ds.take_rows(&[46, 41, 40 + 1], Some(&["id"])).await.unwrap(), "id"),
+            vec![46, 41, 41]
+        );
         let row = ds.take_rows(&[43], None).await.unwrap();
         assert_eq!(column_i64(&row, "value"), vec![431]);
-        assert_eq!(row.column_by_name("text").unwrap().as_string::<i32>().value(0), "ROW 43");
+        assert_eq!(
+            row.column_by_name("text").unwrap().as_string::<i32>().value(0),
+            "ROW 43"
+        );
         assert_eq!(ds.count_rows(None).await.unwrap(), 270);
         // Delete everything in the first fragment: it leaves the manifest.
         let first = ds.fragments()[0].id;
@@ -156,7 +291,13 @@ async fn delete_update_and_stable_row_ids() {
         // Compaction keeps row ids and old versions.
         let before = ds.scan().with_row_id(true).try_into_batch().await.unwrap();
         let version_before = ds.version();
-        let metrics = ds.compact_files(&CompactionOptions { target_rows_per_fragment: 1000, ..Default::default() }).await.unwrap();
+        let metrics = ds
+            .compact_files(&CompactionOptions {
+                target_rows_per_fragment: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert!(metrics.fragments_removed >= 2);
         assert_eq!(ds.fragments().len(), 1);
         assert!(ds.fragments()[0].deletion.is_none());
@@ -167,7 +308,10 @@ async fn delete_update_and_stable_row_ids() {
             v
         };
         assert_eq!(pairs(&before), pairs(&after));
-        assert_eq!(column_i64(&ds.take_rows(&[143], Some(&["value"])).await.unwrap(), "value"), vec![1430]);
+        assert_eq!(
+            column_i64(&ds.take_rows(&[143], Some(&["value"])).await.unwrap(), "value"),
+            vec![1430]
+        );
         let old = ds.checkout_version(version_before).await.unwrap();
         assert_eq!(old.count_rows(None).await.unwrap(), ds.count_rows(None).await.unwrap());
     })
@@ -192,9 +336,19 @@ async fn merge_insert_clauses() {
             .execute(stream_of(vec![source.clone()]))
             .await
             .unwrap();
-        assert_eq!(stats, MergeStats { inserted: 5, updated: 3, deleted: 2 });
+        assert_eq!(
+            stats,
+            MergeStats {
+                inserted: 5,
+                updated: 3,
+                deleted: 2
+            }
+        );
         let all = ds.scan().project(["id", "value"]).try_into_batch().await.unwrap();
-        let mut rows: Vec<(i64, i64)> = column_i64(&all, "id").into_iter().zip(column_i64(&all, "value")).collect();
+        let mut rows: Vec<(i64, i64)> = column_i64(&all, "id")
+            .into_iter()
+            .zip(column_i64(&all, "value"))
+            .collect();
         rows.sort_unstable();
         let mut expected: Vec<(i64, i64)> = (2..5).map(|i| (i, i * 10)).collect();
         expected.extend((5..8).map(|i| (i, -i)));
@@ -202,12 +356,24 @@ async fn merge_insert_clauses() {
         expected.extend((10..15).map(|i| (i, -i)));
         assert_eq!(rows, expected);
         // Updated rows kept their row ids; inserted rows got new ones.
-        assert_eq!(column_i64(&ds.take_rows(&[6], Some(&["value"])).await.unwrap(), "value"), vec![-6]);
-        let (ds, stats) = ds.merge_insert(["id"]).when_not_matched_insert_all().execute(stream_of(vec![source])).await.unwrap();
+        assert_eq!(
+            column_i64(&ds.take_rows(&[6], Some(&["value"])).await.unwrap(), "value"),
+            vec![-6]
+        );
+        let (ds, stats) = ds
+            .merge_insert(["id"])
+            .when_not_matched_insert_all()
+            .execute(stream_of(vec![source]))
+            .await
+            .unwrap();
         assert_eq!(stats, MergeStats::default());
         let mut dup = batch(0..2);
         dup = arrow_select::concat::concat_batches(&dup.schema(), &[dup.clone(), dup]).unwrap();
-        let err = ds.merge_insert(["id"]).when_matched_update_all(None).execute(stream_of(vec![dup])).await;
+        let err = ds
+            .merge_insert(["id"])
+            .when_matched_update_all(None)
+            .execute(stream_of(vec![dup]))
+            .await;
         assert!(matches!(err, Err(TableError::InvalidArgument(_))));
     })
     .await;
@@ -237,42 +403,150 @@ async fn schema_evolution_is_zero_copy() {
         .await
         .unwrap();
         let after_add = data_files(&ds).await;
-        assert!(original.iter().all(|f| after_add.contains(f)), "existing files untouched");
-        assert_eq!(after_add.len(), original.len() + ds.fragments().len(), "one new file per fragment");
-        let rows = ds.scan().project(["id", "doubled", "label"]).filter("id = 7").try_into_batch().await.unwrap();
-        assert_eq!(column_i64(&rows, "doubled"), vec![140]);
-        assert_eq!(rows.column_by_name("label").unwrap().as_string::<i32>().value(0), "#7");
-        ds.add_columns(NewColumns::AllNulls(vec![Field::new("embedding", DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), 8), true)]))
+        assert!(
+            original.iter().all(|f| after_add.contains(f)),
+            "existing files untouched"
+        );
+        assert_eq!(
+            after_add.len(),
+            original.len() + ds.fragments().len(),
+            "one new file per fragment"
+        );
+        let rows = ds
+            .scan()
+            .project(["id", "doubled", "label"])
+            .filter("id = 7")
+            .try_into_batch()
             .await
             .unwrap();
+        assert_eq!(column_i64(&rows, "doubled"), vec![140]);
+        assert_eq!(rows.column_by_name("label").unwrap().as_string::<i32>().value(0), "#7");
+        ds.add_columns(NewColumns::AllNulls(vec![Field::new(
+            "embedding",
+            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), 8),
+            true,
+        )]))
+        .await
+        .unwrap();
         assert_eq!(data_files(&ds).await, after_add, "all-null columns are metadata only");
-        assert_eq!(ds.scan().project(["embedding"]).try_into_batch().await.unwrap().column(0).null_count(), 249);
+        assert_eq!(
+            ds.scan()
+                .project(["embedding"])
+                .try_into_batch()
+                .await
+                .unwrap()
+                .column(0)
+                .null_count(),
+            249
+        );
         // Merge a column from Arrow data joined on id (missing keys give nulls).
-        let extra_schema = Arc::new(Schema::new(vec![Field::new("key", DataType::Int64, false), Field::new("score", DataType::Int64, true)]));
-        let extra = RecordBatch::try_new(extra_schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2])), Arc::new(Int64Array::from(vec![100, 200]))]).unwrap();
-        ds.merge(extra_schema, stream_of(vec![extra]), "id", "key").await.unwrap();
-        let scores = ds.scan().project(["score"]).filter("id < 3").try_into_batch().await.unwrap();
+        let extra_schema = Arc::new(Schema::new(vec![
+            Field::new("key", DataType::Int64, false),
+            Field::new("score", DataType::Int64, true),
+        ]));
+        let extra = RecordBatch::try_new(
+            extra_schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(Int64Array::from(vec![100, 200])),
+            ],
+        )
+        .unwrap();
+        ds.merge(extra_schema, stream_of(vec![extra]), "id", "key")
+            .await
+            .unwrap();
+        let scores = ds
+            .scan()
+            .project(["score"])
+            .filter("id < 3")
+            .try_into_batch()
+            .await
+            .unwrap();
         let scores = scores.column(0).as_primitive::<Int64Type>();
         assert_eq!((scores.is_null(0), scores.value(1), scores.value(2)), (true, 100, 200));
         let before_metadata_ops = data_files(&ds).await;
         ds.drop_columns(&["text"]).await.unwrap();
-        ds.alter_columns(&[ColumnAlteration { path: "value".into(), rename: Some("amount".into()), ..Default::default() }]).await.unwrap();
-        assert_eq!(data_files(&ds).await, before_metadata_ops, "drop and rename are metadata only");
+        ds.alter_columns(&[ColumnAlteration {
+            path: "value".into(),
+            rename: Some("amount".into()),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+        assert_eq!(
+            data_files(&ds).await,
+            before_metadata_ops,
+            "drop and rename are metadata only"
+        );
         assert!(ds.schema().index_of("text").is_err());
-        assert_eq!(column_i64(&ds.scan().project(["amount"]).filter("id = 5").try_into_batch().await.unwrap(), "amount"), vec![50]);
+        assert_eq!(
+            column_i64(
+                &ds.scan()
+                    .project(["amount"])
+                    .filter("id = 5")
+                    .try_into_batch()
+                    .await
+                    .unwrap(),
+                "amount"
+            ),
+            vec![50]
+        );
         // Re-adding a dropped name gets a new field id: old data does not come back.
-        ds.add_columns(NewColumns::AllNulls(vec![Field::new("text", DataType::Utf8, true)])).await.unwrap();
-        assert_eq!(ds.scan().project(["text"]).try_into_batch().await.unwrap().column(0).null_count(), 249);
+        ds.add_columns(NewColumns::AllNulls(vec![Field::new("text", DataType::Utf8, true)]))
+            .await
+            .unwrap();
+        assert_eq!(
+            ds.scan()
+                .project(["text"])
+                .try_into_batch()
+                .await
+                .unwrap()
+                .column(0)
+                .null_count(),
+            249
+        );
         // Cast rewrites only that column.
-        ds.alter_columns(&[ColumnAlteration { path: "amount".into(), data_type: Some(DataType::Float64), ..Default::default() }]).await.unwrap();
+        ds.alter_columns(&[ColumnAlteration {
+            path: "amount".into(),
+            data_type: Some(DataType::Float64),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
         let after_cast = data_files(&ds).await;
         assert!(before_metadata_ops.iter().all(|f| after_cast.contains(f)));
-        let amounts = ds.scan().project(["amount"]).filter("id = 5").try_into_batch().await.unwrap();
-        assert_eq!(amounts.column(0).as_primitive::<arrow_array::types::Float64Type>().value(0), 50.0);
+        let amounts = ds
+            .scan()
+            .project(["amount"])
+            .filter("id = 5")
+            .try_into_batch()
+            .await
+            .unwrap();
+        assert_eq!(
+            amounts
+                .column(0)
+                .as_primitive::<arrow_array::types::Float64Type>()
+                .value(0),
+            50.0
+        );
         // Appends after the cast use the new type; old versions still read.
         let v1 = ds.checkout_version(1).await.unwrap();
-        assert_eq!(column_i64(&v1.scan().project(["value"]).filter("id = 5").try_into_batch().await.unwrap(), "value"), vec![50]);
-        assert!(matches!(ds.drop_columns(&["missing"]).await, Err(TableError::ColumnNotFound { .. })));
+        assert_eq!(
+            column_i64(
+                &v1.scan()
+                    .project(["value"])
+                    .filter("id = 5")
+                    .try_into_batch()
+                    .await
+                    .unwrap(),
+                "value"
+            ),
+            vec![50]
+        );
+        assert!(matches!(
+            ds.drop_columns(&["missing"]).await,
+            Err(TableError::ColumnNotFound { .. })
+        ));
     })
     .await;
 }
@@ -282,18 +556,56 @@ async fn cleanup_removes_only_unreferenced_files() {
     for_each_backend(|t| async move {
         let mut ds = create(&t.location, vec![batch(0..100)], &WriteParams::default()).await;
         ds.tags().create("keep", 1).await.unwrap();
-        let v2 = Dataset::write(t.location.clone(), schema(), stream_of(vec![batch(100..200)]), WriteMode::Overwrite, &WriteParams::default()).await.unwrap();
+        let v2 = Dataset::write(
+            t.location.clone(),
+            schema(),
+            stream_of(vec![batch(100..200)]),
+            WriteMode::Overwrite,
+            &WriteParams::default(),
+        )
+        .await
+        .unwrap();
         ds = v2;
-        Dataset::write(t.location.clone(), schema(), stream_of(vec![batch(200..300)]), WriteMode::Overwrite, &WriteParams::default()).await.unwrap();
+        Dataset::write(
+            t.location.clone(),
+            schema(),
+            stream_of(vec![batch(200..300)]),
+            WriteMode::Overwrite,
+            &WriteParams::default(),
+        )
+        .await
+        .unwrap();
         ds = ds.checkout_latest().await.unwrap();
         // Nothing is old enough yet.
-        assert_eq!(ds.cleanup_old_versions(Duration::from_secs(3600)).await.unwrap(), CleanupStats::default());
+        assert_eq!(
+            ds.cleanup_old_versions(Duration::from_secs(3600)).await.unwrap(),
+            CleanupStats::default()
+        );
         let stats = ds.cleanup_old_versions(Duration::ZERO).await.unwrap();
         assert_eq!(stats.versions_removed, 1, "version 2 goes; 1 is tagged, 3 is latest");
         assert_eq!(stats.files_removed, 1);
-        assert!(matches!(ds.checkout_version(2).await, Err(TableError::VersionNotFound { .. })));
-        assert_eq!(ids(&ds.checkout_tag("keep").await.unwrap()).await, (0..100).collect::<Vec<_>>());
-        assert_eq!(ids(&Dataset::open_location(t.location.clone()).await.unwrap()).await, (200..300).collect::<Vec<_>>());
+        assert!(matches!(
+            ds.checkout_version(2).await,
+            Err(TableError::VersionNotFound { .. })
+        ));
+        assert_eq!(
+            ids(&ds.checkout_tag("keep").await.unwrap()).await,
+            (0..100).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            ids(&Dataset::open_location(t.location.clone()).await.unwrap()).await,
+            (200..300).collect::<Vec<_>>()
+        );
+        // A handle on the tagged version must not re-create cleaned-up version 2.
+        let mut stale = ds.checkout_tag("keep").await.unwrap();
+        let err = stale
+            .append(stream_of(vec![batch(500..501)]), &WriteParams::default())
+            .await;
+        assert!(matches!(err, Err(TableError::CommitConflict { .. })), "{err:?}");
+        assert!(matches!(
+            ds.checkout_version(2).await,
+            Err(TableError::VersionNotFound { .. })
+        ));
         ds.tags().delete("keep").await.unwrap();
         let stats = ds.cleanup_old_versions(Duration::ZERO).await.unwrap();
         assert_eq!((stats.versions_removed, stats.files_removed), (1, 1));

@@ -15,7 +15,9 @@ async fn dataset_with_versions(versions: usize) -> (Arc<CountingStore>, DatasetL
     let location = DatasetLocation::in_store(store.clone(), "ds");
     let mut ds = create(&location, vec![batch(0..10)], &WriteParams::default()).await;
     for v in 1..versions as i64 {
-        ds.append(stream_of(vec![batch(v * 10..v * 10 + 10)]), &WriteParams::default()).await.unwrap();
+        ds.append(stream_of(vec![batch(v * 10..v * 10 + 10)]), &WriteParams::default())
+            .await
+            .unwrap();
     }
     (store, location, ds)
 }
@@ -28,11 +30,19 @@ async fn opening_the_latest_version_is_constant() {
         let ds = Dataset::open_location(location.clone()).await.unwrap();
         assert_eq!(ds.version(), versions as u64);
         let counts = store.counts();
-        assert_eq!((counts.reads, counts.lists), (3, 0), "hint + latest manifest + one miss, at {versions} versions");
+        assert_eq!(
+            (counts.reads, counts.lists),
+            (3, 0),
+            "hint + latest manifest + one miss, at {versions} versions"
+        );
         // A scan of one fragment: one request to open its file (its size is
         // in the manifest, so no HEAD), then at most one per column.
         store.reset();
-        ds.scan().with_fragments([ds.fragments()[0].id]).try_into_batch().await.unwrap();
+        ds.scan()
+            .with_fragments([ds.fragments()[0].id])
+            .try_into_batch()
+            .await
+            .unwrap();
         assert!(store.counts().reads <= 1 + 4, "{:?}", store.counts());
     }
 }
@@ -46,7 +56,9 @@ async fn a_stale_or_missing_hint_still_finds_the_latest() {
     store.reset();
     assert_eq!(Dataset::open_location(location.clone()).await.unwrap().version(), 5);
     assert_eq!(store.counts().lists, 1, "falls back to one listing");
-    ds.append(stream_of(vec![batch(100..101)]), &WriteParams::default()).await.unwrap();
+    ds.append(stream_of(vec![batch(100..101)]), &WriteParams::default())
+        .await
+        .unwrap();
     assert_eq!(Dataset::open_location(location).await.unwrap().version(), 6);
 }
 
@@ -56,7 +68,9 @@ async fn commit_cost_does_not_grow_with_versions() {
     for versions in [2, 60] {
         let (store, _, mut ds) = dataset_with_versions(versions).await;
         store.reset();
-        ds.append(stream_of(vec![batch(9000..9010)]), &WriteParams::default()).await.unwrap();
+        ds.append(stream_of(vec![batch(9000..9010)]), &WriteParams::default())
+            .await
+            .unwrap();
         let counts = store.counts();
         costs.push((counts.reads, counts.writes, counts.lists));
     }

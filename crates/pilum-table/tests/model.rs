@@ -38,12 +38,24 @@ struct Model {
 }
 
 async fn check(ds: &Dataset, model: &Model, row_ids: &mut BTreeMap<i64, u64>) {
-    let batch = ds.scan().project(["id", "value"]).with_row_id(true).try_into_batch().await.unwrap();
-    let mut seen: Vec<(i64, i64)> = column_i64(&batch, "id").into_iter().zip(column_i64(&batch, "value")).collect();
+    let batch = ds
+        .scan()
+        .project(["id", "value"])
+        .with_row_id(true)
+        .try_into_batch()
+        .await
+        .unwrap();
+    let mut seen: Vec<(i64, i64)> = column_i64(&batch, "id")
+        .into_iter()
+        .zip(column_i64(&batch, "value"))
+        .collect();
     seen.sort_unstable();
     let expected: Vec<(i64, i64)> = model.rows.iter().map(|(k, v)| (*k, *v)).collect();
     assert_eq!(seen, expected);
     assert_eq!(ds.count_rows(None).await.unwrap(), model.rows.len() as u64);
+    // Every live row is reachable by its row id.
+    let by_id = ds.take_rows(&column_u64(&batch, ROW_ID), Some(&["id"])).await.unwrap();
+    assert_eq!(column_i64(&by_id, "id"), column_i64(&batch, "id"));
     for (id, row_id) in column_i64(&batch, "id").into_iter().zip(column_u64(&batch, ROW_ID)) {
         // A row keeps its id through updates, upserts and compaction.
         let first = *row_ids.entry(id).or_insert(row_id);
@@ -53,7 +65,10 @@ async fn check(ds: &Dataset, model: &Model, row_ids: &mut BTreeMap<i64, u64>) {
 
 async fn run(ops: Vec<Op>) {
     let t = TestLocation::new(Backend::Memory);
-    let params = WriteParams { max_rows_per_file: 16, ..WriteParams::default() };
+    let params = WriteParams {
+        max_rows_per_file: 16,
+        ..WriteParams::default()
+    };
     let mut ds = create(&t.location, vec![batch(0..20)], &params).await;
     let mut model = Model::default();
     model.rows.extend((0..20).map(|i| (i, i * 10)));
@@ -63,7 +78,9 @@ async fn run(ops: Vec<Op>) {
     for op in ops {
         match op {
             Op::Append(n) => {
-                ds.append(stream_of(vec![batch(next_id..next_id + n)]), &params).await.unwrap();
+                ds.append(stream_of(vec![batch(next_id..next_id + n)]), &params)
+                    .await
+                    .unwrap();
                 model.rows.extend((next_id..next_id + n).map(|i| (i, i * 10)));
                 next_id += n;
             }
@@ -75,8 +92,14 @@ async fn run(ops: Vec<Op>) {
                 assert_eq!(deleted as usize, before - model.rows.len());
             }
             Op::Update(m, r) => {
-                ds.update(&[("value", "value + 1")], Some(&format!("id % {m} = {r}"))).await.unwrap();
-                model.rows.iter_mut().filter(|(id, _)| *id % m == r).for_each(|(_, v)| *v += 1);
+                ds.update(&[("value", "value + 1")], Some(&format!("id % {m} = {r}")))
+                    .await
+                    .unwrap();
+                model
+                    .rows
+                    .iter_mut()
+                    .filter(|(id, _)| *id % m == r)
+                    .for_each(|(_, v)| *v += 1);
             }
             Op::Upsert(start, n) => {
                 let mut source = batch(start..start + n);
@@ -96,10 +119,17 @@ async fn run(ops: Vec<Op>) {
                 model.rows.extend((start..start + n).map(|i| (i, -i)));
             }
             Op::Compact => {
-                ds.compact_files(&CompactionOptions { target_rows_per_fragment: 64, ..Default::default() }).await.unwrap();
+                ds.compact_files(&CompactionOptions {
+                    target_rows_per_fragment: 64,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
             }
             Op::Restore(back) => {
-                let Some(target) = ds.version().checked_sub(back).filter(|v| *v >= 1) else { continue };
+                let Some(target) = ds.version().checked_sub(back).filter(|v| *v >= 1) else {
+                    continue;
+                };
                 let mut old = ds.checkout_version(target).await.unwrap();
                 old.restore().await.unwrap();
                 ds = old;

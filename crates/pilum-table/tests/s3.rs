@@ -26,8 +26,9 @@ impl Drop for Moto {
 
 fn start_moto() -> Option<Moto> {
     let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let child = Command::new(python)
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -68,7 +69,10 @@ fn options(endpoint: &str) -> HashMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commits_and_reads_on_s3() {
     let Some(moto) = start_moto() else {
-        assert!(std::env::var("PILUM_REQUIRE_S3").is_err(), "PILUM_REQUIRE_S3 is set but moto_server could not start");
+        assert!(
+            std::env::var("PILUM_REQUIRE_S3").is_err(),
+            "PILUM_REQUIRE_S3 is set but `python3 -m moto.server` could not start"
+        );
         eprintln!("skipping: moto_server is not installed (pip install 'moto[server]')");
         return;
     };
@@ -76,9 +80,27 @@ async fn commits_and_reads_on_s3() {
     let options = options(&moto.endpoint);
     let parsed = pilum_io::parse_uri_with_options(uri, &options).unwrap();
     let location = DatasetLocation::from_store_location(parsed, uri);
-    assert!(matches!(Dataset::open_with_options(uri, &options).await, Err(TableError::DatasetNotFound { .. })));
-    let mut ds = create(&location, vec![batch(0..300)], &WriteParams { max_rows_per_file: 100, ..Default::default() }).await;
-    let again = Dataset::write(location.clone(), schema(), stream_of(vec![batch(0..1)]), WriteMode::Create, &WriteParams::default()).await;
+    assert!(matches!(
+        Dataset::open_with_options(uri, &options).await,
+        Err(TableError::DatasetNotFound { .. })
+    ));
+    let mut ds = create(
+        &location,
+        vec![batch(0..300)],
+        &WriteParams {
+            max_rows_per_file: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    let again = Dataset::write(
+        location.clone(),
+        schema(),
+        stream_of(vec![batch(0..1)]),
+        WriteMode::Create,
+        &WriteParams::default(),
+    )
+    .await;
     assert!(matches!(again, Err(TableError::DatasetAlreadyExists { .. })));
     ds.delete("id < 50").await.unwrap();
     ds.tags().create("v2", 2).await.unwrap();
@@ -88,21 +110,60 @@ async fn commits_and_reads_on_s3() {
         let options = options.clone();
         tasks.push(tokio::spawn(async move {
             let mut ds = Dataset::open_with_options(uri, &options).await.unwrap();
-            ds.append(stream_of(vec![batch(1000 + writer * 10..1010 + writer * 10)]), &WriteParams::default()).await.unwrap();
+            ds.append(
+                stream_of(vec![batch(1000 + writer * 10..1010 + writer * 10)]),
+                &WriteParams::default(),
+            )
+            .await
+            .unwrap();
         }));
     }
     for task in tasks {
         task.await.unwrap();
     }
     let mut latest = Dataset::open_with_options(uri, &options).await.unwrap();
-    latest.add_columns(NewColumns::Sql(vec![("half".into(), "value / 2".into())])).await.unwrap();
+    latest
+        .add_columns(NewColumns::Sql(vec![("half".into(), "value / 2".into())]))
+        .await
+        .unwrap();
     let latest = Dataset::open_with_options(uri, &options).await.unwrap();
     assert_eq!(latest.version(), 7);
     assert_eq!(latest.count_rows(None).await.unwrap(), 250 + 40);
-    assert_eq!(column_i64(&latest.scan().project(["half"]).filter("id = 60").try_into_batch().await.unwrap(), "half"), vec![300]);
-    assert_eq!(latest.checkout_tag("v2").await.unwrap().count_rows(None).await.unwrap(), 250);
-    assert_eq!(column_i64(&latest.take(&[0], Some(&["id"])).await.unwrap(), "id"), vec![50]);
+    assert_eq!(
+        column_i64(
+            &latest
+                .scan()
+                .project(["half"])
+                .filter("id = 60")
+                .try_into_batch()
+                .await
+                .unwrap(),
+            "half"
+        ),
+        vec![300]
+    );
+    assert_eq!(
+        latest.checkout_tag("v2").await.unwrap().count_rows(None).await.unwrap(),
+        250
+    );
+    assert_eq!(
+        column_i64(&latest.take(&[0], Some(&["id"])).await.unwrap(), "id"),
+        vec![50]
+    );
     // A manifest is never overwritten: claiming an existing version fails.
-    let manifest = latest.location().get(&latest.location().child("_versions/00000000000000000001.manifest")).await.unwrap();
-    assert!(!latest.location().put_if_absent(&latest.location().child("_versions/00000000000000000001.manifest"), manifest).await.unwrap());
+    let manifest = latest
+        .location()
+        .get(&latest.location().child("_versions/00000000000000000001.manifest"))
+        .await
+        .unwrap();
+    assert!(
+        !latest
+            .location()
+            .put_if_absent(
+                &latest.location().child("_versions/00000000000000000001.manifest"),
+                manifest
+            )
+            .await
+            .unwrap()
+    );
 }

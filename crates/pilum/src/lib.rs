@@ -25,7 +25,12 @@ pub use pilum_file::{
     BlobFile, BlobMode, FileError, FileReader, FileWriter, PlanOptions, ReadOptions, Result, ScanOptions, WriteSummary,
     WriterOptions, blob_description_type,
 };
-pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri};
+pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri, parse_uri_with_options};
+pub use pilum_table::{
+    CleanupStats, ColumnAlteration, CommitConfig, CompactionMetrics, CompactionOptions, Dataset, DatasetLocation,
+    Materialization, MergeInsertBuilder, MergeStats, NewColumns, Operation, ROW_ADDRESS, ROW_ID, Scanner, TableError,
+    TagInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource, WriteMode, WriteParams,
+};
 
 /// Field metadata key that marks a binary column as a blob column.
 pub use pilum_core::{BLOB_META_KEY, LANCE_BLOB_META_KEY};

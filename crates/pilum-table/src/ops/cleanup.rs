@@ -23,7 +23,8 @@ impl Dataset {
     /// Deletes versions committed more than `older_than` ago, except the
     /// latest and every tagged version, then deletes data and deletion files
     /// that no retained version references and that are themselves older
-    /// than `older_than` (so files of writes still in flight survive).
+    /// than `older_than`. A write still in flight whose files are older than
+    /// `older_than` can lose them, so pass a period longer than any write.
     pub async fn cleanup_old_versions(&self, older_than: Duration) -> Result<CleanupStats> {
         let latest = self.checkout_latest().await?;
         let location = &self.location;
@@ -52,6 +53,15 @@ impl Dataset {
         for version in doomed {
             location.delete(&paths::manifest(&location.root, version)).await?;
             stats.versions_removed += 1;
+        }
+        // Versions committed while we looked keep their files too.
+        let mut next = latest.version() + 1;
+        while let Some(manifest) = location.try_load_manifest(next).await? {
+            for fragment in manifest.fragments.iter() {
+                referenced.extend(fragment.files.iter().map(|f| f.path.clone()));
+                referenced.extend(fragment.deletion.iter().map(|d| d.path.clone()));
+            }
+            next += 1;
         }
         let root_prefix = format!("{}/", location.root.as_ref());
         for directory in [paths::DATA_DIR, paths::DELETIONS_DIR] {

@@ -49,7 +49,8 @@ impl Dataset {
             NewColumns::AllNulls(fields) => {
                 let fields: Vec<Field> = fields.into_iter().map(|f| f.with_nullable(true)).collect();
                 let new_schema = schema.with_added(&fields, self.manifest.max_field_id)?;
-                self.commit_schema(Operation::AddColumns, new_schema, HashMap::new(), Vec::new()).await
+                self.commit_schema(Operation::AddColumns, new_schema, HashMap::new(), Vec::new())
+                    .await
             }
             NewColumns::Sql(expressions) => {
                 let mut compiled = Vec::with_capacity(expressions.len());
@@ -60,7 +61,8 @@ impl Dataset {
                     compiled.push(expr);
                 }
                 let new_schema = schema.with_added(&fields, self.manifest.max_field_id)?;
-                let added = new_schema.select(&((schema.arrow().fields().len())..new_schema.arrow().fields().len()).collect::<Vec<_>>());
+                let added = new_schema
+                    .select(&((schema.arrow().fields().len())..new_schema.arrow().fields().len()).collect::<Vec<_>>());
                 let inputs: Vec<String> = compiled.iter().flat_map(|e| e.columns()).collect();
                 let mut inputs_dedup: Vec<String> = Vec::new();
                 for name in inputs {
@@ -74,7 +76,8 @@ impl Dataset {
                         compiled.iter().map(|e| e.evaluate(batch)).collect()
                     })
                     .await?;
-                self.commit_schema(Operation::AddColumns, new_schema, files, Vec::new()).await
+                self.commit_schema(Operation::AddColumns, new_schema, files, Vec::new())
+                    .await
             }
         }
     }
@@ -84,12 +87,17 @@ impl Dataset {
     pub async fn merge(&mut self, schema: SchemaRef, data: BatchStream, left_on: &str, right_on: &str) -> Result<()> {
         let batches = super::collect(data).await?;
         let source = arrow_select::concat::concat_batches(&schema, &batches)?;
-        let key_index = schema.index_of(right_on).map_err(|_| TableError::ColumnNotFound { name: right_on.into() })?;
+        let key_index = schema
+            .index_of(right_on)
+            .map_err(|_| TableError::ColumnNotFound { name: right_on.into() })?;
         let table = self.manifest.schema.clone();
         let left_type = table.arrow().field(table.index_of(left_on)?).data_type().clone();
         if &left_type != schema.field(key_index).data_type() {
             return Err(TableError::SchemaMismatch {
-                reason: format!("join keys differ in type: {left_type} vs {}", schema.field(key_index).data_type()),
+                reason: format!(
+                    "join keys differ in type: {left_type} vs {}",
+                    schema.field(key_index).data_type()
+                ),
             });
         }
         let converter = RowConverter::new(vec![SortField::new(left_type)])?;
@@ -107,19 +115,23 @@ impl Dataset {
             .collect();
         let value_indices: Vec<usize> = (0..schema.fields().len()).filter(|i| *i != key_index).collect();
         let new_schema = table.with_added(&new_fields, self.manifest.max_field_id)?;
-        let added = new_schema.select(&((table.arrow().fields().len())..new_schema.arrow().fields().len()).collect::<Vec<_>>());
+        let added =
+            new_schema.select(&((table.arrow().fields().len())..new_schema.arrow().fields().len()).collect::<Vec<_>>());
         let input = table.project(&[left_on])?;
         let files = self
             .write_column_files(&input, &added, |batch| {
                 let keys = converter.convert_columns(&[batch.column(0).clone()])?;
-                let rows: UInt32Array = (0..batch.num_rows()).map(|r| by_key.get(keys.row(r).as_ref()).copied()).collect();
+                let rows: UInt32Array = (0..batch.num_rows())
+                    .map(|r| by_key.get(keys.row(r).as_ref()).copied())
+                    .collect();
                 value_indices
                     .iter()
                     .map(|&i| Ok(arrow_select::take::take(source.column(i), &rows, None)?))
                     .collect()
             })
             .await?;
-        self.commit_schema(Operation::AddColumns, new_schema, files, Vec::new()).await
+        self.commit_schema(Operation::AddColumns, new_schema, files, Vec::new())
+            .await
     }
 
     /// Drops columns (metadata only; space is reclaimed by compaction and cleanup).
@@ -128,7 +140,8 @@ impl Dataset {
         if new_schema.arrow().fields().is_empty() {
             return Err(TableError::InvalidArgument("cannot drop every column".into()));
         }
-        self.commit_schema(Operation::DropColumns, new_schema, HashMap::new(), Vec::new()).await
+        self.commit_schema(Operation::DropColumns, new_schema, HashMap::new(), Vec::new())
+            .await
     }
 
     /// Renames, changes nullability of, or casts columns. Only casts write
@@ -143,10 +156,17 @@ impl Dataset {
             let index = schema.index_of(top)?;
             let field = schema.arrow().field(index).clone();
             if alteration.nullable == Some(false) {
-                let column = if rest.is_empty() { quote(top) } else { alteration.path.split('.').map(quote).collect::<Vec<_>>().join(".") };
+                let column = if rest.is_empty() {
+                    quote(top)
+                } else {
+                    alteration.path.split('.').map(quote).collect::<Vec<_>>().join(".")
+                };
                 let nulls = self.count_rows(Some(&format!("{column} IS NULL"))).await?;
                 if nulls > 0 {
-                    return Err(TableError::InvalidArgument(format!("{} holds {nulls} nulls", alteration.path)));
+                    return Err(TableError::InvalidArgument(format!(
+                        "{} holds {nulls} nulls",
+                        alteration.path
+                    )));
                 }
             }
             let mut altered = alter_field(&field, &rest, alteration)?;
@@ -155,7 +175,10 @@ impl Dataset {
                     return Err(TableError::InvalidArgument("only top-level columns can be cast".into()));
                 }
                 if !arrow_cast::can_cast_types(field.data_type(), data_type) {
-                    return Err(TableError::InvalidArgument(format!("cannot cast {} to {data_type}", field.data_type())));
+                    return Err(TableError::InvalidArgument(format!(
+                        "cannot cast {} to {data_type}",
+                        field.data_type()
+                    )));
                 }
                 altered = altered.with_data_type(data_type.clone());
                 casts.push(index);
@@ -167,7 +190,9 @@ impl Dataset {
             };
         }
         if casts.is_empty() {
-            return self.commit_schema(Operation::AlterColumns, schema, HashMap::new(), Vec::new()).await;
+            return self
+                .commit_schema(Operation::AlterColumns, schema, HashMap::new(), Vec::new())
+                .await;
         }
         let cast_schema = schema.select(&casts);
         let old = self.manifest.schema.select(&casts);
@@ -176,7 +201,12 @@ impl Dataset {
             safe: false,
             ..Default::default()
         };
-        let targets: Vec<DataType> = cast_schema.arrow().fields().iter().map(|f| f.data_type().clone()).collect();
+        let targets: Vec<DataType> = cast_schema
+            .arrow()
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
         let files = self
             .write_column_files(&old, &cast_schema, |batch| {
                 batch
@@ -187,7 +217,8 @@ impl Dataset {
                     .collect()
             })
             .await?;
-        self.commit_schema(Operation::AlterColumns, schema, files, superseded).await
+        self.commit_schema(Operation::AlterColumns, schema, files, superseded)
+            .await
     }
 
     /// For every fragment, reads `input` over all physical rows in chunks,
@@ -221,9 +252,11 @@ impl Dataset {
                     let columns = columns
                         .into_iter()
                         .zip(output.arrow().fields())
-                        .map(|(c, f)| Ok(crate::arrays::conform(c, f.data_type())?))
+                        .map(|(c, f)| crate::arrays::conform(c, f.data_type()))
                         .collect::<Result<Vec<_>>>()?;
-                    writer.write(&RecordBatch::try_new(output.arrow().clone(), columns)?).await?;
+                    writer
+                        .write(&RecordBatch::try_new(output.arrow().clone(), columns)?)
+                        .await?;
                     start = end;
                 }
                 Ok(())
@@ -234,7 +267,10 @@ impl Dataset {
                 return Err(e);
             }
             let summary = writer.finish().await?;
-            files.insert(fragment.id, vec![data_file(path, output.top_level_ids(), summary.file_size)]);
+            files.insert(
+                fragment.id,
+                vec![data_file(path, output.top_level_ids(), summary.file_size)],
+            );
         }
         Ok(files)
     }
@@ -270,7 +306,10 @@ fn replace_top(schema: &TableSchema, index: usize, field: Field) -> Result<Table
     if same_shape {
         return schema.with_replaced(index, field);
     }
-    Err(TableError::InvalidArgument(format!("cannot cast nested column {:?}", old.name())))
+    Err(TableError::InvalidArgument(format!(
+        "cannot cast nested column {:?}",
+        old.name()
+    )))
 }
 
 /// Applies a rename or nullability change at `path` inside `field`.
@@ -286,13 +325,19 @@ fn alter_field(field: &Field, path: &[&str], alteration: &ColumnAlteration) -> R
         return Ok(out);
     };
     let DataType::Struct(children) = field.data_type() else {
-        return Err(TableError::ColumnNotFound { name: alteration.path.clone() });
+        return Err(TableError::ColumnNotFound {
+            name: alteration.path.clone(),
+        });
     };
     let position = children
         .iter()
         .position(|c| c.name() == head)
-        .ok_or_else(|| TableError::ColumnNotFound { name: alteration.path.clone() })?;
+        .ok_or_else(|| TableError::ColumnNotFound {
+            name: alteration.path.clone(),
+        })?;
     let mut new_children: Vec<FieldRef> = children.iter().cloned().collect();
     new_children[position] = Arc::new(alter_field(&children[position], tail, alteration)?);
-    Ok(field.clone().with_data_type(DataType::Struct(Fields::from(new_children))))
+    Ok(field
+        .clone()
+        .with_data_type(DataType::Struct(Fields::from(new_children))))
 }

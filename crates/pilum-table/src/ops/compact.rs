@@ -66,7 +66,12 @@ impl Dataset {
             let ids: Vec<u64> = group.iter().map(|f| f.id).collect();
             let seen = Arc::new(Mutex::new(Vec::<u64>::new()));
             let columns: Vec<String> = self.schema().fields().iter().map(|f| f.name().clone()).collect();
-            let rows = self.scan().with_fragments(ids.clone()).with_row_id(true).try_into_stream().await?;
+            let rows = self
+                .scan()
+                .with_fragments(ids.clone())
+                .with_row_id(true)
+                .try_into_stream()
+                .await?;
             let rows = rows
                 .map({
                     let seen = seen.clone();
@@ -91,13 +96,7 @@ impl Dataset {
             removed.extend(ids);
             fragments.extend(written);
         }
-        let txn = Transaction::new(
-            Operation::Compact,
-            Change::Rewrite {
-                removed,
-                fragments,
-            },
-        );
+        let txn = Transaction::new(Operation::Compact, Change::Rewrite { removed, fragments });
         self.commit(txn).await?;
         Ok(metrics)
     }
@@ -171,7 +170,10 @@ mod tests {
             fragment(4, 100, 50),
             fragment(5, 50, 0),
         ];
-        let groups: Vec<Vec<u64>> = plan(&fragments, &options).iter().map(|g| g.iter().map(|f| f.id).collect()).collect();
+        let groups: Vec<Vec<u64>> = plan(&fragments, &options)
+            .iter()
+            .map(|g| g.iter().map(|f| f.id).collect())
+            .collect();
         assert_eq!(groups, vec![vec![1, 2], vec![4, 5]]);
         assert!(plan(&[fragment(1, 100, 0)], &options).is_empty());
     }

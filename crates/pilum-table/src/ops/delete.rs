@@ -20,7 +20,8 @@ impl Dataset {
     pub async fn delete(&mut self, predicate: &str) -> Result<u64> {
         CompiledExpr::compile_predicate(predicate, self.schema())?;
         let predicate = predicate.to_string();
-        self.with_retries(move |dataset| Box::pin(dataset.delete_once(predicate.clone()))).await
+        self.with_retries(move |dataset| Box::pin(dataset.delete_once(predicate.clone())))
+            .await
     }
 
     async fn delete_once(&mut self, predicate: String) -> Result<u64> {

@@ -119,9 +119,14 @@ impl MergeInsertBuilder {
     async fn execute_once(&self, dataset: &mut Dataset, batches: Vec<RecordBatch>) -> Result<MergeStats> {
         let schema = dataset.manifest.schema.clone();
         if self.on.is_empty() {
-            return Err(TableError::InvalidArgument("merge_insert needs at least one key column".into()));
+            return Err(TableError::InvalidArgument(
+                "merge_insert needs at least one key column".into(),
+            ));
         }
-        let conformed = batches.iter().map(|b| conform_batch(b, &schema)).collect::<Result<Vec<_>>>()?;
+        let conformed = batches
+            .iter()
+            .map(|b| conform_batch(b, &schema))
+            .collect::<Result<Vec<_>>>()?;
         let source = arrow_select::concat::concat_batches(schema.arrow(), &conformed)?;
         let key_indices = self.on.iter().map(|k| schema.index_of(k)).collect::<Result<Vec<_>>>()?;
         let converter = RowConverter::new(
@@ -130,7 +135,7 @@ impl MergeInsertBuilder {
                 .map(|&i| SortField::new(schema.arrow().field(i).data_type().clone()))
                 .collect(),
         )?;
-        let source_keys = converter.convert_columns(&source.project(&key_indices)?.columns().to_vec())?;
+        let source_keys = converter.convert_columns(source.project(&key_indices)?.columns())?;
         let mut by_key: HashMap<&[u8], u32> = HashMap::with_capacity(source.num_rows());
         for row in 0..source.num_rows() {
             if by_key.insert(source_keys.row(row).data(), row as u32).is_some() {
@@ -162,7 +167,12 @@ impl MergeInsertBuilder {
             let key_columns = self
                 .on
                 .iter()
-                .map(|k| batch.column_by_name(k).cloned().ok_or_else(|| TableError::ColumnNotFound { name: k.clone() }))
+                .map(|k| {
+                    batch
+                        .column_by_name(k)
+                        .cloned()
+                        .ok_or_else(|| TableError::ColumnNotFound { name: k.clone() })
+                })
                 .collect::<Result<Vec<_>>>()?;
             let keys: Rows = converter.convert_columns(&key_columns)?;
             let (Some(ids), Some(addresses)) = (batch.column_by_name(ROW_ID), batch.column_by_name(ROW_ADDRESS)) else {
@@ -186,10 +196,16 @@ impl MergeInsertBuilder {
                 (_, Some(condition)) => {
                     let target_rows = UInt32Array::from_iter_values(hits.iter().map(|h| h.0 as u32));
                     let source_rows = UInt32Array::from_iter_values(hits.iter().map(|h| h.1));
-                    let target_part = take_batch(&batch.project(&(0..schema.arrow().fields().len()).collect::<Vec<_>>())?, &target_rows)?;
+                    let target_part = take_batch(
+                        &batch.project(&(0..schema.arrow().fields().len()).collect::<Vec<_>>())?,
+                        &target_rows,
+                    )?;
                     let source_part = take_batch(&source, &source_rows)?;
                     let mask = condition.mask(&target_part, &source_part)?;
-                    hits.into_iter().zip(mask.values().iter()).filter_map(|(h, keep)| keep.then_some(h)).collect()
+                    hits.into_iter()
+                        .zip(mask.values().iter())
+                        .filter_map(|(h, keep)| keep.then_some(h))
+                        .collect()
                 }
             };
             let removals: Vec<usize> = match (&self.when_not_matched_by_source, &delete_if) {
@@ -204,13 +220,20 @@ impl MergeInsertBuilder {
                 moved_rows.push(source_row);
                 moved_ids.push(ids.value(row));
             }
-            let gone: Vec<u64> = updates.iter().map(|u| u.0).chain(removals.iter().copied()).map(|r| addresses.value(r)).collect();
+            let gone: Vec<u64> = updates
+                .iter()
+                .map(|u| u.0)
+                .chain(removals.iter().copied())
+                .map(|r| addresses.value(r))
+                .collect();
             add_addresses(&mut deleted, &gone.into());
             stats.updated += updates.len() as u64;
             stats.deleted += removals.len() as u64;
         }
         let inserted_rows: Vec<u32> = if self.insert_not_matched {
-            (0..source.num_rows() as u32).filter(|r| !matched.contains(*r)).collect()
+            (0..source.num_rows() as u32)
+                .filter(|r| !matched.contains(*r))
+                .collect()
         } else {
             Vec::new()
         };

@@ -14,9 +14,9 @@ pub use compact::{CompactionMetrics, CompactionOptions};
 pub use merge_insert::{MergeInsertBuilder, MergeStats, WhenMatched, WhenNotMatchedBySource};
 
 use crate::error::Result;
+use crate::proto;
 use crate::rowids;
 use crate::write::BatchStream;
-use crate::proto;
 use arrow_array::RecordBatch;
 use futures::TryStreamExt;
 

@@ -53,20 +53,25 @@ impl Dataset {
                 let seen = seen.clone();
                 move |batch| {
                     let batch = batch?;
-                    let ids = batch.column_by_name(ROW_ID).map(|c| c.as_primitive::<UInt64Type>().clone());
-                    let addresses = batch.column_by_name(ROW_ADDRESS).map(|c| c.as_primitive::<UInt64Type>().clone());
+                    let ids = batch
+                        .column_by_name(ROW_ID)
+                        .map(|c| c.as_primitive::<UInt64Type>().clone());
+                    let addresses = batch
+                        .column_by_name(ROW_ADDRESS)
+                        .map(|c| c.as_primitive::<UInt64Type>().clone());
                     if let (Some(ids), Some(addresses)) = (ids, addresses) {
                         let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
                         seen.0.extend_from_slice(ids.values());
                         add_addresses(&mut seen.1, &addresses);
                     }
-                    let mut columns: Vec<ArrayRef> = (0..target.fields().len()).map(|i| batch.column(i).clone()).collect();
+                    let mut columns: Vec<ArrayRef> =
+                        (0..target.fields().len()).map(|i| batch.column(i).clone()).collect();
                     for (index, expr) in &setters {
                         let value = expr.evaluate(&batch)?;
                         columns[*index] = arrow_cast::cast(&value, target.field(*index).data_type())?;
                     }
-                    Ok(RecordBatch::try_new(target.clone(), columns)
-                        .map_err(|e| TableError::SchemaMismatch { reason: e.to_string() })?)
+                    RecordBatch::try_new(target.clone(), columns)
+                        .map_err(|e| TableError::SchemaMismatch { reason: e.to_string() })
                 }
             })
             .boxed();

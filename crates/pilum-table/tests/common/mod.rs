@@ -3,7 +3,7 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt64Type};
-use arrow_array::{ArrayRef, Float32Array, FixedSizeListArray, Int64Array, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::stream;
 use object_store::memory::InMemory;
@@ -15,7 +15,11 @@ pub fn schema() -> SchemaRef {
         Field::new("id", DataType::Int64, false),
         Field::new("value", DataType::Int64, true),
         Field::new("text", DataType::Utf8, true),
-        Field::new("vec", DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), 4), true),
+        Field::new(
+            "vec",
+            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), 4),
+            true,
+        ),
     ]))
 }
 
@@ -39,10 +43,7 @@ pub fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
             Arc::new(vec),
         ],
     )
-    .map(|b| {
-        assert_eq!(b.num_rows(), n);
-        b
-    })
+    .inspect(|b| assert_eq!(b.num_rows(), n))
     .unwrap()
 }
 
@@ -82,7 +83,15 @@ impl TestLocation {
 }
 
 pub async fn create(location: &DatasetLocation, batches: Vec<RecordBatch>, params: &WriteParams) -> Dataset {
-    Dataset::write(location.clone(), schema(), stream_of(batches), WriteMode::Create, params).await.unwrap()
+    Dataset::write(
+        location.clone(),
+        schema(),
+        stream_of(batches),
+        WriteMode::Create,
+        params,
+    )
+    .await
+    .unwrap()
 }
 
 /// Sorted ids of every live row.
@@ -94,9 +103,19 @@ pub async fn ids(dataset: &Dataset) -> Vec<i64> {
 }
 
 pub fn column_i64(batch: &RecordBatch, name: &str) -> Vec<i64> {
-    batch.column_by_name(name).unwrap().as_primitive::<Int64Type>().values().to_vec()
+    batch
+        .column_by_name(name)
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec()
 }
 
 pub fn column_u64(batch: &RecordBatch, name: &str) -> Vec<u64> {
-    batch.column_by_name(name).unwrap().as_primitive::<UInt64Type>().values().to_vec()
+    batch
+        .column_by_name(name)
+        .unwrap()
+        .as_primitive::<UInt64Type>()
+        .values()
+        .to_vec()
 }

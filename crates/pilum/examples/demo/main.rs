@@ -2,7 +2,12 @@
 //! embedding columns, image-like blobs), then reads it back the ways a
 //! training or serving job does, counting the read requests each step costs.
 //!
+//! Then it does the same for a versioned dataset (see `dataset.rs`): write,
+//! append, add an embedding column without rewriting, delete, time-travel.
+//!
 //! Run: `cargo run --release -p pilum --example demo [-- <output dir>]`
+
+mod dataset;
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
 use arrow_array::cast::AsArray;
@@ -191,5 +196,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "...or as bytes on request: {} bytes",
         bytes.column(0).as_binary::<i64>().value(0).len()
     );
-    Ok(())
+    dataset::run(std::path::Path::new(&dir))
 }
