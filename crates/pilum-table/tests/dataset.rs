@@ -608,7 +608,8 @@ async fn cleanup_removes_only_unreferenced_files() {
         ));
         ds.tags().delete("keep").await.unwrap();
         let stats = ds.cleanup_old_versions(Duration::ZERO).await.unwrap();
-        assert_eq!((stats.versions_removed, stats.files_removed), (1, 1));
+        // Version 1's file, and the orphan data file of the refused append.
+        assert_eq!((stats.versions_removed, stats.files_removed), (1, 2));
         assert_eq!(ds.versions().await.unwrap().len(), 1);
     })
     .await;
