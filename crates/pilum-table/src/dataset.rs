@@ -276,6 +276,17 @@ impl Dataset {
         Ok(self.with_manifest(manifest))
     }
 
+    /// The newest version committed at or before a naive local time (the
+    /// machine's time zone, as notebooks mean it).
+    pub async fn checkout_as_of_local(&self, time: chrono::NaiveDateTime) -> Result<Self> {
+        use chrono::TimeZone;
+        let local = chrono::Local
+            .from_local_datetime(&time)
+            .earliest()
+            .ok_or_else(|| TableError::InvalidArgument(format!("{time} does not exist in the local time zone")))?;
+        self.checkout_as_of(local.with_timezone(&Utc)).await
+    }
+
     /// The version tagged `name`.
     pub async fn checkout_tag(&self, name: &str) -> Result<Self> {
         let version = self.tags().get(name).await?;

@@ -238,6 +238,86 @@ pub fn unframe(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> Manifest {
+        let schema = arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            "id",
+            arrow_schema::DataType::Int64,
+            false,
+        )]);
+        let fragment = proto::Fragment {
+            id: 1,
+            files: vec![proto::DataFile {
+                path: "data/a.pilum".into(),
+                field_ids: vec![0],
+                size: 100,
+                format_major: 1,
+                format_minor: 0,
+            }],
+            physical_rows: 10,
+            deletion: Some(proto::DeletionFile {
+                path: "_deletions/1-1-x.bin".into(),
+                num_deleted: 2,
+                size: 20,
+            }),
+            row_ids: Some(crate::rowids::fresh(0, 10)),
+        };
+        Manifest {
+            version: 3,
+            timestamp_micros: 1,
+            writer_version: "pilum test".into(),
+            writer_features: KNOWN_FEATURES,
+            schema: TableSchema::assign(Arc::new(schema), 0),
+            fragments: Arc::new(vec![fragment]),
+            max_fragment_id: 1,
+            next_row_id: 10,
+            max_field_id: 0,
+            config: HashMap::new(),
+            metadata: HashMap::new(),
+            transaction: proto::Transaction::default(),
+        }
+    }
+
+    #[test]
+    fn manifests_round_trip_and_damage_never_panics() {
+        let bytes = sample().to_bytes();
+        let back = Manifest::from_bytes(&bytes, "m").unwrap();
+        assert_eq!((back.version, back.live_rows()), (3, 8));
+        for cut in 0..bytes.len() {
+            assert!(Manifest::from_bytes(&bytes[..cut], "m").is_err());
+        }
+        for at in 0..bytes.len() {
+            let mut flipped = bytes.to_vec();
+            flipped[at] ^= 0x40;
+            let result = Manifest::from_bytes(&flipped, "m");
+            // Bytes 6..8 are the minor version: any minor of major 1 reads.
+            assert_eq!(result.is_ok(), (6..8).contains(&at), "flip at {at}");
+        }
+    }
+
+    #[test]
+    fn unknown_reader_features_are_refused() {
+        let mut message = proto::Manifest::decode(unframe(&sample().to_bytes(), "m").unwrap().as_slice()).unwrap();
+        message.reader_features |= 1 << 40;
+        let framed = frame(&message.encode_to_vec());
+        assert!(matches!(
+            Manifest::from_bytes(&framed, "m"),
+            Err(TableError::UnsupportedFeatures { kind: "reader", .. })
+        ));
+    }
+
+    proptest! {
+        /// Validly framed garbage and mutated real payloads give errors, not panics.
+        #[test]
+        fn framed_garbage_does_not_panic(noise in proptest::collection::vec(any::<u8>(), 0..600), at in any::<usize>(), byte in any::<u8>()) {
+            let _ = Manifest::from_bytes(&frame(&noise), "m");
+            let mut payload = unframe(&sample().to_bytes(), "m").unwrap();
+            let index = at % payload.len();
+            payload[index] = byte;
+            let _ = Manifest::from_bytes(&frame(&payload), "m");
+        }
+    }
 
     #[test]
     fn framing_round_trips_and_rejects_damage() {

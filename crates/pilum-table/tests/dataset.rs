@@ -61,6 +61,39 @@ async fn create_append_overwrite_and_time_travel() {
         assert_eq!(tagged.version(), 2);
         let as_of = reopened.checkout_as_of(v1.timestamp()).await.unwrap();
         assert_eq!(as_of.version(), 1);
+        let naive_local = v1.timestamp().with_timezone(&chrono::Local).naive_local();
+        assert_eq!(reopened.checkout_as_of_local(naive_local).await.unwrap().version(), 1);
+        let in_tokyo = v1
+            .timestamp()
+            .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap());
+        assert_eq!(
+            reopened
+                .checkout_as_of(in_tokyo.with_timezone(&chrono::Utc))
+                .await
+                .unwrap()
+                .version(),
+            1
+        );
+        // Tags move and disappear.
+        reopened.tags().create("moving", 1).await.unwrap();
+        reopened.tags().update("moving", 3).await.unwrap();
+        let tags: Vec<(String, u64)> = reopened
+            .tags()
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.name, t.version))
+            .collect();
+        assert_eq!(
+            tags,
+            vec![("before-overwrite".to_string(), 2), ("moving".to_string(), 3)]
+        );
+        reopened.tags().delete("moving").await.unwrap();
+        assert!(matches!(
+            reopened.tags().delete("moving").await,
+            Err(TableError::TagNotFound { .. })
+        ));
         assert!(matches!(
             reopened
                 .checkout_as_of(v1.timestamp() - chrono::Duration::seconds(10))
@@ -547,6 +580,24 @@ async fn schema_evolution_is_zero_copy() {
             ds.drop_columns(&["missing"]).await,
             Err(TableError::ColumnNotFound { .. })
         ));
+        // Nullability: allowed when no value is null, refused otherwise; metadata only.
+        ds.alter_columns(&[ColumnAlteration {
+            path: "doubled".into(),
+            nullable: Some(false),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+        assert!(!ds.schema().field_with_name("doubled").unwrap().is_nullable());
+        let refused = ds
+            .alter_columns(&[ColumnAlteration {
+                path: "score".into(),
+                nullable: Some(false),
+                ..Default::default()
+            }])
+            .await;
+        assert!(matches!(refused, Err(TableError::InvalidArgument(_))), "{refused:?}");
+        assert_eq!(data_files(&ds).await, after_cast);
     })
     .await;
 }
