@@ -125,6 +125,39 @@ async fn create_append_overwrite_and_time_travel() {
 }
 
 #[tokio::test]
+async fn files_are_cut_by_rows_and_by_bytes() {
+    let t = TestLocation::new(Backend::Memory);
+    let by_rows = create(
+        &t.location,
+        vec![batch(0..1000)],
+        &WriteParams {
+            max_rows_per_file: 300,
+            ..Default::default()
+        },
+    )
+    .await;
+    let rows: Vec<u64> = by_rows.fragments().iter().map(|f| f.physical_rows).collect();
+    assert_eq!(rows, vec![300, 300, 300, 100]);
+    let t = TestLocation::new(Backend::Memory);
+    // About 100 bytes per row in memory: 20 KB files hold ~200 rows.
+    let by_bytes = create(
+        &t.location,
+        vec![batch(0..1000)],
+        &WriteParams {
+            max_bytes_per_file: 20_000,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(
+        by_bytes.fragments().len() >= 3,
+        "{} fragments",
+        by_bytes.fragments().len()
+    );
+    assert_eq!(ids(&by_bytes).await, (0..1000).collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn bad_inputs_give_typed_errors() {
     for_each_backend(|t| async move {
         let loc = &t.location;

@@ -76,3 +76,20 @@ async fn commit_cost_does_not_grow_with_versions() {
     }
     assert_eq!(costs[0], costs[1], "append cost at 2 vs 60 versions");
 }
+
+#[tokio::test]
+async fn opening_many_fragments_is_still_three_requests() {
+    let store = Arc::new(CountingStore::new(Arc::new(InMemory::new())));
+    let location = DatasetLocation::in_store(store.clone(), "ds");
+    let params = WriteParams {
+        max_rows_per_file: 1,
+        ..WriteParams::default()
+    };
+    create(&location, vec![batch(0..2000)], &params).await;
+    store.reset();
+    let ds = Dataset::open_location(location).await.unwrap();
+    assert_eq!(ds.fragments().len(), 2000);
+    assert_eq!((store.counts().reads, store.counts().lists), (3, 0));
+    assert_eq!(ds.count_rows(None).await.unwrap(), 2000);
+    assert_eq!(store.counts().reads, 3, "count_rows without a filter reads nothing");
+}
