@@ -54,11 +54,18 @@ pub async fn commit(
             });
         };
         check_writable(&latest)?;
-        if latest.version > base.version && location.try_load_manifest(next).await?.is_none() {
-            return Err(TableError::CommitConflict {
-                version: latest.version,
-                reason: format!("version {next} was cleaned up; reopen the dataset at its latest version"),
-            });
+        if latest.version > base.version {
+            // The first newer version is checked here once, not reloaded below.
+            let Some(first) = location.try_load_manifest(next).await? else {
+                return Err(TableError::CommitConflict {
+                    version: latest.version,
+                    reason: format!("version {next} was cleaned up; reopen the dataset at its latest version"),
+                });
+            };
+            check_writable(&first)?;
+            txn.check(&first)?;
+            others.push(first);
+            next += 1;
         }
     }
     for attempt in 0..=config.max_retries {

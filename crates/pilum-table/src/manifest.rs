@@ -207,18 +207,20 @@ pub fn unframe(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
     if bytes.len() < HEADER_LEN + 4 || bytes[..4] != MANIFEST_MAGIC {
         return Err(corrupt("not a Pilum manifest"));
     }
-    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
-    let u32_at = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-    let (major, minor) = (u16_at(4), u16_at(6));
+    // Lengths were checked above, so the cursor reads cannot run short.
+    let truncated = |_| corrupt("truncated header");
+    let mut header = pilum_core::ByteCursor::new(&bytes[4..HEADER_LEN]);
+    let (major, minor) = (header.u16().map_err(truncated)?, header.u16().map_err(truncated)?);
     if major != MANIFEST_MAJOR {
         return Err(TableError::corrupt(
             path,
             format!("unsupported manifest format {major}.{minor} (this reader supports {MANIFEST_MAJOR}.x)"),
         ));
     }
-    let (compression, raw_len) = (u32_at(8), u32_at(12));
-    let body = &bytes[HEADER_LEN..bytes.len() - 4];
-    if crc32fast::hash(body) != u32_at(bytes.len() - 4) {
+    let (compression, raw_len) = (header.u32().map_err(truncated)?, header.u32().map_err(truncated)?);
+    let (body, crc) = bytes[HEADER_LEN..].split_at(bytes.len() - HEADER_LEN - 4);
+    let stored_crc = pilum_core::ByteCursor::new(crc).u32().map_err(truncated)?;
+    if crc32fast::hash(body) != stored_crc {
         return Err(corrupt("checksum mismatch"));
     }
     if raw_len > MAX_PAYLOAD {

@@ -153,6 +153,11 @@ impl TableSchema {
         Ok(Self { arrow, field_ids })
     }
 
+    /// The top-level fields from position `from` on (e.g. the ones just added).
+    pub fn fields_from(&self, from: usize) -> Self {
+        self.select(&(from..self.arrow.fields().len()).collect::<Vec<_>>())
+    }
+
     /// This schema with top-level field `index` replaced by `field` (same ids,
     /// so the replacement must have the same shape of nested fields).
     pub fn with_replaced(&self, index: usize, field: Field) -> Result<Self> {

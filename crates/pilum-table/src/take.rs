@@ -32,10 +32,7 @@ impl Dataset {
         let projection = self.projection(columns)?;
         let mut readers = BTreeMap::new();
         for &(position, _) in &located {
-            if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
-                let fragment = Arc::new(fragments[position].clone());
-                entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
-            }
+            self.open_fragment(&mut readers, position).await?;
         }
         let physical = located
             .into_iter()
@@ -56,10 +53,7 @@ impl Dataset {
         for &id in ids {
             let mut live = None;
             for (position, offset) in index.candidates(id) {
-                if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
-                    let fragment = Arc::new(self.manifest.fragments[position].clone());
-                    entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
-                }
+                self.open_fragment(&mut readers, position).await?;
                 if !readers[&position].deletions().contains(offset as u32) {
                     live = Some((position, offset));
                     break;
@@ -68,6 +62,15 @@ impl Dataset {
             located.push(live.ok_or(TableError::RowNotFound { row: id })?);
         }
         gather(&readers, &projection, &located).await
+    }
+
+    /// Opens the fragment at `position` into `readers` unless it is there.
+    async fn open_fragment(&self, readers: &mut BTreeMap<usize, FragmentReader>, position: usize) -> Result<()> {
+        if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
+            let fragment = Arc::new(self.manifest.fragments[position].clone());
+            entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
+        }
+        Ok(())
     }
 
     fn projection(&self, columns: Option<&[&str]>) -> Result<TableSchema> {

@@ -42,10 +42,7 @@ impl Dataset {
                 || tagged.contains(&version)
                 || manifest.timestamp_micros >= cutoff.timestamp_micros();
             if keep {
-                for fragment in manifest.fragments.iter() {
-                    referenced.extend(fragment.files.iter().map(|f| f.path.clone()));
-                    referenced.extend(fragment.deletion.iter().map(|d| d.path.clone()));
-                }
+                add_referenced(&mut referenced, &manifest);
             } else {
                 doomed.push(version);
             }
@@ -57,10 +54,7 @@ impl Dataset {
         // Versions committed while we looked keep their files too.
         let mut next = latest.version() + 1;
         while let Some(manifest) = location.try_load_manifest(next).await? {
-            for fragment in manifest.fragments.iter() {
-                referenced.extend(fragment.files.iter().map(|f| f.path.clone()));
-                referenced.extend(fragment.deletion.iter().map(|d| d.path.clone()));
-            }
+            add_referenced(&mut referenced, &manifest);
             next += 1;
         }
         let root_prefix = format!("{}/", location.root.as_ref());
@@ -76,5 +70,13 @@ impl Dataset {
             }
         }
         Ok(stats)
+    }
+}
+
+/// Adds the data and deletion files `manifest` references.
+fn add_referenced(referenced: &mut HashSet<String>, manifest: &crate::manifest::Manifest) {
+    for fragment in manifest.fragments.iter() {
+        referenced.extend(fragment.files.iter().map(|f| f.path.clone()));
+        referenced.extend(fragment.deletion.iter().map(|d| d.path.clone()));
     }
 }

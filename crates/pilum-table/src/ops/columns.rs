@@ -61,16 +61,17 @@ impl Dataset {
                     compiled.push(expr);
                 }
                 let new_schema = schema.with_added(&fields, self.manifest.max_field_id)?;
-                let added = new_schema
-                    .select(&((schema.arrow().fields().len())..new_schema.arrow().fields().len()).collect::<Vec<_>>());
-                let inputs: Vec<String> = compiled.iter().flat_map(|e| e.columns()).collect();
-                let mut inputs_dedup: Vec<String> = Vec::new();
-                for name in inputs {
-                    if !inputs_dedup.contains(&name) {
-                        inputs_dedup.push(name);
-                    }
-                }
-                let input_schema = schema.project(&inputs_dedup)?;
+                let added = new_schema.fields_from(schema.arrow().fields().len());
+                // Every column any expression reads, in table order.
+                let inputs: std::collections::HashSet<String> = compiled.iter().flat_map(|e| e.columns()).collect();
+                let input_names: Vec<&String> = schema
+                    .arrow()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name())
+                    .filter(|n| inputs.contains(*n))
+                    .collect();
+                let input_schema = schema.project(&input_names)?;
                 let files = self
                     .write_column_files(&input_schema, &added, |batch| {
                         compiled.iter().map(|e| e.evaluate(batch)).collect()
@@ -115,8 +116,7 @@ impl Dataset {
             .collect();
         let value_indices: Vec<usize> = (0..schema.fields().len()).filter(|i| *i != key_index).collect();
         let new_schema = table.with_added(&new_fields, self.manifest.max_field_id)?;
-        let added =
-            new_schema.select(&((table.arrow().fields().len())..new_schema.arrow().fields().len()).collect::<Vec<_>>());
+        let added = new_schema.fields_from(table.arrow().fields().len());
         let input = table.project(&[left_on])?;
         let files = self
             .write_column_files(&input, &added, |batch| {

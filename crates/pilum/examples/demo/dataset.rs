@@ -6,7 +6,7 @@ use arrow_array::types::{Int64Type, UInt64Type};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use futures::stream;
-use pilum::{Dataset, DatasetLocation, NewColumns, ROW_ID, WriteMode, WriteParams};
+use pilum::{BatchStream, Dataset, DatasetLocation, NewColumns, ROW_ID, WriteMode, WriteParams};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -38,16 +38,12 @@ fn rows(ids: std::ops::Range<i64>) -> Result<RecordBatch, arrow_schema::ArrowErr
     ])
 }
 
-fn batches(ids: std::ops::Range<i64>, step: i64) -> pilum_table_stream::Stream {
+fn batches(ids: std::ops::Range<i64>, step: i64) -> BatchStream {
     let chunks: Vec<_> = (ids.start..ids.end)
         .step_by(step as usize)
         .map(|s| rows(s..(s + step).min(ids.end)).map_err(Into::into))
         .collect();
     Box::pin(stream::iter(chunks))
-}
-
-mod pilum_table_stream {
-    pub type Stream = futures::stream::BoxStream<'static, Result<arrow_array::RecordBatch, pilum::TableError>>;
 }
 
 fn data_files(dir: &std::path::Path) -> usize {
