@@ -8,7 +8,7 @@ use crate::location::DatasetLocation;
 use crate::proto;
 use crate::schema::TableSchema;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
-use pilum_file::{FileReader, ReadOptions};
+use pilum_file::{BlobFile, FileReader, ReadOptions};
 use roaring::RoaringBitmap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -68,6 +68,19 @@ impl FragmentReader {
             file.take(offsets, &options).await
         })
         .await
+    }
+
+    /// Opens the blobs of field `field_id` at physical `offsets`; `None` for
+    /// null values and for fragments written before the column existed.
+    pub async fn take_blobs(&self, field_id: i32, offsets: &[u64]) -> Result<Vec<Option<BlobFile>>> {
+        match self.locate(field_id) {
+            Some((file, column)) => {
+                let reader = &self.files[file];
+                let name = reader.schema().field(column).name().clone();
+                Ok(reader.take_blobs(&name, offsets).await?)
+            }
+            None => Ok(vec![None; offsets.len()]),
+        }
     }
 
     async fn read_with<'a, F, Fut>(&'a self, projection: &TableSchema, num_rows: usize, read: F) -> Result<RecordBatch>

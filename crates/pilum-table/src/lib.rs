@@ -10,6 +10,7 @@
 //! specified in `format-spec/table.md`.
 
 mod arrays;
+mod blobs;
 mod cache;
 mod commit;
 mod dataset;
@@ -21,6 +22,7 @@ mod location;
 mod manifest;
 mod ops;
 mod paths;
+mod progress;
 #[doc(hidden)]
 pub mod proto;
 mod rowids;
@@ -31,6 +33,7 @@ mod take;
 mod transaction;
 mod write;
 
+pub use blobs::BlobRows;
 pub use commit::CommitConfig;
 pub use dataset::{Dataset, VersionInfo, WriteMode};
 pub use error::{Result, TableError};
@@ -38,6 +41,7 @@ pub use expr::CompiledExpr;
 pub use location::DatasetLocation;
 pub use manifest::{KNOWN_FEATURES, MANIFEST_MAGIC, Manifest};
 pub use ops::*;
+pub use progress::{Progress, ProgressUpdate};
 pub use proto::Operation;
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
 pub use schema::TableSchema;

@@ -12,6 +12,27 @@ use std::sync::Arc;
 impl Dataset {
     /// Rows at live positions `offsets` (0 = first live row), in that order.
     pub async fn take(&self, offsets: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
+        let projection = self.projection(columns)?;
+        let mut readers = BTreeMap::new();
+        let located = self.locate_offsets(offsets, &mut readers).await?;
+        gather(&readers, &projection, &located).await
+    }
+
+    /// Rows with stable ids `ids`, in that order; a deleted or unknown id is an error.
+    pub async fn take_rows(&self, ids: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
+        let projection = self.projection(columns)?;
+        let mut readers = BTreeMap::new();
+        let located = self.locate_row_ids(ids, &mut readers).await?;
+        gather(&readers, &projection, &located).await
+    }
+
+    /// Maps live positions to `(fragment position, physical offset)`, opening
+    /// the fragments involved into `readers`.
+    pub(crate) async fn locate_offsets(
+        &self,
+        offsets: &[u64],
+        readers: &mut BTreeMap<usize, FragmentReader>,
+    ) -> Result<Vec<(usize, u64)>> {
         let fragments = &self.manifest.fragments;
         let mut ends = Vec::with_capacity(fragments.len());
         let mut total = 0u64;
@@ -29,31 +50,28 @@ impl Dataset {
             located.push((position, offset - first));
         }
         // Live positions become physical offsets once deletions are known.
-        let projection = self.projection(columns)?;
-        let mut readers = BTreeMap::new();
         for &(position, _) in &located {
-            self.open_fragment(&mut readers, position).await?;
+            self.open_fragment(readers, position).await?;
         }
-        let physical = located
+        Ok(located
             .into_iter()
-            .map(|(position, live)| {
-                let deletions = readers[&position].deletions();
-                Ok((position, nth_live(deletions, live)))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        gather(&readers, &projection, &physical).await
+            .map(|(position, live)| (position, nth_live(readers[&position].deletions(), live)))
+            .collect())
     }
 
-    /// Rows with stable ids `ids`, in that order; a deleted or unknown id is an error.
-    pub async fn take_rows(&self, ids: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
+    /// Maps stable row ids to `(fragment position, physical offset)` of their
+    /// live copy, opening the fragments involved into `readers`.
+    pub(crate) async fn locate_row_ids(
+        &self,
+        ids: &[u64],
+        readers: &mut BTreeMap<usize, FragmentReader>,
+    ) -> Result<Vec<(usize, u64)>> {
         let index = self.row_id_index();
-        let projection = self.projection(columns)?;
-        let mut readers = BTreeMap::new();
         let mut located = Vec::with_capacity(ids.len());
         for &id in ids {
             let mut live = None;
             for (position, offset) in index.candidates(id) {
-                self.open_fragment(&mut readers, position).await?;
+                self.open_fragment(readers, position).await?;
                 if !readers[&position].deletions().contains(offset as u32) {
                     live = Some((position, offset));
                     break;
@@ -61,7 +79,7 @@ impl Dataset {
             }
             located.push(live.ok_or(TableError::RowNotFound { row: id })?);
         }
-        gather(&readers, &projection, &located).await
+        Ok(located)
     }
 
     /// Opens the fragment at `position` into `readers` unless it is there.

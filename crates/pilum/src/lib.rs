@@ -27,9 +27,10 @@ pub use pilum_file::{
 };
 pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri, parse_uri_with_options};
 pub use pilum_table::{
-    BatchStream, CleanupStats, ColumnAlteration, CommitConfig, CompactionMetrics, CompactionOptions, Dataset,
-    DatasetLocation, Materialization, MergeInsertBuilder, MergeStats, NewColumns, Operation, ROW_ADDRESS, ROW_ID,
-    Scanner, TableError, TagInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource, WriteMode, WriteParams,
+    BatchStream, BlobRows, CleanupStats, ColumnAlteration, CommitConfig, CompactionMetrics, CompactionOptions, Dataset,
+    DatasetLocation, Materialization, MergeInsertBuilder, MergeStats, NewColumns, Operation, Progress, ProgressUpdate,
+    ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource, WriteMode,
+    WriteParams,
 };
 
 /// Field metadata key that marks a binary column as a blob column.

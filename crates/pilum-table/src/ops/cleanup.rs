@@ -5,6 +5,7 @@
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::paths;
+use crate::progress::Progress;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -26,6 +27,17 @@ impl Dataset {
     /// than `older_than`. A write still in flight whose files are older than
     /// `older_than` can lose them, so pass a period longer than any write.
     pub async fn cleanup_old_versions(&self, older_than: Duration) -> Result<CleanupStats> {
+        self.cleanup_old_versions_with_progress(older_than, &Progress::none())
+            .await
+    }
+
+    /// [`Dataset::cleanup_old_versions`], reporting manifests examined and
+    /// files deleted to `progress`.
+    pub async fn cleanup_old_versions_with_progress(
+        &self,
+        older_than: Duration,
+        progress: &Progress,
+    ) -> Result<CleanupStats> {
         let latest = self.checkout_latest().await?;
         let location = &self.location;
         // Readers find the latest version from the hint; make it current
@@ -36,7 +48,10 @@ impl Dataset {
         let mut stats = CleanupStats::default();
         let mut referenced: HashSet<String> = HashSet::new();
         let mut doomed = Vec::new();
-        for version in location.list_versions().await? {
+        let versions = location.list_versions().await?;
+        let total = versions.len() as u64;
+        for (done, version) in versions.into_iter().enumerate() {
+            progress.report("versions examined", done as u64, total);
             let manifest = location.load_manifest(version).await?;
             let keep = version >= latest.version()
                 || tagged.contains(&version)
@@ -47,9 +62,12 @@ impl Dataset {
                 doomed.push(version);
             }
         }
+        progress.report("versions examined", total, total);
+        let doomed_total = doomed.len() as u64;
         for version in doomed {
             location.delete(&paths::manifest(&location.root, version)).await?;
             stats.versions_removed += 1;
+            progress.report("versions removed", stats.versions_removed, doomed_total);
         }
         // Versions committed while we looked keep their files too.
         let mut next = latest.version() + 1;

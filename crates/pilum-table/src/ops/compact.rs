@@ -4,6 +4,7 @@
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::manifest::fragment_live_rows;
+use crate::progress::Progress;
 use crate::proto::{self, Operation};
 use crate::scanner::ROW_ID;
 use crate::transaction::{Change, Transaction};
@@ -51,7 +52,18 @@ impl Dataset {
     /// Rewrites small or heavily deleted fragments; commits one version
     /// (nothing when there is nothing to do). Older versions stay readable.
     pub async fn compact_files(&mut self, options: &CompactionOptions) -> Result<CompactionMetrics> {
+        self.compact_files_with_progress(options, &Progress::none()).await
+    }
+
+    /// [`Dataset::compact_files`], reporting each rewritten group of fragments to `progress`.
+    pub async fn compact_files_with_progress(
+        &mut self,
+        options: &CompactionOptions,
+        progress: &Progress,
+    ) -> Result<CompactionMetrics> {
         let groups = plan(&self.manifest.fragments, options);
+        let total = groups.len() as u64;
+        progress.report("fragment groups", 0, total);
         if groups.is_empty() {
             return Ok(CompactionMetrics::default());
         }
@@ -62,7 +74,7 @@ impl Dataset {
             max_rows_per_file: options.target_rows_per_fragment,
             ..WriteParams::default()
         };
-        for group in groups {
+        for (done, group) in groups.into_iter().enumerate() {
             let ids: Vec<u64> = group.iter().map(|f| f.id).collect();
             let seen = Arc::new(Mutex::new(Vec::<u64>::new()));
             let columns: Vec<String> = self.schema().fields().iter().map(|f| f.name().clone()).collect();
@@ -95,6 +107,7 @@ impl Dataset {
             metrics.files_added += written.len() as u64;
             removed.extend(ids);
             fragments.extend(written);
+            progress.report("fragment groups", done as u64 + 1, total);
         }
         let txn = Transaction::new(Operation::Compact, Change::Rewrite { removed, fragments });
         self.commit(txn).await?;

@@ -1,0 +1,129 @@
+"""Pilum: one versioned table for multimodal AI data.
+
+The API mirrors pylance's core dataset API, so code written for Lance runs
+with ``import pilum as lance``::
+
+    import pilum
+    ds = pilum.write_dataset(table, "/data/images")
+    ds.add_columns({"area": "width * height"})       # no data rewritten
+    old = pilum.dataset("/data/images", version=1)   # time travel
+    ds.to_table(columns=["id"], filter="area > 1000")
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Union
+
+import pyarrow as pa
+
+from . import errors
+from ._data import ReaderLike, progress_callback, to_reader
+from ._native import __version__
+from .blob import BlobFile
+from .dataset import CleanupStats, CompactionMetrics, DatasetOptimizer, PilumDataset, Tags
+from .errors import *  # noqa: F401,F403
+from .fragment import PilumFragment
+from .merge_insert import MergeInsertBuilder
+from .scanner import PilumScanner
+from .sql import Session
+
+#: pylance-compatible aliases.
+LanceDataset = PilumDataset
+LanceScanner = PilumScanner
+LanceFragment = PilumFragment
+
+__all__ = [
+    "write_dataset",
+    "dataset",
+    "PilumDataset",
+    "PilumScanner",
+    "PilumFragment",
+    "LanceDataset",
+    "LanceScanner",
+    "LanceFragment",
+    "BlobFile",
+    "MergeInsertBuilder",
+    "DatasetOptimizer",
+    "CompactionMetrics",
+    "CleanupStats",
+    "Tags",
+    "Session",
+    "errors",
+    "__version__",
+] + errors.__all__
+
+# Arguments pylance accepts that tune Lance's own file layout or commit
+# machinery and have no Pilum counterpart; accepted so Lance code runs.
+_LANCE_ONLY_WRITE_ARGS = {
+    "max_rows_per_group",
+    "data_storage_version",
+    "use_legacy_format",
+    "enable_v2_manifest_paths",
+    "enable_stable_row_ids",
+    "commit_lock",
+    "data_cache_bytes",
+    "max_page_bytes",
+}
+
+
+def write_dataset(
+    data_obj: ReaderLike,
+    uri: Union[str, os.PathLike, PilumDataset],
+    schema: Optional[pa.Schema] = None,
+    mode: str = "create",
+    *,
+    max_rows_per_file: int = 1024 * 1024,
+    max_bytes_per_file: int = 90 * 1024**3,
+    storage_options: Optional[Dict[str, str]] = None,
+    progress: Any = None,
+    **kwargs: Any,
+) -> PilumDataset:
+    """Writes `data_obj` to a dataset at `uri` and returns it.
+
+    `data_obj` is a pyarrow Table or RecordBatchReader, a pandas DataFrame,
+    or anything exporting ``__arrow_c_stream__``; it is streamed, never
+    loaded whole. `mode` is ``"create"`` (fail if a dataset exists),
+    ``"append"`` or ``"overwrite"`` (a new version; old ones stay readable).
+    ``progress=True`` shows a tqdm bar of rows written (a tqdm object or a
+    callable receiving row counts also works). Binary columns whose field
+    metadata has ``pilum:blob`` or ``lance-encoding:blob`` = ``"true"`` are
+    stored out of line and read back lazily with ``take_blobs``.
+    """
+    unknown = set(kwargs) - _LANCE_ONLY_WRITE_ARGS
+    if unknown:
+        raise TypeError(f"write_dataset() got unexpected keyword arguments {sorted(unknown)}")
+    if mode not in ("create", "append", "overwrite"):
+        raise ValueError(f"mode must be 'create', 'append' or 'overwrite', not {mode!r}")
+    if isinstance(uri, PilumDataset):
+        storage_options = storage_options or uri._storage_options
+        uri = uri.uri
+    uri = os.fspath(uri)
+    reader = to_reader(data_obj, schema)
+    total = data_obj.num_rows if isinstance(data_obj, pa.Table) else None
+    update, close = progress_callback(progress, "write", total=total)
+    try:
+        native = PilumDataset.__new__(PilumDataset)
+        from . import _native
+
+        handle = _native._Dataset.write(
+            reader, uri, mode, int(max_rows_per_file), int(max_bytes_per_file), storage_options, update
+        )
+    finally:
+        close()
+    PilumDataset.__init__(native, uri, storage_options=storage_options, _native_dataset=handle)
+    return native
+
+
+def dataset(
+    uri: Union[str, os.PathLike],
+    version: Optional[Union[int, str]] = None,
+    asof: Any = None,
+    storage_options: Optional[Dict[str, str]] = None,
+    **kwargs: Any,
+) -> PilumDataset:
+    """Opens the dataset at `uri`: the latest version, or `version` (a number
+    or a tag), or the version current at `asof` (a datetime; naive means
+    local time). Cache-size and session arguments of pylance are accepted
+    and ignored (Pilum caches per dataset object)."""
+    return PilumDataset(uri, version=version, asof=asof, storage_options=storage_options)

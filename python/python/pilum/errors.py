@@ -1,0 +1,111 @@
+"""Exceptions raised by Pilum.
+
+Every error from the Rust core arrives as one of these classes. Each derives
+from :class:`PilumError` *and* from the natural built-in, so code written for
+``FileNotFoundError`` or ``ValueError`` (as with pylance) keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PilumError",
+    "DatasetNotFoundError",
+    "DatasetAlreadyExistsError",
+    "ObjectNotFoundError",
+    "VersionNotFoundError",
+    "TagNotFoundError",
+    "TagAlreadyExistsError",
+    "InvalidTagNameError",
+    "SchemaMismatchError",
+    "ColumnNotFoundError",
+    "InvalidFilterError",
+    "InvalidArgumentError",
+    "CommitConflictError",
+    "UnsupportedVersionError",
+    "CorruptFileError",
+    "RowNotFoundError",
+    "StorageError",
+    "ExecutionError",
+    "SqlError",
+    "PilumInternalError",
+]
+
+
+class PilumError(Exception):
+    """Base class of every Pilum error."""
+
+
+class DatasetNotFoundError(PilumError, FileNotFoundError):
+    """No dataset exists at the URI."""
+
+
+class DatasetAlreadyExistsError(PilumError, FileExistsError):
+    """``mode="create"`` found a dataset already there."""
+
+
+class ObjectNotFoundError(PilumError, FileNotFoundError):
+    """A file the dataset references is missing from storage."""
+
+
+class VersionNotFoundError(PilumError, ValueError):
+    """The requested version (or time) does not exist."""
+
+
+class TagNotFoundError(PilumError, ValueError):
+    """No tag of that name."""
+
+
+class TagAlreadyExistsError(PilumError, ValueError):
+    """A tag of that name exists already."""
+
+
+class InvalidTagNameError(PilumError, ValueError):
+    """Tag names are ``[A-Za-z0-9._-]``, without a leading ``.`` or ``-`` and without ``..``."""
+
+
+class SchemaMismatchError(PilumError, ValueError):
+    """Data does not match the dataset's schema."""
+
+
+class ColumnNotFoundError(PilumError, ValueError):
+    """A named column does not exist."""
+
+
+class InvalidFilterError(PilumError, ValueError):
+    """A filter or SQL expression does not parse or type-check."""
+
+
+class InvalidArgumentError(PilumError, ValueError):
+    """An argument is out of range or inconsistent."""
+
+
+class CommitConflictError(PilumError, OSError):
+    """A concurrent commit changed the rows this operation touched; retry it."""
+
+
+class UnsupportedVersionError(PilumError, ValueError):
+    """The data needs a newer Pilum (unknown format version or features)."""
+
+
+class CorruptFileError(PilumError, OSError):
+    """A file's bytes are damaged or truncated."""
+
+
+class RowNotFoundError(PilumError, IndexError):
+    """A row index or row id is out of range or deleted."""
+
+
+class StorageError(PilumError, OSError):
+    """The storage backend failed (permissions, network, ...)."""
+
+
+class ExecutionError(PilumError, RuntimeError):
+    """Evaluating an expression failed at run time."""
+
+
+class SqlError(PilumError, ValueError):
+    """A SQL query failed to parse, plan or run."""
+
+
+class PilumInternalError(PilumError, RuntimeError):
+    """A bug in Pilum (a Rust panic caught at the boundary); please report it."""

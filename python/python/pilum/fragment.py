@@ -1,0 +1,83 @@
+"""Fragments: the units a dataset's rows are stored in."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from .dataset import PilumDataset
+    from .scanner import PilumScanner
+
+__all__ = ["PilumFragment"]
+
+
+class PilumFragment:
+    """One fragment of a dataset version: its data files and deletions."""
+
+    def __init__(
+        self,
+        dataset: "PilumDataset",
+        fragment_id: int,
+        physical_rows: int,
+        num_deletions: int,
+        files: List[Tuple[str, int]],
+        deletion_file: Optional[str],
+    ):
+        self._dataset = dataset
+        self.fragment_id = fragment_id
+        self.physical_rows = physical_rows
+        self.num_deletions = num_deletions
+        self._files = files
+        self._deletion_file = deletion_file
+
+    def __repr__(self) -> str:
+        return f"PilumFragment(id={self.fragment_id}, rows={self.count_rows()}, files={len(self._files)})"
+
+    def count_rows(self, filter: Any = None) -> int:
+        """Live rows in the fragment (matching `filter` when given)."""
+        if filter is None:
+            return self.physical_rows - self.num_deletions
+        return self.scanner(filter=filter).count_rows()
+
+    def data_files(self) -> List[str]:
+        """Paths of the data files, relative to the dataset root."""
+        return [path for path, _ in self._files]
+
+    def data_file_sizes(self) -> List[int]:
+        """Sizes in bytes of the data files."""
+        return [size for _, size in self._files]
+
+    def deletion_file(self) -> Optional[str]:
+        """Path of the deletion file, if rows were deleted."""
+        return self._deletion_file
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._dataset.schema
+
+    def scanner(self, **kwargs: Any) -> "PilumScanner":
+        """A scan of this fragment only; arguments as for ``PilumDataset.scanner``."""
+        return self._dataset.scanner(fragments=[self.fragment_id], **kwargs)
+
+    def to_table(self, **kwargs: Any) -> pa.Table:
+        """The fragment's rows as a table."""
+        return self.scanner(**kwargs).to_table()
+
+    def to_batches(self, **kwargs: Any) -> Iterator[pa.RecordBatch]:
+        """The fragment's rows as record batches."""
+        return self.scanner(**kwargs).to_batches()
+
+    def take(self, indices: Any, columns: Optional[List[str]] = None) -> pa.Table:
+        """Rows at live positions `indices` within this fragment."""
+        first = 0
+        for fragment in self._dataset.get_fragments():
+            if fragment.fragment_id == self.fragment_id:
+                break
+            first += fragment.count_rows()
+        live = self.count_rows()
+        positions = [int(i) for i in (indices.to_pylist() if hasattr(indices, "to_pylist") else indices)]
+        if any(p < 0 or p >= live for p in positions):
+            raise IndexError(f"fragment {self.fragment_id} has {live} rows")
+        return self._dataset.take([first + p for p in positions], columns=columns)

@@ -1,0 +1,28 @@
+//! The native module `pilum._native` behind the `pilum` Python package.
+//!
+//! The Python package (`python/python/pilum`) holds the public,
+//! pylance-compatible API; this module does the work: every call runs on a
+//! shared Tokio runtime with the GIL released, honours Ctrl-C, turns panics
+//! into `pilum.errors.PilumInternalError`, and exchanges Arrow data through
+//! the Arrow C data interface without copying.
+
+mod blob;
+mod dataset;
+mod errors;
+mod evolve;
+mod maintain;
+mod runtime;
+mod scan;
+mod sql;
+mod stream;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<dataset::PyDataset>()?;
+    module.add_class::<blob::PyBlobFile>()?;
+    module.add_class::<sql::PySession>()?;
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
