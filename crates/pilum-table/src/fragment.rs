@@ -8,7 +8,7 @@ use crate::location::DatasetLocation;
 use crate::proto;
 use crate::schema::TableSchema;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
-use pilum_file::{BlobFile, FileReader, ReadOptions};
+use pilum_file::{BlobFile, BlobMode, FileReader, ReadOptions};
 use roaring::RoaringBitmap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -100,7 +100,12 @@ impl FragmentReader {
                 .map(|(_, c)| file.schema().field(*c).name().clone())
                 .collect();
             if !columns.is_empty() {
-                reads.push((index, read(file, ReadOptions::default().with_columns(columns))));
+                // Blob columns come back as their bytes: rewrites (update, compaction)
+                // must carry them, and lazy access goes through `take_blobs`.
+                let options = ReadOptions::default()
+                    .with_columns(columns)
+                    .with_blob_mode(BlobMode::Bytes);
+                reads.push((index, read(file, options)));
             }
         }
         let (indices, futures): (Vec<usize>, Vec<_>) = reads.into_iter().unzip();
