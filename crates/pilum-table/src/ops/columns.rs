@@ -189,6 +189,7 @@ impl Dataset {
                 schema.with_replaced(index, altered)?
             };
         }
+        check_unique_names(schema.arrow().fields(), "")?;
         if casts.is_empty() {
             return self
                 .commit_schema(Operation::AlterColumns, schema, HashMap::new(), Vec::new())
@@ -310,6 +311,23 @@ fn replace_top(schema: &TableSchema, index: usize, field: Field) -> Result<Table
         "cannot cast nested column {:?}",
         old.name()
     )))
+}
+
+/// Fails when two columns (or two fields of one struct) share a name, as a rename can cause.
+fn check_unique_names(fields: &Fields, parent: &str) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for field in fields {
+        if !seen.insert(field.name().as_str()) {
+            return Err(TableError::InvalidArgument(format!(
+                "two columns would be named {:?}",
+                format!("{parent}{}", field.name())
+            )));
+        }
+        if let DataType::Struct(children) = field.data_type() {
+            check_unique_names(children, &format!("{parent}{}.", field.name()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies a rename or nullability change at `path` inside `field`.

@@ -68,7 +68,22 @@ impl Dataset {
                         (0..target.fields().len()).map(|i| batch.column(i).clone()).collect();
                     for (index, expr) in &setters {
                         let value = expr.evaluate(&batch)?;
-                        columns[*index] = arrow_cast::cast(&value, target.field(*index).data_type())?;
+                        // A value that does not fit the column is an error, never a silent null.
+                        let field = target.field(*index);
+                        let options = arrow_cast::CastOptions {
+                            safe: false,
+                            ..Default::default()
+                        };
+                        columns[*index] =
+                            arrow_cast::cast_with_options(&value, field.data_type(), &options).map_err(|e| {
+                                TableError::SchemaMismatch {
+                                    reason: format!(
+                                        "new value of {:?} does not fit {}: {e}",
+                                        field.name(),
+                                        field.data_type()
+                                    ),
+                                }
+                            })?;
                     }
                     RecordBatch::try_new(target.clone(), columns)
                         .map_err(|e| TableError::SchemaMismatch { reason: e.to_string() })
