@@ -55,7 +55,7 @@ impl PilumErr {
 }
 
 /// Maps a table error to its class name in `pilum.errors`.
-fn table_class(e: &TableError) -> &'static str {
+pub fn table_class(e: &TableError) -> &'static str {
     match e {
         TableError::DatasetNotFound { .. } => "DatasetNotFoundError",
         TableError::DatasetAlreadyExists { .. } => "DatasetAlreadyExistsError",

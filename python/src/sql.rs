@@ -16,11 +16,16 @@ pub struct PySession {
 
 #[pymethods]
 impl PySession {
+    /// A new session; `ordered` runs queries on one partition so rows keep scan order.
     #[new]
-    fn new() -> Self {
-        Self {
-            context: SessionContext::new(),
-        }
+    #[pyo3(signature = (ordered=false))]
+    fn new(ordered: bool) -> Self {
+        let context = if ordered {
+            SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_target_partitions(1))
+        } else {
+            SessionContext::new()
+        };
+        Self { context }
     }
 
     /// Registers `dataset` (at its current version) as table `name`, replacing any table of that name.

@@ -21,16 +21,6 @@ __all__ = ["expression_to_sql", "referenced_columns"]
 
 _COMPARISONS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _LOGICAL = {"and": "AND", "or": "OR"}
-_ARITHMETIC = {
-    "add": "+",
-    "add_checked": "+",
-    "subtract": "-",
-    "subtract_checked": "-",
-    "multiply": "*",
-    "multiply_checked": "*",
-    "divide": "/",
-    "divide_checked": "/",
-}
 
 
 class _Unsupported(Exception):
@@ -91,7 +81,9 @@ class _Parser:
             right = self.operand()
             self.eat(")")
             return _Call(op, [left, right])
-        for name in ("invert", "is_valid") + tuple(_ARITHMETIC):
+        # Arithmetic is not translated: Arrow wraps or raises on overflow in the
+        # operands' own type, SQL computes in a promoted type, so results differ.
+        for name in ("invert", "is_valid"):
             if text.startswith(name + "(", pos):
                 self.pos += len(name) + 1
                 args = [self.operand()]
@@ -166,23 +158,23 @@ class _Parser:
         return None
 
 
-def _rebuild(node: _Node, types: dict, typed: bool, hint: Optional[pa.DataType] = None) -> Any:
-    """The pyarrow expression the parse describes. With `typed`, a literal
-    compared with a column takes that column's type (as DuckDB sends them)."""
+def _rebuild(node: _Node, types: dict, typed: frozenset, hint: Optional[pa.DataType] = None) -> Any:
+    """The pyarrow expression the parse describes. A literal whose ``id`` is
+    in `typed` and that is compared with a column takes that column's type
+    (as DuckDB sends them); the others keep pyarrow's default type."""
     if isinstance(node, _Field):
         return pc.field(node.name)
     if isinstance(node, _Literal):
-        return pc.scalar(pa.scalar(node.value, type=hint) if typed and hint is not None else node.value)
+        typed_here = id(node) in typed and hint is not None
+        return pc.scalar(pa.scalar(node.value, type=hint) if typed_here else node.value)
     args = node.args
 
     def field_type(other: _Node) -> Optional[pa.DataType]:
         return types.get(other.name) if isinstance(other, _Field) else None
 
-    if node.op in _COMPARISONS or node.op in _ARITHMETIC:
+    if node.op in _COMPARISONS:
         left = _rebuild(args[0], types, typed, field_type(args[1]))
         right = _rebuild(args[1], types, typed, field_type(args[0]))
-        if node.op in _ARITHMETIC:
-            return getattr(pc, node.op)(left, right)
         return {
             "==": lambda: left == right,
             "!=": lambda: left != right,
@@ -202,9 +194,21 @@ def _rebuild(node: _Node, types: dict, typed: bool, hint: Optional[pa.DataType] 
     if node.op == "is_null":
         return _rebuild(args[0], types, typed).is_null()
     if node.op == "is_in":
-        value_type = field_type(args[0]) if typed else None
+        value_type = field_type(args[0]) if id(node) in typed else None
         return _rebuild(args[0], types, typed).isin(pa.array(node.options, type=value_type))
     raise _Unsupported(node.op)
+
+
+def _typeable(node: _Node, out: list) -> list:
+    """Literals and value sets whose type may follow their column, in order."""
+    if isinstance(node, _Literal):
+        out.append(node)
+    elif isinstance(node, _Call):
+        if node.op == "is_in":
+            out.append(node)
+        for arg in node.args:
+            _typeable(arg, out)
+    return out
 
 
 def _quote_ident(name: str) -> str:
@@ -227,29 +231,43 @@ def _sql_literal(value: Any) -> str:
     raise _Unsupported(f"literal {value!r}")
 
 
-def _to_sql(node: _Node) -> str:
+def _is_float(node: _Node, types: dict) -> bool:
+    return isinstance(node, _Field) and pa.types.is_floating(types.get(node.name, pa.null()))
+
+
+def _to_sql(node: _Node, types: dict) -> str:
     if isinstance(node, _Field):
         return _quote_ident(node.name)
     if isinstance(node, _Literal):
         return _sql_literal(node.value)
     args = node.args
     if node.op in _COMPARISONS:
-        return f"({_to_sql(args[0])} {_COMPARISONS[node.op]} {_to_sql(args[1])})"
-    if node.op in _ARITHMETIC:
-        return f"({_to_sql(args[0])} {_ARITHMETIC[node.op]} {_to_sql(args[1])})"
+        left, right = _to_sql(args[0], types), _to_sql(args[1], types)
+        compared = f"({left} {_COMPARISONS[node.op]} {right})"
+        # SQL orders NaN above every number and equal to itself; Arrow follows
+        # IEEE 754, where every comparison with NaN is false except `!=`.
+        nan_sides = [side for node_, side in zip(args, (left, right)) if _is_float(node_, types)]
+        if not nan_sides:
+            return compared
+        if node.op == "!=":
+            return "(" + " OR ".join([compared] + [f"isnan({side})" for side in nan_sides]) + ")"
+        return "(" + " AND ".join([compared] + [f"(NOT isnan({side}))" for side in nan_sides]) + ")"
     if node.op in _LOGICAL:
-        return f"({_to_sql(args[0])} {_LOGICAL[node.op]} {_to_sql(args[1])})"
+        return f"({_to_sql(args[0], types)} {_LOGICAL[node.op]} {_to_sql(args[1], types)})"
     if node.op == "invert":
-        return f"(NOT {_to_sql(args[0])})"
+        return f"(NOT {_to_sql(args[0], types)})"
     if node.op == "is_valid":
-        return f"({_to_sql(args[0])} IS NOT NULL)"
+        return f"({_to_sql(args[0], types)} IS NOT NULL)"
     if node.op == "is_null":
-        return f"({_to_sql(args[0])} IS NULL)"
+        return f"({_to_sql(args[0], types)} IS NULL)"
     if node.op == "is_in":
         if not node.options or any(v is None for v in node.options):
             raise _Unsupported("empty or null-matching value set")
+        if _is_float(args[0], types) and any(isinstance(v, float) and v != v for v in node.options):
+            raise _Unsupported("NaN in a value set")
         values = ", ".join(_sql_literal(v) for v in node.options)
-        return f"({_to_sql(args[0])} IN ({values}))"
+        # Arrow's is_in is false (not null) for a null value when the set has no null.
+        return f"(CASE WHEN {_to_sql(args[0], types)} IN ({values}) THEN TRUE ELSE FALSE END)"
     raise _Unsupported(node.op)
 
 
@@ -268,7 +286,13 @@ def _parse_exact(expr: pc.Expression, schema: pa.Schema) -> Optional[_Node]:
     except _Unsupported:
         return None
     types = {f.name: f.type for f in schema}
-    for typed in (False, True):
+    literals = _typeable(node, [])
+    # Each literal either keeps pyarrow's default type or takes its column's;
+    # try every combination (few literals in practice) until one is exact.
+    if len(literals) > 10:
+        return None
+    for mask in range(1 << len(literals)):
+        typed = frozenset(id(lit) for k, lit in enumerate(literals) if mask >> k & 1)
         try:
             if _rebuild(node, types, typed).equals(expr):
                 return node
@@ -283,7 +307,7 @@ def expression_to_sql(expr: pc.Expression, schema: pa.Schema) -> Optional[str]:
     if node is None:
         return None
     try:
-        return _to_sql(node)
+        return _to_sql(node, {f.name: f.type for f in schema})
     except _Unsupported:
         return None
 

@@ -7,6 +7,8 @@ from :class:`PilumError` *and* from the natural built-in, so code written for
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "PilumError",
     "DatasetNotFoundError",
@@ -109,3 +111,18 @@ class SqlError(PilumError, ValueError):
 
 class PilumInternalError(PilumError, RuntimeError):
     """A bug in Pilum (a Rust panic caught at the boundary); please report it."""
+
+
+_TAG = re.compile(r"\[pilum:(\w+)\] (.*)", re.S)
+
+
+def reraise_tagged(error: BaseException) -> None:
+    """Raises the ``pilum.errors`` class a scan error names (errors crossing an
+    Arrow C stream arrive as ``[pilum:Class] message`` inside pyarrow's error);
+    returns when `error` carries no such tag."""
+    match = _TAG.search(str(error))
+    if match is None:
+        return
+    cls = globals().get(match.group(1))
+    if isinstance(cls, type) and issubclass(cls, PilumError):
+        raise cls(match.group(2)) from error

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pds
 
 from ._expr import expression_to_sql, referenced_columns
+from .errors import reraise_tagged
 
 if TYPE_CHECKING:
     from .dataset import PilumDataset
@@ -16,6 +17,24 @@ if TYPE_CHECKING:
 __all__ = ["PilumScanner"]
 
 Filter = Union[str, pc.Expression, None]
+
+
+def native_reader(stream: Any) -> pa.RecordBatchReader:
+    """A pyarrow reader over a native scan whose errors surface as ``pilum.errors`` classes."""
+    source = pa.RecordBatchReader.from_stream(stream)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = source.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowException as e:
+                reraise_tagged(e)
+                raise
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(source.schema, batches())
 
 
 class PilumScanner(pds.Scanner):
@@ -44,6 +63,17 @@ class PilumScanner(pds.Scanner):
             raise ValueError("limit must be non-negative")
         if offset is not None and offset < 0:
             raise ValueError("offset must be non-negative")
+        self._arguments = dict(
+            columns=columns,
+            filter=filter,
+            limit=limit,
+            offset=offset,
+            batch_size=batch_size,
+            fragments=fragments,
+            with_row_id=with_row_id,
+            with_row_address=with_row_address,
+            late_materialization=late_materialization,
+        )
         self._dataset = dataset
         self._expressions: Optional[Dict[str, str]] = None
         if isinstance(columns, dict):
@@ -87,7 +117,7 @@ class PilumScanner(pds.Scanner):
         if self._expressions is not None:
             return self._expression_reader()
         if self._residual is None:
-            return pa.RecordBatchReader.from_stream(self._native_scan(self._columns, self._limit, self._offset))
+            return native_reader(self._native_scan(self._columns, self._limit, self._offset))
         return self._residual_reader()
 
     def to_table(self) -> pa.Table:
@@ -120,10 +150,7 @@ class PilumScanner(pds.Scanner):
     # --- internals -------------------------------------------------------------------------
 
     def _with_limit(self, limit: int) -> "PilumScanner":
-        clone = object.__new__(PilumScanner)
-        clone.__dict__.update(self.__dict__)
-        clone._limit = limit
-        return clone
+        return PilumScanner(self._dataset, **{**self._arguments, "limit": limit})
 
     def _count(self) -> int:
         return sum(batch.num_rows for batch in self.to_reader())
@@ -149,7 +176,7 @@ class PilumScanner(pds.Scanner):
             refs = referenced_columns(self._residual, self._dataset.schema)
             names = self._dataset.schema.names if refs is None else [n for n in self._dataset.schema.names if n in refs]
             needed = list(dict.fromkeys(list(wanted) + names))
-        source = pa.RecordBatchReader.from_stream(self._native_scan(needed, None, None))
+        source = native_reader(self._native_scan(needed, None, None))
         schema = pa.schema(self._dataset._ds.scan_schema(wanted, self._with_row_id, self._with_row_address))
         residual, skip, left = self._residual, self._offset or 0, self._limit
 
@@ -187,4 +214,8 @@ class PilumScanner(pds.Scanner):
             query += f" LIMIT {int(self._limit)}"
         if self._offset:
             query += f" OFFSET {int(self._offset)}"
-        return self._dataset.sql(query).to_reader()
+        from .sql import Session
+
+        session = Session(ordered=True)
+        session.register("dataset", self._dataset)
+        return session.sql(query).to_reader()

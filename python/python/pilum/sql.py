@@ -25,8 +25,10 @@ class Session:
     >>> session.sql("SELECT label, count(*) FROM images GROUP BY label")
     """
 
-    def __init__(self) -> None:
-        self._session = _native._Session()
+    def __init__(self, *, ordered: bool = False) -> None:
+        """With `ordered`, queries run on one partition, so rows keep scan order
+        (fragment order) through projections, filters, LIMIT and OFFSET."""
+        self._session = _native._Session(ordered)
 
     def register(
         self,
@@ -46,5 +48,5 @@ class Session:
         self._session.register(name, dataset._ds)
 
     def sql(self, query: str) -> pa.Table:
-        """Runs `query` and returns its rows. DML (INSERT/DELETE/UPDATE) commits a version."""
+        """Runs `query` and returns its rows."""
         return pa.table(self._session.sql(query))

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job: builds and installs the `pilum` Python package (release
+# build through maturin; the first build compiles DataFusion and takes
+# ~15 minutes on 2 cores), then runs the multimodal walkthrough in
+# examples/multimodal.py on local disk, and the Rust file/dataset demo.
+# Needs a Rust toolchain (rustup) and Python >= 3.10 with pip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-demo-data}"
+mkdir -p "$out"
+echo "== installing the walkthrough's Python dependencies"
+python3 -m pip install --quiet --disable-pip-version-check pyarrow numpy pandas pillow tqdm duckdb polars
+echo "== building and installing the pilum package (pip install ./python)"
+python3 -m pip install --quiet --disable-pip-version-check ./python
+echo "== multimodal walkthrough (Python)"
+python3 examples/multimodal.py "$out/python"
+echo "== file and dataset demo (Rust)"
+cargo run --release --quiet -p pilum --example demo -- "$out/rust"
