@@ -14,7 +14,7 @@ pub enum PilumErr {
     /// From the table layer (and, through it, files and storage).
     Table(TableError),
     /// From SQL planning or execution.
-    Sql(DataFusionError),
+    Sql(pilum_datafusion::SqlError),
     /// Already a Python exception.
     Python(PyErr),
 }
@@ -25,9 +25,15 @@ impl From<TableError> for PilumErr {
     }
 }
 
+impl From<pilum_datafusion::SqlError> for PilumErr {
+    fn from(e: pilum_datafusion::SqlError) -> Self {
+        Self::Sql(e)
+    }
+}
+
 impl From<DataFusionError> for PilumErr {
     fn from(e: DataFusionError) -> Self {
-        Self::Sql(e)
+        Self::Sql(pilum_datafusion::SqlError::from(e))
     }
 }
 
@@ -49,6 +55,7 @@ impl PilumErr {
         match self {
             Self::Python(e) => e,
             Self::Table(e) => raise(table_class(&e), e.to_string()),
+            Self::Sql(pilum_datafusion::SqlError::Table(e)) => raise(table_class(&e), e.to_string()),
             Self::Sql(e) => raise("SqlError", e.to_string()),
         }
     }

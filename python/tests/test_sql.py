@@ -75,11 +75,6 @@ def test_session_errors(ds):
         session.register("u", ds.uri + "_nothing")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (docs): Session.sql's docstring says DML (INSERT/DELETE/UPDATE) commits a version, but "
-    "DataFusion answers 'DELETE not supported for Base table'",
-)
 def test_session_dml_commits_a_version(small_ds):
     session = pilum.Session()
     session.register("t", small_ds)

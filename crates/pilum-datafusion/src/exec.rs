@@ -1,13 +1,14 @@
 //! The scan operator: one partition per group of fragments.
 
 use arrow_schema::SchemaRef;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::{DataFusionError, Result, Statistics};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs};
 use futures::{StreamExt, TryStreamExt};
 use pilum_table::Dataset;
 use std::sync::Arc;
@@ -60,7 +61,29 @@ impl PilumScanExec {
             properties,
         })
     }
+
+    /// Rows partition `partition` returns at most (all partitions for `None`).
+    fn max_rows(&self, partition: Option<usize>) -> usize {
+        let group_rows = |ids: &Vec<u64>| {
+            let live: u64 = self
+                .dataset
+                .fragments()
+                .iter()
+                .filter(|f| ids.contains(&f.id))
+                .map(pilum_table::fragment_live_rows)
+                .sum();
+            self.limit.map_or(live as usize, |l| (live as usize).min(l))
+        };
+        match partition {
+            Some(p) => self.groups.get(p).map_or(0, group_rows),
+            None => self.groups.iter().map(group_rows).sum(),
+        }
+    }
 }
+
+/// Share of rows a pushed filter is assumed to keep (DataFusion's default
+/// filter selectivity).
+const FILTER_SELECTIVITY: f64 = 0.2;
 
 impl DisplayAs for PilumScanExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -104,6 +127,20 @@ impl ExecutionPlan for PilumScanExec {
         } else {
             Err(DataFusionError::Internal("PilumScanExec has no children".into()))
         }
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let rows = self.max_rows(args.partition());
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        statistics.num_rows = match &self.predicate {
+            None => Precision::Exact(rows),
+            Some(_) => Precision::Inexact((rows as f64 * FILTER_SELECTIVITY).ceil() as usize),
+        };
+        Ok(Arc::new(statistics))
     }
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {

@@ -1,65 +1,109 @@
 //! The table provider.
 
+use crate::dml::{DmlExec, DmlOp, PilumSink};
 use crate::exec::PilumScanExec;
+use crate::filters::{conjunction, expr_sql, pushable_filter};
+use crate::guard::install_dml_guard;
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
-use datafusion::common::{Result, Statistics};
+use datafusion::common::{DataFusionError, Result, SchemaExt, Statistics};
 use datafusion::datasource::TableType;
+use datafusion::datasource::sink::DataSinkExec;
+use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use pilum_table::Dataset;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-/// One version of a dataset as a DataFusion table.
+/// A dataset as a DataFusion table.
+///
+/// Queries read the version the table holds; `INSERT INTO`, `DELETE` and
+/// `UPDATE` each commit one new version (none when they change no rows) and
+/// move the table to it, so the next query sees the change. A table made
+/// with [`PilumTable::snapshot`] is read-only.
 #[derive(Debug, Clone)]
 pub struct PilumTable {
-    dataset: Dataset,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// State shared by a table and the DML plans it hands out.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    current: RwLock<Dataset>,
+    /// Serialises this table's writes so each builds on the previous one.
+    pub(crate) writes: tokio::sync::Mutex<()>,
+    read_only: bool,
+}
+
+impl Shared {
+    pub(crate) fn current(&self) -> Dataset {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set(&self, dataset: Dataset) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = dataset;
+    }
 }
 
 impl PilumTable {
-    /// A table over the dataset's checked-out version.
+    /// A writable table over the dataset's checked-out version.
     pub fn new(dataset: Dataset) -> Self {
-        Self { dataset }
+        Self::build(dataset, false)
     }
 
-    /// The dataset version this table reads.
-    pub fn dataset(&self) -> &Dataset {
-        &self.dataset
+    /// A read-only table over one version (time travel).
+    pub fn snapshot(dataset: Dataset) -> Self {
+        Self::build(dataset, true)
+    }
+
+    fn build(dataset: Dataset, read_only: bool) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                current: RwLock::new(dataset),
+                writes: tokio::sync::Mutex::new(()),
+                read_only,
+            }),
+        }
+    }
+
+    /// The dataset version this table reads now.
+    pub fn dataset(&self) -> Dataset {
+        self.shared.current()
+    }
+
+    /// Whether DML is refused.
+    pub fn is_read_only(&self) -> bool {
+        self.shared.read_only
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.shared.read_only {
+            let dataset = self.dataset();
+            return Err(DataFusionError::Plan(format!(
+                "{} at version {} is a read-only snapshot",
+                dataset.uri(),
+                dataset.version()
+            )));
+        }
+        Ok(())
     }
 }
 
-/// Registers `dataset` (at its checked-out version) as table `name`.
+/// Registers `dataset` (at its checked-out version) as table `name`, and
+/// installs the check that refuses DML this integration cannot apply exactly.
 pub fn register_dataset(ctx: &SessionContext, name: &str, dataset: Dataset) -> Result<()> {
+    install_dml_guard(ctx);
     ctx.register_table(name, Arc::new(PilumTable::new(dataset)))?;
     Ok(())
-}
-
-/// The SQL text of a filter our scanner can evaluate itself, if any.
-/// Column references lose their table qualifier (the scanner sees one table).
-pub(crate) fn filter_sql(expr: &Expr) -> Option<String> {
-    use datafusion::common::tree_node::{Transformed, TreeNode};
-    let unqualified = expr
-        .clone()
-        .transform(|e| {
-            Ok(match e {
-                Expr::Column(column) => {
-                    Transformed::yes(Expr::Column(datafusion::common::Column::new_unqualified(column.name)))
-                }
-                other => Transformed::no(other),
-            })
-        })
-        .ok()?
-        .data;
-    Some(datafusion::sql::unparser::expr_to_sql(&unqualified).ok()?.to_string())
 }
 
 #[async_trait]
 impl TableProvider for PilumTable {
     fn schema(&self) -> SchemaRef {
-        self.dataset.schema().clone()
+        self.dataset().schema().clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -67,21 +111,22 @@ impl TableProvider for PilumTable {
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        // The scan evaluates a pushed filter on every row it reads (deleted
-        // rows excluded), so a filter it can take is applied exactly.
+        // The scan evaluates a pushed filter on every live row it reads, so a
+        // filter it takes is applied exactly; the rest stay with DataFusion.
+        let schema = self.schema();
         Ok(filters
             .iter()
-            .map(|f| match filter_sql(f) {
-                Some(sql) if compiles(&self.dataset, &sql) => TableProviderFilterPushDown::Exact,
-                _ => TableProviderFilterPushDown::Unsupported,
+            .map(|f| match pushable_filter(f, &schema) {
+                Some(_) => TableProviderFilterPushDown::Exact,
+                None => TableProviderFilterPushDown::Unsupported,
             })
             .collect())
     }
 
     fn statistics(&self) -> Option<Statistics> {
-        let rows = self.dataset.manifest().live_rows() as usize;
-        let mut statistics = Statistics::new_unknown(self.dataset.schema());
-        statistics.num_rows = Precision::Exact(rows);
+        let dataset = self.dataset();
+        let mut statistics = Statistics::new_unknown(dataset.schema());
+        statistics.num_rows = Precision::Exact(dataset.manifest().live_rows() as usize);
         Some(statistics)
     }
 
@@ -92,23 +137,76 @@ impl TableProvider for PilumTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let predicate = filters
-            .iter()
-            .map(|f| filter_sql(f).map(|sql| format!("({sql})")))
-            .collect::<Option<Vec<_>>>()
-            .map(|parts| parts.join(" AND "))
-            .filter(|sql| !sql.is_empty());
+        let dataset = self.dataset();
+        // DataFusion passes only the filters accepted above; each must still
+        // translate, or the scan would return rows the query excludes.
+        let mut parts = Vec::with_capacity(filters.len());
+        for filter in filters {
+            let sql = pushable_filter(filter, dataset.schema())
+                .ok_or_else(|| DataFusionError::Internal(format!("filter {filter} cannot be pushed")))?;
+            parts.push(format!("({sql})"));
+        }
+        let predicate = (!parts.is_empty()).then(|| parts.join(" AND "));
         let partitions = state.config().target_partitions().max(1);
         Ok(Arc::new(PilumScanExec::try_new(
-            self.dataset.clone(),
+            dataset,
             projection.cloned(),
             predicate,
             limit,
             partitions,
         )?))
     }
-}
 
-fn compiles(dataset: &Dataset, sql: &str) -> bool {
-    pilum_table::CompiledExpr::compile_predicate(sql, dataset.schema()).is_ok()
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check_writable()?;
+        let overwrite = match insert_op {
+            InsertOp::Append => false,
+            InsertOp::Overwrite => true,
+            InsertOp::Replace => {
+                return Err(DataFusionError::NotImplemented(
+                    "REPLACE INTO a Pilum dataset; use INSERT INTO or INSERT OVERWRITE".into(),
+                ));
+            }
+        };
+        self.schema().logically_equivalent_names_and_types(&input.schema())?;
+        let sink = PilumSink::new(self.shared.clone(), self.schema(), overwrite);
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+
+    async fn delete_from(&self, _state: &dyn Session, filters: Vec<Expr>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check_writable()?;
+        let predicate = conjunction(&filters, &self.schema())?;
+        Ok(Arc::new(DmlExec::new(self.shared.clone(), DmlOp::Delete { predicate })))
+    }
+
+    async fn update(
+        &self,
+        _state: &dyn Session,
+        assignments: Vec<(String, Expr)>,
+        filters: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check_writable()?;
+        let predicate = conjunction(&filters, &self.schema())?;
+        let assignments = assignments
+            .iter()
+            .map(|(column, value)| Ok((column.clone(), expr_sql(value)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(DmlExec::new(
+            self.shared.clone(),
+            DmlOp::Update { assignments, predicate },
+        )))
+    }
+
+    async fn truncate(&self, _state: &dyn Session) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check_writable()?;
+        Ok(Arc::new(DmlExec::new(
+            self.shared.clone(),
+            DmlOp::Delete { predicate: None },
+        )))
+    }
 }

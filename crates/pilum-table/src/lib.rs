@@ -39,7 +39,7 @@ pub use dataset::{Dataset, VersionInfo, WriteMode};
 pub use error::{Result, TableError};
 pub use expr::CompiledExpr;
 pub use location::DatasetLocation;
-pub use manifest::{KNOWN_FEATURES, MANIFEST_MAGIC, Manifest};
+pub use manifest::{KNOWN_FEATURES, MANIFEST_MAGIC, Manifest, fragment_live_rows};
 pub use ops::*;
 pub use progress::{Progress, ProgressUpdate};
 pub use proto::Operation;

@@ -2,6 +2,8 @@
 //!
 //! This facade re-exports the public API of the Pilum crates and adds a
 //! synchronous layer ([`blocking`]) for callers without an async runtime.
+//! SQL over datasets (DataFusion) lives in [`sql`]; its [`Session`] is
+//! re-exported here.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -32,6 +34,10 @@ pub use pilum_table::{
     ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource, WriteMode,
     WriteParams,
 };
+
+/// SQL over datasets through DataFusion (the `pilum-datafusion` crate).
+pub use pilum_datafusion as sql;
+pub use pilum_datafusion::{PilumTable, Session, SqlError, VersionSpec, register_dataset};
 
 /// Field metadata key that marks a binary column as a blob column.
 pub use pilum_core::{BLOB_META_KEY, LANCE_BLOB_META_KEY};

@@ -48,5 +48,6 @@ class Session:
         self._session.register(name, dataset._ds)
 
     def sql(self, query: str) -> pa.Table:
-        """Runs `query` and returns its rows."""
+        """Runs `query` and returns its rows. `INSERT`, `DELETE` and `UPDATE` on a registered
+        dataset commit one version each; `pilum_scan('uri', version)` reads an older version."""
         return pa.table(self._session.sql(query))

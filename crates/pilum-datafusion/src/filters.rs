@@ -1,0 +1,119 @@
+//! Turning DataFusion expressions into the SQL text the dataset scanner and
+//! dataset operations evaluate.
+//!
+//! The scanner parses that text with DataFusion again, against the table's
+//! unqualified columns. A filter is pushed into a scan only when it unparses,
+//! compiles against the table, and calls only immutable functions (a stable
+//! function such as `now()` would be evaluated outside the query's context);
+//! anything else stays with DataFusion. For DML every condition must
+//! translate, or the statement fails: a dropped condition would change rows
+//! the statement does not name.
+
+use arrow_schema::Schema;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DataFusionError, Result};
+use datafusion::logical_expr::{Expr, Volatility};
+use pilum_table::CompiledExpr;
+
+/// `expr` with table qualifiers removed from its column references.
+fn unqualified(expr: &Expr) -> Result<Expr> {
+    Ok(expr
+        .clone()
+        .transform(|e| {
+            Ok(match e {
+                Expr::Column(column) if column.relation.is_some() => {
+                    Transformed::yes(Expr::Column(Column::new_unqualified(column.name)))
+                }
+                other => Transformed::no(other),
+            })
+        })?
+        .data)
+}
+
+/// The SQL text of `expr` over unqualified columns.
+pub(crate) fn expr_sql(expr: &Expr) -> Result<String> {
+    Ok(datafusion::sql::unparser::expr_to_sql(&unqualified(expr)?)?.to_string())
+}
+
+/// Whether `expr` calls a function whose result depends on more than its arguments.
+fn calls_non_immutable(expr: &Expr) -> bool {
+    expr.exists(|e| {
+        Ok(match e {
+            Expr::ScalarFunction(f) => f.func.signature().volatility != Volatility::Immutable,
+            Expr::AggregateFunction(_) | Expr::WindowFunction(_) => true,
+            Expr::ScalarSubquery(_)
+            | Expr::InSubquery(_)
+            | Expr::Exists(_)
+            | Expr::SetComparison(_)
+            | Expr::Placeholder(_)
+            | Expr::ScalarVariable(..) => true,
+            _ => false,
+        })
+    })
+    .unwrap_or(true)
+}
+
+/// The SQL text of a filter the scanner evaluates exactly as DataFusion
+/// would, or `None` when it must stay with DataFusion.
+pub(crate) fn pushable_filter(expr: &Expr, schema: &Schema) -> Option<String> {
+    if calls_non_immutable(expr) {
+        return None;
+    }
+    let sql = expr_sql(expr).ok()?;
+    CompiledExpr::compile_predicate(&sql, schema).ok()?;
+    Some(sql)
+}
+
+/// The conjunction of `filters` as one SQL predicate (`None` when empty);
+/// fails when any of them does not translate.
+pub(crate) fn conjunction(filters: &[Expr], schema: &Schema) -> Result<Option<String>> {
+    let mut parts = Vec::with_capacity(filters.len());
+    for filter in filters {
+        let sql = expr_sql(filter)
+            .map_err(|e| DataFusionError::NotImplemented(format!("condition {filter} cannot be passed on: {e}")))?;
+        CompiledExpr::compile_predicate(&sql, schema)
+            .map_err(|e| DataFusionError::NotImplemented(format!("condition {filter} cannot be evaluated: {e}")))?;
+        parts.push(format!("({sql})"));
+    }
+    Ok((!parts.is_empty()).then(|| parts.join(" AND ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::{DataType, Field};
+    use datafusion::prelude::{col, lit};
+
+    fn schema() -> Schema {
+        Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ])
+    }
+
+    #[test]
+    fn pushes_immutable_filters_only() {
+        let schema = schema();
+        let qualified = Expr::Column(Column::new(Some("t"), "id")).gt(lit(5i64));
+        assert_eq!(pushable_filter(&qualified, &schema).as_deref(), Some("(id > 5)"));
+        let random = col("id").lt(datafusion::functions::math::expr_fn::random());
+        assert_eq!(pushable_filter(&random, &schema), None, "volatile");
+        let now = col("id").lt(datafusion::functions::datetime::expr_fn::now());
+        assert_eq!(pushable_filter(&now, &schema), None, "stable");
+        assert_eq!(
+            pushable_filter(&col("nope").gt(lit(1i64)), &schema),
+            None,
+            "unknown column"
+        );
+        assert_eq!(pushable_filter(&col("id"), &schema), None, "not boolean");
+    }
+
+    #[test]
+    fn conjunction_fails_instead_of_dropping() {
+        let schema = schema();
+        let both = conjunction(&[col("id").gt(lit(1i64)), col("name").is_null()], &schema).unwrap();
+        assert_eq!(both.as_deref(), Some("((id > 1)) AND (\"name\" IS NULL)"));
+        assert_eq!(conjunction(&[], &schema).unwrap(), None);
+        assert!(conjunction(&[col("id").gt(lit(1i64)), col("nope").gt(lit(1i64))], &schema).is_err());
+    }
+}
