@@ -266,7 +266,8 @@ impl PyDataset {
             let names: Option<Vec<&str>> = columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
             dataset.take(&indices, names.as_deref()).await
         })?;
-        PyTable::try_new(vec![batch.clone()], batch.schema())
+        let schema = batch.schema();
+        PyTable::try_new(vec![batch], schema)
     }
 
     /// Rows with stable row ids `ids`, in that order.
@@ -277,7 +278,8 @@ impl PyDataset {
             let names: Option<Vec<&str>> = columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
             dataset.take_rows(&ids, names.as_deref()).await
         })?;
-        PyTable::try_new(vec![batch.clone()], batch.schema())
+        let schema = batch.schema();
+        PyTable::try_new(vec![batch], schema)
     }
 
     /// Deletes rows matching a SQL predicate; returns how many.
