@@ -2,13 +2,14 @@
 //! pushdown visible in plans, deletions honoured, time travel by version.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::prelude::SessionContext;
-use futures::stream;
 use pilum_datafusion::register_dataset;
-use pilum_table::{Dataset, DatasetLocation, WriteMode, WriteParams};
+use pilum_table::Dataset;
 use std::sync::Arc;
 
 fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
@@ -27,23 +28,7 @@ fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
 }
 
 async fn dataset(dir: &tempfile::TempDir) -> Dataset {
-    let uri = dir.path().join("ds").to_string_lossy().to_string();
-    let location = DatasetLocation::from_store_location(pilum_io::parse_uri(&uri).unwrap(), &uri);
-    let batches = vec![batch(0..500), batch(500..1000)];
-    let schema = batches[0].schema();
-    let params = WriteParams {
-        max_rows_per_file: 100,
-        ..Default::default()
-    };
-    let mut ds = Dataset::write(
-        location,
-        schema,
-        Box::pin(stream::iter(batches.into_iter().map(Ok))),
-        WriteMode::Create,
-        &params,
-    )
-    .await
-    .unwrap();
+    let mut ds = common::write(dir, "ds", vec![batch(0..500), batch(500..1000)], 100).await;
     ds.delete("id % 10 = 0").await.unwrap();
     ds
 }
