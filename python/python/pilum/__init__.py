@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Union
 
 import pyarrow as pa
 
-from . import errors
+from . import _native, errors
 from ._data import ReaderLike, progress_callback, to_reader
 from ._native import __version__
 from .blob import BlobFile
@@ -103,16 +103,12 @@ def write_dataset(
     total = data_obj.num_rows if isinstance(data_obj, pa.Table) else None
     update, close = progress_callback(progress, "write", total=total)
     try:
-        native = PilumDataset.__new__(PilumDataset)
-        from . import _native
-
         handle = _native._Dataset.write(
             reader, uri, mode, int(max_rows_per_file), int(max_bytes_per_file), storage_options, update
         )
     finally:
         close()
-    PilumDataset.__init__(native, uri, storage_options=storage_options, _native_dataset=handle)
-    return native
+    return PilumDataset(uri, storage_options=storage_options, _native_dataset=handle)
 
 
 def dataset(
