@@ -1,6 +1,8 @@
 //! Shared data generation and Parquet helpers for the side-by-side benchmarks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod tpch;
+
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
 use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, LargeBinaryArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};

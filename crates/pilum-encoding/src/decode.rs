@@ -7,7 +7,7 @@ use crate::error::{EncodingError, Result};
 use crate::{ValueKind, bitpack, integer};
 use arrow_buffer::{BooleanBuffer, Buffer};
 use pilum_core::ByteCursor;
-use std::io::Read;
+use std::cell::RefCell;
 
 /// Values of a decoded chunk.
 #[derive(Debug, Clone)]
@@ -92,10 +92,7 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<
                 compressed.len()
             )));
         }
-        let mut raw = Vec::with_capacity(raw_len.min(compressed.len() * 8 + 1024));
-        zstd::stream::read::Decoder::new(compressed)?
-            .take(raw_len as u64)
-            .read_to_end(&mut raw)?;
+        let raw = zstd_decompress(compressed, raw_len)?;
         if raw.len() != raw_len {
             return Err(EncodingError::invalid(format!(
                 "zstd produced {} bytes, expected {raw_len}",
@@ -115,6 +112,24 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<
         validity,
         item_validity,
         values,
+    })
+}
+
+thread_local! {
+    /// One zstd decompression context per thread: creating a context costs
+    /// far more than decompressing a small chunk.
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Decompresses one zstd frame of at most `raw_len` bytes (a larger frame is an error).
+fn zstd_decompress(compressed: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+    DECOMPRESSOR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let decompressor = match slot.as_mut() {
+            Some(decompressor) => decompressor,
+            None => slot.insert(zstd::bulk::Decompressor::new()?),
+        };
+        Ok(decompressor.decompress(compressed, raw_len)?)
     })
 }
 

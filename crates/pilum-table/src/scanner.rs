@@ -154,7 +154,7 @@ impl Scanner {
             .map({
                 let plan = plan.clone();
                 let dataset = self.dataset.clone();
-                move |task| run_task(dataset.clone(), plan.clone(), task)
+                move |task| spawned(run_task(dataset.clone(), plan.clone(), task))
             })
             .buffered(self.parallelism)
             .try_filter(|batch| futures::future::ready(batch.num_rows() > 0))
@@ -316,6 +316,18 @@ fn output_schema(projection: &TableSchema, with_row_id: bool, with_row_address: 
         fields.push(Field::new(ROW_ADDRESS, DataType::UInt64, false));
     }
     Arc::new(Schema::new_with_metadata(fields, projection.arrow().metadata().clone()))
+}
+
+/// Runs `task` on the current runtime's worker threads when there is one, so
+/// the batches a scan reads ahead are decoded in parallel, not in turn.
+async fn spawned<T: Send + 'static>(task: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn(task)
+            .await
+            .map_err(|e| TableError::Execution(format!("scan task failed: {e}")))?,
+        Err(_) => task.await,
+    }
 }
 
 async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<RecordBatch> {
