@@ -10,11 +10,11 @@ if ! python3 -c "import moto.server" >/dev/null 2>&1; then
   echo "== installing moto[server] (S3-compatible test server)"
   python3 -m pip install --quiet 'moto[server]' >/dev/null
 fi
-if ! python3 -c "import pyarrow, pandas, duckdb, polars, tqdm, PIL, pytest, numpy" >/dev/null 2>&1 \
+if ! python3 -c "import pyarrow, pandas, duckdb, polars, tqdm, PIL, pytest, numpy, datafusion" >/dev/null 2>&1 \
   || ! command -v maturin >/dev/null 2>&1; then
   echo "== installing the Python test dependencies"
   python3 -m pip install --quiet --disable-pip-version-check \
-    'maturin>=1.16,<2' pytest pyarrow numpy pandas duckdb polars tqdm pillow >/dev/null
+    'maturin>=1.16,<2' pytest pyarrow numpy pandas duckdb polars tqdm pillow 'datafusion==55.0.0' >/dev/null
 fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

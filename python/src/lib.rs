@@ -10,6 +10,7 @@ mod blob;
 mod dataset;
 mod errors;
 mod evolve;
+mod ffi;
 mod maintain;
 mod runtime;
 mod scan;

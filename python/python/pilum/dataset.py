@@ -356,6 +356,13 @@ class PilumDataset(pds.Dataset):
 
     # --- SQL ----------------------------------------------------------------------------------
 
+    def __datafusion_table_provider__(self, session: Any) -> Any:
+        """A DataFusion FFI table provider over this version, so that
+        ``datafusion.SessionContext().register_table(name, ds)`` (datafusion-python
+        55) queries it with projection, filter and limit pushdown; ``INSERT INTO``
+        through it appends one version."""
+        return self._ds.__datafusion_table_provider__(session)
+
     def sql(self, query: str) -> pa.Table:
         """Runs SQL with this dataset (at this version) as table ``dataset``."""
         from .sql import Session
