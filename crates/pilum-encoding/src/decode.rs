@@ -160,6 +160,11 @@ fn decode_body(
                 .ok_or_else(|| EncodingError::invalid("chunk size overflow"))?;
             Ok(DecodedValues::Fixed(Buffer::from(cur.take(len)?)))
         }
+        (ValueKind::Fixed { .. }, ENC_FOR) if kind.wide_integer() => {
+            let mut out = Vec::new();
+            crate::wide::decode_for(cur, n, &mut out)?;
+            Ok(DecodedValues::Fixed(Buffer::from_vec(out)))
+        }
         (ValueKind::Fixed { .. }, ENC_FOR | ENC_RLE) => {
             let Some((width, _)) = kind.scalar_integer() else {
                 return Err(EncodingError::invalid("integer encoding on a non-integer column"));

@@ -62,6 +62,8 @@ pub fn encode_chunk(
                     validity.rows.as_ref()
                 };
                 encode_integer(bytes, width, sign, valid, out);
+            } else if kind.wide_integer() && encode_wide_integer(bytes, validity, opts, out) {
+                // Frame of reference over 16-byte integers.
             } else {
                 with_zstd(opts.zstd_level, ENC_PLAIN, out, |body| {
                     body.extend_from_slice(bytes);
@@ -111,6 +113,23 @@ fn encode_integer(
     } else {
         out.push(ENC_PLAIN);
         out.extend_from_slice(bytes);
+    }
+}
+
+/// Writes `[ENC_FOR][wide FOR body]` when the chunk's range fits in 64 bits
+/// and the body beats the plain values; returns whether it did.
+fn encode_wide_integer(bytes: &[u8], validity: &ValidityInput, opts: ChunkOptions<'_>, out: &mut Vec<u8>) -> bool {
+    let valid = if opts.preserve_null_slots {
+        None
+    } else {
+        validity.rows.as_ref()
+    };
+    out.push(ENC_FOR);
+    if crate::wide::try_encode_for(bytes, valid, out) {
+        true
+    } else {
+        out.pop();
+        false
     }
 }
 

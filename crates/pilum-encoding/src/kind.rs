@@ -42,4 +42,17 @@ impl ValueKind {
             _ => None,
         }
     }
+
+    /// Whether the kind is a scalar 16-byte signed integer (`Decimal128`),
+    /// eligible for the wide frame-of-reference encoding.
+    pub fn wide_integer(&self) -> bool {
+        matches!(
+            *self,
+            ValueKind::Fixed {
+                width: 16,
+                items: 1,
+                integer: Some(IntegerSign::Signed),
+            }
+        )
+    }
 }

@@ -21,6 +21,7 @@ mod error;
 mod integer;
 mod kind;
 mod plan;
+mod wide;
 
 pub use bitpack::{bits_needed, pack_bits, unpack_bits};
 pub use chunk::{ChunkValues, ValidityInput};

@@ -79,6 +79,7 @@ pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanO
     plan.chunk_ends = chunk_ends(kind, values, n, opts.target_chunk_bytes, plan.dictionary.is_some());
     let compressible = match kind {
         ValueKind::Bits => false,
+        // Wide integers fall back to zstd only where frame of reference fails.
         ValueKind::Fixed { .. } => kind.scalar_integer().is_none(),
         ValueKind::Variable => plan.dictionary.is_none(),
     };

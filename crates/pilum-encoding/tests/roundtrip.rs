@@ -72,6 +72,33 @@ proptest! {
     }
 
     #[test]
+    fn wide_integers_round_trip(
+        values in prop::collection::vec(prop_oneof![any::<i128>(), -1_000_000i128..1_000_000, any::<i64>().prop_map(i128::from)], 0..6000),
+        nulls in any::<bool>(),
+        preserve in any::<bool>(),
+    ) {
+        let valid: Vec<bool> = (0..values.len()).map(|i| !nulls || i % 5 != 2).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let kind = ValueKind::Fixed { width: 16, items: 1, integer: Some(IntegerSign::Signed) };
+        let validity = ValidityInput { rows: validity_of(&valid), items: None };
+        let opts = PlanOptions { preserve_null_slots: preserve, ..PlanOptions::default() };
+        let page = encode_page(kind, ChunkValues::Fixed(&bytes), values.len(), &validity, opts).unwrap();
+        let chunks = decode_all(kind, &page);
+        check_validity(&chunks, &page.chunk_rows, &valid);
+        let mut at = 0;
+        for chunk in &chunks {
+            let DecodedValues::Fixed(buf) = &chunk.values else { panic!("not fixed") };
+            for (i, value) in buf.as_slice().chunks(16).enumerate() {
+                if valid[at + i] || preserve {
+                    prop_assert_eq!(value, &bytes[(at + i) * 16..(at + i + 1) * 16]);
+                }
+            }
+            at += buf.len() / 16;
+        }
+        prop_assert_eq!(at, values.len());
+    }
+
+    #[test]
     fn strings_round_trip(
         values in prop::collection::vec(prop_oneof![".{0,40}", prop::sample::select(vec!["a".to_string(), "bb".into(), String::new()])], 0..3000),
         nulls in any::<bool>(),
@@ -160,4 +187,31 @@ fn corrupt_chunks_are_errors_not_panics() {
     }
     assert!(decode_chunk(first, kind, page.chunk_rows[0] as usize + 1, None).is_err());
     assert!(decode_chunk(first, ValueKind::Variable, 10, Some(&Dictionary::default())).is_err());
+}
+
+/// Prices as `Decimal128(15, 2)` values within a small range: frame of
+/// reference packs each 16-byte value into about 3 bytes.
+#[test]
+fn narrow_decimal_pages_pack_below_a_quarter_of_plain() {
+    let values: Vec<i128> = (0..4000).map(|i| 90_000 + (i * 7919) % 1_000_000).collect();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let kind = ValueKind::Fixed {
+        width: 16,
+        items: 1,
+        integer: Some(IntegerSign::Signed),
+    };
+    let page = encode_page(
+        kind,
+        ChunkValues::Fixed(&bytes),
+        values.len(),
+        &ValidityInput::default(),
+        PlanOptions::default(),
+    )
+    .unwrap();
+    assert!(
+        page.bytes.len() * 4 < bytes.len(),
+        "{} of {}",
+        page.bytes.len(),
+        bytes.len()
+    );
 }

@@ -33,6 +33,11 @@ pub(crate) struct ColumnWriter {
 }
 
 impl ColumnWriter {
+    /// The physical kind of the column's values.
+    pub(crate) fn kind(&self) -> ValueKind {
+        self.kind
+    }
+
     pub(crate) fn new(kind: ValueKind, is_lengths: bool) -> Self {
         Self {
             kind,

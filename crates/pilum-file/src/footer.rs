@@ -7,14 +7,18 @@ use pilum_core::ByteCursor;
 pub const MAGIC: [u8; 4] = *b"PILM";
 /// Format major version this library writes and reads.
 pub const MAJOR_VERSION: u16 = 1;
-/// Format minor version this library writes.
-pub const MINOR_VERSION: u16 = 0;
+/// Format minor version this library writes (1.1 added [`FEATURE_WIDE_FOR`]).
+pub const MINOR_VERSION: u16 = 1;
 /// Bytes of the header: magic, major, minor.
 pub const HEADER_LEN: u64 = 8;
 /// Bytes of the footer.
 pub const FOOTER_LEN: u64 = 32;
-/// Feature bits this reader understands (none yet).
-pub const KNOWN_FEATURES: u32 = 0;
+/// Feature bit (format 1.1): 16-byte signed integer columns (`Decimal128`)
+/// are recorded as integers and their chunks may use frame-of-reference
+/// encoding with a 16-byte reference.
+pub const FEATURE_WIDE_FOR: u32 = 0x1;
+/// Feature bits this reader understands.
+pub const KNOWN_FEATURES: u32 = FEATURE_WIDE_FOR;
 
 /// The header bytes at offset 0: magic, then major and minor version (u16 LE each).
 pub const HEADER: [u8; HEADER_LEN as usize] = {

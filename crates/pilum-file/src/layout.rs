@@ -82,6 +82,19 @@ fn recorded_kind(c: &proto::Column) -> Option<ValueKind> {
     })
 }
 
+/// Whether a column recorded as `recorded` can be read as the schema's `kind`.
+/// Format 1.0 recorded `Decimal128` as a non-integer 16-byte value; such
+/// columns hold only plain (or zstd-wrapped plain) chunks, which decode the
+/// same either way.
+fn kind_matches(recorded: ValueKind, kind: ValueKind) -> bool {
+    let legacy_wide = ValueKind::Fixed {
+        width: 16,
+        items: 1,
+        integer: None,
+    };
+    recorded == kind || (kind.wide_integer() && recorded == legacy_wide)
+}
+
 /// Validates the metadata's columns against the expected `kinds` and the data
 /// region `[HEADER_LEN, data_end)`, producing the reader's layout.
 pub(crate) fn build_layout(
@@ -118,7 +131,7 @@ fn column_layout(
     data_end: u64,
 ) -> Result<ColumnLayout> {
     let corrupt = |what: String| FileError::corrupt(&path, format!("column {index}: {what}"));
-    if recorded_kind(c) != Some(kind) {
+    if !recorded_kind(c).is_some_and(|recorded| kind_matches(recorded, kind)) {
         return Err(corrupt(format!("recorded kind does not match the schema's {kind:?}")));
     }
     let width = match kind {

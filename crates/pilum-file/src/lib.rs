@@ -44,7 +44,9 @@ mod writer;
 pub use blob::BlobFile;
 pub use column_writer::FLAT_MIN_WIDTH;
 pub use error::{FileError, Result};
-pub use footer::{FOOTER_LEN, HEADER, HEADER_LEN, MAGIC, MAJOR_VERSION, MINOR_VERSION};
+pub use footer::{
+    FEATURE_WIDE_FOR, FOOTER_LEN, HEADER, HEADER_LEN, KNOWN_FEATURES, MAGIC, MAJOR_VERSION, MINOR_VERSION,
+};
 pub use pilum_encoding::PlanOptions;
 pub use read::{BlobMode, blob_description_type};
 pub use reader::{FileReader, OPEN_READ_BYTES, ReadOptions, ScanOptions, parse_schema};

@@ -205,7 +205,7 @@ pub(crate) fn fixed_width(dt: &DataType) -> Option<(u32, Option<IntegerSign>)> {
         Float16 => (2, None),
         Float32 => (4, None),
         Float64 => (8, None),
-        Decimal128(_, _) => (16, None),
+        Decimal128(_, _) => (16, signed),
         Decimal256(_, _) => (32, None),
         Interval(IntervalUnit::YearMonth) => (4, signed),
         Interval(IntervalUnit::DayTime) => (8, None),

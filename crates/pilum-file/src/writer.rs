@@ -7,7 +7,7 @@
 
 use crate::column_writer::ColumnWriter;
 use crate::error::{FileError, Result};
-use crate::footer::{FOOTER_LEN, Footer, HEADER, MAJOR_VERSION, MINOR_VERSION};
+use crate::footer::{FEATURE_WIDE_FOR, FOOTER_LEN, Footer, HEADER, MAJOR_VERSION, MINOR_VERSION};
 use crate::proto;
 use crate::shred::{PendingBlobs, shred};
 use crate::tree::{LENGTHS_KIND, Node, build_tree, list_columns, storage_type};
@@ -153,6 +153,11 @@ impl FileWriter {
         for i in 0..self.columns.len() {
             self.flush_column(i).await?;
         }
+        let required_features = if self.columns.iter().any(|c| c.kind().wide_integer()) {
+            FEATURE_WIDE_FOR
+        } else {
+            0
+        };
         let columns = self.columns.into_iter().map(ColumnWriter::into_metadata).collect();
         let metadata = proto::FileMetadata {
             arrow_schema: schema_to_bytes(&self.schema),
@@ -165,7 +170,7 @@ impl FileWriter {
             metadata_offset: self.sink.position(),
             metadata_length: metadata.len() as u64,
             metadata_crc32: crc32fast::hash(&metadata),
-            required_features: 0,
+            required_features,
             major: MAJOR_VERSION,
             minor: MINOR_VERSION,
         };

@@ -141,7 +141,7 @@ async fn regenerate_bad_files() {
         ),
         (
             "unknown-required-feature.pilum",
-            footer_edit(&good, 20, &1u32.to_le_bytes()),
+            footer_edit(&good, 20, &(1u32 << 31).to_le_bytes()),
         ),
         (
             "metadata-offset-wrong.pilum",
@@ -207,7 +207,7 @@ async fn check(name: &str, expect: Expect) {
     let ok = match expect {
         Expect::NotPilum => matches!(err, FileError::NotPilum { .. }),
         Expect::UnsupportedVersion => matches!(err, FileError::UnsupportedVersion { major: 2, .. }),
-        Expect::UnsupportedFeatures => matches!(err, FileError::UnsupportedFeatures { flags: 1, .. }),
+        Expect::UnsupportedFeatures => matches!(err, FileError::UnsupportedFeatures { flags: 0x8000_0000, .. }),
         Expect::CorruptAtOpen | Expect::CorruptAtRead => matches!(err, FileError::Corrupt { .. }),
         Expect::ChunkAtRead => matches!(err, FileError::Chunk { column: 0, .. }),
     };

@@ -15,7 +15,14 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, memory::InMemory, pa
 use pilum_file::{BlobMode, FileReader, FileWriter, ReadOptions, WriterOptions};
 use std::sync::Arc;
 
-const GOLDEN: &str = "v1.0-all-types.pilum";
+/// The fixture the current writer must reproduce byte for byte.
+const GOLDEN: &str = "v1.1-all-types.pilum";
+/// Every released fixture with its footer's (minor version, required
+/// features); all must keep reading back.
+const RELEASED: [(&str, u16, u32); 2] = [
+    ("v1.0-all-types.pilum", 0, 0),
+    ("v1.1-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
+];
 
 fn golden_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden")
@@ -46,19 +53,26 @@ async fn regenerate_golden_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_files_read_back_and_bytes_are_stable() {
-    let golden = std::fs::read(golden_dir().join(GOLDEN)).expect("golden file present in testdata/golden");
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    store
-        .put(&Path::from("g"), PutPayload::from(golden.clone()))
-        .await
-        .unwrap();
-    let reader = FileReader::open(store, Path::from("g")).await.unwrap();
     let expected = common::all_types_batch(150, 42);
-    let got = reader
-        .read_range(0..150, &ReadOptions::default().with_blob_mode(BlobMode::Bytes))
-        .await
-        .unwrap();
-    common::assert_batches_eq(&got, &expected, "golden v1.0");
+    for (name, minor, features) in RELEASED {
+        let fixture = std::fs::read(golden_dir().join(name)).expect("golden file present in testdata/golden");
+        let footer = &fixture[fixture.len() - 32..];
+        assert_eq!(
+            u32::from_le_bytes(footer[20..24].try_into().unwrap()),
+            features,
+            "{name}"
+        );
+        assert_eq!(u16::from_le_bytes(footer[26..28].try_into().unwrap()), minor, "{name}");
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        store.put(&Path::from("g"), PutPayload::from(fixture)).await.unwrap();
+        let reader = FileReader::open(store, Path::from("g")).await.unwrap();
+        let got = reader
+            .read_range(0..150, &ReadOptions::default().with_blob_mode(BlobMode::Bytes))
+            .await
+            .unwrap();
+        common::assert_batches_eq(&got, &expected, name);
+    }
+    let golden = std::fs::read(golden_dir().join(GOLDEN)).expect("golden file present in testdata/golden");
 
     // The data region (everything before the metadata block) must be byte-identical.
     let current = write_current().await;
