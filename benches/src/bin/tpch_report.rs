@@ -5,7 +5,8 @@
 //! pays) and without zstd, which matches default Parquet's uncompressed pages.
 //!
 //! Run: `cargo run --release -p pilum-benches --bin tpch_report -- [--sf 1]
-//! [--iterations 5] [--queries 1,3,6] [--dir target/bench-data/tpch]`.
+//! [--iterations 5] [--queries 1,3,6] [--dir target/bench-data/tpch] [--explain 1]`;
+//! `--explain 1` prints each query's physical plan on Parquet and on Pilum instead.
 //! Data is generated (by `tpchgen`) on the first run for a scale factor and
 //! reused afterwards.
 
@@ -24,6 +25,7 @@ struct Args {
     iterations: usize,
     queries: Vec<usize>,
     dir: PathBuf,
+    explain: bool,
 }
 
 fn args() -> Args {
@@ -32,6 +34,7 @@ fn args() -> Args {
         iterations: 5,
         queries: (1..=22).collect(),
         dir: PathBuf::from("target/bench-data/tpch"),
+        explain: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,6 +44,7 @@ fn args() -> Args {
             "--iterations" => args.iterations = value.parse().unwrap(),
             "--queries" => args.queries = value.split(',').map(|q| q.trim().parse().unwrap()).collect(),
             "--dir" => args.dir = PathBuf::from(value),
+            "--explain" => args.explain = value == "1",
             other => panic!("unknown flag {other}"),
         }
     }
@@ -49,7 +53,7 @@ fn args() -> Args {
 
 /// Generates and writes both copies unless this scale factor is already there.
 async fn prepare(dir: &Path, sf: f64) {
-    let marker = dir.join(format!("sf-{sf}.v2.done"));
+    let marker = dir.join(format!("sf-{sf}.v3.done"));
     if marker.exists() {
         return;
     }
@@ -135,6 +139,18 @@ async fn main() {
     let args = args();
     prepare(&args.dir, args.sf).await;
     let contexts = contexts(&args.dir).await;
+    if args.explain {
+        for &q in &args.queries {
+            let sql = tpch::query(q, args.sf);
+            for (name, ctx) in [("Parquet", &contexts[0]), ("Pilum", &contexts[1])] {
+                let frame = ctx.sql(&sql).await.unwrap();
+                let plan = frame.create_physical_plan().await.unwrap();
+                let shown = datafusion::physical_plan::displayable(plan.as_ref()).indent(true);
+                println!("-- Q{q:02} on {name}\n{shown}");
+            }
+        }
+        return;
+    }
     println!("| query | Parquet (ms) | Pilum (ms) | Pilum no zstd (ms) | Pilum ÷ Parquet | no zstd ÷ Parquet | rows |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut logs = [0.0f64; 2];

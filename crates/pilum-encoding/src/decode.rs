@@ -16,6 +16,9 @@ pub enum DecodedValues {
     Bits(BooleanBuffer),
     /// `n * width` bytes.
     Fixed(Buffer),
+    /// `n` indices into the page dictionary (DICT chunks), each checked to
+    /// be in range; readers copy the entries straight into their output.
+    Indices(Vec<u32>),
     /// `n + 1` offsets (starting at 0) into `data`.
     Variable {
         /// Value boundaries.
@@ -189,27 +192,18 @@ fn decode_body(
                 dictionary.ok_or_else(|| EncodingError::invalid("dictionary chunk in a page without dictionary"))?;
             let bit_width = cur.u8()?;
             let packed = cur.take(bitpack::packed_len(n, bit_width.min(64)))?;
-            let mut offsets = Vec::with_capacity(n + 1);
-            offsets.push(0u64);
-            let mut data = Vec::new();
-            let mut bad = None;
-            bitpack::unpack_bits(packed, bit_width, n, |i| match usize::try_from(i) {
-                Ok(i) if i < dict.len() => {
-                    data.extend_from_slice(dict.value(i));
-                    offsets.push(data.len() as u64);
-                }
-                _ => {
-                    bad.get_or_insert(i);
-                    offsets.push(data.len() as u64);
-                }
-            })?;
-            if let Some(i) = bad {
+            let raw = bitpack::unpack_to_vec(packed, bit_width, n)?;
+            let entries = dict.len() as u64;
+            if let Some(&bad) = raw.iter().find(|&&i| i >= entries) {
                 return Err(EncodingError::invalid(format!(
-                    "dictionary index {i} out of {} entries",
-                    dict.len()
+                    "dictionary index {bad} out of {entries} entries"
                 )));
             }
-            Ok(DecodedValues::Variable { offsets, data })
+            let indices = raw
+                .into_iter()
+                .map(|i| u32::try_from(i).map_err(|_| EncodingError::invalid("dictionary index exceeds 32 bits")))
+                .collect::<Result<Vec<u32>>>()?;
+            Ok(DecodedValues::Indices(indices))
         }
         (_, tag @ (ENC_FOR | ENC_RLE | ENC_DICT)) => Err(EncodingError::invalid(format!(
             "encoding {tag} is not valid for {kind:?}"

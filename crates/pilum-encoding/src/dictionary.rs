@@ -25,9 +25,10 @@ impl Dictionary {
         self.len() == 0
     }
 
-    /// Entry `i`; the caller guarantees `i < len()`.
-    pub(crate) fn value(&self, i: usize) -> &[u8] {
-        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    /// Entry `i`, or `None` past the end.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let (start, end) = (*self.offsets.get(i)?, *self.offsets.get(i + 1)?);
+        self.data.get(start as usize..end as usize)
     }
 
     /// Serialises the dictionary in the plain variable-width layout.

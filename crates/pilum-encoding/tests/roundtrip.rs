@@ -118,9 +118,19 @@ proptest! {
         check_validity(&chunks, &page.chunk_rows, &valid);
         let mut got = Vec::new();
         for chunk in &chunks {
-            let DecodedValues::Variable { offsets, data } = &chunk.values else { panic!("not variable") };
-            for w in offsets.windows(2) {
-                got.push(String::from_utf8(data[w[0] as usize..w[1] as usize].to_vec()).unwrap());
+            match &chunk.values {
+                DecodedValues::Variable { offsets, data } => {
+                    for w in offsets.windows(2) {
+                        got.push(String::from_utf8(data[w[0] as usize..w[1] as usize].to_vec()).unwrap());
+                    }
+                }
+                DecodedValues::Indices(indices) => {
+                    let dict = page.dictionary.as_ref().expect("indices come with a page dictionary");
+                    for &i in indices {
+                        got.push(String::from_utf8(dict.get(i as usize).unwrap().to_vec()).unwrap());
+                    }
+                }
+                _ => panic!("not variable"),
             }
         }
         prop_assert_eq!(got, values);

@@ -1,9 +1,10 @@
 //! Gathers selected values out of decoded units into contiguous buffers.
 
 use crate::error::{FileError, Result};
+use crate::layout::ColumnLayout;
 use crate::units::LoadedUnit;
 use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer};
-use pilum_encoding::{DecodedValues, ValueKind};
+use pilum_encoding::{DecodedValues, Dictionary, ValueKind};
 use std::ops::Range;
 
 /// The selected values of one physical column.
@@ -22,11 +23,12 @@ pub(crate) struct Gathered {
 
 /// Collects the values of `ranges` (sorted, disjoint) from `units`.
 pub(crate) fn gather(
-    kind: ValueKind,
+    column: &ColumnLayout,
     units: &[LoadedUnit],
     ranges: &[Range<u64>],
     child_starts: bool,
 ) -> Result<Gathered> {
+    let kind = column.kind;
     let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
     let total = total as usize;
     let (width, items) = match kind {
@@ -93,6 +95,19 @@ pub(crate) fn gather(
                     data.extend_from_slice(&bytes[start..end]);
                     offsets.extend(o[from + 1..=from + count].iter().map(|&x| x - o[from] + base));
                 }
+                DecodedValues::Indices(indices) => {
+                    let dictionary = column
+                        .pages
+                        .get(loaded.unit.page)
+                        .and_then(|p| p.dictionary.as_ref())
+                        .ok_or_else(|| {
+                            FileError::InvalidArgument("dictionary chunk without a page dictionary".into())
+                        })?;
+                    let selected = indices
+                        .get(from..from + count)
+                        .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+                    copy_entries(dictionary, selected, &mut offsets, &mut data)?;
+                }
             }
             if items > 1 || d.item_validity.is_some() {
                 match &d.item_validity {
@@ -117,6 +132,18 @@ pub(crate) fn gather(
         item_validity: any_item_null.then(|| NullBuffer::new(item_validity.finish())),
         child_starts: starts,
     })
+}
+
+/// Appends the dictionary entries `indices` name to `data`, with their end offsets.
+fn copy_entries(dictionary: &Dictionary, indices: &[u32], offsets: &mut Vec<u64>, data: &mut Vec<u8>) -> Result<()> {
+    for &i in indices {
+        let entry = dictionary
+            .get(i as usize)
+            .ok_or_else(|| FileError::InvalidArgument(format!("dictionary index {i} out of range")))?;
+        data.extend_from_slice(entry);
+        offsets.push(data.len() as u64);
+    }
+    Ok(())
 }
 
 /// Little-endian `u64` number `i` of `bytes` (0 past the end).

@@ -52,7 +52,7 @@ impl ReadContext<'_> {
         let layout = &self.columns[column];
         let units = plan_units(&self.path(), column, layout, ranges)?;
         let loaded = load_units(self.reader, column, layout, units).await?;
-        gather(layout.kind, &loaded, ranges, child_starts)
+        gather(layout, &loaded, ranges, child_starts)
     }
 
     /// Reads values `ranges` (sorted, disjoint) of `node` into one array.
