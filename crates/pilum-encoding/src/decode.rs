@@ -192,16 +192,15 @@ fn decode_body(
                 dictionary.ok_or_else(|| EncodingError::invalid("dictionary chunk in a page without dictionary"))?;
             let bit_width = cur.u8()?;
             let packed = cur.take(bitpack::packed_len(n, bit_width.min(64)))?;
-            let raw = bitpack::unpack_to_vec(packed, bit_width, n)?;
-            let entries = dict.len() as u64;
-            if let Some(&bad) = raw.iter().find(|&&i| i >= entries) {
-                return Err(EncodingError::invalid(format!(
-                    "dictionary index {bad} out of {entries} entries"
-                )));
-            }
-            let indices = raw
+            let entries = dict.len();
+            let indices = bitpack::unpack_to_vec(packed, bit_width, n)?
                 .into_iter()
-                .map(|i| u32::try_from(i).map_err(|_| EncodingError::invalid("dictionary index exceeds 32 bits")))
+                .map(|i| {
+                    u32::try_from(i)
+                        .ok()
+                        .filter(|&i| (i as usize) < entries)
+                        .ok_or_else(|| EncodingError::invalid(format!("dictionary index {i} out of {entries} entries")))
+                })
                 .collect::<Result<Vec<u32>>>()?;
             Ok(DecodedValues::Indices(indices))
         }
