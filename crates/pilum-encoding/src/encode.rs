@@ -133,6 +133,25 @@ fn encode_wide_integer(bytes: &[u8], validity: &ValidityInput, opts: ChunkOption
     }
 }
 
+thread_local! {
+    /// One zstd compression context per thread and its level: creating a
+    /// context costs more than compressing a small chunk.
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Compresses `body` as one zstd frame at `level`, reusing this thread's context.
+pub(crate) fn zstd_compress(body: &[u8], level: i32) -> Result<Vec<u8>> {
+    COMPRESSOR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let compressor = match slot.as_mut() {
+            Some((current, compressor)) if *current == level => compressor,
+            _ => &mut slot.insert((level, zstd::bulk::Compressor::new(level)?)).1,
+        };
+        Ok(compressor.compress(body)?)
+    })
+}
+
 /// Writes `[tag][body]`, or `[ENC_ZSTD][raw len u32][tag][zstd(body)]` when
 /// zstd is requested and shrinks the body within the ratio bound.
 fn with_zstd(
@@ -147,7 +166,7 @@ fn with_zstd(
     };
     let mut body = Vec::new();
     write_body(&mut body)?;
-    let compressed = zstd::bulk::compress(&body, level)?;
+    let compressed = zstd_compress(&body, level)?;
     let fits_u32 = u32::try_from(body.len()).is_ok();
     let bounded = body.len() <= compressed.len() * MAX_ZSTD_RATIO + ZSTD_SLACK;
     if fits_u32 && bounded && compressed.len() + 5 < body.len() {

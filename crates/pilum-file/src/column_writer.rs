@@ -15,6 +15,83 @@ pub(crate) struct PendingPage {
     pub meta: proto::Page,
 }
 
+/// One page's worth of buffered values, moved out of a [`ColumnWriter`] so
+/// it can be encoded on another thread.
+pub(crate) struct BufferedPage {
+    kind: ValueKind,
+    n: usize,
+    rows: Option<BooleanBuffer>,
+    items: Option<BooleanBuffer>,
+    fixed: Vec<u8>,
+    bits: BooleanBuffer,
+    offsets: Vec<u64>,
+    data: Vec<u8>,
+    /// Lengths columns: child offset of the first value.
+    child_start: Option<u64>,
+}
+
+impl BufferedPage {
+    /// Encodes the values as one page.
+    pub(crate) fn encode(self, plan: PlanOptions) -> Result<PendingPage> {
+        let n = self.n;
+        let mut meta = proto::Page {
+            num_values: n as u64,
+            ..Default::default()
+        };
+        let flat =
+            matches!(self.kind, ValueKind::Fixed { width, .. } if width >= FLAT_MIN_WIDTH) && self.items.is_none();
+        let bytes = if flat {
+            meta.layout = proto::PageLayout::Flat as i32;
+            if let Some(rows) = &self.rows {
+                meta.flat_validity = rows.sliced().as_slice()[..n.div_ceil(8)].to_vec();
+                if !n.is_multiple_of(8)
+                    && let Some(last) = meta.flat_validity.last_mut()
+                {
+                    *last &= (1u8 << (n % 8)) - 1;
+                }
+            }
+            self.fixed
+        } else {
+            let values = match self.kind {
+                ValueKind::Bits => ChunkValues::Bits(&self.bits),
+                ValueKind::Fixed { .. } => ChunkValues::Fixed(&self.fixed),
+                ValueKind::Variable => ChunkValues::Variable {
+                    offsets: &self.offsets,
+                    data: &self.data,
+                },
+            };
+            let plan = PlanOptions {
+                preserve_null_slots: self.child_start.is_some(),
+                ..plan
+            };
+            let validity = ValidityInput {
+                rows: self.rows,
+                items: self.items,
+            };
+            let page = encode_page(self.kind, values, n, &validity, plan)?;
+            if let Some(dict) = &page.dictionary {
+                meta.dictionary = dict.to_bytes()?;
+                meta.dictionary_entries = dict.len() as u32;
+            }
+            if let Some(mut start) = self.child_start {
+                let mut value = 0usize;
+                for &rows in &page.chunk_rows {
+                    meta.chunk_child_starts.push(start);
+                    for _ in 0..rows {
+                        start += crate::assemble::read_u64(&self.fixed, value);
+                        value += 1;
+                    }
+                }
+            }
+            meta.chunk_values = page.chunk_rows;
+            meta.chunk_sizes = page.chunk_sizes;
+            page.bytes
+        };
+        meta.length = bytes.len() as u64;
+        Ok(PendingPage { bytes, meta })
+    }
+}
+
 /// Accumulates values of one physical column between page flushes.
 pub(crate) struct ColumnWriter {
     kind: ValueKind,
@@ -125,72 +202,33 @@ impl ColumnWriter {
         self.fixed.len() + self.data.len() + self.offsets.len() * 8 + self.bits.len() / 8 + self.len / 8
     }
 
-    /// Encodes the buffered values as one page, or `None` when empty.
-    pub(crate) fn flush(&mut self, plan: PlanOptions) -> Result<Option<PendingPage>> {
+    /// Moves the buffered values out as one page to encode, or `None` when
+    /// nothing is buffered.
+    pub(crate) fn take_page(&mut self) -> Option<BufferedPage> {
         if self.len == 0 {
-            return Ok(None);
+            return None;
         }
         let n = self.len;
         let validity = std::mem::replace(&mut self.validity, BooleanBufferBuilder::new(0)).finish();
-        let rows = (self.nulls > 0).then_some(validity);
-        let items = self.items.take().map(|mut b| b.finish());
-        let mut meta = proto::Page {
-            num_values: n as u64,
-            ..Default::default()
+        let child_start = self.child_offset;
+        if let Some(start) = self.child_offset.as_mut() {
+            *start += (0..n).map(|i| crate::assemble::read_u64(&self.fixed, i)).sum::<u64>();
+        }
+        let page = BufferedPage {
+            kind: self.kind,
+            n,
+            rows: (self.nulls > 0).then_some(validity),
+            items: self.items.take().map(|mut b| b.finish()),
+            fixed: std::mem::take(&mut self.fixed),
+            bits: self.bits.finish(),
+            offsets: std::mem::replace(&mut self.offsets, vec![0]),
+            data: std::mem::take(&mut self.data),
+            child_start,
         };
-        let flat = matches!(self.kind, ValueKind::Fixed { width, .. } if width >= FLAT_MIN_WIDTH) && items.is_none();
-        let bytes = if flat {
-            meta.layout = proto::PageLayout::Flat as i32;
-            if let Some(rows) = &rows {
-                meta.flat_validity = rows.sliced().as_slice()[..n.div_ceil(8)].to_vec();
-                if !n.is_multiple_of(8)
-                    && let Some(last) = meta.flat_validity.last_mut()
-                {
-                    *last &= (1u8 << (n % 8)) - 1;
-                }
-            }
-            std::mem::take(&mut self.fixed)
-        } else {
-            let bits = self.bits.finish();
-            let values = match self.kind {
-                ValueKind::Bits => ChunkValues::Bits(&bits),
-                ValueKind::Fixed { .. } => ChunkValues::Fixed(&self.fixed),
-                ValueKind::Variable => ChunkValues::Variable {
-                    offsets: &self.offsets,
-                    data: &self.data,
-                },
-            };
-            let plan = PlanOptions {
-                preserve_null_slots: self.child_offset.is_some(),
-                ..plan
-            };
-            let page = encode_page(self.kind, values, n, &ValidityInput { rows, items }, plan)?;
-            if let Some(dict) = &page.dictionary {
-                meta.dictionary = dict.to_bytes()?;
-                meta.dictionary_entries = dict.len() as u32;
-            }
-            if let Some(start) = self.child_offset.as_mut() {
-                let mut value = 0usize;
-                for &rows in &page.chunk_rows {
-                    meta.chunk_child_starts.push(*start);
-                    for _ in 0..rows {
-                        *start += crate::assemble::read_u64(&self.fixed, value);
-                        value += 1;
-                    }
-                }
-            }
-            meta.chunk_values = page.chunk_rows;
-            meta.chunk_sizes = page.chunk_sizes;
-            self.fixed.clear();
-            self.offsets.truncate(1);
-            self.data.clear();
-            page.bytes
-        };
-        meta.length = bytes.len() as u64;
         self.num_values += n as u64;
         self.len = 0;
         self.nulls = 0;
-        Ok(Some(PendingPage { bytes, meta }))
+        Some(page)
     }
 
     /// The column's metadata once every page has been written.

@@ -25,6 +25,9 @@ pub const OPEN_READ_BYTES: u64 = 64 * 1024;
 /// Bytes of stored data a scan task aims to read.
 const SCAN_TASK_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Fewest rows a parallel take gives one task.
+const TAKE_ROWS_PER_TASK: usize = 32;
+
 /// Which columns to read and how to return blobs.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -226,22 +229,51 @@ impl FileReader {
         let mut sorted = indices.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        let mut ranges: Vec<Range<u64>> = Vec::new();
-        for &row in &sorted {
-            match ranges.last_mut() {
-                Some(last) if last.end == row => last.end += 1,
-                _ => ranges.push(row..row + 1),
+        let (batches, part_len) = self.take_sorted_in_parts(&sorted, options).await?;
+        if let [batch] = batches.as_slice() {
+            if sorted.as_slice() == indices {
+                return Ok(batch.clone());
             }
+            let positions: UInt32Array = indices
+                .iter()
+                .map(|i| sorted.binary_search(i).map(|p| p as u32).unwrap_or(0))
+                .collect();
+            return Ok(arrow_select::take::take_record_batch(batch, &positions)?);
         }
-        let batch = self.inner.read_ranges(ranges, options).await?;
-        if sorted.as_slice() == indices {
-            return Ok(batch);
-        }
-        let positions: UInt32Array = indices
+        let slots: Vec<(usize, usize)> = indices
             .iter()
-            .map(|i| sorted.binary_search(i).map(|p| p as u32).unwrap_or(0))
+            .map(|i| {
+                let p = sorted.binary_search(i).unwrap_or(0);
+                (p / part_len, p % part_len)
+            })
             .collect();
-        Ok(arrow_select::take::take_record_batch(&batch, &positions)?)
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        Ok(arrow_select::interleave::interleave_record_batch(&refs, &slots)?)
+    }
+
+    /// Reads sorted, distinct rows. Large selections are split into equal
+    /// parts decoded in parallel on the runtime (decoding, not I/O, bounds
+    /// a take from cached files); returns one batch per part, in order, and
+    /// the rows per part.
+    async fn take_sorted_in_parts(&self, sorted: &[u64], options: &ReadOptions) -> Result<(Vec<RecordBatch>, usize)> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parts = (sorted.len() / TAKE_ROWS_PER_TASK).clamp(1, cores);
+        let handle = tokio::runtime::Handle::try_current();
+        let (Ok(handle), true) = (handle, parts > 1) else {
+            let batch = self.inner.read_ranges(row_runs(sorted), options).await?;
+            return Ok((vec![batch], sorted.len().max(1)));
+        };
+        let part_len = sorted.len().div_ceil(parts);
+        let tasks = sorted.chunks(part_len).map(|part| {
+            let (inner, options, ranges) = (self.inner.clone(), options.clone(), row_runs(part));
+            handle.spawn(async move { inner.read_ranges(ranges, &options).await })
+        });
+        let batches = futures::future::join_all(tasks.collect::<Vec<_>>())
+            .await
+            .into_iter()
+            .map(|joined| joined.map_err(|e| FileError::InvalidArgument(format!("take task failed: {e}")))?)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((batches, part_len))
     }
 
     /// Streams the file (or `options.rows`) in batches, reading and decoding
@@ -416,6 +448,18 @@ impl Inner {
         let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));
         Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
     }
+}
+
+/// Sorted, distinct rows as runs of consecutive rows.
+fn row_runs(sorted: &[u64]) -> Vec<Range<u64>> {
+    let mut runs: Vec<Range<u64>> = Vec::new();
+    for &row in sorted {
+        match runs.last_mut() {
+            Some(last) if last.end == row => last.end += 1,
+            _ => runs.push(row..row + 1),
+        }
+    }
+    runs
 }
 
 fn contains_blob_descriptions(node: &Node, mode: BlobMode) -> bool {

@@ -2,10 +2,12 @@
 //!
 //! Memory stays bounded for a stream of any length: each physical column
 //! buffers at most about `page_bytes` before it is encoded and written, so
-//! the writer holds roughly `physical columns × 2 × page_bytes` plus the
-//! batch being written and the upload buffer (8 MiB), whatever the row count.
+//! the writer holds roughly `(physical columns + cores) × 2 × page_bytes`
+//! plus the batch being written and the upload buffer (8 MiB), whatever the
+//! row count. Pages are encoded on blocking threads, up to one per core at
+//! once, while the caller keeps shredding batches.
 
-use crate::column_writer::ColumnWriter;
+use crate::column_writer::{ColumnWriter, PendingPage};
 use crate::error::{FileError, Result};
 use crate::footer::{FEATURE_WIDE_FOR, FOOTER_LEN, Footer, HEADER, MAJOR_VERSION, MINOR_VERSION};
 use crate::proto;
@@ -18,7 +20,9 @@ use object_store::{ObjectStore, path::Path};
 use pilum_encoding::PlanOptions;
 use pilum_io::ObjectSink;
 use prost::Message;
+use std::collections::VecDeque;
 use std::sync::Arc;
+use tokio::task::JoinHandle;
 
 /// Pages are padded to start at multiples of this many bytes.
 pub const PAGE_ALIGNMENT: u64 = 64;
@@ -58,6 +62,10 @@ pub struct FileWriter {
     columns: Vec<ColumnWriter>,
     options: WriterOptions,
     num_rows: u64,
+    /// Pages being encoded, oldest first; written in this order, which keeps
+    /// each column's pages in row order.
+    encoding: VecDeque<(usize, JoinHandle<Result<PendingPage>>)>,
+    max_in_flight: usize,
 }
 
 impl std::fmt::Debug for FileWriter {
@@ -93,6 +101,8 @@ impl FileWriter {
             columns,
             options,
             num_rows: 0,
+            encoding: VecDeque::new(),
+            max_in_flight: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
 
@@ -134,10 +144,29 @@ impl FileWriter {
         Ok(())
     }
 
+    /// Hands column `i`'s buffered values to a blocking thread for encoding;
+    /// writes the oldest encoded pages once more than `max_in_flight` wait.
     async fn flush_column(&mut self, i: usize) -> Result<()> {
-        let Some(mut page) = self.columns[i].flush(self.options.plan)? else {
+        let Some(page) = self.columns[i].take_page() else {
             return Ok(());
         };
+        let plan = self.options.plan;
+        self.encoding
+            .push_back((i, tokio::task::spawn_blocking(move || page.encode(plan))));
+        while self.encoding.len() > self.max_in_flight {
+            self.write_oldest_page().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest page being encoded and appends it to the file.
+    async fn write_oldest_page(&mut self) -> Result<()> {
+        let Some((i, task)) = self.encoding.pop_front() else {
+            return Ok(());
+        };
+        let mut page = task
+            .await
+            .map_err(|e| FileError::InvalidArgument(format!("page encoding failed: {e}")))??;
         let pad = self.sink.position().next_multiple_of(PAGE_ALIGNMENT) - self.sink.position();
         if pad > 0 {
             self.sink.write(Bytes::from(vec![0u8; pad as usize])).await?;
@@ -152,6 +181,9 @@ impl FileWriter {
     pub async fn finish(mut self) -> Result<WriteSummary> {
         for i in 0..self.columns.len() {
             self.flush_column(i).await?;
+        }
+        while !self.encoding.is_empty() {
+            self.write_oldest_page().await?;
         }
         let required_features = if self.columns.iter().any(|c| c.kind().wide_integer()) {
             FEATURE_WIDE_FOR

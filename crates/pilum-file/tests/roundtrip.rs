@@ -77,6 +77,13 @@ async fn every_type_round_trips() {
         let taken = reader.take(&indices, &bytes_mode()).await.unwrap();
         let expected = arrow_select::take::take_record_batch(&batch, &UInt64Array::from(indices.clone())).unwrap();
         common::assert_batches_eq(&taken, &expected, &format!("{name}: take"));
+        // Sorted, distinct rows: the parts of a parallel take come back in order.
+        let mut sorted = indices.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let taken = reader.take(&sorted, &bytes_mode()).await.unwrap();
+        let expected = arrow_select::take::take_record_batch(&batch, &UInt64Array::from(sorted)).unwrap();
+        common::assert_batches_eq(&taken, &expected, &format!("{name}: sorted take"));
 
         let options = ScanOptions {
             batch_size: 1234,
