@@ -1,250 +1,71 @@
-"""Side-by-side benchmark: Pilum vs Lance (pylance) vs Parquet (pyarrow), one run, same data.
+"""Side-by-side benchmark: Pilum vs Lance (pylance) vs Parquet (pyarrow), same data, one command.
 
-    python benches/python/compare.py --quick          # ~200k rows, a few minutes
-    python benches/python/compare.py --rows 1000000   # bigger
+    python3 benches/python/compare.py --quick     # 200k rows; a few minutes with a release build
+    python3 benches/python/compare.py --full      # 1M + 10M rows; prints its disk need first
+    python3 benches/python/compare.py --quick --rows 5000 --blobs 20 --versions 5 --corpus-mb 2   # smoke test
 
-Data comes from a fixed seed. Every workload runs on each engine in turn,
-repeated; the report gives medians and Pilum's ratio to each other engine
-(ratio > 1: Pilum is faster / smaller). Results go to stdout as a Markdown
-table and to a JSON file.
+Data comes from a fixed seed (plus a text corpus from documentation files
+found offline). Every workload runs on each engine in turn: Pilum, Lance
+(file format "2.2" and its default "stable"), Parquet (pyarrow defaults,
+and small pages with a page index). The report gives medians and Pilum's
+ratios (> 1: Pilum better) as Markdown (stdout and ``--markdown``), JSON
+(``--out``) and PNG charts (``--charts``). See ``benches/python/README.md``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import shutil
-import statistics
-import tempfile
-import time
-from typing import Callable, Dict, List
+import sys
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+os.environ.setdefault("LANCE_LOG", "error")  # pylance logs a warning per new dataset otherwise
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import pilum
+from bench import charts, meta, report  # noqa: E402
+from bench.config import parse_args  # noqa: E402
+from bench.runner import Runner  # noqa: E402
 
-try:
-    import lance
-except ImportError:  # pragma: no cover
-    lance = None
-
-
-def make_table(rows: int, seed: int = 42) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    words = np.array("the quick brown fox jumps over lazy dog image caption model data vector table".split())
-    text = [" ".join(rng.choice(words, size=36)) for _ in range(min(rows, 10_000))]
-    texts = pa.array([text[i % len(text)] for i in range(rows)])
-    vec = rng.standard_normal(rows * 128, dtype=np.float32)
-    return pa.table(
-        {
-            "id": pa.array(np.arange(rows, dtype=np.int64)),
-            "value": pa.array(rng.standard_normal(rows)),
-            "category": pa.array(rng.integers(0, 16, rows, dtype=np.int64)),
-            "text": texts,
-            "vec": pa.FixedSizeListArray.from_arrays(pa.array(vec), 128),
-        }
-    )
+METHOD_NOTES = [
+    "Timing: time.perf_counter; read workloads are warmed once untimed, then the median of --repeat runs "
+    "(3 runs when the warm-up took longer than --slow-run seconds; the runs column shows the counts used); "
+    "each read's row count (or blob bytes) is checked against the source. Data is read from the page cache.",
+    "Write: each run writes a fresh dataset from the same memory-mapped Arrow table (median of --write-repeat "
+    "runs; the big table: --big-write-repeat runs). Add column: ds.add_columns({'id2': 'id * 2'}), "
+    "the column dropped (untimed) after each run.",
+    "Full scan streams record batches and keeps none; projected and filtered scans return a table. "
+    "Pilum and Lance get filters as SQL, Parquet as the equivalent pyarrow expression.",
+    "Parquet reads go through pyarrow.dataset, opened once per copy; take() is pyarrow.dataset.Dataset.take, "
+    "which reads whole row groups and re-reads the footer on every call.",
+    "Takes fetch all columns at distinct random positions from a fixed seed, unsorted and sorted "
+    "(one variant for a single row).",
+    "Blob fetch opens blobs with take_blobs('blob', indices=...) and reads each file-like object whole; "
+    "blobs live in their own count-limited table (a blob per row of the 1M-row table would be ~100 GB).",
+    "RSS: one fresh subprocess per engine and operation; baseline = VmRSS after imports (and, for write, after "
+    "generating the table in the child from the same seed); peak = VmHWM after resetting it via "
+    "/proc/self/clear_refs (fallback: ru_maxrss). Both the absolute peak and peak − baseline are reported.",
+]
 
 
-def make_blobs(count: int, seed: int = 7) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(50_000, 1_000_000, count)
-    blobs = [rng.integers(0, 255, int(s), dtype=np.uint8).tobytes() for s in sizes]
-    field = pa.field("blob", pa.large_binary(), metadata={"lance-encoding:blob": "true"})
-    return pa.table([pa.array(np.arange(count, dtype=np.int64)), pa.array(blobs, pa.large_binary())],
-                    schema=pa.schema([pa.field("id", pa.int64()), field]))
+def main(argv: list) -> None:
+    config = parse_args(argv)
+    runner = Runner(config)
+    info = meta.collect(argv)
+    print(f"mode {config.mode}: {config.rows:,} rows, big {config.big_rows:,}, {config.blobs} blobs "
+          f"(fetch {config.blob_fetch}), {config.versions} versions, corpus {config.corpus_mb:g} MB; "
+          f"engines {', '.join(config.engines)}", flush=True)
+    runner.run()
 
-
-def dir_size(path: str) -> int:
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
-
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
-class Engine:
-    name = ""
-
-    def write(self, table: pa.Table, path: str) -> None: ...
-    def open(self, path: str): ...
-
-
-class PilumEngine(Engine):
-    name = "pilum"
-
-    def write(self, table, path):
-        pilum.write_dataset(table, path, mode="overwrite")
-
-    def open(self, path):
-        return pilum.dataset(path)
-
-    def scan(self, ds, columns=None, filter=None):
-        return ds.to_table(columns=columns, filter=filter)
-
-    def take(self, ds, idx, columns=None):
-        return ds.take(idx, columns=columns)
-
-    def blobs(self, ds, idx):
-        return [b.read() for b in ds.take_blobs("blob", indices=idx)]
-
-    def add_column(self, ds):
-        ds.add_columns({"id2": "id * 2"})
-
-
-class LanceEngine(PilumEngine):
-    name = "lance"
-
-    def __init__(self, version: str):
-        self.version = version
-        self.name = f"lance-{version}"
-
-    def write(self, table, path):
-        lance.write_dataset(table, path, mode="overwrite", data_storage_version=self.version)
-
-    def open(self, path):
-        return lance.dataset(path)
-
-class ParquetEngine(Engine):
-    def __init__(self, tuned: bool):
-        self.tuned = tuned
-        self.name = "parquet-small-pages" if tuned else "parquet"
-
-    def write(self, table, path):
-        if self.tuned:
-            pq.write_table(table, path, data_page_size=8 * 1024, row_group_size=64 * 1024, write_page_index=True)
-        else:
-            pq.write_table(table, path)
-
-    def open(self, path):
-        return pq.ParquetFile(path)
-
-
-def run(rows: int, repeat: int, blob_count: int, versions: int, workdir: str) -> List[Dict]:
-    import pyarrow.compute as pc
-    import pyarrow.dataset as pds
-
-    table = make_table(rows)
-    results: List[Dict] = []
-
-    def record(workload: str, engine: str, value: float, unit: str) -> None:
-        results.append({"workload": workload, "engine": engine, "value": value, "unit": unit})
-        print(f"  {workload:<34} {engine:<20} {value:12.4f} {unit}", flush=True)
-
-    engines: List = [PilumEngine()]
-    if lance is not None:
-        engines += [LanceEngine("2.2"), LanceEngine("stable")]
-    parquet_engines = [ParquetEngine(False), ParquetEngine(True)]
-    rng = np.random.default_rng(1)
-    takes = {n: rng.choice(rows, size=n, replace=False).tolist() for n in (1, 100, 1000)}
-
-    for engine in engines + parquet_engines:
-        path = os.path.join(workdir, engine.name + (".parquet" if isinstance(engine, ParquetEngine) else ""))
-        shutil.rmtree(path, ignore_errors=True)
-        w = timed(lambda: engine.write(table, path), 1)
-        record("write", engine.name, rows / w / 1e6, "M rows/s")
-        record("size on disk", engine.name, dir_size(path) / 2**20, "MiB")
-        if isinstance(engine, ParquetEngine):
-            scan = lambda cols=None, flt=None: pds.dataset(path, format="parquet").to_table(columns=cols, filter=flt)
-            take = lambda idx, cols=None: pds.dataset(path, format="parquet").take(pa.array(idx), columns=cols)
-        else:
-            ds = engine.open(path)
-            scan = lambda cols=None, flt=None, ds=ds: ds.to_table(columns=cols, filter=flt)
-            take = lambda idx, cols=None, ds=ds: ds.take(idx, columns=cols)
-        record("full scan", engine.name, timed(lambda: scan(), repeat) * 1e3, "ms")
-        record("projected scan (id, value)", engine.name, timed(lambda: scan(["id", "value"]), repeat) * 1e3, "ms")
-        flt = (pc.field("category") == 3) & (pc.field("value") > 1.0)
-        record("filtered scan (~1%)", engine.name, timed(lambda: scan(None, flt), repeat) * 1e3, "ms")
-        for n, idx in takes.items():
-            record(f"take {n} unsorted", engine.name, timed(lambda: take(idx), repeat) * 1e3, "ms")
-            record(f"take {n} sorted", engine.name, timed(lambda: take(sorted(idx)), repeat) * 1e3, "ms")
-
-    blobs = make_blobs(blob_count)
-    idx = np.random.default_rng(3).choice(blob_count, size=min(1000, blob_count), replace=False).tolist()
-    for engine in engines:
-        path = os.path.join(workdir, engine.name + "-blobs")
-        engine.write(blobs, path)
-        ds = engine.open(path)
-        record(f"blob fetch {len(idx)}", engine.name, timed(lambda: engine.blobs(ds, idx), repeat) * 1e3, "ms")
-
-    for engine in engines:
-        path = os.path.join(workdir, engine.name + "-evolve")
-        engine.write(table, path)
-        ds = engine.open(path)
-        record("add SQL column id*2", engine.name, timed(lambda: engine.add_column(ds), 1) * 1e3, "ms")
-
-    small = table.slice(0, 10)
-    for engine in engines:
-        path = os.path.join(workdir, engine.name + "-versions")
-        engine.write(small, path)
-        for _ in range(versions - 1):
-            if engine.name == "pilum":
-                pilum.write_dataset(small, path, mode="append")
-            else:
-                lance.write_dataset(small, path, mode="append")
-        record(f"open after {versions} versions", engine.name, timed(lambda: engine.open(path).count_rows(), repeat) * 1e3, "ms")
-    return results
-
-
-def report(results: List[Dict], args, out: str) -> None:
-    lower_is_better = lambda unit: unit in ("ms", "MiB")
-    by_workload: Dict[str, Dict[str, Dict]] = {}
-    for r in results:
-        by_workload.setdefault(r["workload"], {})[r["engine"]] = r
-    engines = sorted({r["engine"] for r in results}, key=lambda e: (e != "pilum", e))
-    print("\n| workload | unit | " + " | ".join(engines) + " | pilum vs best other |")
-    print("|---|---|" + "---|" * len(engines) + "---|")
-    for workload, row in by_workload.items():
-        unit = next(iter(row.values()))["unit"]
-        cells = [f"{row[e]['value']:.3g}" if e in row else "–" for e in engines]
-        others = [row[e]["value"] for e in row if e != "pilum"]
-        ratio = ""
-        if "pilum" in row and others:
-            p = row["pilum"]["value"]
-            best = min(others) if lower_is_better(unit) else max(others)
-            ratio = f"{(best / p if lower_is_better(unit) else p / best):.2f}×"
-        print(f"| {workload} | {unit} | " + " | ".join(cells) + f" | {ratio} |")
-    meta = {
-        "rows": args.rows, "repeat": args.repeat, "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(), "pilum": pilum.__version__, "lance": getattr(lance, "__version__", None),
-        "pyarrow": pa.__version__,
-    }
-    with open(out, "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1)
-    print(f"\n{meta}\nresults written to {out}")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="200k rows, 300 blobs, 100 versions")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--blobs", type=int, default=1000)
-    parser.add_argument("--versions", type=int, default=1000)
-    parser.add_argument("--out", default="bench-results.json")
-    parser.add_argument("--workdir", default=None)
-    args = parser.parse_args()
-    if args.quick:
-        args.rows, args.blobs, args.versions, args.repeat = 200_000, 300, 100, 5
-    workdir = args.workdir or tempfile.mkdtemp(prefix="pilum-bench-")
-    os.makedirs(workdir, exist_ok=True)
-    try:
-        report(run(args.rows, args.repeat, args.blobs, args.versions, workdir), args, args.out)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    results = runner.recorder.results
+    engines = [engine.name for engine in runner.engines]
+    chart_paths = charts.write_charts(config.charts, results, engines, runner.sizes)
+    notes = METHOD_NOTES + runner.notes
+    markdown = report.render_markdown(results, info, runner.datasets, notes, engines, chart_paths)
+    payload = {"meta": info, "config": {k: v for k, v in vars(config).items() if k != "selection"},
+               "datasets": runner.datasets, "context": runner.context, "notes": notes,
+               "results": [r.as_dict() for r in results]}
+    report.write_outputs(config.markdown, config.out, markdown, payload)
+    print("\n" + markdown)
+    print(f"written: {config.markdown}, {config.out}, {len(chart_paths)} charts in {config.charts}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
