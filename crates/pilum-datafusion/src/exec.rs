@@ -21,6 +21,8 @@ pub struct PilumScanExec {
     columns: Vec<String>,
     predicate: Option<String>,
     limit: Option<usize>,
+    /// Share of rows the predicate is estimated to keep.
+    selectivity: f64,
     groups: Vec<Vec<u64>>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
@@ -56,10 +58,20 @@ impl PilumScanExec {
             columns,
             predicate,
             limit,
+            selectivity: DEFAULT_FILTER_SELECTIVITY,
             groups,
             schema,
             properties,
         })
+    }
+
+    /// Uses `selectivity` (e.g. sampled) instead of the default guess for
+    /// the predicate's share of rows in the statistics.
+    pub fn with_selectivity(mut self, selectivity: Option<f64>) -> Self {
+        if let Some(s) = selectivity.filter(|s| (0.0..=1.0).contains(s)) {
+            self.selectivity = s;
+        }
+        self
     }
 
     /// Rows partition `partition` returns at most (all partitions for `None`).
@@ -81,19 +93,44 @@ impl PilumScanExec {
     }
 }
 
-/// Share of rows a pushed filter is assumed to keep (DataFusion's default
-/// filter selectivity).
-const FILTER_SELECTIVITY: f64 = 0.2;
+/// Share of rows a pushed filter is assumed to keep without an estimate
+/// (DataFusion's default filter selectivity).
+const DEFAULT_FILTER_SELECTIVITY: f64 = 0.2;
+
+/// Assumed in-memory bytes of one variable-width value (with its offset).
+const VARIABLE_VALUE_BYTES: usize = 32;
+
+/// Estimated in-memory bytes of one row of `schema`.
+fn row_width(schema: &arrow_schema::Schema) -> usize {
+    schema
+        .fields()
+        .iter()
+        .map(|f| value_width(f.data_type()))
+        .sum::<usize>()
+        .max(1)
+}
+
+fn value_width(data_type: &arrow_schema::DataType) -> usize {
+    use arrow_schema::DataType;
+    match data_type {
+        DataType::FixedSizeList(field, n) => value_width(field.data_type()) * (*n).max(0) as usize,
+        DataType::FixedSizeBinary(n) => (*n).max(0) as usize,
+        DataType::Struct(fields) => fields.iter().map(|f| value_width(f.data_type())).sum(),
+        DataType::Boolean => 1,
+        other => other.primitive_width().unwrap_or(VARIABLE_VALUE_BYTES),
+    }
+}
 
 impl DisplayAs for PilumScanExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(
             f,
-            "PilumScanExec: uri={}, version={}, columns=[{}], predicate={}, limit={:?}, partitions={}",
+            "PilumScanExec: uri={}, version={}, columns=[{}], predicate={}, selectivity={:.4}, limit={:?}, partitions={}",
             self.dataset.uri(),
             self.dataset.version(),
             self.columns.join(", "),
             self.predicate.as_deref().unwrap_or("none"),
+            self.selectivity,
             self.limit,
             self.groups.len()
         )
@@ -136,10 +173,18 @@ impl ExecutionPlan for PilumScanExec {
     ) -> Result<Arc<Statistics>> {
         let rows = self.max_rows(args.partition());
         let mut statistics = Statistics::new_unknown(&self.schema);
-        statistics.num_rows = match &self.predicate {
-            None => Precision::Exact(rows),
-            Some(_) => Precision::Inexact((rows as f64 * FILTER_SELECTIVITY).ceil() as usize),
+        let (rows, exact) = match &self.predicate {
+            None => (rows, true),
+            Some(_) => ((rows as f64 * self.selectivity).ceil() as usize, false),
         };
+        statistics.num_rows = if exact {
+            Precision::Exact(rows)
+        } else {
+            Precision::Inexact(rows)
+        };
+        // Planners compare sizes in bytes first (as Parquet reports them), so
+        // give an in-memory estimate of the projected columns.
+        statistics.total_byte_size = Precision::Inexact(rows.saturating_mul(row_width(&self.schema)));
         Ok(Arc::new(statistics))
     }
 

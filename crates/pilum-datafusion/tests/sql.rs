@@ -132,3 +132,55 @@ async fn filters_are_pushed_into_the_scan() {
     let err = ctx.sql("SELECT nope FROM t").await;
     assert!(err.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_filters_are_sized_by_a_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dataset(&dir).await;
+    // Small tables are sampled whole: 9 live rows of 1,000 match (deleted ones count too).
+    let estimate = ds.estimate_selectivity("id > 990", 16).await.unwrap().unwrap();
+    assert!((estimate - 0.009).abs() < 1e-9, "{estimate}");
+    assert_eq!(
+        ds.estimate_selectivity("id > 990", 0).await.unwrap(),
+        None,
+        "no blocks, no estimate"
+    );
+    assert!(ds.estimate_selectivity("nope > 1", 16).await.is_err(), "unknown column");
+    let ctx = SessionContext::new();
+    register_dataset(&ctx, "t", ds).unwrap();
+    let plan = ctx
+        .sql("SELECT name FROM t WHERE id > 990")
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let text = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(text.contains("selectivity=0.0090"), "{text}");
+    let stats = datafusion::physical_plan::statistics::StatisticsContext::new()
+        .compute(
+            plan.as_ref(),
+            &datafusion::physical_plan::statistics::StatisticsArgs::new(),
+        )
+        .unwrap();
+    // 900 live rows × 0.009, rounded up.
+    assert_eq!(
+        stats.num_rows,
+        datafusion::common::stats::Precision::Inexact(9),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_tables_are_sampled_in_spread_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches = (0..5).map(|i| batch(i * 10_000..(i + 1) * 10_000)).collect();
+    let ds = common::write(&dir, "big", batches, 7_000).await;
+    // 4 blocks of 1,024 rows out of 50,000; a third of the ids match in every block.
+    let estimate = ds.estimate_selectivity("grp = 1", 4).await.unwrap().unwrap();
+    assert!((estimate - 1.0 / 3.0).abs() < 0.01, "{estimate}");
+    let late = ds.estimate_selectivity("id >= 40000", 4).await.unwrap().unwrap();
+    assert!((late - 0.25).abs() < 0.01, "the last of 4 spread blocks: {late}");
+}

@@ -28,6 +28,10 @@ const SCAN_TASK_BYTES: u64 = 4 * 1024 * 1024;
 /// Fewest rows a parallel take gives one task.
 const TAKE_ROWS_PER_TASK: usize = 32;
 
+/// A take is split into parallel parts only when its rows lie at least this
+/// far apart on average.
+const TAKE_SPLIT_MIN_GAP: u64 = 64;
+
 /// Which columns to read and how to return blobs.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -257,7 +261,18 @@ impl FileReader {
     /// the rows per part.
     async fn take_sorted_in_parts(&self, sorted: &[u64], options: &ReadOptions) -> Result<(Vec<RecordBatch>, usize)> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let parts = (sorted.len() / TAKE_ROWS_PER_TASK).clamp(1, cores);
+        // Dense selections (a scan's late materialization) share chunks,
+        // which parts would decode twice; their caller runs in parallel already.
+        let span = match (sorted.first(), sorted.last()) {
+            (Some(first), Some(last)) => last - first + 1,
+            _ => 0,
+        };
+        let sparse = span >= sorted.len() as u64 * TAKE_SPLIT_MIN_GAP;
+        let parts = if sparse {
+            (sorted.len() / TAKE_ROWS_PER_TASK).clamp(1, cores)
+        } else {
+            1
+        };
         let handle = tokio::runtime::Handle::try_current();
         let (Ok(handle), true) = (handle, parts > 1) else {
             let batch = self.inner.read_ranges(row_runs(sorted), options).await?;

@@ -28,6 +28,7 @@ pub mod proto;
 mod rowids;
 mod scanner;
 mod schema;
+mod selectivity;
 mod tags;
 mod take;
 mod transaction;
