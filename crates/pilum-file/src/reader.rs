@@ -260,7 +260,6 @@ impl FileReader {
     /// a take from cached files); returns one batch per part, in order, and
     /// the rows per part.
     async fn take_sorted_in_parts(&self, sorted: &[u64], options: &ReadOptions) -> Result<(Vec<RecordBatch>, usize)> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         // Dense selections (a scan's late materialization) share chunks,
         // which parts would decode twice; their caller runs in parallel already.
         let span = match (sorted.first(), sorted.last()) {
@@ -269,7 +268,7 @@ impl FileReader {
         };
         let sparse = span >= sorted.len() as u64 * TAKE_SPLIT_MIN_GAP;
         let parts = if sparse {
-            (sorted.len() / TAKE_ROWS_PER_TASK).clamp(1, cores)
+            (sorted.len() / TAKE_ROWS_PER_TASK).clamp(1, cores())
         } else {
             1
         };
@@ -463,6 +462,13 @@ impl Inner {
         let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));
         Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
     }
+}
+
+/// The machine's parallelism, read once: `available_parallelism` reads
+/// cgroup files on every call, too slow for a per-take decision.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Sorted, distinct rows as runs of consecutive rows.
