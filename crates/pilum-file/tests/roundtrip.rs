@@ -84,6 +84,11 @@ async fn every_type_round_trips() {
         let taken = reader.take(&sorted, &bytes_mode()).await.unwrap();
         let expected = arrow_select::take::take_record_batch(&batch, &UInt64Array::from(sorted)).unwrap();
         common::assert_batches_eq(&taken, &expected, &format!("{name}: sorted take"));
+        // Sparse rows, unsorted: taken in parallel parts and put back in order.
+        let sparse: Vec<u64> = (0..120u64).rev().map(|i| i * 83 + i % 5).collect();
+        let taken = reader.take(&sparse, &bytes_mode()).await.unwrap();
+        let expected = arrow_select::take::take_record_batch(&batch, &UInt64Array::from(sparse)).unwrap();
+        common::assert_batches_eq(&taken, &expected, &format!("{name}: sparse take"));
 
         let options = ScanOptions {
             batch_size: 1234,
