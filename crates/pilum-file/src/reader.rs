@@ -466,7 +466,7 @@ impl Inner {
 
 /// The machine's parallelism, read once: `available_parallelism` reads
 /// cgroup files on every call, too slow for a per-take decision.
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

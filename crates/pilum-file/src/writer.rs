@@ -102,7 +102,7 @@ impl FileWriter {
             options,
             num_rows: 0,
             encoding: VecDeque::new(),
-            max_in_flight: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_in_flight: crate::reader::cores(),
         })
     }
 

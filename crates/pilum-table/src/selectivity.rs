@@ -7,7 +7,6 @@ use crate::expr::CompiledExpr;
 use crate::fragment::FragmentReader;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::Arc;
 
 /// Rows in one sampled block (a block costs about one chunk read per filter column).
 const BLOCK_ROWS: u64 = 1024;
@@ -25,14 +24,8 @@ impl Dataset {
         let mut readers: BTreeMap<usize, FragmentReader> = BTreeMap::new();
         let (mut rows, mut kept) = (0u64, 0u64);
         for (position, block) in self.sample_blocks(blocks) {
-            let reader = match readers.entry(position) {
-                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::btree_map::Entry::Vacant(entry) => {
-                    let fragment = Arc::new(self.manifest.fragments[position].clone());
-                    entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?)
-                }
-            };
-            let batch = reader.read_range(&projection, block.clone()).await?;
+            self.open_fragment(&mut readers, position).await?;
+            let batch = readers[&position].read_range(&projection, block.clone()).await?;
             kept += filter.mask(&batch)?.true_count() as u64;
             rows += block.end - block.start;
         }

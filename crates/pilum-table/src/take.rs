@@ -83,7 +83,11 @@ impl Dataset {
     }
 
     /// Opens the fragment at `position` into `readers` unless it is there.
-    async fn open_fragment(&self, readers: &mut BTreeMap<usize, FragmentReader>, position: usize) -> Result<()> {
+    pub(crate) async fn open_fragment(
+        &self,
+        readers: &mut BTreeMap<usize, FragmentReader>,
+        position: usize,
+    ) -> Result<()> {
         if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
             let fragment = Arc::new(self.manifest.fragments[position].clone());
             entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
