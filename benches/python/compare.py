@@ -30,7 +30,8 @@ METHOD_NOTES = [
     "each read's row count (or blob bytes) is checked against the source. Data is read from the page cache.",
     "Write: each run writes a fresh dataset from the same memory-mapped Arrow table (median of --write-repeat "
     "runs; the big table: --big-write-repeat runs). Add column: ds.add_columns({'id2': 'id * 2'}), "
-    "the column dropped (untimed) after each run.",
+    "one untimed warm-up run, then the median of max(--repeat, --write-repeat) runs, the column dropped "
+    "(untimed) after each run.",
     "Full scan streams record batches and keeps none; projected and filtered scans return a table. "
     "Pilum and Lance get filters as SQL, Parquet as the equivalent pyarrow expression.",
     "Parquet reads go through pyarrow.dataset, opened once per copy; take() is pyarrow.dataset.Dataset.take, "

@@ -154,7 +154,7 @@ class Runner:
         self.datasets[label] = (f"{rows:,} rows, Arrow {table.nbytes / 2**20:,.0f} MiB: "
                                 + ", ".join(COLUMN_NOTES[c] for c in columns))
         spec = TableSpec(key, label, table, ("id", "value"), [predicate], (1, 100, 1000), write_runs,
-                         add_column_runs=config.write_repeat, expected_matches={predicate.label: matches})
+                         add_column_runs=max(config.write_repeat, config.repeat), expected_matches={predicate.label: matches})
         rss_label = f"rss ({label})"
         measure_rss = rss and config.selection.wants("rss", "rss")
         for engine in self.engines:

@@ -24,7 +24,7 @@ pub enum DecodedValues {
         /// Value boundaries.
         offsets: Vec<u64>,
         /// Concatenated value bytes.
-        data: Vec<u8>,
+        data: Buffer,
     },
 }
 
@@ -102,12 +102,13 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<
                 raw.len()
             )));
         }
-        let mut inner_cur = ByteCursor::new(&raw);
-        let values = decode_body(&mut inner_cur, inner, kind, n, dictionary)?;
+        let raw = Buffer::from_vec(raw);
+        let mut inner_cur = ByteCursor::new(raw.as_slice());
+        let values = decode_body(&mut inner_cur, inner, kind, n, dictionary, Some(&raw))?;
         finish(&inner_cur)?;
         values
     } else {
-        let values = decode_body(&mut cur, tag, kind, n, dictionary)?;
+        let values = decode_body(&mut cur, tag, kind, n, dictionary, None)?;
         finish(&cur)?;
         values
     };
@@ -143,17 +144,30 @@ fn finish(cur: &ByteCursor<'_>) -> Result<()> {
     }
 }
 
+/// `taken`, the bytes `cur` just returned, as a slice of `source` (the
+/// buffer `cur` reads) when there is one, else as a copy.
+fn share_or_copy(source: Option<&Buffer>, cur: &ByteCursor<'_>, taken: &[u8]) -> Buffer {
+    match source {
+        Some(source) => source.slice_with_length(cur.position() - taken.len(), taken.len()),
+        None => Buffer::from(taken),
+    }
+}
+
 fn read_bitmap(cur: &mut ByteCursor<'_>, n: usize) -> Result<BooleanBuffer> {
     let bytes = cur.take(n.div_ceil(8))?;
     Ok(BooleanBuffer::new(Buffer::from(bytes), 0, n))
 }
 
+/// Decodes a chunk body from `cur`. `source`, when given, is the buffer
+/// `cur` reads (a decompressed body): plain values become slices of it
+/// instead of copies.
 fn decode_body(
     cur: &mut ByteCursor<'_>,
     tag: u8,
     kind: ValueKind,
     n: usize,
     dictionary: Option<&Dictionary>,
+    source: Option<&Buffer>,
 ) -> Result<DecodedValues> {
     match (kind, tag) {
         (ValueKind::Bits, ENC_PLAIN) => Ok(DecodedValues::Bits(read_bitmap(cur, n)?)),
@@ -161,7 +175,8 @@ fn decode_body(
             let len = n
                 .checked_mul(width as usize)
                 .ok_or_else(|| EncodingError::invalid("chunk size overflow"))?;
-            Ok(DecodedValues::Fixed(Buffer::from(cur.take(len)?)))
+            let values = cur.take(len)?;
+            Ok(DecodedValues::Fixed(share_or_copy(source, cur, values)))
         }
         (ValueKind::Fixed { .. }, ENC_FOR) if kind.wide_integer() => {
             let mut out = Vec::new();
@@ -184,7 +199,7 @@ fn decode_body(
             let (offsets, data) = decode_variable_plain(cur, n)?;
             Ok(DecodedValues::Variable {
                 offsets,
-                data: data.to_vec(),
+                data: share_or_copy(source, cur, data),
             })
         }
         (ValueKind::Variable, ENC_DICT) => {

@@ -39,7 +39,7 @@ pub(crate) fn gather(
     let mut bits = BooleanBufferBuilder::new(if kind == ValueKind::Bits { total } else { 0 });
     let mut offsets = Vec::with_capacity(if kind == ValueKind::Variable { total + 1 } else { 0 });
     offsets.push(0u64);
-    let mut data = Vec::new();
+    let mut data = Vec::with_capacity(variable_bytes(units));
     let mut validity = BooleanBufferBuilder::new(total);
     let mut any_null = false;
     let mut item_validity = BooleanBufferBuilder::new(0);
@@ -132,6 +132,18 @@ pub(crate) fn gather(
         item_validity: any_item_null.then(|| NullBuffer::new(item_validity.finish())),
         child_starts: starts,
     })
+}
+
+/// Bytes of the decoded variable-width values of `units`: a tight upper
+/// bound of what a gather from them copies (only the fetched units are loaded).
+fn variable_bytes(units: &[LoadedUnit]) -> usize {
+    units
+        .iter()
+        .map(|l| match &l.decoded.values {
+            DecodedValues::Variable { data, .. } => data.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Appends the dictionary entries `indices` name to `data`, with their end offsets.

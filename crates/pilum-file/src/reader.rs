@@ -70,7 +70,7 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cores();
         Self {
             read: ReadOptions::default(),
             batch_size: 8192,
@@ -466,7 +466,7 @@ impl Inner {
 
 /// The machine's parallelism, read once: `available_parallelism` reads
 /// cgroup files on every call, too slow for a per-take decision.
-pub(crate) fn cores() -> usize {
+pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -39,7 +39,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         Self {
-            page_bytes: 8 * 1024 * 1024,
+            page_bytes: 4 * 1024 * 1024,
             plan: PlanOptions::default(),
         }
     }
@@ -116,9 +116,29 @@ impl FileWriter {
         self.num_rows
     }
 
-    /// Appends a batch whose schema matches the writer's.
+    /// Appends a batch whose schema matches the writer's. A batch larger
+    /// than a quarter page is taken in row slices, flushing full columns
+    /// between them, so no column buffers much more than a page.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         check_schema(&self.schema, batch.schema_ref())?;
+        let rows = batch.num_rows();
+        let bytes = slice_bytes(batch).max(1);
+        let slice_rows = (rows as u128 * (self.options.page_bytes / 4).max(1) as u128 / bytes as u128)
+            .clamp(1, rows.max(1) as u128) as usize;
+        let mut offset = 0;
+        while offset < rows {
+            let count = slice_rows.min(rows - offset);
+            self.write_slice(&batch.slice(offset, count)).await?;
+            offset += count;
+        }
+        if rows == 0 {
+            self.write_slice(batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Shreds one slice into the column buffers and flushes the full ones.
+    async fn write_slice(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut blobs = PendingBlobs {
             base: self.sink.position(),
             ..Default::default()
@@ -245,4 +265,17 @@ pub fn schema_to_bytes(schema: &Schema) -> Vec<u8> {
     arrow_ipc::writer::IpcDataGenerator::default()
         .schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &arrow_ipc::writer::IpcWriteOptions::default())
         .ipc_message
+}
+
+/// Bytes of the values `batch` covers (not of the buffers it may slice).
+fn slice_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|array| {
+            let data = array.to_data();
+            data.get_slice_memory_size()
+                .unwrap_or_else(|_| data.get_array_memory_size())
+        })
+        .sum()
 }

@@ -211,3 +211,39 @@ async fn empty_file_and_schema_mismatch() {
         Err(pilum_file::FileError::SchemaMismatch { .. })
     ));
 }
+
+/// One batch far larger than a page is taken in slices: the column is cut
+/// into pages of about `page_bytes` (at most a quarter more), not written
+/// as one page per batch, and still reads back exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_is_paged_at_page_bytes() {
+    let rows = 200_000u64;
+    let values = UInt64Array::from_iter_values((0..rows).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    let batch = RecordBatch::try_from_iter([("v", Arc::new(values) as Arc<dyn Array>)]).unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let page_bytes = 64 * 1024;
+    let options = WriterOptions {
+        page_bytes,
+        plan: PlanOptions {
+            zstd_level: None,
+            ..Default::default()
+        },
+    };
+    let mut writer = FileWriter::try_new(store.clone(), Path::from("big-batch.pilum"), batch.schema(), options)
+        .await
+        .unwrap();
+    writer.write(&batch).await.unwrap();
+    writer.finish().await.unwrap();
+    let reader = FileReader::open(store, Path::from("big-batch.pilum")).await.unwrap();
+    let (num_values, pages) = reader.column_stats()[0];
+    assert_eq!(num_values, rows);
+    let raw = rows as usize * 8;
+    let fewest = raw.div_ceil(page_bytes + page_bytes / 4);
+    let most = raw.div_ceil(page_bytes);
+    assert!(
+        (fewest..=most).contains(&pages),
+        "{pages} pages, expected {fewest}..={most}"
+    );
+    let all = reader.read_range(0..rows, &bytes_mode()).await.unwrap();
+    common::assert_batches_eq(&all, &batch, "large batch");
+}

@@ -50,13 +50,17 @@ pub struct Scanner {
     parallelism: usize,
 }
 
+/// Scans of few rows are split into tasks no smaller than this, so that
+/// small tables of wide rows (documents, vectors) still decode on every core.
+const MIN_TASK_ROWS: u64 = 1024;
+
 /// Below this fraction of matching rows (1 / N) a batch's remaining columns
 /// are fetched by position instead of read whole.
 const LATE_MATERIALIZE_BELOW: usize = 20;
 
 impl Scanner {
     pub(crate) fn new(dataset: Dataset) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = pilum_file::cores();
         Self {
             dataset,
             columns: None,
@@ -250,6 +254,7 @@ impl Scanner {
                 .collect::<Result<_>>()?,
         };
         let pushdown = self.filter.is_none();
+        let step = self.task_rows(&selected);
         let mut offset_left = self.offset;
         let wanted = self.limit.map(|l| l.saturating_add(self.offset));
         let mut covered = 0u64;
@@ -273,7 +278,7 @@ impl Scanner {
             covered += live - start;
             let mut at = start;
             while at < fragment.physical_rows {
-                let end = (at + self.batch_size as u64).min(fragment.physical_rows);
+                let end = (at + step).min(fragment.physical_rows);
                 tasks.push(Task {
                     fragment: fragment.clone(),
                     rows: at..end,
@@ -282,6 +287,21 @@ impl Scanner {
             }
         }
         Ok(TaskList { tasks, offset_left })
+    }
+}
+
+impl Scanner {
+    /// Rows per task: the batch size, or less when the selected fragments
+    /// hold fewer batches than the scan reads concurrently, so every core
+    /// gets work (never below [`MIN_TASK_ROWS`]).
+    fn task_rows(&self, fragments: &[Arc<proto::Fragment>]) -> u64 {
+        let batch = self.batch_size as u64;
+        let total: u64 = fragments.iter().map(|f| f.physical_rows).sum();
+        let wanted_tasks = self.parallelism as u64;
+        if total >= batch.saturating_mul(wanted_tasks) {
+            return batch;
+        }
+        total.div_ceil(wanted_tasks).clamp(MIN_TASK_ROWS.min(batch), batch)
     }
 }
 

@@ -157,6 +157,43 @@ async fn files_are_cut_by_rows_and_by_bytes() {
     assert_eq!(ids(&by_bytes).await, (0..1000).collect::<Vec<_>>());
 }
 
+/// A table of fewer rows than the scan reads at once is split into tasks
+/// of at least 1,024 rows, one per batch read concurrently, so every core
+/// decodes; rows come back complete and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_tables_scan_in_parallel_tasks() {
+    let t = TestLocation::new(Backend::Memory);
+    let ds = create(&t.location, vec![batch(0..5000)], &WriteParams::default()).await;
+    let batches: Vec<RecordBatch> = futures::TryStreamExt::try_collect(
+        ds.scan()
+            .project(["id"])
+            .parallelism(4)
+            .try_into_stream()
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
+    assert_eq!(sizes, vec![1250; 4]);
+    let small_batches = ds
+        .scan()
+        .project(["id"])
+        .parallelism(8)
+        .batch_size(500)
+        .try_into_stream()
+        .await
+        .unwrap();
+    let sizes: Vec<usize> = futures::TryStreamExt::try_collect::<Vec<RecordBatch>>(small_batches)
+        .await
+        .unwrap()
+        .iter()
+        .map(RecordBatch::num_rows)
+        .collect();
+    assert_eq!(sizes, vec![500; 10], "a batch size below the floor is kept");
+    assert_eq!(ids(&ds).await, (0..5000).collect::<Vec<_>>());
+}
+
 #[tokio::test]
 async fn bad_inputs_give_typed_errors() {
     for_each_backend(|t| async move {

@@ -1,0 +1,72 @@
+//! Repeats a streamed full scan of a dataset (the way Python's `to_batches`
+//! reads), or a rewrite of its rows into a fresh dataset, for profiling:
+//! `cargo run --release -p pilum-benches --example dataset_profile -- <dataset-uri> [scan|write] [repeats]`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use arrow_array::RecordBatch;
+use futures::{TryStreamExt, stream};
+use pilum::{Dataset, DatasetLocation, WriteMode, WriteParams};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let uri = args
+        .get(1)
+        .expect("usage: dataset_profile <dataset-uri> [scan|write] [repeats]");
+    let mode = args.get(2).map_or("scan", String::as_str);
+    let repeats: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(20);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dataset = rt.block_on(Dataset::open(uri)).unwrap();
+    let scan = || -> Vec<RecordBatch> {
+        rt.block_on(async {
+            dataset
+                .scan()
+                .try_into_stream()
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap()
+        })
+    };
+    let mut times: Vec<Duration> = match mode {
+        "scan" => (0..repeats)
+            .map(|_| {
+                let started = Instant::now();
+                let rows: usize = scan().iter().map(RecordBatch::num_rows).sum();
+                assert!(rows > 0);
+                started.elapsed()
+            })
+            .collect(),
+        "write" => {
+            let batches = scan();
+            let schema = batches[0].schema();
+            let target = std::env::temp_dir().join("pilum-dataset-profile");
+            let target_uri = target.to_string_lossy().to_string();
+            (0..repeats)
+                .map(|_| {
+                    let _ = std::fs::remove_dir_all(&target);
+                    let location =
+                        DatasetLocation::from_store_location(pilum::parse_uri(&target_uri).unwrap(), &target_uri);
+                    let input = batches.clone().into_iter().map(Ok);
+                    let started = Instant::now();
+                    rt.block_on(Dataset::write(
+                        location,
+                        schema.clone(),
+                        Box::pin(stream::iter(input)),
+                        WriteMode::Create,
+                        &WriteParams::default(),
+                    ))
+                    .unwrap();
+                    started.elapsed()
+                })
+                .collect()
+        }
+        other => panic!("unknown mode {other}: use scan or write"),
+    };
+    times.sort();
+    println!("{mode}: median {:?} over {repeats} runs of {uri}", times[repeats / 2]);
+}
