@@ -15,16 +15,18 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, memory::InMemory, pa
 use pilum_file::{BlobMode, FileReader, FileWriter, ReadOptions, WriterOptions};
 use std::sync::Arc;
 
-/// The fixture the current writer must reproduce byte for byte. `-w2`: the
-/// second writer policy of format 1.1 (smaller zstd chunks of
-/// variable-width values); the bytes differ, the format does not.
-const GOLDEN: &str = "v1.1-w2-all-types.pilum";
+/// The fixture the current writer must reproduce byte for byte. `-wN`: the
+/// Nth writer policy of format 1.1 (w2: smaller zstd chunks of
+/// variable-width values; w3: batches shredded in quarter-page slices);
+/// the bytes differ, the format does not.
+const GOLDEN: &str = "v1.1-w3-all-types.pilum";
 /// Every released fixture with its footer's (minor version, required
 /// features); all must keep reading back.
-const RELEASED: [(&str, u16, u32); 3] = [
+const RELEASED: [(&str, u16, u32); 4] = [
     ("v1.0-all-types.pilum", 0, 0),
     ("v1.1-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
     ("v1.1-w2-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
+    ("v1.1-w3-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
 ];
 
 fn golden_dir() -> std::path::PathBuf {
