@@ -36,7 +36,10 @@ fn main() {
         "scan" => (0..repeats)
             .map(|_| {
                 let started = Instant::now();
-                let rows: usize = scan().iter().map(RecordBatch::num_rows).sum();
+                let rows: usize = rt.block_on(async {
+                    let stream = dataset.scan().try_into_stream().await.unwrap();
+                    stream.try_fold(0, |n, batch| async move { Ok(n + batch.num_rows()) }).await.unwrap()
+                });
                 assert!(rows > 0);
                 started.elapsed()
             })

@@ -26,7 +26,8 @@ from bench.runner import Runner  # noqa: E402
 
 METHOD_NOTES = [
     "Timing: time.perf_counter; read workloads are warmed once untimed, then the median of --repeat runs "
-    "(3 runs when the warm-up took longer than --slow-run seconds; the runs column shows the counts used); "
+    "(3 runs when the warm-up took longer than --slow-run seconds, 4 × --repeat when it took under 50 ms; "
+    "the runs column shows the counts used); "
     "each read's row count (or blob bytes) is checked against the source. Data is read from the page cache.",
     "Write: each run writes a fresh dataset from the same memory-mapped Arrow table (median of --write-repeat "
     "runs; the big table: --big-write-repeat runs). Add column: ds.add_columns({'id2': 'id * 2'}), "

@@ -48,13 +48,17 @@ class Result:
 
 @dataclass(frozen=True)
 class ReadRepeat:
-    """How often a read workload is timed: ``runs`` times, or ``SLOW_RUNS`` times
-    when its untimed warm-up run took longer than ``slow_run_s`` (0: never)."""
+    """How often a read workload is timed: ``runs`` times, ``SLOW_RUNS`` times
+    when its untimed warm-up run took longer than ``slow_run_s`` (0: never),
+    or ``FAST_FACTOR × runs`` times when it took under ``FAST_RUN_S`` (a
+    millisecond-scale median of 5 is at the mercy of one noisy run)."""
 
     runs: int = 5
     slow_run_s: float = 0.0
 
     SLOW_RUNS = 3
+    FAST_RUN_S = 0.05
+    FAST_FACTOR = 4
 
 
 def sample(fn: Callable[[], Any], runs: int, warm: bool = True, check: Optional[Callable[[Any], None]] = None,
@@ -62,15 +66,19 @@ def sample(fn: Callable[[], Any], runs: int, warm: bool = True, check: Optional[
     """Seconds per call of `fn` over `runs` calls (``time.perf_counter``).
 
     With `warm`, one untimed call comes first; if it took longer than
-    `slow_run_s` (> 0), only ``ReadRepeat.SLOW_RUNS`` timed calls follow.
+    `slow_run_s` (> 0), only ``ReadRepeat.SLOW_RUNS`` timed calls follow, and
+    if it took under ``ReadRepeat.FAST_RUN_S``, ``FAST_FACTOR × runs`` do.
     `check` sees the first call's result and raises if it is wrong (e.g. a
     row count is off).
     """
     if warm:
         start = time.perf_counter()
         result = fn()
-        if slow_run_s and time.perf_counter() - start > slow_run_s:
+        took = time.perf_counter() - start
+        if slow_run_s and took > slow_run_s:
             runs = min(runs, ReadRepeat.SLOW_RUNS)
+        elif took < ReadRepeat.FAST_RUN_S:
+            runs *= ReadRepeat.FAST_FACTOR
         if check:
             check(result)
     samples = []

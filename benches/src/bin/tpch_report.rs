@@ -5,8 +5,11 @@
 //! pays) and without zstd, which matches default Parquet's uncompressed pages.
 //!
 //! Run: `cargo run --release -p pilum-benches --bin tpch_report -- [--sf 1]
-//! [--iterations 5] [--queries 1,3,6] [--dir target/bench-data/tpch] [--explain 1]`;
-//! `--explain 1` prints each query's physical plan on Parquet and on Pilum instead.
+//! [--iterations 5] [--queries 1,3,6] [--dir target/bench-data/tpch] [--explain 1]
+//! [--set datafusion.key=value ...]`; `--explain 1` prints each query's physical
+//! plan on Parquet and on Pilum instead; `--set` changes a DataFusion setting
+//! in every context (e.g. to see what Parquet's view types or dynamic join
+//! filters are worth).
 //! Data is generated (by `tpchgen`) on the first run for a scale factor and
 //! reused afterwards.
 
@@ -26,6 +29,7 @@ struct Args {
     queries: Vec<usize>,
     dir: PathBuf,
     explain: bool,
+    settings: Vec<(String, String)>,
 }
 
 fn args() -> Args {
@@ -35,6 +39,7 @@ fn args() -> Args {
         queries: (1..=22).collect(),
         dir: PathBuf::from("target/bench-data/tpch"),
         explain: false,
+        settings: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,6 +50,10 @@ fn args() -> Args {
             "--queries" => args.queries = value.split(',').map(|q| q.trim().parse().unwrap()).collect(),
             "--dir" => args.dir = PathBuf::from(value),
             "--explain" => args.explain = value == "1",
+            "--set" => {
+                let (key, setting) = value.split_once('=').unwrap_or_else(|| panic!("--set needs key=value"));
+                args.settings.push((key.to_string(), setting.to_string()));
+            }
             other => panic!("unknown flag {other}"),
         }
     }
@@ -72,9 +81,13 @@ async fn prepare(dir: &Path, sf: f64) {
 }
 
 /// Three contexts with the same configuration: Parquet, Pilum, Pilum without zstd.
-async fn contexts(dir: &Path) -> [SessionContext; 3] {
+async fn contexts(dir: &Path, settings: &[(String, String)]) -> [SessionContext; 3] {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let config = SessionConfig::new().with_target_partitions(cores);
+    let config = settings
+        .iter()
+        .fold(SessionConfig::new().with_target_partitions(cores), |config, (key, value)| {
+            config.set_str(key, value)
+        });
     let contexts = [(); 3].map(|_| SessionContext::new_with_config(config.clone()));
     for table in TABLES {
         let path = tpch::parquet_path(dir, table);
@@ -138,7 +151,7 @@ fn ms(d: Duration) -> f64 {
 async fn main() {
     let args = args();
     prepare(&args.dir, args.sf).await;
-    let contexts = contexts(&args.dir).await;
+    let contexts = contexts(&args.dir, &args.settings).await;
     if args.explain {
         for &q in &args.queries {
             let sql = tpch::query(q, args.sf);
@@ -204,4 +217,7 @@ async fn main() {
         mib(bytes(tpch::pilum_raw_path)),
         args.iterations
     );
+    for (key, value) in &args.settings {
+        println!("Setting in every context: `{key} = {value}`.");
+    }
 }
