@@ -1,6 +1,7 @@
 //! Repeats a streamed full scan of a dataset (the way Python's `to_batches`
 //! reads), or a rewrite of its rows into a fresh dataset, for profiling:
-//! `cargo run --release -p pilum-benches --example dataset_profile -- <dataset-uri> [scan|write] [repeats]`
+//! `cargo run --release -p pilum-benches --example dataset_profile -- <dataset-uri> [scan|write] [repeats] [columns]`
+//! (`columns`: comma-separated projection of the scan mode)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use arrow_array::RecordBatch;
@@ -15,6 +16,7 @@ fn main() {
         .expect("usage: dataset_profile <dataset-uri> [scan|write] [repeats]");
     let mode = args.get(2).map_or("scan", String::as_str);
     let repeats: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(20);
+    let columns: Option<Vec<String>> = args.get(4).map(|c| c.split(',').map(String::from).collect());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,7 +39,11 @@ fn main() {
             .map(|_| {
                 let started = Instant::now();
                 let rows: usize = rt.block_on(async {
-                    let stream = dataset.scan().try_into_stream().await.unwrap();
+                    let mut scan = dataset.scan();
+                    if let Some(columns) = &columns {
+                        scan = scan.project(columns.clone());
+                    }
+                    let stream = scan.try_into_stream().await.unwrap();
                     stream.try_fold(0, |n, batch| async move { Ok(n + batch.num_rows()) }).await.unwrap()
                 });
                 assert!(rows > 0);
