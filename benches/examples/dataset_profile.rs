@@ -44,7 +44,10 @@ fn main() {
                         scan = scan.project(columns.clone());
                     }
                     let stream = scan.try_into_stream().await.unwrap();
-                    stream.try_fold(0, |n, batch| async move { Ok(n + batch.num_rows()) }).await.unwrap()
+                    stream
+                        .try_fold(0, |n, batch| async move { Ok(n + batch.num_rows()) })
+                        .await
+                        .unwrap()
                 });
                 assert!(rows > 0);
                 started.elapsed()

@@ -83,11 +83,10 @@ async fn prepare(dir: &Path, sf: f64) {
 /// Three contexts with the same configuration: Parquet, Pilum, Pilum without zstd.
 async fn contexts(dir: &Path, settings: &[(String, String)]) -> [SessionContext; 3] {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let config = settings
-        .iter()
-        .fold(SessionConfig::new().with_target_partitions(cores), |config, (key, value)| {
-            config.set_str(key, value)
-        });
+    let config = settings.iter().fold(
+        SessionConfig::new().with_target_partitions(cores),
+        |config, (key, value)| config.set_str(key, value),
+    );
     let contexts = [(); 3].map(|_| SessionContext::new_with_config(config.clone()));
     for table in TABLES {
         let path = tpch::parquet_path(dir, table);
