@@ -123,16 +123,12 @@ impl FileWriter {
         check_schema(&self.schema, batch.schema_ref())?;
         let rows = batch.num_rows();
         let bytes = slice_bytes(batch).max(1);
-        let slice_rows = (rows as u128 * (self.options.page_bytes / 4).max(1) as u128 / bytes as u128)
-            .clamp(1, rows.max(1) as u128) as usize;
+        let slice_rows = (rows as u128 * (self.options.page_bytes / 4).max(1) as u128 / bytes as u128).max(1) as usize;
         let mut offset = 0;
         while offset < rows {
             let count = slice_rows.min(rows - offset);
             self.write_slice(&batch.slice(offset, count)).await?;
             offset += count;
-        }
-        if rows == 0 {
-            self.write_slice(batch).await?;
         }
         Ok(())
     }

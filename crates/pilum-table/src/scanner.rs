@@ -288,9 +288,7 @@ impl Scanner {
         }
         Ok(TaskList { tasks, offset_left })
     }
-}
 
-impl Scanner {
     /// Rows per task: the batch size, or less when the selected fragments
     /// hold fewer batches than the scan reads concurrently, so every core
     /// gets work (never below [`MIN_TASK_ROWS`]).
