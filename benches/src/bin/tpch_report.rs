@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo run --release -p pilum-benches --bin tpch_report -- [--sf 1]
 //! [--iterations 5] [--queries 1,3,6] [--dir target/bench-data/tpch] [--explain 1]
-//! [--set datafusion.key=value ...]`; `--explain 1` prints each query's physical
+//! [--set datafusion.key=value ...] [--sql "<query>" ...]`; `--sql` runs ad-hoc
+//! queries over the same tables instead of the numbered ones; `--explain 1` prints each query's physical
 //! plan on Parquet and on Pilum instead; `--set` changes a DataFusion setting
 //! in every context (e.g. to see what Parquet's view types or dynamic join
 //! filters are worth).
@@ -30,6 +31,26 @@ struct Args {
     dir: PathBuf,
     explain: bool,
     settings: Vec<(String, String)>,
+    /// Ad-hoc queries (`--sql`), run instead of the numbered ones.
+    custom: Vec<String>,
+}
+
+impl Args {
+    /// (label, SQL) of every query to run.
+    fn statements(&self) -> Vec<(String, String)> {
+        if !self.custom.is_empty() {
+            return self
+                .custom
+                .iter()
+                .enumerate()
+                .map(|(i, sql)| (format!("S{}", i + 1), sql.clone()))
+                .collect();
+        }
+        self.queries
+            .iter()
+            .map(|&q| (format!("Q{q:02}"), tpch::query(q, self.sf)))
+            .collect()
+    }
 }
 
 fn args() -> Args {
@@ -40,6 +61,7 @@ fn args() -> Args {
         dir: PathBuf::from("target/bench-data/tpch"),
         explain: false,
         settings: Vec::new(),
+        custom: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,6 +76,7 @@ fn args() -> Args {
                 let (key, setting) = value.split_once('=').unwrap_or_else(|| panic!("--set needs key=value"));
                 args.settings.push((key.to_string(), setting.to_string()));
             }
+            "--sql" => args.custom.push(value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -152,13 +175,12 @@ async fn main() {
     prepare(&args.dir, args.sf).await;
     let contexts = contexts(&args.dir, &args.settings).await;
     if args.explain {
-        for &q in &args.queries {
-            let sql = tpch::query(q, args.sf);
+        for (label, sql) in args.statements() {
             for (name, ctx) in [("Parquet", &contexts[0]), ("Pilum", &contexts[1])] {
                 let frame = ctx.sql(&sql).await.unwrap();
                 let plan = frame.create_physical_plan().await.unwrap();
                 let shown = datafusion::physical_plan::displayable(plan.as_ref()).indent(true);
-                println!("-- Q{q:02} on {name}\n{shown}");
+                println!("-- {label} on {name}\n{shown}");
             }
         }
         return;
@@ -167,18 +189,18 @@ async fn main() {
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut logs = [0.0f64; 2];
     let mut totals = [0.0f64; 3];
-    for &q in &args.queries {
-        let sql = tpch::query(q, args.sf);
+    let statements = args.statements();
+    for (label, sql) in &statements {
         // One untimed run each, which also checks the answers agree.
-        let expected = rows(&run(&contexts[0], &sql).await.1);
+        let expected = rows(&run(&contexts[0], sql).await.1);
         let mut agree = true;
         for ctx in &contexts[1..] {
-            agree &= rows(&run(ctx, &sql).await.1) == expected;
+            agree &= rows(&run(ctx, sql).await.1) == expected;
         }
         let mut samples: [Vec<Duration>; 3] = Default::default();
         for _ in 0..args.iterations {
             for (ctx, times) in contexts.iter().zip(samples.iter_mut()) {
-                times.push(run(ctx, &sql).await.0);
+                times.push(run(ctx, sql).await.0);
             }
         }
         let [a, b, c] = samples.map(|s| ms(median(s)));
@@ -189,13 +211,13 @@ async fn main() {
         }
         let flag = if agree { "" } else { " (ANSWERS DIFFER)" };
         println!(
-            "| Q{q:02}{flag} | {a:.1} | {b:.1} | {c:.1} | {:.2} | {:.2} | {} |",
+            "| {label}{flag} | {a:.1} | {b:.1} | {c:.1} | {:.2} | {:.2} | {} |",
             b / a,
             c / a,
             expected.len()
         );
     }
-    let n = args.queries.len() as f64;
+    let n = statements.len() as f64;
     println!(
         "| **total** (geometric mean of ratios) | {:.1} | {:.1} | {:.1} | {:.2} ({:.2}) | {:.2} ({:.2}) | |",
         totals[0],

@@ -4,6 +4,7 @@
 
 use crate::error::external;
 use crate::provider::Shared;
+use crate::views::conform;
 use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
@@ -56,6 +57,11 @@ impl DataSink for PilumSink {
         let rows = Arc::new(AtomicU64::new(0));
         let mut batches = data
             .try_filter(|batch| futures::future::ready(batch.num_rows() > 0))
+            .and_then({
+                // Inserted string columns arrive as views; store them as the dataset's types.
+                let schema = self.schema.clone();
+                move |batch| futures::future::ready(conform(batch, &schema))
+            })
             .map_err(TableError::from)
             .inspect_ok({
                 let rows = rows.clone();

@@ -1,5 +1,6 @@
 //! The scan operator: one partition per group of fragments.
 
+use crate::views::{conform, view_schema};
 use arrow_schema::SchemaRef;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -24,6 +25,8 @@ pub struct PilumScanExec {
     /// Share of rows the predicate is estimated to keep.
     selectivity: f64,
     groups: Vec<Vec<u64>>,
+    /// Whether string and binary columns are decoded to view types.
+    view_types: bool,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
@@ -47,12 +50,7 @@ impl PilumScanExec {
         if groups.is_empty() {
             groups.push(Vec::new());
         }
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(groups.len()),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
+        let properties = Arc::new(plan_properties(schema.clone(), groups.len()));
         Ok(Self {
             dataset,
             columns,
@@ -60,9 +58,20 @@ impl PilumScanExec {
             limit,
             selectivity: DEFAULT_FILTER_SELECTIVITY,
             groups,
+            view_types: false,
             schema,
             properties,
         })
+    }
+
+    /// Emits string and binary columns as view types (see [`crate::views`]).
+    pub fn with_view_types(mut self, view_types: bool) -> Self {
+        if view_types && !self.view_types {
+            self.view_types = true;
+            self.schema = view_schema(&self.schema);
+            self.properties = Arc::new(plan_properties(self.schema.clone(), self.groups.len()));
+        }
+        self
     }
 
     /// Uses `selectivity` (e.g. sampled) instead of the default guess for
@@ -91,6 +100,15 @@ impl PilumScanExec {
             None => self.groups.iter().map(group_rows).sum(),
         }
     }
+}
+
+fn plan_properties(schema: SchemaRef, partitions: usize) -> PlanProperties {
+    PlanProperties::new(
+        EquivalenceProperties::new(schema),
+        Partitioning::UnknownPartitioning(partitions),
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    )
 }
 
 /// Share of rows a pushed filter is assumed to keep without an estimate
@@ -194,16 +212,24 @@ impl ExecutionPlan for PilumScanExec {
             .get(partition)
             .cloned()
             .ok_or_else(|| DataFusionError::Internal(format!("no partition {partition}")))?;
-        let mut scan = self.dataset.scan().project(self.columns.clone()).with_fragments(group);
+        let mut scan = self
+            .dataset
+            .scan()
+            .project(self.columns.clone())
+            .with_fragments(group)
+            .string_views(self.view_types);
         if let Some(predicate) = &self.predicate {
             scan = scan.filter(predicate.clone());
         }
         if let Some(limit) = self.limit {
             scan = scan.limit(Some(limit as u64), None);
         }
+        let schema = self.schema.clone();
         let stream = futures::stream::once(async move { scan.try_into_stream().await })
             .try_flatten()
-            .map_err(|e| DataFusionError::External(Box::new(e)));
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+            // A no-op unless the scan's types drift from the plan's schema.
+            .and_then(move |batch| futures::future::ready(conform(batch, &schema)));
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.schema.clone(),
             stream.boxed(),

@@ -31,7 +31,7 @@ impl PilumTableFactory {
 
 #[async_trait]
 impl TableProviderFactory for PilumTableFactory {
-    async fn create(&self, _state: &dyn Session, cmd: &CreateExternalTable) -> Result<Arc<dyn TableProvider>> {
+    async fn create(&self, state: &dyn Session, cmd: &CreateExternalTable) -> Result<Arc<dyn TableProvider>> {
         let [uri] = cmd.locations.as_slice() else {
             return Err(DataFusionError::Plan("a Pilum table has exactly one LOCATION".into()));
         };
@@ -47,7 +47,7 @@ impl TableProviderFactory for PilumTableFactory {
                         dataset.schema().fields().iter().map(|f| f.name()).collect::<Vec<_>>()
                     )));
                 }
-                Ok(Arc::new(PilumTable::new(dataset)))
+                Ok(Arc::new(PilumTable::for_session(dataset, state.config())))
             }
             Err(TableError::DatasetNotFound { .. }) if !columns.fields().is_empty() => {
                 let location = pilum_io::parse_uri_with_options(uri, &options).map_err(|e| external(e.into()))?;
@@ -56,7 +56,7 @@ impl TableProviderFactory for PilumTableFactory {
                 let dataset = Dataset::write(location, columns, empty, WriteMode::Create, &WriteParams::default())
                     .await
                     .map_err(external)?;
-                Ok(Arc::new(PilumTable::new(dataset)))
+                Ok(Arc::new(PilumTable::for_session(dataset, state.config())))
             }
             Err(TableError::DatasetNotFound { .. }) => Err(DataFusionError::Plan(format!(
                 "no dataset at {uri}; list the columns to create an empty one"

@@ -25,6 +25,7 @@ mod provider;
 mod session;
 mod url;
 mod versions;
+mod views;
 
 pub use error::{Result, SqlError};
 pub use exec::PilumScanExec;

@@ -4,6 +4,7 @@ use crate::dml::{DmlExec, DmlOp, PilumSink};
 use crate::exec::PilumScanExec;
 use crate::filters::{conjunction, expr_sql, pushable_filter};
 use crate::guard::install_dml_guard;
+use crate::views::{view_schema, views_enabled};
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
@@ -14,7 +15,7 @@ use datafusion::datasource::sink::DataSinkExec;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use pilum_table::Dataset;
 use std::sync::{Arc, RwLock};
 
@@ -30,6 +31,8 @@ const SELECTIVITY_SAMPLE_BLOCKS: usize = 16;
 #[derive(Debug, Clone)]
 pub struct PilumTable {
     pub(crate) shared: Arc<Shared>,
+    /// Whether string and binary columns are presented as view types.
+    view_types: bool,
 }
 
 /// State shared by a table and the DML plans it hands out.
@@ -52,7 +55,9 @@ impl Shared {
 }
 
 impl PilumTable {
-    /// A writable table over the dataset's checked-out version.
+    /// A writable table over the dataset's checked-out version. Its string
+    /// and binary columns read as `Utf8View` / `BinaryView`, as DataFusion
+    /// reads Parquet by default; see [`PilumTable::with_view_types`].
     pub fn new(dataset: Dataset) -> Self {
         Self::build(dataset, false)
     }
@@ -69,7 +74,21 @@ impl PilumTable {
                 writes: tokio::sync::Mutex::new(()),
                 read_only,
             }),
+            view_types: true,
         }
+    }
+
+    /// Presents string and binary columns as view types (`true`, the
+    /// default) or as stored (`false`). Stored bytes are the same either way.
+    pub fn with_view_types(mut self, view_types: bool) -> Self {
+        self.view_types = view_types;
+        self
+    }
+
+    /// A table for `dataset` that follows `config`'s
+    /// `datafusion.execution.parquet.schema_force_view_types`.
+    pub(crate) fn for_session(dataset: Dataset, config: &SessionConfig) -> Self {
+        Self::new(dataset).with_view_types(views_enabled(config))
     }
 
     /// The dataset version this table reads now.
@@ -99,14 +118,20 @@ impl PilumTable {
 /// installs the check that refuses DML this integration cannot apply exactly.
 pub fn register_dataset(ctx: &SessionContext, name: &str, dataset: Dataset) -> Result<()> {
     install_dml_guard(ctx);
-    ctx.register_table(name, Arc::new(PilumTable::new(dataset)))?;
+    let table = PilumTable::for_session(dataset, &ctx.copied_config());
+    ctx.register_table(name, Arc::new(table))?;
     Ok(())
 }
 
 #[async_trait]
 impl TableProvider for PilumTable {
     fn schema(&self) -> SchemaRef {
-        self.dataset().schema().clone()
+        let dataset = self.dataset();
+        if self.view_types {
+            view_schema(dataset.schema())
+        } else {
+            dataset.schema().clone()
+        }
     }
 
     fn table_type(&self) -> TableType {
@@ -116,10 +141,10 @@ impl TableProvider for PilumTable {
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
         // The scan evaluates a pushed filter on every live row it reads, so a
         // filter it takes is applied exactly; the rest stay with DataFusion.
-        let schema = self.schema();
+        let dataset = self.dataset();
         Ok(filters
             .iter()
-            .map(|f| match pushable_filter(f, &schema) {
+            .map(|f| match pushable_filter(f, dataset.schema()) {
                 Some(_) => TableProviderFilterPushDown::Exact,
                 None => TableProviderFilterPushDown::Unsupported,
             })
@@ -161,8 +186,10 @@ impl TableProvider for PilumTable {
             None => None,
         };
         let partitions = state.config().target_partitions().max(1);
-        let exec = PilumScanExec::try_new(dataset, projection.cloned(), predicate, limit, partitions)?;
-        Ok(Arc::new(exec.with_selectivity(selectivity)))
+        let exec = PilumScanExec::try_new(dataset, projection.cloned(), predicate, limit, partitions)?
+            .with_view_types(self.view_types)
+            .with_selectivity(selectivity);
+        Ok(Arc::new(exec))
     }
 
     async fn insert_into(
@@ -182,13 +209,13 @@ impl TableProvider for PilumTable {
             }
         };
         self.schema().logically_equivalent_names_and_types(&input.schema())?;
-        let sink = PilumSink::new(self.shared.clone(), self.schema(), overwrite);
+        let sink = PilumSink::new(self.shared.clone(), self.dataset().schema().clone(), overwrite);
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
 
     async fn delete_from(&self, _state: &dyn Session, filters: Vec<Expr>) -> Result<Arc<dyn ExecutionPlan>> {
         self.check_writable()?;
-        let predicate = conjunction(&filters, &self.schema())?;
+        let predicate = conjunction(&filters, self.dataset().schema())?;
         Ok(Arc::new(DmlExec::new(self.shared.clone(), DmlOp::Delete { predicate })))
     }
 
@@ -199,7 +226,7 @@ impl TableProvider for PilumTable {
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         self.check_writable()?;
-        let predicate = conjunction(&filters, &self.schema())?;
+        let predicate = conjunction(&filters, self.dataset().schema())?;
         let assignments = assignments
             .iter()
             .map(|(column, value)| Ok((column.clone(), expr_sql(value)?)))

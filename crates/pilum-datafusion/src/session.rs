@@ -87,7 +87,8 @@ impl Session {
     /// Registers `dataset` at its checked-out version as table `name`
     /// (replacing a table of that name).
     pub fn register(&self, name: &str, dataset: Dataset) -> Result<()> {
-        self.ctx.register_table(name, Arc::new(PilumTable::new(dataset)))?;
+        let table = PilumTable::for_session(dataset, &self.ctx.copied_config());
+        self.ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }
 

@@ -51,10 +51,7 @@ async fn each_statement_commits_one_version() {
         .await
         .unwrap();
     assert_eq!(ints(&rows, 0), vec![Some(1), Some(3), Some(5), Some(7), Some(9)]);
-    let names: Vec<Option<&str>> = rows
-        .iter()
-        .flat_map(|b| b.column(1).as_string::<i32>().iter())
-        .collect();
+    let names: Vec<Option<&str>> = rows.iter().flat_map(|b| b.column(1).as_string_view().iter()).collect();
     assert_eq!(names, vec![Some("N1"), Some("N3"), Some("N5"), Some("N7"), None]);
     let scores: Vec<Option<f64>> = rows
         .iter()

@@ -124,7 +124,7 @@ async fn filters_are_pushed_into_the_scan() {
         .iter()
         .flat_map(|b| {
             (0..b.num_rows())
-                .map(|i| b.column(0).as_string::<i32>().value(i).to_string())
+                .map(|i| b.column(0).as_string_view().value(i).to_string())
                 .collect::<Vec<_>>()
         })
         .collect();

@@ -207,17 +207,18 @@ fn decode_body(
                 dictionary.ok_or_else(|| EncodingError::invalid("dictionary chunk in a page without dictionary"))?;
             let bit_width = cur.u8()?;
             let packed = cur.take(bitpack::packed_len(n, bit_width.min(64)))?;
-            let entries = dict.len();
-            let indices = bitpack::unpack_to_vec(packed, bit_width, n)?
-                .into_iter()
-                .map(|i| {
-                    u32::try_from(i)
-                        .ok()
-                        .filter(|&i| (i as usize) < entries)
-                        .ok_or_else(|| EncodingError::invalid(format!("dictionary index {i} out of {entries} entries")))
-                })
-                .collect::<Result<Vec<u32>>>()?;
-            Ok(DecodedValues::Indices(indices))
+            let entries = dict.len() as u64;
+            let raw = bitpack::unpack_to_vec(packed, bit_width, n)?;
+            // One branch-free pass finds the largest index; only a bad chunk
+            // pays for locating the first index out of range.
+            if raw.iter().copied().max().is_some_and(|max| max >= entries) {
+                let bad = raw.iter().find(|&&i| i >= entries).copied().unwrap_or_default();
+                return Err(EncodingError::invalid(format!(
+                    "dictionary index {bad} out of {entries} entries"
+                )));
+            }
+            // Entries are capped at `MAX_DICTIONARY_ENTRIES`, so each index fits a u32.
+            Ok(DecodedValues::Indices(raw.iter().map(|&i| i as u32).collect()))
         }
         (_, tag @ (ENC_FOR | ENC_RLE | ENC_DICT)) => Err(EncodingError::invalid(format!(
             "encoding {tag} is not valid for {kind:?}"

@@ -45,6 +45,86 @@ pub(crate) fn gather(
     let mut item_validity = BooleanBufferBuilder::new(0);
     let mut any_item_null = false;
     let mut starts = Vec::with_capacity(if child_starts { total } else { 0 });
+    for_each_piece(units, ranges, |loaded, from, count| {
+        let d = &loaded.decoded;
+        match &d.validity {
+            Some(valid) => {
+                let slice = valid.slice(from, count);
+                any_null |= slice.count_set_bits() != count;
+                validity.append_buffer(&slice);
+            }
+            None => validity.append_n(count, true),
+        }
+        match &d.values {
+            DecodedValues::Fixed(buf) => {
+                let bytes = buf
+                    .as_slice()
+                    .get(from * width..(from + count) * width)
+                    .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+                fixed.extend_from_slice(bytes);
+                if child_starts {
+                    let mut at = loaded.unit.child_start;
+                    for i in 0..from + count {
+                        if i >= from {
+                            starts.push(at);
+                        }
+                        at = at.saturating_add(read_u64(buf.as_slice(), i));
+                    }
+                }
+            }
+            DecodedValues::Bits(b) => bits.append_buffer(&b.slice(from, count)),
+            DecodedValues::Variable {
+                offsets: o,
+                data: bytes,
+            } => {
+                let base = *offsets.last().unwrap_or(&0);
+                let (start, end) = (o[from] as usize, o[from + count] as usize);
+                data.extend_from_slice(&bytes[start..end]);
+                offsets.extend(o[from + 1..=from + count].iter().map(|&x| x - o[from] + base));
+            }
+            DecodedValues::Indices(indices) => {
+                let dictionary = column
+                    .pages
+                    .get(loaded.unit.page)
+                    .and_then(|p| p.dictionary.as_ref())
+                    .ok_or_else(|| FileError::InvalidArgument("dictionary chunk without a page dictionary".into()))?;
+                let selected = indices
+                    .get(from..from + count)
+                    .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+                copy_entries(dictionary, selected, &mut offsets, &mut data)?;
+            }
+        }
+        if items > 1 || d.item_validity.is_some() {
+            match &d.item_validity {
+                Some(iv) => {
+                    let slice = iv.slice(from * items, count * items);
+                    any_item_null |= slice.count_set_bits() != count * items;
+                    item_validity.append_buffer(&slice);
+                }
+                None => item_validity.append_n(count * items, true),
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Gathered {
+        len: total,
+        fixed: fixed.into(),
+        bits: (kind == ValueKind::Bits).then(|| bits.finish()),
+        offsets,
+        data,
+        validity: any_null.then(|| NullBuffer::new(validity.finish())),
+        item_validity: any_item_null.then(|| NullBuffer::new(item_validity.finish())),
+        child_starts: starts,
+    })
+}
+
+/// Calls `f(unit, from, count)` for each piece of `ranges` (sorted,
+/// disjoint): `count` values starting at value `from` of one loaded unit.
+pub(crate) fn for_each_piece(
+    units: &[LoadedUnit],
+    ranges: &[Range<u64>],
+    mut f: impl FnMut(&LoadedUnit, usize, usize) -> Result<()>,
+) -> Result<()> {
     let mut u = 0usize;
     for r in ranges {
         let mut v = r.start;
@@ -59,79 +139,11 @@ pub(crate) fn gather(
             };
             let from = (v - loaded.unit.first_value) as usize;
             let count = (r.end.min(loaded.unit.first_value + loaded.unit.num_values) - v) as usize;
-            let d = &loaded.decoded;
-            match &d.validity {
-                Some(valid) => {
-                    let slice = valid.slice(from, count);
-                    any_null |= slice.count_set_bits() != count;
-                    validity.append_buffer(&slice);
-                }
-                None => validity.append_n(count, true),
-            }
-            match &d.values {
-                DecodedValues::Fixed(buf) => {
-                    let bytes = buf
-                        .as_slice()
-                        .get(from * width..(from + count) * width)
-                        .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
-                    fixed.extend_from_slice(bytes);
-                    if child_starts {
-                        let mut at = loaded.unit.child_start;
-                        for i in 0..from + count {
-                            if i >= from {
-                                starts.push(at);
-                            }
-                            at = at.saturating_add(read_u64(buf.as_slice(), i));
-                        }
-                    }
-                }
-                DecodedValues::Bits(b) => bits.append_buffer(&b.slice(from, count)),
-                DecodedValues::Variable {
-                    offsets: o,
-                    data: bytes,
-                } => {
-                    let base = *offsets.last().unwrap_or(&0);
-                    let (start, end) = (o[from] as usize, o[from + count] as usize);
-                    data.extend_from_slice(&bytes[start..end]);
-                    offsets.extend(o[from + 1..=from + count].iter().map(|&x| x - o[from] + base));
-                }
-                DecodedValues::Indices(indices) => {
-                    let dictionary = column
-                        .pages
-                        .get(loaded.unit.page)
-                        .and_then(|p| p.dictionary.as_ref())
-                        .ok_or_else(|| {
-                            FileError::InvalidArgument("dictionary chunk without a page dictionary".into())
-                        })?;
-                    let selected = indices
-                        .get(from..from + count)
-                        .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
-                    copy_entries(dictionary, selected, &mut offsets, &mut data)?;
-                }
-            }
-            if items > 1 || d.item_validity.is_some() {
-                match &d.item_validity {
-                    Some(iv) => {
-                        let slice = iv.slice(from * items, count * items);
-                        any_item_null |= slice.count_set_bits() != count * items;
-                        item_validity.append_buffer(&slice);
-                    }
-                    None => item_validity.append_n(count * items, true),
-                }
-            }
+            f(loaded, from, count)?;
             v += count as u64;
         }
     }
-    Ok(Gathered {
-        len: total,
-        fixed: fixed.into(),
-        bits: (kind == ValueKind::Bits).then(|| bits.finish()),
-        offsets,
-        data,
-        validity: any_null.then(|| NullBuffer::new(validity.finish())),
-        item_validity: any_item_null.then(|| NullBuffer::new(item_validity.finish())),
-        child_starts: starts,
-    })
+    Ok(())
 }
 
 /// Bytes of the decoded variable-width values of `units`: a tight upper

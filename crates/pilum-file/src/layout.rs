@@ -3,8 +3,10 @@
 
 use crate::error::{FileError, Result};
 use crate::proto;
+use crate::views::DictionaryViews;
 use arrow_buffer::{BooleanBuffer, Buffer};
 use pilum_encoding::{Dictionary, ValueKind};
+use std::sync::{Arc, OnceLock};
 
 /// One chunk of a chunked page.
 #[derive(Debug, Clone)]
@@ -38,6 +40,8 @@ pub(crate) struct PageLayout {
     pub chunks: Vec<ChunkLayout>,
     /// Page dictionary.
     pub dictionary: Option<Dictionary>,
+    /// The dictionary prepared for view reads (`None` inside: too large).
+    pub dictionary_views: OnceLock<Option<Arc<DictionaryViews>>>,
     /// Validity of a flat page; `None` when all valid.
     pub flat_validity: Option<BooleanBuffer>,
 }
@@ -216,6 +220,7 @@ fn column_layout(
             flat,
             chunks,
             dictionary,
+            dictionary_views: OnceLock::new(),
             flat_validity,
         });
         first_value += page.num_values;

@@ -39,6 +39,7 @@ mod reader;
 mod shred;
 mod tree;
 mod units;
+mod views;
 mod writer;
 
 pub use blob::BlobFile;

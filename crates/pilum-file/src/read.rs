@@ -5,6 +5,7 @@ use crate::error::{FileError, Result};
 use crate::layout::ColumnLayout;
 use crate::tree::Node;
 use crate::units::{load_units, plan_units};
+use crate::views::gather_views;
 use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, GenericByteArray, LargeBinaryArray, ListArray, MapArray, NullArray,
     StructArray, UInt64Array, make_array, types::ByteArrayType,
@@ -53,6 +54,21 @@ impl ReadContext<'_> {
         let units = plan_units(&self.path(), column, layout, ranges)?;
         let loaded = load_units(self.reader, column, layout, units).await?;
         gather(layout, &loaded, ranges, child_starts)
+    }
+
+    /// Reads values `ranges` of a variable-width leaf column as a view array.
+    pub(crate) fn read_views<'a>(
+        &'a self,
+        column: usize,
+        ranges: Vec<Range<u64>>,
+        utf8: bool,
+    ) -> BoxFuture<'a, Result<ArrayRef>> {
+        Box::pin(async move {
+            let layout = &self.columns[column];
+            let units = plan_units(&self.path(), column, layout, &ranges)?;
+            let loaded = load_units(self.reader, column, layout, units).await?;
+            gather_views(layout, &loaded, &ranges, utf8)
+        })
     }
 
     /// Reads values `ranges` (sorted, disjoint) of `node` into one array.

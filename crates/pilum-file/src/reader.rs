@@ -10,7 +10,7 @@ use crate::read::{BlobMode, ReadContext, blob_description_type, blob_range};
 use crate::tree::{Node, build_tree};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::{ObjectStore, path::Path};
 use pilum_io::ObjectReader;
@@ -39,6 +39,9 @@ pub struct ReadOptions {
     pub columns: Option<Vec<String>>,
     /// How blob columns are returned.
     pub blob_mode: BlobMode,
+    /// Returns top-level string and binary columns as `Utf8View` /
+    /// `BinaryView` arrays that share the decoded bytes (see [`ReadOptions::with_string_views`]).
+    pub string_views: bool,
 }
 
 impl ReadOptions {
@@ -51,6 +54,14 @@ impl ReadOptions {
     /// Sets the blob mode.
     pub fn with_blob_mode(mut self, blob_mode: BlobMode) -> Self {
         self.blob_mode = blob_mode;
+        self
+    }
+
+    /// Returns top-level `Utf8`, `LargeUtf8` and `Binary` columns (and those
+    /// stored from view types) as `Utf8View` / `BinaryView`: no value bytes
+    /// are copied, and a dictionary-encoded row costs one 16-byte view.
+    pub fn with_string_views(mut self, string_views: bool) -> Self {
+        self.string_views = string_views;
         self
     }
 }
@@ -418,7 +429,10 @@ impl Inner {
                     (Node::Blob { .. }, BlobMode::Descriptions) => {
                         field.clone().with_data_type(blob_description_type())
                     }
-                    _ => field.clone(),
+                    (node, _) => match view_type(node, field, options) {
+                        Some(view) => field.clone().with_data_type(view),
+                        None => field.clone(),
+                    },
                 }
             })
             .collect();
@@ -437,11 +451,15 @@ impl Inner {
             blob_mode: options.blob_mode,
             file_size: self.file_size,
         };
-        let arrays = futures::future::try_join_all(
-            projection
-                .iter()
-                .map(|&i| ctx.read_node(&self.nodes[i], ranges.clone())),
-        )
+        let arrays = futures::future::try_join_all(projection.iter().map(|&i| {
+            let node = &self.nodes[i];
+            match (node, view_type(node, self.schema.field(i), options)) {
+                (Node::Leaf { column, .. }, Some(view)) => {
+                    ctx.read_views(*column, ranges.clone(), view == DataType::Utf8View)
+                }
+                _ => ctx.read_node(node, ranges.clone()),
+            }
+        }))
         .await?;
         let mut fields = Vec::with_capacity(arrays.len());
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(arrays.len());
@@ -450,7 +468,10 @@ impl Inner {
             if array.data_type() == field.data_type() {
                 columns.push(array);
                 fields.push(field.clone());
-            } else if contains_blob_descriptions(&self.nodes[i], options.blob_mode) {
+            } else if view_type(&self.nodes[i], field, options).is_some()
+                || contains_blob_descriptions(&self.nodes[i], options.blob_mode)
+            {
+                // Views and blob descriptions change the column's type on purpose.
                 fields.push(field.clone().with_data_type(array.data_type().clone()));
                 columns.push(array);
             } else {
@@ -481,6 +502,25 @@ fn row_runs(sorted: &[u64]) -> Vec<Range<u64>> {
         }
     }
     runs
+}
+
+/// The view type a top-level column is read as, when `options` asks for views.
+fn view_type(node: &Node, field: &Field, options: &ReadOptions) -> Option<DataType> {
+    let Node::Leaf { storage, .. } = node else {
+        return None;
+    };
+    if !options.string_views {
+        return None;
+    }
+    match (storage, field.data_type()) {
+        (DataType::Utf8 | DataType::LargeUtf8, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+            Some(DataType::Utf8View)
+        }
+        (DataType::Binary | DataType::LargeBinary, DataType::Binary | DataType::BinaryView) => {
+            Some(DataType::BinaryView)
+        }
+        _ => None,
+    }
 }
 
 fn contains_blob_descriptions(node: &Node, mode: BlobMode) -> bool {

@@ -247,3 +247,66 @@ async fn a_large_batch_is_paged_at_page_bytes() {
     let all = reader.read_range(0..rows, &bytes_mode()).await.unwrap();
     common::assert_batches_eq(&all, &batch, "large batch");
 }
+
+/// String and binary columns read as views hold the same values as the
+/// plain read, for dictionary, plain and zstd chunks, nulls, long values,
+/// several pages, ranges and takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_views_match_plain_reads() {
+    use arrow_array::{BinaryArray, LargeStringArray, StringArray};
+    use arrow_schema::DataType;
+    let rows = 30_000usize;
+    let mut rng = Rng(7);
+    // Low cardinality (dictionary chunks), unique long text (plain or zstd
+    // chunks), both with nulls, and a binary column.
+    let flags: StringArray = (0..rows)
+        .map(|i| (i % 11 != 0).then(|| ["A", "N", "R", "a flag longer than twelve"][i % 4]))
+        .collect();
+    let text: LargeStringArray = (0..rows)
+        .map(|i| (i % 7 != 3).then(|| format!("row {i} — ünïcode {} padding to pass twelve bytes", rng.next() % 1000)))
+        .collect();
+    let raw: BinaryArray = (0..rows).map(|i| Some(vec![(i % 251) as u8; i % 20])).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("flag", Arc::new(flags) as Arc<dyn Array>),
+        ("text", Arc::new(text) as Arc<dyn Array>),
+        ("raw", Arc::new(raw) as Arc<dyn Array>),
+    ])
+    .unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let options = WriterOptions {
+        page_bytes: 256 * 1024,
+        ..Default::default()
+    };
+    let reader = write(store, "views.pilum", &batch, options).await;
+    assert!(
+        reader.column_stats().iter().any(|(_, pages)| *pages > 1),
+        "several pages"
+    );
+    let views = ReadOptions::default().with_string_views(true);
+    let check = |plain: &RecordBatch, viewed: &RecordBatch, what: &str| {
+        let types: Vec<DataType> = viewed.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+        assert_eq!(
+            types,
+            [DataType::Utf8View, DataType::Utf8View, DataType::BinaryView],
+            "{what}"
+        );
+        for (i, field) in plain.schema().fields().iter().enumerate() {
+            let back = arrow_cast::cast(viewed.column(i), field.data_type()).unwrap();
+            assert_eq!(&back, plain.column(i), "{what}: column {}", field.name());
+        }
+    };
+    for rows in [0..30_000u64, 5..6, 12_345..29_999] {
+        let plain = reader.read_range(rows.clone(), &ReadOptions::default()).await.unwrap();
+        let viewed = reader.read_range(rows.clone(), &views).await.unwrap();
+        check(&plain, &viewed, &format!("rows {rows:?}"));
+    }
+    let picks: Vec<u64> = (0..200).map(|_| rng.next() % rows as u64).collect();
+    let plain = reader.take(&picks, &ReadOptions::default()).await.unwrap();
+    let viewed = reader.take(&picks, &views).await.unwrap();
+    check(&plain, &viewed, "take");
+    let projected = reader
+        .read_range(0..100, &views.clone().with_columns(["raw"]))
+        .await
+        .unwrap();
+    assert_eq!(projected.schema().field(0).data_type(), &DataType::BinaryView);
+}

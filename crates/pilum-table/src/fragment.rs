@@ -8,6 +8,7 @@ use crate::location::DatasetLocation;
 use crate::proto;
 use crate::schema::TableSchema;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
+use arrow_schema::DataType;
 use pilum_file::{BlobFile, BlobMode, FileReader, ReadOptions};
 use roaring::RoaringBitmap;
 use std::ops::Range;
@@ -89,6 +90,11 @@ impl FragmentReader {
         Fut: std::future::Future<Output = pilum_file::Result<RecordBatch>>,
     {
         let wanted = projection.top_level_ids();
+        let views = projection
+            .arrow()
+            .fields()
+            .iter()
+            .any(|f| matches!(f.data_type(), DataType::Utf8View | DataType::BinaryView));
         // (file index, column index in the file) of each wanted field.
         let sources: Vec<Option<(usize, usize)>> = wanted.iter().map(|id| self.locate(*id)).collect();
         let mut reads = Vec::new();
@@ -104,7 +110,8 @@ impl FragmentReader {
                 // must carry them, and lazy access goes through `take_blobs`.
                 let options = ReadOptions::default()
                     .with_columns(columns)
-                    .with_blob_mode(BlobMode::Bytes);
+                    .with_blob_mode(BlobMode::Bytes)
+                    .with_string_views(views);
                 reads.push((index, read(file, options)));
             }
         }

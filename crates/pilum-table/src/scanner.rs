@@ -10,7 +10,7 @@ use crate::proto;
 use crate::rowids;
 use crate::schema::TableSchema;
 use crate::write::BatchStream;
-use arrow_array::{ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt64Array};
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use roaring::RoaringBitmap;
@@ -48,6 +48,7 @@ pub struct Scanner {
     fragments: Option<Vec<u64>>,
     materialization: Materialization,
     parallelism: usize,
+    string_views: bool,
 }
 
 /// Scans of few rows are split into tasks no smaller than this, so that
@@ -73,6 +74,7 @@ impl Scanner {
             fragments: None,
             materialization: Materialization::Auto,
             parallelism: 2 * cores,
+            string_views: false,
         }
     }
 
@@ -131,11 +133,29 @@ impl Scanner {
         self
     }
 
-    fn projection(&self) -> Result<TableSchema> {
+    /// Returns top-level string and binary columns as `Utf8View` /
+    /// `BinaryView` arrays over the decoded bytes (see [`view_type`](crate::view_type));
+    /// filters then see the view types too.
+    pub fn string_views(mut self, yes: bool) -> Self {
+        self.string_views = yes;
+        self
+    }
+
+    /// The table's columns as this scan returns them.
+    fn table_schema(&self) -> TableSchema {
         let schema = &self.dataset.manifest.schema;
+        if self.string_views {
+            schema.with_view_types()
+        } else {
+            schema.clone()
+        }
+    }
+
+    fn projection(&self) -> Result<TableSchema> {
+        let schema = self.table_schema();
         match &self.columns {
             Some(columns) => schema.project(columns),
-            None => Ok(schema.clone()),
+            None => Ok(schema),
         }
     }
 
@@ -210,7 +230,7 @@ impl Scanner {
 
     fn plan(&self) -> Result<ScanPlan> {
         let projection = self.projection()?;
-        let schema = &self.dataset.manifest.schema;
+        let schema = &self.table_schema();
         let filter = match &self.filter {
             Some(sql) => Some(CompiledExpr::compile_predicate(sql, schema.arrow())?),
             None => None,
@@ -353,20 +373,23 @@ async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<R
     let live = live_mask(reader.deletions(), &task.rows);
     let Some(filter) = &plan.filter else {
         let batch = reader.read_range(&plan.projection, task.rows.clone()).await?;
-        let (batch, offsets) = apply_mask(batch, live.as_ref(), &task.rows)?;
-        return finish(&plan, &task, batch, &offsets);
+        let (batch, kept) = apply_mask(batch, live.as_ref(), &task.rows)?;
+        return finish(&plan, &task, batch, &kept);
     };
     let filter_batch = reader.read_range(&plan.filter_schema, task.rows.clone()).await?;
-    let (filter_batch, live_offsets) = apply_mask(filter_batch, live.as_ref(), &task.rows)?;
+    let (filter_batch, live_rows) = apply_mask(filter_batch, live.as_ref(), &task.rows)?;
     let matches = filter.mask(&filter_batch)?;
-    let selected: Vec<u64> = live_offsets
-        .iter()
-        .zip(matches.iter())
-        .filter_map(|(offset, keep)| keep.unwrap_or(false).then_some(*offset))
-        .collect();
-    if selected.is_empty() {
+    // Null means "no match".
+    let matches = match matches.nulls() {
+        Some(_) => arrow_select::filter::prep_null_mask_filter(&matches),
+        None => matches,
+    };
+    let count = matches.true_count();
+    if count == 0 {
         return Ok(RecordBatch::new_empty(plan.output.clone()));
     }
+    let (live_count, deletions) = (live_rows.len(), matches!(live_rows, Kept::Some(_)));
+    let kept = Kept::Masked(Box::new(live_rows), matches.clone());
     let filter_batch = arrow_select::filter::filter_record_batch(&filter_batch, &matches)?;
     let rest = if plan.rest_schema.arrow().fields().is_empty() {
         None
@@ -374,17 +397,23 @@ async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<R
         let late = match plan.materialization {
             Materialization::Late => true,
             Materialization::Early => false,
-            Materialization::Auto => selected.len() * LATE_MATERIALIZE_BELOW < live_offsets.len(),
+            Materialization::Auto => count * LATE_MATERIALIZE_BELOW < live_count,
         };
         Some(if late {
-            reader.take(&plan.rest_schema, &selected).await?
+            reader.take(&plan.rest_schema, &kept.offsets()).await?
         } else {
             let all = reader.read_range(&plan.rest_schema, task.rows.clone()).await?;
-            let mut keep = vec![false; all.num_rows()];
-            for &offset in &selected {
-                keep[(offset - task.rows.start) as usize] = true;
-            }
-            arrow_select::filter::filter_record_batch(&all, &BooleanArray::from(keep))?
+            let keep = if deletions {
+                let mut keep = vec![false; all.num_rows()];
+                for offset in kept.offsets() {
+                    keep[(offset - task.rows.start) as usize] = true;
+                }
+                BooleanArray::from(keep)
+            } else {
+                // Without deletions the filter's rows are the range's rows.
+                matches
+            };
+            arrow_select::filter::filter_record_batch(&all, &keep)?
         })
     };
     let columns = plan
@@ -400,9 +429,48 @@ async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<R
                 .ok_or_else(|| TableError::ColumnNotFound { name: f.name().clone() })
         })
         .collect::<Result<Vec<_>>>()?;
-    let options = RecordBatchOptions::new().with_row_count(Some(selected.len()));
+    let options = RecordBatchOptions::new().with_row_count(Some(count));
     let batch = RecordBatch::try_new_with_options(plan.projection.arrow().clone(), columns, &options)?;
-    finish(&plan, &task, batch, &selected)
+    finish(&plan, &task, batch, &kept)
+}
+
+/// The fragment rows (offsets) a batch holds; listed only when asked
+/// (row ids, addresses, late materialization), as most scans never need them.
+enum Kept {
+    /// Every row of the range.
+    All(Range<u64>),
+    /// These rows, ascending.
+    Some(Vec<u64>),
+    /// The rows of the first that a null-free mask (one entry per row) keeps.
+    Masked(Box<Kept>, BooleanArray),
+}
+
+impl Kept {
+    fn len(&self) -> usize {
+        match self {
+            Self::All(rows) => (rows.end - rows.start) as usize,
+            Self::Some(offsets) => offsets.len(),
+            Self::Masked(_, mask) => mask.true_count(),
+        }
+    }
+
+    /// The rows, listed.
+    fn offsets(&self) -> Vec<u64> {
+        match self {
+            Self::All(rows) => rows.clone().collect(),
+            Self::Some(offsets) => offsets.clone(),
+            Self::Masked(inner, mask) => {
+                let picked = mask.values().set_indices();
+                match inner.as_ref() {
+                    Self::All(rows) => picked.map(|i| rows.start + i as u64).collect(),
+                    other => {
+                        let offsets = other.offsets();
+                        picked.filter_map(|i| offsets.get(i).copied()).collect()
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Non-deleted rows of `rows`, or `None` when none is deleted.
@@ -414,24 +482,32 @@ fn live_mask(deletions: &RoaringBitmap, rows: &Range<u64>) -> Option<BooleanArra
     Some((start..end).map(|row| Some(!deletions.contains(row))).collect())
 }
 
-/// Drops deleted rows; returns the batch and the offsets it kept.
-fn apply_mask(batch: RecordBatch, live: Option<&BooleanArray>, rows: &Range<u64>) -> Result<(RecordBatch, Vec<u64>)> {
+/// Drops deleted rows; returns the batch and the rows it kept.
+fn apply_mask(batch: RecordBatch, live: Option<&BooleanArray>, rows: &Range<u64>) -> Result<(RecordBatch, Kept)> {
     match live {
-        None => Ok((batch, rows.clone().collect())),
+        None => Ok((batch, Kept::All(rows.clone()))),
         Some(mask) => {
             let offsets = rows
                 .clone()
                 .zip(mask.values().iter())
                 .filter_map(|(row, keep)| keep.then_some(row))
                 .collect();
-            Ok((arrow_select::filter::filter_record_batch(&batch, mask)?, offsets))
+            Ok((
+                arrow_select::filter::filter_record_batch(&batch, mask)?,
+                Kept::Some(offsets),
+            ))
         }
     }
 }
 
-/// Appends `_rowid` / `_rowaddr` for rows at `offsets` of the task's fragment.
-fn finish(plan: &ScanPlan, task: &Task, batch: RecordBatch, offsets: &[u64]) -> Result<RecordBatch> {
+/// Appends `_rowid` / `_rowaddr` for the `kept` rows of the task's fragment.
+fn finish(plan: &ScanPlan, task: &Task, batch: RecordBatch, kept: &Kept) -> Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    let offsets = if plan.with_row_id || plan.with_row_address {
+        kept.offsets()
+    } else {
+        Vec::new()
+    };
     if plan.with_row_id {
         let sequence = task.fragment.row_ids.clone().unwrap_or_default();
         columns.push(Arc::new(UInt64Array::from(rowids::ids_at(

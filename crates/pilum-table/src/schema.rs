@@ -15,6 +15,18 @@ pub struct TableSchema {
     field_ids: Vec<i32>,
 }
 
+/// The view type a top-level column is read as by a scan with string views.
+pub fn view_type(field: &Field) -> Option<DataType> {
+    if pilum_core::is_blob_field(field) {
+        return None;
+    }
+    match field.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 => Some(DataType::Utf8View),
+        DataType::Binary => Some(DataType::BinaryView),
+        _ => None,
+    }
+}
+
 /// Direct children of a field's type, in the order ids are assigned.
 fn children(data_type: &DataType) -> Vec<&FieldRef> {
     match data_type {
@@ -151,6 +163,29 @@ impl TableSchema {
         field_ids.extend(added.field_ids);
         let arrow = Arc::new(Schema::new_with_metadata(all, self.arrow.metadata().clone()));
         Ok(Self { arrow, field_ids })
+    }
+
+    /// This schema with top-level string and binary columns as view types
+    /// (`Utf8`, `LargeUtf8` → `Utf8View`; `Binary` → `BinaryView`; blob
+    /// columns unchanged): what a scan with string views returns.
+    pub fn with_view_types(&self) -> Self {
+        let fields: Vec<FieldRef> = self
+            .arrow
+            .fields()
+            .iter()
+            .map(|field| match view_type(field) {
+                Some(data_type) => Arc::new(field.as_ref().clone().with_data_type(data_type)),
+                None => field.clone(),
+            })
+            .collect();
+        let arrow = Arc::new(Schema::new_with_metadata(
+            Fields::from(fields),
+            self.arrow.metadata().clone(),
+        ));
+        Self {
+            arrow,
+            field_ids: self.field_ids.clone(),
+        }
     }
 
     /// The top-level fields from position `from` on (e.g. the ones just added).

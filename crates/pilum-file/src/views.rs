@@ -1,0 +1,203 @@
+//! Reading variable-width leaf columns as Arrow view arrays (`Utf8View`,
+//! `BinaryView`) without copying value bytes.
+//!
+//! A view names a byte range of one of the array's buffers. The buffers are
+//! the decoded chunks themselves (plain chunks) and the page dictionary
+//! (dictionary chunks), so reading a dictionary-encoded row costs one 16-byte
+//! copy of the entry's precomputed view instead of a copy of its bytes.
+
+use crate::assemble::for_each_piece;
+use crate::error::{FileError, Result};
+use crate::layout::{ColumnLayout, PageLayout};
+use crate::units::LoadedUnit;
+use arrow_array::builder::make_view;
+use arrow_array::{ArrayRef, BinaryViewArray, StringViewArray};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer, ScalarBuffer};
+use pilum_encoding::{DecodedValues, Dictionary};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Values of at most this many bytes live inside their view.
+const INLINE_BYTES: u32 = 12;
+
+/// A page dictionary prepared for view reads: its bytes as one buffer and
+/// one view per entry (naming buffer 0).
+#[derive(Debug)]
+pub(crate) struct DictionaryViews {
+    data: Buffer,
+    views: Vec<u128>,
+    /// Whether every entry is valid UTF-8.
+    utf8: bool,
+}
+
+impl DictionaryViews {
+    /// Prepares `dictionary`; `None` when it is too large to address with views.
+    fn build(dictionary: &Dictionary) -> Option<Self> {
+        u32::try_from(dictionary.data.len()).ok()?;
+        let data = Buffer::from(dictionary.data.as_slice());
+        let mut views = Vec::with_capacity(dictionary.len());
+        for w in dictionary.offsets.windows(2) {
+            let bytes = data.get(w[0] as usize..w[1] as usize)?;
+            views.push(make_view(bytes, 0, w[0] as u32));
+        }
+        let utf8 = is_utf8(&data, &dictionary.offsets);
+        Some(Self { data, views, utf8 })
+    }
+}
+
+impl PageLayout {
+    /// The page dictionary prepared for view reads, built on first use.
+    fn dictionary_views(&self) -> Result<&DictionaryViews> {
+        let dictionary = self
+            .dictionary
+            .as_ref()
+            .ok_or_else(|| FileError::InvalidArgument("dictionary chunk without a page dictionary".into()))?;
+        self.dictionary_views
+            .get_or_init(|| DictionaryViews::build(dictionary).map(Arc::new))
+            .as_deref()
+            .ok_or_else(|| FileError::InvalidArgument("page dictionary too large for views".into()))
+    }
+}
+
+/// Whether `data` is UTF-8 and every offset falls on a character boundary,
+/// i.e. whether every value `data[offsets[i]..offsets[i + 1]]` is UTF-8.
+fn is_utf8(data: &[u8], offsets: &[u64]) -> bool {
+    match std::str::from_utf8(data) {
+        Ok(text) => offsets.iter().all(|&o| text.is_char_boundary(o as usize)),
+        Err(_) => false,
+    }
+}
+
+/// Collects views while remembering which buffers they point into.
+struct ViewBuilder {
+    views: Vec<u128>,
+    blocks: Vec<Buffer>,
+    utf8: bool,
+}
+
+impl ViewBuilder {
+    /// The index of `buffer` among the blocks, adding it when new.
+    fn block(&mut self, buffer: &Buffer) -> Result<u32> {
+        let same = |b: &Buffer| b.as_ptr() == buffer.as_ptr() && b.len() == buffer.len();
+        let index = match self.blocks.iter().rposition(same) {
+            Some(i) => i,
+            None => {
+                self.blocks.push(buffer.clone());
+                self.blocks.len() - 1
+            }
+        };
+        u32::try_from(index).map_err(|_| FileError::InvalidArgument("too many view buffers".into()))
+    }
+
+    /// Views of plain values `from..from + count` of a decoded chunk.
+    fn push_plain(&mut self, offsets: &[u64], data: &Buffer, from: usize, count: usize) -> Result<()> {
+        let bounds = offsets
+            .get(from..=from + count)
+            .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+        let (start, end) = (bounds[0] as usize, bounds[count] as usize);
+        let bytes = data
+            .get(start..end)
+            .ok_or_else(|| FileError::InvalidArgument("value offsets exceed the chunk".into()))?;
+        if u32::try_from(end).is_err() {
+            return Err(FileError::InvalidArgument("chunk too large for views".into()));
+        }
+        if self.utf8 {
+            let shifted: Vec<u64> = bounds.iter().map(|&o| o - bounds[0]).collect();
+            if !is_utf8(bytes, &shifted) {
+                return Err(FileError::InvalidArgument("string column holds invalid UTF-8".into()));
+            }
+        }
+        let block = self.block(data)?;
+        self.views.extend(bounds.windows(2).map(|w| {
+            let value = &data.as_slice()[w[0] as usize..w[1] as usize];
+            make_view(value, block, w[0] as u32)
+        }));
+        Ok(())
+    }
+
+    /// Views of the dictionary entries `indices` name.
+    fn push_indices(&mut self, dictionary: &DictionaryViews, indices: &[u32]) -> Result<()> {
+        if self.utf8 && !dictionary.utf8 {
+            return Err(FileError::InvalidArgument(
+                "string dictionary holds invalid UTF-8".into(),
+            ));
+        }
+        let entries = dictionary.views.as_slice();
+        if let Some(&bad) = indices.iter().max().filter(|&&max| max as usize >= entries.len()) {
+            return Err(FileError::InvalidArgument(format!(
+                "dictionary index {bad} out of range"
+            )));
+        }
+        let block = self.block(&dictionary.data)?;
+        let view = |i: u32| entries.get(i as usize).copied().unwrap_or_default();
+        if block == 0 {
+            // The prepared views already name buffer 0.
+            self.views.extend(indices.iter().map(|&i| view(i)));
+        } else {
+            // Long values must name their buffer; inline ones carry bytes there.
+            let block = u128::from(block) << 64;
+            self.views.extend(indices.iter().map(|&i| {
+                let v = view(i);
+                if (v as u32) > INLINE_BYTES { v | block } else { v }
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// Reads values `ranges` of a variable-width column as a `Utf8View` array
+/// (`utf8`, checking the bytes are UTF-8) or a `BinaryView` array.
+pub(crate) fn gather_views(
+    column: &ColumnLayout,
+    units: &[LoadedUnit],
+    ranges: &[Range<u64>],
+    utf8: bool,
+) -> Result<ArrayRef> {
+    let total = ranges.iter().map(|r| r.end - r.start).sum::<u64>() as usize;
+    let mut out = ViewBuilder {
+        views: Vec::with_capacity(total),
+        blocks: Vec::new(),
+        utf8,
+    };
+    let mut validity = BooleanBufferBuilder::new(total);
+    let mut any_null = false;
+    for_each_piece(units, ranges, |loaded, from, count| {
+        let d = &loaded.decoded;
+        match &d.validity {
+            Some(valid) => {
+                let slice = valid.slice(from, count);
+                any_null |= slice.count_set_bits() != count;
+                validity.append_buffer(&slice);
+            }
+            None => validity.append_n(count, true),
+        }
+        match &d.values {
+            DecodedValues::Variable { offsets, data } => out.push_plain(offsets, data, from, count),
+            DecodedValues::Indices(indices) => {
+                let page = column
+                    .pages
+                    .get(loaded.unit.page)
+                    .ok_or_else(|| FileError::InvalidArgument("chunk outside the column's pages".into()))?;
+                let selected = indices
+                    .get(from..from + count)
+                    .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+                out.push_indices(page.dictionary_views()?, selected)
+            }
+            _ => Err(FileError::InvalidArgument(
+                "variable-width column decoded as fixed".into(),
+            )),
+        }
+    })?;
+    let nulls = any_null.then(|| NullBuffer::new(validity.finish()));
+    let views = ScalarBuffer::from(out.views);
+    // SAFETY: every view was made by `make_view` from a bounds-checked range
+    // of the block it names (block index and offset fit in u32, checked
+    // above), so lengths, prefixes, buffer indices and offsets are valid. For
+    // strings, each range was checked to be UTF-8 ending on character
+    // boundaries (`is_utf8`), per chunk or once per page dictionary.
+    Ok(if utf8 {
+        Arc::new(unsafe { StringViewArray::new_unchecked(views, out.blocks, nulls) })
+    } else {
+        Arc::new(unsafe { BinaryViewArray::new_unchecked(views, out.blocks, nulls) })
+    })
+}
