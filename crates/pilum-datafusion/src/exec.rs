@@ -1,10 +1,11 @@
 //! The scan operator: one partition per group of fragments.
 
+use crate::statistics::column_statistics;
 use crate::views::{conform, view_schema};
 use arrow_schema::SchemaRef;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, Result, Statistics};
+use datafusion::common::{ColumnStatistics, DataFusionError, Result, Statistics};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -191,6 +192,16 @@ impl ExecutionPlan for PilumScanExec {
     ) -> Result<Arc<Statistics>> {
         let rows = self.max_rows(args.partition());
         let mut statistics = Statistics::new_unknown(&self.schema);
+        let fragments = args.partition().and_then(|p| self.groups.get(p)).map(Vec::as_slice);
+        statistics.column_statistics = column_statistics(&self.dataset, &self.schema, fragments);
+        if self.predicate.is_some() || self.limit.is_some() {
+            // Bounds stay bounds on a subset of the rows, but not exact ones.
+            statistics.column_statistics = statistics
+                .column_statistics
+                .into_iter()
+                .map(ColumnStatistics::to_inexact)
+                .collect();
+        }
         let (rows, exact) = match &self.predicate {
             None => (rows, true),
             Some(_) => ((rows as f64 * self.selectivity).ceil() as usize, false),

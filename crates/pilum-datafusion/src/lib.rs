@@ -23,6 +23,7 @@ mod function;
 mod guard;
 mod provider;
 mod session;
+mod statistics;
 mod url;
 mod versions;
 mod views;

@@ -4,6 +4,7 @@ use crate::dml::{DmlExec, DmlOp, PilumSink};
 use crate::exec::PilumScanExec;
 use crate::filters::{conjunction, expr_sql, pushable_filter};
 use crate::guard::install_dml_guard;
+use crate::statistics::column_statistics;
 use crate::views::{view_schema, views_enabled};
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
@@ -153,8 +154,10 @@ impl TableProvider for PilumTable {
 
     fn statistics(&self) -> Option<Statistics> {
         let dataset = self.dataset();
-        let mut statistics = Statistics::new_unknown(dataset.schema());
+        let schema = self.schema();
+        let mut statistics = Statistics::new_unknown(&schema);
         statistics.num_rows = Precision::Exact(dataset.manifest().live_rows() as usize);
+        statistics.column_statistics = column_statistics(&dataset, &schema, None);
         Some(statistics)
     }
 

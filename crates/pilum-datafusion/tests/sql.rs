@@ -184,3 +184,79 @@ async fn large_tables_are_sampled_in_spread_blocks() {
     let late = ds.estimate_selectivity("id >= 40000", 4).await.unwrap().unwrap();
     assert!((late - 0.25).abs() < 0.01, "the last of 4 spread blocks: {late}");
 }
+
+/// Column statistics from the manifest: exact without deletions (so DataFusion
+/// answers `min`/`max`/`count(col)` from metadata), inexact bounds after a
+/// delete, and right answers either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn column_statistics_drive_planning_and_stay_correct() {
+    use datafusion::catalog::TableProvider;
+    use datafusion::common::ScalarValue;
+    use datafusion::common::stats::Precision;
+    let dir = tempfile::tempdir().unwrap();
+    let names = |ids: std::ops::Range<i64>| {
+        Arc::new(StringArray::from_iter(
+            ids.map(|i| (i % 4 != 0).then(|| format!("n{i:04}"))),
+        )) as ArrayRef
+    };
+    let part = |ids: std::ops::Range<i64>| {
+        RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from_iter_values(ids.clone())) as ArrayRef),
+            ("name", names(ids)),
+        ])
+        .unwrap()
+    };
+    let mut ds = common::write(&dir, "stats", vec![part(0..600), part(600..1000)], 300).await;
+    let table = pilum_datafusion::PilumTable::new(ds.clone());
+    let stats = table.statistics().unwrap();
+    let (id, name) = (&stats.column_statistics[0], &stats.column_statistics[1]);
+    assert_eq!(id.min_value, Precision::Exact(ScalarValue::Int64(Some(0))));
+    assert_eq!(id.max_value, Precision::Exact(ScalarValue::Int64(Some(999))));
+    assert_eq!(id.null_count, Precision::Exact(0));
+    assert_eq!(name.null_count, Precision::Exact(250));
+    // Presented as a view column, bounds are views too.
+    assert_eq!(
+        name.min_value,
+        Precision::Exact(ScalarValue::Utf8View(Some("n0001".into())))
+    );
+    assert_eq!(
+        name.max_value,
+        Precision::Exact(ScalarValue::Utf8View(Some("n0999".into())))
+    );
+
+    let ctx = SessionContext::new();
+    register_dataset(&ctx, "t", ds.clone()).unwrap();
+    let sql = "SELECT max(id), min(id), count(name) FROM t";
+    let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+    let text = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(!text.contains("PilumScanExec"), "answered from statistics:\n{text}");
+    let answer = |batches: Vec<RecordBatch>| {
+        (0..3)
+            .map(|i| batches[0].column(i).as_primitive::<Int64Type>().value(0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(answer(query(&ctx, sql).await), vec![999, 0, 750]);
+
+    ds.delete("id >= 990 OR id = 0 OR id = 1").await.unwrap();
+    let table = pilum_datafusion::PilumTable::new(ds.clone());
+    let stats = table.statistics().unwrap();
+    assert_eq!(
+        stats.column_statistics[0].max_value,
+        Precision::Inexact(ScalarValue::Int64(Some(999)))
+    );
+    let ctx = SessionContext::new();
+    register_dataset(&ctx, "t", ds).unwrap();
+    let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+    let text = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(
+        text.contains("PilumScanExec"),
+        "inexact statistics need the scan:\n{text}"
+    );
+    // 0 and 1..=989 minus multiples of 4 (null names) among the deleted: 1 (n0001) and 990..999.
+    let expected_names = 750 - 1 - (990..1000).filter(|i| i % 4 != 0).count() as i64;
+    assert_eq!(answer(query(&ctx, sql).await), vec![989, 2, expected_names]);
+}

@@ -17,7 +17,7 @@ pub const MANIFEST_MAGIC: [u8; 4] = *b"PLMF";
 /// Manifest format major version; a reader refuses other majors.
 pub const MANIFEST_MAJOR: u16 = 1;
 /// Manifest format minor version.
-pub const MANIFEST_MINOR: u16 = 0;
+pub const MANIFEST_MINOR: u16 = 1;
 const HEADER_LEN: usize = 16;
 const COMPRESSION_NONE: u32 = 0;
 const COMPRESSION_ZSTD: u32 = 1;
@@ -256,6 +256,7 @@ mod tests {
                 size: 100,
                 format_major: 1,
                 format_minor: 0,
+                statistics: Vec::new(),
             }],
             physical_rows: 10,
             deletion: Some(proto::DeletionFile {

@@ -7,6 +7,7 @@ use crate::location::DatasetLocation;
 use crate::paths;
 use crate::proto;
 use crate::schema::TableSchema;
+use crate::stats::StatisticsCollector;
 use arrow_array::{ArrayRef, RecordBatch};
 use futures::stream::{BoxStream, StreamExt};
 use pilum_file::{FileWriter, MAJOR_VERSION, MINOR_VERSION, WriterOptions};
@@ -93,7 +94,9 @@ pub async fn write_fragments(
                 let bytes_left = params.max_bytes_per_file.saturating_sub(file.bytes) / row_bytes;
                 let room = rows_left.min(bytes_left).max(1) as usize;
                 let take = room.min(batch.num_rows() - offset);
-                file.writer.write(&batch.slice(offset, take)).await?;
+                let slice = batch.slice(offset, take);
+                file.statistics.update(&slice)?;
+                file.writer.write(&slice).await?;
                 file.rows += take as u64;
                 file.bytes += take as u64 * row_bytes;
                 offset += take;
@@ -124,6 +127,7 @@ pub async fn write_fragments(
 struct OpenFile {
     path: String,
     writer: FileWriter,
+    statistics: StatisticsCollector,
     rows: u64,
     bytes: u64,
 }
@@ -141,6 +145,7 @@ impl OpenFile {
         Ok(Self {
             path,
             writer,
+            statistics: StatisticsCollector::new(schema),
             rows: 0,
             bytes: 0,
         })
@@ -150,7 +155,12 @@ impl OpenFile {
         let summary = self.writer.finish().await?;
         Ok(proto::Fragment {
             id: 0,
-            files: vec![data_file(self.path, schema.top_level_ids(), summary.file_size)],
+            files: vec![data_file(
+                self.path,
+                schema.top_level_ids(),
+                summary.file_size,
+                self.statistics.finish()?,
+            )],
             physical_rows: summary.num_rows,
             deletion: None,
             row_ids: None,
@@ -159,12 +169,18 @@ impl OpenFile {
 }
 
 /// The manifest entry of a finished data file.
-pub fn data_file(path: String, field_ids: Vec<i32>, size: u64) -> proto::DataFile {
+pub(crate) fn data_file(
+    path: String,
+    field_ids: Vec<i32>,
+    size: u64,
+    statistics: Vec<proto::ColumnStatistics>,
+) -> proto::DataFile {
     proto::DataFile {
         path,
         field_ids,
         size,
         format_major: u32::from(MAJOR_VERSION),
         format_minor: u32::from(MINOR_VERSION),
+        statistics,
     }
 }

@@ -1,6 +1,10 @@
-//! The committed dataset fixture in `testdata/golden/dataset-v1.0` must keep
-//! reading. Regenerate (only with a `Format` entry in CHANGELOG.md) with
-//! `cargo test -p pilum-table --test golden -- --ignored regenerate_golden_dataset`.
+//! The committed dataset fixtures in `testdata/golden/dataset-v1.*` must
+//! keep reading: `dataset-v1.0` (manifest 1.0, no column statistics) and
+//! `dataset-v1.1` (manifest 1.1, with them), both written by the same steps.
+//! Write the current version's fixture (only with a `Format` entry in
+//! CHANGELOG.md) with
+//! `cargo test -p pilum-table --test golden -- --ignored regenerate_golden_dataset`;
+//! released fixtures are never rewritten.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -9,8 +13,13 @@ use common::*;
 use pilum_table::*;
 use std::path::PathBuf;
 
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden/dataset-v1.0")
+/// Fixtures, oldest first; the last is the one the current writer produces.
+const FIXTURES: [&str; 2] = ["dataset-v1.0", "dataset-v1.1"];
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/golden")
+        .join(name)
 }
 
 fn location(path: &std::path::Path) -> DatasetLocation {
@@ -21,7 +30,7 @@ fn location(path: &std::path::Path) -> DatasetLocation {
 #[tokio::test]
 #[ignore = "writes the fixture"]
 async fn regenerate_golden_dataset() {
-    let path = fixture();
+    let path = fixture(FIXTURES[FIXTURES.len() - 1]);
     let _ = std::fs::remove_dir_all(&path);
     let params = WriteParams {
         max_rows_per_file: 50,
@@ -38,8 +47,46 @@ async fn regenerate_golden_dataset() {
 }
 
 #[tokio::test]
-async fn golden_dataset_reads_back() {
-    let ds = Dataset::open_location(location(&fixture())).await.unwrap();
+async fn golden_datasets_read_back() {
+    for name in FIXTURES {
+        golden_dataset_reads_back(name).await;
+    }
+}
+
+/// Column statistics: none in 1.0 manifests; null counts and bounds per file in 1.1.
+#[tokio::test]
+async fn golden_statistics() {
+    let old = Dataset::open_location(location(&fixture("dataset-v1.0")))
+        .await
+        .unwrap();
+    assert!(
+        old.fragments()
+            .iter()
+            .flat_map(|f| &f.files)
+            .all(|f| f.statistics.is_empty())
+    );
+    let ds = Dataset::open_location(location(&fixture("dataset-v1.1")))
+        .await
+        .unwrap();
+    let id = ds.manifest().schema.field_id("id").unwrap();
+    let first = &ds.fragments()[0];
+    let stats = first.files[0].statistics.iter().find(|s| s.field_id == id).unwrap();
+    assert!(stats.has_bounds);
+    let bound = |b: &[u8]| decode_bound(b, &arrow_schema::DataType::Int64).unwrap();
+    assert_eq!(bound(&stats.min), datafusion::common::ScalarValue::Int64(Some(0)));
+    assert_eq!(bound(&stats.max), datafusion::common::ScalarValue::Int64(Some(49)));
+    assert_eq!(stats.null_count, 0);
+    // The added column's file carries its own statistics.
+    let doubled = ds.manifest().schema.field_id("doubled").unwrap();
+    assert!(ds.fragments().iter().all(|f| {
+        f.files
+            .iter()
+            .any(|file| file.statistics.iter().any(|s| s.field_id == doubled))
+    }));
+}
+
+async fn golden_dataset_reads_back(name: &str) {
+    let ds = Dataset::open_location(location(&fixture(name))).await.unwrap();
     assert_eq!(ds.version(), 5);
     let live: Vec<i64> = (0..150).filter(|i| i % 10 != 0).collect();
     assert_eq!(ids(&ds).await, live);

@@ -7,6 +7,7 @@ use crate::expr::CompiledExpr;
 use crate::fragment::FragmentReader;
 use crate::proto::{self, Operation};
 use crate::schema::TableSchema;
+use crate::stats::StatisticsCollector;
 use crate::transaction::{Change, Transaction};
 use crate::write::{BatchStream, data_file};
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
@@ -244,6 +245,7 @@ impl Dataset {
                 Default::default(),
             )
             .await?;
+            let mut statistics = StatisticsCollector::new(output);
             let mut start = 0;
             let result: Result<()> = async {
                 while start < fragment.physical_rows {
@@ -255,9 +257,9 @@ impl Dataset {
                         .zip(output.arrow().fields())
                         .map(|(c, f)| crate::arrays::conform(c, f.data_type()))
                         .collect::<Result<Vec<_>>>()?;
-                    writer
-                        .write(&RecordBatch::try_new(output.arrow().clone(), columns)?)
-                        .await?;
+                    let batch = RecordBatch::try_new(output.arrow().clone(), columns)?;
+                    statistics.update(&batch)?;
+                    writer.write(&batch).await?;
                     start = end;
                 }
                 Ok(())
@@ -270,7 +272,12 @@ impl Dataset {
             let summary = writer.finish().await?;
             files.insert(
                 fragment.id,
-                vec![data_file(path, output.top_level_ids(), summary.file_size)],
+                vec![data_file(
+                    path,
+                    output.top_level_ids(),
+                    summary.file_size,
+                    statistics.finish()?,
+                )],
             );
         }
         Ok(files)
