@@ -56,8 +56,34 @@ pub struct Scanner {
 const MIN_TASK_ROWS: u64 = 1024;
 
 /// Below this fraction of matching rows (1 / N) a batch's remaining columns
-/// are fetched by position instead of read whole.
+/// may be fetched by position instead of read whole.
 const LATE_MATERIALIZE_BELOW: usize = 20;
+
+/// Rows per block when judging how spread the matching rows are: about a
+/// chunk of a fixed-width column, the unit a fetch by position decodes.
+const SPREAD_BLOCK_ROWS: usize = 1024;
+
+/// Whether fetching the rows `mask` keeps by position (late materialization)
+/// saves work over reading the whole range: only when the matches are rare
+/// *and* leave at least half of the chunk-sized blocks untouched. Matches
+/// spread evenly (1% of rows, one in every block) make the fetch decode
+/// every chunk anyway, at a higher cost per row than a plain read.
+fn late_pays(mask: &BooleanArray, count: usize, live: usize) -> bool {
+    if count * LATE_MATERIALIZE_BELOW >= live {
+        return false;
+    }
+    let bits = mask.values();
+    let blocks = bits.len().div_ceil(SPREAD_BLOCK_ROWS);
+    let touched = (0..blocks)
+        .filter(|b| {
+            let start = b * SPREAD_BLOCK_ROWS;
+            bits.slice(start, SPREAD_BLOCK_ROWS.min(bits.len() - start))
+                .count_set_bits()
+                > 0
+        })
+        .count();
+    touched * 2 <= blocks
+}
 
 impl Scanner {
     pub(crate) fn new(dataset: Dataset) -> Self {
@@ -397,7 +423,7 @@ async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<R
         let late = match plan.materialization {
             Materialization::Late => true,
             Materialization::Early => false,
-            Materialization::Auto => count * LATE_MATERIALIZE_BELOW < live_count,
+            Materialization::Auto => late_pays(&matches, count, live_count),
         };
         Some(if late {
             reader.take(&plan.rest_schema, &kept.offsets()).await?
@@ -540,5 +566,20 @@ mod tests {
         let mask = live_mask(&deletions, &(2..5)).unwrap();
         assert_eq!(mask, BooleanArray::from(vec![true, false, true]));
         let _ = mask.len();
+    }
+
+    #[test]
+    fn late_materialization_only_for_rare_clustered_matches() {
+        let rows = 8 * SPREAD_BLOCK_ROWS;
+        let mask = |keep: &dyn Fn(usize) -> bool| BooleanArray::from((0..rows).map(keep).collect::<Vec<_>>());
+        // 1% of rows, one every 100: every block touched.
+        let spread = mask(&|i| i % 100 == 0);
+        assert!(!late_pays(&spread, spread.true_count(), rows));
+        // The same count in the first two blocks: six of eight untouched.
+        let clustered = mask(&|i| i < 2 * SPREAD_BLOCK_ROWS && i % 25 == 0);
+        assert!(late_pays(&clustered, clustered.true_count(), rows));
+        // Clustered but common: read whole.
+        let common = mask(&|i| i < 2 * SPREAD_BLOCK_ROWS);
+        assert!(!late_pays(&common, common.true_count(), rows));
     }
 }
