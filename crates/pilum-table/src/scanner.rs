@@ -59,27 +59,56 @@ const MIN_TASK_ROWS: u64 = 1024;
 /// may be fetched by position instead of read whole.
 const LATE_MATERIALIZE_BELOW: usize = 20;
 
-/// Rows per block when judging how spread the matching rows are: about a
-/// chunk of a fixed-width column, the unit a fetch by position decodes.
-const SPREAD_BLOCK_ROWS: usize = 1024;
+/// Raw bytes of a chunk the file writer aims for (`PlanOptions::target_chunk_bytes`).
+const CHUNK_BYTES: usize = 8 * 1024;
+
+/// Most rows a chunk is assumed to hold.
+const MAX_CHUNK_ROWS: usize = 1024;
+
+/// Assumed bytes of one variable-width value.
+const VARIABLE_VALUE_BYTES: usize = 256;
+
+/// Rows in a chunk of the widest column of `schema`: about what fetching
+/// one row by position decodes. Wide rows (embeddings, text) make small
+/// chunks, so fetching a few rows skips most of the bytes; narrow ones
+/// make chunks of ~1,000 rows that a spread-out fetch decodes whole.
+fn chunk_rows(schema: &Schema) -> usize {
+    let widest = schema
+        .fields()
+        .iter()
+        .map(|f| value_bytes(f.data_type()))
+        .max()
+        .unwrap_or(1);
+    (CHUNK_BYTES / widest.max(1)).clamp(1, MAX_CHUNK_ROWS)
+}
+
+fn value_bytes(data_type: &DataType) -> usize {
+    match data_type {
+        DataType::FixedSizeList(item, n) => value_bytes(item.data_type()) * (*n).max(0) as usize,
+        DataType::FixedSizeBinary(n) => (*n).max(0) as usize,
+        DataType::Struct(fields) => fields.iter().map(|f| value_bytes(f.data_type())).sum(),
+        DataType::Boolean => 1,
+        other => other.primitive_width().unwrap_or(VARIABLE_VALUE_BYTES),
+    }
+}
 
 /// Whether fetching the rows `mask` keeps by position (late materialization)
 /// saves work over reading the whole range: only when the matches are rare
-/// *and* leave at least half of the chunk-sized blocks untouched. Matches
-/// spread evenly (1% of rows, one in every block) make the fetch decode
-/// every chunk anyway, at a higher cost per row than a plain read.
-fn late_pays(mask: &BooleanArray, count: usize, live: usize) -> bool {
+/// *and* leave at least half of the chunk-sized blocks (`block_rows`)
+/// untouched. Matches spread evenly over narrow columns (1% of rows, one in
+/// every 1,000-row chunk) make the fetch decode every chunk anyway, at a
+/// higher cost per row than a plain read.
+fn late_pays(mask: &BooleanArray, count: usize, live: usize, block_rows: usize) -> bool {
     if count * LATE_MATERIALIZE_BELOW >= live {
         return false;
     }
     let bits = mask.values();
-    let blocks = bits.len().div_ceil(SPREAD_BLOCK_ROWS);
+    let block_rows = block_rows.max(1);
+    let blocks = bits.len().div_ceil(block_rows);
     let touched = (0..blocks)
         .filter(|b| {
-            let start = b * SPREAD_BLOCK_ROWS;
-            bits.slice(start, SPREAD_BLOCK_ROWS.min(bits.len() - start))
-                .count_set_bits()
-                > 0
+            let start = b * block_rows;
+            bits.slice(start, block_rows.min(bits.len() - start)).count_set_bits() > 0
         })
         .count();
     touched * 2 <= blocks
@@ -269,10 +298,12 @@ impl Scanner {
             .map(|f| f.name().clone())
             .filter(|name| !filter_columns.contains(name))
             .collect();
+        let rest_schema = schema.project(&rest)?;
         Ok(ScanPlan {
+            rest_chunk_rows: chunk_rows(rest_schema.arrow()),
             output: output_schema(&projection, self.with_row_id, self.with_row_address),
             filter_schema: schema.project(&filter_columns)?,
-            rest_schema: schema.project(&rest)?,
+            rest_schema,
             projection,
             filter,
             with_row_id: self.with_row_id,
@@ -365,6 +396,8 @@ struct ScanPlan {
     filter: Option<CompiledExpr>,
     filter_schema: TableSchema,
     rest_schema: TableSchema,
+    /// Rows in a chunk of the widest non-filter column (see [`late_pays`]).
+    rest_chunk_rows: usize,
     output: SchemaRef,
     with_row_id: bool,
     with_row_address: bool,
@@ -423,7 +456,7 @@ async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<R
         let late = match plan.materialization {
             Materialization::Late => true,
             Materialization::Early => false,
-            Materialization::Auto => late_pays(&matches, count, live_count),
+            Materialization::Auto => late_pays(&matches, count, live_count, plan.rest_chunk_rows),
         };
         Some(if late {
             reader.take(&plan.rest_schema, &kept.offsets()).await?
@@ -570,16 +603,30 @@ mod tests {
 
     #[test]
     fn late_materialization_only_for_rare_clustered_matches() {
-        let rows = 8 * SPREAD_BLOCK_ROWS;
+        let block = MAX_CHUNK_ROWS;
+        let rows = 8 * block;
         let mask = |keep: &dyn Fn(usize) -> bool| BooleanArray::from((0..rows).map(keep).collect::<Vec<_>>());
         // 1% of rows, one every 100: every block touched.
         let spread = mask(&|i| i % 100 == 0);
-        assert!(!late_pays(&spread, spread.true_count(), rows));
+        assert!(!late_pays(&spread, spread.true_count(), rows, block));
+        // ...unless the chunks are a few wide rows each (embeddings).
+        assert!(late_pays(&spread, spread.true_count(), rows, 4));
         // The same count in the first two blocks: six of eight untouched.
-        let clustered = mask(&|i| i < 2 * SPREAD_BLOCK_ROWS && i % 25 == 0);
-        assert!(late_pays(&clustered, clustered.true_count(), rows));
+        let clustered = mask(&|i| i < 2 * block && i % 25 == 0);
+        assert!(late_pays(&clustered, clustered.true_count(), rows, block));
         // Clustered but common: read whole.
-        let common = mask(&|i| i < 2 * SPREAD_BLOCK_ROWS);
-        assert!(!late_pays(&common, common.true_count(), rows));
+        let common = mask(&|i| i < 2 * block);
+        assert!(!late_pays(&common, common.true_count(), rows, block));
+    }
+
+    #[test]
+    fn chunk_rows_follow_the_widest_column() {
+        let field = |dt: DataType| Field::new("c", dt, true);
+        let vector = DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), 768);
+        let narrow = Schema::new(vec![field(DataType::Int64), field(DataType::Decimal128(15, 2))]);
+        assert_eq!(chunk_rows(&narrow), 512);
+        assert_eq!(chunk_rows(&Schema::new(vec![field(DataType::Int64), field(vector)])), 2);
+        assert_eq!(chunk_rows(&Schema::new(vec![field(DataType::Utf8)])), 32);
+        assert_eq!(chunk_rows(&Schema::empty()), MAX_CHUNK_ROWS);
     }
 }
