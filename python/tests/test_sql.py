@@ -31,6 +31,21 @@ def test_dataset_sql_uses_the_object_version(ds, uri):
     assert old.sql("SELECT count(*) AS c FROM dataset").to_pydict() == {"c": [1000]}
 
 
+def test_dataset_sql_returns_plain_strings_and_matches_after_filters(ds, table):
+    # DataFusion works on string views inside; results keep the dataset's types.
+    got = ds.sql("SELECT id, name FROM dataset WHERE name IS NOT NULL AND name >= 'name3' ORDER BY id")
+    assert got.schema.field("name").type == pa.string()
+    mask = pc.and_(pc.is_valid(table["name"]), pc.greater_equal(table["name"], "name3"))
+    expected = table.filter(mask).sort_by("id")
+    assert got["name"].to_pylist() == expected["name"].to_pylist()
+    # min/max/count come from column statistics while nothing is deleted; they must match either way.
+    stats = ds.sql("SELECT min(id) AS lo, max(id) AS hi, count(name) AS named FROM dataset").to_pydict()
+    assert stats == {"lo": [0], "hi": [999], "named": [len(table) - table["name"].null_count]}
+    ds.delete("id >= 990")
+    again = ds.sql("SELECT max(id) AS hi FROM dataset").to_pydict()
+    assert again == {"hi": [989]}
+
+
 def test_dataset_sql_window_and_order(ds, table):
     got = ds.sql("SELECT id, row_number() OVER (ORDER BY id DESC) AS rn FROM dataset ORDER BY id LIMIT 3")
     assert got.to_pydict() == {"id": [0, 1, 2], "rn": [1000, 999, 998]}
