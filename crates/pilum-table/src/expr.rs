@@ -6,6 +6,8 @@ use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions
 use arrow_schema::{DataType, Schema, SchemaRef};
 use datafusion::common::{DFSchema, SchemaError};
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 use std::sync::{Arc, LazyLock};
@@ -41,6 +43,16 @@ impl CompiledExpr {
             .collect::<Result<Vec<_>>>()?;
         let input = Arc::new(schema.project(&indices)?);
         let input_df = DFSchema::try_from(input.as_ref().clone())?;
+        // Coerce, then simplify as DataFusion's optimizer does for its own
+        // filters (constant folding, casts moved off columns onto literals).
+        let context = SimplifyContext::builder()
+            .with_schema(Arc::new(input_df.clone()))
+            .build();
+        let simplifier = ExprSimplifier::new(context);
+        let expr = simplifier
+            .coerce(expr, &input_df)
+            .and_then(|e| simplifier.simplify(e))
+            .map_err(|e| expression_error(sql, e))?;
         let physical = CONTEXT
             .create_physical_expr(expr, &input_df)
             .map_err(|e| expression_error(sql, e))?;
