@@ -7,7 +7,7 @@
 use arrow_schema::{DataType, Schema};
 use datafusion::common::stats::Precision;
 use datafusion::common::{ColumnStatistics, ScalarValue};
-use pilum_table::{Dataset, decode_bound, proto};
+use pilum_table::{Dataset, decode_bounds, proto};
 use std::cmp::Ordering;
 
 /// Statistics of the top-level columns of `schema` (the dataset's columns,
@@ -48,10 +48,8 @@ pub(crate) fn column_statistics(
 /// One column's statistics over several files.
 struct Merged<'a> {
     null_count: u64,
-    /// (min, max) bytes per file that has values.
-    bounds: Vec<(&'a [u8], &'a [u8])>,
-    /// False when a file with non-null values has no bounds.
-    bounded: bool,
+    /// The statistics of each file that has non-null values.
+    files: Vec<&'a proto::ColumnStatistics>,
 }
 
 /// Merges the statistics of `field_id` over `fragments`; `None` when a file
@@ -59,8 +57,7 @@ struct Merged<'a> {
 fn merge<'a>(fragments: &[&'a proto::Fragment], field_id: i32) -> Option<Merged<'a>> {
     let mut merged = Merged {
         null_count: 0,
-        bounds: Vec::new(),
-        bounded: true,
+        files: Vec::new(),
     };
     for fragment in fragments {
         // Later files hold the current copy of a column (table.md section 6.2).
@@ -72,10 +69,8 @@ fn merge<'a>(fragments: &[&'a proto::Fragment], field_id: i32) -> Option<Merged<
         };
         let stats = file.statistics.iter().find(|s| s.field_id == field_id)?;
         merged.null_count += stats.null_count;
-        if stats.has_bounds {
-            merged.bounds.push((&stats.min, &stats.max));
-        } else if stats.null_count < fragment.physical_rows {
-            merged.bounded = false;
+        if stats.null_count < fragment.physical_rows {
+            merged.files.push(stats);
         }
     }
     Some(merged)
@@ -85,25 +80,29 @@ impl Merged<'_> {
     fn into_statistics(self, stored: &DataType, presented: &DataType, exact: bool) -> ColumnStatistics {
         let mut statistics = ColumnStatistics::new_unknown();
         statistics.null_count = precision(self.null_count as usize, exact);
-        if self.bounded && !self.bounds.is_empty() {
-            let decode = |bytes: &[u8]| {
-                decode_bound(bytes, stored).and_then(|v| {
-                    if stored == presented {
-                        Some(v)
-                    } else {
-                        v.cast_to(presented).ok()
-                    }
-                })
-            };
-            let mins: Option<Vec<ScalarValue>> = self.bounds.iter().map(|(min, _)| decode(min)).collect();
-            let maxs: Option<Vec<ScalarValue>> = self.bounds.iter().map(|(_, max)| decode(max)).collect();
-            if let (Some(min), Some(max)) = (
-                mins.and_then(|v| extreme(v, Ordering::Less)),
-                maxs.and_then(|v| extreme(v, Ordering::Greater)),
-            ) {
-                statistics.min_value = precision(min, exact);
-                statistics.max_value = precision(max, exact);
+        let present = |v: ScalarValue| {
+            if stored == presented {
+                Some(v)
+            } else {
+                v.cast_to(presented).ok()
             }
+        };
+        // Every file with values must have usable bounds, or none count.
+        let bounds: Option<Vec<(ScalarValue, ScalarValue)>> = self
+            .files
+            .iter()
+            .map(|s| {
+                let (min, max) = decode_bounds(s, stored)?;
+                Some((present(min)?, present(max)?))
+            })
+            .collect();
+        if let Some((mins, maxs)) = bounds
+            .filter(|b| !b.is_empty())
+            .map(|b| b.into_iter().unzip::<_, _, Vec<_>, Vec<_>>())
+            && let (Some(min), Some(max)) = (extreme(mins, Ordering::Less), extreme(maxs, Ordering::Greater))
+        {
+            statistics.min_value = precision(min, exact);
+            statistics.max_value = precision(max, exact);
         }
         statistics
     }

@@ -109,7 +109,8 @@ impl ViewBuilder {
         }
         let block = self.block(data)?;
         self.views.extend(bounds.windows(2).map(|w| {
-            let value = &data.as_slice()[w[0] as usize..w[1] as usize];
+            // In bounds: decoded offsets ascend and end within `data` (checked above).
+            let value = data.as_slice().get(w[0] as usize..w[1] as usize).unwrap_or_default();
             make_view(value, block, w[0] as u32)
         }));
         Ok(())

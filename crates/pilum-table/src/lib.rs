@@ -47,6 +47,6 @@ pub use progress::{Progress, ProgressUpdate};
 pub use proto::Operation;
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
 pub use schema::{TableSchema, view_type};
-pub use stats::{MAX_BOUND_BYTES, decode_bound};
+pub use stats::{MAX_BOUND_BYTES, decode_bounds};
 pub use tags::{TagInfo, Tags, validate_tag_name};
 pub use write::{BatchStream, WriteParams, conform_batch};

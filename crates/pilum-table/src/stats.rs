@@ -45,6 +45,7 @@ fn has_bounds(data_type: &DataType) -> bool {
 /// Statistics of one column, accumulated batch by batch.
 struct ColumnAccumulator {
     field_id: i32,
+    data_type: DataType,
     null_count: u64,
     bounds: Option<(MinAccumulator, MaxAccumulator)>,
 }
@@ -74,6 +75,7 @@ impl StatisticsCollector {
                     .flatten();
                 ColumnAccumulator {
                     field_id,
+                    data_type: data_type.clone(),
                     null_count: 0,
                     bounds,
                 }
@@ -110,6 +112,7 @@ impl StatisticsCollector {
                 has_bounds: bounds.is_some(),
                 min,
                 max,
+                data_type: column.data_type.to_string(),
             });
         }
         Ok(out)
@@ -139,9 +142,20 @@ fn encode_bound(value: &ScalarValue) -> Option<Vec<u8>> {
     }
 }
 
-/// The value `bytes` encode for a column of `data_type`; `None` when they do
+/// The (min, max) bounds of `statistics` for a column now resolved to
+/// `data_type`; `None` without bounds, when the column was written with
+/// another type (a fragment appended across a cast), or when the bytes do
 /// not fit the type (statistics are advisory: bad ones are ignored).
-pub fn decode_bound(bytes: &[u8], data_type: &DataType) -> Option<ScalarValue> {
+pub fn decode_bounds(statistics: &proto::ColumnStatistics, data_type: &DataType) -> Option<(ScalarValue, ScalarValue)> {
+    if !statistics.has_bounds || statistics.data_type != data_type.to_string() {
+        return None;
+    }
+    decode_bound(&statistics.min, data_type).zip(decode_bound(&statistics.max, data_type))
+}
+
+/// The value `bytes` encode for a column of `data_type`; `None` when they do
+/// not fit the type.
+fn decode_bound(bytes: &[u8], data_type: &DataType) -> Option<ScalarValue> {
     let text = || std::str::from_utf8(bytes).ok().map(str::to_string);
     Some(match data_type {
         DataType::Utf8 => ScalarValue::Utf8(Some(text()?)),
@@ -199,10 +213,7 @@ mod tests {
             Arc::new(decimals.clone()),
             Arc::new(BooleanArray::from(vec![Some(true), None, Some(true), Some(true)])),
         ]);
-        let decode = |s: &proto::ColumnStatistics, dt: &DataType| {
-            assert!(s.has_bounds);
-            (decode_bound(&s.min, dt).unwrap(), decode_bound(&s.max, dt).unwrap())
-        };
+        let decode = |s: &proto::ColumnStatistics, dt: &DataType| decode_bounds(s, dt).unwrap();
         assert_eq!(stats.iter().map(|s| s.null_count).collect::<Vec<_>>(), [1, 1, 1, 1, 1]);
         assert_eq!(stats.iter().map(|s| s.field_id).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
         assert_eq!(
@@ -242,6 +253,22 @@ mod tests {
         ]);
         assert!(stats.iter().all(|s| !s.has_bounds), "{stats:?}");
         assert_eq!(stats[0].null_count, 3);
+    }
+
+    #[test]
+    fn bounds_of_another_type_are_ignored() {
+        let stats = collect(vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]);
+        assert_eq!(stats[0].data_type, "Int64");
+        assert!(decode_bounds(&stats[0], &DataType::Int64).is_some());
+        // Same width, other meaning: a column cast after the file was written.
+        assert_eq!(decode_bounds(&stats[0], &DataType::Float64), None);
+        assert_eq!(
+            decode_bounds(
+                &stats[0],
+                &DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None)
+            ),
+            None
+        );
     }
 
     #[test]

@@ -71,10 +71,9 @@ async fn golden_statistics() {
     let id = ds.manifest().schema.field_id("id").unwrap();
     let first = &ds.fragments()[0];
     let stats = first.files[0].statistics.iter().find(|s| s.field_id == id).unwrap();
-    assert!(stats.has_bounds);
-    let bound = |b: &[u8]| decode_bound(b, &arrow_schema::DataType::Int64).unwrap();
-    assert_eq!(bound(&stats.min), datafusion::common::ScalarValue::Int64(Some(0)));
-    assert_eq!(bound(&stats.max), datafusion::common::ScalarValue::Int64(Some(49)));
+    let (min, max) = decode_bounds(stats, &arrow_schema::DataType::Int64).unwrap();
+    assert_eq!(min, datafusion::common::ScalarValue::Int64(Some(0)));
+    assert_eq!(max, datafusion::common::ScalarValue::Int64(Some(49)));
     assert_eq!(stats.null_count, 0);
     // The added column's file carries its own statistics.
     let doubled = ds.manifest().schema.field_id("doubled").unwrap();
