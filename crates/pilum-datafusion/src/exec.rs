@@ -124,20 +124,9 @@ fn row_width(schema: &arrow_schema::Schema) -> usize {
     schema
         .fields()
         .iter()
-        .map(|f| value_width(f.data_type()))
+        .map(|f| pilum_table::value_bytes(f.data_type(), VARIABLE_VALUE_BYTES))
         .sum::<usize>()
         .max(1)
-}
-
-fn value_width(data_type: &arrow_schema::DataType) -> usize {
-    use arrow_schema::DataType;
-    match data_type {
-        DataType::FixedSizeList(field, n) => value_width(field.data_type()) * (*n).max(0) as usize,
-        DataType::FixedSizeBinary(n) => (*n).max(0) as usize,
-        DataType::Struct(fields) => fields.iter().map(|f| value_width(f.data_type())).sum(),
-        DataType::Boolean => 1,
-        other => other.primitive_width().unwrap_or(VARIABLE_VALUE_BYTES),
-    }
 }
 
 impl DisplayAs for PilumScanExec {

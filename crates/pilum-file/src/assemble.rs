@@ -40,21 +40,12 @@ pub(crate) fn gather(
     let mut offsets = Vec::with_capacity(if kind == ValueKind::Variable { total + 1 } else { 0 });
     offsets.push(0u64);
     let mut data = Vec::with_capacity(variable_bytes(units));
-    let mut validity = BooleanBufferBuilder::new(total);
-    let mut any_null = false;
-    let mut item_validity = BooleanBufferBuilder::new(0);
-    let mut any_item_null = false;
+    let mut validity = ValidityBuilder::new(total);
+    let mut item_validity = ValidityBuilder::new(0);
     let mut starts = Vec::with_capacity(if child_starts { total } else { 0 });
     for_each_piece(units, ranges, |loaded, from, count| {
         let d = &loaded.decoded;
-        match &d.validity {
-            Some(valid) => {
-                let slice = valid.slice(from, count);
-                any_null |= slice.count_set_bits() != count;
-                validity.append_buffer(&slice);
-            }
-            None => validity.append_n(count, true),
-        }
+        validity.append(d.validity.as_ref(), from, count);
         match &d.values {
             DecodedValues::Fixed(buf) => {
                 let bytes = buf
@@ -95,14 +86,7 @@ pub(crate) fn gather(
             }
         }
         if items > 1 || d.item_validity.is_some() {
-            match &d.item_validity {
-                Some(iv) => {
-                    let slice = iv.slice(from * items, count * items);
-                    any_item_null |= slice.count_set_bits() != count * items;
-                    item_validity.append_buffer(&slice);
-                }
-                None => item_validity.append_n(count * items, true),
-            }
+            item_validity.append(d.item_validity.as_ref(), from * items, count * items);
         }
         Ok(())
     })?;
@@ -112,10 +96,41 @@ pub(crate) fn gather(
         bits: (kind == ValueKind::Bits).then(|| bits.finish()),
         offsets,
         data,
-        validity: any_null.then(|| NullBuffer::new(validity.finish())),
-        item_validity: any_item_null.then(|| NullBuffer::new(item_validity.finish())),
+        validity: validity.finish(),
+        item_validity: item_validity.finish(),
         child_starts: starts,
     })
+}
+
+/// Validity gathered piece by piece; no buffer when every value is valid.
+pub(crate) struct ValidityBuilder {
+    bits: BooleanBufferBuilder,
+    any_null: bool,
+}
+
+impl ValidityBuilder {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            bits: BooleanBufferBuilder::new(capacity),
+            any_null: false,
+        }
+    }
+
+    /// Appends bits `from..from + count` of `valid` (`None`: all valid).
+    pub(crate) fn append(&mut self, valid: Option<&BooleanBuffer>, from: usize, count: usize) {
+        match valid {
+            Some(valid) => {
+                let slice = valid.slice(from, count);
+                self.any_null |= slice.count_set_bits() != count;
+                self.bits.append_buffer(&slice);
+            }
+            None => self.bits.append_n(count, true),
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> Option<NullBuffer> {
+        self.any_null.then(|| NullBuffer::new(self.bits.finish()))
+    }
 }
 
 /// Calls `f(unit, from, count)` for each piece of `ranges` (sorted,

@@ -6,13 +6,13 @@
 //! (dictionary chunks), so reading a dictionary-encoded row costs one 16-byte
 //! copy of the entry's precomputed view instead of a copy of its bytes.
 
-use crate::assemble::for_each_piece;
+use crate::assemble::{ValidityBuilder, for_each_piece};
 use crate::error::{FileError, Result};
 use crate::layout::{ColumnLayout, PageLayout};
 use crate::units::LoadedUnit;
 use arrow_array::builder::make_view;
 use arrow_array::{ArrayRef, BinaryViewArray, StringViewArray};
-use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer, ScalarBuffer};
+use arrow_buffer::{Buffer, ScalarBuffer};
 use pilum_encoding::{DecodedValues, Dictionary};
 use std::ops::Range;
 use std::sync::Arc;
@@ -160,18 +160,10 @@ pub(crate) fn gather_views(
         blocks: Vec::new(),
         utf8,
     };
-    let mut validity = BooleanBufferBuilder::new(total);
-    let mut any_null = false;
+    let mut validity = ValidityBuilder::new(total);
     for_each_piece(units, ranges, |loaded, from, count| {
         let d = &loaded.decoded;
-        match &d.validity {
-            Some(valid) => {
-                let slice = valid.slice(from, count);
-                any_null |= slice.count_set_bits() != count;
-                validity.append_buffer(&slice);
-            }
-            None => validity.append_n(count, true),
-        }
+        validity.append(d.validity.as_ref(), from, count);
         match &d.values {
             DecodedValues::Variable { offsets, data } => out.push_plain(offsets, data, from, count),
             DecodedValues::Indices(indices) => {
@@ -189,7 +181,7 @@ pub(crate) fn gather_views(
             )),
         }
     })?;
-    let nulls = any_null.then(|| NullBuffer::new(validity.finish()));
+    let nulls = validity.finish();
     let views = ScalarBuffer::from(out.views);
     // SAFETY: every view was made by `make_view` from a bounds-checked range
     // of the block it names (block index and offset fit in u32, checked

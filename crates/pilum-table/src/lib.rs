@@ -46,7 +46,7 @@ pub use ops::*;
 pub use progress::{Progress, ProgressUpdate};
 pub use proto::Operation;
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
-pub use schema::{TableSchema, view_type};
+pub use schema::{TableSchema, value_bytes, view_type};
 pub use stats::{MAX_BOUND_BYTES, decode_bounds};
 pub use tags::{TagInfo, Tags, validate_tag_name};
 pub use write::{BatchStream, WriteParams, conform_batch};

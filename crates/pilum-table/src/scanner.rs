@@ -8,7 +8,7 @@ use crate::fragment::FragmentReader;
 use crate::manifest::fragment_live_rows;
 use crate::proto;
 use crate::rowids;
-use crate::schema::TableSchema;
+use crate::schema::{TableSchema, value_bytes};
 use crate::write::BatchStream;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -76,20 +76,10 @@ fn chunk_rows(schema: &Schema) -> usize {
     let widest = schema
         .fields()
         .iter()
-        .map(|f| value_bytes(f.data_type()))
+        .map(|f| value_bytes(f.data_type(), VARIABLE_VALUE_BYTES))
         .max()
         .unwrap_or(1);
     (CHUNK_BYTES / widest.max(1)).clamp(1, MAX_CHUNK_ROWS)
-}
-
-fn value_bytes(data_type: &DataType) -> usize {
-    match data_type {
-        DataType::FixedSizeList(item, n) => value_bytes(item.data_type()) * (*n).max(0) as usize,
-        DataType::FixedSizeBinary(n) => (*n).max(0) as usize,
-        DataType::Struct(fields) => fields.iter().map(|f| value_bytes(f.data_type())).sum(),
-        DataType::Boolean => 1,
-        other => other.primitive_width().unwrap_or(VARIABLE_VALUE_BYTES),
-    }
 }
 
 /// Whether fetching the rows `mask` keeps by position (late materialization)

@@ -15,6 +15,18 @@ pub struct TableSchema {
     field_ids: Vec<i32>,
 }
 
+/// Estimated bytes of one value of `data_type`: exact for fixed-width types
+/// (vectors included), `variable_bytes` for each variable-width value.
+pub fn value_bytes(data_type: &DataType, variable_bytes: usize) -> usize {
+    match data_type {
+        DataType::FixedSizeList(item, n) => value_bytes(item.data_type(), variable_bytes) * (*n).max(0) as usize,
+        DataType::FixedSizeBinary(n) => (*n).max(0) as usize,
+        DataType::Struct(fields) => fields.iter().map(|f| value_bytes(f.data_type(), variable_bytes)).sum(),
+        DataType::Boolean => 1,
+        other => other.primitive_width().unwrap_or(variable_bytes),
+    }
+}
+
 /// The view type a top-level column is read as by a scan with string views.
 pub fn view_type(field: &Field) -> Option<DataType> {
     if pilum_core::is_blob_field(field) {
