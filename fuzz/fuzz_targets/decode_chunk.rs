@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pilum_encoding::{Dictionary, IntegerSign, ValueKind, decode_chunk};
+use pilum_encoding::{Dictionary, IntegerSign, PageDictionaries, ValueKind, ZstdDictionary, decode_chunk};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, chunk)) = data.split_first() else { return };
@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         ValueKind::Fixed { width: 0, items: 1, integer: None },
     ];
     let dictionary = Dictionary { offsets: vec![0, 1, 3], data: b"abc".to_vec() };
+    // A raw-content zstd dictionary: frames without a dictionary id may use it.
+    let zstd = ZstdDictionary::new(b"the dataset column returns a table of rows".repeat(8));
+    let page = PageDictionaries { values: Some(&dictionary), zstd: Some(&zstd) };
     for kind in kinds {
-        let _ = decode_chunk(chunk, kind, n, Some(&dictionary));
+        let _ = decode_chunk(chunk, kind, n, page);
     }
 });

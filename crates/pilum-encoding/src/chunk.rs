@@ -17,6 +17,9 @@ pub(crate) const ENC_RLE: u8 = 2;
 pub(crate) const ENC_DICT: u8 = 3;
 /// Encoding tag: zstd frame of another encoding's body.
 pub(crate) const ENC_ZSTD: u8 = 4;
+/// Encoding tag: zstd frame of another encoding's body, compressed with the
+/// page's zstd dictionary.
+pub(crate) const ENC_ZSTD_DICT: u8 = 5;
 
 /// The values of one chunk, in the writer's accumulated form.
 #[derive(Debug, Clone, Copy)]

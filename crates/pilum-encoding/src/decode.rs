@@ -1,13 +1,15 @@
 //! Decoding of one chunk back into values and validity.
 
-use crate::chunk::{ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY};
+use crate::chunk::{
+    ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, ENC_ZSTD_DICT, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY,
+};
 use crate::dictionary::{Dictionary, decode_variable_plain};
 use crate::encode::{MAX_ZSTD_RATIO, ZSTD_SLACK};
 use crate::error::{EncodingError, Result};
+use crate::zdict::{self, ZstdDictionary};
 use crate::{ValueKind, bitpack, integer};
 use arrow_buffer::{BooleanBuffer, Buffer};
 use pilum_core::ByteCursor;
-use std::cell::RefCell;
 
 /// Values of a decoded chunk.
 #[derive(Debug, Clone)]
@@ -39,9 +41,18 @@ pub struct DecodedChunk {
     pub values: DecodedValues,
 }
 
-/// Decodes a chunk of `n` values of `kind`. `dictionary` is the page
-/// dictionary, required when the chunk holds dictionary indices.
-pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<&Dictionary>) -> Result<DecodedChunk> {
+/// The page-wide state a chunk may refer to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageDictionaries<'a> {
+    /// The page dictionary, required when the chunk holds dictionary indices.
+    pub values: Option<&'a Dictionary>,
+    /// The page's zstd dictionary, required by chunks compressed with it.
+    pub zstd: Option<&'a ZstdDictionary>,
+}
+
+/// Decodes a chunk of `n` values of `kind`, given its page's dictionaries.
+pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, page: PageDictionaries<'_>) -> Result<DecodedChunk> {
+    let dictionary = page.values;
     if n > crate::MAX_CHUNK_VALUES {
         return Err(EncodingError::invalid(format!(
             "{n} values exceed the {} per chunk",
@@ -85,7 +96,14 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<
         None
     };
     let tag = cur.u8()?;
-    let values = if tag == ENC_ZSTD {
+    let values = if tag == ENC_ZSTD || tag == ENC_ZSTD_DICT {
+        let zstd_dictionary = match tag {
+            ENC_ZSTD => None,
+            _ => Some(
+                page.zstd
+                    .ok_or_else(|| EncodingError::invalid("zstd dictionary chunk in a page without one"))?,
+            ),
+        };
         let raw_len = cur.u32()? as usize;
         let inner = cur.u8()?;
         let compressed = cur.rest();
@@ -95,7 +113,7 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<
                 compressed.len()
             )));
         }
-        let raw = zstd_decompress(compressed, raw_len)?;
+        let raw = zdict::decompress(compressed, raw_len, zstd_dictionary)?;
         if raw.len() != raw_len {
             return Err(EncodingError::invalid(format!(
                 "zstd produced {} bytes, expected {raw_len}",
@@ -116,24 +134,6 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, dictionary: Option<
         validity,
         item_validity,
         values,
-    })
-}
-
-thread_local! {
-    /// One zstd decompression context per thread: creating a context costs
-    /// far more than decompressing a small chunk.
-    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
-}
-
-/// Decompresses one zstd frame of at most `raw_len` bytes (a larger frame is an error).
-fn zstd_decompress(compressed: &[u8], raw_len: usize) -> Result<Vec<u8>> {
-    DECOMPRESSOR.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        let decompressor = match slot.as_mut() {
-            Some(decompressor) => decompressor,
-            None => slot.insert(zstd::bulk::Decompressor::new()?),
-        };
-        Ok(decompressor.decompress(compressed, raw_len)?)
     })
 }
 

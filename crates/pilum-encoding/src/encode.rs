@@ -1,12 +1,13 @@
 //! Encoding of one chunk: validity, the cheapest value encoding, a CRC32.
 
 use crate::chunk::{
-    ChunkValues, ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY, ValidityInput,
-    write_bitmap,
+    ChunkValues, ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, ENC_ZSTD_DICT, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY,
+    ValidityInput, write_bitmap,
 };
 use crate::dictionary::encode_variable_plain;
 use crate::error::{EncodingError, Result};
 use crate::integer;
+use crate::zdict::{self, ZstdEncoderDictionary};
 use crate::{ValueKind, bitpack};
 
 /// zstd output is kept only when the chunk's raw size is at most this many
@@ -24,6 +25,8 @@ pub struct ChunkOptions<'a> {
     pub dictionary_bits: u8,
     /// Whether to try zstd over the plain body.
     pub zstd_level: Option<i32>,
+    /// The page's zstd dictionary; when set, zstd frames reference it.
+    pub zstd_dictionary: Option<&'a ZstdEncoderDictionary>,
     /// Store the values under null slots exactly.
     pub preserve_null_slots: bool,
 }
@@ -65,7 +68,7 @@ pub fn encode_chunk(
             } else if kind.wide_integer() && encode_wide_integer(bytes, validity, opts, out) {
                 // Frame of reference over 16-byte integers.
             } else {
-                with_zstd(opts.zstd_level, ENC_PLAIN, out, |body| {
+                with_zstd(opts, ENC_PLAIN, out, |body| {
                     body.extend_from_slice(bytes);
                     Ok(())
                 })?;
@@ -77,9 +80,7 @@ pub fn encode_chunk(
                 out.push(opts.dictionary_bits);
                 bitpack::pack_bits(indices.iter().map(|&i| u64::from(i)), opts.dictionary_bits, out);
             }
-            None => with_zstd(opts.zstd_level, ENC_PLAIN, out, |body| {
-                encode_variable_plain(offsets, data, body)
-            })?,
+            None => with_zstd(opts, ENC_PLAIN, out, |body| encode_variable_plain(offsets, data, body))?,
         },
         (kind, _) => {
             return Err(EncodingError::invalid(format!(
@@ -152,25 +153,28 @@ pub(crate) fn zstd_compress(body: &[u8], level: i32) -> Result<Vec<u8>> {
     })
 }
 
-/// Writes `[tag][body]`, or `[ENC_ZSTD][raw len u32][tag][zstd(body)]` when
-/// zstd is requested and shrinks the body within the ratio bound.
+/// Writes `[tag][body]`, or `[ENC_ZSTD or ENC_ZSTD_DICT][raw len u32][tag][zstd(body)]`
+/// when zstd is requested and shrinks the body within the ratio bound.
 fn with_zstd(
-    level: Option<i32>,
+    opts: ChunkOptions<'_>,
     tag: u8,
     out: &mut Vec<u8>,
     write_body: impl FnOnce(&mut Vec<u8>) -> Result<()>,
 ) -> Result<()> {
-    let Some(level) = level else {
+    let Some(level) = opts.zstd_level else {
         out.push(tag);
         return write_body(out);
     };
     let mut body = Vec::new();
     write_body(&mut body)?;
-    let compressed = zstd_compress(&body, level)?;
+    let (zstd_tag, compressed) = match opts.zstd_dictionary {
+        Some(dictionary) => (ENC_ZSTD_DICT, zdict::compress_with(&body, dictionary)?),
+        None => (ENC_ZSTD, zstd_compress(&body, level)?),
+    };
     let fits_u32 = u32::try_from(body.len()).is_ok();
     let bounded = body.len() <= compressed.len() * MAX_ZSTD_RATIO + ZSTD_SLACK;
     if fits_u32 && bounded && compressed.len() + 5 < body.len() {
-        out.push(ENC_ZSTD);
+        out.push(zstd_tag);
         out.extend_from_slice(&(body.len() as u32).to_le_bytes());
         out.push(tag);
         out.extend_from_slice(&compressed);

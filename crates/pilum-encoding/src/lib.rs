@@ -3,7 +3,8 @@
 //! A column page is cut into small, self-contained *chunks* (a few KiB each).
 //! Each chunk carries its own validity, its own lightweight encoding
 //! (plain, frame-of-reference bit-packing, run-length, dictionary indices, or
-//! zstd over the plain form) and a CRC32, so a reader can decode any row by
+//! zstd over the plain form, optionally with a zstd dictionary trained on
+//! the page) and a CRC32, so a reader can decode any row by
 //! fetching exactly one chunk. [`plan_page`] chooses chunk boundaries and the
 //! page-wide options (dictionary, zstd) by sampling the data;
 //! [`encode_chunk`] / [`decode_chunk`] turn one chunk into bytes and back.
@@ -22,15 +23,17 @@ mod integer;
 mod kind;
 mod plan;
 mod wide;
+mod zdict;
 
 pub use bitpack::{bits_needed, pack_bits, unpack_bits};
 pub use chunk::{ChunkValues, ValidityInput};
-pub use decode::{DecodedChunk, DecodedValues, decode_chunk};
+pub use decode::{DecodedChunk, DecodedValues, PageDictionaries, decode_chunk};
 pub use dictionary::Dictionary;
 pub use encode::{ChunkOptions, encode_chunk};
 pub use error::{EncodingError, Result};
 pub use kind::{IntegerSign, ValueKind};
 pub use plan::{EncodedPage, PagePlan, PlanOptions, encode_page, plan_page};
+pub use zdict::{ZstdDictionary, ZstdEncoderDictionary};
 
 /// Largest number of values a chunk may hold.
 pub const MAX_CHUNK_VALUES: usize = 4096;

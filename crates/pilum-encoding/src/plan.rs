@@ -5,6 +5,7 @@ use crate::chunk::{ChunkValues, ValidityInput};
 use crate::dictionary::{Dictionary, encode_variable_plain};
 use crate::encode::{ChunkOptions, encode_chunk};
 use crate::error::Result;
+use crate::zdict::{self, ZstdEncoderDictionary};
 use crate::{MAX_CHUNK_VALUES, ValueKind, bitpack};
 use std::collections::HashMap;
 
@@ -17,6 +18,9 @@ pub struct PlanOptions {
     pub allow_dictionary: bool,
     /// Consider zstd; `None` disables it.
     pub zstd_level: Option<i32>,
+    /// Consider training a zstd dictionary for zstd pages of variable-width
+    /// values (large pages only).
+    pub zstd_dictionary: bool,
     /// Keep the values under null slots exactly (needed for list lengths,
     /// whose null entries still own child values). When false, null slots
     /// may be stored as any value that encodes cheaply.
@@ -29,6 +33,7 @@ impl Default for PlanOptions {
             target_chunk_bytes: 8 * 1024,
             allow_dictionary: true,
             zstd_level: Some(3),
+            zstd_dictionary: true,
             preserve_null_slots: false,
         }
     }
@@ -43,6 +48,8 @@ pub struct PagePlan {
     pub dictionary: Option<(Dictionary, Vec<u32>, u8)>,
     /// zstd level to apply to chunks, if sampling showed it pays.
     pub zstd_level: Option<i32>,
+    /// zstd dictionary trained on the page's chunks, if sampling showed it pays.
+    pub zstd_dictionary: Option<Vec<u8>>,
 }
 
 /// One encoded page: chunk bytes back to back plus its chunk table.
@@ -56,6 +63,8 @@ pub struct EncodedPage {
     pub chunk_sizes: Vec<u32>,
     /// The page dictionary, if chunks index into one.
     pub dictionary: Option<Dictionary>,
+    /// The zstd dictionary the page's chunks were compressed with, if any.
+    pub zstd_dictionary: Option<Vec<u8>>,
 }
 
 /// Values sampled to estimate cardinality.
@@ -69,6 +78,10 @@ const ZSTD_MAX_RATIO: f64 = 0.85;
 const ZSTD_VARIABLE_CHUNK_DIVISOR: usize = 2;
 /// Chunks compressed while sampling.
 const ZSTD_SAMPLE_CHUNKS: usize = 4;
+/// Chunks compressed with and without a trained dictionary to judge it.
+const DICTIONARY_TEST_CHUNKS: usize = 16;
+/// A dictionary is kept when the estimated saving is this many times its size.
+const DICTIONARY_MIN_GAIN: usize = 2;
 
 /// Chooses chunk boundaries, dictionary and zstd for a page of `n` values.
 pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanOptions) -> PagePlan {
@@ -95,6 +108,9 @@ pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanO
             // of variable-width values halve its cost for a small loss in ratio.
             let target = opts.target_chunk_bytes / ZSTD_VARIABLE_CHUNK_DIVISOR;
             plan.chunk_ends = chunk_ends(kind, values, n, target, false);
+            if opts.zstd_dictionary {
+                plan.zstd_dictionary = train_dictionary(values, &plan.chunk_ends, level);
+            }
         }
     }
     plan
@@ -167,30 +183,73 @@ fn build_dictionary(offsets: &[u64], data: &[u8]) -> Option<(Dictionary, Vec<u32
     Some((dict, indices, bits))
 }
 
+/// The plain body of chunk `c` (ending at `ends[c]`), as zstd would see it.
+fn plain_body(kind: ValueKind, values: ChunkValues<'_>, ends: &[usize], c: usize) -> Option<Vec<u8>> {
+    let start = if c == 0 { 0 } else { ends[c - 1] };
+    let mut body = Vec::new();
+    match (kind, values) {
+        (ValueKind::Fixed { width, .. }, ChunkValues::Fixed(bytes)) => {
+            let w = width as usize;
+            body.extend_from_slice(&bytes[start * w..ends[c] * w]);
+        }
+        (_, ChunkValues::Variable { offsets, data }) => {
+            encode_variable_plain(&offsets[start..=ends[c]], data, &mut body).ok()?;
+        }
+        _ => return None,
+    }
+    Some(body)
+}
+
 fn zstd_pays(kind: ValueKind, values: ChunkValues<'_>, ends: &[usize], level: i32) -> bool {
     let step = (ends.len() / ZSTD_SAMPLE_CHUNKS).max(1);
     let (mut raw, mut packed) = (0usize, 0usize);
     for c in (0..ends.len()).step_by(step).take(ZSTD_SAMPLE_CHUNKS) {
-        let start = if c == 0 { 0 } else { ends[c - 1] };
-        let mut body = Vec::new();
-        match (kind, values) {
-            (ValueKind::Fixed { width, .. }, ChunkValues::Fixed(bytes)) => {
-                let w = width as usize;
-                body.extend_from_slice(&bytes[start * w..ends[c] * w]);
-            }
-            (_, ChunkValues::Variable { offsets, data }) => {
-                if encode_variable_plain(&offsets[start..=ends[c]], data, &mut body).is_err() {
-                    return false;
-                }
-            }
-            _ => return false,
-        }
+        let Some(body) = plain_body(kind, values, ends, c) else {
+            return false;
+        };
         raw += body.len();
         packed += crate::encode::zstd_compress(&body, level)
             .map(|c| c.len())
             .unwrap_or(usize::MAX / 8);
     }
     raw > 0 && (packed as f64) <= raw as f64 * ZSTD_MAX_RATIO
+}
+
+/// Trains a zstd dictionary on chunks spread over a large page of
+/// variable-width values, and keeps it when chunks compressed with it are
+/// estimated to save at least [`DICTIONARY_MIN_GAIN`] times its size.
+fn train_dictionary(values: ChunkValues<'_>, ends: &[usize], level: i32) -> Option<Vec<u8>> {
+    let ChunkValues::Variable { offsets, .. } = values else {
+        return None;
+    };
+    let raw = offsets.last()?.checked_sub(*offsets.first()?)? as usize;
+    if raw < zdict::MIN_PAGE_BYTES || ends.len() < DICTIONARY_TEST_CHUNKS {
+        return None;
+    }
+    let capacity = zdict::capacity_for(raw);
+    let budget = capacity * zdict::SAMPLE_BYTES_PER_DICTIONARY_BYTE;
+    let stride = (raw / budget).max(1);
+    let (mut samples, mut sizes) = (Vec::with_capacity(budget + raw / ends.len()), Vec::new());
+    for c in (stride / 2..ends.len()).step_by(stride) {
+        let body = plain_body(ValueKind::Variable, values, ends, c)?;
+        sizes.push(body.len());
+        samples.extend_from_slice(&body);
+        if samples.len() >= budget {
+            break;
+        }
+    }
+    let dictionary = zdict::train(&samples, &sizes, capacity, level)?;
+    let encoder = ZstdEncoderDictionary::new(&dictionary, level).ok()?;
+    let (mut tested, mut without, mut with) = (0usize, 0usize, 0usize);
+    let step = (ends.len() / DICTIONARY_TEST_CHUNKS).max(1);
+    for c in (0..ends.len()).step_by(step).take(DICTIONARY_TEST_CHUNKS) {
+        let body = plain_body(ValueKind::Variable, values, ends, c)?;
+        tested += body.len();
+        without += crate::encode::zstd_compress(&body, level).ok()?.len();
+        with += zdict::compress_with(&body, &encoder).ok()?.len();
+    }
+    let saved = without.saturating_sub(with) as f64 * raw as f64 / tested.max(1) as f64;
+    (saved >= (dictionary.len() * DICTIONARY_MIN_GAIN) as f64).then_some(dictionary)
 }
 
 /// Plans and encodes a whole page of `n` values.
@@ -212,6 +271,10 @@ pub fn encode_page(
         )));
     }
     let plan = plan_page(kind, values, n, opts);
+    let zstd_encoder = match (&plan.zstd_dictionary, plan.zstd_level) {
+        (Some(dictionary), Some(level)) => Some(ZstdEncoderDictionary::new(dictionary, level)?),
+        _ => None,
+    };
     let items = match kind {
         ValueKind::Fixed { items, .. } => items as usize,
         _ => 1,
@@ -252,6 +315,7 @@ pub fn encode_page(
             dictionary_indices: plan.dictionary.as_ref().map(|(_, idx, _)| &idx[start..end]),
             dictionary_bits: plan.dictionary.as_ref().map_or(0, |(_, _, bits)| *bits),
             zstd_level: plan.zstd_level,
+            zstd_dictionary: zstd_encoder.as_ref(),
             preserve_null_slots: opts.preserve_null_slots,
         };
         let before = page.bytes.len();
@@ -261,5 +325,6 @@ pub fn encode_page(
         start = end;
     }
     page.dictionary = plan.dictionary.map(|(d, _, _)| d);
+    page.zstd_dictionary = plan.zstd_dictionary;
     Ok(page)
 }

@@ -4,12 +4,17 @@
 
 use arrow_buffer::BooleanBuffer;
 use pilum_encoding::{
-    ChunkValues, DecodedValues, Dictionary, IntegerSign, PlanOptions, ValidityInput, ValueKind, decode_chunk,
-    encode_page,
+    ChunkValues, DecodedValues, Dictionary, IntegerSign, PageDictionaries, PlanOptions, ValidityInput, ValueKind,
+    ZstdDictionary, decode_chunk, encode_page,
 };
 use proptest::prelude::*;
 
 fn decode_all(kind: ValueKind, page: &pilum_encoding::EncodedPage) -> Vec<pilum_encoding::DecodedChunk> {
+    let zstd = page.zstd_dictionary.clone().map(ZstdDictionary::new);
+    let dictionaries = PageDictionaries {
+        values: page.dictionary.as_ref(),
+        zstd: zstd.as_ref(),
+    };
     let mut at = 0usize;
     page.chunk_rows
         .iter()
@@ -17,7 +22,7 @@ fn decode_all(kind: ValueKind, page: &pilum_encoding::EncodedPage) -> Vec<pilum_
         .map(|(&rows, &size)| {
             let bytes = &page.bytes[at..at + size as usize];
             at += size as usize;
-            decode_chunk(bytes, kind, rows as usize, page.dictionary.as_ref()).unwrap()
+            decode_chunk(bytes, kind, rows as usize, dictionaries).unwrap()
         })
         .collect()
 }
@@ -189,14 +194,41 @@ fn corrupt_chunks_are_errors_not_panics() {
     let mut flipped = first.to_vec();
     flipped[3] ^= 0x40;
     assert!(matches!(
-        decode_chunk(&flipped, kind, page.chunk_rows[0] as usize, None),
+        decode_chunk(&flipped, kind, page.chunk_rows[0] as usize, PageDictionaries::default()),
         Err(pilum_encoding::EncodingError::Checksum { .. })
     ));
     for cut in 0..first.len() {
-        assert!(decode_chunk(&first[..cut], kind, page.chunk_rows[0] as usize, None).is_err());
+        assert!(
+            decode_chunk(
+                &first[..cut],
+                kind,
+                page.chunk_rows[0] as usize,
+                PageDictionaries::default()
+            )
+            .is_err()
+        );
     }
-    assert!(decode_chunk(first, kind, page.chunk_rows[0] as usize + 1, None).is_err());
-    assert!(decode_chunk(first, ValueKind::Variable, 10, Some(&Dictionary::default())).is_err());
+    assert!(
+        decode_chunk(
+            first,
+            kind,
+            page.chunk_rows[0] as usize + 1,
+            PageDictionaries::default()
+        )
+        .is_err()
+    );
+    assert!(
+        decode_chunk(
+            first,
+            ValueKind::Variable,
+            10,
+            PageDictionaries {
+                values: Some(&Dictionary::default()),
+                zstd: None
+            }
+        )
+        .is_err()
+    );
 }
 
 /// Prices as `Decimal128(15, 2)` values within a small range: frame of

@@ -73,6 +73,9 @@ impl BufferedPage {
                 meta.dictionary = dict.to_bytes()?;
                 meta.dictionary_entries = dict.len() as u32;
             }
+            if let Some(zstd_dictionary) = page.zstd_dictionary {
+                meta.zstd_dictionary = zstd_dictionary;
+            }
             if let Some(mut start) = self.child_start {
                 let mut value = 0usize;
                 for &rows in &page.chunk_rows {

@@ -5,7 +5,7 @@ use crate::error::{FileError, Result};
 use crate::proto;
 use crate::views::DictionaryViews;
 use arrow_buffer::{BooleanBuffer, Buffer};
-use pilum_encoding::{Dictionary, ValueKind};
+use pilum_encoding::{Dictionary, PageDictionaries, ValueKind, ZstdDictionary};
 use std::sync::{Arc, OnceLock};
 
 /// One chunk of a chunked page.
@@ -44,6 +44,18 @@ pub(crate) struct PageLayout {
     pub dictionary_views: OnceLock<Option<Arc<DictionaryViews>>>,
     /// Validity of a flat page; `None` when all valid.
     pub flat_validity: Option<BooleanBuffer>,
+    /// The zstd dictionary of the page's ZSTD_DICT chunks.
+    pub zstd_dictionary: Option<Arc<ZstdDictionary>>,
+}
+
+impl PageLayout {
+    /// The dictionaries a chunk of this page may refer to.
+    pub(crate) fn dictionaries(&self) -> PageDictionaries<'_> {
+        PageDictionaries {
+            values: self.dictionary.as_ref(),
+            zstd: self.zstd_dictionary.as_deref(),
+        }
+    }
 }
 
 /// One physical column.
@@ -222,6 +234,8 @@ fn column_layout(
             dictionary,
             dictionary_views: OnceLock::new(),
             flat_validity,
+            zstd_dictionary: (!page.zstd_dictionary.is_empty())
+                .then(|| Arc::new(ZstdDictionary::new(page.zstd_dictionary.clone()))),
         });
         first_value += page.num_values;
     }

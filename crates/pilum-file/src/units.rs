@@ -96,14 +96,15 @@ pub(crate) async fn load_units(
         .map(|(unit, bytes)| {
             let page = &column.pages[unit.page];
             let decoded = match unit.chunk {
-                Some(c) => decode_chunk(&bytes, column.kind, unit.num_values as usize, page.dictionary.as_ref())
-                    .map_err(|source| FileError::Chunk {
+                Some(c) => decode_chunk(&bytes, column.kind, unit.num_values as usize, page.dictionaries()).map_err(
+                    |source| FileError::Chunk {
                         path: reader.path().to_string(),
                         column: index,
                         page: unit.page,
                         chunk: c,
                         source,
-                    })?,
+                    },
+                )?,
                 None => DecodedChunk {
                     validity: page
                         .flat_validity

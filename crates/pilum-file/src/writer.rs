@@ -9,7 +9,9 @@
 
 use crate::column_writer::{ColumnWriter, PendingPage};
 use crate::error::{FileError, Result};
-use crate::footer::{FEATURE_WIDE_FOR, FOOTER_LEN, Footer, HEADER, MAJOR_VERSION, MINOR_VERSION};
+use crate::footer::{
+    FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, Footer, HEADER, MAJOR_VERSION, MINOR_VERSION,
+};
 use crate::proto;
 use crate::shred::{PendingBlobs, shred};
 use crate::tree::{LENGTHS_KIND, Node, build_tree, list_columns, storage_type};
@@ -201,12 +203,18 @@ impl FileWriter {
         while !self.encoding.is_empty() {
             self.write_oldest_page().await?;
         }
-        let required_features = if self.columns.iter().any(|c| c.kind().wide_integer()) {
-            FEATURE_WIDE_FOR
-        } else {
-            0
-        };
-        let columns = self.columns.into_iter().map(ColumnWriter::into_metadata).collect();
+        let mut required_features = 0;
+        if self.columns.iter().any(|c| c.kind().wide_integer()) {
+            required_features |= FEATURE_WIDE_FOR;
+        }
+        let columns: Vec<proto::Column> = self.columns.into_iter().map(ColumnWriter::into_metadata).collect();
+        if columns
+            .iter()
+            .flat_map(|c| &c.pages)
+            .any(|p| !p.zstd_dictionary.is_empty())
+        {
+            required_features |= FEATURE_ZSTD_DICTIONARY;
+        }
         let metadata = proto::FileMetadata {
             arrow_schema: schema_to_bytes(&self.schema),
             num_rows: self.num_rows,

@@ -15,38 +15,54 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, memory::InMemory, pa
 use pilum_file::{BlobMode, FileReader, FileWriter, ReadOptions, WriterOptions};
 use std::sync::Arc;
 
-/// The fixture the current writer must reproduce byte for byte. `-wN`: the
-/// Nth writer policy of format 1.1 (w2: smaller zstd chunks of
-/// variable-width values; w3: batches shredded in quarter-page slices);
-/// the bytes differ, the format does not.
-const GOLDEN: &str = "v1.1-w3-all-types.pilum";
-/// Every released fixture with its footer's (minor version, required
-/// features); all must keep reading back.
-const RELEASED: [(&str, u16, u32); 4] = [
+/// The fixtures the current writer must reproduce byte for byte: every type
+/// in small pages, and a text column whose page has a zstd dictionary.
+/// `-wN` in older names: the Nth writer policy of format 1.1 (w2: smaller
+/// zstd chunks of variable-width values; w3: batches shredded in
+/// quarter-page slices); the bytes differ, the format does not.
+const GOLDEN: &str = "v1.2-all-types.pilum";
+const GOLDEN_TEXT: &str = "v1.2-zstd-dictionary.pilum";
+/// Rows of the text fixture.
+const TEXT_ROWS: usize = 800;
+/// Every released all-types fixture with its footer's (minor version,
+/// required features); all must keep reading back.
+const RELEASED: [(&str, u16, u32); 5] = [
     ("v1.0-all-types.pilum", 0, 0),
     ("v1.1-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
     ("v1.1-w2-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
     ("v1.1-w3-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
+    ("v1.2-all-types.pilum", 2, pilum_file::FEATURE_WIDE_FOR),
 ];
 
 fn golden_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden")
 }
 
-async fn write_current() -> Bytes {
-    let batch = common::all_types_batch(150, 42);
+/// Writes `batch` in two writes (split at `split`) with `options`.
+async fn write_file(batch: &arrow_array::RecordBatch, split: usize, options: WriterOptions) -> Bytes {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let mut writer = FileWriter::try_new(store.clone(), Path::from("g"), batch.schema(), options)
+        .await
+        .unwrap();
+    writer.write(&batch.slice(0, split)).await.unwrap();
+    writer
+        .write(&batch.slice(split, batch.num_rows() - split))
+        .await
+        .unwrap();
+    writer.finish().await.unwrap();
+    store.get(&Path::from("g")).await.unwrap().bytes().await.unwrap()
+}
+
+async fn write_current() -> Bytes {
     let options = WriterOptions {
         page_bytes: 16 * 1024,
         ..Default::default()
     };
-    let mut writer = FileWriter::try_new(store.clone(), Path::from("g"), batch.schema(), options)
-        .await
-        .unwrap();
-    writer.write(&batch.slice(0, 60)).await.unwrap();
-    writer.write(&batch.slice(60, 90)).await.unwrap();
-    writer.finish().await.unwrap();
-    store.get(&Path::from("g")).await.unwrap().bytes().await.unwrap()
+    write_file(&common::all_types_batch(150, 42), 60, options).await
+}
+
+async fn write_current_text() -> Bytes {
+    write_file(&common::text_batch(TEXT_ROWS, 7), 300, WriterOptions::default()).await
 }
 
 #[tokio::test]
@@ -54,6 +70,48 @@ async fn write_current() -> Bytes {
 async fn regenerate_golden_files() {
     std::fs::create_dir_all(golden_dir()).unwrap();
     std::fs::write(golden_dir().join(GOLDEN), write_current().await).unwrap();
+    std::fs::write(golden_dir().join(GOLDEN_TEXT), write_current_text().await).unwrap();
+}
+
+/// Offset where the metadata block starts: the data region ends there.
+fn data_end(bytes: &[u8]) -> usize {
+    let footer = &bytes[bytes.len() - 32..];
+    u64::from_le_bytes(footer[..8].try_into().unwrap()) as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_zstd_dictionary_file_reads_back_and_bytes_are_stable() {
+    let fixture = std::fs::read(golden_dir().join(GOLDEN_TEXT)).expect("golden file present in testdata/golden");
+    let footer = &fixture[fixture.len() - 32..];
+    assert_eq!(
+        u32::from_le_bytes(footer[20..24].try_into().unwrap()),
+        pilum_file::FEATURE_ZSTD_DICTIONARY
+    );
+    assert_eq!(u16::from_le_bytes(footer[26..28].try_into().unwrap()), 2);
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    store
+        .put(&Path::from("g"), PutPayload::from(fixture.clone()))
+        .await
+        .unwrap();
+    let reader = FileReader::open(store, Path::from("g")).await.unwrap();
+    let expected = common::text_batch(TEXT_ROWS, 7);
+    let got = reader
+        .read_range(0..TEXT_ROWS as u64, &ReadOptions::default())
+        .await
+        .unwrap();
+    common::assert_batches_eq(&got, &expected, GOLDEN_TEXT);
+    let rows = [3u64, 5, 400, 799];
+    let taken = reader.take(&rows, &ReadOptions::default()).await.unwrap();
+    let want =
+        arrow_select::take::take_record_batch(&expected, &arrow_array::UInt64Array::from(rows.to_vec())).unwrap();
+    common::assert_batches_eq(&taken, &want, "take from the dictionary fixture");
+
+    let current = write_current_text().await;
+    let (g_end, c_end) = (data_end(&fixture), data_end(&current));
+    assert!(
+        fixture[..g_end] == current[..c_end],
+        "data bytes changed: add a Format entry and new fixtures"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,10 +139,6 @@ async fn golden_files_read_back_and_bytes_are_stable() {
 
     // The data region (everything before the metadata block) must be byte-identical.
     let current = write_current().await;
-    let data_end = |bytes: &[u8]| {
-        let footer = &bytes[bytes.len() - 32..];
-        u64::from_le_bytes(footer[..8].try_into().unwrap()) as usize
-    };
     let (g_end, c_end) = (data_end(&golden), data_end(&current));
     assert_eq!(g_end, c_end, "data region length changed: bytes on disk changed");
     assert!(

@@ -301,3 +301,28 @@ pub fn assert_batches_eq(got: &RecordBatch, want: &RecordBatch, context: &str) {
         }
     }
 }
+
+/// `n` rows of documentation-like text (a shared licence line, then words
+/// from a small vocabulary) with a null every 17th row: large enough pages
+/// of it get a zstd dictionary.
+pub fn text_batch(n: usize, seed: u64) -> RecordBatch {
+    const WORDS: [&str; 16] = [
+        "the", "dataset", "column", "returns", "a", "table", "of", "rows", "vector", "index", "query", "scan",
+        "filter", "fragment", "schema", "page",
+    ];
+    let mut rng = Rng(seed);
+    let text: StringArray = (0..n)
+        .map(|row| {
+            (row % 17 != 5).then(|| {
+                let mut s = format!("Licensed under the Apache License, Version 2.0. Section {row}:");
+                for _ in 0..30 + rng.below(40) {
+                    s.push(' ');
+                    s.push_str(WORDS[rng.below(WORDS.len() as u64) as usize]);
+                }
+                s
+            })
+        })
+        .collect();
+    let schema = Schema::new(vec![Field::new("text", DataType::Utf8, true)]);
+    RecordBatch::try_new(Arc::new(schema), vec![Arc::new(text)]).unwrap()
+}
