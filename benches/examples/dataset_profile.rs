@@ -1,7 +1,9 @@
 //! Repeats a streamed full scan of a dataset (the way Python's `to_batches`
-//! reads), or a rewrite of its rows into a fresh dataset, for profiling:
-//! `cargo run --release -p pilum-benches --example dataset_profile -- <dataset-uri> [scan|write] [repeats] [columns]`
-//! (`columns`: comma-separated projection of the scan mode)
+//! reads), a take of random rows, or a rewrite of its rows into a fresh
+//! dataset, for profiling:
+//! `cargo run --release -p pilum-benches --example dataset_profile -- <dataset-uri> [scan|take|write] [repeats] [columns]`
+//! (`columns`: comma-separated projection of the scan and take modes; take
+//! reads 100 rows, `PILUM_TAKE_ROWS` overrides)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use arrow_array::RecordBatch;
@@ -53,6 +55,31 @@ fn main() {
                 started.elapsed()
             })
             .collect(),
+        "take" => {
+            let count: usize = std::env::var("PILUM_TAKE_ROWS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(100);
+            let rows = rt.block_on(dataset.count_rows(None)).unwrap() as u64;
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            let names: Option<Vec<&str>> = columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
+            (0..repeats)
+                .map(|_| {
+                    let indices: Vec<u64> = (0..count)
+                        .map(|_| {
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            state % rows
+                        })
+                        .collect();
+                    let started = Instant::now();
+                    let batch = rt.block_on(dataset.take(&indices, names.as_deref())).unwrap();
+                    assert_eq!(batch.num_rows(), count);
+                    started.elapsed()
+                })
+                .collect()
+        }
         "write" => {
             let batches = scan();
             let schema = batches[0].schema();
@@ -77,7 +104,7 @@ fn main() {
                 })
                 .collect()
         }
-        other => panic!("unknown mode {other}: use scan or write"),
+        other => panic!("unknown mode {other}: use scan, take or write"),
     };
     times.sort();
     println!("{mode}: median {:?} over {repeats} runs of {uri}", times[repeats / 2]);

@@ -138,7 +138,11 @@ async fn gather(
     let reads = per_fragment
         .iter()
         .map(|(position, offsets)| readers[position].take(projection, offsets));
-    let batches = futures::future::try_join_all(reads).await?;
+    let mut batches = futures::future::try_join_all(reads).await?;
+    if batches.len() == 1 {
+        // One fragment read its rows in the order asked: nothing to interleave.
+        return Ok(batches.swap_remove(0));
+    }
     let order: Vec<usize> = per_fragment.keys().copied().collect();
     let indices: Vec<(usize, usize)> = slots
         .into_iter()
