@@ -31,6 +31,18 @@ pub(crate) struct BufferedPage {
 }
 
 impl BufferedPage {
+    /// Bytes of the values before encoding (`Column.value_bytes`).
+    fn value_bytes(&self) -> u64 {
+        match self.kind {
+            ValueKind::Bits => self.n.div_ceil(8) as u64,
+            ValueKind::Fixed { .. } => self.fixed.len() as u64,
+            ValueKind::Variable => match (self.offsets.first(), self.offsets.last()) {
+                (Some(first), Some(last)) => last.saturating_sub(*first),
+                _ => 0,
+            },
+        }
+    }
+
     /// Encodes the values as one page.
     pub(crate) fn encode(self, plan: PlanOptions) -> Result<PendingPage> {
         let n = self.n;
@@ -109,6 +121,8 @@ pub(crate) struct ColumnWriter {
     /// Lengths columns: child offset of the first buffered value.
     child_offset: Option<u64>,
     num_values: u64,
+    /// Bytes of the values taken out as pages so far, before encoding.
+    value_bytes: u64,
     pub(crate) pages: Vec<proto::Page>,
 }
 
@@ -131,6 +145,7 @@ impl ColumnWriter {
             len: 0,
             child_offset: is_lengths.then_some(0),
             num_values: 0,
+            value_bytes: 0,
             pages: Vec::new(),
         }
     }
@@ -229,6 +244,7 @@ impl ColumnWriter {
             child_start,
         };
         self.num_values += n as u64;
+        self.value_bytes += page.value_bytes();
         self.len = 0;
         self.nulls = 0;
         Some(page)
@@ -253,6 +269,7 @@ impl ColumnWriter {
             integer: integer as i32,
             num_values: self.num_values,
             pages: self.pages,
+            value_bytes: self.value_bytes,
         }
     }
 }

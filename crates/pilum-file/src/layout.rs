@@ -64,6 +64,8 @@ pub(crate) struct ColumnLayout {
     pub kind: ValueKind,
     pub num_values: u64,
     pub pages: Vec<PageLayout>,
+    /// Bytes of the values before encoding; 0 when unknown (1.0 and 1.1 files).
+    pub value_bytes: u64,
 }
 
 impl ColumnLayout {
@@ -249,5 +251,6 @@ fn column_layout(
         kind,
         num_values: c.num_values,
         pages,
+        value_bytes: c.value_bytes,
     })
 }

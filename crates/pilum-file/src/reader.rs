@@ -100,6 +100,8 @@ struct Inner {
     num_rows: u64,
     file_size: u64,
     created_by: String,
+    /// The writer recorded `Column.value_bytes` (format 1.2 and later).
+    value_bytes_recorded: bool,
 }
 
 /// A reader of one Pilum file. Cheap to clone; all methods are async and
@@ -182,6 +184,7 @@ impl FileReader {
             num_rows: meta.num_rows,
             file_size,
             created_by: meta.created_by,
+            value_bytes_recorded: footer.minor >= 2,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -209,6 +212,14 @@ impl FileReader {
     /// The object path.
     pub fn path(&self) -> &Path {
         self.inner.reader.path()
+    }
+
+    /// Average bytes per row of the columns `options` selects once decoded
+    /// (values, plus 4-byte offsets of variable-width values, plus blob bytes
+    /// when blobs are read as bytes), from sizes the writer recorded; `None`
+    /// for files that do not record them (format 1.0 and 1.1).
+    pub fn value_bytes_per_row(&self, options: &ReadOptions) -> Result<Option<f64>> {
+        self.inner.value_bytes_per_row(options)
     }
 
     /// Physical columns and pages, for inspection tools: `(values, pages)` per column.
@@ -400,7 +411,27 @@ impl Inner {
     /// Average stored bytes per row of the projected columns (blob bytes
     /// included when blobs are read as bytes).
     fn bytes_per_row(&self, options: &ReadOptions) -> Result<f64> {
-        let rows = self.num_rows.max(1) as f64;
+        let total = self.projected_bytes(options, |c| c.pages.iter().map(|p| p.length).sum())?;
+        Ok(total as f64 / self.num_rows.max(1) as f64)
+    }
+
+    /// Average bytes per row of the projected columns once decoded (values,
+    /// plus 4-byte offsets of variable-width values); `None` when the file
+    /// does not record its value sizes (1.0 and 1.1 files).
+    pub(crate) fn value_bytes_per_row(&self, options: &ReadOptions) -> Result<Option<f64>> {
+        if !self.value_bytes_recorded {
+            return Ok(None);
+        }
+        let total = self.projected_bytes(options, |c| match c.kind {
+            pilum_encoding::ValueKind::Variable => c.value_bytes + 4 * c.num_values,
+            _ => c.value_bytes,
+        })?;
+        Ok(Some(total as f64 / self.num_rows.max(1) as f64))
+    }
+
+    /// Sum of `bytes(column)` over the physical columns of the projection,
+    /// plus blob bytes when blobs are read as bytes.
+    fn projected_bytes(&self, options: &ReadOptions, bytes: impl Fn(&ColumnLayout) -> u64) -> Result<u64> {
         let page_bytes = |columns: std::ops::Range<usize>| -> u64 {
             self.columns[columns]
                 .iter()
@@ -411,12 +442,15 @@ impl Inner {
         let mut total = 0u64;
         for i in self.projection(options)? {
             let end = self.nodes.get(i + 1).map_or(self.columns.len(), Node::column);
-            total += page_bytes(self.nodes[i].column()..end);
+            total += self.columns[self.nodes[i].column()..end]
+                .iter()
+                .map(&bytes)
+                .sum::<u64>();
             if matches!(self.nodes[i], Node::Blob { .. }) && options.blob_mode == BlobMode::Bytes {
                 total += self.file_size.saturating_sub(page_bytes(0..self.columns.len()));
             }
         }
-        Ok(total as f64 / rows)
+        Ok(total)
     }
 
     fn output_schema(&self, options: &ReadOptions) -> Result<SchemaRef> {

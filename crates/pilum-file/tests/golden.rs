@@ -134,6 +134,12 @@ async fn golden_files_read_back_and_bytes_are_stable() {
             .await
             .unwrap();
         common::assert_batches_eq(&got, &expected, name);
+        let sizes = reader.value_bytes_per_row(&ReadOptions::default()).unwrap();
+        assert_eq!(
+            sizes.is_some(),
+            minor >= 2,
+            "{name}: value sizes are recorded from format 1.2"
+        );
     }
     let golden = std::fs::read(golden_dir().join(GOLDEN)).expect("golden file present in testdata/golden");
 

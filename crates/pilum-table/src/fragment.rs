@@ -53,6 +53,26 @@ impl FragmentReader {
         &self.deletions
     }
 
+    /// Average decoded bytes per row of the projected columns, from the
+    /// sizes its data files record; `None` when a file does not record them.
+    pub fn value_bytes_per_row(&self, projection: &TableSchema) -> Result<Option<f64>> {
+        let mut total = 0.0;
+        for id in projection.top_level_ids() {
+            let Some((file, column)) = self.locate(id) else {
+                continue;
+            };
+            let reader = &self.files[file];
+            let options = ReadOptions::default()
+                .with_columns([reader.schema().field(column).name().clone()])
+                .with_blob_mode(BlobMode::Bytes);
+            match reader.value_bytes_per_row(&options)? {
+                Some(bytes) => total += bytes,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(total))
+    }
+
     /// Physical rows `rows` of the projected columns (deleted rows included).
     pub async fn read_range(&self, projection: &TableSchema, rows: Range<u64>) -> Result<RecordBatch> {
         let count = (rows.end - rows.start) as usize;

@@ -55,6 +55,16 @@ pub struct Scanner {
 /// small tables of wide rows (documents, vectors) still decode on every core.
 const MIN_TASK_ROWS: u64 = 1024;
 
+/// Decoded bytes a scan task aims for at most: a batch of 8,192 documents is
+/// tens of MiB, allocated fresh from the OS (and page-faulted in) for every
+/// batch, where batches of a few MiB reuse the allocator's memory. On a
+/// documentation corpus (5.8 KB rows), 1,024-row batches scan in half the
+/// time of 8,192-row ones.
+const TASK_BYTES: usize = 8 << 20;
+
+/// Tasks sized by [`TASK_BYTES`] keep at least this many rows.
+const MIN_BYTE_TASK_ROWS: u64 = 64;
+
 /// Below this fraction of matching rows (1 / N) a batch's remaining columns
 /// may be fetched by position instead of read whole.
 const LATE_MATERIALIZE_BELOW: usize = 20;
@@ -216,7 +226,8 @@ impl Scanner {
     /// Runs the scan as a stream of batches.
     pub async fn try_into_stream(self) -> Result<BatchStream> {
         let plan = Arc::new(self.plan()?);
-        let tasks = self.tasks()?;
+        let row_bytes = self.decoded_row_bytes(&plan).await?;
+        let tasks = self.tasks(row_bytes)?;
         let mut skip = tasks.offset_left;
         let mut left = self.limit.unwrap_or(u64::MAX);
         let stream = stream::iter(tasks.tasks)
@@ -305,7 +316,7 @@ impl Scanner {
     /// Splits the selected fragments into batch-sized row ranges, skipping
     /// whole fragments (or leading rows) covered by the offset when no
     /// filter needs to see them, and stopping once the limit is covered.
-    fn tasks(&self) -> Result<TaskList> {
+    fn tasks(&self, row_bytes: Option<f64>) -> Result<TaskList> {
         let all = &self.dataset.manifest.fragments;
         let selected: Vec<Arc<proto::Fragment>> = match &self.fragments {
             None => all.iter().cloned().map(Arc::new).collect(),
@@ -321,7 +332,7 @@ impl Scanner {
                 .collect::<Result<_>>()?,
         };
         let pushdown = self.filter.is_none();
-        let step = self.task_rows(&selected);
+        let step = self.task_rows(&selected, row_bytes);
         let mut offset_left = self.offset;
         let wanted = self.limit.map(|l| l.saturating_add(self.offset));
         let mut covered = 0u64;
@@ -358,15 +369,39 @@ impl Scanner {
 
     /// Rows per task: the batch size, or less when the selected fragments
     /// hold fewer batches than the scan reads concurrently, so every core
-    /// gets work (never below [`MIN_TASK_ROWS`]).
-    fn task_rows(&self, fragments: &[Arc<proto::Fragment>]) -> u64 {
+    /// gets work (never below [`MIN_TASK_ROWS`]); and no more than about
+    /// [`TASK_BYTES`] of decoded rows when `row_bytes` (decoded bytes per
+    /// row) is known.
+    fn task_rows(&self, fragments: &[Arc<proto::Fragment>], row_bytes: Option<f64>) -> u64 {
         let batch = self.batch_size as u64;
         let total: u64 = fragments.iter().map(|f| f.physical_rows).sum();
         let wanted_tasks = self.parallelism as u64;
-        if total >= batch.saturating_mul(wanted_tasks) {
-            return batch;
+        let rows = if total >= batch.saturating_mul(wanted_tasks) {
+            batch
+        } else {
+            total.div_ceil(wanted_tasks).clamp(MIN_TASK_ROWS.min(batch), batch)
+        };
+        match row_bytes.filter(|b| *b >= 1.0) {
+            Some(bytes) => rows.min(((TASK_BYTES as f64 / bytes) as u64).max(MIN_BYTE_TASK_ROWS)),
+            None => rows,
         }
-        total.div_ceil(wanted_tasks).clamp(MIN_TASK_ROWS.min(batch), batch)
+    }
+
+    /// Decoded bytes per row of the columns the scan reads, from the sizes
+    /// the first selected fragment's files record (`None` when unknown).
+    async fn decoded_row_bytes(&self, plan: &ScanPlan) -> Result<Option<f64>> {
+        let fragments = &self.dataset.manifest.fragments;
+        let first = match &self.fragments {
+            None => fragments.first(),
+            Some(ids) => ids.first().and_then(|id| fragments.iter().find(|f| f.id == *id)),
+        };
+        let Some(first) = first.filter(|f| f.physical_rows > 0) else {
+            return Ok(None);
+        };
+        let reader = FragmentReader::open(&self.dataset.location, &self.dataset.cache, Arc::new(first.clone())).await?;
+        let rest = reader.value_bytes_per_row(&plan.rest_schema)?;
+        let filter = reader.value_bytes_per_row(&plan.filter_schema)?;
+        Ok(rest.zip(filter).map(|(rest, filter)| rest + filter))
     }
 }
 

@@ -194,6 +194,57 @@ async fn small_tables_scan_in_parallel_tasks() {
     assert_eq!(ids(&ds).await, (0..5000).collect::<Vec<_>>());
 }
 
+/// Tasks of wide rows (documents) hold about 8 MiB of decoded values, not a
+/// full batch: 8 KB rows come back about 1,000 to a batch, complete and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_of_wide_rows_cut_batches_by_decoded_bytes() {
+    let t = TestLocation::new(Backend::Memory);
+    let rows = 3000usize;
+    let text: arrow_array::StringArray = (0..rows).map(|i| Some(format!("{i:08}").repeat(1000))).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("text", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![Arc::new(Int64Array::from_iter_values(0..rows as i64)), Arc::new(text)],
+    )
+    .unwrap();
+    let schema = batch.schema();
+    let ds = Dataset::write(
+        t.location.clone(),
+        schema,
+        stream_of(vec![batch]),
+        WriteMode::Create,
+        &WriteParams::default(),
+    )
+    .await
+    .unwrap();
+    let batches: Vec<RecordBatch> =
+        futures::TryStreamExt::try_collect(ds.scan().parallelism(2).try_into_stream().await.unwrap())
+            .await
+            .unwrap();
+    let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
+    // 8,000 text bytes + a 4-byte offset + an 8-byte id per row: 8 MiB / 8,012 B = 1,047 rows.
+    assert_eq!(sizes, vec![1047, 1047, 906], "8 KB rows: 8 MiB tasks");
+    let ids: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    assert_eq!(ids, (0..rows as i64).collect::<Vec<_>>());
+    let narrow: Vec<RecordBatch> = futures::TryStreamExt::try_collect(
+        ds.scan()
+            .project(["id"])
+            .parallelism(2)
+            .try_into_stream()
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(narrow.len(), 2, "narrow projections keep row-count tasks");
+}
+
 #[tokio::test]
 async fn bad_inputs_give_typed_errors() {
     for_each_backend(|t| async move {
