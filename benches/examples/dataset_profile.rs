@@ -3,7 +3,7 @@
 //! dataset, for profiling:
 //! `cargo run --release -p pilum-benches --example dataset_profile -- <dataset-uri> [scan|take|write] [repeats] [columns]`
 //! (`columns`: comma-separated projection of the scan and take modes; take
-//! reads 100 rows, `PILUM_TAKE_ROWS` overrides)
+//! reads 100 rows, `PILUM_TAKE_ROWS` overrides; `PILUM_FILTER` filters the scan)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use arrow_array::RecordBatch;
@@ -42,6 +42,9 @@ fn main() {
                 let started = Instant::now();
                 let rows: usize = rt.block_on(async {
                     let mut scan = dataset.scan();
+                    if let Ok(filter) = std::env::var("PILUM_FILTER") {
+                        scan = scan.filter(filter);
+                    }
                     if let Some(columns) = &columns {
                         scan = scan.project(columns.clone());
                     }

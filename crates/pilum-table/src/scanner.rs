@@ -389,7 +389,13 @@ impl Scanner {
 
     /// Decoded bytes per row of the columns the scan reads, from the sizes
     /// the first selected fragment's files record (`None` when unknown).
+    /// Filtered scans get `None`: they decode the other columns of matching
+    /// rows only (late materialization, judged per task on 8,192-row tasks),
+    /// so their batches are as small as their matches.
     async fn decoded_row_bytes(&self, plan: &ScanPlan) -> Result<Option<f64>> {
+        if plan.filter.is_some() {
+            return Ok(None);
+        }
         let fragments = &self.dataset.manifest.fragments;
         let first = match &self.fragments {
             None => fragments.first(),
@@ -399,9 +405,7 @@ impl Scanner {
             return Ok(None);
         };
         let reader = FragmentReader::open(&self.dataset.location, &self.dataset.cache, Arc::new(first.clone())).await?;
-        let rest = reader.value_bytes_per_row(&plan.rest_schema)?;
-        let filter = reader.value_bytes_per_row(&plan.filter_schema)?;
-        Ok(rest.zip(filter).map(|(rest, filter)| rest + filter))
+        reader.value_bytes_per_row(&plan.rest_schema)
     }
 }
 
