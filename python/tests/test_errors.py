@@ -140,9 +140,13 @@ def test_corrupt_data_file_take_and_count(uri, how):
     _write(uri)
     _corrupt_every_data_file(uri, how)
     ds = pilum.dataset(uri)  # the manifest is intact
-    with pytest.raises(pilum.CorruptFileError):
+    # Flipped bytes that land on the footer's version or feature fields read
+    # as a file from a newer writer: the footer has no checksum of its own, so
+    # that is indistinguishable from a future file, and just as typed.
+    expected = (pilum.CorruptFileError, pilum.UnsupportedVersionError) if how == "flip" else pilum.CorruptFileError
+    with pytest.raises(expected):
         ds.take([3])
-    with pytest.raises(pilum.CorruptFileError):
+    with pytest.raises(expected):
         ds.count_rows("id > 3")
 
 
