@@ -82,8 +82,12 @@ const ZSTD_SAMPLE_CHUNKS: usize = 4;
 const DICTIONARY_CHUNK_DIVISOR: usize = 2;
 /// Chunks compressed with and without a trained dictionary to judge it.
 const DICTIONARY_TEST_CHUNKS: usize = 16;
-/// A dictionary is kept when the estimated saving is this many times its size.
+/// A dictionary is kept when the estimated saving is this many times its size,
 const DICTIONARY_MIN_GAIN: usize = 2;
+/// and when it makes the tested chunks at least this much smaller (percent):
+/// compressing with a dictionary costs up to 40% more time, which a few
+/// percent of size (Zipf-distributed words: 7%) does not repay.
+const DICTIONARY_MIN_SAVING_PERCENT: usize = 10;
 
 /// Chooses chunk boundaries, dictionary and zstd for a page of `n` values.
 pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanOptions) -> PagePlan {
@@ -114,7 +118,7 @@ pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanO
                 // With a dictionary, small chunks lose little ratio (about 1%
                 // at half the size), and a random read decompresses half as much.
                 let small = chunk_ends(kind, values, n, target / DICTIONARY_CHUNK_DIVISOR, false);
-                if let Some(dictionary) = train_dictionary(values, &small, level) {
+                if let Some(dictionary) = train_dictionary(values, &small, &plan.chunk_ends, level) {
                     plan.zstd_dictionary = Some(dictionary);
                     plan.chunk_ends = small;
                 }
@@ -225,8 +229,11 @@ fn zstd_pays(kind: ValueKind, values: ChunkValues<'_>, ends: &[usize], level: i3
 
 /// Trains a zstd dictionary on chunks spread over a large page of
 /// variable-width values, and keeps it when chunks compressed with it are
-/// estimated to save at least [`DICTIONARY_MIN_GAIN`] times its size.
-fn train_dictionary(values: ChunkValues<'_>, ends: &[usize], level: i32) -> Option<Vec<u8>> {
+/// estimated to save at least [`DICTIONARY_MIN_GAIN`] times its size and
+/// [`DICTIONARY_MIN_SAVING_PERCENT`] of the compressed bytes.
+/// `ends` are the dictionary page's (smaller) chunks; `plain_ends` the chunks
+/// the page has without a dictionary, the alternative it is judged against.
+fn train_dictionary(values: ChunkValues<'_>, ends: &[usize], plain_ends: &[usize], level: i32) -> Option<Vec<u8>> {
     let ChunkValues::Variable { offsets, .. } = values else {
         return None;
     };
@@ -248,16 +255,26 @@ fn train_dictionary(values: ChunkValues<'_>, ends: &[usize], level: i32) -> Opti
     }
     let dictionary = zdict::train(&samples, &sizes, capacity, level)?;
     let encoder = ZstdEncoderDictionary::new(&dictionary, level).ok()?;
-    let (mut tested, mut without, mut with) = (0usize, 0usize, 0usize);
-    let step = (ends.len() / DICTIONARY_TEST_CHUNKS).max(1);
-    for c in (0..ends.len()).step_by(step).take(DICTIONARY_TEST_CHUNKS) {
-        let body = plain_body(ValueKind::Variable, values, ends, c)?;
-        tested += body.len();
-        without += crate::encode::zstd_compress(&body, level).ok()?.len();
-        with += zdict::compress_with(&body, &encoder).ok()?.len();
-    }
-    let saved = without.saturating_sub(with) as f64 * raw as f64 / tested.max(1) as f64;
-    (saved >= (dictionary.len() * DICTIONARY_MIN_GAIN) as f64).then_some(dictionary)
+    // Compressed bytes per raw byte with the dictionary (on its chunks) and
+    // without (on the plain chunks), each over up to 16 chunks spread over the page.
+    let ratio = |ends: &[usize], compress: &dyn Fn(&[u8]) -> Option<usize>| -> Option<f64> {
+        let (mut raw, mut packed) = (0usize, 0usize);
+        let step = (ends.len() / DICTIONARY_TEST_CHUNKS).max(1);
+        for c in (0..ends.len()).step_by(step).take(DICTIONARY_TEST_CHUNKS) {
+            let body = plain_body(ValueKind::Variable, values, ends, c)?;
+            raw += body.len();
+            packed += compress(&body)?;
+        }
+        Some(packed as f64 / raw.max(1) as f64)
+    };
+    let with = ratio(ends, &|body| zdict::compress_with(body, &encoder).ok().map(|c| c.len()))?;
+    let without = ratio(plain_ends, &|body| {
+        crate::encode::zstd_compress(body, level).ok().map(|c| c.len())
+    })?;
+    let saved = (without - with) * raw as f64;
+    let worth_its_size = saved >= (dictionary.len() * DICTIONARY_MIN_GAIN) as f64;
+    let worth_its_time = with * 100.0 <= without * (100 - DICTIONARY_MIN_SAVING_PERCENT) as f64;
+    (worth_its_size && worth_its_time).then_some(dictionary)
 }
 
 /// Plans and encodes a whole page of `n` values.
