@@ -68,14 +68,7 @@ fn main() {
             let names: Option<Vec<&str>> = columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
             (0..repeats)
                 .map(|_| {
-                    let indices: Vec<u64> = (0..count)
-                        .map(|_| {
-                            state ^= state << 13;
-                            state ^= state >> 7;
-                            state ^= state << 17;
-                            state % rows
-                        })
-                        .collect();
+                    let indices = pilum_benches::random_rows(&mut state, count, rows);
                     let started = Instant::now();
                     let batch = rt.block_on(dataset.take(&indices, names.as_deref())).unwrap();
                     assert_eq!(batch.num_rows(), count);

@@ -28,14 +28,7 @@ fn main() {
     let ds = rt.block_on(Dataset::open(&uri)).unwrap();
     let rows = rt.block_on(ds.count_rows(None)).unwrap();
     let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut indices: Vec<u64> = (0..count)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % rows
-        })
-        .collect();
+    let mut indices = pilum_benches::random_rows(&mut state, count, rows);
     indices.sort_unstable();
     let columns: [Option<&[&str]>; 6] = [
         Some(&["id"]),

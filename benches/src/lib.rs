@@ -35,6 +35,19 @@ pub fn blob_rows() -> usize {
 }
 
 /// Where benchmark files live (`PILUM_BENCH_DIR`, default `target/bench-data`).
+/// `count` pseudo-random row positions below `rows` (xorshift from `state`,
+/// which advances, so successive calls draw new positions).
+pub fn random_rows(state: &mut u64, count: usize, rows: u64) -> Vec<u64> {
+    (0..count)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            *state % rows.max(1)
+        })
+        .collect()
+}
+
 pub fn data_dir() -> PathBuf {
     let dir = std::env::var("PILUM_BENCH_DIR")
         .map(PathBuf::from)

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use pilum_encoding::{
-    ChunkValues, DecodedValues, EncodedPage, PageDictionaries, PlanOptions, ValidityInput, ValueKind, ZstdDictionary,
-    decode_chunk, encode_page,
+    ChunkValues, DecodedChunk, DecodedValues, EncodedPage, PageDictionaries, PlanOptions, ValidityInput, ValueKind,
+    ZstdDictionary, decode_chunk, encode_page,
 };
 use proptest::prelude::*;
 
@@ -68,13 +68,7 @@ fn chunks(page: &EncodedPage) -> impl Iterator<Item = (&[u8], usize)> {
 fn decode_page(page: &EncodedPage, zstd: Option<&ZstdDictionary>) -> Vec<u8> {
     let mut out = Vec::new();
     for (bytes, rows) in chunks(page) {
-        let decoded = decode_chunk(
-            bytes,
-            ValueKind::Variable,
-            rows,
-            PageDictionaries { values: None, zstd },
-        )
-        .unwrap();
+        let decoded = decode_with(bytes, rows, zstd).unwrap();
         let DecodedValues::Variable { offsets, data } = decoded.values else {
             panic!("plain variable values expected");
         };
@@ -159,39 +153,33 @@ fn pages_where_a_dictionary_saves_little_keep_plain_zstd() {
     assert_eq!(decode_page(&page, None), data);
 }
 
+/// Decodes one text chunk with `zstd` as its page's zstd dictionary.
+fn decode_with(chunk: &[u8], rows: usize, zstd: Option<&ZstdDictionary>) -> pilum_encoding::Result<DecodedChunk> {
+    decode_chunk(
+        chunk,
+        ValueKind::Variable,
+        rows,
+        PageDictionaries { values: None, zstd },
+    )
+}
+
 #[test]
 fn dictionary_chunks_without_the_right_dictionary_are_errors() {
     let (offsets, data) = text_values(3000, 11);
     let page = encode(&offsets, &data, true);
     let (first, rows) = chunks(&page).next().unwrap();
-    let none = decode_chunk(first, ValueKind::Variable, rows, PageDictionaries::default());
-    assert!(none.is_err());
+    assert!(decode_with(first, rows, None).is_err());
 
     let (other_offsets, other_data) = text_values(3000, 12345);
     let other = encode(&other_offsets, &other_data, true);
     let wrong = ZstdDictionary::new(other.zstd_dictionary.unwrap());
-    let decoded = decode_chunk(
-        first,
-        ValueKind::Variable,
-        rows,
-        PageDictionaries {
-            values: None,
-            zstd: Some(&wrong),
-        },
+    assert!(
+        decode_with(first, rows, Some(&wrong)).is_err(),
+        "a frame names its dictionary's id"
     );
-    assert!(decoded.is_err(), "a frame names its dictionary's id");
 
     let garbage = ZstdDictionary::new(vec![0x37, 0xA4, 0x30, 0xEC, 1, 2, 3]);
-    let decoded = decode_chunk(
-        first,
-        ValueKind::Variable,
-        rows,
-        PageDictionaries {
-            values: None,
-            zstd: Some(&garbage),
-        },
-    );
-    assert!(decoded.is_err());
+    assert!(decode_with(first, rows, Some(&garbage)).is_err());
 }
 
 proptest! {
@@ -212,7 +200,7 @@ proptest! {
         bytes.truncate(bytes.len() - cut % bytes.len());
         let damaged = ZstdDictionary::new(bytes);
         for (chunk, rows) in chunks(page).take(8) {
-            let _ = decode_chunk(chunk, ValueKind::Variable, rows, PageDictionaries { values: None, zstd: Some(&damaged) });
+            let _ = decode_with(chunk, rows, Some(&damaged));
         }
     }
 }
