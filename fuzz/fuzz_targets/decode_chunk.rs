@@ -2,7 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pilum_encoding::{Dictionary, IntegerSign, PageDictionaries, ValueKind, ZstdDictionary, decode_chunk};
+use pilum_encoding::{
+    Dictionary, IntegerSign, PageDictionaries, SymbolTable, ValueKind, ZstdDictionary, decode_chunk,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, chunk)) = data.split_first() else { return };
@@ -18,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
     let dictionary = Dictionary { offsets: vec![0, 1, 3], data: b"abc".to_vec() };
     // A raw-content zstd dictionary: frames without a dictionary id may use it.
     let zstd = ZstdDictionary::new(b"the dataset column returns a table of rows".repeat(8));
-    let page = PageDictionaries { values: Some(&dictionary), zstd: Some(&zstd) };
+    // A symbol table of 1-, 2- and 8-byte symbols: codes 0, 1 and 2.
+    let Ok(symbols) = SymbolTable::from_bytes(b"\x03\x01\x02\x08athe quick ") else { return };
+    let page = PageDictionaries { values: Some(&dictionary), zstd: Some(&zstd), symbols: Some(&symbols) };
     for kind in kinds {
         let _ = decode_chunk(chunk, kind, n, page);
     }

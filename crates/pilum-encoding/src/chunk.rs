@@ -20,6 +20,8 @@ pub(crate) const ENC_ZSTD: u8 = 4;
 /// Encoding tag: zstd frame of another encoding's body, compressed with the
 /// page's zstd dictionary.
 pub(crate) const ENC_ZSTD_DICT: u8 = 5;
+/// Encoding tag: variable-width values as codes of the page's symbol table.
+pub(crate) const ENC_SYMBOLS: u8 = 6;
 
 /// The values of one chunk, in the writer's accumulated form.
 #[derive(Debug, Clone, Copy)]

@@ -1,11 +1,12 @@
 //! Decoding of one chunk back into values and validity.
 
 use crate::chunk::{
-    ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, ENC_ZSTD_DICT, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY,
+    ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_SYMBOLS, ENC_ZSTD, ENC_ZSTD_DICT, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY,
 };
 use crate::dictionary::{Dictionary, decode_variable_plain};
 use crate::encode::{MAX_ZSTD_RATIO, ZSTD_SLACK};
 use crate::error::{EncodingError, Result};
+use crate::symbols::SymbolTable;
 use crate::zdict::{self, ZstdDictionary};
 use crate::{ValueKind, bitpack, integer};
 use arrow_buffer::{BooleanBuffer, Buffer};
@@ -48,11 +49,12 @@ pub struct PageDictionaries<'a> {
     pub values: Option<&'a Dictionary>,
     /// The page's zstd dictionary, required by chunks compressed with it.
     pub zstd: Option<&'a ZstdDictionary>,
+    /// The page's symbol table, required by chunks of symbol codes.
+    pub symbols: Option<&'a SymbolTable>,
 }
 
 /// Decodes a chunk of `n` values of `kind`, given its page's dictionaries.
 pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, page: PageDictionaries<'_>) -> Result<DecodedChunk> {
-    let dictionary = page.values;
     if n > crate::MAX_CHUNK_VALUES {
         return Err(EncodingError::invalid(format!(
             "{n} values exceed the {} per chunk",
@@ -106,6 +108,9 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, page: PageDictionar
         };
         let raw_len = cur.u32()? as usize;
         let inner = cur.u8()?;
+        if inner == ENC_SYMBOLS {
+            return Err(EncodingError::invalid("symbol codes inside a zstd frame"));
+        }
         let compressed = cur.rest();
         if raw_len > compressed.len() * MAX_ZSTD_RATIO + ZSTD_SLACK {
             return Err(EncodingError::invalid(format!(
@@ -122,11 +127,11 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, page: PageDictionar
         }
         let raw = Buffer::from_vec(raw);
         let mut inner_cur = ByteCursor::new(raw.as_slice());
-        let values = decode_body(&mut inner_cur, inner, kind, n, dictionary, Some(&raw))?;
+        let values = decode_body(&mut inner_cur, inner, kind, n, page, Some(&raw))?;
         finish(&inner_cur)?;
         values
     } else {
-        let values = decode_body(&mut cur, tag, kind, n, dictionary, None)?;
+        let values = decode_body(&mut cur, tag, kind, n, page, None)?;
         finish(&cur)?;
         values
     };
@@ -166,7 +171,7 @@ fn decode_body(
     tag: u8,
     kind: ValueKind,
     n: usize,
-    dictionary: Option<&Dictionary>,
+    page: PageDictionaries<'_>,
     source: Option<&Buffer>,
 ) -> Result<DecodedValues> {
     match (kind, tag) {
@@ -203,8 +208,9 @@ fn decode_body(
             })
         }
         (ValueKind::Variable, ENC_DICT) => {
-            let dict =
-                dictionary.ok_or_else(|| EncodingError::invalid("dictionary chunk in a page without dictionary"))?;
+            let dict = page
+                .values
+                .ok_or_else(|| EncodingError::invalid("dictionary chunk in a page without dictionary"))?;
             let bit_width = cur.u8()?;
             let packed = cur.take(bitpack::packed_len(n, bit_width.min(64)))?;
             let entries = dict.len() as u64;
@@ -220,7 +226,19 @@ fn decode_body(
             // Entries are capped at `MAX_DICTIONARY_ENTRIES`, so each index fits a u32.
             Ok(DecodedValues::Indices(raw.iter().map(|&i| i as u32).collect()))
         }
-        (_, tag @ (ENC_FOR | ENC_RLE | ENC_DICT)) => Err(EncodingError::invalid(format!(
+        (ValueKind::Variable, ENC_SYMBOLS) => {
+            let symbols = page
+                .symbols
+                .ok_or_else(|| EncodingError::invalid("symbol chunk in a page without a symbol table"))?;
+            let total = cur.u32()? as usize;
+            let (code_offsets, codes) = decode_variable_plain(cur, n)?;
+            let (offsets, data) = symbols.decode(&code_offsets, codes, total)?;
+            Ok(DecodedValues::Variable {
+                offsets,
+                data: Buffer::from_vec(data),
+            })
+        }
+        (_, tag @ (ENC_FOR | ENC_RLE | ENC_DICT | ENC_SYMBOLS)) => Err(EncodingError::invalid(format!(
             "encoding {tag} is not valid for {kind:?}"
         ))),
         (_, tag) => Err(EncodingError::UnknownTag { what: "encoding", tag }),

@@ -1,12 +1,13 @@
 //! Encoding of one chunk: validity, the cheapest value encoding, a CRC32.
 
 use crate::chunk::{
-    ChunkValues, ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_ZSTD, ENC_ZSTD_DICT, HAS_ITEM_VALIDITY, HAS_ROW_VALIDITY,
-    ValidityInput, write_bitmap,
+    ChunkValues, ENC_DICT, ENC_FOR, ENC_PLAIN, ENC_RLE, ENC_SYMBOLS, ENC_ZSTD, ENC_ZSTD_DICT, HAS_ITEM_VALIDITY,
+    HAS_ROW_VALIDITY, ValidityInput, write_bitmap,
 };
 use crate::dictionary::encode_variable_plain;
 use crate::error::{EncodingError, Result};
 use crate::integer;
+use crate::symbols_train::SymbolEncoder;
 use crate::zdict::{self, ZstdEncoderDictionary};
 use crate::{ValueKind, bitpack};
 
@@ -27,6 +28,9 @@ pub struct ChunkOptions<'a> {
     pub zstd_level: Option<i32>,
     /// The page's zstd dictionary; when set, zstd frames reference it.
     pub zstd_dictionary: Option<&'a ZstdEncoderDictionary>,
+    /// The page's symbol table; when set, variable-width values are
+    /// stored as its codes (and zstd is not applied).
+    pub symbols: Option<&'a SymbolEncoder>,
     /// Store the values under null slots exactly.
     pub preserve_null_slots: bool,
 }
@@ -80,7 +84,10 @@ pub fn encode_chunk(
                 out.push(opts.dictionary_bits);
                 bitpack::pack_bits(indices.iter().map(|&i| u64::from(i)), opts.dictionary_bits, out);
             }
-            None => with_zstd(opts, ENC_PLAIN, out, |body| encode_variable_plain(offsets, data, body))?,
+            None => match opts.symbols {
+                Some(symbols) => encode_symbols(symbols, offsets, data, out)?,
+                None => with_zstd(opts, ENC_PLAIN, out, |body| encode_variable_plain(offsets, data, body))?,
+            },
         },
         (kind, _) => {
             return Err(EncodingError::invalid(format!(
@@ -131,6 +138,34 @@ fn encode_wide_integer(bytes: &[u8], validity: &ValidityInput, opts: ChunkOption
     } else {
         out.pop();
         false
+    }
+}
+
+/// Writes `[ENC_SYMBOLS][decoded bytes u32][codes in the plain variable
+/// layout]`, or the plain values when the codes are not smaller.
+fn encode_symbols(symbols: &SymbolEncoder, offsets: &[u64], data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) else {
+        out.push(ENC_PLAIN);
+        return encode_variable_plain(offsets, data, out);
+    };
+    let raw = last - first;
+    let mut codes = Vec::with_capacity(raw as usize);
+    let mut code_offsets = Vec::with_capacity(offsets.len());
+    code_offsets.push(0u64);
+    for bounds in offsets.windows(2) {
+        symbols.encode(&data[bounds[0] as usize..bounds[1] as usize], &mut codes);
+        code_offsets.push(codes.len() as u64);
+    }
+    match u32::try_from(raw) {
+        Ok(raw32) if (codes.len() as u64) < raw => {
+            out.push(ENC_SYMBOLS);
+            out.extend_from_slice(&raw32.to_le_bytes());
+            encode_variable_plain(&code_offsets, &codes, out)
+        }
+        _ => {
+            out.push(ENC_PLAIN);
+            encode_variable_plain(offsets, data, out)
+        }
     }
 }
 

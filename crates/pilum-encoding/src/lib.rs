@@ -22,6 +22,8 @@ mod error;
 mod integer;
 mod kind;
 mod plan;
+mod symbols;
+mod symbols_train;
 mod wide;
 mod zdict;
 
@@ -33,6 +35,8 @@ pub use encode::{ChunkOptions, encode_chunk};
 pub use error::{EncodingError, Result};
 pub use kind::{IntegerSign, ValueKind};
 pub use plan::{EncodedPage, PagePlan, PlanOptions, encode_page, plan_page};
+pub use symbols::SymbolTable;
+pub use symbols_train::{SymbolEncoder, train as train_symbols};
 pub use zdict::{ZstdDictionary, ZstdEncoderDictionary};
 
 /// Largest number of values a chunk may hold.

@@ -5,6 +5,7 @@ use crate::chunk::{ChunkValues, ValidityInput};
 use crate::dictionary::{Dictionary, encode_variable_plain};
 use crate::encode::{ChunkOptions, encode_chunk};
 use crate::error::Result;
+use crate::symbols_train::{self, SymbolEncoder};
 use crate::zdict::{self, ZstdEncoderDictionary};
 use crate::{MAX_CHUNK_VALUES, ValueKind, bitpack};
 use std::collections::HashMap;
@@ -21,6 +22,9 @@ pub struct PlanOptions {
     /// Consider training a zstd dictionary for zstd pages of variable-width
     /// values (large pages only).
     pub zstd_dictionary: bool,
+    /// Consider a symbol table for variable-width pages that zstd would
+    /// compress (large pages only); chosen when it comes close to zstd's size.
+    pub symbol_table: bool,
     /// Keep the values under null slots exactly (needed for list lengths,
     /// whose null entries still own child values). When false, null slots
     /// may be stored as any value that encodes cheaply.
@@ -34,6 +38,7 @@ impl Default for PlanOptions {
             allow_dictionary: true,
             zstd_level: Some(1),
             zstd_dictionary: true,
+            symbol_table: true,
             preserve_null_slots: false,
         }
     }
@@ -50,6 +55,9 @@ pub struct PagePlan {
     pub zstd_level: Option<i32>,
     /// zstd dictionary trained on the page's chunks, if sampling showed it pays.
     pub zstd_dictionary: Option<Vec<u8>>,
+    /// Symbol table the page's variable-width chunks are coded with, if
+    /// sampling showed it comes close to zstd; chunks then skip zstd.
+    pub symbols: Option<SymbolEncoder>,
 }
 
 /// One encoded page: chunk bytes back to back plus its chunk table.
@@ -65,6 +73,8 @@ pub struct EncodedPage {
     pub dictionary: Option<Dictionary>,
     /// The zstd dictionary the page's chunks were compressed with, if any.
     pub zstd_dictionary: Option<Vec<u8>>,
+    /// The serialised symbol table the page's chunks are coded with, if any.
+    pub symbol_table: Option<Vec<u8>>,
 }
 
 /// Values sampled to estimate cardinality.
@@ -126,7 +136,12 @@ pub fn plan_page(kind: ValueKind, values: ChunkValues<'_>, n: usize, opts: PlanO
             // of variable-width values halve its cost for a small loss in ratio.
             let target = opts.target_chunk_bytes / ZSTD_VARIABLE_CHUNK_DIVISOR;
             plan.chunk_ends = chunk_ends(kind, values, n, target, false);
-            if opts.zstd_dictionary {
+            if opts.symbol_table
+                && let Some(symbols) = choose_symbols(values, &plan.chunk_ends, level)
+            {
+                plan.symbols = Some(symbols);
+                plan.zstd_level = None;
+            } else if opts.zstd_dictionary {
                 // With a dictionary, small chunks lose little ratio (about 1%
                 // at half the size), and a random read decompresses half as much.
                 let small = chunk_ends(kind, values, n, target / DICTIONARY_CHUNK_DIVISOR, false);
@@ -290,6 +305,65 @@ fn train_dictionary(values: ChunkValues<'_>, ends: &[usize], plain_ends: &[usize
     (worth_its_size && worth_its_time).then_some(dictionary)
 }
 
+/// Pages with fewer value bytes than this get no symbol table.
+const SYMBOLS_MIN_PAGE_BYTES: usize = 64 * 1024;
+/// Value bytes sampled to train a symbol table (more barely helps: Zipf
+/// words come out 0.3% smaller from a 6× larger sample).
+const SYMBOLS_SAMPLE_BYTES: usize = 32 * 1024;
+/// Chunks coded both ways to judge a symbol table against zstd.
+const SYMBOLS_TEST_CHUNKS: usize = 16;
+/// A symbol table is chosen when its chunks are at most this many percent
+/// larger than zstd's: it decodes 2.5× faster (Zipf words: 1.5 GB/s
+/// against 0.6 GB/s per core, 7% larger).
+const SYMBOLS_MAX_EXTRA_PERCENT: usize = 10;
+
+/// Trains a symbol table on values spread over a large page and returns it
+/// when chunks coded with it come within [`SYMBOLS_MAX_EXTRA_PERCENT`] of
+/// their zstd size at `level`.
+fn choose_symbols(values: ChunkValues<'_>, ends: &[usize], level: i32) -> Option<SymbolEncoder> {
+    let ChunkValues::Variable { offsets, data } = values else {
+        return None;
+    };
+    let n = offsets.len().checked_sub(1)?;
+    let raw = offsets.last()?.checked_sub(*offsets.first()?)? as usize;
+    if raw < SYMBOLS_MIN_PAGE_BYTES || n == 0 {
+        return None;
+    }
+    let value = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
+    // Runs of 8 neighbouring values spread evenly over the page.
+    let runs = (SYMBOLS_SAMPLE_BYTES * n / raw / 8).max(1);
+    let stride = (n / runs).max(8);
+    let mut sample = Vec::new();
+    let mut sampled = 0;
+    for start in (0..n).step_by(stride) {
+        for i in start..(start + 8).min(n) {
+            sample.push(value(i));
+            sampled += value(i).len();
+        }
+        if sampled >= SYMBOLS_SAMPLE_BYTES {
+            break;
+        }
+    }
+    let symbols = symbols_train::train(&sample);
+    let (mut with_symbols, mut with_zstd) = (0usize, 0usize);
+    let step = (ends.len() / SYMBOLS_TEST_CHUNKS).max(1);
+    for c in (0..ends.len()).step_by(step).take(SYMBOLS_TEST_CHUNKS) {
+        let body = plain_body(ValueKind::Variable, values, ends, c)?;
+        with_zstd += crate::encode::zstd_compress(&body, level).ok()?.len();
+        let start = if c == 0 { 0 } else { ends[c - 1] };
+        let mut codes = Vec::new();
+        let mut code_offsets = vec![0u64];
+        for i in start..ends[c] {
+            symbols.encode(value(i), &mut codes);
+            code_offsets.push(codes.len() as u64);
+        }
+        let mut coded = Vec::new();
+        encode_variable_plain(&code_offsets, &codes, &mut coded).ok()?;
+        with_symbols += coded.len() + 4;
+    }
+    (with_symbols * 100 <= with_zstd * (100 + SYMBOLS_MAX_EXTRA_PERCENT)).then_some(symbols)
+}
+
 /// Plans and encodes a whole page of `n` values.
 pub fn encode_page(
     kind: ValueKind,
@@ -354,6 +428,7 @@ pub fn encode_page(
             dictionary_bits: plan.dictionary.as_ref().map_or(0, |(_, _, bits)| *bits),
             zstd_level: plan.zstd_level,
             zstd_dictionary: zstd_encoder.as_ref(),
+            symbols: plan.symbols.as_ref(),
             preserve_null_slots: opts.preserve_null_slots,
         };
         let before = page.bytes.len();
@@ -364,5 +439,6 @@ pub fn encode_page(
     }
     page.dictionary = plan.dictionary.map(|(d, _, _)| d);
     page.zstd_dictionary = plan.zstd_dictionary;
+    page.symbol_table = plan.symbols.map(|symbols| symbols.table().to_bytes());
     Ok(page)
 }

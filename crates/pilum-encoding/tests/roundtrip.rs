@@ -4,16 +4,21 @@
 
 use arrow_buffer::BooleanBuffer;
 use pilum_encoding::{
-    ChunkValues, DecodedValues, Dictionary, IntegerSign, PageDictionaries, PlanOptions, ValidityInput, ValueKind,
-    ZstdDictionary, decode_chunk, encode_page,
+    ChunkValues, DecodedValues, Dictionary, IntegerSign, PageDictionaries, PlanOptions, SymbolTable, ValidityInput,
+    ValueKind, ZstdDictionary, decode_chunk, encode_page,
 };
 use proptest::prelude::*;
 
 fn decode_all(kind: ValueKind, page: &pilum_encoding::EncodedPage) -> Vec<pilum_encoding::DecodedChunk> {
     let zstd = page.zstd_dictionary.clone().map(ZstdDictionary::new);
+    let symbols = page
+        .symbol_table
+        .as_deref()
+        .map(|bytes| SymbolTable::from_bytes(bytes).unwrap());
     let dictionaries = PageDictionaries {
         values: page.dictionary.as_ref(),
         zstd: zstd.as_ref(),
+        symbols: symbols.as_ref(),
     };
     let mut at = 0usize;
     page.chunk_rows
@@ -224,7 +229,7 @@ fn corrupt_chunks_are_errors_not_panics() {
             10,
             PageDictionaries {
                 values: Some(&Dictionary::default()),
-                zstd: None
+                ..PageDictionaries::default()
             }
         )
         .is_err()

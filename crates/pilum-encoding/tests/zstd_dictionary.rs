@@ -37,9 +37,12 @@ fn text_values(rows: usize, seed: u64) -> (Vec<u64>, Vec<u8>) {
     (offsets, data)
 }
 
+/// Encodes a text page with zstd (symbol tables off: this vocabulary is
+/// small enough that one would be chosen instead).
 fn encode(offsets: &[u64], data: &[u8], zstd_dictionary: bool) -> EncodedPage {
     let opts = PlanOptions {
         zstd_dictionary,
+        symbol_table: false,
         ..PlanOptions::default()
     };
     let values = ChunkValues::Variable { offsets, data };
@@ -159,7 +162,10 @@ fn decode_with(chunk: &[u8], rows: usize, zstd: Option<&ZstdDictionary>) -> pilu
         chunk,
         ValueKind::Variable,
         rows,
-        PageDictionaries { values: None, zstd },
+        PageDictionaries {
+            zstd,
+            ..PageDictionaries::default()
+        },
     )
 }
 

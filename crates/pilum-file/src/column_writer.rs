@@ -88,6 +88,9 @@ impl BufferedPage {
             if let Some(zstd_dictionary) = page.zstd_dictionary {
                 meta.zstd_dictionary = zstd_dictionary;
             }
+            if let Some(symbol_table) = page.symbol_table {
+                meta.symbol_table = symbol_table;
+            }
             if let Some(mut start) = self.child_start {
                 let mut value = 0usize;
                 for &rows in &page.chunk_rows {

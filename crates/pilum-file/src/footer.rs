@@ -8,7 +8,7 @@ pub const MAGIC: [u8; 4] = *b"PILM";
 /// Format major version this library writes and reads.
 pub const MAJOR_VERSION: u16 = 1;
 /// Format minor version this library writes (1.1 added [`FEATURE_WIDE_FOR`],
-/// 1.2 [`FEATURE_ZSTD_DICTIONARY`]).
+/// 1.2 [`FEATURE_ZSTD_DICTIONARY`] and [`FEATURE_SYMBOL_TABLE`]).
 pub const MINOR_VERSION: u16 = 2;
 /// Bytes of the header: magic, major, minor.
 pub const HEADER_LEN: u64 = 8;
@@ -21,8 +21,11 @@ pub const FEATURE_WIDE_FOR: u32 = 0x1;
 /// Feature bit (format 1.2): some pages carry a zstd dictionary and their
 /// chunks may be zstd frames compressed with it (encoding tag 5).
 pub const FEATURE_ZSTD_DICTIONARY: u32 = 0x2;
+/// Feature bit (format 1.2): some pages carry a symbol table and their
+/// chunks may hold variable-width values as its codes (encoding tag 6).
+pub const FEATURE_SYMBOL_TABLE: u32 = 0x4;
 /// Feature bits this reader understands.
-pub const KNOWN_FEATURES: u32 = FEATURE_WIDE_FOR | FEATURE_ZSTD_DICTIONARY;
+pub const KNOWN_FEATURES: u32 = FEATURE_WIDE_FOR | FEATURE_ZSTD_DICTIONARY | FEATURE_SYMBOL_TABLE;
 
 /// The header bytes at offset 0: magic, then major and minor version (u16 LE each).
 pub const HEADER: [u8; HEADER_LEN as usize] = {

@@ -5,7 +5,7 @@ use crate::error::{FileError, Result};
 use crate::proto;
 use crate::views::DictionaryViews;
 use arrow_buffer::{BooleanBuffer, Buffer};
-use pilum_encoding::{Dictionary, PageDictionaries, ValueKind, ZstdDictionary};
+use pilum_encoding::{Dictionary, PageDictionaries, SymbolTable, ValueKind, ZstdDictionary};
 use std::sync::{Arc, OnceLock};
 
 /// One chunk of a chunked page.
@@ -46,6 +46,8 @@ pub(crate) struct PageLayout {
     pub flat_validity: Option<BooleanBuffer>,
     /// The zstd dictionary of the page's ZSTD_DICT chunks.
     pub zstd_dictionary: Option<Arc<ZstdDictionary>>,
+    /// The symbol table of the page's SYMBOLS chunks.
+    pub symbol_table: Option<Arc<SymbolTable>>,
 }
 
 impl PageLayout {
@@ -54,6 +56,7 @@ impl PageLayout {
         PageDictionaries {
             values: self.dictionary.as_ref(),
             zstd: self.zstd_dictionary.as_deref(),
+            symbols: self.symbol_table.as_deref(),
         }
     }
 }
@@ -226,6 +229,12 @@ fn column_layout(
             }
             Some(BooleanBuffer::new(Buffer::from(page.flat_validity.as_slice()), 0, n))
         };
+        let symbol_table = match page.symbol_table.as_slice() {
+            [] => None,
+            bytes => Some(Arc::new(
+                SymbolTable::from_bytes(bytes).map_err(|e| corrupt(format!("symbol table: {e}")))?,
+            )),
+        };
         pages.push(PageLayout {
             first_value,
             num_values: page.num_values,
@@ -238,6 +247,7 @@ fn column_layout(
             flat_validity,
             zstd_dictionary: (!page.zstd_dictionary.is_empty())
                 .then(|| Arc::new(ZstdDictionary::new(page.zstd_dictionary.clone()))),
+            symbol_table,
         });
         first_value += page.num_values;
     }

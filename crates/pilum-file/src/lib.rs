@@ -46,8 +46,8 @@ pub use blob::BlobFile;
 pub use column_writer::FLAT_MIN_WIDTH;
 pub use error::{FileError, Result};
 pub use footer::{
-    FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, HEADER, HEADER_LEN, KNOWN_FEATURES, MAGIC, MAJOR_VERSION,
-    MINOR_VERSION,
+    FEATURE_SYMBOL_TABLE, FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, HEADER, HEADER_LEN, KNOWN_FEATURES,
+    MAGIC, MAJOR_VERSION, MINOR_VERSION,
 };
 pub use pilum_encoding::PlanOptions;
 pub use read::{BlobMode, blob_description_type};

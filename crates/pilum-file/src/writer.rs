@@ -10,7 +10,8 @@
 use crate::column_writer::{ColumnWriter, PendingPage};
 use crate::error::{FileError, Result};
 use crate::footer::{
-    FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, Footer, HEADER, MAJOR_VERSION, MINOR_VERSION,
+    FEATURE_SYMBOL_TABLE, FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, Footer, HEADER, MAJOR_VERSION,
+    MINOR_VERSION,
 };
 use crate::proto;
 use crate::shred::{PendingBlobs, shred};
@@ -214,6 +215,13 @@ impl FileWriter {
             .any(|p| !p.zstd_dictionary.is_empty())
         {
             required_features |= FEATURE_ZSTD_DICTIONARY;
+        }
+        if columns
+            .iter()
+            .flat_map(|c| &c.pages)
+            .any(|p| !p.symbol_table.is_empty())
+        {
+            required_features |= FEATURE_SYMBOL_TABLE;
         }
         let metadata = proto::FileMetadata {
             arrow_schema: schema_to_bytes(&self.schema),

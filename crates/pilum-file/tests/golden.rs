@@ -16,12 +16,18 @@ use pilum_file::{BlobMode, FileReader, FileWriter, ReadOptions, WriterOptions};
 use std::sync::Arc;
 
 /// The fixtures the current writer must reproduce byte for byte: every type
-/// in small pages, and a text column whose page has a zstd dictionary.
+/// in small pages, and text pages (see [`TEXT_FIXTURES`]).
 /// `-wN` in older names: the Nth writer policy of format 1.1 (w2: smaller
 /// zstd chunks of variable-width values; w3: batches shredded in
 /// quarter-page slices); the bytes differ, the format does not.
 const GOLDEN: &str = "v1.2-all-types.pilum";
-const GOLDEN_TEXT: &str = "v1.2-zstd-dictionary.pilum";
+/// Text fixtures: a page with a zstd dictionary (written with symbol tables
+/// off, as the writer did before it had them) and a page with a symbol table
+/// (the default policy), each with the feature bit it requires.
+const TEXT_FIXTURES: [(&str, bool, u32); 2] = [
+    ("v1.2-zstd-dictionary.pilum", false, pilum_file::FEATURE_ZSTD_DICTIONARY),
+    ("v1.2-symbol-table.pilum", true, pilum_file::FEATURE_SYMBOL_TABLE),
+];
 /// Rows of the text fixture.
 const TEXT_ROWS: usize = 800;
 /// Every released all-types fixture with its footer's (minor version,
@@ -61,8 +67,10 @@ async fn write_current() -> Bytes {
     write_file(&common::all_types_batch(150, 42), 60, options).await
 }
 
-async fn write_current_text() -> Bytes {
-    write_file(&common::text_batch(TEXT_ROWS, 7), 300, WriterOptions::default()).await
+async fn write_current_text(symbol_table: bool) -> Bytes {
+    let mut options = WriterOptions::default();
+    options.plan.symbol_table = symbol_table;
+    write_file(&common::text_batch(TEXT_ROWS, 7), 300, options).await
 }
 
 #[tokio::test]
@@ -70,7 +78,9 @@ async fn write_current_text() -> Bytes {
 async fn regenerate_golden_files() {
     std::fs::create_dir_all(golden_dir()).unwrap();
     std::fs::write(golden_dir().join(GOLDEN), write_current().await).unwrap();
-    std::fs::write(golden_dir().join(GOLDEN_TEXT), write_current_text().await).unwrap();
+    for (name, symbol_table, _) in TEXT_FIXTURES {
+        std::fs::write(golden_dir().join(name), write_current_text(symbol_table).await).unwrap();
+    }
 }
 
 /// Offset where the metadata block starts: the data region ends there.
@@ -80,38 +90,41 @@ fn data_end(bytes: &[u8]) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn golden_zstd_dictionary_file_reads_back_and_bytes_are_stable() {
-    let fixture = std::fs::read(golden_dir().join(GOLDEN_TEXT)).expect("golden file present in testdata/golden");
-    let footer = &fixture[fixture.len() - 32..];
-    assert_eq!(
-        u32::from_le_bytes(footer[20..24].try_into().unwrap()),
-        pilum_file::FEATURE_ZSTD_DICTIONARY
-    );
-    assert_eq!(u16::from_le_bytes(footer[26..28].try_into().unwrap()), 2);
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    store
-        .put(&Path::from("g"), PutPayload::from(fixture.clone()))
-        .await
-        .unwrap();
-    let reader = FileReader::open(store, Path::from("g")).await.unwrap();
-    let expected = common::text_batch(TEXT_ROWS, 7);
-    let got = reader
-        .read_range(0..TEXT_ROWS as u64, &ReadOptions::default())
-        .await
-        .unwrap();
-    common::assert_batches_eq(&got, &expected, GOLDEN_TEXT);
-    let rows = [3u64, 5, 400, 799];
-    let taken = reader.take(&rows, &ReadOptions::default()).await.unwrap();
-    let want =
-        arrow_select::take::take_record_batch(&expected, &arrow_array::UInt64Array::from(rows.to_vec())).unwrap();
-    common::assert_batches_eq(&taken, &want, "take from the dictionary fixture");
+async fn golden_text_files_read_back_and_bytes_are_stable() {
+    for (name, symbol_table, features) in TEXT_FIXTURES {
+        let fixture = std::fs::read(golden_dir().join(name)).expect("golden file present in testdata/golden");
+        let footer = &fixture[fixture.len() - 32..];
+        assert_eq!(
+            u32::from_le_bytes(footer[20..24].try_into().unwrap()),
+            features,
+            "{name}"
+        );
+        assert_eq!(u16::from_le_bytes(footer[26..28].try_into().unwrap()), 2, "{name}");
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        store
+            .put(&Path::from("g"), PutPayload::from(fixture.clone()))
+            .await
+            .unwrap();
+        let reader = FileReader::open(store, Path::from("g")).await.unwrap();
+        let expected = common::text_batch(TEXT_ROWS, 7);
+        let got = reader
+            .read_range(0..TEXT_ROWS as u64, &ReadOptions::default())
+            .await
+            .unwrap();
+        common::assert_batches_eq(&got, &expected, name);
+        let rows = [3u64, 5, 400, 799];
+        let taken = reader.take(&rows, &ReadOptions::default()).await.unwrap();
+        let want =
+            arrow_select::take::take_record_batch(&expected, &arrow_array::UInt64Array::from(rows.to_vec())).unwrap();
+        common::assert_batches_eq(&taken, &want, name);
 
-    let current = write_current_text().await;
-    let (g_end, c_end) = (data_end(&fixture), data_end(&current));
-    assert!(
-        fixture[..g_end] == current[..c_end],
-        "data bytes changed: add a Format entry and new fixtures"
-    );
+        let current = write_current_text(symbol_table).await;
+        let (g_end, c_end) = (data_end(&fixture), data_end(&current));
+        assert!(
+            fixture[..g_end] == current[..c_end],
+            "{name}: data bytes changed: add a Format entry and new fixtures"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
