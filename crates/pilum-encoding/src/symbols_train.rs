@@ -16,47 +16,93 @@ const GENERATIONS: usize = 5;
 /// Tokens while training: codes 0..255, then 256 + byte for an escaped byte.
 const TOKENS: usize = 512;
 
+/// log2 of the slots that symbols of 3+ bytes are hashed into by their
+/// first three bytes. One symbol per slot keeps a lookup to one load and one
+/// compare, without a data-dependent loop; the trainer never picks a symbol
+/// whose slot is taken. 2,048 slots of 16 bytes stay in L1 cache.
+const SLOT_BITS: u32 = 11;
+
+/// Masks of the low `len` bytes of a word, by `len`.
+const MASKS: [u64; 9] = {
+    let mut masks = [0u64; 9];
+    let mut len = 1;
+    while len <= 8 {
+        masks[len] = u64::MAX >> (64 - 8 * len);
+        len += 1;
+    }
+    masks
+};
+
+/// The slot of a symbol of 3+ bytes, or of the text at a position.
+#[inline]
+fn slot_of(word: u64) -> usize {
+    ((word & 0xff_ffff) as u32).wrapping_mul(0x9E37_79B1) as usize >> (32 - SLOT_BITS)
+}
+
+/// A symbol of 3+ bytes in its slot; an empty slot has `len` 0 and a word
+/// that no masked input equals.
+#[derive(Debug, Clone, Copy)]
+struct LongSymbol {
+    word: u64,
+    code: u8,
+    len: u8,
+}
+
+const EMPTY_SLOT: LongSymbol = LongSymbol {
+    word: 1,
+    code: ESCAPE,
+    len: 0,
+};
+
 /// A symbol table with a lookup structure for greedy longest-match encoding.
 #[derive(Debug, Clone)]
 pub struct SymbolEncoder {
     table: SymbolTable,
     /// Code of the one-byte symbol for each byte, or [`ESCAPE`].
     single: [u8; 256],
-    /// Codes of symbols of 2+ bytes grouped by their first two bytes, longest
-    /// first: group `p` is `multi[starts[p]..starts[p + 1]]`.
-    starts: Vec<u32>,
-    multi: Vec<u8>,
+    /// For each two-byte prefix (little-endian): `code | len << 8` of the
+    /// two-byte symbol it equals, else of the first byte's one-byte symbol
+    /// (or [`ESCAPE`]) with length 1.
+    short: Vec<u16>,
+    /// Symbols of 3+ bytes by [`slot_of`]; a symbol whose slot is taken by
+    /// a lower code is never used.
+    slots: Vec<LongSymbol>,
 }
 
 impl SymbolEncoder {
     /// The encoder for `table`.
     pub fn new(table: SymbolTable) -> Self {
         let mut single = [ESCAPE; 256];
-        let mut long: Vec<(u16, usize, u8)> = Vec::new();
+        let mut pairs = Vec::new();
+        let mut slots = vec![EMPTY_SLOT; 1 << SLOT_BITS];
         for code in 0..table.len() as u8 {
-            let Some((word, len)) = table.symbol(code) else {
-                continue;
-            };
-            if len == 1 {
-                single[word as u8 as usize] = code;
-            } else {
-                long.push((word as u16, len, code));
+            match table.symbol(code) {
+                Some((word, 1)) => single[word as u8 as usize] = code,
+                Some((word, 2)) => pairs.push((word as u16, code)),
+                Some((word, len)) => {
+                    let slot = &mut slots[slot_of(word)];
+                    if slot.len == 0 {
+                        *slot = LongSymbol {
+                            word,
+                            code,
+                            len: len as u8,
+                        };
+                    }
+                }
+                None => {}
             }
         }
-        long.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-        let mut starts = vec![0u32; (1 << 16) + 1];
-        for &(prefix, _, _) in &long {
-            starts[prefix as usize + 1] += 1;
+        let mut short: Vec<u16> = (0..1usize << 16)
+            .map(|prefix| u16::from(single[prefix & 0xff]) | 1 << 8)
+            .collect();
+        for (prefix, code) in pairs {
+            short[prefix as usize] = u16::from(code) | 2 << 8;
         }
-        for p in 0..1 << 16 {
-            starts[p + 1] += starts[p];
-        }
-        let multi = long.iter().map(|&(_, _, code)| code).collect();
         Self {
             table,
             single,
-            starts,
-            multi,
+            short,
+            slots,
         }
     }
 
@@ -67,31 +113,30 @@ impl SymbolEncoder {
 
     /// Calls `emit` with each token of the greedy longest-match encoding of
     /// `value`: a code, or `256 + byte` for an escaped byte.
+    #[inline]
     fn tokens(&self, value: &[u8], mut emit: impl FnMut(usize)) {
         let mut pos = 0;
-        'outer: while pos < value.len() {
+        while pos < value.len() {
             let rest = &value[pos..];
-            let word = load_word(rest);
-            if rest.len() >= 2 {
-                let prefix = (word & 0xffff) as usize;
-                let group = self.starts[prefix] as usize..self.starts[prefix + 1] as usize;
-                for &code in &self.multi[group] {
-                    if let Some((symbol, len)) = self.table.symbol(code)
-                        && len <= rest.len()
-                        && (word ^ symbol) & mask(len) == 0
-                    {
-                        emit(code as usize);
-                        pos += len;
-                        continue 'outer;
-                    }
-                }
+            let word = match rest.first_chunk::<8>() {
+                Some(bytes) => u64::from_le_bytes(*bytes),
+                None => load_word(rest),
+            };
+            let long = self.slots[slot_of(word)];
+            let short = self.short[(word & 0xffff) as usize];
+            let (code, len) = if word & MASKS[long.len as usize] == long.word && long.len as usize <= rest.len() {
+                (long.code, long.len as usize)
+            } else if short >> 8 == 2 && rest.len() >= 2 {
+                (short as u8, 2)
+            } else {
+                (self.single[rest[0] as usize], 1)
+            };
+            if code == ESCAPE {
+                emit(256 + rest[0] as usize);
+            } else {
+                emit(code as usize);
             }
-            let byte = rest[0];
-            match self.single[byte as usize] {
-                ESCAPE => emit(256 + byte as usize),
-                code => emit(code as usize),
-            }
-            pos += 1;
+            pos += len;
         }
     }
 
@@ -106,11 +151,6 @@ impl SymbolEncoder {
             }
         });
     }
-}
-
-/// Mask of the low `len` bytes of a word.
-fn mask(len: usize) -> u64 {
-    if len >= 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 }
 }
 
 /// Trains a symbol table on `sample` (values drawn from a page).
@@ -159,12 +199,15 @@ pub fn train(sample: &[&[u8]]) -> SymbolEncoder {
                 continue;
             }
             let len = (first_len + second_len).min(MAX_SYMBOL_LEN);
-            let word = (first | second << (8 * first_len)) & mask(len);
+            let word = (first | second << (8 * first_len)) & MASKS[len];
             *gains.entry((word, len)).or_default() += count * len as u64;
         }
         let mut ranked: Vec<((u64, usize), u64)> = gains.into_iter().collect();
         // Ties broken by length then bytes, so training is deterministic.
         ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.1.cmp(&a.0.1)).then(a.0.0.cmp(&b.0.0)));
+        // One symbol of 3+ bytes per slot: the higher gain keeps it.
+        let mut taken = vec![false; 1 << SLOT_BITS];
+        ranked.retain(|&((word, len), _)| len < 3 || !std::mem::replace(&mut taken[slot_of(word)], true));
         ranked.truncate(MAX_SYMBOLS);
         let symbols: Vec<[u8; 8]> = ranked.iter().map(|((word, _), _)| word.to_le_bytes()).collect();
         let slices: Vec<&[u8]> = symbols
