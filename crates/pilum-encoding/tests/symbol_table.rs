@@ -121,6 +121,30 @@ fn decode_rows(page: &EncodedPage) -> Vec<Option<Vec<u8>>> {
     rows
 }
 
+/// Decodes a page without a symbol table (zstd, with its dictionary if any).
+fn decode_rows_with_zstd(page: &EncodedPage) -> Vec<Vec<u8>> {
+    let zstd = page.zstd_dictionary.clone().map(pilum_encoding::ZstdDictionary::new);
+    let dictionaries = PageDictionaries {
+        zstd: zstd.as_ref(),
+        ..PageDictionaries::default()
+    };
+    let mut rows = Vec::new();
+    for (chunk, n) in chunks(page) {
+        let DecodedValues::Variable { offsets, data } = decode_chunk(chunk, ValueKind::Variable, n, dictionaries)
+            .unwrap()
+            .values
+        else {
+            panic!("text decodes to variable-width values")
+        };
+        rows.extend(
+            offsets
+                .windows(2)
+                .map(|w| data.as_slice()[w[0] as usize..w[1] as usize].to_vec()),
+        );
+    }
+    rows
+}
+
 fn values_of(offsets: &[u64], data: &[u8]) -> Vec<Vec<u8>> {
     offsets
         .windows(2)
@@ -181,6 +205,33 @@ fn pages_where_zstd_is_far_smaller_and_small_pages_keep_zstd() {
         decode_rows(&page).into_iter().map(Option::unwrap).collect::<Vec<_>>(),
         values_of(&offsets, &data)
     );
+}
+
+/// Documents of four ~1 KB passages drawn from 64: a 4 KiB chunk holds
+/// one document, so its own zstd frame finds few repeats, while the
+/// page repeats every passage many times.
+#[test]
+fn documents_repeating_passages_across_chunks_keep_zstd_with_a_dictionary() {
+    let (passage_offsets, passage_data) = word_text(320, 21);
+    let passages: Vec<&[u8]> = passage_offsets
+        .iter()
+        .step_by(5)
+        .zip(passage_offsets.iter().skip(5).step_by(5))
+        .map(|(&start, &end)| &passage_data[start as usize..end as usize])
+        .collect();
+    assert_eq!(passages.len(), 64);
+    let mut state = 77u64;
+    let (mut offsets, mut data) = (vec![0u64], Vec::new());
+    for _ in 0..600 {
+        for _ in 0..4 {
+            data.extend_from_slice(passages[lcg(&mut state) as usize % passages.len()]);
+        }
+        offsets.push(data.len() as u64);
+    }
+    let page = encode(&offsets, &data, &ValidityInput::default(), true);
+    assert!(page.symbol_table.is_none(), "cross-chunk repeats stay with zstd");
+    assert!(page.zstd_dictionary.is_some(), "and its dictionary captures them");
+    assert_eq!(decode_rows_with_zstd(&page), values_of(&offsets, &data));
 }
 
 #[test]
