@@ -10,6 +10,7 @@
 
 use crate::symbols::{ESCAPE, MAX_SYMBOL_LEN, MAX_SYMBOLS, SymbolTable, load_word};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Rounds of counting and selection.
 const GENERATIONS: usize = 5;
@@ -53,6 +54,35 @@ const EMPTY_SLOT: LongSymbol = LongSymbol {
     code: ESCAPE,
     len: 0,
 };
+
+/// Candidates ranked in full each generation; the rest cannot make the
+/// table unless slot clashes drop more than three in four of these.
+const RANKED_CANDIDATES: usize = 4 * MAX_SYMBOLS;
+
+/// A fast hasher for the trainer's candidate map, whose keys are symbol
+/// words and lengths (SipHash took a third of the training time).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
 
 /// A symbol table with a lookup structure for greedy longest-match encoding.
 #[derive(Debug, Clone)]
@@ -153,6 +183,36 @@ impl SymbolEncoder {
     }
 }
 
+/// A candidate symbol `(word, length)` and its gain.
+type Candidate = ((u64, usize), u64);
+
+/// The (up to) 255 candidates of highest gain, ties broken by length then
+/// bytes so training is deterministic, keeping one symbol of 3+ bytes per
+/// slot (the higher gain keeps it).
+fn best_candidates(mut ranked: Vec<Candidate>) -> Vec<Candidate> {
+    let order = |a: &Candidate, b: &Candidate| b.1.cmp(&a.1).then(b.0.1.cmp(&a.0.1)).then(a.0.0.cmp(&b.0.0));
+    let keep = |mut ranked: Vec<Candidate>| {
+        ranked.sort_unstable_by(order);
+        let mut taken = vec![false; 1 << SLOT_BITS];
+        ranked.retain(|&((word, len), _)| len < 3 || !std::mem::replace(&mut taken[slot_of(word)], true));
+        ranked.truncate(MAX_SYMBOLS);
+        ranked
+    };
+    // Sorting thousands of candidates dominated training: rank the best few
+    // hundred first, and all of them only when slot clashes (text with few
+    // distinct prefixes) leave fewer than a full table.
+    if ranked.len() > RANKED_CANDIDATES {
+        let mut head = ranked.clone();
+        head.select_nth_unstable_by(RANKED_CANDIDATES - 1, order);
+        head.truncate(RANKED_CANDIDATES);
+        let head = keep(head);
+        if head.len() == MAX_SYMBOLS {
+            return head;
+        }
+    }
+    keep(ranked)
+}
+
 /// Trains a symbol table on `sample` (values drawn from a page).
 pub fn train(sample: &[&[u8]]) -> SymbolEncoder {
     let mut encoder = SymbolEncoder::new(SymbolTable::empty());
@@ -184,7 +244,8 @@ pub fn train(sample: &[&[u8]]) -> SymbolEncoder {
             }
         };
         // Gain of a candidate: the bytes it would cover.
-        let mut gains: HashMap<(u64, usize), u64> = HashMap::with_capacity(seen.len() + TOKENS);
+        let mut gains: HashMap<(u64, usize), u64, BuildHasherDefault<WordHasher>> =
+            HashMap::with_capacity_and_hasher(seen.len() + TOKENS, BuildHasherDefault::default());
         for (token, &count) in single.iter().enumerate() {
             let (word, len) = token_symbol(token);
             if count > 0 && len > 0 {
@@ -202,13 +263,7 @@ pub fn train(sample: &[&[u8]]) -> SymbolEncoder {
             let word = (first | second << (8 * first_len)) & MASKS[len];
             *gains.entry((word, len)).or_default() += count * len as u64;
         }
-        let mut ranked: Vec<((u64, usize), u64)> = gains.into_iter().collect();
-        // Ties broken by length then bytes, so training is deterministic.
-        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.1.cmp(&a.0.1)).then(a.0.0.cmp(&b.0.0)));
-        // One symbol of 3+ bytes per slot: the higher gain keeps it.
-        let mut taken = vec![false; 1 << SLOT_BITS];
-        ranked.retain(|&((word, len), _)| len < 3 || !std::mem::replace(&mut taken[slot_of(word)], true));
-        ranked.truncate(MAX_SYMBOLS);
+        let ranked = best_candidates(gains.into_iter().collect());
         let symbols: Vec<[u8; 8]> = ranked.iter().map(|((word, _), _)| word.to_le_bytes()).collect();
         let slices: Vec<&[u8]> = symbols
             .iter()
