@@ -189,7 +189,7 @@ type Candidate = ((u64, usize), u64);
 /// The (up to) 255 candidates of highest gain, ties broken by length then
 /// bytes so training is deterministic, keeping one symbol of 3+ bytes per
 /// slot (the higher gain keeps it).
-fn best_candidates(mut ranked: Vec<Candidate>) -> Vec<Candidate> {
+fn best_candidates(ranked: Vec<Candidate>) -> Vec<Candidate> {
     let order = |a: &Candidate, b: &Candidate| b.1.cmp(&a.1).then(b.0.1.cmp(&a.0.1)).then(a.0.0.cmp(&b.0.0));
     let keep = |mut ranked: Vec<Candidate>| {
         ranked.sort_unstable_by(order);
