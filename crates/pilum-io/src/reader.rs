@@ -128,11 +128,7 @@ impl ObjectReader {
             buf.truncate(got);
             Ok(Bytes::from(buf))
         } else {
-            let read = move || {
-                large_read(&file, range)
-                    .map(Bytes::from)
-                    .map_err(|e| local_error(&path, e))
-            };
+            let read = move || large_read(&file, range).map(Bytes::from).map_err(|e| local_error(&path, e));
             tokio::task::spawn_blocking(read)
                 .await
                 .map_err(|e| local_error(&self.path, std::io::Error::other(e)))?
