@@ -122,13 +122,15 @@ impl ObjectReader {
 
     async fn read_local(&self, file: Arc<std::fs::File>, range: Range<u64>) -> Result<Bytes> {
         let path = self.path.clone();
-        if range.end - range.start <= INLINE_READ_BYTES {
+        let read = move || {
             let mut buf = vec![0u8; (range.end - range.start) as usize];
             let got = positional_read(&file, &mut buf, range.start).map_err(|e| local_error(&path, e))?;
             buf.truncate(got);
             Ok(Bytes::from(buf))
+        };
+        if range.end - range.start <= INLINE_READ_BYTES {
+            read()
         } else {
-            let read = move || large_read(&file, range).map(Bytes::from).map_err(|e| local_error(&path, e));
             tokio::task::spawn_blocking(read)
                 .await
                 .map_err(|e| local_error(&self.path, std::io::Error::other(e)))?
@@ -156,30 +158,6 @@ impl ObjectReader {
         }
         Ok(out)
     }
-}
-
-/// Reads `range` of a large read. On Linux the file is opened again
-/// through `/proc/self/fd` (the same file, with its own offset), so
-/// `read_to_end` fills fresh capacity without zeroing it first: zeroing
-/// multi-MiB buffers was 8% of a full scan's CPU. Elsewhere, or if that open
-/// fails, a positional read into a zeroed buffer.
-fn large_read(file: &std::fs::File, range: Range<u64>) -> std::io::Result<Vec<u8>> {
-    let len = (range.end - range.start) as usize;
-    #[cfg(target_os = "linux")]
-    {
-        use std::io::{Read, Seek, SeekFrom};
-        use std::os::fd::AsRawFd;
-        if let Ok(mut own) = std::fs::File::open(format!("/proc/self/fd/{}", file.as_raw_fd())) {
-            own.seek(SeekFrom::Start(range.start))?;
-            let mut buf = Vec::with_capacity(len);
-            own.take(len as u64).read_to_end(&mut buf)?;
-            return Ok(buf);
-        }
-    }
-    let mut buf = vec![0u8; len];
-    let got = positional_read(file, &mut buf, range.start)?;
-    buf.truncate(got);
-    Ok(buf)
 }
 
 /// Reads into `buf` at `offset` until it is full or the file ends; returns bytes read.
