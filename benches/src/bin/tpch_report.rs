@@ -85,7 +85,7 @@ fn args() -> Args {
 
 /// Generates and writes both copies unless this scale factor is already there.
 async fn prepare(dir: &Path, sf: f64) {
-    let marker = dir.join(format!("sf-{sf}.v6.done"));
+    let marker = dir.join(format!("sf-{sf}.v7.done"));
     if marker.exists() {
         return;
     }
