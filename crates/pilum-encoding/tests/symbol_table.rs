@@ -56,14 +56,16 @@ fn word_text(rows: usize, seed: u64) -> (Vec<u64>, Vec<u8>) {
     (offsets, data)
 }
 
-/// File paths sharing long prefixes: zstd's long matches beat 8-byte symbols.
+/// Distinct file paths sharing long prefixes: zstd's long matches beat
+/// 8-byte symbols.
 fn path_text(rows: usize) -> (Vec<u64>, Vec<u8>) {
     let (mut offsets, mut data) = (vec![0u64], Vec::new());
     for row in 0..rows {
+        // Every path distinct (no value dictionary), neighbours alike.
         let path = format!(
             "/usr/lib/python3/dist-packages/project_{}/subpackage/module_{}.py",
-            row / 500,
-            row % 7
+            row / 40,
+            row % 40
         );
         data.extend_from_slice(path.as_bytes());
         offsets.push(data.len() as u64);
@@ -205,6 +207,33 @@ fn pages_where_zstd_is_far_smaller_and_small_pages_keep_zstd() {
         decode_rows(&page).into_iter().map(Option::unwrap).collect::<Vec<_>>(),
         values_of(&offsets, &data)
     );
+}
+
+/// Paths compress to ~6% in 4 KiB zstd frames, mostly entropy tables: such
+/// pages (without a symbol table or zstd dictionary) cut 8 KiB chunks.
+#[test]
+fn densely_compressed_pages_cut_larger_chunks() {
+    let (offsets, data) = path_text(4000);
+    let values = ChunkValues::Variable {
+        offsets: &offsets,
+        data: &data,
+    };
+    let opts = PlanOptions {
+        zstd_dictionary: false,
+        ..PlanOptions::default()
+    };
+    let page = encode_page(ValueKind::Variable, values, 4000, &ValidityInput::default(), opts).unwrap();
+    assert!(page.symbol_table.is_none() && page.zstd_dictionary.is_none());
+    let mut start = 0usize;
+    let rows = page.chunk_rows.len();
+    for (i, &n) in page.chunk_rows.iter().enumerate() {
+        let end = start + n as usize;
+        let raw = offsets[end] - offsets[start];
+        assert!(i + 1 == rows || raw >= 8192, "chunk {i} holds {raw} value bytes");
+        assert!(raw < 8192 + 128, "chunk {i} holds {raw} value bytes");
+        start = end;
+    }
+    assert_eq!(decode_rows_with_zstd(&page), values_of(&offsets, &data));
 }
 
 /// Documents of four ~1 KB passages drawn from 64: a 4 KiB chunk holds
