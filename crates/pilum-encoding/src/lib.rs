@@ -4,9 +4,10 @@
 //! Each chunk carries its own validity, its own lightweight encoding
 //! (plain, frame-of-reference bit-packing, run-length, dictionary indices, or
 //! zstd over the plain form, optionally with a zstd dictionary trained on
-//! the page) and a CRC32, so a reader can decode any row by
-//! fetching exactly one chunk. [`plan_page`] chooses chunk boundaries and the
-//! page-wide options (dictionary, zstd) by sampling the data;
+//! the page, or one-byte codes of a symbol table trained on the page) and a
+//! CRC32, so a reader can decode any row by fetching exactly one chunk.
+//! [`plan_page`] chooses chunk boundaries and the page-wide options
+//! (dictionary, zstd, symbol table) by sampling the data;
 //! [`encode_chunk`] / [`decode_chunk`] turn one chunk into bytes and back.
 //! The byte layout is specified in `format-spec/encodings.md`.
 //!
