@@ -91,9 +91,8 @@ pub struct SymbolEncoder {
     /// Code of the one-byte symbol for each byte, or [`ESCAPE`].
     single: [u8; 256],
     /// For each two-byte prefix (little-endian): the code of the two-byte
-    /// symbol it equals, or [`ESCAPE`] when there is none. (A 64 KiB table
-    /// indexed directly beat a 4 KiB hashed one: 84 against 105 ms per
-    /// 20 MB of Zipf words, the hash adding latency to every code.)
+    /// symbol it equals, or [`ESCAPE`] when there is none. (A 4 KiB table
+    /// hashed like the slots was tried and was not faster.)
     pairs: Vec<u8>,
     /// Symbols of 3+ bytes by [`slot_of`]; a symbol whose slot is taken by
     /// a lower code is never used.
