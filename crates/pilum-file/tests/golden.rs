@@ -89,23 +89,44 @@ fn data_end(bytes: &[u8]) -> usize {
     u64::from_le_bytes(footer[..8].try_into().unwrap()) as usize
 }
 
+/// Reads fixture `name`, checks its footer's minor version and required
+/// features, and opens it; returns its bytes and a reader.
+async fn open_fixture(name: &str, minor: u16, features: u32) -> (Bytes, FileReader) {
+    let fixture = Bytes::from(std::fs::read(golden_dir().join(name)).expect("golden file present in testdata/golden"));
+    let footer = &fixture[fixture.len() - 32..];
+    assert_eq!(
+        u32::from_le_bytes(footer[20..24].try_into().unwrap()),
+        features,
+        "{name}"
+    );
+    assert_eq!(u16::from_le_bytes(footer[26..28].try_into().unwrap()), minor, "{name}");
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    store
+        .put(&Path::from("g"), PutPayload::from(fixture.clone()))
+        .await
+        .unwrap();
+    let reader = FileReader::open(store, Path::from("g")).await.unwrap();
+    (fixture, reader)
+}
+
+/// The data region (everything before the metadata block) of `current` must
+/// be byte-identical to the fixture's.
+fn assert_same_data(fixture: &[u8], current: &[u8], name: &str) {
+    let (g_end, c_end) = (data_end(fixture), data_end(current));
+    assert_eq!(
+        g_end, c_end,
+        "{name}: data region length changed: bytes on disk changed"
+    );
+    assert!(
+        fixture[..g_end] == current[..c_end],
+        "{name}: data bytes changed: add a Format entry and new fixtures"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_text_files_read_back_and_bytes_are_stable() {
     for (name, symbol_table, features) in TEXT_FIXTURES {
-        let fixture = std::fs::read(golden_dir().join(name)).expect("golden file present in testdata/golden");
-        let footer = &fixture[fixture.len() - 32..];
-        assert_eq!(
-            u32::from_le_bytes(footer[20..24].try_into().unwrap()),
-            features,
-            "{name}"
-        );
-        assert_eq!(u16::from_le_bytes(footer[26..28].try_into().unwrap()), 2, "{name}");
-        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        store
-            .put(&Path::from("g"), PutPayload::from(fixture.clone()))
-            .await
-            .unwrap();
-        let reader = FileReader::open(store, Path::from("g")).await.unwrap();
+        let (fixture, reader) = open_fixture(name, 2, features).await;
         let expected = common::text_batch(TEXT_ROWS, 7);
         let got = reader
             .read_range(0..TEXT_ROWS as u64, &ReadOptions::default())
@@ -118,12 +139,7 @@ async fn golden_text_files_read_back_and_bytes_are_stable() {
             arrow_select::take::take_record_batch(&expected, &arrow_array::UInt64Array::from(rows.to_vec())).unwrap();
         common::assert_batches_eq(&taken, &want, name);
 
-        let current = write_current_text(symbol_table).await;
-        let (g_end, c_end) = (data_end(&fixture), data_end(&current));
-        assert!(
-            fixture[..g_end] == current[..c_end],
-            "{name}: data bytes changed: add a Format entry and new fixtures"
-        );
+        assert_same_data(&fixture, &write_current_text(symbol_table).await, name);
     }
 }
 
@@ -131,17 +147,7 @@ async fn golden_text_files_read_back_and_bytes_are_stable() {
 async fn golden_files_read_back_and_bytes_are_stable() {
     let expected = common::all_types_batch(150, 42);
     for (name, minor, features) in RELEASED {
-        let fixture = std::fs::read(golden_dir().join(name)).expect("golden file present in testdata/golden");
-        let footer = &fixture[fixture.len() - 32..];
-        assert_eq!(
-            u32::from_le_bytes(footer[20..24].try_into().unwrap()),
-            features,
-            "{name}"
-        );
-        assert_eq!(u16::from_le_bytes(footer[26..28].try_into().unwrap()), minor, "{name}");
-        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        store.put(&Path::from("g"), PutPayload::from(fixture)).await.unwrap();
-        let reader = FileReader::open(store, Path::from("g")).await.unwrap();
+        let (_, reader) = open_fixture(name, minor, features).await;
         let got = reader
             .read_range(0..150, &ReadOptions::default().with_blob_mode(BlobMode::Bytes))
             .await
@@ -155,13 +161,5 @@ async fn golden_files_read_back_and_bytes_are_stable() {
         );
     }
     let golden = std::fs::read(golden_dir().join(GOLDEN)).expect("golden file present in testdata/golden");
-
-    // The data region (everything before the metadata block) must be byte-identical.
-    let current = write_current().await;
-    let (g_end, c_end) = (data_end(&golden), data_end(&current));
-    assert_eq!(g_end, c_end, "data region length changed: bytes on disk changed");
-    assert!(
-        golden[..g_end] == current[..c_end],
-        "data bytes changed: add a Format entry and new fixtures"
-    );
+    assert_same_data(&golden, &write_current().await, GOLDEN);
 }
