@@ -101,11 +101,14 @@ fn table_of(page: &EncodedPage) -> Option<SymbolTable> {
         .map(|bytes| SymbolTable::from_bytes(bytes).unwrap())
 }
 
-/// Decodes every chunk and returns each row's value (`None` for nulls).
+/// Decodes every chunk, with the page's symbol table or zstd dictionary,
+/// and returns each row's value (`None` for nulls).
 fn decode_rows(page: &EncodedPage) -> Vec<Option<Vec<u8>>> {
     let symbols = table_of(page);
+    let zstd = page.zstd_dictionary.clone().map(pilum_encoding::ZstdDictionary::new);
     let dictionaries = PageDictionaries {
         symbols: symbols.as_ref(),
+        zstd: zstd.as_ref(),
         ..PageDictionaries::default()
     };
     let mut rows = Vec::new();
@@ -123,28 +126,12 @@ fn decode_rows(page: &EncodedPage) -> Vec<Option<Vec<u8>>> {
     rows
 }
 
-/// Decodes a page without a symbol table (zstd, with its dictionary if any).
-fn decode_rows_with_zstd(page: &EncodedPage) -> Vec<Vec<u8>> {
-    let zstd = page.zstd_dictionary.clone().map(pilum_encoding::ZstdDictionary::new);
-    let dictionaries = PageDictionaries {
-        zstd: zstd.as_ref(),
-        ..PageDictionaries::default()
-    };
-    let mut rows = Vec::new();
-    for (chunk, n) in chunks(page) {
-        let DecodedValues::Variable { offsets, data } = decode_chunk(chunk, ValueKind::Variable, n, dictionaries)
-            .unwrap()
-            .values
-        else {
-            panic!("text decodes to variable-width values")
-        };
-        rows.extend(
-            offsets
-                .windows(2)
-                .map(|w| data.as_slice()[w[0] as usize..w[1] as usize].to_vec()),
-        );
-    }
-    rows
+/// The rows of a page without nulls.
+fn decode_valid_rows(page: &EncodedPage) -> Vec<Vec<u8>> {
+    decode_rows(page)
+        .into_iter()
+        .map(|row| row.expect("no null rows"))
+        .collect()
 }
 
 fn values_of(offsets: &[u64], data: &[u8]) -> Vec<Vec<u8>> {
@@ -162,7 +149,7 @@ fn word_text_pages_get_a_symbol_table_close_to_zstd_and_decode_exactly() {
     assert!(table.len() > 100, "{} symbols", table.len());
     assert!(page.zstd_dictionary.is_none());
     assert!(chunks(&page).iter().all(|(chunk, _)| chunk[1] == SYMBOLS_TAG));
-    let rows: Vec<Vec<u8>> = decode_rows(&page).into_iter().map(Option::unwrap).collect();
+    let rows = decode_valid_rows(&page);
     assert_eq!(rows, values_of(&offsets, &data));
     // Within the policy's 10% of zstd (table included), and well below plain.
     let zstd = encode(&offsets, &data, &ValidityInput::default(), false);
@@ -203,10 +190,7 @@ fn pages_where_zstd_is_far_smaller_and_small_pages_keep_zstd() {
     let (offsets, data) = word_text(100, 9);
     let page = encode(&offsets, &data, &ValidityInput::default(), true);
     assert!(page.symbol_table.is_none(), "a 20 KB page is too small for a table");
-    assert_eq!(
-        decode_rows(&page).into_iter().map(Option::unwrap).collect::<Vec<_>>(),
-        values_of(&offsets, &data)
-    );
+    assert_eq!(decode_valid_rows(&page), values_of(&offsets, &data));
 }
 
 /// Paths compress to ~6% in 4 KiB zstd frames, mostly entropy tables: such
@@ -233,7 +217,7 @@ fn densely_compressed_pages_cut_larger_chunks() {
         assert!(raw < 8192 + 128, "chunk {i} holds {raw} value bytes");
         start = end;
     }
-    assert_eq!(decode_rows_with_zstd(&page), values_of(&offsets, &data));
+    assert_eq!(decode_valid_rows(&page), values_of(&offsets, &data));
 }
 
 /// Documents of four ~1 KB passages drawn from 64: a 4 KiB chunk holds
@@ -260,7 +244,7 @@ fn documents_repeating_passages_across_chunks_keep_zstd_with_a_dictionary() {
     let page = encode(&offsets, &data, &ValidityInput::default(), true);
     assert!(page.symbol_table.is_none(), "cross-chunk repeats stay with zstd");
     assert!(page.zstd_dictionary.is_some(), "and its dictionary captures them");
-    assert_eq!(decode_rows_with_zstd(&page), values_of(&offsets, &data));
+    assert_eq!(decode_valid_rows(&page), values_of(&offsets, &data));
 }
 
 #[test]
