@@ -149,13 +149,7 @@ fn encode_symbols(symbols: &SymbolEncoder, offsets: &[u64], data: &[u8], out: &m
         return encode_variable_plain(offsets, data, out);
     };
     let raw = last - first;
-    let mut codes = Vec::with_capacity(raw as usize);
-    let mut code_offsets = Vec::with_capacity(offsets.len());
-    code_offsets.push(0u64);
-    for bounds in offsets.windows(2) {
-        symbols.encode(&data[bounds[0] as usize..bounds[1] as usize], &mut codes);
-        code_offsets.push(codes.len() as u64);
-    }
+    let (code_offsets, codes) = symbols.encode_values(offsets, data);
     match u32::try_from(raw) {
         Ok(raw32) if (codes.len() as u64) < raw => {
             out.push(ENC_SYMBOLS);

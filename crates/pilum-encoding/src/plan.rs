@@ -372,12 +372,7 @@ fn choose_symbols(values: ChunkValues<'_>, ends: &[usize], level: i32) -> Option
         with_zstd += crate::encode::zstd_compress(&body, level).ok()?.len();
         bodies.extend_from_slice(&body);
         let start = if c == 0 { 0 } else { ends[c - 1] };
-        let mut codes = Vec::new();
-        let mut code_offsets = vec![0u64];
-        for i in start..ends[c] {
-            symbols.encode(value(i), &mut codes);
-            code_offsets.push(codes.len() as u64);
-        }
+        let (code_offsets, codes) = symbols.encode_values(&offsets[start..=ends[c]], data);
         let mut coded = Vec::new();
         encode_variable_plain(&code_offsets, &codes, &mut coded).ok()?;
         with_symbols += coded.len() + 4;

@@ -168,6 +168,23 @@ impl SymbolEncoder {
         }
     }
 
+    /// Codes the values `data[offsets[i]..offsets[i + 1]]`: returns the
+    /// code strings' offsets (from 0) and their bytes.
+    pub fn encode_values(&self, offsets: &[u64], data: &[u8]) -> (Vec<u64>, Vec<u8>) {
+        let raw = match (offsets.first(), offsets.last()) {
+            (Some(&first), Some(&last)) => (last - first) as usize,
+            _ => 0,
+        };
+        let mut codes = Vec::with_capacity(raw);
+        let mut code_offsets = Vec::with_capacity(offsets.len().max(1));
+        code_offsets.push(0u64);
+        for bounds in offsets.windows(2) {
+            self.encode(&data[bounds[0] as usize..bounds[1] as usize], &mut codes);
+            code_offsets.push(codes.len() as u64);
+        }
+        (code_offsets, codes)
+    }
+
     /// Appends the codes of `value` to `out`.
     pub fn encode(&self, value: &[u8], out: &mut Vec<u8>) {
         // At most two bytes per input byte (all escapes): write into room
