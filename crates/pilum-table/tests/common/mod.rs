@@ -119,3 +119,21 @@ pub fn column_u64(batch: &RecordBatch, name: &str) -> Vec<u64> {
         .values()
         .to_vec()
 }
+
+/// Runs `test` against the in-memory store, then the local filesystem.
+pub async fn for_each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestLocation) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    test(TestLocation::new(Backend::Memory)).await;
+    test(TestLocation::new(Backend::Local)).await;
+}
+
+/// Write parameters that cut files at 100 rows.
+pub fn small_files() -> WriteParams {
+    WriteParams {
+        max_rows_per_file: 100,
+        ..WriteParams::default()
+    }
+}
