@@ -43,6 +43,9 @@ pub(crate) fn gather(
     let mut validity = ValidityBuilder::new(total);
     let mut item_validity = ValidityBuilder::new(0);
     let mut starts = Vec::with_capacity(if child_starts { total } else { 0 });
+    // A selection served whole by one fixed-width unit shares its buffer instead of copying it.
+    let mut shared: Option<Buffer> = None;
+    let single_piece = units.len() == 1 && ranges.len() == 1;
     for_each_piece(units, ranges, |loaded, from, count| {
         let d = &loaded.decoded;
         validity.append(d.validity.as_ref(), from, count);
@@ -52,7 +55,11 @@ pub(crate) fn gather(
                     .as_slice()
                     .get(from * width..(from + count) * width)
                     .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
-                fixed.extend_from_slice(bytes);
+                if single_piece && count == total && is_aligned(bytes, width) {
+                    shared = Some(buf.slice_with_length(from * width, count * width));
+                } else {
+                    fixed.extend_from_slice(bytes);
+                }
                 if child_starts {
                     let mut at = loaded.unit.child_start;
                     for i in 0..from + count {
@@ -92,7 +99,7 @@ pub(crate) fn gather(
     })?;
     Ok(Gathered {
         len: total,
-        fixed: fixed.into(),
+        fixed: shared.unwrap_or_else(|| fixed.into()),
         bits: (kind == ValueKind::Bits).then(|| bits.finish()),
         offsets,
         data,
@@ -100,6 +107,13 @@ pub(crate) fn gather(
         item_validity: item_validity.finish(),
         child_starts: starts,
     })
+}
+
+/// Whether `bytes` may back an Arrow buffer of `width`-byte values as they
+/// lie: Arrow wants native values aligned to their size (at most 16 bytes).
+fn is_aligned(bytes: &[u8], width: usize) -> bool {
+    let align = 1usize << width.trailing_zeros().min(4);
+    width > 0 && (bytes.as_ptr() as usize).is_multiple_of(align)
 }
 
 /// Validity gathered piece by piece; no buffer when every value is valid.
@@ -192,4 +206,90 @@ pub(crate) fn read_u64(bytes: &[u8], i: usize) -> u64 {
         b.copy_from_slice(s);
     }
     u64::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::units::Unit;
+    use pilum_encoding::DecodedChunk;
+
+    fn column(width: u32) -> ColumnLayout {
+        ColumnLayout {
+            kind: ValueKind::Fixed {
+                width,
+                items: 1,
+                integer: None,
+            },
+            num_values: 1_000,
+            pages: Vec::new(),
+            value_bytes: 0,
+        }
+    }
+
+    fn unit(first_value: u64, values: &[u32]) -> LoadedUnit {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        LoadedUnit {
+            unit: Unit {
+                page: 0,
+                chunk: None,
+                first_value,
+                num_values: values.len() as u64,
+                bytes: 0..0,
+                child_start: 0,
+            },
+            decoded: DecodedChunk {
+                validity: None,
+                item_validity: None,
+                values: DecodedValues::Fixed(Buffer::from_vec(bytes)),
+            },
+        }
+    }
+
+    fn values(g: &Gathered) -> Vec<u32> {
+        g.fixed
+            .as_slice()
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    #[test]
+    fn one_fixed_piece_shares_the_unit_buffer() {
+        let units = vec![unit(100, &(0..64).collect::<Vec<_>>())];
+        let g = gather(&column(4), &units, &[110..120], false).unwrap();
+        assert_eq!(values(&g), (10..20).collect::<Vec<_>>());
+        let DecodedValues::Fixed(source) = &units[0].decoded.values else {
+            panic!("fixed unit expected");
+        };
+        assert_eq!(
+            g.fixed.as_ptr(),
+            source.as_slice()[40..].as_ptr(),
+            "a single piece is not copied"
+        );
+    }
+
+    #[test]
+    fn several_pieces_or_misaligned_values_are_copied() {
+        let units = vec![
+            unit(0, &(0..8).collect::<Vec<_>>()),
+            unit(8, &(8..16).collect::<Vec<_>>()),
+        ];
+        let g = gather(&column(4), &units, &[6..10], false).unwrap();
+        assert_eq!(values(&g), vec![6, 7, 8, 9]);
+        let g = gather(&column(4), &units[..1], &[1..2, 4..6], false).unwrap();
+        assert_eq!(values(&g), vec![1, 4, 5]);
+
+        let mut odd = unit(0, &[1, 2, 3]);
+        let DecodedValues::Fixed(buf) = &odd.decoded.values else {
+            panic!("fixed unit expected");
+        };
+        // Two bytes in, 4-byte values lie misaligned: the gather must copy them.
+        let shifted: Vec<u8> = [0u8, 0].iter().chain(buf.as_slice()).copied().collect();
+        odd.decoded.values = DecodedValues::Fixed(Buffer::from_vec(shifted).slice(2));
+        let g = gather(&column(4), &[odd], &[0..3], false).unwrap();
+        assert_eq!(values(&g), vec![1, 2, 3]);
+        assert!(g.fixed.as_ptr().align_offset(4) == 0);
+    }
 }
