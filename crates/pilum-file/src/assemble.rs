@@ -210,7 +210,7 @@ pub(crate) fn read_u64(bytes: &[u8], i: usize) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::single_range_in_vec_init)]
     use super::*;
     use crate::units::Unit;
     use pilum_encoding::DecodedChunk;
