@@ -22,8 +22,10 @@ fuzz_target!(|data: &[u8]| {
     let zstd = ZstdDictionary::new(b"the dataset column returns a table of rows".repeat(8));
     // A symbol table of 1-, 2- and 8-byte symbols: codes 0, 1 and 2.
     let Ok(symbols) = SymbolTable::from_bytes(b"\x03\x01\x02\x08athe quick ") else { return };
+    let symbols = std::sync::Arc::new(symbols);
     let page = PageDictionaries { values: Some(&dictionary), zstd: Some(&zstd), symbols: Some(&symbols) };
     for kind in kinds {
-        let _ = decode_chunk(chunk, kind, n, page);
+        // Readers decode symbol codes lazily; decode them here too.
+        let _ = decode_chunk(chunk, kind, n, page).and_then(|d| d.values.decode_symbols());
     }
 });

@@ -11,6 +11,7 @@ use crate::zdict::{self, ZstdDictionary};
 use crate::{ValueKind, bitpack, integer};
 use arrow_buffer::{BooleanBuffer, Buffer};
 use pilum_core::ByteCursor;
+use std::sync::Arc;
 
 /// Values of a decoded chunk.
 #[derive(Debug, Clone)]
@@ -29,6 +30,39 @@ pub enum DecodedValues {
         /// Concatenated value bytes.
         data: Buffer,
     },
+    /// `n` values as symbol codes, decoded by the reader straight into its
+    /// output ([`SymbolTable::decode_append`]) or by [`DecodedValues::decode_symbols`].
+    Symbols {
+        /// The page's symbol table.
+        table: Arc<SymbolTable>,
+        /// `n + 1` offsets (starting at 0) into `codes`.
+        code_offsets: Vec<u64>,
+        /// Concatenated codes.
+        codes: Buffer,
+        /// Bytes the `n` values decode to.
+        total: usize,
+    },
+}
+
+impl DecodedValues {
+    /// Decodes symbol codes into [`DecodedValues::Variable`]; other values pass through.
+    pub fn decode_symbols(self) -> Result<Self> {
+        match self {
+            DecodedValues::Symbols {
+                table,
+                code_offsets,
+                codes,
+                total,
+            } => {
+                let (offsets, data) = table.decode(&code_offsets, &codes, total)?;
+                Ok(DecodedValues::Variable {
+                    offsets,
+                    data: Buffer::from_vec(data),
+                })
+            }
+            other => Ok(other),
+        }
+    }
 }
 
 /// One decoded chunk.
@@ -50,11 +84,33 @@ pub struct PageDictionaries<'a> {
     /// The page's zstd dictionary, required by chunks compressed with it.
     pub zstd: Option<&'a ZstdDictionary>,
     /// The page's symbol table, required by chunks of symbol codes.
-    pub symbols: Option<&'a SymbolTable>,
+    pub symbols: Option<&'a Arc<SymbolTable>>,
 }
 
 /// Decodes a chunk of `n` values of `kind`, given its page's dictionaries.
+/// Values stored as they are come out as copies; see [`decode_shared_chunk`].
 pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, page: PageDictionaries<'_>) -> Result<DecodedChunk> {
+    decode_inner(bytes, None, kind, n, page)
+}
+
+/// Like [`decode_chunk`], but values stored as they are (plain values,
+/// symbol codes) come out as slices of `chunk` instead of copies.
+pub fn decode_shared_chunk(
+    chunk: &Buffer,
+    kind: ValueKind,
+    n: usize,
+    page: PageDictionaries<'_>,
+) -> Result<DecodedChunk> {
+    decode_inner(chunk.as_slice(), Some(chunk), kind, n, page)
+}
+
+fn decode_inner(
+    bytes: &[u8],
+    shared: Option<&Buffer>,
+    kind: ValueKind,
+    n: usize,
+    page: PageDictionaries<'_>,
+) -> Result<DecodedChunk> {
     if n > crate::MAX_CHUNK_VALUES {
         return Err(EncodingError::invalid(format!(
             "{n} values exceed the {} per chunk",
@@ -131,7 +187,7 @@ pub fn decode_chunk(bytes: &[u8], kind: ValueKind, n: usize, page: PageDictionar
         finish(&inner_cur)?;
         values
     } else {
-        let values = decode_body(&mut cur, tag, kind, n, page, None)?;
+        let values = decode_body(&mut cur, tag, kind, n, page, shared)?;
         finish(&cur)?;
         values
     };
@@ -232,10 +288,12 @@ fn decode_body(
                 .ok_or_else(|| EncodingError::invalid("symbol chunk in a page without a symbol table"))?;
             let total = cur.u32()? as usize;
             let (code_offsets, codes) = decode_variable_plain(cur, n)?;
-            let (offsets, data) = symbols.decode(&code_offsets, codes, total)?;
-            Ok(DecodedValues::Variable {
-                offsets,
-                data: Buffer::from_vec(data),
+            crate::symbols::check_decoded_len(codes.len(), total)?;
+            Ok(DecodedValues::Symbols {
+                table: Arc::clone(symbols),
+                code_offsets,
+                codes: share_or_copy(source, cur, codes),
+                total,
             })
         }
         (_, tag @ (ENC_FOR | ENC_RLE | ENC_DICT | ENC_SYMBOLS)) => Err(EncodingError::invalid(format!(

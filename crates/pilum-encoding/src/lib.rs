@@ -30,13 +30,13 @@ mod zdict;
 
 pub use bitpack::{bits_needed, pack_bits, unpack_bits};
 pub use chunk::{ChunkValues, ValidityInput};
-pub use decode::{DecodedChunk, DecodedValues, PageDictionaries, decode_chunk};
+pub use decode::{DecodedChunk, DecodedValues, PageDictionaries, decode_chunk, decode_shared_chunk};
 pub use dictionary::Dictionary;
 pub use encode::{ChunkOptions, encode_chunk};
 pub use error::{EncodingError, Result};
 pub use kind::{IntegerSign, ValueKind};
 pub use plan::{EncodedPage, PagePlan, PlanOptions, encode_page, plan_page};
-pub use symbols::SymbolTable;
+pub use symbols::{SYMBOL_DECODE_SLACK, SymbolTable};
 pub use symbols_train::{SymbolEncoder, train as train_symbols};
 pub use zdict::{ZstdDictionary, ZstdEncoderDictionary};
 

@@ -14,6 +14,9 @@ pub(crate) const ESCAPE: u8 = 255;
 pub(crate) const MAX_SYMBOLS: usize = 255;
 /// Longest symbol, in bytes.
 pub(crate) const MAX_SYMBOL_LEN: usize = 8;
+/// Bytes [`SymbolTable::decode_append`] needs past the decoded values (it
+/// stores whole words); capacity for them avoids a reallocation.
+pub const SYMBOL_DECODE_SLACK: usize = MAX_SYMBOL_LEN;
 
 /// A page's symbol table, ready to decode chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,31 +113,66 @@ impl SymbolTable {
     /// offsets and bytes. Codes the table does not use, an escape without
     /// its byte, or a total that does not match are errors.
     pub fn decode(&self, code_offsets: &[u64], codes: &[u8], total: usize) -> Result<(Vec<u64>, Vec<u8>)> {
-        if total > codes.len().saturating_mul(MAX_SYMBOL_LEN) {
-            return Err(EncodingError::invalid(format!(
-                "{} codes cannot decode to {total} bytes",
-                codes.len()
-            )));
-        }
-        // Every code stores a whole word; the slack keeps the last store in bounds.
-        let mut out = vec![0u8; total + MAX_SYMBOL_LEN];
+        let mut out = Vec::new();
         let mut offsets = Vec::with_capacity(code_offsets.len());
         offsets.push(0);
-        let mut pos = 0usize;
+        self.decode_append(code_offsets, codes, total, &mut out, &mut offsets)?;
+        Ok((offsets, out))
+    }
+
+    /// Like [`SymbolTable::decode`], but appends the `total` decoded bytes
+    /// to `out` and each value's end (a position in `out`) to `ends`, so a
+    /// reader decodes straight into its output. On error `out` is left as it
+    /// was; `ends` may have grown.
+    pub fn decode_append(
+        &self,
+        code_offsets: &[u64],
+        codes: &[u8],
+        total: usize,
+        out: &mut Vec<u8>,
+        ends: &mut Vec<u64>,
+    ) -> Result<()> {
+        check_decoded_len(codes.len(), total)?;
+        let start = out.len();
+        // Every code stores a whole word; the slack keeps the last store in bounds.
+        out.resize(start + total + SYMBOL_DECODE_SLACK, 0);
+        let decoded = self.decode_values(code_offsets, codes, out, start, ends);
+        match decoded {
+            Ok(end) if end == start + total => {
+                out.truncate(end);
+                Ok(())
+            }
+            Ok(end) => {
+                out.truncate(start);
+                Err(EncodingError::invalid(format!(
+                    "symbols decoded to {} bytes, expected {total}",
+                    end - start
+                )))
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Decodes every value into `out` from `pos`, pushing value ends; returns the end.
+    fn decode_values(
+        &self,
+        code_offsets: &[u64],
+        codes: &[u8],
+        out: &mut [u8],
+        mut pos: usize,
+        ends: &mut Vec<u64>,
+    ) -> Result<usize> {
         for bounds in code_offsets.windows(2) {
             let value = codes
                 .get(bounds[0] as usize..bounds[1] as usize)
                 .ok_or_else(|| EncodingError::invalid("code offsets out of range"))?;
-            pos = self.decode_value(value, &mut out, pos)?;
-            offsets.push(pos as u64);
+            pos = self.decode_value(value, out, pos)?;
+            ends.push(pos as u64);
         }
-        if pos != total {
-            return Err(EncodingError::invalid(format!(
-                "symbols decoded to {pos} bytes, expected {total}"
-            )));
-        }
-        out.truncate(total);
-        Ok((offsets, out))
+        Ok(pos)
     }
 
     /// Decodes one value's codes into `out` at `pos`; returns the end.
@@ -167,6 +205,17 @@ impl SymbolTable {
         }
         Ok(pos)
     }
+}
+
+/// Checks that `codes` codes can decode to `total` bytes (at most 8 per code),
+/// before anything is allocated for them.
+pub(crate) fn check_decoded_len(codes: usize, total: usize) -> Result<()> {
+    if total > codes.saturating_mul(MAX_SYMBOL_LEN) {
+        return Err(EncodingError::invalid(format!(
+            "{codes} codes cannot decode to {total} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Up to 8 bytes of `bytes` as a little-endian word, zero-padded.

@@ -14,7 +14,7 @@ fn decode_all(kind: ValueKind, page: &pilum_encoding::EncodedPage) -> Vec<pilum_
     let symbols = page
         .symbol_table
         .as_deref()
-        .map(|bytes| SymbolTable::from_bytes(bytes).unwrap());
+        .map(|bytes| std::sync::Arc::new(SymbolTable::from_bytes(bytes).unwrap()));
     let dictionaries = PageDictionaries {
         values: page.dictionary.as_ref(),
         zstd: zstd.as_ref(),
@@ -27,7 +27,11 @@ fn decode_all(kind: ValueKind, page: &pilum_encoding::EncodedPage) -> Vec<pilum_
         .map(|(&rows, &size)| {
             let bytes = &page.bytes[at..at + size as usize];
             at += size as usize;
-            decode_chunk(bytes, kind, rows as usize, dictionaries).unwrap()
+            let chunk = decode_chunk(bytes, kind, rows as usize, dictionaries).unwrap();
+            pilum_encoding::DecodedChunk {
+                values: chunk.values.decode_symbols().unwrap(),
+                ..chunk
+            }
         })
         .collect()
 }

@@ -10,6 +10,7 @@ use pilum_encoding::{
     decode_chunk, encode_page,
 };
 use proptest::prelude::*;
+use std::sync::Arc;
 
 /// Encoding tag of a chunk whose values are symbol codes (after the one
 /// validity-mode byte, for chunks without validity bitmaps).
@@ -104,7 +105,7 @@ fn table_of(page: &EncodedPage) -> Option<SymbolTable> {
 /// Decodes every chunk, with the page's symbol table or zstd dictionary,
 /// and returns each row's value (`None` for nulls).
 fn decode_rows(page: &EncodedPage) -> Vec<Option<Vec<u8>>> {
-    let symbols = table_of(page);
+    let symbols = table_of(page).map(Arc::new);
     let zstd = page.zstd_dictionary.clone().map(pilum_encoding::ZstdDictionary::new);
     let dictionaries = PageDictionaries {
         symbols: symbols.as_ref(),
@@ -114,7 +115,7 @@ fn decode_rows(page: &EncodedPage) -> Vec<Option<Vec<u8>>> {
     let mut rows = Vec::new();
     for (chunk, n) in chunks(page) {
         let decoded = decode_chunk(chunk, ValueKind::Variable, n, dictionaries).unwrap();
-        let DecodedValues::Variable { offsets, data } = decoded.values else {
+        let DecodedValues::Variable { offsets, data } = decoded.values.decode_symbols().unwrap() else {
             panic!("text decodes to variable-width values")
         };
         for i in 0..n {
@@ -254,19 +255,21 @@ fn symbol_chunks_without_their_table_are_errors() {
     let (chunk, rows) = chunks(&page)[0];
     let err = decode_chunk(chunk, ValueKind::Variable, rows, PageDictionaries::default()).unwrap_err();
     assert!(err.to_string().contains("symbol table"), "{err}");
-    let other = SymbolTable::from_bytes(&[1, 1, b'z']).unwrap();
+    let other = Arc::new(SymbolTable::from_bytes(&[1, 1, b'z']).unwrap());
     let wrong = PageDictionaries {
         symbols: Some(&other),
         ..PageDictionaries::default()
     };
-    assert!(decode_chunk(chunk, ValueKind::Variable, rows, wrong).is_err());
+    // Codes are checked when they are decoded, which readers do lazily.
+    let decoded = decode_chunk(chunk, ValueKind::Variable, rows, wrong).unwrap();
+    assert!(decoded.values.decode_symbols().is_err());
 }
 
 /// A word-text page with its symbol table, encoded once for the damage test.
-static DAMAGE_PAGE: std::sync::LazyLock<(EncodedPage, SymbolTable)> = std::sync::LazyLock::new(|| {
+static DAMAGE_PAGE: std::sync::LazyLock<(EncodedPage, Arc<SymbolTable>)> = std::sync::LazyLock::new(|| {
     let (offsets, data) = word_text(1000, 2);
     let page = encode(&offsets, &data, &ValidityInput::default(), true);
-    let table = table_of(&page).unwrap();
+    let table = Arc::new(table_of(&page).unwrap());
     (page, table)
 });
 

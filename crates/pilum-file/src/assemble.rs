@@ -2,7 +2,7 @@
 
 use crate::error::{FileError, Result};
 use crate::layout::ColumnLayout;
-use crate::units::LoadedUnit;
+use crate::units::{ColumnSite, LoadedUnit, PlainValues};
 use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer};
 use pilum_encoding::{DecodedValues, Dictionary, ValueKind};
 use std::ops::Range;
@@ -23,6 +23,7 @@ pub(crate) struct Gathered {
 
 /// Collects the values of `ranges` (sorted, disjoint) from `units`.
 pub(crate) fn gather(
+    site: ColumnSite<'_>,
     column: &ColumnLayout,
     units: &[LoadedUnit],
     ranges: &[Range<u64>],
@@ -46,6 +47,7 @@ pub(crate) fn gather(
     // A selection served whole by one fixed-width unit shares its buffer instead of copying it.
     let mut shared: Option<Buffer> = None;
     let single_piece = units.len() == 1 && ranges.len() == 1;
+    let mut plain = PlainValues::default();
     for_each_piece(units, ranges, |loaded, from, count| {
         let d = &loaded.decoded;
         validity.append(d.validity.as_ref(), from, count);
@@ -71,14 +73,28 @@ pub(crate) fn gather(
                 }
             }
             DecodedValues::Bits(b) => bits.append_buffer(&b.slice(from, count)),
-            DecodedValues::Variable {
-                offsets: o,
-                data: bytes,
-            } => {
+            // A whole symbol-coded unit decodes straight into the output.
+            DecodedValues::Symbols {
+                table,
+                code_offsets,
+                codes,
+                total,
+            } if from == 0 && count + 1 == code_offsets.len() => table
+                .decode_append(code_offsets, codes, *total, &mut data, &mut offsets)
+                .map_err(|e| site.chunk_error(&loaded.unit, e))?,
+            DecodedValues::Variable { .. } | DecodedValues::Symbols { .. } => {
+                let (o, bytes) = plain
+                    .of(site, loaded)?
+                    .ok_or_else(|| FileError::InvalidArgument("variable-width values expected".into()))?;
                 let base = *offsets.last().unwrap_or(&0);
-                let (start, end) = (o[from] as usize, o[from + count] as usize);
-                data.extend_from_slice(&bytes[start..end]);
-                offsets.extend(o[from + 1..=from + count].iter().map(|&x| x - o[from] + base));
+                let bounds = o
+                    .get(from..=from + count)
+                    .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+                let value_bytes = bytes
+                    .get(bounds[0] as usize..bounds[count] as usize)
+                    .ok_or_else(|| FileError::InvalidArgument("value offsets exceed the chunk".into()))?;
+                data.extend_from_slice(value_bytes);
+                offsets.extend(bounds[1..].iter().map(|&x| x - bounds[0] + base));
             }
             DecodedValues::Indices(indices) => {
                 let dictionary = column
@@ -182,6 +198,8 @@ fn variable_bytes(units: &[LoadedUnit]) -> usize {
         .iter()
         .map(|l| match &l.decoded.values {
             DecodedValues::Variable { data, .. } => data.len(),
+            // Symbol decoding writes whole words: room for the last one's overhang.
+            DecodedValues::Symbols { total, .. } => *total + pilum_encoding::SYMBOL_DECODE_SLACK,
             _ => 0,
         })
         .sum()
@@ -210,10 +228,20 @@ pub(crate) fn read_u64(bytes: &[u8], i: usize) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::single_range_in_vec_init)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::single_range_in_vec_init
+    )]
     use super::*;
     use crate::units::Unit;
     use pilum_encoding::DecodedChunk;
+
+    const SITE: ColumnSite<'static> = ColumnSite {
+        path: "test.pilum",
+        column: 0,
+    };
 
     fn column(width: u32) -> ColumnLayout {
         ColumnLayout {
@@ -258,7 +286,7 @@ mod tests {
     #[test]
     fn one_fixed_piece_shares_the_unit_buffer() {
         let units = vec![unit(100, &(0..64).collect::<Vec<_>>())];
-        let g = gather(&column(4), &units, &[110..120], false).unwrap();
+        let g = gather(SITE, &column(4), &units, &[110..120], false).unwrap();
         assert_eq!(values(&g), (10..20).collect::<Vec<_>>());
         let DecodedValues::Fixed(source) = &units[0].decoded.values else {
             panic!("fixed unit expected");
@@ -276,9 +304,9 @@ mod tests {
             unit(0, &(0..8).collect::<Vec<_>>()),
             unit(8, &(8..16).collect::<Vec<_>>()),
         ];
-        let g = gather(&column(4), &units, &[6..10], false).unwrap();
+        let g = gather(SITE, &column(4), &units, &[6..10], false).unwrap();
         assert_eq!(values(&g), vec![6, 7, 8, 9]);
-        let g = gather(&column(4), &units[..1], &[1..2, 4..6], false).unwrap();
+        let g = gather(SITE, &column(4), &units[..1], &[1..2, 4..6], false).unwrap();
         assert_eq!(values(&g), vec![1, 4, 5]);
 
         let mut odd = unit(0, &[1, 2, 3]);
@@ -288,7 +316,7 @@ mod tests {
         // Two bytes in, 4-byte values lie misaligned: the gather must copy them.
         let shifted: Vec<u8> = [0u8, 0].iter().chain(buf.as_slice()).copied().collect();
         odd.decoded.values = DecodedValues::Fixed(Buffer::from_vec(shifted).slice(2));
-        let g = gather(&column(4), &[odd], &[0..3], false).unwrap();
+        let g = gather(SITE, &column(4), &[odd], &[0..3], false).unwrap();
         assert_eq!(values(&g), vec![1, 2, 3]);
         assert!(g.fixed.as_ptr().align_offset(4) == 0);
     }

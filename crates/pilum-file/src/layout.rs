@@ -56,7 +56,7 @@ impl PageLayout {
         PageDictionaries {
             values: self.dictionary.as_ref(),
             zstd: self.zstd_dictionary.as_deref(),
-            symbols: self.symbol_table.as_deref(),
+            symbols: self.symbol_table.as_ref(),
         }
     }
 }

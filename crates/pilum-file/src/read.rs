@@ -4,7 +4,7 @@ use crate::assemble::{Gathered, gather, read_u64};
 use crate::error::{FileError, Result};
 use crate::layout::ColumnLayout;
 use crate::tree::Node;
-use crate::units::{load_units, plan_units};
+use crate::units::{ColumnSite, load_units, plan_units};
 use crate::views::gather_views;
 use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, GenericByteArray, LargeBinaryArray, ListArray, MapArray, NullArray,
@@ -53,7 +53,14 @@ impl ReadContext<'_> {
         let layout = &self.columns[column];
         let units = plan_units(&self.path(), column, layout, ranges)?;
         let loaded = load_units(self.reader, column, layout, units).await?;
-        gather(layout, &loaded, ranges, child_starts)
+        let path = self.path();
+        gather(
+            ColumnSite { path: &path, column },
+            layout,
+            &loaded,
+            ranges,
+            child_starts,
+        )
     }
 
     /// Reads values `ranges` of a variable-width leaf column as a view array.
@@ -67,7 +74,8 @@ impl ReadContext<'_> {
             let layout = &self.columns[column];
             let units = plan_units(&self.path(), column, layout, &ranges)?;
             let loaded = load_units(self.reader, column, layout, units).await?;
-            gather_views(layout, &loaded, &ranges, utf8)
+            let path = self.path();
+            gather_views(ColumnSite { path: &path, column }, layout, &loaded, &ranges, utf8)
         })
     }
 

@@ -5,7 +5,7 @@
 use crate::error::{FileError, Result};
 use crate::layout::ColumnLayout;
 use arrow_buffer::Buffer;
-use pilum_encoding::{DecodedChunk, DecodedValues, ValueKind, decode_chunk};
+use pilum_encoding::{DecodedChunk, DecodedValues, EncodingError, ValueKind, decode_shared_chunk};
 use pilum_io::ObjectReader;
 use std::ops::Range;
 
@@ -24,6 +24,67 @@ pub(crate) struct Unit {
 pub(crate) struct LoadedUnit {
     pub unit: Unit,
     pub decoded: DecodedChunk,
+}
+
+/// Where a column's units come from, for errors that name a chunk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ColumnSite<'a> {
+    pub path: &'a str,
+    pub column: usize,
+}
+
+impl ColumnSite<'_> {
+    /// The typed error of a chunk of `unit` that failed to decode.
+    pub(crate) fn chunk_error(&self, unit: &Unit, source: EncodingError) -> FileError {
+        FileError::Chunk {
+            path: self.path.to_string(),
+            column: self.column,
+            page: unit.page,
+            chunk: unit.chunk.unwrap_or_default(),
+            source,
+        }
+    }
+}
+
+/// Plain values of variable-width units, decoding symbol-coded units whole
+/// and keeping the last one while a selection reads it in several pieces.
+#[derive(Default)]
+pub(crate) struct PlainValues {
+    /// `(page, chunk)` of the decoded unit.
+    unit: Option<(usize, Option<usize>)>,
+    offsets: Vec<u64>,
+    data: Buffer,
+}
+
+impl PlainValues {
+    /// The offsets and bytes of `loaded`'s values; `None` when they are not
+    /// variable-width values stored whole (fixed, bits, dictionary indices).
+    pub(crate) fn of<'a>(
+        &'a mut self,
+        site: ColumnSite<'_>,
+        loaded: &'a LoadedUnit,
+    ) -> Result<Option<(&'a [u64], &'a Buffer)>> {
+        match &loaded.decoded.values {
+            DecodedValues::Variable { offsets, data } => Ok(Some((offsets, data))),
+            DecodedValues::Symbols {
+                table,
+                code_offsets,
+                codes,
+                total,
+            } => {
+                let key = Some((loaded.unit.page, loaded.unit.chunk));
+                if self.unit != key {
+                    self.unit = None;
+                    let (offsets, data) = table
+                        .decode(code_offsets, codes, *total)
+                        .map_err(|e| site.chunk_error(&loaded.unit, e))?;
+                    (self.offsets, self.data, self.unit) = (offsets, Buffer::from_vec(data), key);
+                }
+                Ok(Some((&self.offsets, &self.data)))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// The units covering sorted, disjoint value `ranges` of `column`, in order.
@@ -90,21 +151,24 @@ pub(crate) async fn load_units(
 ) -> Result<Vec<LoadedUnit>> {
     let ranges: Vec<Range<u64>> = units.iter().map(|u| u.bytes.clone()).collect();
     let fetched = reader.read_ranges(&ranges).await?;
+    let path = reader.path().to_string();
+    let site = ColumnSite {
+        path: &path,
+        column: index,
+    };
     units
         .into_iter()
         .zip(fetched)
         .map(|(unit, bytes)| {
             let page = &column.pages[unit.page];
             let decoded = match unit.chunk {
-                Some(c) => decode_chunk(&bytes, column.kind, unit.num_values as usize, page.dictionaries()).map_err(
-                    |source| FileError::Chunk {
-                        path: reader.path().to_string(),
-                        column: index,
-                        page: unit.page,
-                        chunk: c,
-                        source,
-                    },
-                )?,
+                Some(_) => decode_shared_chunk(
+                    &Buffer::from(bytes),
+                    column.kind,
+                    unit.num_values as usize,
+                    page.dictionaries(),
+                )
+                .map_err(|source| site.chunk_error(&unit, source))?,
                 None => DecodedChunk {
                     validity: page
                         .flat_validity

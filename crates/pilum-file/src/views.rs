@@ -9,7 +9,7 @@
 use crate::assemble::{ValidityBuilder, for_each_piece};
 use crate::error::{FileError, Result};
 use crate::layout::{ColumnLayout, PageLayout};
-use crate::units::LoadedUnit;
+use crate::units::{ColumnSite, LoadedUnit, PlainValues};
 use arrow_array::builder::make_view;
 use arrow_array::{ArrayRef, BinaryViewArray, StringViewArray};
 use arrow_buffer::{Buffer, ScalarBuffer};
@@ -149,6 +149,7 @@ impl ViewBuilder {
 /// Reads values `ranges` of a variable-width column as a `Utf8View` array
 /// (`utf8`, checking the bytes are UTF-8) or a `BinaryView` array.
 pub(crate) fn gather_views(
+    site: ColumnSite<'_>,
     column: &ColumnLayout,
     units: &[LoadedUnit],
     ranges: &[Range<u64>],
@@ -161,11 +162,14 @@ pub(crate) fn gather_views(
         utf8,
     };
     let mut validity = ValidityBuilder::new(total);
+    let mut plain = PlainValues::default();
     for_each_piece(units, ranges, |loaded, from, count| {
         let d = &loaded.decoded;
         validity.append(d.validity.as_ref(), from, count);
+        if let Some((offsets, data)) = plain.of(site, loaded)? {
+            return out.push_plain(offsets, data, from, count);
+        }
         match &d.values {
-            DecodedValues::Variable { offsets, data } => out.push_plain(offsets, data, from, count),
             DecodedValues::Indices(indices) => {
                 let page = column
                     .pages
