@@ -15,10 +15,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The allocator of every benchmark binary, as in the Python module and the CLI.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Rows per generated batch.
 pub const BATCH_ROWS: usize = 10_000;
 

@@ -19,13 +19,6 @@ mod stream;
 
 use pyo3::prelude::*;
 
-/// mimalloc instead of the system allocator: scans allocate and free
-/// megabyte buffers from several threads, and glibc's per-thread arenas
-/// hand those pages back and fault them in again (a third of a text scan's
-/// system time); see `benches/RESULTS.md`, round 5.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<dataset::PyDataset>()?;

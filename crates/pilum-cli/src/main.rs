@@ -18,13 +18,6 @@ use output::Style;
 use std::collections::HashMap;
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: scans allocate and free
-/// megabyte buffers from several threads, and glibc's per-thread arenas
-/// hand those pages back and fault them in again (a third of a text scan's
-/// system time); see `benches/RESULTS.md`, round 5.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
