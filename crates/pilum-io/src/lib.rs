@@ -6,6 +6,7 @@
 //! tracking the byte position. [`CountingStore`] wraps any store and counts
 //! requests, so tests can assert how many reads an operation costs.
 
+mod buffers;
 mod counting;
 mod error;
 mod reader;

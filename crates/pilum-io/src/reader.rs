@@ -123,10 +123,10 @@ impl ObjectReader {
     async fn read_local(&self, file: Arc<std::fs::File>, range: Range<u64>) -> Result<Bytes> {
         let path = self.path.clone();
         let read = move || {
-            let mut buf = vec![0u8; (range.end - range.start) as usize];
+            let mut buf = crate::buffers::take((range.end - range.start) as usize);
             let got = positional_read(&file, &mut buf, range.start).map_err(|e| local_error(&path, e))?;
             buf.truncate(got);
-            Ok(Bytes::from(buf))
+            Ok(crate::buffers::into_bytes(buf))
         };
         if range.end - range.start <= INLINE_READ_BYTES {
             read()
