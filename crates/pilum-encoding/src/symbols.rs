@@ -165,18 +165,70 @@ impl SymbolTable {
         mut pos: usize,
         ends: &mut Vec<u64>,
     ) -> Result<usize> {
+        let known = self.all_codes_known(codes);
         for bounds in code_offsets.windows(2) {
             let value = codes
                 .get(bounds[0] as usize..bounds[1] as usize)
                 .ok_or_else(|| EncodingError::invalid("code offsets out of range"))?;
-            pos = self.decode_value(value, out, pos)?;
+            // Each code writes one word and advances at most 8 bytes, so a
+            // word of room per code means no store can leave `out`.
+            let room = value.len().saturating_mul(MAX_SYMBOL_LEN);
+            pos = if known && out.len().saturating_sub(pos) >= room {
+                self.decode_value_with_room(value, out, pos)?
+            } else {
+                self.decode_value_checked(value, out, pos)?
+            };
             ends.push(pos as u64);
         }
         Ok(pos)
     }
 
-    /// Decodes one value's codes into `out` at `pos`; returns the end.
-    fn decode_value(&self, value: &[u8], out: &mut [u8], mut pos: usize) -> Result<usize> {
+    /// Whether every byte of `codes` is a code the table uses or an escape,
+    /// always true for a full table. Literal bytes after escapes are
+    /// counted too, so `false` may be wrong, but only costs the checked path.
+    fn all_codes_known(&self, codes: &[u8]) -> bool {
+        let count = self.count;
+        count == MAX_SYMBOLS
+            || !codes
+                .iter()
+                .fold(false, |unknown, &c| unknown | ((c as usize >= count) & (c != ESCAPE)))
+    }
+
+    /// Decodes one value whose codes are all known or escapes, given a word
+    /// of room per code in `out` past `pos`: no bounds check per code.
+    fn decode_value_with_room(&self, value: &[u8], out: &mut [u8], mut pos: usize) -> Result<usize> {
+        debug_assert!(out.len() - pos >= value.len() * MAX_SYMBOL_LEN);
+        let base = out.as_mut_ptr();
+        let mut i = 0;
+        while let Some(&code) = value.get(i) {
+            if code == ESCAPE {
+                let byte = *value
+                    .get(i + 1)
+                    .ok_or_else(|| EncodingError::invalid("escape code without its byte"))?;
+                // SAFETY: as for the word store below; this stores one byte.
+                unsafe { base.add(pos).write(byte) };
+                pos += 1;
+                i += 2;
+                continue;
+            }
+            // SAFETY: each code consumed before this one advanced `pos` by
+            // at most 8 bytes and `i` by at least 1, so `pos <= start + 8 * i`
+            // with `i < value.len()`, and the caller checked
+            // `out.len() >= start + 8 * value.len()`: the 8 bytes written at
+            // `pos` lie inside `out`. `write_unaligned` needs no alignment.
+            unsafe {
+                base.add(pos)
+                    .cast::<u64>()
+                    .write_unaligned(self.words[code as usize].to_le())
+            };
+            pos += self.lens[code as usize] as usize;
+            i += 1;
+        }
+        Ok(pos)
+    }
+
+    /// [`SymbolTable::decode_value`] with every store bounds-checked.
+    fn decode_value_checked(&self, value: &[u8], out: &mut [u8], mut pos: usize) -> Result<usize> {
         let overflow = || EncodingError::invalid("symbols decode past the stated length");
         let mut i = 0;
         while i < value.len() {

@@ -302,4 +302,57 @@ proptest! {
         let dictionaries = PageDictionaries { symbols: Some(table), ..PageDictionaries::default() };
         prop_assert!(decode_chunk(&damaged, ValueKind::Variable, rows, dictionaries).is_err());
     }
+
+    /// The decoder (unchecked stores where every value has room, checked
+    /// ones near the end of the output) matches a plain reference decoder on
+    /// full and partial tables, with escapes and, for partial tables,
+    /// unknown codes, which must be errors.
+    #[test]
+    fn decoding_matches_a_reference_decoder(
+        lens in proptest::collection::vec(1usize..=8, 1..=255),
+        symbol_bytes in proptest::collection::vec(any::<u8>(), 255 * 8),
+        values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..30),
+    ) {
+        let mut table_bytes = vec![lens.len() as u8];
+        table_bytes.extend(lens.iter().map(|&l| l as u8));
+        let mut at = 0;
+        let mut symbols = Vec::new();
+        for &len in &lens {
+            symbols.push(symbol_bytes[at..at + len].to_vec());
+            table_bytes.extend_from_slice(&symbol_bytes[at..at + len]);
+            at += len;
+        }
+        let table = SymbolTable::from_bytes(&table_bytes).unwrap();
+        // Reference: codes past the table are unknown; 255 escapes a byte.
+        let reference = |codes: &[u8]| -> Option<Vec<u8>> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < codes.len() {
+                if codes[i] == 255 {
+                    out.push(*codes.get(i + 1)?);
+                    i += 2;
+                } else {
+                    out.extend_from_slice(symbols.get(codes[i] as usize)?);
+                    i += 1;
+                }
+            }
+            Some(out)
+        };
+        let mut code_offsets = vec![0u64];
+        let mut codes = Vec::new();
+        let mut expected = Some(Vec::new());
+        for value in &values {
+            codes.extend_from_slice(value);
+            code_offsets.push(codes.len() as u64);
+            expected = expected.zip(reference(value)).map(|(mut all, v)| { all.extend(v); all });
+        }
+        match expected {
+            Some(expected) => {
+                let (offsets, data) = table.decode(&code_offsets, &codes, expected.len()).unwrap();
+                prop_assert_eq!(data, expected);
+                prop_assert_eq!(offsets.len(), values.len() + 1);
+            }
+            None => prop_assert!(table.decode(&code_offsets, &codes, 0).is_err()),
+        }
+    }
 }
