@@ -24,8 +24,17 @@ fuzz_target!(|data: &[u8]| {
     let Ok(symbols) = SymbolTable::from_bytes(b"\x03\x01\x02\x08athe quick ") else { return };
     let symbols = std::sync::Arc::new(symbols);
     let page = PageDictionaries { values: Some(&dictionary), zstd: Some(&zstd), symbols: Some(&symbols) };
+    // A full table (255 symbols of 1-8 bytes): every code is known, so the
+    // decoder takes its unchecked-store path wherever the output has room.
+    let mut full = vec![255u8];
+    full.extend((0..255u8).map(|c| c % 8 + 1));
+    full.extend((0..255u8).flat_map(|c| (0..c % 8 + 1).map(move |k| c.wrapping_add(k))));
+    let Ok(full) = SymbolTable::from_bytes(&full) else { return };
+    let full = std::sync::Arc::new(full);
+    let full_page = PageDictionaries { symbols: Some(&full), ..page };
     for kind in kinds {
         // Readers decode symbol codes lazily; decode them here too.
         let _ = decode_chunk(chunk, kind, n, page).and_then(|d| d.values.decode_symbols());
+        let _ = decode_chunk(chunk, kind, n, full_page).and_then(|d| d.values.decode_symbols());
     }
 });
