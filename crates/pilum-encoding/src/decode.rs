@@ -45,22 +45,33 @@ pub enum DecodedValues {
 }
 
 impl DecodedValues {
+    /// Symbol codes decoded into plain offsets (from 0) and bytes; `None`
+    /// for values that are not symbol codes.
+    pub fn plain_symbols(&self) -> Option<Result<(Vec<u64>, Buffer)>> {
+        let DecodedValues::Symbols {
+            table,
+            code_offsets,
+            codes,
+            total,
+        } = self
+        else {
+            return None;
+        };
+        Some(
+            table
+                .decode(code_offsets, codes, *total)
+                .map(|(offsets, data)| (offsets, Buffer::from_vec(data))),
+        )
+    }
+
     /// Decodes symbol codes into [`DecodedValues::Variable`]; other values pass through.
     pub fn decode_symbols(self) -> Result<Self> {
-        match self {
-            DecodedValues::Symbols {
-                table,
-                code_offsets,
-                codes,
-                total,
-            } => {
-                let (offsets, data) = table.decode(&code_offsets, &codes, total)?;
-                Ok(DecodedValues::Variable {
-                    offsets,
-                    data: Buffer::from_vec(data),
-                })
+        match self.plain_symbols() {
+            Some(decoded) => {
+                let (offsets, data) = decoded?;
+                Ok(DecodedValues::Variable { offsets, data })
             }
-            other => Ok(other),
+            None => Ok(self),
         }
     }
 }

@@ -66,19 +66,15 @@ impl PlainValues {
     ) -> Result<Option<(&'a [u64], &'a Buffer)>> {
         match &loaded.decoded.values {
             DecodedValues::Variable { offsets, data } => Ok(Some((offsets, data))),
-            DecodedValues::Symbols {
-                table,
-                code_offsets,
-                codes,
-                total,
-            } => {
+            values @ DecodedValues::Symbols { .. } => {
                 let key = Some((loaded.unit.page, loaded.unit.chunk));
                 if self.unit != key {
                     self.unit = None;
-                    let (offsets, data) = table
-                        .decode(code_offsets, codes, *total)
-                        .map_err(|e| site.chunk_error(&loaded.unit, e))?;
-                    (self.offsets, self.data, self.unit) = (offsets, Buffer::from_vec(data), key);
+                    let decoded = values.plain_symbols().transpose();
+                    (self.offsets, self.data) = decoded
+                        .map_err(|e| site.chunk_error(&loaded.unit, e))?
+                        .unwrap_or_default();
+                    self.unit = key;
                 }
                 Ok(Some((&self.offsets, &self.data)))
             }

@@ -198,16 +198,7 @@ async fn schema_evolution_is_zero_copy() {
         .await
         .unwrap();
         assert_eq!(data_files(&ds).await, after_add, "all-null columns are metadata only");
-        assert_eq!(
-            ds.scan()
-                .project(["embedding"])
-                .try_into_batch()
-                .await
-                .unwrap()
-                .column(0)
-                .null_count(),
-            249
-        );
+        assert_eq!(nulls_in(&ds, "embedding").await, 249);
         // Merge a column from Arrow data joined on id (missing keys give nulls).
         let extra_schema = Arc::new(Schema::new(vec![
             Field::new("key", DataType::Int64, false),
@@ -264,16 +255,7 @@ async fn schema_evolution_is_zero_copy() {
         ds.add_columns(NewColumns::AllNulls(vec![Field::new("text", DataType::Utf8, true)]))
             .await
             .unwrap();
-        assert_eq!(
-            ds.scan()
-                .project(["text"])
-                .try_into_batch()
-                .await
-                .unwrap()
-                .column(0)
-                .null_count(),
-            249
-        );
+        assert_eq!(nulls_in(&ds, "text").await, 249);
         // Cast rewrites only that column.
         ds.alter_columns(&[ColumnAlteration {
             path: "amount".into(),
@@ -336,4 +318,15 @@ async fn schema_evolution_is_zero_copy() {
         assert_eq!(data_files(&ds).await, after_cast);
     })
     .await;
+}
+
+/// Null count of column `name` over a scan of `ds`.
+async fn nulls_in(ds: &Dataset, name: &str) -> usize {
+    ds.scan()
+        .project([name])
+        .try_into_batch()
+        .await
+        .unwrap()
+        .column(0)
+        .null_count()
 }
