@@ -7,6 +7,7 @@
 
 use crate::error::{EncodingError, Result};
 use pilum_core::ByteCursor;
+use std::mem::MaybeUninit;
 
 /// The code that escapes one literal byte.
 pub(crate) const ESCAPE: u8 = 255;
@@ -134,38 +135,39 @@ impl SymbolTable {
     ) -> Result<()> {
         check_decoded_len(codes.len(), total)?;
         let start = out.len();
-        // Every code stores a whole word; the slack keeps the last store in bounds.
-        out.resize(start + total + SYMBOL_DECODE_SLACK, 0);
-        let decoded = self.decode_values(code_offsets, codes, out, start, ends);
-        match decoded {
-            Ok(end) if end == start + total => {
-                out.truncate(end);
-                Ok(())
-            }
-            Ok(end) => {
-                out.truncate(start);
-                Err(EncodingError::invalid(format!(
-                    "symbols decoded to {} bytes, expected {total}",
-                    end - start
-                )))
-            }
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
+        // Every code stores a whole word; the slack keeps the last store in
+        // bounds. The room is written, not zeroed first.
+        out.reserve(total + SYMBOL_DECODE_SLACK);
+        let room = out
+            .spare_capacity_mut()
+            .get_mut(..total + SYMBOL_DECODE_SLACK)
+            .ok_or_else(|| EncodingError::invalid("no room to decode symbols"))?;
+        let written = self.decode_values(code_offsets, codes, room, start as u64, ends)?;
+        if written != total {
+            return Err(EncodingError::invalid(format!(
+                "symbols decoded to {written} bytes, expected {total}"
+            )));
         }
+        // SAFETY: decoding stores every byte it moves past (a code stores
+        // its whole symbol and more, an escape its byte), so the first
+        // `written` bytes of the spare capacity are initialised; `reserve`
+        // made the capacity at least `start + written`.
+        unsafe { out.set_len(start + written) };
+        Ok(())
     }
 
-    /// Decodes every value into `out` from `pos`, pushing value ends; returns the end.
+    /// Decodes every value into `out` from its start, pushing each value's
+    /// end plus `base`; returns the bytes decoded.
     fn decode_values(
         &self,
         code_offsets: &[u64],
         codes: &[u8],
-        out: &mut [u8],
-        mut pos: usize,
+        out: &mut [MaybeUninit<u8>],
+        base: u64,
         ends: &mut Vec<u64>,
     ) -> Result<usize> {
         let known = self.all_codes_known(codes);
+        let mut pos = 0;
         for bounds in code_offsets.windows(2) {
             let value = codes
                 .get(bounds[0] as usize..bounds[1] as usize)
@@ -178,7 +180,7 @@ impl SymbolTable {
             } else {
                 self.decode_value_checked(value, out, pos)?
             };
-            ends.push(pos as u64);
+            ends.push(base + pos as u64);
         }
         Ok(pos)
     }
@@ -196,9 +198,9 @@ impl SymbolTable {
 
     /// Decodes one value whose codes are all known or escapes, given a word
     /// of room per code in `out` past `pos`: no bounds check per code.
-    fn decode_value_with_room(&self, value: &[u8], out: &mut [u8], mut pos: usize) -> Result<usize> {
+    fn decode_value_with_room(&self, value: &[u8], out: &mut [MaybeUninit<u8>], mut pos: usize) -> Result<usize> {
         debug_assert!(out.len() - pos >= value.len() * MAX_SYMBOL_LEN);
-        let base = out.as_mut_ptr();
+        let base = out.as_mut_ptr().cast::<u8>();
         let mut i = 0;
         while let Some(&code) = value.get(i) {
             if code == ESCAPE {
@@ -228,7 +230,7 @@ impl SymbolTable {
     }
 
     /// [`SymbolTable::decode_value`] with every store bounds-checked.
-    fn decode_value_checked(&self, value: &[u8], out: &mut [u8], mut pos: usize) -> Result<usize> {
+    fn decode_value_checked(&self, value: &[u8], out: &mut [MaybeUninit<u8>], mut pos: usize) -> Result<usize> {
         let overflow = || EncodingError::invalid("symbols decode past the stated length");
         let mut i = 0;
         while i < value.len() {
@@ -237,7 +239,7 @@ impl SymbolTable {
                 let byte = *value
                     .get(i + 1)
                     .ok_or_else(|| EncodingError::invalid("escape code without its byte"))?;
-                *out.get_mut(pos).ok_or_else(overflow)? = byte;
+                out.get_mut(pos).ok_or_else(overflow)?.write(byte);
                 pos += 1;
                 i += 2;
             } else {
@@ -248,9 +250,10 @@ impl SymbolTable {
                     )));
                 }
                 let word = self.words[code as usize].to_le_bytes();
-                out.get_mut(pos..pos + MAX_SYMBOL_LEN)
-                    .ok_or_else(overflow)?
-                    .copy_from_slice(&word);
+                let slots = out.get_mut(pos..pos + MAX_SYMBOL_LEN).ok_or_else(overflow)?;
+                for (slot, byte) in slots.iter_mut().zip(word) {
+                    slot.write(byte);
+                }
                 pos += len;
                 i += 1;
             }

@@ -51,5 +51,5 @@ pub use footer::{
 };
 pub use pilum_encoding::PlanOptions;
 pub use read::{BlobMode, blob_description_type};
-pub use reader::{FileReader, OPEN_READ_BYTES, ReadOptions, ScanOptions, cores, parse_schema};
+pub use reader::{FileReader, FlatColumnPages, OPEN_READ_BYTES, ReadOptions, ScanOptions, cores, parse_schema};
 pub use writer::{FileWriter, PAGE_ALIGNMENT, WriteSummary, WriterOptions, schema_to_bytes};

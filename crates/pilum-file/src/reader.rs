@@ -91,6 +91,15 @@ impl Default for ScanOptions {
     }
 }
 
+/// Where the pages of a flat-stored column start (see [`FileReader::widest_flat_column`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlatColumnPages {
+    /// Bytes the column's pages take in the file.
+    pub stored_bytes: u64,
+    /// The first row of each page, ascending, starting at 0.
+    pub page_starts: Vec<u64>,
+}
+
 #[derive(Debug)]
 struct Inner {
     reader: ObjectReader,
@@ -220,6 +229,33 @@ impl FileReader {
     /// for files that do not record them (format 1.0 and 1.1).
     pub fn value_bytes_per_row(&self, options: &ReadOptions) -> Result<Option<f64>> {
         self.inner.value_bytes_per_row(options)
+    }
+
+    /// The projected column stored in flat pages (fixed-width values of at
+    /// least [`FLAT_MIN_WIDTH`](crate::FLAT_MIN_WIDTH) bytes, one per row)
+    /// with the most stored bytes, and the rows at which its pages start;
+    /// `None` when no projected column is stored flat. A scan cut at these
+    /// rows reads each batch's values of that column out of one page, which
+    /// then backs the batch without a copy.
+    pub fn widest_flat_column(&self, options: &ReadOptions) -> Result<Option<FlatColumnPages>> {
+        let mut widest: Option<FlatColumnPages> = None;
+        for i in self.inner.projection(options)? {
+            let Node::Leaf { column, .. } = &self.inner.nodes[i] else {
+                continue;
+            };
+            let layout = &self.inner.columns[*column];
+            if layout.pages.is_empty() || !layout.pages.iter().all(|p| p.flat) {
+                continue;
+            }
+            let stored_bytes = layout.pages.iter().map(|p| p.length).sum();
+            if widest.as_ref().is_none_or(|w| stored_bytes > w.stored_bytes) {
+                widest = Some(FlatColumnPages {
+                    stored_bytes,
+                    page_starts: layout.pages.iter().map(|p| p.first_value).collect(),
+                });
+            }
+        }
+        Ok(widest)
     }
 
     /// Physical columns and pages, for inspection tools: `(values, pages)` per column.

@@ -9,7 +9,7 @@ use crate::proto;
 use crate::schema::TableSchema;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
 use arrow_schema::DataType;
-use pilum_file::{BlobFile, BlobMode, FileReader, ReadOptions};
+use pilum_file::{BlobFile, BlobMode, FileReader, FlatColumnPages, ReadOptions};
 use roaring::RoaringBitmap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -71,6 +71,32 @@ impl FragmentReader {
             }
         }
         Ok(Some(total))
+    }
+
+    /// The rows at which the pages of the projected column stored flat with
+    /// the most bytes start (see [`FileReader::widest_flat_column`]); empty
+    /// when no projected column is stored flat.
+    pub fn flat_page_starts(&self, projection: &TableSchema) -> Result<Vec<u64>> {
+        let mut widest: Option<FlatColumnPages> = None;
+        for (index, file) in self.files.iter().enumerate() {
+            let columns: Vec<String> = projection
+                .top_level_ids()
+                .into_iter()
+                .filter_map(|id| self.locate(id))
+                .filter(|(f, _)| *f == index)
+                .map(|(_, c)| file.schema().field(c).name().clone())
+                .collect();
+            if columns.is_empty() {
+                continue;
+            }
+            let options = ReadOptions::default().with_columns(columns);
+            if let Some(pages) = file.widest_flat_column(&options)?
+                && widest.as_ref().is_none_or(|w| pages.stored_bytes > w.stored_bytes)
+            {
+                widest = Some(pages);
+            }
+        }
+        Ok(widest.map(|w| w.page_starts).unwrap_or_default())
     }
 
     /// Physical rows `rows` of the projected columns (deleted rows included).

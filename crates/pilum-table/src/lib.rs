@@ -26,6 +26,7 @@ mod progress;
 #[doc(hidden)]
 pub mod proto;
 mod rowids;
+mod scan_tasks;
 mod scanner;
 mod schema;
 mod selectivity;

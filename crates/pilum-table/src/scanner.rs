@@ -8,6 +8,7 @@ use crate::fragment::FragmentReader;
 use crate::manifest::fragment_live_rows;
 use crate::proto;
 use crate::rowids;
+use crate::scan_tasks::{Task, TaskList, cut_span};
 use crate::schema::{TableSchema, value_bytes};
 use crate::write::BatchStream;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt64Array};
@@ -227,14 +228,28 @@ impl Scanner {
     pub async fn try_into_stream(self) -> Result<BatchStream> {
         let plan = Arc::new(self.plan()?);
         let row_bytes = self.decoded_row_bytes(&plan).await?;
-        let tasks = self.tasks(row_bytes)?;
+        let step = self.task_rows(row_bytes);
+        let tasks = self.tasks()?;
         let mut skip = tasks.offset_left;
         let mut left = self.limit.unwrap_or(u64::MAX);
-        let stream = stream::iter(tasks.tasks)
+        let stream = stream::iter(tasks.spans)
+            .then({
+                let plan = plan.clone();
+                let dataset = self.dataset.clone();
+                move |span| {
+                    let (plan, dataset) = (plan.clone(), dataset.clone());
+                    async move { cut_span(&dataset, &plan.projection, span, step).await }
+                }
+            })
+            .map_ok(|tasks| stream::iter(tasks).map(Ok::<Task, TableError>))
+            .try_flatten()
             .map({
                 let plan = plan.clone();
                 let dataset = self.dataset.clone();
-                move |task| spawned(run_task(dataset.clone(), plan.clone(), task))
+                move |task| {
+                    let (plan, dataset) = (plan.clone(), dataset.clone());
+                    async move { spawned(run_task(dataset, plan, task?)).await }
+                }
             })
             .buffered(self.parallelism)
             .try_filter(|batch| futures::future::ready(batch.num_rows() > 0))
@@ -313,30 +328,16 @@ impl Scanner {
         })
     }
 
-    /// Splits the selected fragments into batch-sized row ranges, skipping
-    /// whole fragments (or leading rows) covered by the offset when no
-    /// filter needs to see them, and stopping once the limit is covered.
-    fn tasks(&self, row_bytes: Option<f64>) -> Result<TaskList> {
-        let all = &self.dataset.manifest.fragments;
-        let selected: Vec<Arc<proto::Fragment>> = match &self.fragments {
-            None => all.iter().cloned().map(Arc::new).collect(),
-            Some(ids) => ids
-                .iter()
-                .map(|id| {
-                    all.iter()
-                        .find(|f| f.id == *id)
-                        .cloned()
-                        .map(Arc::new)
-                        .ok_or_else(|| TableError::InvalidArgument(format!("fragment {id} is not in this version")))
-                })
-                .collect::<Result<_>>()?,
-        };
+    /// The rows of each selected fragment to read, skipping whole fragments
+    /// (or leading rows) covered by the offset when no filter needs to see
+    /// them, and stopping once the limit is covered.
+    fn tasks(&self) -> Result<TaskList> {
+        let selected = self.selected_fragments()?;
         let pushdown = self.filter.is_none();
-        let step = self.task_rows(&selected, row_bytes);
         let mut offset_left = self.offset;
         let wanted = self.limit.map(|l| l.saturating_add(self.offset));
         let mut covered = 0u64;
-        let mut tasks = Vec::new();
+        let mut spans = Vec::new();
         for fragment in selected {
             if pushdown && wanted.is_some_and(|w| covered >= w) {
                 break;
@@ -354,17 +355,30 @@ impl Scanner {
                 }
             }
             covered += live - start;
-            let mut at = start;
-            while at < fragment.physical_rows {
-                let end = (at + step).min(fragment.physical_rows);
-                tasks.push(Task {
-                    fragment: fragment.clone(),
-                    rows: at..end,
-                });
-                at = end;
+            if start < fragment.physical_rows {
+                let rows = start..fragment.physical_rows;
+                spans.push(Task { fragment, rows });
             }
         }
-        Ok(TaskList { tasks, offset_left })
+        Ok(TaskList { spans, offset_left })
+    }
+
+    /// The fragments the scan reads, in order.
+    fn selected_fragments(&self) -> Result<Vec<Arc<proto::Fragment>>> {
+        let all = &self.dataset.manifest.fragments;
+        match &self.fragments {
+            None => Ok(all.iter().cloned().map(Arc::new).collect()),
+            Some(ids) => ids
+                .iter()
+                .map(|id| {
+                    all.iter()
+                        .find(|f| f.id == *id)
+                        .cloned()
+                        .map(Arc::new)
+                        .ok_or_else(|| TableError::InvalidArgument(format!("fragment {id} is not in this version")))
+                })
+                .collect(),
+        }
     }
 
     /// Rows per task: the batch size, or less when the selected fragments
@@ -372,9 +386,15 @@ impl Scanner {
     /// gets work (never below [`MIN_TASK_ROWS`]); and no more than about
     /// [`TASK_BYTES`] of decoded rows when `row_bytes` (decoded bytes per
     /// row) is known.
-    fn task_rows(&self, fragments: &[Arc<proto::Fragment>], row_bytes: Option<f64>) -> u64 {
+    fn task_rows(&self, row_bytes: Option<f64>) -> u64 {
         let batch = self.batch_size as u64;
-        let total: u64 = fragments.iter().map(|f| f.physical_rows).sum();
+        let total: u64 = match &self.fragments {
+            None => self.dataset.manifest.fragments.iter().map(|f| f.physical_rows).sum(),
+            Some(ids) => (self.dataset.manifest.fragments.iter())
+                .filter(|f| ids.contains(&f.id))
+                .map(|f| f.physical_rows)
+                .sum(),
+        };
         let wanted_tasks = self.parallelism as u64;
         let rows = if total >= batch.saturating_mul(wanted_tasks) {
             batch
@@ -407,17 +427,6 @@ impl Scanner {
         let reader = FragmentReader::open(&self.dataset.location, &self.dataset.cache, Arc::new(first.clone())).await?;
         reader.value_bytes_per_row(&plan.rest_schema)
     }
-}
-
-struct TaskList {
-    tasks: Vec<Task>,
-    /// Rows of the offset still to skip in the output.
-    offset_left: u64,
-}
-
-struct Task {
-    fragment: Arc<proto::Fragment>,
-    rows: Range<u64>,
 }
 
 struct ScanPlan {

@@ -177,3 +177,92 @@ async fn scanner_filters_limits_and_row_ids() {
     })
     .await;
 }
+
+/// A vector column of many flat pages: tasks are cut where its pages start,
+/// and every scan shape still returns each row once, in order, with its values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_of_vectors_cut_at_page_starts_return_every_row() {
+    use arrow_array::types::Float32Type;
+    use arrow_array::{FixedSizeListArray, Float32Array};
+    let t = TestLocation::new(Backend::Memory);
+    let (rows, dim) = (12_000usize, 256usize);
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let values = Float32Array::from_iter_values((0..rows * dim).map(|i| (i / dim) as f32 + (i % dim) as f32 / 1000.0));
+    let vectors = FixedSizeListArray::new(item.clone(), dim as i32, Arc::new(values), None);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("vec", DataType::FixedSizeList(item, dim as i32), true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+            Arc::new(vectors),
+        ],
+    )
+    .unwrap();
+    // Three fragments, so spans start mid-file after an offset and end early under a limit.
+    let params = WriteParams {
+        max_rows_per_file: 5_000,
+        ..WriteParams::default()
+    };
+    let ds = Dataset::write(
+        t.location.clone(),
+        schema,
+        stream_of(vec![batch]),
+        WriteMode::Create,
+        &params,
+    )
+    .await
+    .unwrap();
+    let check = |batches: Vec<RecordBatch>, expected: Vec<i64>, batch_size: usize| {
+        let mut seen = Vec::new();
+        for b in &batches {
+            assert!(
+                b.num_rows() <= batch_size,
+                "{} rows in a batch of at most {batch_size}",
+                b.num_rows()
+            );
+            let ids = b.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+            let vecs = b.column_by_name("vec").unwrap().as_fixed_size_list();
+            for i in 0..b.num_rows() {
+                let id = ids.value(i);
+                let v = vecs.value(i);
+                let v = v.as_primitive::<Float32Type>();
+                assert_eq!(
+                    (v.value(0), v.value(dim - 1)),
+                    (id as f32, id as f32 + (dim - 1) as f32 / 1000.0)
+                );
+                seen.push(id);
+            }
+        }
+        assert_eq!(seen, expected);
+    };
+    for batch_size in [8192, 3000, 700] {
+        let stream = ds.scan().batch_size(batch_size).try_into_stream().await.unwrap();
+        let batches = futures::TryStreamExt::try_collect(stream).await.unwrap();
+        check(batches, (0..rows as i64).collect(), batch_size);
+        let stream = ds
+            .scan()
+            .batch_size(batch_size)
+            .limit(Some(6_100), Some(4_321))
+            .try_into_stream()
+            .await
+            .unwrap();
+        let batches = futures::TryStreamExt::try_collect(stream).await.unwrap();
+        check(batches, (4_321..10_421).collect(), batch_size);
+        let stream = ds
+            .scan()
+            .batch_size(batch_size)
+            .filter("id % 5 = 1")
+            .try_into_stream()
+            .await
+            .unwrap();
+        let batches = futures::TryStreamExt::try_collect(stream).await.unwrap();
+        check(batches, (0..rows as i64).filter(|i| i % 5 == 1).collect(), batch_size);
+    }
+    let fragment = ds.fragments()[1].id;
+    let stream = ds.scan().with_fragments([fragment]).try_into_stream().await.unwrap();
+    let batches = futures::TryStreamExt::try_collect(stream).await.unwrap();
+    check(batches, (5_000..10_000).collect(), 8192);
+}
