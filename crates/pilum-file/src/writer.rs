@@ -37,6 +37,11 @@ pub struct WriterOptions {
     pub page_bytes: usize,
     /// Encoding choices (chunk size, dictionary, zstd).
     pub plan: PlanOptions,
+    /// Parts of the file uploaded at once, each holding up to 8 MiB of
+    /// written pages until it lands; `None` keeps the object store's default
+    /// (8). Parallel parts speed up object-store uploads; the local store
+    /// writes parts one after another, so there more only holds memory.
+    pub uploads_in_flight: Option<usize>,
 }
 
 impl Default for WriterOptions {
@@ -44,6 +49,7 @@ impl Default for WriterOptions {
         Self {
             page_bytes: 4 * 1024 * 1024,
             plan: PlanOptions::default(),
+            uploads_in_flight: None,
         }
     }
 }
@@ -96,6 +102,9 @@ impl FileWriter {
             .map(|(i, &kind)| ColumnWriter::new(kind, kind == LENGTHS_KIND && lengths.contains(&i)))
             .collect();
         let mut sink = ObjectSink::new(store, path);
+        if let Some(parts) = options.uploads_in_flight {
+            sink = sink.with_uploads_in_flight(parts);
+        }
         sink.write(Bytes::from_static(&HEADER)).await?;
         Ok(Self {
             sink,

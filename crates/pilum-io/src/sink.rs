@@ -30,6 +30,12 @@ impl ObjectSink {
         }
     }
 
+    /// Uploads at most `parts` parts of the object at once (at least one).
+    pub fn with_uploads_in_flight(mut self, parts: usize) -> Self {
+        self.writer = self.writer.with_max_concurrency(parts.max(1));
+        self
+    }
+
     /// Bytes written so far: the offset the next write lands at.
     pub fn position(&self) -> u64 {
         self.position

@@ -8,8 +8,15 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use pilum_file::WriterOptions;
 use pilum_io::StoreLocation;
 use std::sync::Arc;
+
+/// Parts of a local data file written at once. The local store writes parts
+/// one after another; each waiting part holds up to 8 MiB of encoded pages
+/// (object stores' default of 8 raised a 200k-row write's peak memory from
+/// about 90 to about 160 MiB).
+pub const LOCAL_UPLOADS_IN_FLIGHT: usize = 2;
 
 /// Where a dataset lives.
 #[derive(Debug, Clone)]
@@ -48,6 +55,18 @@ impl DatasetLocation {
     /// `relative` under the root.
     pub fn child(&self, relative: &str) -> Path {
         paths::child(&self.root, relative)
+    }
+
+    /// `options` for data files written here: local files upload at most
+    /// [`LOCAL_UPLOADS_IN_FLIGHT`] parts at once unless `options` says otherwise.
+    pub fn writer_options(&self, options: WriterOptions) -> WriterOptions {
+        match (options.uploads_in_flight, &self.local_root) {
+            (None, Some(_)) => WriterOptions {
+                uploads_in_flight: Some(LOCAL_UPLOADS_IN_FLIGHT),
+                ..options
+            },
+            _ => options,
+        }
     }
 
     /// A [`StoreLocation`] of the object at `relative` (local files get the
@@ -208,5 +227,33 @@ impl DatasetLocation {
     pub async fn write_hint(&self, version: u64) -> Result<()> {
         self.put(&paths::latest_hint(&self.root), Bytes::from(version.to_string()))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn local_files_upload_few_parts_at_once_unless_told() {
+        let dir = std::env::temp_dir();
+        let local = DatasetLocation::from_store_location(
+            pilum_io::parse_uri(dir.to_str().unwrap()).unwrap(),
+            dir.to_str().unwrap(),
+        );
+        let memory = DatasetLocation::in_store(Arc::new(object_store::memory::InMemory::new()), "t");
+        let defaults = WriterOptions::default();
+        assert_eq!(
+            local.writer_options(defaults).uploads_in_flight,
+            Some(LOCAL_UPLOADS_IN_FLIGHT)
+        );
+        assert_eq!(memory.writer_options(defaults).uploads_in_flight, None);
+        let chosen = WriterOptions {
+            uploads_in_flight: Some(5),
+            ..defaults
+        };
+        assert_eq!(local.writer_options(chosen).uploads_in_flight, Some(5));
     }
 }

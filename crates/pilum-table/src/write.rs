@@ -139,7 +139,7 @@ impl OpenFile {
             location.store.clone(),
             location.child(&path),
             schema.arrow().clone(),
-            options,
+            location.writer_options(options),
         )
         .await?;
         Ok(Self {

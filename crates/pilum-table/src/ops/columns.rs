@@ -242,7 +242,7 @@ impl Dataset {
                 self.location.store.clone(),
                 self.location.child(&path),
                 output.arrow().clone(),
-                Default::default(),
+                self.location.writer_options(Default::default()),
             )
             .await?;
             let mut statistics = StatisticsCollector::new(output);
