@@ -16,6 +16,6 @@ mod uri;
 pub use counting::{CountingStore, IoCounts};
 pub use error::{IoError, Result};
 pub use object_store::{ObjectStore, path::Path};
-pub use reader::{ObjectReader, ReadOptions};
+pub use reader::{ObjectReader, ReadOptions, read_local_object};
 pub use sink::ObjectSink;
 pub use uri::{StoreLocation, parse_uri, parse_uri_with_options};

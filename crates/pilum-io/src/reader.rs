@@ -160,6 +160,14 @@ impl ObjectReader {
     }
 }
 
+/// Reads the whole local file `file` (object `path`, for errors) on the
+/// calling thread: for small metadata objects, where handing the read to a
+/// blocking thread and back costs more than the read. A missing file is
+/// [`IoError::NotFound`].
+pub fn read_local_object(path: &Path, file: &std::path::Path) -> Result<Bytes> {
+    std::fs::read(file).map(Bytes::from).map_err(|e| local_error(path, e))
+}
+
 /// Reads into `buf` at `offset` until it is full or the file ends; returns bytes read.
 fn positional_read(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
     let mut done = 0;

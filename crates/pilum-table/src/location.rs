@@ -79,14 +79,29 @@ impl DatasetLocation {
         }
     }
 
+    /// The local file of object `path` under the root, when the store is local.
+    fn local_file(&self, path: &Path) -> Option<std::path::PathBuf> {
+        let root = self.local_root.as_ref()?;
+        let parts = path.prefix_match(&self.root)?;
+        Some(parts.fold(root.clone(), |file, part| file.join(part.as_ref())))
+    }
+
     /// Reads a whole object.
     pub async fn get(&self, path: &Path) -> Result<Bytes> {
         let result = self.store.get(path).await.map_err(|e| TableError::store(path, e))?;
         result.bytes().await.map_err(|e| TableError::store(path, e))
     }
 
-    /// Reads a whole object, `None` when it does not exist.
+    /// Reads a whole object, `None` when it does not exist. Local objects
+    /// (hints, manifests, tags: small) are read on the calling thread.
     pub async fn get_opt(&self, path: &Path) -> Result<Option<Bytes>> {
+        if let Some(file) = self.local_file(path) {
+            return match pilum_io::read_local_object(path, &file) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(pilum_io::IoError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(TableError::Io(e)),
+            };
+        }
         match self.store.get(path).await {
             Ok(result) => Ok(Some(result.bytes().await.map_err(|e| TableError::store(path, e))?)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -255,5 +270,30 @@ mod tests {
             ..defaults
         };
         assert_eq!(local.writer_options(chosen).uploads_in_flight, Some(5));
+    }
+
+    #[tokio::test]
+    async fn local_metadata_reads_map_objects_to_files_under_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = dir.path().join("my table").to_str().unwrap().to_string();
+        let location = DatasetLocation::from_store_location(pilum_io::parse_uri(&uri).unwrap(), &uri);
+        let hint = paths::latest_hint(&location.root);
+        let file = location.local_file(&hint).unwrap();
+        assert!(file.starts_with(dir.path().join("my table")), "{file:?}");
+        assert_eq!(location.get_opt(&hint).await.unwrap(), None, "missing objects are None");
+        location.put(&hint, Bytes::from_static(b"7")).await.unwrap();
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"7",
+            "the store wrote the file read back"
+        );
+        assert_eq!(location.get_opt(&hint).await.unwrap(), Some(Bytes::from_static(b"7")));
+        let outside = Path::from("elsewhere/_latest");
+        assert_eq!(location.local_file(&outside), None);
+        // Anything but a missing file is an error, e.g. a directory where an object should be.
+        let directory = location.child("_versions/a-directory");
+        std::fs::create_dir_all(location.local_file(&directory).unwrap()).unwrap();
+        let read = location.get_opt(&directory).await;
+        assert!(matches!(read, Err(TableError::Io(_))), "{read:?}");
     }
 }
