@@ -203,25 +203,43 @@ fn values_buffer(array: &ArrayRef) -> Option<&[u8]> {
 }
 
 fn shred_blob(column: &mut ColumnWriter, array: &ArrayRef, blobs: &mut PendingBlobs) -> Result<()> {
+    let descriptions = match array.data_type() {
+        DataType::LargeBinary => queue_blobs(array.as_binary::<i64>(), blobs),
+        DataType::Binary => queue_blobs(array.as_binary::<i32>(), blobs),
+        other => return Err(FileError::InvalidArgument(format!("blob column of type {other}"))),
+    };
+    column.push_fixed(&descriptions, array.len(), array.nulls(), None);
+    Ok(())
+}
+
+/// Queues the non-empty values of `array` to be written out of line, as
+/// slices of its value buffer (not copies); returns their 16-byte
+/// descriptions (position, size), zero for nulls and empty values.
+fn queue_blobs<O: OffsetSizeTrait>(array: &arrow_array::GenericBinaryArray<O>, blobs: &mut PendingBlobs) -> Vec<u8> {
     let mut descriptions = Vec::with_capacity(array.len() * 16);
-    let mut push = |value: Option<&[u8]>| {
-        let (position, size) = match value {
-            Some(v) if !v.is_empty() => {
-                let position = blobs.base + blobs.len;
-                blobs.values.push(Bytes::copy_from_slice(v));
-                blobs.len += v.len() as u64;
-                (position, v.len() as u64)
-            }
-            _ => (0, 0),
+    let offsets = array.value_offsets();
+    for i in 0..array.len() {
+        let (start, end) = (offsets[i].as_usize(), offsets[i + 1].as_usize());
+        let (position, size) = if array.is_valid(i) && end > start {
+            let position = blobs.base + blobs.len;
+            let value = array.values().slice_with_length(start, end - start);
+            blobs.values.push(Bytes::from_owner(BlobBytes(value)));
+            blobs.len += (end - start) as u64;
+            (position, (end - start) as u64)
+        } else {
+            (0, 0)
         };
         descriptions.extend_from_slice(&position.to_le_bytes());
         descriptions.extend_from_slice(&size.to_le_bytes());
-    };
-    match array.data_type() {
-        DataType::LargeBinary => array.as_binary::<i64>().iter().for_each(&mut push),
-        DataType::Binary => array.as_binary::<i32>().iter().for_each(&mut push),
-        other => return Err(FileError::InvalidArgument(format!("blob column of type {other}"))),
     }
-    column.push_fixed(&descriptions, array.len(), array.nulls(), None);
-    Ok(())
+    descriptions
+}
+
+/// An Arrow buffer slice handed to the sink as `Bytes` without a copy.
+struct BlobBytes(arrow_buffer::Buffer);
+
+impl AsRef<[u8]> for BlobBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
 }
