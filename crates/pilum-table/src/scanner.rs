@@ -232,8 +232,11 @@ impl Scanner {
         let tasks = self.tasks()?;
         let mut skip = tasks.offset_left;
         let mut left = self.limit.unwrap_or(u64::MAX);
+        // Fragments are opened to be cut (their pages) a few at a time, in
+        // order: on object stores, the first scan of many small fragments
+        // would otherwise wait for one footer after another.
         let stream = stream::iter(tasks.spans)
-            .then({
+            .map({
                 let plan = plan.clone();
                 let dataset = self.dataset.clone();
                 move |span| {
@@ -241,6 +244,7 @@ impl Scanner {
                     async move { cut_span(&dataset, &plan.projection, span, step).await }
                 }
             })
+            .buffered(self.parallelism)
             .map_ok(|tasks| stream::iter(tasks).map(Ok::<Task, TableError>))
             .try_flatten()
             .map({
