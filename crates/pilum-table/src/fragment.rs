@@ -77,18 +77,9 @@ impl FragmentReader {
     /// the most bytes start (see [`FileReader::widest_flat_column`]); empty
     /// when no projected column is stored flat.
     pub fn flat_page_starts(&self, projection: &TableSchema) -> Result<Vec<u64>> {
+        let sources = self.sources(projection);
         let mut widest: Option<FlatColumnPages> = None;
-        for (index, file) in self.files.iter().enumerate() {
-            let columns: Vec<String> = projection
-                .top_level_ids()
-                .into_iter()
-                .filter_map(|id| self.locate(id))
-                .filter(|(f, _)| *f == index)
-                .map(|(_, c)| file.schema().field(c).name().clone())
-                .collect();
-            if columns.is_empty() {
-                continue;
-            }
+        for (_, file, columns) in self.columns_by_file(&sources) {
             let options = ReadOptions::default().with_columns(columns);
             if let Some(pages) = file.widest_flat_column(&options)?
                 && widest.as_ref().is_none_or(|w| pages.stored_bytes > w.stored_bytes)
@@ -135,35 +126,25 @@ impl FragmentReader {
         F: Fn(&'a FileReader, ReadOptions) -> Fut,
         Fut: std::future::Future<Output = pilum_file::Result<RecordBatch>>,
     {
-        let wanted = projection.top_level_ids();
         let views = projection
             .arrow()
             .fields()
             .iter()
             .any(|f| matches!(f.data_type(), DataType::Utf8View | DataType::BinaryView));
-        // (file index, column index in the file) of each wanted field.
-        let sources: Vec<Option<(usize, usize)>> = wanted.iter().map(|id| self.locate(*id)).collect();
+        let sources = self.sources(projection);
         let mut reads = Vec::new();
-        for (index, file) in self.files.iter().enumerate() {
-            let columns: Vec<String> = sources
-                .iter()
-                .flatten()
-                .filter(|(f, _)| *f == index)
-                .map(|(_, c)| file.schema().field(*c).name().clone())
-                .collect();
-            if !columns.is_empty() {
-                // Blob columns come back as their bytes: rewrites (update, compaction)
-                // must carry them, and lazy access goes through `take_blobs`.
-                let options = ReadOptions::default()
-                    .with_columns(columns)
-                    .with_blob_mode(BlobMode::Bytes)
-                    .with_string_views(views);
-                reads.push((index, read(file, options)));
-            }
+        for (index, file, columns) in self.columns_by_file(&sources) {
+            // Blob columns come back as their bytes: rewrites (update, compaction)
+            // must carry them, and lazy access goes through `take_blobs`.
+            let options = ReadOptions::default()
+                .with_columns(columns)
+                .with_blob_mode(BlobMode::Bytes)
+                .with_string_views(views);
+            reads.push((index, read(file, options)));
         }
         let (indices, futures): (Vec<usize>, Vec<_>) = reads.into_iter().unzip();
         let batches = futures::future::try_join_all(futures).await?;
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(wanted.len());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(sources.len());
         for (field, source) in projection.arrow().fields().iter().zip(&sources) {
             let column = match source {
                 Some((file, column)) => {
@@ -184,6 +165,29 @@ impl FragmentReader {
                 reason: format!("fragment {}: {e}", self.fragment.id),
             }
         })
+    }
+
+    /// (file index, column index in the file) of each top-level field of
+    /// `projection`; `None` for fields no file holds.
+    fn sources(&self, projection: &TableSchema) -> Vec<Option<(usize, usize)>> {
+        projection
+            .top_level_ids()
+            .into_iter()
+            .map(|id| self.locate(id))
+            .collect()
+    }
+
+    /// Each file that `sources` reads from, with the names of its columns read.
+    fn columns_by_file(&self, sources: &[Option<(usize, usize)>]) -> Vec<(usize, &FileReader, Vec<String>)> {
+        (self.files.iter().enumerate())
+            .filter_map(|(index, file)| {
+                let columns: Vec<String> = (sources.iter().flatten())
+                    .filter(|(f, _)| *f == index)
+                    .map(|(_, c)| file.schema().field(*c).name().clone())
+                    .collect();
+                (!columns.is_empty()).then_some((index, file, columns))
+            })
+            .collect()
     }
 
     /// The file and column holding field `id`; later files win.

@@ -228,8 +228,9 @@ impl Scanner {
     pub async fn try_into_stream(self) -> Result<BatchStream> {
         let plan = Arc::new(self.plan()?);
         let row_bytes = self.decoded_row_bytes(&plan).await?;
-        let step = self.task_rows(row_bytes);
-        let tasks = self.tasks()?;
+        let selected = self.selected_fragments()?;
+        let step = self.task_rows(&selected, row_bytes);
+        let tasks = self.tasks(selected);
         let mut skip = tasks.offset_left;
         let mut left = self.limit.unwrap_or(u64::MAX);
         // Fragments are opened to be cut (their pages) a few at a time, in
@@ -335,8 +336,7 @@ impl Scanner {
     /// The rows of each selected fragment to read, skipping whole fragments
     /// (or leading rows) covered by the offset when no filter needs to see
     /// them, and stopping once the limit is covered.
-    fn tasks(&self) -> Result<TaskList> {
-        let selected = self.selected_fragments()?;
+    fn tasks(&self, selected: Vec<Arc<proto::Fragment>>) -> TaskList {
         let pushdown = self.filter.is_none();
         let mut offset_left = self.offset;
         let wanted = self.limit.map(|l| l.saturating_add(self.offset));
@@ -364,7 +364,7 @@ impl Scanner {
                 spans.push(Task { fragment, rows });
             }
         }
-        Ok(TaskList { spans, offset_left })
+        TaskList { spans, offset_left }
     }
 
     /// The fragments the scan reads, in order.
@@ -390,15 +390,9 @@ impl Scanner {
     /// gets work (never below [`MIN_TASK_ROWS`]); and no more than about
     /// [`TASK_BYTES`] of decoded rows when `row_bytes` (decoded bytes per
     /// row) is known.
-    fn task_rows(&self, row_bytes: Option<f64>) -> u64 {
+    fn task_rows(&self, fragments: &[Arc<proto::Fragment>], row_bytes: Option<f64>) -> u64 {
         let batch = self.batch_size as u64;
-        let total: u64 = match &self.fragments {
-            None => self.dataset.manifest.fragments.iter().map(|f| f.physical_rows).sum(),
-            Some(ids) => (self.dataset.manifest.fragments.iter())
-                .filter(|f| ids.contains(&f.id))
-                .map(|f| f.physical_rows)
-                .sum(),
-        };
+        let total: u64 = fragments.iter().map(|f| f.physical_rows).sum();
         let wanted_tasks = self.parallelism as u64;
         let rows = if total >= batch.saturating_mul(wanted_tasks) {
             batch
