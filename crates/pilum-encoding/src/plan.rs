@@ -8,7 +8,12 @@ use crate::error::Result;
 use crate::symbols_train::{self, SymbolEncoder};
 use crate::zdict::{self, ZstdEncoderDictionary};
 use crate::{MAX_CHUNK_VALUES, ValueKind, bitpack};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// Hashing of sampled values (SipHash was 7% of writing a text corpus):
+/// entries are numbered in order of first appearance, so the hash only
+/// sets speed, never the bytes written.
+type FastHash = foldhash::fast::RandomState;
 
 /// Knobs for page planning.
 #[derive(Debug, Clone, Copy)]
@@ -89,11 +94,12 @@ const ZSTD_VARIABLE_CHUNK_DIVISOR: usize = 2;
 /// zstd pages of variable-width values (without a symbol table or zstd
 /// dictionary) compressing to at most this fraction cut chunks
 /// [`DENSE_CHUNK_FACTOR`] times larger: a 4 KiB frame of paths is ~230
-/// bytes, and rebuilding its entropy tables was a third of a scan (corpus
-/// paths: 1.9 → 1.3 ms at 8 KiB, 1.1 ms at 16 KiB, where a take of 100
-/// paths went from 0.25 to 0.45 ms; 8 KiB cost it 0.05–0.1 ms).
+/// bytes, and rebuilding its entropy tables was a third of a scan. Corpus
+/// paths (7,762 rows): 1.9 → 1.3 ms at 8 KiB, 1.1 ms at 16 KiB. On 36,834
+/// rows, 16 KiB chunks took a scan of path and size from 1.8–2.3 to
+/// 1.3–1.6 ms, and a take of 100 paths from 0.35–0.42 to 0.42–0.46 ms.
 const DENSE_ZSTD_RATIO: f64 = 0.125;
-const DENSE_CHUNK_FACTOR: usize = 2;
+const DENSE_CHUNK_FACTOR: usize = 4;
 /// Chunks compressed while sampling.
 const ZSTD_SAMPLE_CHUNKS: usize = 4;
 /// Chunks of pages with a zstd dictionary aim for the zstd target divided by this.
@@ -203,16 +209,19 @@ fn build_dictionary(offsets: &[u64], data: &[u8]) -> Option<(Dictionary, Vec<u32
     }
     let value = |i: usize| &data[offsets[i] as usize..offsets[i + 1] as usize];
     let stride = (n / DICT_SAMPLE).max(1);
-    let mut sample: HashMap<&[u8], ()> = HashMap::new();
-    let mut sampled = 0;
+    // Distinct values only grow, so the sample fails as soon as they pass a
+    // quarter of it: a page of long, distinct documents stops after hashing
+    // a quarter of its sample instead of all of it.
+    let most_distinct = n.div_ceil(stride) / 4;
+    let mut sample: HashSet<&[u8], FastHash> =
+        HashSet::with_capacity_and_hasher(most_distinct + 1, FastHash::default());
     for i in (0..n).step_by(stride) {
-        sample.insert(value(i), ());
-        sampled += 1;
+        sample.insert(value(i));
+        if sample.len() > most_distinct {
+            return None;
+        }
     }
-    if sample.len() * 4 > sampled {
-        return None;
-    }
-    let mut ids: HashMap<&[u8], u32> = HashMap::new();
+    let mut ids: HashMap<&[u8], u32, FastHash> = HashMap::with_hasher(FastHash::default());
     let mut dict = Dictionary {
         offsets: vec![0],
         data: Vec::new(),

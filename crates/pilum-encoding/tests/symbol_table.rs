@@ -195,7 +195,7 @@ fn pages_where_zstd_is_far_smaller_and_small_pages_keep_zstd() {
 }
 
 /// Paths compress to ~6% in 4 KiB zstd frames, mostly entropy tables: such
-/// pages (without a symbol table or zstd dictionary) cut 8 KiB chunks.
+/// pages (without a symbol table or zstd dictionary) cut 16 KiB chunks.
 #[test]
 fn densely_compressed_pages_cut_larger_chunks() {
     let (offsets, data) = path_text(4000);
@@ -214,8 +214,8 @@ fn densely_compressed_pages_cut_larger_chunks() {
     for (i, &n) in page.chunk_rows.iter().enumerate() {
         let end = start + n as usize;
         let raw = offsets[end] - offsets[start];
-        assert!(i + 1 == rows || raw >= 8192, "chunk {i} holds {raw} value bytes");
-        assert!(raw < 8192 + 128, "chunk {i} holds {raw} value bytes");
+        assert!(i + 1 == rows || raw >= 16384, "chunk {i} holds {raw} value bytes");
+        assert!(raw < 16384 + 128, "chunk {i} holds {raw} value bytes");
         start = end;
     }
     assert_eq!(decode_valid_rows(&page), values_of(&offsets, &data));
