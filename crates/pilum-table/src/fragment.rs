@@ -56,7 +56,21 @@ impl FragmentReader {
     /// Average decoded bytes per row of the projected columns, from the
     /// sizes its data files record; `None` when a file does not record them.
     pub fn value_bytes_per_row(&self, projection: &TableSchema) -> Result<Option<f64>> {
-        let mut total = 0.0;
+        Ok(self.column_value_bytes(projection)?.map(|bytes| bytes.iter().sum()))
+    }
+
+    /// Average decoded bytes per row of the widest projected column (0 when
+    /// none is projected); `None` when a file does not record sizes.
+    pub fn widest_value_bytes(&self, projection: &TableSchema) -> Result<Option<f64>> {
+        Ok(self
+            .column_value_bytes(projection)?
+            .map(|bytes| bytes.into_iter().fold(0.0, f64::max)))
+    }
+
+    /// Average decoded bytes per row of each projected top-level column
+    /// stored in this fragment.
+    fn column_value_bytes(&self, projection: &TableSchema) -> Result<Option<Vec<f64>>> {
+        let mut sizes = Vec::new();
         for id in projection.top_level_ids() {
             let Some((file, column)) = self.locate(id) else {
                 continue;
@@ -66,11 +80,11 @@ impl FragmentReader {
                 .with_columns([reader.schema().field(column).name().clone()])
                 .with_blob_mode(BlobMode::Bytes);
             match reader.value_bytes_per_row(&options)? {
-                Some(bytes) => total += bytes,
+                Some(bytes) => sizes.push(bytes),
                 None => return Ok(None),
             }
         }
-        Ok(Some(total))
+        Ok(Some(sizes))
     }
 
     /// The rows at which the pages of the projected column stored flat with

@@ -56,6 +56,10 @@ pub struct Scanner {
 /// small tables of wide rows (documents, vectors) still decode on every core.
 const MIN_TASK_ROWS: u64 = 1024;
 
+/// Scans of fewer batch-sized tasks than this many times the parallelism
+/// split their rows into a whole number of rounds of tasks.
+const BALANCED_ROUNDS: u64 = 8;
+
 /// Decoded bytes a scan task aims for at most: a batch of 8,192 documents is
 /// tens of MiB, allocated fresh from the OS (and page-faulted in) for every
 /// batch, where batches of a few MiB reuse the allocator's memory. On a
@@ -69,6 +73,12 @@ const MIN_BYTE_TASK_ROWS: u64 = 64;
 /// Below this fraction of matching rows (1 / N) a batch's remaining columns
 /// may be fetched by position instead of read whole.
 const LATE_MATERIALIZE_BELOW: usize = 20;
+
+/// Blocks of at most this many rows are wide rows (2 KB and more): fetching
+/// one by position decodes about what reading it in order does, so late
+/// materialization pays whenever it leaves half the blocks untouched, however
+/// many rows match (a clustered 7% of 6 KB documents: 55 → 6 ms).
+const WIDE_BLOCK_ROWS: usize = 4;
 
 /// Raw bytes of a chunk the file writer aims for (`PlanOptions::target_chunk_bytes`).
 const CHUNK_BYTES: usize = 8 * 1024;
@@ -95,12 +105,12 @@ fn chunk_rows(schema: &Schema) -> usize {
 
 /// Whether fetching the rows `mask` keeps by position (late materialization)
 /// saves work over reading the whole range: only when the matches are rare
-/// *and* leave at least half of the chunk-sized blocks (`block_rows`)
-/// untouched. Matches spread evenly over narrow columns (1% of rows, one in
-/// every 1,000-row chunk) make the fetch decode every chunk anyway, at a
-/// higher cost per row than a plain read.
+/// (or the rows wide, see [`WIDE_BLOCK_ROWS`]) *and* leave at least half of
+/// the chunk-sized blocks (`block_rows`) untouched. Matches spread evenly
+/// over narrow columns (1% of rows, one in every 1,000-row chunk) make the
+/// fetch decode every chunk anyway, at a higher cost per row than a plain read.
 fn late_pays(mask: &BooleanArray, count: usize, live: usize, block_rows: usize) -> bool {
-    if count * LATE_MATERIALIZE_BELOW >= live {
+    if count * LATE_MATERIALIZE_BELOW >= live && block_rows > WIDE_BLOCK_ROWS {
         return false;
     }
     let bits = mask.values();
@@ -113,6 +123,29 @@ fn late_pays(mask: &BooleanArray, count: usize, live: usize, block_rows: usize) 
         })
         .count();
     touched * 2 <= blocks
+}
+
+/// Rows per task of a scan of `total` rows: the batch size, or less when
+/// the rows hold fewer batches than the scan reads concurrently
+/// (`parallelism`), so every core gets work (never below
+/// [`MIN_TASK_ROWS`]); and no more than about [`TASK_BYTES`] of decoded
+/// rows when `row_bytes` (decoded bytes per row) is known.
+fn task_rows(total: u64, batch: u64, parallelism: u64, row_bytes: Option<f64>) -> u64 {
+    let tasks = total.div_ceil(batch).max(parallelism);
+    // A short scan's tasks come in whole rounds of `parallelism`: of five
+    // batch-sized tasks on two cores, the last runs alone; eight smaller
+    // ones keep both cores busy to the end.
+    let rows = if tasks < BALANCED_ROUNDS * parallelism {
+        total
+            .div_ceil(tasks.next_multiple_of(parallelism))
+            .clamp(MIN_TASK_ROWS.min(batch), batch)
+    } else {
+        batch
+    };
+    match row_bytes.filter(|b| *b >= 1.0) {
+        Some(bytes) => rows.min(((TASK_BYTES as f64 / bytes) as u64).max(MIN_BYTE_TASK_ROWS)),
+        None => rows,
+    }
 }
 
 impl Scanner {
@@ -226,8 +259,9 @@ impl Scanner {
 
     /// Runs the scan as a stream of batches.
     pub async fn try_into_stream(self) -> Result<BatchStream> {
-        let plan = Arc::new(self.plan()?);
-        let row_bytes = self.decoded_row_bytes(&plan).await?;
+        let mut plan = self.plan()?;
+        let row_bytes = self.size_from_sample(&mut plan).await?;
+        let plan = Arc::new(plan);
         let selected = self.selected_fragments()?;
         let step = self.task_rows(&selected, row_bytes);
         let tasks = self.tasks(selected);
@@ -385,35 +419,15 @@ impl Scanner {
         }
     }
 
-    /// Rows per task: the batch size, or less when the selected fragments
-    /// hold fewer batches than the scan reads concurrently, so every core
-    /// gets work (never below [`MIN_TASK_ROWS`]); and no more than about
-    /// [`TASK_BYTES`] of decoded rows when `row_bytes` (decoded bytes per
-    /// row) is known.
+    /// Rows per task for the selected fragments; see [`task_rows`].
     fn task_rows(&self, fragments: &[Arc<proto::Fragment>], row_bytes: Option<f64>) -> u64 {
-        let batch = self.batch_size as u64;
         let total: u64 = fragments.iter().map(|f| f.physical_rows).sum();
-        let wanted_tasks = self.parallelism as u64;
-        let rows = if total >= batch.saturating_mul(wanted_tasks) {
-            batch
-        } else {
-            total.div_ceil(wanted_tasks).clamp(MIN_TASK_ROWS.min(batch), batch)
-        };
-        match row_bytes.filter(|b| *b >= 1.0) {
-            Some(bytes) => rows.min(((TASK_BYTES as f64 / bytes) as u64).max(MIN_BYTE_TASK_ROWS)),
-            None => rows,
-        }
+        task_rows(total, self.batch_size as u64, self.parallelism as u64, row_bytes)
     }
 
-    /// Decoded bytes per row of the columns the scan reads, from the sizes
-    /// the first selected fragment's files record (`None` when unknown).
-    /// Filtered scans get `None`: they decode the other columns of matching
-    /// rows only (late materialization, judged per task on 8,192-row tasks),
-    /// so their batches are as small as their matches.
-    async fn decoded_row_bytes(&self, plan: &ScanPlan) -> Result<Option<f64>> {
-        if plan.filter.is_some() {
-            return Ok(None);
-        }
+    /// The first selected fragment with rows, opened: the sample whose
+    /// recorded sizes stand for the scan's (`None` when there is none).
+    async fn sample_fragment(&self) -> Result<Option<FragmentReader>> {
         let fragments = &self.dataset.manifest.fragments;
         let first = match &self.fragments {
             None => fragments.first(),
@@ -423,7 +437,29 @@ impl Scanner {
             return Ok(None);
         };
         let reader = FragmentReader::open(&self.dataset.location, &self.dataset.cache, Arc::new(first.clone())).await?;
-        reader.value_bytes_per_row(&plan.rest_schema)
+        Ok(Some(reader))
+    }
+
+    /// Decoded bytes per row of the columns an unfiltered scan reads, from
+    /// the sizes the sample fragment's files record (`None` when unknown).
+    /// Filtered scans get `None`: they decode the other columns of matching
+    /// rows only (late materialization), so their batches are as small as
+    /// their matches. Instead, their chunk-sized blocks (see [`late_pays`])
+    /// shrink to what the widest non-filter column's recorded size implies
+    /// when that is smaller than the schema's guess: a document column of
+    /// 6 KB values holds about one row per chunk, not 32.
+    async fn size_from_sample(&self, plan: &mut ScanPlan) -> Result<Option<f64>> {
+        let Some(sample) = self.sample_fragment().await? else {
+            return Ok(None);
+        };
+        if plan.filter.is_none() {
+            return sample.value_bytes_per_row(&plan.rest_schema);
+        }
+        if let Some(widest) = sample.widest_value_bytes(&plan.rest_schema)?.filter(|b| *b >= 1.0) {
+            let measured = ((CHUNK_BYTES as f64 / widest) as usize).clamp(1, MAX_CHUNK_ROWS);
+            plan.rest_chunk_rows = plan.rest_chunk_rows.min(measured);
+        }
+        Ok(None)
     }
 }
 
@@ -629,6 +665,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn short_scans_split_into_whole_rounds_of_tasks() {
+        // Five batches' worth on parallelism 4: eight tasks, not five.
+        assert_eq!(task_rows(36_834, 8192, 4, None), 4605);
+        // Fewer rows than a batch per reader: one round, at least 1,024 rows each.
+        assert_eq!(task_rows(7_762, 8192, 4, None), 1941);
+        assert_eq!(task_rows(2_000, 8192, 4, None), 1024);
+        // Long scans keep whole batches.
+        assert_eq!(task_rows(10_000_000, 8192, 4, None), 8192);
+        // Wide rows are capped by bytes, tiny batch sizes by the batch.
+        assert_eq!(task_rows(10_000_000, 8192, 4, Some(65_536.0)), 128);
+        assert_eq!(task_rows(36_834, 100, 4, None), 100);
+        for total in 1..20_000u64 {
+            let rows = task_rows(total, 8192, 4, None);
+            let tasks = total.div_ceil(rows);
+            assert!((1..=8192).contains(&rows));
+            assert!(
+                rows < 1024 || total < 4 * 1024 || tasks % 4 == 0 || tasks >= 32,
+                "{total}: {rows}"
+            );
+        }
+    }
+
+    #[test]
     fn live_mask_skips_ranges_without_deletions() {
         let deletions: RoaringBitmap = [3u32, 10].into_iter().collect();
         assert!(live_mask(&deletions, &(4..10)).is_none());
@@ -653,6 +712,11 @@ mod tests {
         // Clustered but common: read whole.
         let common = mask(&|i| i < 2 * block);
         assert!(!late_pays(&common, common.true_count(), rows, block));
+        // ...unless rows are wide: a quarter of the blocks is a quarter of the bytes.
+        assert!(late_pays(&common, common.true_count(), rows, 1));
+        // Wide rows matching in more than half the blocks: read whole.
+        let most = mask(&|i| i % 3 != 0);
+        assert!(!late_pays(&most, most.true_count(), rows, 1));
     }
 
     #[test]
