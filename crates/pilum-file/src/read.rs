@@ -5,7 +5,7 @@ use crate::error::{FileError, Result};
 use crate::layout::ColumnLayout;
 use crate::tree::Node;
 use crate::units::{ColumnSite, load_units, plan_units};
-use crate::views::gather_views;
+use crate::views::{gather_views, is_utf8};
 use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, GenericByteArray, LargeBinaryArray, ListArray, MapArray, NullArray,
     StructArray, UInt64Array, make_array, types::ByteArrayType,
@@ -266,12 +266,30 @@ fn bytes_array<T: ByteArrayType>(g: Gathered) -> Result<ArrayRef> {
         .map(|&o| T::Offset::from_usize(o as usize))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| FileError::InvalidArgument("values exceed the offset type's range".into()))?;
+    let is_string = matches!(T::DATA_TYPE, DataType::Utf8 | DataType::LargeUtf8);
+    let (raw_offsets, data, nulls) = (g.offsets, g.data, g.validity);
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-    Ok(Arc::new(GenericByteArray::<T>::try_new(
-        offsets,
-        g.data.into(),
-        g.validity,
-    )?))
+    if !is_string {
+        return Ok(Arc::new(GenericByteArray::<T>::try_new(offsets, data.into(), nulls)?));
+    }
+    let rows = raw_offsets.len().saturating_sub(1);
+    if raw_offsets.last().is_some_and(|&end| end as usize > data.len())
+        || nulls.as_ref().is_some_and(|n| n.len() != rows)
+    {
+        return Err(FileError::InvalidArgument(
+            "string values do not match their offsets".into(),
+        ));
+    }
+    if !is_utf8(&data, &raw_offsets) {
+        return Err(FileError::InvalidArgument("string values are not valid UTF-8".into()));
+    }
+    // SAFETY: `OffsetBuffer::new` checked the offsets start at 0 or more and
+    // never decrease; the last is within `data` and every one falls on a
+    // character boundary of `data`, which is UTF-8 (`is_utf8`), so every
+    // value is UTF-8; the null buffer, if any, has one entry per value.
+    Ok(Arc::new(unsafe {
+        GenericByteArray::<T>::new_unchecked(offsets, data.into(), nulls)
+    }))
 }
 
 fn build_list(storage: &DataType, values: ArrayRef, ends: Vec<u64>, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
@@ -310,5 +328,52 @@ fn build_list(storage: &DataType, values: ArrayRef, ends: Vec<u64>, nulls: Optio
             )?))
         }
         other => Err(mismatch(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use arrow_array::types::{BinaryType, LargeUtf8Type, Utf8Type};
+    use arrow_array::{Array, BinaryArray, LargeStringArray, StringArray};
+    use arrow_buffer::Buffer;
+
+    fn gathered(offsets: Vec<u64>, data: &[u8], validity: Option<NullBuffer>) -> Gathered {
+        Gathered {
+            len: offsets.len() - 1,
+            fixed: Buffer::from_vec(Vec::<u8>::new()),
+            bits: None,
+            offsets,
+            data: data.to_vec(),
+            validity,
+            item_validity: None,
+            child_starts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn strings_are_checked_for_utf8_on_value_boundaries() {
+        let text = "añb€".as_bytes();
+        let array = bytes_array::<Utf8Type>(gathered(vec![0, 1, 3, 4, 7], text, None)).unwrap();
+        let strings = array.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(strings.iter().flatten().collect::<Vec<_>>(), ["a", "ñ", "b", "€"]);
+        let nulls = NullBuffer::from(vec![true, false]);
+        let large = bytes_array::<LargeUtf8Type>(gathered(vec![0, 1, 3], &text[..3], Some(nulls))).unwrap();
+        let large = large.as_any().downcast_ref::<LargeStringArray>().unwrap();
+        assert_eq!((large.value(0), large.is_null(1)), ("a", true));
+        // An offset inside "ñ", bytes that are not UTF-8, offsets past the
+        // data and a null buffer of the wrong length are errors, not arrays.
+        assert!(bytes_array::<Utf8Type>(gathered(vec![0, 2, 3], &text[..3], None)).is_err());
+        assert!(bytes_array::<Utf8Type>(gathered(vec![0, 2], &[0xff, 0xfe], None)).is_err());
+        assert!(bytes_array::<Utf8Type>(gathered(vec![0, 4], b"abc", None)).is_err());
+        let short = NullBuffer::from(vec![true]);
+        assert!(bytes_array::<Utf8Type>(gathered(vec![0, 1, 2], b"ab", Some(short))).is_err());
+        // Binary values need not be UTF-8.
+        let binary = bytes_array::<BinaryType>(gathered(vec![0, 2], &[0xff, 0xfe], None)).unwrap();
+        assert_eq!(
+            binary.as_any().downcast_ref::<BinaryArray>().unwrap().value(0),
+            [0xff, 0xfe]
+        );
     }
 }

@@ -61,8 +61,10 @@ impl PageLayout {
 
 /// Whether `data` is UTF-8 and every offset falls on a character boundary,
 /// i.e. whether every value `data[offsets[i]..offsets[i + 1]]` is UTF-8.
-fn is_utf8(data: &[u8], offsets: &[u64]) -> bool {
-    match std::str::from_utf8(data) {
+/// SIMD validation (`simdutf8`): the standard library's took 8% of a scan of
+/// ASCII paths and 19% of fetching non-ASCII documents.
+pub(crate) fn is_utf8(data: &[u8], offsets: &[u64]) -> bool {
+    match simdutf8::basic::from_utf8(data) {
         Ok(text) => offsets.iter().all(|&o| text.is_char_boundary(o as usize)),
         Err(_) => false,
     }
