@@ -71,10 +71,7 @@ impl FragmentReader {
     /// stored in this fragment.
     fn column_value_bytes(&self, projection: &TableSchema) -> Result<Option<Vec<f64>>> {
         let mut sizes = Vec::new();
-        for id in projection.top_level_ids() {
-            let Some((file, column)) = self.locate(id) else {
-                continue;
-            };
+        for (file, column) in self.sources(projection).into_iter().flatten() {
             let reader = &self.files[file];
             let options = ReadOptions::default()
                 .with_columns([reader.schema().field(column).name().clone()])
