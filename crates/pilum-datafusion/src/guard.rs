@@ -7,12 +7,20 @@
 //! would see fewer conditions than the statement has and change rows the
 //! statement does not name. This analyzer rule fails such statements before
 //! they are planned.
+//!
+//! The provider itself refuses `DELETE` and `UPDATE` in a session that does
+//! not run this rule ([`ensure_guarded`]), so a table registered by any path
+//! (`ctx.register_table`, a table factory, a catalog) cannot be handed an
+//! incomplete condition: either the rule checked the statement, or the
+//! statement fails.
 
 use crate::provider::PilumTable;
+use datafusion::catalog::Session;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::DefaultTableSource;
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::{DmlStatement, Expr, LogicalPlan, WriteOp};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::SessionContext;
@@ -30,6 +38,34 @@ pub fn install_dml_guard(ctx: &SessionContext) {
     if !present {
         ctx.add_analyzer_rule(Arc::new(DmlGuard));
     }
+}
+
+/// Whether `state` runs [`DmlGuard`] on the plans it executes.
+fn runs_guard(state: &dyn Session) -> bool {
+    state
+        .as_any()
+        .downcast_ref::<SessionState>()
+        .is_some_and(|state| state.analyzer().rules.iter().any(|rule| rule.name() == NAME))
+}
+
+/// Fails a `statement` on the table at `uri` unless the session's analyzer
+/// runs [`DmlGuard`] (so the conditions DataFusion hands over are all the
+/// statement has) and no handed-over condition still holds a subquery.
+pub(crate) fn ensure_guarded(state: &dyn Session, statement: &str, uri: &str, filters: &[Expr]) -> Result<()> {
+    if !runs_guard(state) {
+        return Err(DataFusionError::NotImplemented(format!(
+            "{statement} on Pilum table {uri} in a session without the Pilum DML guard: DataFusion may drop \
+             conditions (subqueries, joins, LIMIT) before they reach the table, so the statement is refused; \
+             register the table with pilum_datafusion::register_dataset or Session, or call \
+             pilum_datafusion::install_dml_guard on the context first"
+        )));
+    }
+    if filters.iter().any(has_subquery) {
+        return Err(DataFusionError::NotImplemented(format!(
+            "{statement} on Pilum table {uri} with a subquery"
+        )));
+    }
+    Ok(())
 }
 
 impl AnalyzerRule for DmlGuard {

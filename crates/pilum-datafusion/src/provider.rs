@@ -3,7 +3,7 @@
 use crate::dml::{DmlExec, DmlOp, PilumSink};
 use crate::exec::PilumScanExec;
 use crate::filters::{conjunction, expr_sql, pushable_filter};
-use crate::guard::install_dml_guard;
+use crate::guard::{ensure_guarded, install_dml_guard};
 use crate::statistics::column_statistics;
 use crate::views::{view_schema, views_enabled};
 use arrow_schema::SchemaRef;
@@ -28,7 +28,11 @@ const SELECTIVITY_SAMPLE_BLOCKS: usize = 16;
 /// Queries read the version the table holds; `INSERT INTO`, `DELETE` and
 /// `UPDATE` each commit one new version (none when they change no rows) and
 /// move the table to it, so the next query sees the change. A table made
-/// with [`PilumTable::snapshot`] is read-only.
+/// with [`PilumTable::snapshot`] is read-only. `DELETE` and `UPDATE` run only
+/// in a session whose analyzer has the [`DmlGuard`](crate::DmlGuard)
+/// (installed by [`register_dataset`], [`Session`](crate::Session) and
+/// [`install_dml_guard`](crate::install_dml_guard)); elsewhere they are
+/// refused, whoever registered the table.
 #[derive(Debug, Clone)]
 pub struct PilumTable {
     pub(crate) shared: Arc<Shared>,
@@ -216,19 +220,23 @@ impl TableProvider for PilumTable {
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
 
-    async fn delete_from(&self, _state: &dyn Session, filters: Vec<Expr>) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn delete_from(&self, state: &dyn Session, filters: Vec<Expr>) -> Result<Arc<dyn ExecutionPlan>> {
         self.check_writable()?;
+        ensure_guarded(state, "DELETE", self.dataset().uri(), &filters)?;
         let predicate = conjunction(&filters, self.dataset().schema())?;
         Ok(Arc::new(DmlExec::new(self.shared.clone(), DmlOp::Delete { predicate })))
     }
 
     async fn update(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         assignments: Vec<(String, Expr)>,
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         self.check_writable()?;
+        ensure_guarded(state, "UPDATE", self.dataset().uri(), &filters)?;
+        let values: Vec<Expr> = assignments.iter().map(|(_, value)| value.clone()).collect();
+        ensure_guarded(state, "UPDATE", self.dataset().uri(), &values)?;
         let predicate = conjunction(&filters, self.dataset().schema())?;
         let assignments = assignments
             .iter()
