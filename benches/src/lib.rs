@@ -1,4 +1,5 @@
 //! Shared data generation and Parquet helpers for the side-by-side benchmarks.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod tpch;

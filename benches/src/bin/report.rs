@@ -1,5 +1,6 @@
 //! Prints the benchmark results as a Markdown table with ratios against
 //! Pilum, from criterion's estimates and the recorded file sizes.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;

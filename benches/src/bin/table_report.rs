@@ -5,7 +5,7 @@
 //! Run: `cargo run --release -p pilum-benches --bin table_report`
 //! (`PILUM_BENCH_ROWS` sets the table size, default 1,000,000;
 //! `PILUM_BENCH_VERSIONS` the largest version count, default 10,000).
-
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};

@@ -13,7 +13,7 @@
 //! filters are worth).
 //! Data is generated (by `tpchgen`) on the first run for a scale factor and
 //! reused afterwards.
-
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use arrow_array::{Array, RecordBatch};

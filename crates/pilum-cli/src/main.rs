@@ -1,4 +1,5 @@
 //! `pilum`: the command-line tool for Pilum datasets.
+#![forbid(unsafe_code)]
 
 mod args;
 mod error;

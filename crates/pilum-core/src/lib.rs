@@ -1,6 +1,7 @@
 //! Shared primitives of Pilum used by every other crate: a bounds-checked byte
 //! cursor for decoders, byte-range coalescing for the I/O layer, and helpers
 //! that read Pilum's field-level metadata (such as the blob marker).
+#![forbid(unsafe_code)]
 
 mod blob;
 mod cursor;

@@ -13,6 +13,7 @@
 //!   timestamp])` table function for time travel ([`PilumScanFunction`]),
 //!   `pilum_versions(uri)` for the version history, and `CREATE EXTERNAL
 //!   TABLE ... STORED AS PILUM LOCATION '<uri>'` ([`PilumTableFactory`]).
+#![forbid(unsafe_code)]
 
 mod dml;
 mod error;

@@ -189,14 +189,16 @@ pub(crate) fn gather_views(
     })?;
     let nulls = validity.finish();
     let views = ScalarBuffer::from(out.views);
-    // SAFETY: every view was made by `make_view` from a bounds-checked range
-    // of the block it names (block index and offset fit in u32, checked
-    // above), so lengths, prefixes, buffer indices and offsets are valid. For
-    // strings, each range was checked to be UTF-8 ending on character
-    // boundaries (`is_utf8`), per chunk or once per page dictionary.
+    // Every view was made by `make_view` from a bounds-checked range of the
+    // block it names (block index and offset fit in u32, checked above), so
+    // lengths, prefixes, buffer indices and offsets are valid.
     Ok(if utf8 {
+        // SAFETY: views are valid (above), and each string range was checked
+        // to be UTF-8 ending on character boundaries (`is_utf8`), per chunk
+        // or once per page dictionary.
         Arc::new(unsafe { StringViewArray::new_unchecked(views, out.blocks, nulls) })
     } else {
+        // SAFETY: views are valid (above); binary values need nothing more.
         Arc::new(unsafe { BinaryViewArray::new_unchecked(views, out.blocks, nulls) })
     })
 }

@@ -5,6 +5,7 @@
 //! writes one object sequentially (multipart for large objects) while
 //! tracking the byte position. [`CountingStore`] wraps any store and counts
 //! requests, so tests can assert how many reads an operation costs.
+#![forbid(unsafe_code)]
 
 mod buffers;
 mod counting;

@@ -8,6 +8,7 @@
 //! Rows have stable ids that survive compaction and updates. Filters and
 //! SQL expressions are parsed and evaluated by DataFusion. The layout is
 //! specified in `format-spec/table.md`.
+#![forbid(unsafe_code)]
 
 mod arrays;
 mod blobs;
