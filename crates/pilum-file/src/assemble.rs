@@ -1,6 +1,7 @@
 //! Gathers selected values out of decoded units into contiguous buffers.
 
 use crate::error::{FileError, Result};
+use crate::format::read_u64;
 use crate::layout::ColumnLayout;
 use crate::units::{ColumnSite, LoadedUnit, PlainValues};
 use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer};
@@ -215,15 +216,6 @@ fn copy_entries(dictionary: &Dictionary, indices: &[u32], offsets: &mut Vec<u64>
         offsets.push(data.len() as u64);
     }
     Ok(())
-}
-
-/// Little-endian `u64` number `i` of `bytes` (0 past the end).
-pub(crate) fn read_u64(bytes: &[u8], i: usize) -> u64 {
-    let mut b = [0u8; 8];
-    if let Some(s) = bytes.get(i * 8..i * 8 + 8) {
-        b.copy_from_slice(s);
-    }
-    u64::from_le_bytes(b)
 }
 
 #[cfg(test)]

@@ -1,13 +1,10 @@
 //! Buffers one physical column's values and turns them into pages.
 
 use crate::error::Result;
+use crate::format::{flat_kind, narrow_flat, read_u64};
 use crate::proto;
 use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, NullBuffer};
 use pilum_encoding::{ChunkValues, IntegerSign, PlanOptions, ValidityInput, ValueKind, encode_page};
-
-/// Fixed-width values at least this wide are stored in flat pages (one
-/// contiguous range per value, no chunking), e.g. embedding vectors.
-pub const FLAT_MIN_WIDTH: u32 = 256;
 
 /// An encoded page ready to be written; `offset` is filled in by the writer.
 pub(crate) struct PendingPage {
@@ -43,15 +40,15 @@ impl BufferedPage {
         }
     }
 
-    /// Encodes the values as one page.
-    pub(crate) fn encode(self, plan: PlanOptions) -> Result<PendingPage> {
+    /// Encodes the values as one page; `flat_vectors` as in
+    /// [`WriterOptions`](crate::WriterOptions).
+    pub(crate) fn encode(self, plan: PlanOptions, flat_vectors: bool) -> Result<PendingPage> {
         let n = self.n;
         let mut meta = proto::Page {
             num_values: n as u64,
             ..Default::default()
         };
-        let flat =
-            matches!(self.kind, ValueKind::Fixed { width, .. } if width >= FLAT_MIN_WIDTH) && self.items.is_none();
+        let flat = flat_kind(self.kind) && self.items.is_none() && (flat_vectors || !narrow_flat(self.kind));
         let bytes = if flat {
             meta.layout = proto::PageLayout::Flat as i32;
             if let Some(rows) = &self.rows {
@@ -96,7 +93,7 @@ impl BufferedPage {
                 for &rows in &page.chunk_rows {
                     meta.chunk_child_starts.push(start);
                     for _ in 0..rows {
-                        start += crate::assemble::read_u64(&self.fixed, value);
+                        start += read_u64(&self.fixed, value);
                         value += 1;
                     }
                 }
@@ -233,7 +230,7 @@ impl ColumnWriter {
         let validity = std::mem::replace(&mut self.validity, BooleanBufferBuilder::new(0)).finish();
         let child_start = self.child_offset;
         if let Some(start) = self.child_offset.as_mut() {
-            *start += (0..n).map(|i| crate::assemble::read_u64(&self.fixed, i)).sum::<u64>();
+            *start += (0..n).map(|i| read_u64(&self.fixed, i)).sum::<u64>();
         }
         let page = BufferedPage {
             kind: self.kind,

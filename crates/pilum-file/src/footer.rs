@@ -8,8 +8,9 @@ pub const MAGIC: [u8; 4] = *b"PILM";
 /// Format major version this library writes and reads.
 pub const MAJOR_VERSION: u16 = 1;
 /// Format minor version this library writes (1.1 added [`FEATURE_WIDE_FOR`],
-/// 1.2 [`FEATURE_ZSTD_DICTIONARY`] and [`FEATURE_SYMBOL_TABLE`]).
-pub const MINOR_VERSION: u16 = 2;
+/// 1.2 [`FEATURE_ZSTD_DICTIONARY`] and [`FEATURE_SYMBOL_TABLE`], 1.3
+/// [`FEATURE_NARROW_FLAT`]).
+pub const MINOR_VERSION: u16 = 3;
 /// Bytes of the header: magic, major, minor.
 pub const HEADER_LEN: u64 = 8;
 /// Bytes of the footer.
@@ -24,8 +25,12 @@ pub const FEATURE_ZSTD_DICTIONARY: u32 = 0x2;
 /// Feature bit (format 1.2): some pages carry a symbol table and their
 /// chunks may hold variable-width values as its codes (encoding tag 6).
 pub const FEATURE_SYMBOL_TABLE: u32 = 0x4;
+/// Feature bit (format 1.3): some FLAT pages hold flattened fixed-size lists
+/// narrower than [`FLAT_MIN_WIDTH`](crate::FLAT_MIN_WIDTH) bytes per value
+/// (e.g. 32-d f32 or 128-d u8 vectors), which earlier readers reject.
+pub const FEATURE_NARROW_FLAT: u32 = 0x8;
 /// Feature bits this reader understands.
-pub const KNOWN_FEATURES: u32 = FEATURE_WIDE_FOR | FEATURE_ZSTD_DICTIONARY | FEATURE_SYMBOL_TABLE;
+pub const KNOWN_FEATURES: u32 = FEATURE_WIDE_FOR | FEATURE_ZSTD_DICTIONARY | FEATURE_SYMBOL_TABLE | FEATURE_NARROW_FLAT;
 
 /// The header bytes at offset 0: magic, then major and minor version (u16 LE each).
 pub const HEADER: [u8; HEADER_LEN as usize] = {

@@ -183,8 +183,7 @@ fn column_layout(
         }
         let mut chunks = Vec::with_capacity(page.chunk_values.len());
         if flat {
-            let wide = matches!(kind, ValueKind::Fixed { width, .. } if width >= crate::column_writer::FLAT_MIN_WIDTH);
-            if !wide || Some(page.length) != page.num_values.checked_mul(width) {
+            if !crate::format::flat_kind(kind) || Some(page.length) != page.num_values.checked_mul(width) {
                 return Err(corrupt("flat page length does not match its values".into()));
             }
         } else {

@@ -31,6 +31,7 @@ mod blob;
 mod column_writer;
 mod error;
 mod footer;
+mod format;
 mod layout;
 #[doc(hidden)]
 pub mod proto;
@@ -43,12 +44,12 @@ mod views;
 mod writer;
 
 pub use blob::BlobFile;
-pub use column_writer::FLAT_MIN_WIDTH;
 pub use error::{FileError, Result};
 pub use footer::{
-    FEATURE_SYMBOL_TABLE, FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, HEADER, HEADER_LEN, KNOWN_FEATURES,
-    MAGIC, MAJOR_VERSION, MINOR_VERSION,
+    FEATURE_NARROW_FLAT, FEATURE_SYMBOL_TABLE, FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, HEADER,
+    HEADER_LEN, KNOWN_FEATURES, MAGIC, MAJOR_VERSION, MINOR_VERSION,
 };
+pub use format::FLAT_MIN_WIDTH;
 pub use pilum_encoding::PlanOptions;
 pub use read::{BlobMode, blob_description_type};
 pub use reader::{FileReader, FlatColumnPages, OPEN_READ_BYTES, ReadOptions, ScanOptions, cores, parse_schema};

@@ -1,7 +1,8 @@
 //! Reading a row selection of one column tree node into an Arrow array.
 
-use crate::assemble::{Gathered, gather, read_u64};
+use crate::assemble::{Gathered, gather};
 use crate::error::{FileError, Result};
+use crate::format::read_u64;
 use crate::layout::ColumnLayout;
 use crate::tree::Node;
 use crate::units::{ColumnSite, load_units, plan_units};

@@ -10,8 +10,8 @@
 use crate::column_writer::{ColumnWriter, PendingPage};
 use crate::error::{FileError, Result};
 use crate::footer::{
-    FEATURE_SYMBOL_TABLE, FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, Footer, HEADER, MAJOR_VERSION,
-    MINOR_VERSION,
+    FEATURE_NARROW_FLAT, FEATURE_SYMBOL_TABLE, FEATURE_WIDE_FOR, FEATURE_ZSTD_DICTIONARY, FOOTER_LEN, Footer, HEADER,
+    MAJOR_VERSION, MINOR_VERSION,
 };
 use crate::proto;
 use crate::shred::{PendingBlobs, shred};
@@ -42,6 +42,12 @@ pub struct WriterOptions {
     /// (8). Parallel parts speed up object-store uploads; the local store
     /// writes parts one after another, so there more only holds memory.
     pub uploads_in_flight: Option<usize>,
+    /// Store flattened fixed-size lists (vectors) in FLAT pages at any width
+    /// (`true`, the default). `false` keeps those narrower than
+    /// [`FLAT_MIN_WIDTH`](crate::FLAT_MIN_WIDTH) bytes in chunked pages, as
+    /// writers before format 1.3 did (for comparisons and for files that
+    /// readers of 1.0–1.2 must open).
+    pub flat_vectors: bool,
 }
 
 impl Default for WriterOptions {
@@ -50,6 +56,7 @@ impl Default for WriterOptions {
             page_bytes: 4 * 1024 * 1024,
             plan: PlanOptions::default(),
             uploads_in_flight: None,
+            flat_vectors: true,
         }
     }
 }
@@ -178,9 +185,9 @@ impl FileWriter {
         let Some(page) = self.columns[i].take_page() else {
             return Ok(());
         };
-        let plan = self.options.plan;
+        let (plan, flat_vectors) = (self.options.plan, self.options.flat_vectors);
         self.encoding
-            .push_back((i, tokio::task::spawn_blocking(move || page.encode(plan))));
+            .push_back((i, tokio::task::spawn_blocking(move || page.encode(plan, flat_vectors))));
         while self.encoding.len() > self.max_in_flight {
             self.write_oldest_page().await?;
         }
@@ -217,7 +224,20 @@ impl FileWriter {
         if self.columns.iter().any(|c| c.kind().wide_integer()) {
             required_features |= FEATURE_WIDE_FOR;
         }
+        let narrow: Vec<bool> = self
+            .columns
+            .iter()
+            .map(|c| crate::format::narrow_flat(c.kind()))
+            .collect();
         let columns: Vec<proto::Column> = self.columns.into_iter().map(ColumnWriter::into_metadata).collect();
+        let flat = proto::PageLayout::Flat as i32;
+        if columns
+            .iter()
+            .zip(&narrow)
+            .any(|(c, &narrow)| narrow && c.pages.iter().any(|p| p.layout == flat))
+        {
+            required_features |= FEATURE_NARROW_FLAT;
+        }
         if columns
             .iter()
             .flat_map(|c| &c.pages)

@@ -20,24 +20,35 @@ use std::sync::Arc;
 /// `-wN` in older names: the Nth writer policy of format 1.1 (w2: smaller
 /// zstd chunks of variable-width values; w3: batches shredded in
 /// quarter-page slices); the bytes differ, the format does not.
-const GOLDEN: &str = "v1.2-all-types.pilum";
+const GOLDEN: &str = "v1.3-all-types.pilum";
 /// Text fixtures: a page with a zstd dictionary (written with symbol tables
 /// off, as the writer did before it had them) and a page with a symbol table
 /// (the default policy), each with the feature bit it requires.
 const TEXT_FIXTURES: [(&str, bool, u32); 2] = [
-    ("v1.2-zstd-dictionary.pilum", false, pilum_file::FEATURE_ZSTD_DICTIONARY),
-    ("v1.2-symbol-table.pilum", true, pilum_file::FEATURE_SYMBOL_TABLE),
+    ("v1.3-zstd-dictionary.pilum", false, pilum_file::FEATURE_ZSTD_DICTIONARY),
+    ("v1.3-symbol-table.pilum", true, pilum_file::FEATURE_SYMBOL_TABLE),
+];
+/// Released text fixtures of earlier minor versions, with their footer's
+/// (minor version, required features); they must keep reading back.
+const RELEASED_TEXT: [(&str, u16, u32); 2] = [
+    ("v1.2-zstd-dictionary.pilum", 2, pilum_file::FEATURE_ZSTD_DICTIONARY),
+    ("v1.2-symbol-table.pilum", 2, pilum_file::FEATURE_SYMBOL_TABLE),
 ];
 /// Rows of the text fixture.
 const TEXT_ROWS: usize = 800;
 /// Every released all-types fixture with its footer's (minor version,
 /// required features); all must keep reading back.
-const RELEASED: [(&str, u16, u32); 5] = [
+const RELEASED: [(&str, u16, u32); 6] = [
     ("v1.0-all-types.pilum", 0, 0),
     ("v1.1-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
     ("v1.1-w2-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
     ("v1.1-w3-all-types.pilum", 1, pilum_file::FEATURE_WIDE_FOR),
     ("v1.2-all-types.pilum", 2, pilum_file::FEATURE_WIDE_FOR),
+    (
+        "v1.3-all-types.pilum",
+        3,
+        pilum_file::FEATURE_WIDE_FOR | pilum_file::FEATURE_NARROW_FLAT,
+    ),
 ];
 
 fn golden_dir() -> std::path::PathBuf {
@@ -125,8 +136,10 @@ fn assert_same_data(fixture: &[u8], current: &[u8], name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_text_files_read_back_and_bytes_are_stable() {
-    for (name, symbol_table, features) in TEXT_FIXTURES {
-        let (fixture, reader) = open_fixture(name, 2, features).await;
+    let current = TEXT_FIXTURES.map(|(name, symbol_table, features)| (name, Some(symbol_table), 3, features));
+    let released = RELEASED_TEXT.map(|(name, minor, features)| (name, None, minor, features));
+    for (name, symbol_table, minor, features) in current.into_iter().chain(released) {
+        let (fixture, reader) = open_fixture(name, minor, features).await;
         let expected = common::text_batch(TEXT_ROWS, 7);
         let got = reader
             .read_range(0..TEXT_ROWS as u64, &ReadOptions::default())
@@ -139,7 +152,9 @@ async fn golden_text_files_read_back_and_bytes_are_stable() {
             arrow_select::take::take_record_batch(&expected, &arrow_array::UInt64Array::from(rows.to_vec())).unwrap();
         common::assert_batches_eq(&taken, &want, name);
 
-        assert_same_data(&fixture, &write_current_text(symbol_table).await, name);
+        if let Some(symbol_table) = symbol_table {
+            assert_same_data(&fixture, &write_current_text(symbol_table).await, name);
+        }
     }
 }
 

@@ -160,3 +160,76 @@ async fn nearby_rows_share_requests_and_vectors_read_exact_bytes() {
         "a flat vector read fetches exactly its 512 bytes"
     );
 }
+
+/// A file of one narrow vector column written with `flat_vectors`.
+async fn narrow_vectors(
+    dim: usize,
+    item: DataType,
+    flat_vectors: bool,
+) -> (Arc<CountingStore>, FileReader, RecordBatch) {
+    let mut rng = Rng(5);
+    let rows = 20_000;
+    let values: ArrayRef = match item {
+        DataType::UInt8 => Arc::new(arrow_array::UInt8Array::from_iter_values(
+            (0..rows * dim).map(|_| rng.next() as u8),
+        )),
+        _ => Arc::new(arrow_array::Float32Array::from_iter_values(
+            (0..rows * dim).map(|_| (rng.next() % 10_000) as f32 / 7.0),
+        )),
+    };
+    let field = Arc::new(Field::new("item", item, false));
+    let vectors = arrow_array::FixedSizeListArray::new(field, dim as i32, values, None);
+    let batch = RecordBatch::try_from_iter([("v", Arc::new(vectors) as ArrayRef)]).unwrap();
+    let store = Arc::new(CountingStore::new(Arc::new(InMemory::new())));
+    let path = Path::from("narrow.pilum");
+    let options = WriterOptions {
+        flat_vectors,
+        ..Default::default()
+    };
+    let mut writer = FileWriter::try_new(store.clone(), path.clone(), batch.schema(), options)
+        .await
+        .unwrap();
+    writer.write(&batch).await.unwrap();
+    let summary = writer.finish().await.unwrap();
+    let reader = FileReader::open_with_size(store.clone() as Arc<dyn ObjectStore>, path, summary.file_size)
+        .await
+        .unwrap();
+    store.reset();
+    (store, reader, batch)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_vectors_read_exactly_their_bytes() {
+    // 32-d f32 (128 bytes) and 128-d u8 (128 bytes): narrower than FLAT_MIN_WIDTH.
+    for (dim, item) in [(32, DataType::Float32), (128, DataType::UInt8)] {
+        let width = dim as u64 * if item == DataType::UInt8 { 1 } else { 4 };
+        let rows = spread_rows(50).into_iter().map(|r| r / 3).collect::<Vec<_>>();
+        let idx = arrow_array::UInt64Array::from(rows.clone());
+        let (store, reader, batch) = narrow_vectors(dim, item.clone(), true).await;
+        let got = reader.take(&rows, &ReadOptions::default()).await.unwrap();
+        assert_eq!(
+            got.column(0).as_ref(),
+            arrow_select::take::take(batch.column(0).as_ref(), &idx, None)
+                .unwrap()
+                .as_ref()
+        );
+        let flat = store.counts();
+        assert_eq!(flat.reads, rows.len() as u64, "{dim}-d {item}: one request per row");
+        assert_eq!(
+            flat.bytes_read,
+            width * rows.len() as u64,
+            "{dim}-d {item}: exactly the vectors"
+        );
+
+        // The pre-1.3 policy keeps them chunked: a row costs a whole chunk.
+        let (store, reader, _) = narrow_vectors(dim, item.clone(), false).await;
+        reader.take(&rows, &ReadOptions::default()).await.unwrap();
+        let chunked = store.counts();
+        assert!(
+            chunked.bytes_read >= 8 * flat.bytes_read,
+            "{dim}-d {item}: chunked reads {} bytes, flat {}",
+            chunked.bytes_read,
+            flat.bytes_read
+        );
+    }
+}

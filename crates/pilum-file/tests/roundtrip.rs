@@ -53,6 +53,14 @@ async fn every_type_round_trips() {
         ),
         ("defaults.pilum", WriterOptions::default()),
         (
+            // The pre-1.3 policy: vectors narrower than 256 bytes in chunked pages.
+            "chunked-vectors.pilum",
+            WriterOptions {
+                flat_vectors: false,
+                ..Default::default()
+            },
+        ),
+        (
             "no-compression.pilum",
             WriterOptions {
                 plan: PlanOptions {
@@ -228,7 +236,7 @@ async fn a_large_batch_is_paged_at_page_bytes() {
             zstd_level: None,
             ..Default::default()
         },
-        uploads_in_flight: None,
+        ..Default::default()
     };
     let mut writer = FileWriter::try_new(store.clone(), Path::from("big-batch.pilum"), batch.schema(), options)
         .await
