@@ -141,6 +141,24 @@ impl PyDataset {
         PySchema::new(self.snapshot().schema().clone())
     }
 
+    /// The Pilum file format version of this version's data: the newest
+    /// `major.minor` among its data files, or the version this library
+    /// writes when the version has no data files.
+    #[getter]
+    fn data_storage_version(&self) -> String {
+        let dataset = self.snapshot();
+        let newest = dataset
+            .fragments()
+            .iter()
+            .flat_map(|f| f.files.iter().map(|d| (d.format_major, d.format_minor)))
+            .max()
+            .unwrap_or((
+                u32::from(pilum::FILE_MAJOR_VERSION),
+                u32::from(pilum::FILE_MINOR_VERSION),
+            ));
+        format!("{}.{}", newest.0, newest.1)
+    }
+
     /// Live rows in this version per the manifest, and fragment count.
     fn stats(&self) -> (u64, usize) {
         let dataset = self.snapshot();

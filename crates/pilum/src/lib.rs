@@ -20,6 +20,7 @@
 //! assert_eq!(rows.num_rows(), 2);
 //! # Ok(()) }
 //! ```
+#![forbid(unsafe_code)]
 
 pub mod blocking;
 
@@ -38,6 +39,9 @@ pub use pilum_table::{
 /// SQL over datasets through DataFusion (the `pilum-datafusion` crate).
 pub use pilum_datafusion as sql;
 pub use pilum_datafusion::{PilumTable, Session, SqlError, VersionSpec, register_dataset};
+
+/// The Pilum file format version this library writes (`major.minor`).
+pub use pilum_file::{MAJOR_VERSION as FILE_MAJOR_VERSION, MINOR_VERSION as FILE_MINOR_VERSION};
 
 /// Field metadata key that marks a binary column as a blob column.
 pub use pilum_core::{BLOB_META_KEY, LANCE_BLOB_META_KEY};

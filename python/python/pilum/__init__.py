@@ -18,15 +18,19 @@ from typing import Any, Dict, Optional, Union
 import pyarrow as pa
 
 from . import _native, errors
+from ._args import WRITE_NOOPS, WRITE_UNSUPPORTED, check_kwargs
 from ._data import ReaderLike, progress_callback, to_reader
 from ._native import __version__
+from ._ordering import ColumnOrdering
 from .blob import BlobFile
-from .dataset import CleanupStats, CompactionMetrics, DatasetOptimizer, PilumDataset, Tags
+from .dataset import PilumDataset
 from .errors import *  # noqa: F401,F403
 from .fragment import PilumFragment
+from .maintenance import CleanupStats, CompactionMetrics, DatasetOptimizer, Tags
 from .merge_insert import MergeInsertBuilder
 from .scanner import PilumScanner
 from .sql import Session
+from .view import FilteredDataset
 
 #: pylance-compatible aliases.
 LanceDataset = PilumDataset
@@ -39,6 +43,8 @@ __all__ = [
     "PilumDataset",
     "PilumScanner",
     "PilumFragment",
+    "FilteredDataset",
+    "ColumnOrdering",
     "LanceDataset",
     "LanceScanner",
     "LanceFragment",
@@ -52,19 +58,6 @@ __all__ = [
     "errors",
     "__version__",
 ] + errors.__all__
-
-# Arguments pylance accepts that tune Lance's own file layout or commit
-# machinery and have no Pilum counterpart; accepted so Lance code runs.
-_LANCE_ONLY_WRITE_ARGS = {
-    "max_rows_per_group",
-    "data_storage_version",
-    "use_legacy_format",
-    "enable_v2_manifest_paths",
-    "enable_stable_row_ids",
-    "commit_lock",
-    "data_cache_bytes",
-    "max_page_bytes",
-}
 
 
 def write_dataset(
@@ -89,10 +82,14 @@ def write_dataset(
     callable receiving row counts also works). Binary columns whose field
     metadata has ``pilum:blob`` or ``lance-encoding:blob`` = ``"true"`` are
     stored out of line and read back lazily with ``take_blobs``.
+
+    Accepted no-ops (Lance's file layout and engine settings):
+    ``max_rows_per_group``, ``data_storage_version``, ``use_legacy_format``,
+    ``enable_v2_manifest_paths``, ``enable_stable_row_ids`` (Pilum row ids
+    are always stable), ``commit_lock``, ``data_cache_bytes``,
+    ``max_page_bytes``, ``blob_pack_file_size_threshold``, ``session``.
     """
-    unknown = set(kwargs) - _LANCE_ONLY_WRITE_ARGS
-    if unknown:
-        raise TypeError(f"write_dataset() got unexpected keyword arguments {sorted(unknown)}")
+    check_kwargs("write_dataset", kwargs, WRITE_NOOPS, WRITE_UNSUPPORTED)
     if mode not in ("create", "append", "overwrite"):
         raise ValueError(f"mode must be 'create', 'append' or 'overwrite', not {mode!r}")
     if isinstance(uri, PilumDataset):
@@ -120,6 +117,9 @@ def dataset(
 ) -> PilumDataset:
     """Opens the dataset at `uri`: the latest version, or `version` (a number
     or a tag), or the version current at `asof` (a datetime; naive means
-    local time). Cache-size and session arguments of pylance are accepted
-    and ignored (Pilum caches per dataset object)."""
-    return PilumDataset(uri, version=version, asof=asof, storage_options=storage_options)
+    local time). Accepted no-ops (Pilum caches per dataset object and
+    commits without a lock): ``block_size``, ``index_cache_size``,
+    ``metadata_cache_size``, ``index_cache_size_bytes``,
+    ``metadata_cache_size_bytes``, ``read_params``, ``session``,
+    ``commit_lock``."""
+    return PilumDataset(uri, version=version, asof=asof, storage_options=storage_options, **kwargs)

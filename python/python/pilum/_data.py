@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 import pyarrow as pa
 import pyarrow.dataset as pds
 
-__all__ = ["to_reader", "progress_callback", "ReaderLike"]
+__all__ = ["to_reader", "index_list", "progress_callback", "ReaderLike"]
 
 #: Anything :func:`to_reader` accepts.
 ReaderLike = Any
@@ -55,6 +55,18 @@ def to_reader(data: ReaderLike, schema: Optional[pa.Schema] = None) -> pa.Record
     if schema is not None and not reader.schema.equals(schema):
         reader = reader.cast(schema)
     return reader
+
+
+def index_list(indices: Any) -> List[int]:
+    """Row positions or ids (a list, pyarrow array or numpy array) as non-negative ints."""
+    if isinstance(indices, (pa.Array, pa.ChunkedArray)):
+        indices = indices.to_pylist()
+    elif hasattr(indices, "tolist"):
+        indices = indices.tolist()
+    out = [int(i) for i in indices]
+    if any(i < 0 for i in out):
+        raise IndexError("row indices must be non-negative")
+    return out
 
 
 def progress_callback(progress: Any, description: str, total: Optional[int] = None, unit: str = "rows"):

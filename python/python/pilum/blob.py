@@ -46,6 +46,9 @@ class BlobFile(io.RawIOBase):
     def readall(self) -> bytes:
         return self.read(-1)
 
+    def write(self, data: Any) -> int:
+        raise io.UnsupportedOperation("write: a BlobFile is read-only")
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         data = self.read(len(view))

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
 
 import pyarrow as pa
 
+from ._data import index_list
+
 if TYPE_CHECKING:
     from .dataset import PilumDataset
     from .scanner import PilumScanner
@@ -57,19 +59,26 @@ class PilumFragment:
     def schema(self) -> pa.Schema:
         return self._dataset.schema
 
-    def scanner(self, **kwargs: Any) -> "PilumScanner":
-        """A scan of this fragment only; arguments as for ``PilumDataset.scanner``."""
+    def scanner(self, schema: Optional[pa.Schema] = None, **kwargs: Any) -> "PilumScanner":
+        """A scan of this fragment only; arguments as for ``PilumDataset.scanner``.
+        `schema` (pyarrow's leading argument) must be the dataset's schema."""
+        if schema is not None and not pa.schema(schema).equals(self.schema):
+            raise NotImplementedError("PilumFragment.scanner(): a schema other than the dataset's is not supported by Pilum")
         return self._dataset.scanner(fragments=[self.fragment_id], **kwargs)
 
-    def to_table(self, **kwargs: Any) -> pa.Table:
-        """The fragment's rows as a table."""
-        return self.scanner(**kwargs).to_table()
+    def to_table(self, columns: Any = None, filter: Any = None, limit: Optional[int] = None, offset: Optional[int] = None, **kwargs: Any) -> pa.Table:
+        """The fragment's rows as a table; arguments as for ``PilumDataset.scanner``."""
+        return self.scanner(columns=columns, filter=filter, limit=limit, offset=offset, **kwargs).to_table()
 
     def to_batches(self, **kwargs: Any) -> Iterator[pa.RecordBatch]:
-        """The fragment's rows as record batches."""
+        """The fragment's rows as record batches; arguments as for ``PilumDataset.scanner``."""
         return self.scanner(**kwargs).to_batches()
 
-    def take(self, indices: Any, columns: Optional[List[str]] = None) -> pa.Table:
+    def head(self, num_rows: int, **kwargs: Any) -> pa.Table:
+        """The fragment's first `num_rows` rows."""
+        return self.scanner(limit=num_rows, **kwargs).to_table()
+
+    def take(self, indices: Any, columns: Any = None) -> pa.Table:
         """Rows at live positions `indices` within this fragment."""
         first = 0
         for fragment in self._dataset.get_fragments():
@@ -77,7 +86,7 @@ class PilumFragment:
                 break
             first += fragment.count_rows()
         live = self.count_rows()
-        positions = [int(i) for i in (indices.to_pylist() if hasattr(indices, "to_pylist") else indices)]
-        if any(p < 0 or p >= live for p in positions):
+        positions = index_list(indices)
+        if any(p >= live for p in positions):
             raise IndexError(f"fragment {self.fragment_id} has {live} rows")
         return self._dataset.take([first + p for p in positions], columns=columns)

@@ -1,40 +1,28 @@
-"""Scans of a dataset: projection, filter, limit and offset pushed into Pilum."""
+"""Scans of a dataset: projection, filter, order, limit and offset pushed into Pilum."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pds
 
-from ._expr import expression_to_sql, referenced_columns
-from .errors import reraise_tagged
+from ._batching import exact_batches
+from ._data import index_list
+from ._expr import referenced_columns
+from ._ordering import normalize_order_by
+from ._pyarrow_base import seal
+from ._scan_sources import Filter, filtered_reader, native_reader, split_filters
+from ._sql_scan import sql_scan
 
 if TYPE_CHECKING:
     from .dataset import PilumDataset
 
-__all__ = ["PilumScanner"]
-
-Filter = Union[str, pc.Expression, None]
+__all__ = ["PilumScanner", "Filter", "native_reader"]
 
 
-def native_reader(stream: Any) -> pa.RecordBatchReader:
-    """A pyarrow reader over a native scan whose errors surface as ``pilum.errors`` classes."""
-    source = pa.RecordBatchReader.from_stream(stream)
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        while True:
-            try:
-                batch = source.read_next_batch()
-            except StopIteration:
-                return
-            except pa.ArrowException as e:
-                reraise_tagged(e)
-                raise
-            yield batch
-
-    return pa.RecordBatchReader.from_batches(source.schema, batches())
+def _restore(dataset: "PilumDataset", arguments: Dict[str, Any]) -> "PilumScanner":
+    return PilumScanner(dataset, **arguments)
 
 
 class PilumScanner(pds.Scanner):
@@ -43,7 +31,8 @@ class PilumScanner(pds.Scanner):
     SQL filters and pyarrow expressions that translate exactly run inside
     Pilum (only matching rows are read in full); other pyarrow expressions
     are applied to the scanned batches by pyarrow, so results are always
-    correct. The result exports ``__arrow_c_stream__``.
+    correct. ``order_by`` and columns given as SQL expressions run as one
+    DataFusion query. The result exports ``__arrow_c_stream__``.
     """
 
     def __init__(
@@ -57,12 +46,25 @@ class PilumScanner(pds.Scanner):
         fragments: Optional[List[int]] = None,
         with_row_id: bool = False,
         with_row_address: bool = False,
-        late_materialization: Optional[bool] = None,
+        late_materialization: Any = None,
+        *,
+        order_by: Any = None,
+        strict_batch_size: bool = False,
+        view_filters: Tuple[Filter, ...] = (),
     ):
         if limit is not None and limit < 0:
             raise ValueError("limit must be non-negative")
         if offset is not None and offset < 0:
             raise ValueError("offset must be non-negative")
+        if batch_size is not None and batch_size <= 0:
+            raise ValueError("batch_size must be positive")
+        if strict_batch_size and batch_size is None:
+            raise ValueError("strict_batch_size=True needs batch_size")
+        if isinstance(late_materialization, (list, tuple)):
+            # pylance's per-column form: a tuning choice that cannot change results.
+            late_materialization = bool(late_materialization)
+        self._dataset = dataset
+        self._orderings = normalize_order_by(order_by, dataset.schema)
         self._arguments = dict(
             columns=columns,
             filter=filter,
@@ -73,8 +75,10 @@ class PilumScanner(pds.Scanner):
             with_row_id=with_row_id,
             with_row_address=with_row_address,
             late_materialization=late_materialization,
+            order_by=self._orderings or None,
+            strict_batch_size=bool(strict_batch_size),
+            view_filters=tuple(view_filters),
         )
-        self._dataset = dataset
         self._expressions: Optional[Dict[str, str]] = None
         if isinstance(columns, dict):
             self._expressions = dict(columns)
@@ -87,38 +91,68 @@ class PilumScanner(pds.Scanner):
         self._with_row_id = bool(with_row_id)
         self._with_row_address = bool(with_row_address)
         self._late = late_materialization
-        self._sql_filter: Optional[str] = None
-        self._residual: Optional[pc.Expression] = None
-        if isinstance(filter, str):
-            self._sql_filter = filter
-        elif isinstance(filter, pc.Expression):
-            translated = expression_to_sql(filter, dataset.schema)
-            if translated is None:
-                self._residual = filter
-            else:
-                self._sql_filter = translated
-        elif filter is not None:
-            raise TypeError(f"filter must be a SQL string or a pyarrow Expression, not {type(filter).__name__}")
+        self._strict = bool(strict_batch_size)
+        self._sql_filter, self._residual = split_filters((*view_filters, filter), dataset.schema)
+        self._check_query_scan()
+
+    def __reduce__(self) -> Any:
+        return (_restore, (self._dataset, self._arguments))
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self._arguments.items() if not (v is None or v is False or (isinstance(v, tuple) and not v))}
+        return f"PilumScanner({self._dataset!r}, {shown})"
 
     # --- pyarrow.dataset.Scanner surface -------------------------------------------------
 
+    @staticmethod
+    def from_dataset(dataset: Any, **kwargs: Any) -> Any:
+        """``dataset.scanner(**kwargs)`` for a Pilum dataset or view; pyarrow's otherwise."""
+        from ._reads import DatasetReads
+
+        if isinstance(dataset, DatasetReads):
+            return dataset.scanner(**kwargs)
+        return pds.Scanner.from_dataset(dataset, **kwargs)
+
+    @staticmethod
+    def from_fragment(fragment: Any, *, schema: Optional[pa.Schema] = None, **kwargs: Any) -> Any:
+        """``fragment.scanner(**kwargs)`` for a Pilum fragment; pyarrow's otherwise."""
+        from .fragment import PilumFragment
+
+        if not isinstance(fragment, PilumFragment):
+            return pds.Scanner.from_fragment(fragment, schema=schema, **kwargs)
+        if schema is not None and not schema.equals(fragment.schema):
+            raise NotImplementedError("from_fragment(): a schema other than the dataset's is not supported by Pilum")
+        return fragment.scanner(**kwargs)
+
+    @staticmethod
+    def from_batches(source: Any, **kwargs: Any) -> pds.Scanner:
+        """pyarrow's ``Scanner.from_batches`` (a plain pyarrow scanner over `source`)."""
+        return pds.Scanner.from_batches(source, **kwargs)
+
     @property
     def dataset_schema(self) -> pa.Schema:
+        """The schema of the dataset scanned."""
         return self._dataset.schema
 
     @property
     def projected_schema(self) -> pa.Schema:
+        """The schema of the rows the scan returns."""
         if self._expressions is not None:
-            return self.to_reader().schema
+            return self._copy(limit=0, order_by=None).to_reader().schema
         return pa.schema(self._dataset._ds.scan_schema(self._columns, self._with_row_id, self._with_row_address))
 
     def to_reader(self) -> pa.RecordBatchReader:
         """The rows as a streaming ``pyarrow.RecordBatchReader``."""
-        if self._expressions is not None:
-            return self._expression_reader()
-        if self._residual is None:
-            return native_reader(self._native_scan(self._columns, self._limit, self._offset))
-        return self._residual_reader()
+        if self._expressions is not None or self._orderings:
+            reader = self._query_scan().to_reader(max_chunksize=self._batch_size)
+        elif self._residual is None:
+            reader = native_reader(self._native_scan(self._columns, self._limit, self._offset))
+        else:
+            reader = self._residual_reader()
+        if self._strict:
+            assert self._batch_size is not None  # checked in __init__
+            reader = exact_batches(reader, self._batch_size)
+        return reader
 
     def to_table(self) -> pa.Table:
         """All rows as a ``pyarrow.Table``."""
@@ -128,32 +162,128 @@ class PilumScanner(pds.Scanner):
         """The rows as an iterator of ``pyarrow.RecordBatch``."""
         yield from self.to_reader()
 
+    def scan_batches(self) -> Iterator[pds.TaggedRecordBatch]:
+        """The rows as ``TaggedRecordBatch(record_batch, fragment)`` pairs, where
+        `fragment` is the ``PilumFragment`` the rows come from."""
+        if self._expressions is not None or self._orderings:
+            raise NotImplementedError(
+                "scan_batches(): batches of an order_by or SQL-expression scan have no single fragment; use to_batches()"
+            )
+        fragments = self._dataset.get_fragments()
+        if self._fragments is not None:
+            by_id = {f.fragment_id: f for f in fragments}
+            missing = [i for i in self._fragments if i not in by_id]
+            if missing:
+                raise ValueError(f"scan_batches(): no fragments {missing} in this version")
+            fragments = [by_id[i] for i in self._fragments]
+        return self._tagged(fragments)
+
     def count_rows(self) -> int:
         """Number of rows the scan returns."""
-        simple = self._residual is None and self._expressions is None and self._fragments is None
-        if simple and self._limit is None and not self._offset:
-            return self._dataset._ds.count_rows(self._sql_filter)
-        return self._count()
+        if self._orderings:
+            return self._copy(order_by=None).count_rows()
+        if self._residual is None and self._expressions is None and self._fragments is None:
+            total = max(0, self._dataset._ds.count_rows(self._sql_filter) - (self._offset or 0))
+            return total if self._limit is None else min(total, self._limit)
+        return sum(batch.num_rows for batch in self.to_reader())
 
     def head(self, num_rows: int) -> pa.Table:
         """The first `num_rows` rows."""
-        table = self.to_table() if self._limit is not None else self._with_limit(num_rows).to_table()
-        return table.slice(0, num_rows)
+        if num_rows < 0:
+            raise ValueError("num_rows must be non-negative")
+        limit = num_rows if self._limit is None else min(num_rows, self._limit)
+        return self._copy(limit=limit).to_table()
 
     def take(self, indices: Any) -> pa.Table:
-        """Rows of the scan result at `indices`."""
-        return self.to_table().take(indices)
+        """Rows at positions `indices` of the scan result, in that order."""
+        positions = index_list(indices)
+        if self._plain():
+            return pa.table(self._dataset._ds.take(positions, self._columns))
+        return self.head(max(positions) + 1 if positions else 0).take(pa.array(positions, pa.int64()))
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         return self.to_reader().__arrow_c_stream__(requested_schema)
 
     # --- internals -------------------------------------------------------------------------
 
-    def _with_limit(self, limit: int) -> "PilumScanner":
-        return PilumScanner(self._dataset, **{**self._arguments, "limit": limit})
+    def _copy(self, **changes: Any) -> "PilumScanner":
+        return PilumScanner(self._dataset, **{**self._arguments, **changes})
 
-    def _count(self) -> int:
-        return sum(batch.num_rows for batch in self.to_reader())
+    def _plain(self) -> bool:
+        """Whether the scan returns every live row in order (so position = dataset position)."""
+        a = self._arguments
+        return (
+            self._sql_filter is None
+            and self._residual is None
+            and self._expressions is None
+            and not self._orderings
+            and a["limit"] is None
+            and not a["offset"]
+            and a["fragments"] is None
+            and not self._with_row_id
+            and not self._with_row_address
+        )
+
+    def _check_query_scan(self) -> None:
+        """Order and SQL-expression columns run as one query, which cannot do everything."""
+        if self._expressions is None and not self._orderings:
+            return
+        conflicts = [
+            name
+            for name, present in (
+                ("with_row_id", self._with_row_id),
+                ("with_row_address", self._with_row_address),
+                ("fragments", self._fragments is not None),
+                ("a pyarrow filter without an exact SQL translation (pass a SQL string)", self._residual is not None),
+            )
+            if present
+        ]
+        if not conflicts:
+            return
+        if self._expressions is not None:
+            raise ValueError(f"columns given as SQL expressions cannot be combined with {', '.join(conflicts)}")
+        raise NotImplementedError(f"order_by cannot be combined with {', '.join(conflicts)} in Pilum")
+
+    def _query_scan(self) -> pa.Table:
+        return sql_scan(
+            self._dataset,
+            columns=self._columns,
+            expressions=self._expressions,
+            where=self._sql_filter,
+            orderings=self._orderings,
+            limit=self._limit,
+            offset=self._offset,
+        )
+
+    def _tagged(self, fragments: List[Any]) -> Iterator[pds.TaggedRecordBatch]:
+        skip, left = self._offset or 0, self._limit
+        for fragment in fragments:
+            if left == 0:
+                return
+            part = self._copy(fragments=[fragment.fragment_id], offset=None, limit=None if left is None else skip + left)
+            for batch in part.to_reader():
+                if skip:
+                    dropped = min(skip, batch.num_rows)
+                    batch, skip = batch.slice(dropped), skip - dropped
+                if left is not None:
+                    batch = batch.slice(0, left)
+                    left -= batch.num_rows
+                if batch.num_rows:
+                    yield pds.TaggedRecordBatch(batch, fragment)
+                if left == 0:
+                    return
+
+    def _residual_reader(self) -> pa.RecordBatchReader:
+        """Filter in pyarrow: read the projected plus filter columns, filter, then project, limit and offset."""
+        wanted = self._columns
+        needed = None
+        if wanted is not None:
+            refs = referenced_columns(self._residual, self._dataset.schema)
+            names = self._dataset.schema.names if refs is None else [n for n in self._dataset.schema.names if n in refs]
+            needed = list(dict.fromkeys(list(wanted) + names))
+        source = native_reader(self._native_scan(needed, None, None))
+        schema = pa.schema(self._dataset._ds.scan_schema(wanted, self._with_row_id, self._with_row_address))
+        return filtered_reader(source, self._residual, schema, self._offset or 0, self._limit)
 
     def _native_scan(self, columns: Optional[List[str]], limit: Optional[int], offset: Optional[int]) -> Any:
         return self._dataset._ds.scan(
@@ -168,54 +298,9 @@ class PilumScanner(pds.Scanner):
             late_materialization=self._late,
         )
 
-    def _residual_reader(self) -> pa.RecordBatchReader:
-        """Filter in pyarrow: read the projected plus filter columns, filter, then project, limit and offset."""
-        wanted = self._columns
-        needed = None
-        if wanted is not None:
-            refs = referenced_columns(self._residual, self._dataset.schema)
-            names = self._dataset.schema.names if refs is None else [n for n in self._dataset.schema.names if n in refs]
-            needed = list(dict.fromkeys(list(wanted) + names))
-        source = native_reader(self._native_scan(needed, None, None))
-        schema = pa.schema(self._dataset._ds.scan_schema(wanted, self._with_row_id, self._with_row_address))
-        residual, skip, left = self._residual, self._offset or 0, self._limit
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            nonlocal skip, left
-            for batch in source:
-                table = pa.Table.from_batches([batch]).filter(residual)
-                if skip:
-                    dropped = min(skip, table.num_rows)
-                    table, skip = table.slice(dropped), skip - dropped
-                if left is not None:
-                    table = table.slice(0, left)
-                    left -= table.num_rows
-                for out in table.select(schema.names).to_batches():
-                    yield out
-                if left == 0:
-                    return
-
-        return pa.RecordBatchReader.from_batches(schema, batches())
-
-    def _expression_reader(self) -> pa.RecordBatchReader:
-        """Columns given as ``{name: SQL expression}``: evaluated by the SQL engine."""
-        from .sql import quote_identifier
-
-        assert self._expressions is not None  # checked by to_reader
-        if self._residual is not None or self._with_row_id or self._with_row_address or self._fragments is not None:
-            raise ValueError(
-                "columns given as SQL expressions combine only with a SQL (string) filter, limit and offset"
-            )
-        select = ", ".join(f"{expr} AS {quote_identifier(name)}" for name, expr in self._expressions.items())
-        query = f"SELECT {select} FROM dataset"
-        if self._sql_filter is not None:
-            query += f" WHERE {self._sql_filter}"
-        if self._limit is not None:
-            query += f" LIMIT {int(self._limit)}"
-        if self._offset:
-            query += f" OFFSET {int(self._offset)}"
-        from .sql import Session
-
-        session = Session(ordered=True)
-        session.register("dataset", self._dataset)
-        return session.sql(query).to_reader()
+seal(
+    PilumScanner,
+    pds.Scanner,
+    {"__setstate__": "pickling goes through __reduce__"},
+)
