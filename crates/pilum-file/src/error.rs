@@ -95,6 +95,13 @@ pub enum FileError {
     /// An argument is out of its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A bug in this library, not a problem with the file or the call: a
+    /// read or encode task panicked, or one of the reader's own invariants broke.
+    #[error("internal error: {what}")]
+    Internal {
+        /// What failed.
+        what: String,
+    },
     /// Async reads need a Tokio runtime.
     #[error("no Tokio runtime: call async reads from within a runtime, or use the synchronous API")]
     NoRuntime,
@@ -115,6 +122,10 @@ impl FileError {
             path: path.to_string(),
             what: what.into(),
         }
+    }
+
+    pub(crate) fn internal(what: impl Into<String>) -> Self {
+        FileError::Internal { what: what.into() }
     }
 }
 

@@ -551,7 +551,11 @@ impl Inner {
         }
         let schema = Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone()));
         let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));
-        Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
+        // The arrays match the schema's types and the row count, so what
+        // Arrow rejects here is data contradicting the schema (nulls in a
+        // non-nullable column).
+        RecordBatch::try_new_with_options(schema, columns, &options)
+            .map_err(|e| FileError::corrupt(self.reader.path(), format!("columns contradict the schema: {e}")))
     }
 }
 
