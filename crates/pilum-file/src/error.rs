@@ -127,7 +127,33 @@ impl FileError {
     pub(crate) fn internal(what: impl Into<String>) -> Self {
         FileError::Internal { what: what.into() }
     }
+
+    /// The error of a spawned task (`what`, e.g. "take task of `path`")
+    /// that panicked or was cancelled.
+    pub(crate) fn task_failed(what: &str, error: tokio::task::JoinError) -> Self {
+        FileError::Internal {
+            what: format!("{what} failed: {error}"),
+        }
+    }
 }
 
 /// Result alias for [`FileError`].
 pub type Result<T, E = FileError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicked_task_is_an_internal_error_with_its_message() {
+        let joined = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
+        let err = FileError::task_failed("encoding a page of column 3 of f.pilum", joined);
+        assert!(matches!(err, FileError::Internal { .. }));
+        let message = err.to_string();
+        assert!(
+            message.contains("column 3 of f.pilum") && message.contains("panicked") && message.contains("boom"),
+            "{message}"
+        );
+    }
+}

@@ -340,10 +340,11 @@ impl FileReader {
             let (inner, options, ranges) = (self.inner.clone(), options.clone(), row_runs(part));
             handle.spawn(async move { inner.read_ranges(ranges, &options).await })
         });
+        let what = format!("take task of {}", self.path());
         let batches = futures::future::join_all(tasks.collect::<Vec<_>>())
             .await
             .into_iter()
-            .map(|joined| joined.map_err(|e| FileError::InvalidArgument(format!("take task failed: {e}")))?)
+            .map(|joined| joined.map_err(|e| FileError::task_failed(&what, e))?)
             .collect::<Result<Vec<_>>>()?;
         Ok((batches, part_len))
     }
@@ -372,6 +373,7 @@ impl FileReader {
         let step = batch * batches_per_task;
         let inner = self.inner.clone();
         let read = Arc::new(options.read);
+        let what = format!("scan task of {}", self.path());
         let stream = stream::iter((rows.start..rows.end).step_by(step as usize))
             .map(move |start| {
                 let (inner, read) = (inner.clone(), read.clone());
@@ -380,7 +382,7 @@ impl FileReader {
             })
             .buffered(options.parallelism.max(1))
             .map(move |joined| {
-                let task = joined.map_err(|e| FileError::InvalidArgument(format!("scan task failed: {e}")))?;
+                let task = joined.map_err(|e| FileError::task_failed(&what, e))?;
                 let slices = task.map(|b| {
                     let n = b.num_rows();
                     (0..n)
