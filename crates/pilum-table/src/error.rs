@@ -111,6 +111,13 @@ pub enum TableError {
     /// Object-store I/O failed.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// A bug in this library, not a problem with the data or the call: a
+    /// scan task panicked, or an invariant broke.
+    #[error("internal error: {what}")]
+    Internal {
+        /// What failed.
+        what: String,
+    },
     /// Query evaluation failed inside DataFusion.
     #[error("query evaluation failed: {0}")]
     Execution(String),
