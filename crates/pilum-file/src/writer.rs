@@ -114,7 +114,7 @@ impl FileWriter {
             options,
             num_rows: 0,
             encoding: VecDeque::new(),
-            max_in_flight: crate::reader::cores(),
+            max_in_flight: crate::options::cores(),
         })
     }
 
