@@ -81,15 +81,19 @@ pub fn table_class(e: &TableError) -> &'static str {
         TableError::File(e) => file_class(e),
         TableError::Io(e) => io_class(e),
         TableError::Execution(_) => "ExecutionError",
+        TableError::Internal { .. } => "PilumInternalError",
         TableError::Arrow(_) => "SchemaMismatchError",
+        // A variant added after this list: the base class, never a crash.
+        _ => "PilumError",
     }
 }
 
 fn file_class(e: &FileError) -> &'static str {
     match e {
-        FileError::NotPilum { .. } | FileError::Corrupt { .. } | FileError::Chunk { .. } | FileError::Encoding(_) => {
-            "CorruptFileError"
-        }
+        FileError::NotPilum { .. } | FileError::Corrupt { .. } | FileError::Chunk { .. } => "CorruptFileError",
+        // Read paths wrap decoder errors in `Chunk` with the file's path; a
+        // bare encoding error comes from the writer (e.g. a value too large).
+        FileError::Encoding(_) => "InvalidArgumentError",
         FileError::UnsupportedVersion { .. } | FileError::UnsupportedFeatures { .. } => "UnsupportedVersionError",
         FileError::SchemaMismatch { .. } | FileError::UnsupportedType { .. } | FileError::Arrow(_) => {
             "SchemaMismatchError"
@@ -98,7 +102,8 @@ fn file_class(e: &FileError) -> &'static str {
         FileError::RowOutOfBounds { .. } => "RowNotFoundError",
         FileError::NotABlobColumn { .. } | FileError::InvalidArgument(_) => "InvalidArgumentError",
         FileError::Io(e) => io_class(e),
-        FileError::NoRuntime => "PilumInternalError",
+        FileError::NoRuntime | FileError::Internal { .. } => "PilumInternalError",
+        _ => "PilumError",
     }
 }
 
@@ -108,6 +113,7 @@ fn io_class(e: &IoError) -> &'static str {
         IoError::ShortRead { .. } => "CorruptFileError",
         IoError::InvalidUri { .. } => "InvalidArgumentError",
         IoError::Store { .. } => "StorageError",
+        _ => "PilumError",
     }
 }
 

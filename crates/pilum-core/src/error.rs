@@ -2,6 +2,7 @@
 
 /// Errors raised by the primitives in this crate.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CoreError {
     /// A decoder asked for more bytes than the buffer holds.
     #[error("unexpected end of data at byte {offset}: needed {needed} more bytes, {available} available")]

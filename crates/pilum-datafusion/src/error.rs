@@ -5,6 +5,7 @@ use pilum_table::TableError;
 
 /// Errors raised by SQL over Pilum datasets.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SqlError {
     /// The query does not parse, names unknown tables or columns, or does
     /// not type-check.

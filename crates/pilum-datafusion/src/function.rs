@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 /// Which version of a dataset to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VersionSpec {
     /// The latest version.
     Latest,

@@ -4,6 +4,7 @@ use pilum_core::CoreError;
 
 /// Errors raised while encoding or decoding a chunk.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodingError {
     /// The chunk ended before a field could be read.
     #[error("chunk is truncated: {0}")]

@@ -57,7 +57,9 @@ pub(crate) fn gather(
                 let bytes = buf
                     .as_slice()
                     .get(from * width..(from + count) * width)
-                    .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+                    .ok_or_else(|| {
+                        site.corrupt_unit(&loaded.unit, "decoded values shorter than the chunk table says")
+                    })?;
                 if single_piece && count == total && is_aligned(bytes, width) {
                     shared = Some(buf.slice_with_length(from * width, count * width));
                 } else {
@@ -86,14 +88,14 @@ pub(crate) fn gather(
             DecodedValues::Variable { .. } | DecodedValues::Symbols { .. } => {
                 let (o, bytes) = plain
                     .of(site, loaded)?
-                    .ok_or_else(|| FileError::InvalidArgument("variable-width values expected".into()))?;
+                    .ok_or_else(|| FileError::internal("variable-width values decoded as another kind"))?;
                 let base = *offsets.last().unwrap_or(&0);
-                let bounds = o
-                    .get(from..=from + count)
-                    .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+                let bounds = o.get(from..=from + count).ok_or_else(|| {
+                    site.corrupt_unit(&loaded.unit, "decoded values shorter than the chunk table says")
+                })?;
                 let value_bytes = bytes
                     .get(bounds[0] as usize..bounds[count] as usize)
-                    .ok_or_else(|| FileError::InvalidArgument("value offsets exceed the chunk".into()))?;
+                    .ok_or_else(|| site.corrupt_unit(&loaded.unit, "value offsets exceed the chunk's bytes"))?;
                 data.extend_from_slice(value_bytes);
                 offsets.extend(bounds[1..].iter().map(|&x| x - bounds[0] + base));
             }
@@ -102,11 +104,14 @@ pub(crate) fn gather(
                     .pages
                     .get(loaded.unit.page)
                     .and_then(|p| p.dictionary.as_ref())
-                    .ok_or_else(|| FileError::InvalidArgument("dictionary chunk without a page dictionary".into()))?;
-                let selected = indices
-                    .get(from..from + count)
-                    .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
-                copy_entries(dictionary, selected, &mut offsets, &mut data)?;
+                    .ok_or_else(|| {
+                        site.corrupt_unit(&loaded.unit, "dictionary chunk in a page without a dictionary")
+                    })?;
+                let selected = indices.get(from..from + count).ok_or_else(|| {
+                    site.corrupt_unit(&loaded.unit, "decoded values shorter than the chunk table says")
+                })?;
+                copy_entries(dictionary, selected, &mut offsets, &mut data)
+                    .map_err(|i| site.corrupt_unit(&loaded.unit, format_args!("dictionary index {i} out of range")))?;
             }
         }
         if items > 1 || d.item_validity.is_some() {
@@ -179,7 +184,7 @@ pub(crate) fn for_each_piece(
                 u += 1;
             }
             let Some(loaded) = units.get(u).filter(|l| l.unit.first_value <= v) else {
-                return Err(FileError::InvalidArgument(format!(
+                return Err(FileError::internal(format!(
                     "value {v} is not covered by any fetched chunk"
                 )));
             };
@@ -206,12 +211,16 @@ fn variable_bytes(units: &[LoadedUnit]) -> usize {
         .sum()
 }
 
-/// Appends the dictionary entries `indices` name to `data`, with their end offsets.
-fn copy_entries(dictionary: &Dictionary, indices: &[u32], offsets: &mut Vec<u64>, data: &mut Vec<u8>) -> Result<()> {
+/// Appends the dictionary entries `indices` name to `data`, with their end
+/// offsets; an index past the dictionary is returned as the error.
+fn copy_entries(
+    dictionary: &Dictionary,
+    indices: &[u32],
+    offsets: &mut Vec<u64>,
+    data: &mut Vec<u8>,
+) -> Result<(), u32> {
     for &i in indices {
-        let entry = dictionary
-            .get(i as usize)
-            .ok_or_else(|| FileError::InvalidArgument(format!("dictionary index {i} out of range")))?;
+        let entry = dictionary.get(i as usize).ok_or(i)?;
         data.extend_from_slice(entry);
         offsets.push(data.len() as u64);
     }
@@ -311,5 +320,83 @@ mod tests {
         let g = gather(SITE, &column(4), &[odd], &[0..3], false).unwrap();
         assert_eq!(values(&g), vec![1, 2, 3]);
         assert!(g.fixed.as_ptr().align_offset(4) == 0);
+    }
+
+    /// Asserts `result` is a corrupt-file error naming the file and the chunk.
+    fn assert_corrupt(result: Result<Gathered>, context: &str) {
+        match result {
+            Err(e @ FileError::Corrupt { .. }) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains("test.pilum") && message.contains("column 0, page 0, chunk 0"),
+                    "{context}: {message}"
+                );
+            }
+            Err(e) => panic!("{context}: expected a corrupt-file error, got {e:?}"),
+            Ok(_) => panic!("{context}: gathered"),
+        }
+    }
+
+    #[test]
+    fn chunks_that_contradict_the_chunk_table_are_corrupt() {
+        // The chunk table says 8 values; the chunk decoded to 4.
+        let mut short = unit(0, &[1, 2, 3, 4]);
+        short.unit.num_values = 8;
+        short.unit.chunk = Some(0);
+        assert_corrupt(gather(SITE, &column(4), &[short], &[2..7], false), "short fixed chunk");
+
+        let variable = ColumnLayout {
+            kind: ValueKind::Variable,
+            ..column(0)
+        };
+        let mut strings = unit(0, &[]);
+        strings.unit.num_values = 3;
+        strings.unit.chunk = Some(0);
+        strings.decoded.values = DecodedValues::Variable {
+            offsets: vec![0, 1, 9],
+            data: Buffer::from_vec(b"abc".to_vec()),
+        };
+        assert_corrupt(
+            gather(SITE, &variable, std::slice::from_ref(&strings), &[0..3], false),
+            "offsets shorter than the values",
+        );
+        assert_corrupt(
+            gather(SITE, &variable, std::slice::from_ref(&strings), &[1..2], false),
+            "offsets past the bytes",
+        );
+
+        // Dictionary indices in a page without a dictionary.
+        let mut indices = strings;
+        indices.decoded.values = DecodedValues::Indices(vec![0, 0, 0]);
+        let mut paged = variable.clone();
+        paged.pages.push(crate::layout::PageLayout {
+            first_value: 0,
+            num_values: 3,
+            offset: 8,
+            length: 0,
+            flat: false,
+            chunks: Vec::new(),
+            dictionary: None,
+            dictionary_views: std::sync::OnceLock::new(),
+            flat_validity: None,
+            zstd_dictionary: None,
+            symbol_table: None,
+        });
+        let result = gather(SITE, &paged, std::slice::from_ref(&indices), &[0..3], false);
+        assert_corrupt(result, "no page dictionary");
+        // An index past the page dictionary.
+        paged.pages[0].dictionary = Some(Dictionary {
+            offsets: vec![0, 1],
+            data: b"a".to_vec(),
+        });
+        indices.decoded.values = DecodedValues::Indices(vec![0, 1, 0]);
+        assert_corrupt(gather(SITE, &paged, &[indices], &[0..3], false), "index out of range");
+    }
+
+    #[test]
+    fn values_no_unit_covers_are_an_internal_error() {
+        let units = vec![unit(0, &[1, 2])];
+        let err = gather(SITE, &column(4), &units, &[0..3], false).err();
+        assert!(matches!(err, Some(FileError::Internal { .. })), "{err:?}");
     }
 }

@@ -6,6 +6,7 @@ use pilum_io::IoError;
 
 /// Errors raised while writing or reading a Pilum file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FileError {
     /// The object is not a Pilum file (wrong magic bytes or too small).
     #[error("{path}: not a Pilum file: {reason}")]
@@ -95,6 +96,13 @@ pub enum FileError {
     /// An argument is out of its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A bug in this library, not a problem with the file or the call: a
+    /// read or encode task panicked, or one of the reader's own invariants broke.
+    #[error("internal error: {what}")]
+    Internal {
+        /// What failed.
+        what: String,
+    },
     /// Async reads need a Tokio runtime.
     #[error("no Tokio runtime: call async reads from within a runtime, or use the synchronous API")]
     NoRuntime,
@@ -116,7 +124,37 @@ impl FileError {
             what: what.into(),
         }
     }
+
+    pub(crate) fn internal(what: impl Into<String>) -> Self {
+        FileError::Internal { what: what.into() }
+    }
+
+    /// The error of a spawned task (`what`, e.g. "take task of `path`")
+    /// that panicked or was cancelled.
+    pub(crate) fn task_failed(what: &str, error: tokio::task::JoinError) -> Self {
+        FileError::Internal {
+            what: format!("{what} failed: {error}"),
+        }
+    }
 }
 
 /// Result alias for [`FileError`].
 pub type Result<T, E = FileError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicked_task_is_an_internal_error_with_its_message() {
+        let joined = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
+        let err = FileError::task_failed("encoding a page of column 3 of f.pilum", joined);
+        assert!(matches!(err, FileError::Internal { .. }));
+        let message = err.to_string();
+        assert!(
+            message.contains("column 3 of f.pilum") && message.contains("panicked") && message.contains("boom"),
+            "{message}"
+        );
+    }
+}

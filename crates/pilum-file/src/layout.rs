@@ -162,7 +162,7 @@ fn column_layout(
     let mut pages = Vec::with_capacity(c.pages.len());
     let mut first_value = 0u64;
     for (p, page) in c.pages.iter().enumerate() {
-        let corrupt = |what: String| corrupt(format!("page {p}: {what}"));
+        let corrupt = |what: String| FileError::corrupt(&path, format!("column {index}, page {p}: {what}"));
         let end = page
             .offset
             .checked_add(page.length)

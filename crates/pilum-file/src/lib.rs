@@ -32,7 +32,9 @@ mod column_writer;
 mod error;
 mod footer;
 mod format;
+mod inner;
 mod layout;
+mod options;
 #[doc(hidden)]
 pub mod proto;
 mod read;
@@ -50,7 +52,8 @@ pub use footer::{
     HEADER_LEN, KNOWN_FEATURES, MAGIC, MAJOR_VERSION, MINOR_VERSION,
 };
 pub use format::FLAT_MIN_WIDTH;
+pub use options::{FlatColumnPages, ReadOptions, ScanOptions, cores};
 pub use pilum_encoding::PlanOptions;
 pub use read::{BlobMode, blob_description_type};
-pub use reader::{FileReader, FlatColumnPages, OPEN_READ_BYTES, ReadOptions, ScanOptions, cores, parse_schema};
+pub use reader::{FileReader, OPEN_READ_BYTES, parse_schema};
 pub use writer::{FileWriter, PAGE_ALIGNMENT, WriteSummary, WriterOptions, schema_to_bytes};

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 /// How blob columns are returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum BlobMode {
     /// `struct<position: uint64, size: uint64>` descriptions; no blob bytes are read.
     #[default]
@@ -48,6 +49,15 @@ pub(crate) struct ReadContext<'a> {
 impl ReadContext<'_> {
     fn path(&self) -> String {
         self.reader.path().to_string()
+    }
+
+    /// A corrupt-file error about physical column `column`.
+    fn corrupt(&self, column: usize, what: impl std::fmt::Display) -> FileError {
+        ColumnSite {
+            path: &self.path(),
+            column,
+        }
+        .corrupt(what)
     }
 
     async fn gather(&self, column: usize, ranges: &[Range<u64>], child_starts: bool) -> Result<Gathered> {
@@ -86,7 +96,15 @@ impl ReadContext<'_> {
             match node {
                 Node::Leaf { column, storage, .. } => {
                     let g = self.gather(*column, &ranges, false).await?;
-                    build_leaf(storage, g)
+                    let path = self.path();
+                    build_leaf(
+                        ColumnSite {
+                            path: &path,
+                            column: *column,
+                        },
+                        storage,
+                        g,
+                    )
                 }
                 Node::Blob { column, storage } => {
                     let g = self.gather(*column, &ranges, false).await?;
@@ -108,7 +126,9 @@ impl ReadContext<'_> {
                     if fields.is_empty() {
                         return Ok(Arc::new(StructArray::new_empty_fields(validity.len, validity.validity)) as ArrayRef);
                     }
-                    Ok(Arc::new(StructArray::try_new(fields, kids, validity.validity)?) as ArrayRef)
+                    let array =
+                        StructArray::try_new(fields, kids, validity.validity).map_err(|e| self.corrupt(*column, e))?;
+                    Ok(Arc::new(array) as ArrayRef)
                 }
                 Node::FixedList {
                     column,
@@ -126,7 +146,9 @@ impl ReadContext<'_> {
                         self.read_node(child, child_ranges)
                     )?;
                     let field = Arc::new(field.as_ref().clone().with_data_type(values.data_type().clone()));
-                    Ok(Arc::new(FixedSizeListArray::try_new(field, *size, values, validity.validity)?) as ArrayRef)
+                    let array = FixedSizeListArray::try_new(field, *size, values, validity.validity)
+                        .map_err(|e| self.corrupt(*column, e))?;
+                    Ok(Arc::new(array) as ArrayRef)
                 }
                 Node::List { column, storage, child } => {
                     let lengths = self.gather(*column, &ranges, true).await?;
@@ -138,7 +160,7 @@ impl ReadContext<'_> {
                         let len = read_u64(lengths.fixed.as_slice(), i);
                         let end = start
                             .checked_add(len)
-                            .ok_or_else(|| FileError::corrupt(&self.path(), "list length overflow"))?;
+                            .ok_or_else(|| self.corrupt(*column, "list length overflows the child column"))?;
                         total_len += len;
                         ends.push(total_len);
                         match child_ranges.last_mut() {
@@ -148,7 +170,17 @@ impl ReadContext<'_> {
                         }
                     }
                     let values = self.read_node(child, child_ranges).await?;
-                    build_list(storage, values, ends, lengths.validity)
+                    let path = self.path();
+                    build_list(
+                        ColumnSite {
+                            path: &path,
+                            column: *column,
+                        },
+                        storage,
+                        values,
+                        ends,
+                        lengths.validity,
+                    )
                 }
             }
         })
@@ -221,68 +253,74 @@ pub(crate) fn blob_range(position: u64, size: u64, file_size: u64, path: &str) -
     }
 }
 
+/// The error of a node whose stored type does not fit its shape in the
+/// column tree: the tree is derived from that type, so this is a bug.
 fn mismatch(dt: &DataType) -> FileError {
-    FileError::InvalidArgument(format!("column tree does not match type {dt}"))
+    FileError::internal(format!("column tree does not match type {dt}"))
 }
 
-fn build_leaf(storage: &DataType, g: Gathered) -> Result<ArrayRef> {
+fn build_leaf(site: ColumnSite<'_>, storage: &DataType, g: Gathered) -> Result<ArrayRef> {
     match storage {
         DataType::Boolean => {
             let bits = g.bits.ok_or_else(|| mismatch(storage))?;
             Ok(Arc::new(BooleanArray::new(bits, g.validity)))
         }
-        DataType::Utf8 => bytes_array::<arrow_array::types::Utf8Type>(g),
-        DataType::LargeUtf8 => bytes_array::<arrow_array::types::LargeUtf8Type>(g),
-        DataType::Binary => bytes_array::<arrow_array::types::BinaryType>(g),
-        DataType::LargeBinary => bytes_array::<arrow_array::types::LargeBinaryType>(g),
+        DataType::Utf8 => bytes_array::<arrow_array::types::Utf8Type>(site, g),
+        DataType::LargeUtf8 => bytes_array::<arrow_array::types::LargeUtf8Type>(site, g),
+        DataType::Binary => bytes_array::<arrow_array::types::BinaryType>(site, g),
+        DataType::LargeBinary => bytes_array::<arrow_array::types::LargeBinaryType>(site, g),
         DataType::FixedSizeList(field, dim) => {
             let child = ArrayDataBuilder::new(field.data_type().clone())
                 .len(g.len * (*dim).max(0) as usize)
                 .add_buffer(g.fixed)
                 .nulls(g.item_validity)
-                .build()?;
+                .build()
+                .map_err(|e| site.corrupt(e))?;
             let values = make_array(child);
-            Ok(Arc::new(FixedSizeListArray::try_new(
-                field.clone(),
-                *dim,
-                values,
-                g.validity,
-            )?))
+            let array =
+                FixedSizeListArray::try_new(field.clone(), *dim, values, g.validity).map_err(|e| site.corrupt(e))?;
+            Ok(Arc::new(array))
         }
         dt => {
             let data = ArrayDataBuilder::new(dt.clone())
                 .len(g.len)
                 .add_buffer(g.fixed)
                 .nulls(g.validity)
-                .build()?;
+                .build()
+                .map_err(|e| site.corrupt(e))?;
             Ok(make_array(data))
         }
     }
 }
 
-fn bytes_array<T: ByteArrayType>(g: Gathered) -> Result<ArrayRef> {
+fn bytes_array<T: ByteArrayType>(site: ColumnSite<'_>, g: Gathered) -> Result<ArrayRef> {
     let offsets = g
         .offsets
         .iter()
         .map(|&o| T::Offset::from_usize(o as usize))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| FileError::InvalidArgument("values exceed the offset type's range".into()))?;
+        .ok_or_else(|| {
+            FileError::InvalidArgument(format!(
+                "{} bytes of values exceed the range of {}: read fewer rows at once",
+                g.data.len(),
+                T::DATA_TYPE
+            ))
+        })?;
     let is_string = matches!(T::DATA_TYPE, DataType::Utf8 | DataType::LargeUtf8);
     let (raw_offsets, data, nulls) = (g.offsets, g.data, g.validity);
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
     if !is_string {
-        return Ok(Arc::new(GenericByteArray::<T>::try_new(offsets, data.into(), nulls)?));
+        let array = GenericByteArray::<T>::try_new(offsets, data.into(), nulls).map_err(|e| site.corrupt(e))?;
+        return Ok(Arc::new(array));
     }
     let rows = raw_offsets.len().saturating_sub(1);
     if raw_offsets.last().is_some_and(|&end| end as usize > data.len())
         || nulls.as_ref().is_some_and(|n| n.len() != rows)
     {
-        return Err(FileError::InvalidArgument(
-            "string values do not match their offsets".into(),
-        ));
+        return Err(site.corrupt("string values do not match their offsets"));
     }
     if !is_utf8(&data, &raw_offsets) {
-        return Err(FileError::InvalidArgument("string values are not valid UTF-8".into()));
+        return Err(site.corrupt("string values are not valid UTF-8"));
     }
     // SAFETY: `OffsetBuffer::new` checked the offsets start at 0 or more and
     // never decrease; the last is within `data` and every one falls on a
@@ -293,8 +331,19 @@ fn bytes_array<T: ByteArrayType>(g: Gathered) -> Result<ArrayRef> {
     }))
 }
 
-fn build_list(storage: &DataType, values: ArrayRef, ends: Vec<u64>, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
-    let too_long = || FileError::InvalidArgument("list exceeds the offset type's range".into());
+fn build_list(
+    site: ColumnSite<'_>,
+    storage: &DataType,
+    values: ArrayRef,
+    ends: Vec<u64>,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef> {
+    let too_long = || {
+        FileError::InvalidArgument(format!(
+            "{} list items exceed the offset range of {storage}: read fewer rows at once",
+            ends.last().copied().unwrap_or_default()
+        ))
+    };
     match storage {
         DataType::List(field) | DataType::Map(field, _) => {
             let offsets: Vec<i32> = ends
@@ -310,9 +359,11 @@ fn build_list(storage: &DataType, values: ArrayRef, ends: Vec<u64>, nulls: Optio
                     .downcast_ref::<StructArray>()
                     .ok_or_else(|| mismatch(storage))?
                     .clone();
-                return Ok(Arc::new(MapArray::try_new(field, offsets, entries, nulls, *sorted)?));
+                let map = MapArray::try_new(field, offsets, entries, nulls, *sorted).map_err(|e| site.corrupt(e))?;
+                return Ok(Arc::new(map));
             }
-            Ok(Arc::new(ListArray::try_new(field, offsets, values, nulls)?))
+            let list = ListArray::try_new(field, offsets, values, nulls).map_err(|e| site.corrupt(e))?;
+            Ok(Arc::new(list))
         }
         DataType::LargeList(field) => {
             let offsets: Vec<i64> = ends
@@ -321,12 +372,9 @@ fn build_list(storage: &DataType, values: ArrayRef, ends: Vec<u64>, nulls: Optio
                 .collect::<Result<_, _>>()
                 .map_err(|_| too_long())?;
             let field = Arc::new(field.as_ref().clone().with_data_type(values.data_type().clone()));
-            Ok(Arc::new(arrow_array::LargeListArray::try_new(
-                field,
-                OffsetBuffer::new(offsets.into()),
-                values,
-                nulls,
-            )?))
+            let list = arrow_array::LargeListArray::try_new(field, OffsetBuffer::new(offsets.into()), values, nulls)
+                .map_err(|e| site.corrupt(e))?;
+            Ok(Arc::new(list))
         }
         other => Err(mismatch(other)),
     }
@@ -353,28 +401,89 @@ mod tests {
         }
     }
 
+    const SITE: ColumnSite<'static> = ColumnSite {
+        path: "dir/bad.pilum",
+        column: 3,
+    };
+
+    /// Asserts `result` is a corrupt-file error naming the file and the column.
+    fn assert_corrupt(result: Result<ArrayRef>, context: &str) {
+        match result {
+            Err(e @ FileError::Corrupt { .. }) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains("dir/bad.pilum") && message.contains("column 3"),
+                    "{context}: {message}"
+                );
+            }
+            other => panic!("{context}: expected a corrupt-file error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn strings_are_checked_for_utf8_on_value_boundaries() {
         let text = "añb€".as_bytes();
-        let array = bytes_array::<Utf8Type>(gathered(vec![0, 1, 3, 4, 7], text, None)).unwrap();
+        let array = bytes_array::<Utf8Type>(SITE, gathered(vec![0, 1, 3, 4, 7], text, None)).unwrap();
         let strings = array.as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!(strings.iter().flatten().collect::<Vec<_>>(), ["a", "ñ", "b", "€"]);
         let nulls = NullBuffer::from(vec![true, false]);
-        let large = bytes_array::<LargeUtf8Type>(gathered(vec![0, 1, 3], &text[..3], Some(nulls))).unwrap();
+        let large = bytes_array::<LargeUtf8Type>(SITE, gathered(vec![0, 1, 3], &text[..3], Some(nulls))).unwrap();
         let large = large.as_any().downcast_ref::<LargeStringArray>().unwrap();
         assert_eq!((large.value(0), large.is_null(1)), ("a", true));
         // An offset inside "ñ", bytes that are not UTF-8, offsets past the
-        // data and a null buffer of the wrong length are errors, not arrays.
-        assert!(bytes_array::<Utf8Type>(gathered(vec![0, 2, 3], &text[..3], None)).is_err());
-        assert!(bytes_array::<Utf8Type>(gathered(vec![0, 2], &[0xff, 0xfe], None)).is_err());
-        assert!(bytes_array::<Utf8Type>(gathered(vec![0, 4], b"abc", None)).is_err());
+        // data and a null buffer of the wrong length are corrupt files, not arrays.
+        let inside = bytes_array::<Utf8Type>(SITE, gathered(vec![0, 2, 3], &text[..3], None));
+        assert_corrupt(inside, "offset inside a character");
+        assert_corrupt(
+            bytes_array::<Utf8Type>(SITE, gathered(vec![0, 2], &[0xff, 0xfe], None)),
+            "not UTF-8",
+        );
+        assert_corrupt(
+            bytes_array::<Utf8Type>(SITE, gathered(vec![0, 4], b"abc", None)),
+            "offsets past the data",
+        );
         let short = NullBuffer::from(vec![true]);
-        assert!(bytes_array::<Utf8Type>(gathered(vec![0, 1, 2], b"ab", Some(short))).is_err());
+        assert_corrupt(
+            bytes_array::<Utf8Type>(SITE, gathered(vec![0, 1, 2], b"ab", Some(short))),
+            "short null buffer",
+        );
+        let short = NullBuffer::from(vec![true]);
+        assert_corrupt(
+            bytes_array::<BinaryType>(SITE, gathered(vec![0, 1, 2], b"ab", Some(short))),
+            "short null buffer of binary values",
+        );
         // Binary values need not be UTF-8.
-        let binary = bytes_array::<BinaryType>(gathered(vec![0, 2], &[0xff, 0xfe], None)).unwrap();
+        let binary = bytes_array::<BinaryType>(SITE, gathered(vec![0, 2], &[0xff, 0xfe], None)).unwrap();
         assert_eq!(
             binary.as_any().downcast_ref::<BinaryArray>().unwrap().value(0),
             [0xff, 0xfe]
         );
+    }
+
+    #[test]
+    fn nulls_under_non_nullable_fields_are_corrupt() {
+        // Item nulls in a vector whose items are declared non-nullable.
+        let item = Arc::new(Field::new("item", DataType::Float32, false));
+        let mut g = gathered(vec![0], &[], None);
+        g.len = 1;
+        g.fixed = Buffer::from_vec(vec![0u8; 8]);
+        g.item_validity = Some(NullBuffer::from(vec![true, false]));
+        assert_corrupt(
+            build_leaf(SITE, &DataType::FixedSizeList(item.clone(), 2), g),
+            "null vector item",
+        );
+        // Null list items declared non-nullable.
+        let values: ArrayRef = Arc::new(arrow_array::Float32Array::from(vec![Some(1.0), None]));
+        let list = build_list(SITE, &DataType::List(item.clone()), values.clone(), vec![0, 2], None);
+        assert_corrupt(list, "null list item");
+        let large = build_list(SITE, &DataType::LargeList(item), values, vec![0, 2], None);
+        assert_corrupt(large, "null large-list item");
+    }
+
+    #[test]
+    fn a_node_of_the_wrong_shape_is_an_internal_error() {
+        let g = gathered(vec![0], &[], None);
+        let err = build_leaf(SITE, &DataType::Boolean, g).unwrap_err();
+        assert!(matches!(err, FileError::Internal { .. }), "{err:?}");
     }
 }

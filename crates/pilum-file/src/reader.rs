@@ -4,13 +4,15 @@
 use crate::blob::BlobFile;
 use crate::error::{FileError, Result};
 use crate::footer::Footer;
-use crate::layout::{ColumnLayout, build_layout};
+use crate::inner::Inner;
+use crate::layout::build_layout;
+use crate::options::{FlatColumnPages, ReadOptions, ScanOptions, cores};
 use crate::proto;
-use crate::read::{BlobMode, ReadContext, blob_description_type, blob_range};
+use crate::read::{BlobMode, blob_range};
 use crate::tree::{Node, build_tree};
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_array::{Array, RecordBatch, UInt32Array};
+use arrow_schema::{Schema, SchemaRef};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::{ObjectStore, path::Path};
 use pilum_io::ObjectReader;
@@ -31,87 +33,6 @@ const TAKE_ROWS_PER_TASK: usize = 32;
 /// A take is split into parallel parts only when its rows lie at least this
 /// far apart on average.
 const TAKE_SPLIT_MIN_GAP: u64 = 64;
-
-/// Which columns to read and how to return blobs.
-#[derive(Debug, Clone, Default)]
-pub struct ReadOptions {
-    /// Top-level column names to read, in output order; `None` reads all.
-    pub columns: Option<Vec<String>>,
-    /// How blob columns are returned.
-    pub blob_mode: BlobMode,
-    /// Returns top-level string and binary columns as `Utf8View` /
-    /// `BinaryView` arrays that share the decoded bytes (see [`ReadOptions::with_string_views`]).
-    pub string_views: bool,
-}
-
-impl ReadOptions {
-    /// Reads only `columns`.
-    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
-        self.columns = Some(columns.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Sets the blob mode.
-    pub fn with_blob_mode(mut self, blob_mode: BlobMode) -> Self {
-        self.blob_mode = blob_mode;
-        self
-    }
-
-    /// Returns top-level `Utf8`, `LargeUtf8` and `Binary` columns (and those
-    /// stored from view types) as `Utf8View` / `BinaryView`: no value bytes
-    /// are copied, and a dictionary-encoded row costs one 16-byte view.
-    pub fn with_string_views(mut self, string_views: bool) -> Self {
-        self.string_views = string_views;
-        self
-    }
-}
-
-/// Options of a streaming scan.
-#[derive(Debug, Clone)]
-pub struct ScanOptions {
-    /// Columns and blob mode.
-    pub read: ReadOptions,
-    /// Rows per output batch.
-    pub batch_size: usize,
-    /// Rows to scan; `None` scans the whole file.
-    pub rows: Option<Range<u64>>,
-    /// Batches read and decoded concurrently (memory grows with it).
-    pub parallelism: usize,
-}
-
-impl Default for ScanOptions {
-    fn default() -> Self {
-        let cores = cores();
-        Self {
-            read: ReadOptions::default(),
-            batch_size: 8192,
-            rows: None,
-            parallelism: 2 * cores,
-        }
-    }
-}
-
-/// Where the pages of a flat-stored column start (see [`FileReader::widest_flat_column`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlatColumnPages {
-    /// Bytes the column's pages take in the file.
-    pub stored_bytes: u64,
-    /// The first row of each page, ascending, starting at 0.
-    pub page_starts: Vec<u64>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    reader: ObjectReader,
-    schema: SchemaRef,
-    nodes: Vec<Node>,
-    columns: Vec<ColumnLayout>,
-    num_rows: u64,
-    file_size: u64,
-    created_by: String,
-    /// The writer recorded `Column.value_bytes` (format 1.2 and later).
-    value_bytes_recorded: bool,
-}
 
 /// A reader of one Pilum file. Cheap to clone; all methods are async and
 /// need a Tokio runtime (see `pilum::blocking` for a synchronous API).
@@ -231,8 +152,9 @@ impl FileReader {
         self.inner.value_bytes_per_row(options)
     }
 
-    /// The projected column stored in flat pages (fixed-width values of at
-    /// least [`FLAT_MIN_WIDTH`](crate::FLAT_MIN_WIDTH) bytes, one per row)
+    /// The projected column stored in flat pages (vectors of any width, and
+    /// other fixed-width values of at least
+    /// [`FLAT_MIN_WIDTH`](crate::FLAT_MIN_WIDTH) bytes; one per row)
     /// with the most stored bytes, and the rows at which its pages start;
     /// `None` when no projected column is stored flat. A scan cut at these
     /// rows reads each batch's values of that column out of one page, which
@@ -340,10 +262,11 @@ impl FileReader {
             let (inner, options, ranges) = (self.inner.clone(), options.clone(), row_runs(part));
             handle.spawn(async move { inner.read_ranges(ranges, &options).await })
         });
+        let what = format!("take task of {}", self.path());
         let batches = futures::future::join_all(tasks.collect::<Vec<_>>())
             .await
             .into_iter()
-            .map(|joined| joined.map_err(|e| FileError::InvalidArgument(format!("take task failed: {e}")))?)
+            .map(|joined| joined.map_err(|e| FileError::task_failed(&what, e))?)
             .collect::<Result<Vec<_>>>()?;
         Ok((batches, part_len))
     }
@@ -372,6 +295,7 @@ impl FileReader {
         let step = batch * batches_per_task;
         let inner = self.inner.clone();
         let read = Arc::new(options.read);
+        let what = format!("scan task of {}", self.path());
         let stream = stream::iter((rows.start..rows.end).step_by(step as usize))
             .map(move |start| {
                 let (inner, read) = (inner.clone(), read.clone());
@@ -380,7 +304,7 @@ impl FileReader {
             })
             .buffered(options.parallelism.max(1))
             .map(move |joined| {
-                let task = joined.map_err(|e| FileError::InvalidArgument(format!("scan task failed: {e}")))?;
+                let task = joined.map_err(|e| FileError::task_failed(&what, e))?;
                 let slices = task.map(|b| {
                     let n = b.num_rows();
                     (0..n)
@@ -429,139 +353,6 @@ impl FileReader {
     }
 }
 
-impl Inner {
-    fn projection(&self, options: &ReadOptions) -> Result<Vec<usize>> {
-        match &options.columns {
-            None => Ok((0..self.schema.fields().len()).collect()),
-            Some(names) => names
-                .iter()
-                .map(|n| {
-                    self.schema
-                        .index_of(n)
-                        .map_err(|_| FileError::ColumnNotFound { name: n.clone() })
-                })
-                .collect(),
-        }
-    }
-
-    /// Average stored bytes per row of the projected columns (blob bytes
-    /// included when blobs are read as bytes).
-    fn bytes_per_row(&self, options: &ReadOptions) -> Result<f64> {
-        let total = self.projected_bytes(options, |c| c.pages.iter().map(|p| p.length).sum())?;
-        Ok(total as f64 / self.num_rows.max(1) as f64)
-    }
-
-    /// Average bytes per row of the projected columns once decoded (values,
-    /// plus 4-byte offsets of variable-width values); `None` when the file
-    /// does not record its value sizes (1.0 and 1.1 files).
-    pub(crate) fn value_bytes_per_row(&self, options: &ReadOptions) -> Result<Option<f64>> {
-        if !self.value_bytes_recorded {
-            return Ok(None);
-        }
-        let total = self.projected_bytes(options, |c| match c.kind {
-            pilum_encoding::ValueKind::Variable => c.value_bytes + 4 * c.num_values,
-            _ => c.value_bytes,
-        })?;
-        Ok(Some(total as f64 / self.num_rows.max(1) as f64))
-    }
-
-    /// Sum of `bytes(column)` over the physical columns of the projection,
-    /// plus blob bytes when blobs are read as bytes.
-    fn projected_bytes(&self, options: &ReadOptions, bytes: impl Fn(&ColumnLayout) -> u64) -> Result<u64> {
-        let page_bytes = |columns: std::ops::Range<usize>| -> u64 {
-            self.columns[columns]
-                .iter()
-                .flat_map(|c| &c.pages)
-                .map(|p| p.length)
-                .sum()
-        };
-        let mut total = 0u64;
-        for i in self.projection(options)? {
-            let end = self.nodes.get(i + 1).map_or(self.columns.len(), Node::column);
-            total += self.columns[self.nodes[i].column()..end]
-                .iter()
-                .map(&bytes)
-                .sum::<u64>();
-            if matches!(self.nodes[i], Node::Blob { .. }) && options.blob_mode == BlobMode::Bytes {
-                total += self.file_size.saturating_sub(page_bytes(0..self.columns.len()));
-            }
-        }
-        Ok(total)
-    }
-
-    fn output_schema(&self, options: &ReadOptions) -> Result<SchemaRef> {
-        let fields: Vec<Field> = self
-            .projection(options)?
-            .into_iter()
-            .map(|i| {
-                let field = self.schema.field(i);
-                match (&self.nodes[i], options.blob_mode) {
-                    (Node::Blob { .. }, BlobMode::Descriptions) => {
-                        field.clone().with_data_type(blob_description_type())
-                    }
-                    (node, _) => match view_type(node, field, options) {
-                        Some(view) => field.clone().with_data_type(view),
-                        None => field.clone(),
-                    },
-                }
-            })
-            .collect();
-        Ok(Arc::new(Schema::new_with_metadata(
-            fields,
-            self.schema.metadata().clone(),
-        )))
-    }
-
-    async fn read_ranges(&self, ranges: Vec<Range<u64>>, options: &ReadOptions) -> Result<RecordBatch> {
-        let projection = self.projection(options)?;
-        let rows: u64 = ranges.iter().map(|r| r.end - r.start).sum();
-        let ctx = ReadContext {
-            reader: &self.reader,
-            columns: &self.columns,
-            blob_mode: options.blob_mode,
-            file_size: self.file_size,
-        };
-        let arrays = futures::future::try_join_all(projection.iter().map(|&i| {
-            let node = &self.nodes[i];
-            match (node, view_type(node, self.schema.field(i), options)) {
-                (Node::Leaf { column, .. }, Some(view)) => {
-                    ctx.read_views(*column, ranges.clone(), view == DataType::Utf8View)
-                }
-                _ => ctx.read_node(node, ranges.clone()),
-            }
-        }))
-        .await?;
-        let mut fields = Vec::with_capacity(arrays.len());
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(arrays.len());
-        for (&i, array) in projection.iter().zip(arrays) {
-            let field = self.schema.field(i);
-            if array.data_type() == field.data_type() {
-                columns.push(array);
-                fields.push(field.clone());
-            } else if view_type(&self.nodes[i], field, options).is_some()
-                || contains_blob_descriptions(&self.nodes[i], options.blob_mode)
-            {
-                // Views and blob descriptions change the column's type on purpose.
-                fields.push(field.clone().with_data_type(array.data_type().clone()));
-                columns.push(array);
-            } else {
-                columns.push(arrow_cast::cast(&array, field.data_type())?);
-                fields.push(field.clone());
-            }
-        }
-        let schema = Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone()));
-        let options = RecordBatchOptions::new().with_row_count(Some(rows as usize));
-        Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
-    }
-}
-
-/// The machine's parallelism, read once: `available_parallelism` reads
-/// cgroup files on every call, too slow for a per-take decision.
-pub fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 /// Sorted, distinct rows as runs of consecutive rows.
 fn row_runs(sorted: &[u64]) -> Vec<Range<u64>> {
     let mut runs: Vec<Range<u64>> = Vec::new();
@@ -572,35 +363,6 @@ fn row_runs(sorted: &[u64]) -> Vec<Range<u64>> {
         }
     }
     runs
-}
-
-/// The view type a top-level column is read as, when `options` asks for views.
-fn view_type(node: &Node, field: &Field, options: &ReadOptions) -> Option<DataType> {
-    let Node::Leaf { storage, .. } = node else {
-        return None;
-    };
-    if !options.string_views {
-        return None;
-    }
-    match (storage, field.data_type()) {
-        (DataType::Utf8 | DataType::LargeUtf8, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
-            Some(DataType::Utf8View)
-        }
-        (DataType::Binary | DataType::LargeBinary, DataType::Binary | DataType::BinaryView) => {
-            Some(DataType::BinaryView)
-        }
-        _ => None,
-    }
-}
-
-fn contains_blob_descriptions(node: &Node, mode: BlobMode) -> bool {
-    mode == BlobMode::Descriptions
-        && match node {
-            Node::Blob { .. } => true,
-            Node::Struct { children, .. } => children.iter().any(|c| contains_blob_descriptions(c, mode)),
-            Node::List { child, .. } | Node::FixedList { child, .. } => contains_blob_descriptions(child, mode),
-            _ => false,
-        }
 }
 
 /// Parses the stored Arrow schema. arrow-ipc verifies the flatbuffer but can

@@ -34,6 +34,26 @@ pub(crate) struct ColumnSite<'a> {
 }
 
 impl ColumnSite<'_> {
+    /// A corrupt-file error about this column.
+    pub(crate) fn corrupt(&self, what: impl std::fmt::Display) -> FileError {
+        FileError::corrupt(&self.path, format!("column {}: {what}", self.column))
+    }
+
+    /// A corrupt-file error about the page or chunk `unit` of this column.
+    pub(crate) fn corrupt_unit(&self, unit: &Unit, what: impl std::fmt::Display) -> FileError {
+        self.corrupt_at(unit.page, unit.chunk, what)
+    }
+
+    /// A corrupt-file error about page `page` (chunk `chunk`, if any) of this column.
+    pub(crate) fn corrupt_at(&self, page: usize, chunk: Option<usize>, what: impl std::fmt::Display) -> FileError {
+        let column = self.column;
+        let at = match chunk {
+            Some(chunk) => format!("column {column}, page {page}, chunk {chunk}"),
+            None => format!("column {column}, page {page}"),
+        };
+        FileError::corrupt(&self.path, format!("{at}: {what}"))
+    }
+
     /// The typed error of a chunk of `unit` that failed to decode.
     pub(crate) fn chunk_error(&self, unit: &Unit, source: EncodingError) -> FileError {
         FileError::Chunk {

@@ -46,16 +46,21 @@ impl DictionaryViews {
 }
 
 impl PageLayout {
-    /// The page dictionary prepared for view reads, built on first use.
-    fn dictionary_views(&self) -> Result<&DictionaryViews> {
-        let dictionary = self
-            .dictionary
-            .as_ref()
-            .ok_or_else(|| FileError::InvalidArgument("dictionary chunk without a page dictionary".into()))?;
-        self.dictionary_views
+    /// The page dictionary prepared for view reads, built on first use;
+    /// `None` when the page has no dictionary.
+    fn dictionary_views(&self) -> Option<Result<&DictionaryViews>> {
+        let dictionary = self.dictionary.as_ref()?;
+        let views = self
+            .dictionary_views
             .get_or_init(|| DictionaryViews::build(dictionary).map(Arc::new))
             .as_deref()
-            .ok_or_else(|| FileError::InvalidArgument("page dictionary too large for views".into()))
+            .ok_or_else(|| {
+                FileError::InvalidArgument(format!(
+                    "a page dictionary of {} bytes is too large for string views: read without them",
+                    dictionary.data.len()
+                ))
+            });
+        Some(views)
     }
 }
 
@@ -88,25 +93,35 @@ impl ViewBuilder {
                 self.blocks.len() - 1
             }
         };
-        u32::try_from(index).map_err(|_| FileError::InvalidArgument("too many view buffers".into()))
+        u32::try_from(index)
+            .map_err(|_| FileError::InvalidArgument("too many buffers for string views: read fewer rows".into()))
     }
 
-    /// Views of plain values `from..from + count` of a decoded chunk.
-    fn push_plain(&mut self, offsets: &[u64], data: &Buffer, from: usize, count: usize) -> Result<()> {
+    /// Views of plain values `from..from + count` of the decoded `loaded` unit.
+    fn push_plain(
+        &mut self,
+        site: ColumnSite<'_>,
+        loaded: &LoadedUnit,
+        (offsets, data): (&[u64], &Buffer),
+        from: usize,
+        count: usize,
+    ) -> Result<()> {
         let bounds = offsets
             .get(from..=from + count)
-            .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
+            .ok_or_else(|| site.corrupt_unit(&loaded.unit, "decoded values shorter than the chunk table says"))?;
         let (start, end) = (bounds[0] as usize, bounds[count] as usize);
         let bytes = data
             .get(start..end)
-            .ok_or_else(|| FileError::InvalidArgument("value offsets exceed the chunk".into()))?;
+            .ok_or_else(|| site.corrupt_unit(&loaded.unit, "value offsets exceed the chunk's bytes"))?;
         if u32::try_from(end).is_err() {
-            return Err(FileError::InvalidArgument("chunk too large for views".into()));
+            return Err(FileError::InvalidArgument(format!(
+                "a chunk of {end} bytes is too large for string views: read without them"
+            )));
         }
         if self.utf8 {
             let shifted: Vec<u64> = bounds.iter().map(|&o| o - bounds[0]).collect();
             if !is_utf8(bytes, &shifted) {
-                return Err(FileError::InvalidArgument("string column holds invalid UTF-8".into()));
+                return Err(site.corrupt_unit(&loaded.unit, "string values are not valid UTF-8"));
             }
         }
         let block = self.block(data)?;
@@ -118,18 +133,20 @@ impl ViewBuilder {
         Ok(())
     }
 
-    /// Views of the dictionary entries `indices` name.
-    fn push_indices(&mut self, dictionary: &DictionaryViews, indices: &[u32]) -> Result<()> {
+    /// Views of the dictionary entries `indices` (of the `loaded` unit) name.
+    fn push_indices(
+        &mut self,
+        site: ColumnSite<'_>,
+        loaded: &LoadedUnit,
+        dictionary: &DictionaryViews,
+        indices: &[u32],
+    ) -> Result<()> {
         if self.utf8 && !dictionary.utf8 {
-            return Err(FileError::InvalidArgument(
-                "string dictionary holds invalid UTF-8".into(),
-            ));
+            return Err(site.corrupt_at(loaded.unit.page, None, "string dictionary holds invalid UTF-8"));
         }
         let entries = dictionary.views.as_slice();
         if let Some(&bad) = indices.iter().max().filter(|&&max| max as usize >= entries.len()) {
-            return Err(FileError::InvalidArgument(format!(
-                "dictionary index {bad} out of range"
-            )));
+            return Err(site.corrupt_unit(&loaded.unit, format_args!("dictionary index {bad} out of range")));
         }
         let block = self.block(&dictionary.data)?;
         let view = |i: u32| entries.get(i as usize).copied().unwrap_or_default();
@@ -168,23 +185,24 @@ pub(crate) fn gather_views(
     for_each_piece(units, ranges, |loaded, from, count| {
         let d = &loaded.decoded;
         validity.append(d.validity.as_ref(), from, count);
-        if let Some((offsets, data)) = plain.of(site, loaded)? {
-            return out.push_plain(offsets, data, from, count);
+        if let Some(values) = plain.of(site, loaded)? {
+            return out.push_plain(site, loaded, values, from, count);
         }
         match &d.values {
             DecodedValues::Indices(indices) => {
                 let page = column
                     .pages
                     .get(loaded.unit.page)
-                    .ok_or_else(|| FileError::InvalidArgument("chunk outside the column's pages".into()))?;
-                let selected = indices
-                    .get(from..from + count)
-                    .ok_or_else(|| FileError::InvalidArgument("decoded chunk shorter than expected".into()))?;
-                out.push_indices(page.dictionary_views()?, selected)
+                    .ok_or_else(|| FileError::internal("a fetched chunk lies outside the column's pages"))?;
+                let dictionary = page.dictionary_views().ok_or_else(|| {
+                    site.corrupt_unit(&loaded.unit, "dictionary chunk in a page without a dictionary")
+                })??;
+                let selected = indices.get(from..from + count).ok_or_else(|| {
+                    site.corrupt_unit(&loaded.unit, "decoded values shorter than the chunk table says")
+                })?;
+                out.push_indices(site, loaded, dictionary, selected)
             }
-            _ => Err(FileError::InvalidArgument(
-                "variable-width column decoded as fixed".into(),
-            )),
+            _ => Err(FileError::internal("variable-width values decoded as another kind")),
         }
     })?;
     let nulls = validity.finish();
@@ -201,4 +219,135 @@ pub(crate) fn gather_views(
         // SAFETY: views are valid (above); binary values need nothing more.
         Arc::new(unsafe { BinaryViewArray::new_unchecked(views, out.blocks, nulls) })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::single_range_in_vec_init
+    )]
+    use super::*;
+    use crate::units::Unit;
+    use pilum_encoding::{DecodedChunk, ValueKind};
+    use std::sync::OnceLock;
+
+    const SITE: ColumnSite<'static> = ColumnSite {
+        path: "views/bad.pilum",
+        column: 1,
+    };
+
+    fn loaded(values: DecodedValues, num_values: u64) -> LoadedUnit {
+        LoadedUnit {
+            unit: Unit {
+                page: 0,
+                chunk: Some(2),
+                first_value: 0,
+                num_values,
+                bytes: 0..0,
+                child_start: 0,
+            },
+            decoded: DecodedChunk {
+                validity: None,
+                item_validity: None,
+                values,
+            },
+        }
+    }
+
+    fn column(dictionary: Option<Dictionary>) -> ColumnLayout {
+        ColumnLayout {
+            kind: ValueKind::Variable,
+            num_values: 2,
+            pages: vec![PageLayout {
+                first_value: 0,
+                num_values: 2,
+                offset: 8,
+                length: 0,
+                flat: false,
+                chunks: Vec::new(),
+                dictionary,
+                dictionary_views: OnceLock::new(),
+                flat_validity: None,
+                zstd_dictionary: None,
+                symbol_table: None,
+            }],
+            value_bytes: 0,
+        }
+    }
+
+    /// Asserts `result` is a corrupt-file error whose message names the file and holds `what`.
+    fn assert_corrupt(result: Result<ArrayRef>, what: &str) {
+        match result {
+            Err(e @ FileError::Corrupt { .. }) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains("views/bad.pilum")
+                        && message.contains("column 1, page 0")
+                        && message.contains(what),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a corrupt-file error ({what}), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_and_bad_offsets_in_chunks_are_corrupt() {
+        let plain = |offsets: Vec<u64>, data: &[u8]| {
+            loaded(
+                DecodedValues::Variable {
+                    offsets,
+                    data: Buffer::from(data),
+                },
+                2,
+            )
+        };
+        let bad = [plain(vec![0, 1, 3], b"a\xff\xfe")];
+        assert_corrupt(
+            gather_views(SITE, &column(None), &bad, &[0..2], true),
+            "not valid UTF-8",
+        );
+        // As binary views the same bytes are fine.
+        assert!(gather_views(SITE, &column(None), &bad, &[0..2], false).is_ok());
+        let past = [plain(vec![0, 1, 9], b"abc")];
+        let result = gather_views(SITE, &column(None), &past, &[0..2], false);
+        assert_corrupt(result, "value offsets exceed");
+        let short = [plain(vec![0, 1], b"a")];
+        let result = gather_views(SITE, &column(None), &short, &[0..2], false);
+        assert_corrupt(result, "decoded values shorter");
+    }
+
+    #[test]
+    fn dictionary_chunks_are_checked_against_their_page() {
+        let indices = |i: Vec<u32>| [loaded(DecodedValues::Indices(i), 2)];
+        let result = gather_views(SITE, &column(None), &indices(vec![0, 0]), &[0..2], true);
+        assert_corrupt(result, "without a dictionary");
+        let not_utf8 = Dictionary {
+            offsets: vec![0, 2],
+            data: b"\xff\xfe".to_vec(),
+        };
+        let result = gather_views(
+            SITE,
+            &column(Some(not_utf8.clone())),
+            &indices(vec![0, 0]),
+            &[0..2],
+            true,
+        );
+        assert_corrupt(result, "invalid UTF-8");
+        assert!(
+            gather_views(
+                SITE,
+                &column(Some(not_utf8.clone())),
+                &indices(vec![0, 0]),
+                &[0..2],
+                false
+            )
+            .is_ok()
+        );
+        let result = gather_views(SITE, &column(Some(not_utf8)), &indices(vec![0, 1]), &[0..2], false);
+        assert_corrupt(result, "dictionary index 1 out of range");
+    }
 }

@@ -121,7 +121,7 @@ impl FileWriter {
             options,
             num_rows: 0,
             encoding: VecDeque::new(),
-            max_in_flight: crate::reader::cores(),
+            max_in_flight: crate::options::cores(),
         })
     }
 
@@ -199,9 +199,9 @@ impl FileWriter {
         let Some((i, task)) = self.encoding.pop_front() else {
             return Ok(());
         };
-        let mut page = task
-            .await
-            .map_err(|e| FileError::InvalidArgument(format!("page encoding failed: {e}")))??;
+        let mut page = task.await.map_err(|e| {
+            FileError::task_failed(&format!("encoding a page of column {i} of {}", self.sink.path()), e)
+        })??;
         let pad = self.sink.position().next_multiple_of(PAGE_ALIGNMENT) - self.sink.position();
         if pad > 0 {
             self.sink.write(Bytes::from(vec![0u8; pad as usize])).await?;

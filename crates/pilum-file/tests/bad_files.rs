@@ -1,6 +1,6 @@
-//! Every file in `testdata/bad/` produces a specific typed error (never a
-//! panic), and every file there has an expectation here (an inventory test
-//! fails on a file without one).
+//! Every file in `testdata/bad/` produces a specific typed error naming the
+//! file (never a panic, never an argument error), and every file there has an
+//! expectation here (an inventory test fails on a file without one).
 //!
 //! Regenerate the corpus: `cargo test -p pilum-file --test bad_files -- --ignored regenerate_bad_files`
 
@@ -8,12 +8,17 @@
 
 mod common;
 
-use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, Int32Builder, ListBuilder};
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+#[path = "bad_files/edit.rs"]
+mod edit;
+#[path = "bad_files/sources.rs"]
+mod sources;
+#[path = "bad_files/sweep.rs"]
+mod sweep;
+
 use bytes::Bytes;
+use edit::{edit_metadata, first_symbols, footer_edit, metadata_of, page_where, symbols_not_utf8, with_metadata};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, memory::InMemory, path::Path};
-use pilum_file::{FileError, FileReader, FileWriter, ReadOptions, WriterOptions, proto};
-use prost::Message;
+use pilum_file::{FileError, FileReader, ReadOptions};
 use std::sync::Arc;
 
 fn bad_dir() -> std::path::PathBuf {
@@ -26,9 +31,14 @@ enum Expect {
     NotPilum,
     UnsupportedVersion,
     UnsupportedFeatures,
-    CorruptAtOpen,
-    ChunkAtRead,
-    CorruptAtRead,
+    /// `FileError::Corrupt` from `open`, its message holding the text.
+    CorruptAtOpen(&'static str),
+    /// `FileError::Chunk` of the column from reading every row (with and
+    /// without string views), its message holding the text.
+    ChunkAtRead(usize, &'static str),
+    /// `FileError::Corrupt` from reading every row (with and without string
+    /// views), its message holding the text.
+    CorruptAtRead(&'static str),
 }
 
 const CASES: &[(&str, Expect)] = &[
@@ -38,93 +48,70 @@ const CASES: &[(&str, Expect)] = &[
     ("foreign-parquet.pilum", Expect::NotPilum),
     ("unknown-major-version.pilum", Expect::UnsupportedVersion),
     ("unknown-required-feature.pilum", Expect::UnsupportedFeatures),
-    ("metadata-bit-flip.pilum", Expect::CorruptAtOpen),
-    ("metadata-offset-wrong.pilum", Expect::CorruptAtOpen),
-    ("metadata-garbage-valid-crc.pilum", Expect::CorruptAtOpen),
-    ("schema-garbage.pilum", Expect::CorruptAtOpen),
-    ("column-missing.pilum", Expect::CorruptAtOpen),
-    ("page-outside-file.pilum", Expect::CorruptAtOpen),
-    ("chunk-table-mismatch.pilum", Expect::CorruptAtOpen),
-    ("chunk-bit-flip.pilum", Expect::ChunkAtRead),
-    ("list-lengths-overflow.pilum", Expect::CorruptAtRead),
+    (
+        "metadata-bit-flip.pilum",
+        Expect::CorruptAtOpen("metadata checksum mismatch"),
+    ),
+    (
+        "metadata-offset-wrong.pilum",
+        Expect::CorruptAtOpen("does not end at the footer"),
+    ),
+    (
+        "metadata-garbage-valid-crc.pilum",
+        Expect::CorruptAtOpen("metadata does not decode"),
+    ),
+    ("schema-garbage.pilum", Expect::CorruptAtOpen("schema does not parse")),
+    (
+        "column-missing.pilum",
+        Expect::CorruptAtOpen("metadata lists 4 columns"),
+    ),
+    (
+        "page-outside-file.pilum",
+        Expect::CorruptAtOpen("outside the data region"),
+    ),
+    ("chunk-table-mismatch.pilum", Expect::CorruptAtOpen("does not add up")),
+    (
+        "flat-validity-wrong-length.pilum",
+        Expect::CorruptAtOpen("flat validity"),
+    ),
+    ("chunk-bit-flip.pilum", Expect::ChunkAtRead(0, "checksum mismatch")),
+    (
+        "list-lengths-overflow.pilum",
+        Expect::CorruptAtRead("requested, column holds"),
+    ),
+    (
+        "list-child-missing.pilum",
+        Expect::CorruptAtRead("requested, column holds 0"),
+    ),
+    (
+        "non-nullable-column-with-nulls.pilum",
+        Expect::CorruptAtRead("non-nullable"),
+    ),
+    ("struct-child-with-nulls.pilum", Expect::CorruptAtRead("non-nullable")),
+    ("string-not-utf8.pilum", Expect::CorruptAtRead("not valid UTF-8")),
+    ("dictionary-garbage.pilum", Expect::CorruptAtOpen("dictionary")),
+    ("dictionary-not-utf8.pilum", Expect::CorruptAtRead("UTF-8")),
+    (
+        "dictionary-too-few-entries.pilum",
+        Expect::ChunkAtRead(0, "out of 1 entries"),
+    ),
+    ("symbol-table-garbage.pilum", Expect::CorruptAtOpen("symbol table")),
+    ("symbol-table-not-utf8.pilum", Expect::CorruptAtRead("not valid UTF-8")),
+    (
+        "symbol-table-too-few-symbols.pilum",
+        Expect::ChunkAtRead(0, "not in the symbol table"),
+    ),
+    (
+        "zstd-dictionary-missing.pilum",
+        Expect::ChunkAtRead(0, "page without one"),
+    ),
+    ("zstd-dictionary-garbage.pilum", Expect::ChunkAtRead(0, "zstd")),
 ];
-
-fn good_batch() -> RecordBatch {
-    let n = 300;
-    let mut vec = FixedSizeListBuilder::new(Float32Builder::new(), 64);
-    let mut list = ListBuilder::new(Int32Builder::new());
-    for i in 0..n {
-        vec.values().append_slice(&[i as f32; 64]);
-        vec.append(true);
-        list.values().append_slice(&[i; 3]);
-        list.append(true);
-    }
-    RecordBatch::try_from_iter([
-        ("id", Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef),
-        (
-            "text",
-            Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("row {i}")))),
-        ),
-        ("vec", Arc::new(vec.finish())),
-        ("list", Arc::new(list.finish())),
-    ])
-    .unwrap()
-}
-
-async fn good_file() -> Vec<u8> {
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let batch = good_batch();
-    let mut writer = FileWriter::try_new(store.clone(), Path::from("g"), batch.schema(), WriterOptions::default())
-        .await
-        .unwrap();
-    writer.write(&batch).await.unwrap();
-    writer.finish().await.unwrap();
-    store
-        .get(&Path::from("g"))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec()
-}
-
-/// Splits a file into (data region, metadata, footer fields) and rebuilds it.
-fn metadata_of(file: &[u8]) -> (usize, proto::FileMetadata) {
-    let footer = &file[file.len() - 32..];
-    let off = u64::from_le_bytes(footer[..8].try_into().unwrap()) as usize;
-    let len = u64::from_le_bytes(footer[8..16].try_into().unwrap()) as usize;
-    (off, proto::FileMetadata::decode(&file[off..off + len]).unwrap())
-}
-
-fn with_metadata(file: &[u8], metadata: &[u8]) -> Vec<u8> {
-    let (off, _) = metadata_of(file);
-    let mut out = file[..off].to_vec();
-    out.extend_from_slice(metadata);
-    let mut footer = file[file.len() - 32..].to_vec();
-    footer[8..16].copy_from_slice(&(metadata.len() as u64).to_le_bytes());
-    footer[16..20].copy_from_slice(&crc32fast::hash(metadata).to_le_bytes());
-    out.extend_from_slice(&footer);
-    out
-}
-
-fn edit_metadata(file: &[u8], edit: impl FnOnce(&mut proto::FileMetadata)) -> Vec<u8> {
-    let (_, mut meta) = metadata_of(file);
-    edit(&mut meta);
-    with_metadata(file, &meta.encode_to_vec())
-}
-
-fn footer_edit(file: &[u8], at: usize, bytes: &[u8]) -> Vec<u8> {
-    let mut out = file.to_vec();
-    let base = out.len() - 32 + at;
-    out[base..base + bytes.len()].copy_from_slice(bytes);
-    out
-}
 
 #[tokio::test]
 #[ignore = "writes the bad-file corpus; run by hand"]
 async fn regenerate_bad_files() {
-    let good = good_file().await;
+    let good = sources::good_file().await;
     let (meta_off, meta) = metadata_of(&good);
     let first_page = meta.columns[0].pages[0].offset as usize;
     let mut files: Vec<(&str, Vec<u8>)> = vec![
@@ -180,49 +167,192 @@ async fn regenerate_bad_files() {
     let mut chunk = good.clone();
     chunk[first_page + 3] ^= 0x01;
     files.push(("chunk-bit-flip.pilum", chunk));
+    files.extend(structure_cases(&good).await);
+    files.extend(dictionary_cases().await);
+    files.extend(symbol_table_cases().await);
+    files.extend(zstd_dictionary_cases().await);
     std::fs::create_dir_all(bad_dir()).unwrap();
     for (name, bytes) in files {
         std::fs::write(bad_dir().join(name), bytes).unwrap();
     }
 }
 
-async fn check(name: &str, expect: Expect) {
-    let bytes = std::fs::read(bad_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+/// Flat validity, list children, nulls against the schema, UTF-8.
+async fn structure_cases(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    // Columns of the good file: id, text, vec (flat pages), list lengths, list items.
+    let vec_column = 2;
+    let all_null = vec![0u8; sources::GOOD_ROWS.div_ceil(8)];
+    let struct_file = sources::struct_file().await;
+    vec![
+        (
+            "flat-validity-wrong-length.pilum",
+            edit_metadata(good, |m| m.columns[vec_column].pages[0].flat_validity = vec![0; 3]),
+        ),
+        (
+            "list-child-missing.pilum",
+            edit_metadata(good, |m| {
+                let items = m.columns.last_mut().unwrap();
+                items.pages.clear();
+                items.num_values = 0;
+            }),
+        ),
+        (
+            "non-nullable-column-with-nulls.pilum",
+            edit_metadata(good, |m| m.columns[vec_column].pages[0].flat_validity = all_null),
+        ),
+        (
+            "struct-child-with-nulls.pilum",
+            edit_metadata(&struct_file, |m| {
+                page_where(m, |p| p.layout == 1).flat_validity = vec![0xf0; 100usize.div_ceil(8)];
+            }),
+        ),
+        ("string-not-utf8.pilum", sources::binary_as_string_file().await),
+    ]
+}
+
+/// Pages with a page dictionary of strings.
+async fn dictionary_cases() -> Vec<(&'static str, Vec<u8>)> {
+    let (file, _) = sources::dictionary_file().await;
+    let with_dictionary = |p: &pilum_file::proto::Page| p.dictionary_entries > 0;
+    vec![
+        (
+            "dictionary-garbage.pilum",
+            edit_metadata(&file, |m| {
+                page_where(m, with_dictionary).dictionary.pop();
+            }),
+        ),
+        (
+            "dictionary-not-utf8.pilum",
+            edit_metadata(&file, |m| {
+                *page_where(m, with_dictionary).dictionary.last_mut().unwrap() = 0xff;
+            }),
+        ),
+        (
+            "dictionary-too-few-entries.pilum",
+            edit_metadata(&file, |m| {
+                let page = page_where(m, with_dictionary);
+                let one = pilum_encoding::Dictionary {
+                    offsets: vec![0, 3],
+                    data: b"red".to_vec(),
+                };
+                page.dictionary = one.to_bytes().unwrap();
+                page.dictionary_entries = 1;
+            }),
+        ),
+    ]
+}
+
+/// Pages of text with a symbol table.
+async fn symbol_table_cases() -> Vec<(&'static str, Vec<u8>)> {
+    let file = sources::text_file(true).await;
+    let with_table = |p: &pilum_file::proto::Page| !p.symbol_table.is_empty();
+    vec![
+        (
+            "symbol-table-garbage.pilum",
+            edit_metadata(&file, |m| page_where(m, with_table).symbol_table = vec![9]),
+        ),
+        (
+            "symbol-table-not-utf8.pilum",
+            edit_metadata(&file, |m| {
+                let page = page_where(m, with_table);
+                page.symbol_table = symbols_not_utf8(&page.symbol_table);
+            }),
+        ),
+        (
+            "symbol-table-too-few-symbols.pilum",
+            edit_metadata(&file, |m| {
+                let page = page_where(m, with_table);
+                page.symbol_table = first_symbols(&page.symbol_table, 1);
+            }),
+        ),
+    ]
+}
+
+/// Pages of text compressed with a zstd dictionary.
+async fn zstd_dictionary_cases() -> Vec<(&'static str, Vec<u8>)> {
+    let file = sources::text_file(false).await;
+    let with_dictionary = |p: &pilum_file::proto::Page| !p.zstd_dictionary.is_empty();
+    // zstd's dictionary magic, then bytes that are no entropy tables.
+    let mut garbage = 0xEC30_A437u32.to_le_bytes().to_vec();
+    garbage.extend_from_slice(&[0x5a; 60]);
+    vec![
+        (
+            "zstd-dictionary-missing.pilum",
+            edit_metadata(&file, |m| page_where(m, with_dictionary).zstd_dictionary.clear()),
+        ),
+        (
+            "zstd-dictionary-garbage.pilum",
+            edit_metadata(&file, |m| page_where(m, with_dictionary).zstd_dictionary = garbage),
+        ),
+    ]
+}
+
+/// Opens `bytes` as object `name` of an in-memory store.
+async fn open(name: &str, bytes: Vec<u8>) -> pilum_file::Result<FileReader> {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     store
         .put(&Path::from(name), PutPayload::from(Bytes::from(bytes)))
         .await
         .unwrap();
-    let opened = FileReader::open(store, Path::from(name)).await;
-    let err = match (opened, expect) {
-        (Ok(reader), Expect::ChunkAtRead | Expect::CorruptAtRead) => {
-            match reader.read_range(0..reader.num_rows(), &ReadOptions::default()).await {
-                Ok(_) => panic!("{name}: read succeeded"),
-                Err(e) => e,
-            }
-        }
-        (Ok(_), _) => panic!("{name}: opened without error"),
-        (Err(e), _) => e,
-    };
+    FileReader::open(store, Path::from(name)).await
+}
+
+/// Whether `err` is what `expect` describes and names file `name`; a
+/// description of the mismatch otherwise.
+fn expected(name: &str, expect: Expect, err: &FileError) -> Result<(), String> {
+    let message = err.to_string();
     let ok = match expect {
         Expect::NotPilum => matches!(err, FileError::NotPilum { .. }),
         Expect::UnsupportedVersion => matches!(err, FileError::UnsupportedVersion { major: 2, .. }),
         Expect::UnsupportedFeatures => matches!(err, FileError::UnsupportedFeatures { flags: 0x8000_0000, .. }),
-        Expect::CorruptAtOpen | Expect::CorruptAtRead => matches!(err, FileError::Corrupt { .. }),
-        Expect::ChunkAtRead => matches!(err, FileError::Chunk { column: 0, .. }),
+        Expect::CorruptAtOpen(says) | Expect::CorruptAtRead(says) => {
+            matches!(err, FileError::Corrupt { .. }) && message.contains(says)
+        }
+        Expect::ChunkAtRead(column, says) => {
+            matches!(err, FileError::Chunk { column: c, .. } if *c == column) && message.contains(says)
+        }
     };
-    assert!(ok, "{name}: expected {expect:?}, got {err:?}");
-    assert!(
-        err.to_string().contains(name) || matches!(err, FileError::Io(_)),
-        "{name}: error must name the file: {err}"
-    );
+    if !ok {
+        return Err(format!("{name}: expected {expect:?}, got {err:?}"));
+    }
+    if !message.contains(name) {
+        return Err(format!("{name}: error must name the file: {message}"));
+    }
+    Ok(())
+}
+
+/// Opens (and reads, with and without string views) bad file `name`.
+async fn check(name: &str, expect: Expect) -> Result<(), String> {
+    let bytes = std::fs::read(bad_dir().join(name)).map_err(|e| format!("{name}: {e}"))?;
+    let reader = match (open(name, bytes).await, expect) {
+        (Ok(reader), Expect::ChunkAtRead(..) | Expect::CorruptAtRead(_)) => reader,
+        (Ok(_), _) => return Err(format!("{name}: opened without error")),
+        (Err(e), _) => return expected(name, expect, &e),
+    };
+    for views in [false, true] {
+        let options = ReadOptions::default().with_string_views(views);
+        match reader.read_range(0..reader.num_rows(), &options).await {
+            Ok(_) => return Err(format!("{name}: read succeeded (string views: {views})")),
+            Err(e) => expected(name, expect, &e).map_err(|m| format!("{m} (string views: {views})"))?,
+        }
+    }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_file_gives_its_typed_error() {
+    let mut failures = Vec::new();
     for &(name, expect) in CASES {
-        check(name, expect).await;
+        if let Err(failure) = check(name, expect).await {
+            failures.push(failure);
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "{} bad files:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -235,31 +365,4 @@ fn every_bad_file_has_a_test() {
     let mut listed: Vec<String> = CASES.iter().map(|(n, _)| n.to_string()).collect();
     listed.sort();
     assert_eq!(on_disk, listed, "testdata/bad and CASES must list the same files");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_truncation_and_byte_flip_is_an_error_not_a_panic() {
-    let good = good_file().await;
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let step = (good.len() / 300).max(1);
-    for cut in (0..good.len()).step_by(step) {
-        let path = Path::from(format!("cut{cut}"));
-        store.put(&path, PutPayload::from(good[..cut].to_vec())).await.unwrap();
-        assert!(
-            FileReader::open(store.clone(), path).await.is_err(),
-            "truncated at {cut} opened"
-        );
-    }
-    let mut rng = common::Rng(3);
-    for i in 0..300 {
-        let mut bytes = good.clone();
-        let at = rng.below(bytes.len() as u64) as usize;
-        bytes[at] ^= 1 << (i % 8);
-        let path = Path::from(format!("flip{i}"));
-        store.put(&path, PutPayload::from(bytes)).await.unwrap();
-        if let Ok(reader) = FileReader::open(store.clone(), path).await {
-            // Flips in padding may be harmless; any other outcome must be a typed error.
-            let _ = reader.read_range(0..reader.num_rows(), &ReadOptions::default()).await;
-        }
-    }
 }

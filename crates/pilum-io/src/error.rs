@@ -2,6 +2,7 @@
 
 /// Errors raised by object reads and writes.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IoError {
     /// The object does not exist.
     #[error("{path}: not found")]

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 /// Which rows `Dataset::take_blobs` opens.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum BlobRows<'a> {
     /// Live positions (0 = first live row), as for `Dataset::take`.
     Offsets(&'a [u64]),

@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 
 /// How a write treats an existing dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum WriteMode {
     /// Fail if a dataset exists.
     #[default]

@@ -5,6 +5,7 @@ use pilum_io::IoError;
 
 /// Errors raised by dataset operations.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TableError {
     /// No dataset exists at the location.
     #[error("dataset not found at {uri}")]
@@ -111,6 +112,13 @@ pub enum TableError {
     /// Object-store I/O failed.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// A bug in this library, not a problem with the data or the call: a
+    /// scan task panicked, or an invariant broke.
+    #[error("internal error: {what}")]
+    Internal {
+        /// What failed.
+        what: String,
+    },
     /// Query evaluation failed inside DataFusion.
     #[error("query evaluation failed: {0}")]
     Execution(String),

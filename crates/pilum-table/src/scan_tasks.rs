@@ -1,9 +1,10 @@
-//! Cutting a scan's fragments into tasks: row ranges read and decoded as
-//! one batch each, cut where the widest flat-stored column's pages start so
-//! each task reads that column from one page and shares its buffer.
+//! A scan's tasks: row ranges of its fragments read and decoded as one
+//! batch each, cut where the widest flat-stored column's pages start so
+//! each task reads that column from one page and shares its buffer, and run
+//! on the runtime's worker threads.
 
 use crate::dataset::Dataset;
-use crate::error::Result;
+use crate::error::{Result, TableError};
 use crate::fragment::FragmentReader;
 use crate::proto;
 use crate::schema::TableSchema;
@@ -35,6 +36,21 @@ pub(crate) async fn cut_span(dataset: &Dataset, projection: &TableSchema, span: 
             rows,
         })
         .collect())
+}
+
+/// Runs `task` on the current runtime's worker threads when there is one, so
+/// the batches a scan reads ahead are decoded in parallel, not in turn. A
+/// task that panics is a [`TableError::Internal`] naming it (`what`).
+pub(crate) async fn spawned<T: Send + 'static>(
+    what: &str,
+    task: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.spawn(task).await.map_err(|e| TableError::Internal {
+            what: format!("{what} failed: {e}"),
+        })?,
+        Err(_) => task.await,
+    }
 }
 
 /// Cuts `rows` into ranges of at most `step` rows. Without page starts the
@@ -87,6 +103,25 @@ mod tests {
 
     use super::*;
     use proptest::prelude::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_task_is_an_internal_error() {
+        let err = spawned("scan task of fragment 4", async {
+            if true {
+                panic!("boom");
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, TableError::Internal { .. }), "{err:?}");
+        assert!(
+            message.contains("fragment 4") && message.contains("panicked") && message.contains("boom"),
+            "{message}"
+        );
+        assert_eq!(spawned("a task", async { Ok(7) }).await.unwrap(), 7);
+    }
 
     #[test]
     fn without_pages_steps_evenly() {

@@ -8,7 +8,7 @@ use crate::fragment::FragmentReader;
 use crate::manifest::fragment_live_rows;
 use crate::proto;
 use crate::rowids;
-use crate::scan_tasks::{Task, TaskList, cut_span};
+use crate::scan_tasks::{Task, TaskList, cut_span, spawned};
 use crate::schema::{TableSchema, value_bytes};
 use crate::write::BatchStream;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt64Array};
@@ -25,6 +25,7 @@ pub const ROW_ADDRESS: &str = "_rowaddr";
 
 /// When a filtered scan reads the non-filter columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Materialization {
     /// Decide per batch from the filter's selectivity.
     #[default]
@@ -287,7 +288,11 @@ impl Scanner {
                 let dataset = self.dataset.clone();
                 move |task| {
                     let (plan, dataset) = (plan.clone(), dataset.clone());
-                    async move { spawned(run_task(dataset, plan, task?)).await }
+                    async move {
+                        let task = task?;
+                        let what = format!("scan task of fragment {}, rows {:?}", task.fragment.id, task.rows);
+                        spawned(&what, run_task(dataset, plan, task)).await
+                    }
                 }
             })
             .buffered(self.parallelism)
@@ -485,18 +490,6 @@ fn output_schema(projection: &TableSchema, with_row_id: bool, with_row_address: 
         fields.push(Field::new(ROW_ADDRESS, DataType::UInt64, false));
     }
     Arc::new(Schema::new_with_metadata(fields, projection.arrow().metadata().clone()))
-}
-
-/// Runs `task` on the current runtime's worker threads when there is one, so
-/// the batches a scan reads ahead are decoded in parallel, not in turn.
-async fn spawned<T: Send + 'static>(task: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle
-            .spawn(task)
-            .await
-            .map_err(|e| TableError::Execution(format!("scan task failed: {e}")))?,
-        Err(_) => task.await,
-    }
 }
 
 async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<RecordBatch> {

@@ -22,6 +22,7 @@ const CHUNK_ROWS: u64 = 65_536;
 
 /// Columns to add.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum NewColumns {
     /// `(name, SQL expression over existing columns)` pairs, evaluated by DataFusion.
     Sql(Vec<(String, String)>),

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// What to do with a target row whose key appears in the source.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum WhenMatched {
     /// Keep the target row.
     #[default]
@@ -32,6 +33,7 @@ pub enum WhenMatched {
 
 /// What to do with a target row whose key is absent from the source.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum WhenNotMatchedBySource {
     /// Keep it.
     #[default]
