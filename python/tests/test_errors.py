@@ -266,3 +266,25 @@ def test_hostile_inputs_never_crash_the_interpreter(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SURVIVED" in proc.stdout
     assert "panicked" not in proc.stderr
+
+
+@pytest.mark.parametrize("read", ["scan", "take", "count"])
+def test_a_damaged_chunk_is_corruption_naming_the_file(uri, read):
+    """One flipped byte inside the data region: every read path reports
+    CorruptFileError (not a ValueError-like error) and names the damaged file."""
+    ds = pilum.write_dataset(
+        pa.table({"id": pa.array(range(5000), pa.int64()), "s": [f"value {i}" for i in range(5000)]}), uri
+    )
+    (path,) = glob.glob(os.path.join(uri, "data", "*"))
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 4] ^= 0x01  # inside a page, far from header and footer
+    open(path, "wb").write(bytes(data))
+    ds = pilum.dataset(uri)
+    with pytest.raises(pilum.CorruptFileError) as info:
+        if read == "scan":
+            ds.to_table()
+        elif read == "take":
+            ds.take(list(range(0, 5000, 50)))
+        else:
+            ds.count_rows("id % 2 = 0 AND s <> 'x'")
+    assert os.path.basename(path) in str(info.value), str(info.value)
