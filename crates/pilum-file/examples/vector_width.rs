@@ -11,26 +11,18 @@ use futures::TryStreamExt;
 use object_store::{ObjectStore, local::LocalFileSystem, path::Path};
 use pilum_file::{FileReader, FileWriter, ReadOptions, ScanOptions, WriterOptions};
 use pilum_io::CountingStore;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// xorshift64: deterministic data without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-fn vectors(rows: usize, dim: usize, item: &DataType, rng: &mut Rng) -> RecordBatch {
+fn vectors(rows: usize, dim: usize, item: &DataType, rng: &mut StdRng) -> RecordBatch {
     let values: ArrayRef = match item {
-        DataType::UInt8 => Arc::new(UInt8Array::from_iter_values((0..rows * dim).map(|_| rng.next() as u8))),
+        DataType::UInt8 => Arc::new(UInt8Array::from_iter_values(
+            (0..rows * dim).map(|_| rng.next_u64() as u8),
+        )),
         _ => Arc::new(Float32Array::from_iter_values(
-            (0..rows * dim).map(|_| (rng.next() >> 40) as f32 / 16_777_216.0 - 0.5),
+            (0..rows * dim).map(|_| (rng.next_u64() >> 40) as f32 / 16_777_216.0 - 0.5),
         )),
     };
     let field = Arc::new(Field::new("item", item.clone(), false));
@@ -64,7 +56,7 @@ async fn main() {
         ("128-d u8", 128, DataType::UInt8),
         ("32-d u8 (256-bit code)", 32, DataType::UInt8),
     ] {
-        let batch = vectors(rows, dim, &item, &mut Rng(7));
+        let batch = vectors(rows, dim, &item, &mut StdRng::seed_from_u64(7));
         for flat_vectors in [true, false] {
             let path = Path::from(format!("{dim}-{item}-{flat_vectors}.pilum"));
             let options = WriterOptions {
@@ -100,16 +92,16 @@ async fn main() {
                 assert_eq!(got.iter().map(RecordBatch::num_rows).sum::<usize>(), rows);
                 scans.push(started.elapsed());
             }
-            let mut rng = Rng(11);
+            let mut rng = StdRng::seed_from_u64(11);
             let (mut one, mut hundred) = (Vec::new(), Vec::new());
             let mut counts = None;
             for _ in 0..repeats {
-                let row = rng.next() % rows as u64;
+                let row = rng.next_u64() % rows as u64;
                 let started = Instant::now();
                 let got = reader.take(&[row], &ReadOptions::default()).await.unwrap();
                 one.push(started.elapsed());
                 assert_eq!(got.column(0).as_ref(), batch.column(0).slice(row as usize, 1).as_ref());
-                let mut indices: Vec<u64> = (0..100).map(|_| rng.next() % rows as u64).collect();
+                let mut indices: Vec<u64> = (0..100).map(|_| rng.next_u64() % rows as u64).collect();
                 indices.sort_unstable();
                 store.reset();
                 let started = Instant::now();

@@ -6,7 +6,7 @@ from typing import Iterator, List
 
 import pyarrow as pa
 
-__all__ = ["exact_batches"]
+__all__ = ["exact_batches", "RowWindow"]
 
 
 def exact_batches(reader: pa.RecordBatchReader, size: int) -> pa.RecordBatchReader:
@@ -32,3 +32,26 @@ def exact_batches(reader: pa.RecordBatchReader, size: int) -> pa.RecordBatchRead
             yield pa.Table.from_batches(pending, schema).combine_chunks().to_batches()[0]
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+class RowWindow:
+    """Rows `offset` to `offset + limit` of a stream cut into pieces: skips
+    the first `offset` rows, then passes at most `limit` (all when ``None``)."""
+
+    def __init__(self, offset: int, limit: "int | None") -> None:
+        self.skip, self.left = offset, limit
+
+    @property
+    def done(self) -> bool:
+        """Whether the window has passed all its rows."""
+        return self.left == 0
+
+    def cut(self, piece):
+        """The part of `piece` (a batch or table) inside the window."""
+        if self.skip:
+            dropped = min(self.skip, piece.num_rows)
+            piece, self.skip = piece.slice(dropped), self.skip - dropped
+        if self.left is not None:
+            piece = piece.slice(0, self.left)
+            self.left -= piece.num_rows
+        return piece

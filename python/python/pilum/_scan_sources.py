@@ -9,6 +9,7 @@ from typing import Any, Iterator, List, Optional, Tuple, Union
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._batching import RowWindow
 from ._expr import expression_to_sql
 from .errors import reraise_tagged
 
@@ -62,23 +63,15 @@ def filtered_reader(
 ) -> pa.RecordBatchReader:
     """`source`'s rows where `residual` holds, projected to `schema`, after
     skipping `offset` of them and stopping after `limit`."""
-    skip, left = offset, limit
+    window = RowWindow(offset, limit)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        nonlocal skip, left
-        if left == 0:
+        if window.done:
             return
         for batch in source:
-            table = pa.Table.from_batches([batch]).filter(residual)
-            if skip:
-                dropped = min(skip, table.num_rows)
-                table, skip = table.slice(dropped), skip - dropped
-            if left is not None:
-                table = table.slice(0, left)
-                left -= table.num_rows
-            for out in table.select(schema.names).to_batches():
-                yield out
-            if left == 0:
+            table = window.cut(pa.Table.from_batches([batch]).filter(residual))
+            yield from table.select(schema.names).to_batches()
+            if window.done:
                 return
 
     return pa.RecordBatchReader.from_batches(schema, batches())

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Un
 import pyarrow as pa
 import pyarrow.dataset as pds
 
-from ._batching import exact_batches
+from ._batching import RowWindow, exact_batches
 from ._data import index_list
 from ._expr import referenced_columns
 from ._ordering import normalize_order_by
@@ -256,21 +256,17 @@ class PilumScanner(pds.Scanner):
         )
 
     def _tagged(self, fragments: List[Any]) -> Iterator[pds.TaggedRecordBatch]:
-        skip, left = self._offset or 0, self._limit
+        window = RowWindow(self._offset or 0, self._limit)
         for fragment in fragments:
-            if left == 0:
+            if window.done:
                 return
-            part = self._copy(fragments=[fragment.fragment_id], offset=None, limit=None if left is None else skip + left)
+            wanted = None if window.left is None else window.skip + window.left
+            part = self._copy(fragments=[fragment.fragment_id], offset=None, limit=wanted)
             for batch in part.to_reader():
-                if skip:
-                    dropped = min(skip, batch.num_rows)
-                    batch, skip = batch.slice(dropped), skip - dropped
-                if left is not None:
-                    batch = batch.slice(0, left)
-                    left -= batch.num_rows
+                batch = window.cut(batch)
                 if batch.num_rows:
                     yield pds.TaggedRecordBatch(batch, fragment)
-                if left == 0:
+                if window.done:
                     return
 
     def _residual_reader(self) -> pa.RecordBatchReader:
