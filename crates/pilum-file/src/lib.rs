@@ -35,8 +35,13 @@ mod format;
 mod inner;
 mod layout;
 mod options;
+/// The generated protobuf messages of the file metadata: public only with
+/// the `internals` feature (this crate's tests), never part of the API.
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod proto;
+#[cfg(not(feature = "internals"))]
+mod proto;
 mod read;
 mod reader;
 mod shred;
