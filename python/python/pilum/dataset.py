@@ -14,6 +14,7 @@ from . import _native
 from ._args import OPEN_NOOPS, OPEN_UNSUPPORTED, SCAN_NOOPS, SCAN_UNSUPPORTED, TAKE_BLOBS_NOOPS, TAKE_ROWS_NOOPS, check_kwargs
 from ._data import index_list
 from ._ordering import ColumnOrdering
+from ._native_placeholder import NATIVE_SCAN_HINTS, init_placeholder
 from ._pyarrow_base import seal
 from ._reads import DatasetReads
 from ._writes import DatasetWrites
@@ -48,7 +49,7 @@ def asof_micros(asof: Any) -> int:
     return int(asof.timestamp() * 1_000_000)
 
 
-class PilumDataset(DatasetReads, DatasetWrites, pds.Dataset):
+class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
     """A Pilum dataset at one version.
 
     Open one with :func:`pilum.dataset` or create one with
@@ -80,6 +81,7 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.Dataset):
             micros = asof_micros(asof) if asof is not None else None
             _native_dataset = _native._Dataset.open(self._uri, number, tag, micros, self._storage_options)
         self._ds = _native_dataset
+        init_placeholder(self, self.schema)
 
     def _wrap(self, native: Any) -> "PilumDataset":
         return PilumDataset(self._uri, storage_options=self._storage_options, _native_dataset=native)
@@ -289,4 +291,5 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.Dataset):
         return session.sql(query)
 
 
-seal(PilumDataset, pds.Dataset, {"__setstate__": "pickling goes through __reduce__"})
+seal(PilumDataset, pds.FileSystemDataset, NATIVE_SCAN_HINTS)
+seal(PilumDataset, pds.Dataset, NATIVE_SCAN_HINTS)

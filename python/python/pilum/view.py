@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 import pyarrow as pa
 import pyarrow.dataset as pds
 
+from ._native_placeholder import NATIVE_SCAN_HINTS, init_placeholder
 from ._pyarrow_base import seal
 from ._reads import DatasetReads
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["FilteredDataset"]
 
 
-class FilteredDataset(DatasetReads, pds.Dataset):
+class FilteredDataset(DatasetReads, pds.FileSystemDataset):
     """A read-only view of one dataset version: every read (``scanner``,
     ``to_table``, ``count_rows``, ``take``, ``head``, DuckDB, Polars, ...)
     keeps only the rows where all of its filters hold. Filters are SQL
@@ -31,6 +32,7 @@ class FilteredDataset(DatasetReads, pds.Dataset):
             base, filters = dataset, expressions
         self._dataset: "PilumDataset" = base
         self._filters: Tuple[Any, ...] = tuple(filters)
+        init_placeholder(self, base.schema)
         self.scanner()  # type-checks and translates the filters now
 
     def __reduce__(self) -> Any:
@@ -64,4 +66,5 @@ class FilteredDataset(DatasetReads, pds.Dataset):
         raise ValueError("a filtered view has no fragments of its own; use view.dataset.get_fragments(filter=...)")
 
 
-seal(FilteredDataset, pds.Dataset)
+seal(FilteredDataset, pds.FileSystemDataset, NATIVE_SCAN_HINTS)
+seal(FilteredDataset, pds.Dataset, NATIVE_SCAN_HINTS)
