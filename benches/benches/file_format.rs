@@ -1,5 +1,8 @@
-//! Pilum vs Parquet (arrow-rs) on the same data, in one run: write, full
-//! scan, projected scan, random take of 1/100/1000 rows, blob fetch.
+//! Pilum vs Parquet (arrow-rs) on the same data, in one run: write, size,
+//! full scan, projected scan, random take of 1/100/1000 rows, blob fetch.
+//! Parquet flavors: arrow-rs defaults (uncompressed), Snappy, zstd level 3
+//! (the defaults otherwise) and small pages with the page index; blobs
+//! (random bytes, which no codec shrinks) are compared with the defaults only.
 //!
 //! `cargo bench -p pilum-benches --bench file_format`, then
 //! `cargo run --release -p pilum-benches --bin report` for the table.
@@ -70,8 +73,14 @@ fn benches(c: &mut Criterion) {
     let rows = table_rows();
     let schema = table_schema();
     let pilum_path = dir.join("table.pilum");
-    let pq_default = dir.join("table-default.parquet");
-    let pq_tuned = dir.join("table-tuned.parquet");
+    // Every Parquet flavor: uncompressed defaults, Snappy, zstd level 3, small pages.
+    let flavors: Vec<(ParquetFlavor, &str, std::path::PathBuf)> = ParquetFlavor::ALL
+        .iter()
+        .map(|&(flavor, id)| {
+            let file = format!("table-{}.parquet", id.trim_start_matches("parquet_"));
+            (flavor, id, dir.join(file))
+        })
+        .collect();
 
     let mut group = c.benchmark_group("write");
     group
@@ -81,36 +90,32 @@ fn benches(c: &mut Criterion) {
     group.bench_function("pilum", |b| {
         b.iter(|| write_pilum(&rt, &pilum_path, schema.clone(), &batches))
     });
-    group.bench_function("parquet_default", |b| {
-        b.iter(|| write_parquet(&pq_default, schema.clone(), &batches, ParquetFlavor::Default))
-    });
-    group.bench_function("parquet_tuned", |b| {
-        b.iter(|| write_parquet(&pq_tuned, schema.clone(), &batches, ParquetFlavor::Tuned))
-    });
+    for (flavor, id, path) in &flavors {
+        group.bench_function(*id, |b| {
+            b.iter(|| write_parquet(path, schema.clone(), &batches, *flavor))
+        });
+    }
     group.finish();
-    let sizes = [
-        ("pilum", write_pilum(&rt, &pilum_path, schema.clone(), &batches)),
-        (
-            "parquet_default",
-            write_parquet(&pq_default, schema.clone(), &batches, ParquetFlavor::Default),
-        ),
-        (
-            "parquet_tuned",
-            write_parquet(&pq_tuned, schema.clone(), &batches, ParquetFlavor::Tuned),
-        ),
-    ];
+    let mut sizes = vec![("pilum", write_pilum(&rt, &pilum_path, schema.clone(), &batches))];
+    for (flavor, id, path) in &flavors {
+        sizes.push((*id, write_parquet(path, schema.clone(), &batches, *flavor)));
+    }
     let sizes_text: String = sizes.iter().map(|(n, s)| format!("{n} {s}\n")).collect();
     std::fs::write(dir.join("sizes.txt"), sizes_text).unwrap();
     drop(batches);
 
     let pilum = open_pilum(&rt, &pilum_path);
-    let default = ParquetTable::open(&pq_default, ParquetFlavor::Default);
-    let tuned = ParquetTable::open(&pq_tuned, ParquetFlavor::Tuned);
+    let tables: Vec<(&str, ParquetTable)> = flavors
+        .iter()
+        .map(|(flavor, id, path)| (*id, ParquetTable::open(path, *flavor)))
+        .collect();
     let scan_pilum = |columns: Option<Vec<&str>>| {
         pilum_benches::scan_pilum(&rt, &pilum, columns.map(|c| c.iter().map(|s| s.to_string()).collect()))
     };
     assert_eq!(scan_pilum(None), rows);
-    assert_eq!(default.scan(None), rows);
+    for (id, table) in &tables {
+        assert_eq!(table.scan(None), rows, "{id}");
+    }
 
     for (name, pilum_cols, pq_cols) in [
         ("scan_full", None, None),
@@ -126,8 +131,9 @@ fn benches(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(10))
             .warm_up_time(Duration::from_secs(1));
         group.bench_function("pilum", |b| b.iter(|| scan_pilum(pilum_cols.clone())));
-        group.bench_function("parquet_default", |b| b.iter(|| default.scan(pq_cols.as_deref())));
-        group.bench_function("parquet_tuned", |b| b.iter(|| tuned.scan(pq_cols.as_deref())));
+        for (id, table) in &tables {
+            group.bench_function(*id, |b| b.iter(|| table.scan(pq_cols.as_deref())));
+        }
         group.finish();
     }
 
@@ -145,12 +151,12 @@ fn benches(c: &mut Criterion) {
                     .num_rows()
             })
         });
-        group.bench_with_input(BenchmarkId::new("parquet_default", n), &picks, |b, picks| {
-            b.iter(|| default.take(picks))
-        });
-        group.bench_with_input(BenchmarkId::new("parquet_tuned", n), &picks, |b, picks| {
-            b.iter(|| tuned.take(picks))
-        });
+        for (id, table) in &tables {
+            assert_eq!(table.take(&picks), picks.len(), "{id} take {n}");
+            group.bench_with_input(BenchmarkId::new(*id, n), &picks, |b, picks| {
+                b.iter(|| table.take(picks))
+            });
+        }
     }
     group.finish();
 

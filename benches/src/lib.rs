@@ -11,6 +11,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
+use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -205,19 +206,43 @@ pub fn scan_pilum(rt: &tokio::runtime::Runtime, reader: &pilum::FileReader, colu
 }
 
 /// Parquet writer settings compared against.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParquetFlavor {
-    /// arrow-rs defaults.
+    /// arrow-rs defaults (`WriterProperties::default()`: dictionary on, no compression).
     Default,
-    /// Small pages (1,000 rows) and the page index, for selective reads.
+    /// The defaults plus Snappy compression.
+    Snappy,
+    /// The defaults plus zstd compression at level [`ZSTD_LEVEL`].
+    Zstd,
+    /// Small pages (1,000 rows) and the page index, for selective reads (uncompressed).
     Tuned,
 }
 
+/// The zstd level of [`ParquetFlavor::Zstd`] (zstd's own default level).
+pub const ZSTD_LEVEL: i32 = 3;
+
 impl ParquetFlavor {
+    /// Every flavor with its benchmark id, in report order.
+    pub const ALL: [(ParquetFlavor, &'static str); 4] = [
+        (ParquetFlavor::Default, "parquet_default"),
+        (ParquetFlavor::Snappy, "parquet_snappy"),
+        (ParquetFlavor::Zstd, "parquet_zstd3"),
+        (ParquetFlavor::Tuned, "parquet_tuned"),
+    ];
+
+    /// The benchmark id of this flavor (criterion function name, size row).
+    pub fn id(self) -> &'static str {
+        Self::ALL.iter().find(|(f, _)| *f == self).map(|(_, id)| *id).unwrap()
+    }
+
     /// Writer properties of this flavor.
     pub fn properties(self) -> WriterProperties {
         match self {
             ParquetFlavor::Default => WriterProperties::builder().build(),
+            ParquetFlavor::Snappy => WriterProperties::builder().set_compression(Compression::SNAPPY).build(),
+            ParquetFlavor::Zstd => WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap()))
+                .build(),
             ParquetFlavor::Tuned => WriterProperties::builder()
                 .set_data_page_row_count_limit(1_000)
                 .set_write_batch_size(1_000)
@@ -229,7 +254,7 @@ impl ParquetFlavor {
     /// Reader options of this flavor.
     pub fn reader_options(self) -> ArrowReaderOptions {
         match self {
-            ParquetFlavor::Default => ArrowReaderOptions::new(),
+            ParquetFlavor::Default | ParquetFlavor::Snappy | ParquetFlavor::Zstd => ArrowReaderOptions::new(),
             ParquetFlavor::Tuned => {
                 ArrowReaderOptions::new().with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required)
             }

@@ -9,6 +9,13 @@ Modules, one purpose each:
 - ``timing``     timing loops, medians, result recording
 - ``workloads``  the workloads on one table (write, size, scans, takes, add column)
 - ``extras``     blob fetch and open-after-versions workloads
+- ``cache``      dropping a dataset from the page cache, verified with fincore/mincore
+- ``cold``       open-then-take/scan, warm and cold
+- ``digest``     row hashes and digests of returned data
+- ``verify``     expected digests from the source, cross-engine agreement
+- ``s3``         moto server + counting proxy processes, engine access
+- ``s3proxy``    the counting, latency-adding HTTP proxy (own process)
+- ``s3work``     workloads over S3 with request counts
 - ``rss``        peak memory of write and scan, each in a fresh subprocess
 - ``meta``       machine, versions, command line, git commit
 - ``report``     Markdown tables and JSON

@@ -27,6 +27,8 @@ GROUPS = {
     "takes": ("Random takes", ("takes",)),
     "blobs-evolution-open": ("Blob fetch, add column, open after versions", ("blobs", "evolution", "open")),
     "rss": ("Peak memory (RSS)", ("rss",)),
+    "cold": ("Open, then take or scan: page cache warm vs dropped", ("cold",)),
+    "s3": ("Over S3 (moto behind a counting proxy): time, requests, MiB received", ("s3",)),
 }
 LOG_SPAN = 30
 #: Space above the panels for the title (up to three lines) and the legend.

@@ -20,9 +20,10 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # benches/py
 
 #: Per-mode sizes. big_rows = 0 skips the big table.
 MODES: Dict[str, Dict[str, float]] = {
-    "quick": {"rows": 200_000, "big_rows": 0, "blobs": 600, "blob_fetch": 300, "versions": 100, "corpus_mb": 30},
+    "quick": {"rows": 200_000, "big_rows": 0, "blobs": 600, "blob_fetch": 300, "versions": 100, "corpus_mb": 30,
+              "s3_rows": 50_000, "s3_blobs": 60, "s3_blob_fetch": 30},
     "full": {"rows": 1_000_000, "big_rows": 10_000_000, "blobs": 2_000, "blob_fetch": 1_000, "versions": 1_000,
-             "corpus_mb": 200},
+             "corpus_mb": 200, "s3_rows": 500_000, "s3_blobs": 200, "s3_blob_fetch": 100},
 }
 
 
@@ -50,6 +51,13 @@ class Config:
     markdown: str
     charts: str
     rss_timeout_s: float
+    cold: bool = False
+    global_drop: bool = True
+    s3: bool = False
+    s3_latency_ms: float = 10.0
+    s3_rows: int = 0
+    s3_blobs: int = 0
+    s3_blob_fetch: int = 0
     argv: List[str] = field(default_factory=list)
 
 
@@ -77,6 +85,19 @@ def parse_args(argv: List[str]) -> Config:
     timing.add_argument("--big-write-repeat", type=int, default=1, help="runs of the big table's write (default 1)")
     timing.add_argument("--seed", type=int, default=42)
     timing.add_argument("--rss-timeout", type=float, default=1800, help="seconds per RSS subprocess")
+    cold = parser.add_argument_group("cold reads and object storage")
+    cold.add_argument("--cold", action="store_true",
+                      help="also time open + take/scan with the dataset dropped from the page cache before every call "
+                           "(next to the same workloads warm); the drop is verified with fincore/mincore")
+    cold.add_argument("--no-global-drop", action="store_true",
+                      help="with --cold: only posix_fadvise(DONTNEED) per file, no /proc/sys/vm/drop_caches")
+    cold.add_argument("--s3", action="store_true",
+                      help="also run open, full scan, takes and blob fetch against a local moto S3 server behind a "
+                           "request-counting proxy")
+    cold.add_argument("--s3-latency-ms", type=float, default=10.0, help="latency the proxy adds per request (default 10)")
+    cold.add_argument("--s3-rows", type=int, help="rows of the S3 table (scalars, text, 128-d vector)")
+    cold.add_argument("--s3-blobs", type=int, help="blobs in the S3 blob table")
+    cold.add_argument("--s3-blob-fetch", type=int, help="random blobs read per S3 fetch")
     select = parser.add_argument_group("selection")
     select.add_argument("--engines", default=",".join(ENGINE_NAMES), help=f"comma list from {','.join(ENGINE_NAMES)}")
     select.add_argument("--only", default="", help=f"comma list of datasets ({','.join(Selection.DATASETS)}) "
@@ -111,7 +132,9 @@ def parse_args(argv: List[str]) -> Config:
         corpus_mb=float(size("corpus_mb")), repeat=args.repeat, slow_run_s=args.slow_run, write_repeat=args.write_repeat,
         big_write_repeat=args.big_write_repeat, seed=args.seed, engines=engines, selection=selection,
         workdir=args.workdir, keep=args.keep, out=args.out, markdown=args.markdown, charts=args.charts,
-        rss_timeout_s=args.rss_timeout, argv=list(argv),
+        rss_timeout_s=args.rss_timeout, cold=args.cold, global_drop=not args.no_global_drop, s3=args.s3,
+        s3_latency_ms=args.s3_latency_ms, s3_rows=int(size("s3_rows")), s3_blobs=int(size("s3_blobs")),
+        s3_blob_fetch=min(int(size("s3_blob_fetch")), int(size("s3_blobs"))), argv=list(argv),
     )
 
 

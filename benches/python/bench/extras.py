@@ -3,7 +3,7 @@
 Blobs live in their own table (``id``, ``blob``), count-limited: a blob
 column on the 1M-row table would be ~100 GB at ~100 KB a row. The fetch
 opens random blobs as file-like objects (``take_blobs(..., indices=)``) and
-reads each one whole. Versions are made by appending 10 rows per commit;
+reads each one whole; the bytes are checked against the source. Versions are made by appending 10 rows per commit;
 the measurement is opening the latest version plus ``count_rows()``.
 """
 
@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from .engines import Engine, NotSupported, dir_size
 from .timing import Outcome, ReadRepeat, Recorder, expect_rows, median_ms, timed_reads
+from .verify import Verifier
 from .workloads import remove, write_throughput, write_untimed
 
 
@@ -36,14 +37,6 @@ class BlobSpec:
         return int(pc.sum(lengths).as_py())
 
 
-def _expect_bytes(expected: int) -> Callable[[int], None]:
-    def check(total: int) -> None:
-        if total != expected:
-            raise AssertionError(f"read {total} blob bytes, expected {expected}")
-
-    return check
-
-
 def run_blob_workloads(recorder: Recorder, spec: BlobSpec, engine: Engine, path: str, reads: ReadRepeat) -> None:
     """Write throughput, size and random blob fetch on `engine`'s copy of the blob table at `path`."""
 
@@ -59,10 +52,11 @@ def run_blob_workloads(recorder: Recorder, spec: BlobSpec, engine: Engine, path:
         return
     measure("write", "size on disk", "MiB", lambda: Outcome(dir_size(path) / 2**20))
     expected = spec.fetch_bytes()
+    check = Verifier(spec.table).blobs("blob", spec.fetch_indices)
 
     def fetch() -> Outcome:
         handle = engine.open(path)
-        return timed_reads(lambda: engine.read_blobs(handle, "blob", spec.fetch_indices), reads, _expect_bytes(expected))
+        return timed_reads(lambda: engine.read_blobs(handle, "blob", spec.fetch_indices), reads, check)
 
     label = f"blob fetch {len(spec.fetch_indices)} random, read() each ({expected / 2**20:.0f} MiB)"
     measure("blobs", label, "ms", fetch)

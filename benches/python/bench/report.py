@@ -1,6 +1,6 @@
 """The report: one Markdown table per dataset, and the raw results as JSON.
 
-Cells are medians. "pilum vs best other" divides the best other engine's
+Cells are medians, with the min–max over the runs in parentheses. "pilum vs best other" divides the best other engine's
 value by Pilum's (or the reverse for higher-is-better units), so a ratio
 above 1 always means Pilum is better; "pilum vs lance-stable" does the same
 against Lance's default format. "n/a": the engine has no such operation;
@@ -30,6 +30,15 @@ def format_value(value: float) -> str:
     if magnitude >= 1:
         return f"{value:.2f}"
     return f"{value:.3g}"
+
+
+def format_cell(result: Result) -> str:
+    """The median, and its min–max over the runs when there were several and they differ."""
+    show = (lambda v: f"{v:g}") if result.unit == "requests" else format_value
+    text = show(result.value)
+    if result.low is not None and result.high is not None and show(result.low) != show(result.high):
+        text += f" ({show(result.low)}–{show(result.high)})"
+    return text
 
 
 def ratio(reference: Result, other: Result) -> Optional[float]:
@@ -88,7 +97,7 @@ def _dataset_table(workloads: "OrderedDict[str, Dict[str, Result]]", engines: Li
             if result is None:
                 cells.append("–")
             elif result.value is not None:
-                cells.append(format_value(result.value))
+                cells.append(format_cell(result))
             elif result.error and result.error.startswith("n/a"):
                 cells.append("n/a")
                 missing.setdefault(f"{engine}: {result.error[5:]}", None)
@@ -113,7 +122,8 @@ def render_markdown(results: List[Result], meta: Dict[str, Any], datasets: Dict[
     """The whole report as Markdown."""
     lines = ["# Pilum vs Lance vs Parquet: side-by-side benchmark", ""]
     lines += [f"- **{key}**: {value}" for key, value in meta.items()] + [""]
-    lines += ["Values are medians; ratios above 1 mean Pilum is better (faster, smaller or less memory).", ""]
+    lines += ["Values are medians (min–max over the runs); ratios above 1 mean Pilum is better "
+              "(faster, smaller, fewer requests or less memory).", ""]
     tables = sorted(pivot(results).items(), key=lambda item: item[0].startswith("rss"))  # RSS last, else as run
     for dataset, workloads in tables:
         lines += [f"## {dataset}", "", datasets.get(dataset, ""), ""]

@@ -2,8 +2,9 @@
 
 Phases (datasets): the main synthetic table (with the RSS measurements),
 the big synthetic table (full mode), the documentation corpus, the blob
-table and the versions table. Each phase writes its source once as an
-Arrow IPC file; then, per engine, the copy is written, measured and
+table, the versions table and (``--s3``) the S3 tables. Each phase writes
+its source once as an Arrow IPC file; then, per engine, the copy is
+written, measured (with ``--cold``, also warm and cold open-then-read) and
 deleted before the next engine writes (unless ``--keep``).
 """
 
@@ -25,6 +26,10 @@ from .config import Config, estimate_disk_bytes
 from .engines import Engine, LanceApiEngine, Predicate, make_engine
 from .extras import BlobSpec, run_blob_workloads, run_version_workloads
 from .rss import record_rss, run_child
+from .cache import CacheDropper
+from .cold import run_cold_workloads
+from .s3 import Remote
+from .s3work import S3Spec, run_s3_workloads
 from .timing import ReadRepeat, Recorder
 from .workloads import TableSpec, remove, run_table_workloads, write_untimed
 
@@ -53,8 +58,9 @@ class Runner:
 
     def __init__(self, config: Config):
         self.config = config
-        self.recorder = Recorder(config.selection)
         self.reads = ReadRepeat(config.repeat, config.slow_run_s)
+        self.recorder = Recorder(config.selection, self.reads)
+        self.dropper = CacheDropper(config.global_drop) if config.cold else None
         self.engines: List[Engine] = []
         self.datasets: Dict[str, str] = {}  # label -> description
         self.sizes: Dict[str, str] = {}  # label -> size in words, for chart titles
@@ -128,6 +134,7 @@ class Runner:
             ("corpus", config.corpus_mb > 0 and wants("corpus"), self._corpus),
             ("blobs", config.blobs > 0 and wants("blobs"), self._blobs),
             ("versions", wants("versions"), self._versions),
+            ("s3", config.s3 and wants("s3"), self._s3),
         ]
         timings = self.context.setdefault("phase_seconds", {})
         try:
@@ -163,6 +170,9 @@ class Runner:
                     self.recorder, spec, engine, path, self.reads, config.seed):
                 self._discard(path)
                 continue
+            if self.dropper and config.selection.wants(key, "cold") and (
+                    os.path.exists(path) or write_untimed(engine, table, path)):
+                run_cold_workloads(self.recorder, spec, engine, path, self.reads, config.seed, self.dropper)
             if measure_rss:
                 if os.path.exists(path) or write_untimed(engine, table, path):
                     record_rss(self.recorder, rss_label, "full scan", engine.name,
@@ -237,6 +247,35 @@ class Runner:
             run_version_workloads(self.recorder, engine, path, small, config.versions, self.reads)
             self._discard(path)
 
+
+    def _s3(self) -> None:
+        config = self.config
+        columns = data.BIG_COLUMNS
+        source = self._stage("s3", data.schema_for(columns), data.synthetic_batches(config.s3_rows, config.seed, columns))
+        table = data.load_ipc(source)
+        blob_source, blob_table, indices = None, None, []
+        if config.s3_blobs:
+            blob_source = self._stage("s3-blobs", data.blob_schema(), data.blob_batches(config.s3_blobs, config.seed))
+            blob_table = data.load_ipc(blob_source)
+            indices = np.random.default_rng([config.seed, 0x53B1]).choice(
+                config.s3_blobs, config.s3_blob_fetch, replace=False).tolist()
+        label = f"s3-{short_count(config.s3_rows)} (+{config.s3_latency_ms:g} ms per request)"
+        self.sizes[label] = f"{config.s3_rows:,} rows on S3"
+        self.datasets[label] = (
+            f"moto S3 server on 127.0.0.1 behind a counting proxy adding {config.s3_latency_ms:g} ms per request; "
+            f"{config.s3_rows:,} rows ({', '.join(COLUMN_NOTES[c] for c in columns)}), Arrow "
+            f"{table.nbytes / 2**20:,.0f} MiB" + (f"; blob table {config.s3_blobs:,} blobs, "
+                                                  f"{blob_table.nbytes / 2**20:,.0f} MiB" if blob_table else ""))
+        spec = S3Spec(label, table, (1, 100, 1000), blob_table, indices, config.seed)
+        with Remote(config.s3_latency_ms) as remote:
+            self.context["s3"] = {"endpoint": remote.endpoint, "latency_ms": config.s3_latency_ms,
+                                  "server": "python -m moto.server", "proxy": "python -m bench.s3proxy"}
+            for engine in self.engines:
+                run_s3_workloads(self.recorder, spec, engine.on_s3(remote), remote, self.reads)
+        del table, blob_table
+        self._discard(source)
+        if blob_source:
+            self._discard(blob_source)
 
 def _with_selectivity(table, predicate: Predicate) -> Tuple[Predicate, int]:
     """`predicate` with its selectivity on `table` appended to the label, and its match count."""

@@ -2,8 +2,9 @@
 
 :func:`run_table_workloads` writes one engine's copy of a table and
 measures it; the copy is left on disk for the caller (the RSS scan uses it)
-to delete. Read workloads are warmed once untimed and checked for the
-right row count; the reported value is the median of the timed runs (see
+to delete. Read workloads are warmed once untimed; every call's result is
+checked against the source's digest (untimed, :mod:`bench.verify`); the
+reported value is the median of the timed runs (see
 :class:`~bench.timing.ReadRepeat`).
 """
 
@@ -20,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 
 from .engines import Engine, Predicate, dir_size
-from .timing import Outcome, ReadRepeat, Recorder, Result, expect_rows, median_ms, timed_reads
+from .timing import Outcome, ReadRepeat, Recorder, Result, median_ms, timed_reads
+from .verify import Verifier
 
 ADDED_COLUMN = ("id2", "id * 2")
 
@@ -39,6 +41,13 @@ class TableSpec:
     write_in_bytes: bool = False  # write throughput in MiB/s of Arrow data instead of M rows/s
     add_column_runs: int = 0  # 0: no add-column workload
     expected_matches: Dict[str, int] = field(default_factory=dict)  # predicate label -> rows
+    verifier: Optional[Verifier] = None  # expected digests from `table` (built on first use)
+
+    def checks(self) -> Verifier:
+        """The verifier of this table's read results."""
+        if self.verifier is None:
+            self.verifier = Verifier(self.table)
+        return self.verifier
 
 
 def remove(path: str) -> None:
@@ -80,7 +89,7 @@ def write_throughput(engine: Engine, table: pa.Table, path: str, runs: int, in_b
     """Median write throughput: MiB/s of Arrow data with `in_bytes`, else million rows/s."""
     samples = time_writes(engine, table, path, runs)
     amount = table.nbytes / 2**20 if in_bytes else table.num_rows / 1e6
-    return Outcome(amount / statistics.median(samples), samples)
+    return Outcome(amount / statistics.median(samples), samples, low=amount / max(samples), high=amount / min(samples))
 
 
 def _add_column_outcome(engine: Engine, path: str, runs: int) -> Outcome:
@@ -108,8 +117,7 @@ def run_table_workloads(recorder: Recorder, spec: TableSpec, engine: Engine, pat
     def measure(kind: str, workload: str, unit: str, fn: Callable[[], Outcome], higher: bool = False) -> Optional[Result]:
         return recorder.measure(spec.key, spec.label, kind, workload, engine.name, unit, fn, higher)
 
-    def median_of_reads(fn: Callable[[], object], expected_rows: int) -> Outcome:
-        return timed_reads(fn, reads, expect_rows(expected_rows))
+    checks = spec.checks()
 
     write_unit = "MiB/s" if spec.write_in_bytes else "M rows/s"
     written = measure("write", "write", write_unit,
@@ -130,19 +138,19 @@ def run_table_workloads(recorder: Recorder, spec: TableSpec, engine: Engine, pat
         return opened["handle"]
 
     measure("scans", "full scan (all columns, streamed)", "ms",
-            lambda: median_of_reads(lambda: engine.scan_stream(handle()), rows))
+            lambda: timed_reads(lambda: engine.scan_batches(handle()), reads, checks.scan()))
     measure("scans", f"projected scan ({', '.join(spec.projected)})", "ms",
-            lambda: median_of_reads(lambda: engine.scan(handle(), columns=spec.projected), rows))
+            lambda: timed_reads(lambda: engine.scan(handle(), columns=spec.projected), reads, checks.scan(spec.projected)))
     for predicate in spec.predicates:
-        expected = spec.expected_matches[predicate.label]
         measure("scans", f"filtered scan {predicate.label}", "ms",
-                lambda: median_of_reads(lambda: engine.scan(handle(), predicate=predicate), expected))
+                lambda: timed_reads(lambda: engine.scan(handle(), predicate=predicate), reads,
+                                    checks.scan(predicate=predicate)))
     for count in spec.take_sizes:
         unsorted = take_indices(rows, count, seed)
         orders = [("unsorted", unsorted), ("sorted", sorted(unsorted))] if len(unsorted) > 1 else [("", unsorted)]
         for order, indices in orders:
             measure("takes", " ".join(filter(None, ["take", str(len(indices)), order, "(all columns)"])), "ms",
-                    lambda: median_of_reads(lambda: engine.take(handle(), indices), len(indices)))
+                    lambda: timed_reads(lambda: engine.take(handle(), indices), reads, checks.take(indices)))
     if spec.add_column_runs:
         name, expression = ADDED_COLUMN
         measure("evolution", f"add column {name} = {expression} (SQL)", "ms",

@@ -1,8 +1,10 @@
 //! Prints the benchmark results as a Markdown table with ratios against
-//! Pilum, from criterion's estimates and the recorded file sizes.
+//! Pilum (every Parquet flavor: uncompressed defaults, Snappy, zstd level
+//! 3, small pages), from criterion's estimates and the recorded file sizes.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use pilum_benches::ParquetFlavor;
 use std::path::Path;
 
 fn median_ns(criterion: &Path, group: &str, id: &str) -> Option<f64> {
@@ -35,8 +37,25 @@ fn main() {
         ("take/1000", "take".into()),
         ("blob_take_10", "blob_take_10".into()),
     ];
-    println!("| workload | Pilum | Parquet default | Parquet tuned | default ÷ Pilum | tuned ÷ Pilum |");
-    println!("|---|---|---|---|---|---|");
+    let flavors: Vec<&str> = ParquetFlavor::ALL.iter().map(|(_, id)| *id).collect();
+    let names: Vec<String> = flavors
+        .iter()
+        .map(|id| id.trim_start_matches("parquet_").to_string())
+        .collect();
+    println!(
+        "| workload | Pilum | {} | {} |",
+        names
+            .iter()
+            .map(|n| format!("Parquet {n}"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        names
+            .iter()
+            .map(|n| format!("{n} ÷ Pilum"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|---|{}", "---|".repeat(2 * flavors.len()));
     for (label, group) in rows {
         let param = label.split('/').nth(1);
         let id = |engine: &str| match param {
@@ -44,32 +63,38 @@ fn main() {
             None => engine.to_string(),
         };
         let p = median_ns(&criterion, &group, &id("pilum"));
-        let d = median_ns(&criterion, &group, &id("parquet_default"));
-        let t = median_ns(&criterion, &group, &id("parquet_tuned"));
+        let others: Vec<Option<f64>> = flavors.iter().map(|f| median_ns(&criterion, &group, &id(f))).collect();
         let cell = |v: Option<f64>| v.map(fmt_time).unwrap_or_else(|| "–".into());
         let ratio = |v: Option<f64>| match (v, p) {
             (Some(v), Some(p)) => format!("{:.2}×", v / p),
             _ => "–".into(),
         };
         println!(
-            "| {label} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} |",
             cell(p),
-            cell(d),
-            cell(t),
-            ratio(d),
-            ratio(t)
+            others.iter().map(|v| cell(*v)).collect::<Vec<_>>().join(" | "),
+            others.iter().map(|v| ratio(*v)).collect::<Vec<_>>().join(" | ")
         );
     }
     let data = std::env::var("PILUM_BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or(target.join("bench-data"));
     if let Ok(sizes) = std::fs::read_to_string(data.join("sizes.txt")) {
-        println!("\n| file | bytes | MiB |\n|---|---|---|");
-        for line in sizes.lines() {
-            if let Some((name, bytes)) = line.split_once(' ') {
-                let b: f64 = bytes.parse().unwrap_or(0.0);
-                println!("| {name} | {bytes} | {:.1} |", b / (1u64 << 20) as f64);
-            }
+        let parsed: Vec<(&str, f64)> = sizes
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(name, bytes)| (name, bytes.parse().unwrap_or(0.0)))
+            .collect();
+        let pilum = parsed.iter().find(|(n, _)| *n == "pilum").map(|(_, b)| *b);
+        let blobs_pilum = parsed.iter().find(|(n, _)| *n == "blobs_pilum").map(|(_, b)| *b);
+        println!("\n| file | bytes | MiB | ÷ Pilum |\n|---|---|---|---|");
+        for (name, bytes) in &parsed {
+            let reference = if name.starts_with("blobs_") { blobs_pilum } else { pilum };
+            let ratio = reference
+                .filter(|r| *r > 0.0)
+                .map(|r| format!("{:.2}×", bytes / r))
+                .unwrap_or_else(|| "–".into());
+            println!("| {name} | {bytes:.0} | {:.1} | {ratio} |", bytes / (1u64 << 20) as f64);
         }
     }
 }
