@@ -151,6 +151,13 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
 
     # --- reading ------------------------------------------------------------------------------
 
+    def count_rows(self, filter: Any = None, **kwargs: Any) -> int:
+        """Number of live rows (matching `filter`); other arguments as for ``scanner``."""
+        if not kwargs and (filter is None or isinstance(filter, str)):
+            # Straight to the manifest count or one filtered native count.
+            return self._ds.count_rows(filter)
+        return super().count_rows(filter, **kwargs)
+
     def scanner(
         self,
         columns: Optional[Union[List[str], Dict[str, str]]] = None,
