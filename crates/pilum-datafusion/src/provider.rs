@@ -234,9 +234,12 @@ impl TableProvider for PilumTable {
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         self.check_writable()?;
-        ensure_guarded(state, "UPDATE", self.dataset().uri(), &filters)?;
-        let values: Vec<Expr> = assignments.iter().map(|(_, value)| value.clone()).collect();
-        ensure_guarded(state, "UPDATE", self.dataset().uri(), &values)?;
+        let conditions: Vec<Expr> = filters
+            .iter()
+            .cloned()
+            .chain(assignments.iter().map(|(_, value)| value.clone()))
+            .collect();
+        ensure_guarded(state, "UPDATE", self.dataset().uri(), &conditions)?;
         let predicate = conjunction(&filters, self.dataset().schema())?;
         let assignments = assignments
             .iter()

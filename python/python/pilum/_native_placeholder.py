@@ -37,12 +37,6 @@ NATIVE_SCAN_HINTS = {
 class _RefusingHandler(pafs.FileSystemHandler):
     """A filesystem handler whose every operation raises NotImplementedError."""
 
-    def __eq__(self, other: Any) -> bool:
-        return other is self
-
-    def __hash__(self) -> int:
-        return id(self)
-
     def get_type_name(self) -> str:
         return "pilum-placeholder"
 
