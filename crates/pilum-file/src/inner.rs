@@ -4,6 +4,7 @@
 use crate::error::{FileError, Result};
 use crate::layout::ColumnLayout;
 use crate::options::ReadOptions;
+use crate::prefetch::planned_bytes;
 use crate::read::{BlobMode, ReadContext, blob_description_type};
 use crate::tree::Node;
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
@@ -112,8 +113,19 @@ impl Inner {
     pub(crate) async fn read_ranges(&self, ranges: Vec<Range<u64>>, options: &ReadOptions) -> Result<RecordBatch> {
         let projection = self.projection(options)?;
         let rows: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        // Where requests are expensive, all columns' pages are fetched in
+        // one coalesced batch first, so columns share requests.
+        let prefetched;
+        let reader = if self.reader.options().remote && projection.len() > 1 {
+            let path = self.reader.path().to_string();
+            let bytes = planned_bytes(&path, &self.nodes, &self.columns, &projection, &ranges)?;
+            prefetched = self.reader.prefetch(&bytes).await?;
+            &prefetched
+        } else {
+            &self.reader
+        };
         let ctx = ReadContext {
-            reader: &self.reader,
+            reader,
             columns: &self.columns,
             blob_mode: options.blob_mode,
             file_size: self.file_size,

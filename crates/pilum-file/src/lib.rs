@@ -35,6 +35,7 @@ mod format;
 mod inner;
 mod layout;
 mod options;
+mod prefetch;
 /// The generated protobuf messages of the file metadata: public only with
 /// the `internals` feature (this crate's tests), never part of the API.
 #[cfg(feature = "internals")]

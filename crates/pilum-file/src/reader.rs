@@ -27,6 +27,10 @@ pub const OPEN_READ_BYTES: u64 = 64 * 1024;
 /// Bytes of stored data a scan task aims to read.
 const SCAN_TASK_BYTES: u64 = 4 * 1024 * 1024;
 
+/// Bytes a scan task aims to read from a store where requests are
+/// expensive: each column's share becomes one or a few large requests.
+const REMOTE_SCAN_TASK_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Fewest rows a parallel take gives one task.
 const TAKE_ROWS_PER_TASK: usize = 32;
 
@@ -291,7 +295,12 @@ impl FileReader {
         // stays near parallelism × SCAN_TASK_BYTES.
         let batch = options.batch_size as u64;
         let per_row = self.inner.bytes_per_row(&options.read)?.max(1.0);
-        let batches_per_task = ((SCAN_TASK_BYTES as f64 / per_row) as u64 / batch).clamp(1, 64);
+        let task_bytes = if self.inner.reader.options().remote {
+            REMOTE_SCAN_TASK_BYTES
+        } else {
+            SCAN_TASK_BYTES
+        };
+        let batches_per_task = ((task_bytes as f64 / per_row) as u64 / batch).clamp(1, 64);
         let step = batch * batches_per_task;
         let inner = self.inner.clone();
         let read = Arc::new(options.read);

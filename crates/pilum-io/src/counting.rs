@@ -137,4 +137,33 @@ mod tests {
         assert_eq!(store.counts(), IoCounts::default());
         assert!(reader.read_range(99_990..100_010).await.is_err());
     }
+
+    #[tokio::test]
+    async fn prefetched_spans_serve_reads_without_requests() {
+        let store = Arc::new(CountingStore::new(Arc::new(InMemory::new())));
+        let path = Path::from("f");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        store.put(&path, PutPayload::from(data.clone())).await.unwrap();
+        let reader = ObjectReader::new(store.clone(), path).with_options(crate::ReadOptions::object_store());
+        store.reset();
+        // Ranges 100 KB apart share one request under the object-store policy.
+        let ahead = reader.prefetch(&[0..100, 100_000..100_500]).await.unwrap();
+        assert_eq!(store.counts().reads, 1);
+        let got = ahead
+            .read_ranges(&[10..20, 100_100..100_200, 50_000..50_010])
+            .await
+            .unwrap();
+        assert_eq!(got[0].as_ref(), &data[10..20]);
+        assert_eq!(got[1].as_ref(), &data[100_100..100_200]);
+        assert_eq!(got[2].as_ref(), &data[50_000..50_010]);
+        assert_eq!(store.counts().reads, 1, "inside the prefetched span: no request");
+        assert_eq!(
+            ahead.read_range(199_000..199_010).await.unwrap().as_ref(),
+            &data[199_000..199_010]
+        );
+        assert_eq!(store.counts().reads, 2, "outside it: one request");
+        // The original reader is unchanged.
+        reader.read_range(0..10).await.unwrap();
+        assert_eq!(store.counts().reads, 3);
+    }
 }

@@ -16,6 +16,8 @@ pub struct StoreLocation {
     pub path: Path,
     /// The filesystem path, when the store is the local filesystem.
     pub local_path: Option<std::path::PathBuf>,
+    /// How readers of this store group ranges into requests.
+    pub read_options: crate::ReadOptions,
 }
 
 impl StoreLocation {
@@ -26,6 +28,7 @@ impl StoreLocation {
             Some(file) => crate::ObjectReader::new_local(self.store.clone(), self.path.clone(), file),
             None => Ok(crate::ObjectReader::new(self.store.clone(), self.path.clone())),
         }
+        .map(|reader| reader.with_options(self.read_options))
     }
 }
 
@@ -51,6 +54,7 @@ pub fn parse_uri_with_options(uri: &str, options: &HashMap<String, String>) -> R
             store: Arc::new(InMemory::new()),
             path,
             local_path: None,
+            read_options: crate::ReadOptions::local(),
         });
     }
     if uri.starts_with("s3://") {
@@ -66,6 +70,7 @@ pub fn parse_uri_with_options(uri: &str, options: &HashMap<String, String>) -> R
         store: Arc::new(LocalFileSystem::new()),
         path,
         local_path: Some(absolute),
+        read_options: crate::ReadOptions::local(),
     })
 }
 
@@ -91,6 +96,7 @@ fn parse_s3(uri: &str, options: &HashMap<String, String>) -> Result<StoreLocatio
         store: Arc::new(store),
         path,
         local_path: None,
+        read_options: crate::ReadOptions::object_store(),
     })
 }
 
@@ -127,6 +133,9 @@ mod tests {
         let options = HashMap::from([("aws_region".to_string(), "us-east-1".to_string())]);
         let s3 = parse_uri_with_options("s3://bucket/tables/t1/", &options).unwrap();
         assert_eq!(s3.path.as_ref(), "tables/t1");
+        assert_eq!(s3.read_options, crate::ReadOptions::object_store());
+        assert_eq!(s3.reader().unwrap().options(), &crate::ReadOptions::object_store());
+        assert_eq!(mem.read_options, crate::ReadOptions::local());
         let bad = HashMap::from([("no_such_option".to_string(), "x".to_string())]);
         assert!(matches!(
             parse_uri_with_options("s3://b/t", &bad),

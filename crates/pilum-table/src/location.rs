@@ -9,7 +9,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use pilum_file::WriterOptions;
-use pilum_io::StoreLocation;
+use pilum_io::{ReadOptions, StoreLocation};
 use std::sync::Arc;
 
 /// Parts of a local data file written at once. The local store writes parts
@@ -29,6 +29,8 @@ pub struct DatasetLocation {
     pub uri: String,
     /// The root on the local filesystem, when the store is local.
     pub local_root: Option<std::path::PathBuf>,
+    /// How readers of this store's files group ranges into requests.
+    pub read_options: ReadOptions,
 }
 
 impl DatasetLocation {
@@ -39,17 +41,27 @@ impl DatasetLocation {
             root: location.path,
             uri: uri.to_string(),
             local_root: location.local_path,
+            read_options: location.read_options,
         }
     }
 
-    /// A location inside an existing store (e.g. a shared in-memory store).
+    /// A location inside an existing store (e.g. a shared in-memory store),
+    /// read with the local request policy (see [`Self::with_read_options`]).
     pub fn in_store(store: Arc<dyn ObjectStore>, root: &str) -> Self {
         Self {
             store,
             root: Path::from(root),
             uri: root.to_string(),
             local_root: None,
+            read_options: ReadOptions::local(),
         }
+    }
+
+    /// The same location, its files read with `options` (e.g.
+    /// [`ReadOptions::object_store`] for a store reached over a network).
+    pub fn with_read_options(mut self, options: ReadOptions) -> Self {
+        self.read_options = options;
+        self
     }
 
     /// `relative` under the root.
@@ -76,6 +88,7 @@ impl DatasetLocation {
             store: self.store.clone(),
             path: self.child(relative),
             local_path: self.local_root.as_ref().map(|root| root.join(relative)),
+            read_options: self.read_options,
         }
     }
 
