@@ -60,6 +60,9 @@ impl ReadOptions {
     }
 }
 
+/// A fetched byte range of an object and its bytes.
+type Span = (Range<u64>, Bytes);
+
 /// Reads byte ranges of one object.
 #[derive(Debug, Clone)]
 pub struct ObjectReader {
@@ -71,7 +74,7 @@ pub struct ObjectReader {
     local: Option<Arc<std::fs::File>>,
     /// Spans fetched ahead by [`ObjectReader::prefetch`], sorted by offset;
     /// reads inside one are served from memory.
-    prefetched: Option<Arc<[(Range<u64>, Bytes)]>>,
+    prefetched: Option<Arc<[Span]>>,
 }
 
 /// Local reads up to this size run inline; larger ones on the blocking pool.
@@ -159,7 +162,7 @@ impl ObjectReader {
     }
 
     /// The bytes of `range` when a prefetched span holds all of it.
-    fn from_prefetched(&self, range: &Range<u64>) -> Option<Bytes> {
+    fn prefetched_bytes(&self, range: &Range<u64>) -> Option<Bytes> {
         let spans = self.prefetched.as_deref()?;
         let at = spans
             .partition_point(|(span, _)| span.start <= range.start)
@@ -174,7 +177,7 @@ impl ObjectReader {
         if range.start >= range.end {
             return Ok(Bytes::new());
         }
-        if let Some(bytes) = self.from_prefetched(&range) {
+        if let Some(bytes) = self.prefetched_bytes(&range) {
             return Ok(bytes);
         }
         let bytes = match &self.local {
@@ -219,7 +222,7 @@ impl ObjectReader {
         let mut out = vec![Bytes::new(); ranges.len()];
         let mut missing: Vec<usize> = Vec::new();
         for (i, range) in ranges.iter().enumerate() {
-            match self.from_prefetched(range) {
+            match self.prefetched_bytes(range) {
                 Some(bytes) => out[i] = bytes,
                 None => missing.push(i),
             }
