@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod buffers;
+mod cache_probe;
 mod counting;
 mod error;
 mod reader;

@@ -4,7 +4,8 @@ use crate::error::{IoError, Result};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::{ObjectStore, ObjectStoreExt, path::Path};
-use pilum_core::coalesce_ranges;
+use crate::cache_probe::{Probe, read_if_cached, start_readahead};
+use pilum_core::{CoalescedRange, coalesce_ranges};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -238,8 +239,12 @@ impl ObjectReader {
     }
 
     async fn fetch_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let groups = coalesce_ranges(ranges, self.options.coalesce_gap, self.options.max_request);
-        let fetched: Vec<(Range<u64>, Vec<usize>, Bytes)> = stream::iter(groups)
+        let mut groups = coalesce_ranges(ranges, self.options.coalesce_gap, self.options.max_request);
+        let mut fetched: Vec<(Range<u64>, Vec<usize>, Bytes)> = Vec::with_capacity(groups.len());
+        if let (Some(file), true) = (&self.local, groups.len() > 1) {
+            groups = read_cached_groups(file, groups, &mut fetched);
+        }
+        let rest: Vec<(Range<u64>, Vec<usize>, Bytes)> = stream::iter(groups)
             .map(|group| async move {
                 let bytes = self.read_range(group.range.clone()).await?;
                 Ok::<_, IoError>((group.range, group.members, bytes))
@@ -247,6 +252,7 @@ impl ObjectReader {
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect()
             .await?;
+        fetched.extend(rest);
         let mut out = vec![Bytes::new(); ranges.len()];
         for (range, members, bytes) in fetched {
             for i in members {
@@ -256,6 +262,45 @@ impl ObjectReader {
         }
         Ok(out)
     }
+}
+
+/// Reads the small `groups` of local `file` that are in the page cache into
+/// `fetched`, and returns the others. When several would wait for the disk,
+/// their readahead is started together so the disk serves them in parallel
+/// (see [`crate::cache_probe`]).
+fn read_cached_groups(
+    file: &std::fs::File,
+    groups: Vec<CoalescedRange>,
+    fetched: &mut Vec<(Range<u64>, Vec<usize>, Bytes)>,
+) -> Vec<CoalescedRange> {
+    let mut probing = true;
+    let mut uncached = Vec::new();
+    let mut rest = Vec::new();
+    for group in groups {
+        let len = group.range.end - group.range.start;
+        if !probing || len > INLINE_READ_BYTES {
+            rest.push(group);
+            continue;
+        }
+        match read_if_cached(file, &group.range) {
+            Probe::Cached(buf) if buf.len() as u64 == len => {
+                fetched.push((group.range, group.members, crate::buffers::into_bytes(buf)))
+            }
+            // A short read: the plain path reports it.
+            Probe::Cached(_) => rest.push(group),
+            Probe::Uncached => uncached.push(group),
+            Probe::Unknown => {
+                probing = false;
+                rest.push(group);
+            }
+        }
+    }
+    if uncached.len() > 1 {
+        let ranges: Vec<Range<u64>> = uncached.iter().map(|g| g.range.clone()).collect();
+        start_readahead(file, &ranges);
+    }
+    rest.extend(uncached);
+    rest
 }
 
 /// Reads the whole local file `file` (object `path`, for errors) on the
@@ -329,5 +374,31 @@ mod tests {
             parse_uri(file.to_str().unwrap()).unwrap().reader(),
             Err(IoError::NotFound { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn many_ranges_of_a_local_file_read_correctly_cold_or_warm() {
+        let dir = std::env::temp_dir().join(format!("pilum-io-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("data.bin");
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        std::fs::write(&file, &data).unwrap();
+        let ranges: Vec<Range<u64>> = (0..500u64).map(|i| i * 7_919 + 13..i * 7_919 + 13 + (i % 97) + 1).collect();
+        let location = parse_uri(file.to_str().unwrap()).unwrap();
+        for pass in ["cold", "warm"] {
+            if pass == "cold" {
+                // Written back and dropped from the page cache where the
+                // filesystem allows, so the no-wait reads miss.
+                let handle = std::fs::File::open(&file).unwrap();
+                handle.sync_all().unwrap();
+                #[cfg(target_os = "linux")]
+                rustix::fs::fadvise(&handle, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+            }
+            let got = location.reader().unwrap().read_ranges(&ranges).await.unwrap();
+            for (r, bytes) in ranges.iter().zip(&got) {
+                assert_eq!(bytes.as_ref(), &data[r.start as usize..r.end as usize], "{pass} {r:?}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
