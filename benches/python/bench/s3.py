@@ -50,8 +50,9 @@ def _wait_http(port: int, process: subprocess.Popen, what: str, path: str = "/",
 class Remote:
     """moto + counting proxy; use as a context manager."""
 
-    def __init__(self, latency_ms: float, bucket: str = "pilum-bench"):
+    def __init__(self, latency_ms: float, bucket: str = "pilum-bench", trace: Optional[str] = None):
         self.latency_ms = latency_ms
+        self.trace = trace
         self.bucket = bucket
         self.moto_port = _free_port()
         self.proxy_port = _free_port()
@@ -64,8 +65,10 @@ class Remote:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.processes.append(moto)
         _wait_http(self.moto_port, moto, "moto server")
+        trace = ["--trace", self.trace] if self.trace else []
         proxy = subprocess.Popen([sys.executable, "-m", "bench.s3proxy", "--port", str(self.proxy_port),
-                                  "--upstream", f"127.0.0.1:{self.moto_port}", "--latency-ms", str(self.latency_ms)],
+                                  "--upstream", f"127.0.0.1:{self.moto_port}", "--latency-ms", str(self.latency_ms),
+                                  *trace],
                                  cwd=PACKAGE_PARENT)
         self.processes.append(proxy)
         _wait_http(self.proxy_port, proxy, "S3 proxy", "/_bench/counts")

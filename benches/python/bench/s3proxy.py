@@ -9,7 +9,7 @@ per-thread keep-alive connection. Response bytes are counted too.
 Control endpoints (not counted): ``GET /_bench/counts`` returns the counts
 as JSON; ``POST /_bench/reset`` returns them and sets them to zero.
 
-    python -m bench.s3proxy --port 9001 --upstream 127.0.0.1:9000 --latency-ms 10
+    python -m bench.s3proxy --port 9001 --upstream 127.0.0.1:9000 --latency-ms 10 [--trace requests.jsonl]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -50,12 +51,16 @@ class Counts:
         return data
 
 
-def make_handler(upstream: str, latency_s: float, counts: Counts):
+def make_handler(upstream: str, latency_s: float, counts: Counts, trace=None):
     host, port = upstream.rsplit(":", 1)
     local = threading.local()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in separate writes; with Nagle's algorithm
+        # the body waits for the client's delayed ACK of the headers (about
+        # 40 ms on Linux), a stall real object storage does not have.
+        disable_nagle_algorithm = True
 
         def log_message(self, format, *args):  # noqa: A002 - silence the per-request log
             pass
@@ -87,6 +92,8 @@ def make_handler(upstream: str, latency_s: float, counts: Counts):
                 connection = getattr(local, "connection", None)
                 if connection is None:
                     connection = local.connection = http.client.HTTPConnection(host, int(port), timeout=300)
+                    connection.connect()
+                    connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 try:
                     connection.request(method, self.path, body=body or None, headers=headers)
                     response = connection.getresponse()
@@ -102,6 +109,7 @@ def make_handler(upstream: str, latency_s: float, counts: Counts):
                 data = counts.snapshot(reset=self.path == "/_bench/reset")
                 self._reply(200, json.dumps(data).encode(), [("Content-Type", "application/json")])
                 return
+            arrived = time.monotonic()
             body = self._body()
             method = self.command
             if method == "GET" and "Range" in self.headers:
@@ -122,6 +130,12 @@ def make_handler(upstream: str, latency_s: float, counts: Counts):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
+            if trace is not None:
+                line = json.dumps({"t": arrived, "s": time.monotonic() - arrived, "method": method,
+                                   "path": self.path, "sent": len(body), "received": len(payload)})
+                with counts.lock:
+                    trace.write(line + "\n")
+                    trace.flush()
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
@@ -133,8 +147,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="host:port of the S3 server")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added before forwarding each request")
+    parser.add_argument("--trace", help="append one JSON line per forwarded request (arrival time, seconds "
+                        "taken, method, path, bytes) to this file")
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args.upstream, args.latency_ms / 1e3, Counts()))
+    trace = open(args.trace, "a") if args.trace else None
+    handler = make_handler(args.upstream, args.latency_ms / 1e3, Counts(), trace)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     server.daemon_threads = True
     server.serve_forever()
 

@@ -54,7 +54,12 @@ pub(crate) fn start_readahead(file: &File, ranges: &[Range<u64>]) {
     use rustix::fs::{Advice, fadvise};
     for range in ranges {
         // Advice only: a failure leaves the plain read to do the work.
-        let _ = fadvise(file, range.start, std::num::NonZeroU64::new(range.end - range.start), Advice::WillNeed);
+        let _ = fadvise(
+            file,
+            range.start,
+            std::num::NonZeroU64::new(range.end - range.start),
+            Advice::WillNeed,
+        );
     }
 }
 

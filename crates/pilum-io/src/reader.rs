@@ -1,10 +1,10 @@
 //! Ranged, coalesced, concurrent reads of one object.
 
+use crate::cache_probe::{Probe, read_if_cached, start_readahead};
 use crate::error::{IoError, Result};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::{ObjectStore, ObjectStoreExt, path::Path};
-use crate::cache_probe::{Probe, read_if_cached, start_readahead};
 use pilum_core::{CoalescedRange, coalesce_ranges};
 use std::ops::Range;
 use std::sync::Arc;
@@ -381,9 +381,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pilum-io-probe-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("data.bin");
-        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let data: Vec<u8> = (0..4_000_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
         std::fs::write(&file, &data).unwrap();
-        let ranges: Vec<Range<u64>> = (0..500u64).map(|i| i * 7_919 + 13..i * 7_919 + 13 + (i % 97) + 1).collect();
+        let ranges: Vec<Range<u64>> = (0..500u64)
+            .map(|i| i * 7_919 + 13..i * 7_919 + 13 + (i % 97) + 1)
+            .collect();
         let location = parse_uri(file.to_str().unwrap()).unwrap();
         for pass in ["cold", "warm"] {
             if pass == "cold" {

@@ -34,6 +34,29 @@ impl Default for CommitConfig {
     }
 }
 
+/// Commits `txn` as version 1 of a new dataset: one listing proves that no
+/// version exists (not even a later one whose version 1 cleanup removed),
+/// then claiming version 1 with put-if-absent settles a race with another
+/// creator. Two requests, where probing the hint and version 1 cost four.
+async fn commit_create(location: &DatasetLocation, cache: &DatasetCache, txn: &Transaction) -> Result<Manifest> {
+    let exists = || TableError::DatasetAlreadyExists {
+        uri: location.uri.clone(),
+    };
+    if !location.list_versions().await?.is_empty() {
+        return Err(exists());
+    }
+    let manifest = build(location, cache, None, None, &[], txn, 1).await?;
+    if !location
+        .put_if_absent(&paths::manifest(&location.root, 1), manifest.to_bytes())
+        .await?
+    {
+        return Err(exists());
+    }
+    // The hint only speeds up opening; a failed write is harmless.
+    let _ = location.write_hint(1).await;
+    Ok(manifest)
+}
+
 /// Commits `txn`, which was planned against `base` (`None` to create).
 /// Returns the committed manifest.
 pub async fn commit(
@@ -43,16 +66,14 @@ pub async fn commit(
     txn: &Transaction,
     config: &CommitConfig,
 ) -> Result<Manifest> {
+    let Some(base) = base else {
+        return commit_create(location, cache, txn).await;
+    };
     let mut others: Vec<Manifest> = Vec::new();
-    let mut next = base.map_or(1, |m| m.version + 1);
+    let mut next = base.version + 1;
     // Never claim a version number that cleanup already freed: find the
     // latest version and insist every version since ours is still there.
     if let Some(latest) = location.load_latest().await? {
-        let Some(base) = base else {
-            return Err(TableError::DatasetAlreadyExists {
-                uri: location.uri.clone(),
-            });
-        };
         check_writable(&latest)?;
         if latest.version > base.version {
             // The first newer version is checked here once, not reloaded below.
@@ -71,32 +92,18 @@ pub async fn commit(
     for attempt in 0..=config.max_retries {
         // Load every version committed since we read, checking each once.
         while let Some(other) = location.try_load_manifest(next).await? {
-            match base {
-                None => {
-                    return Err(TableError::DatasetAlreadyExists {
-                        uri: location.uri.clone(),
-                    });
-                }
-                Some(_) => {
-                    check_writable(&other)?;
-                    txn.check(&other)?;
-                }
-            }
+            check_writable(&other)?;
+            txn.check(&other)?;
             others.push(other);
             next += 1;
         }
-        let latest = others.last().or(base);
-        let manifest = build(location, cache, base, latest, &others, txn, next).await?;
+        let latest = others.last().unwrap_or(base);
+        let manifest = build(location, cache, Some(base), Some(latest), &others, txn, next).await?;
         let path = paths::manifest(&location.root, next);
         if location.put_if_absent(&path, manifest.to_bytes()).await? {
             // The hint only speeds up opening; a failed write is harmless.
             let _ = location.write_hint(next).await;
             return Ok(manifest);
-        }
-        if base.is_none() {
-            return Err(TableError::DatasetAlreadyExists {
-                uri: location.uri.clone(),
-            });
         }
         if attempt == config.max_retries {
             break;

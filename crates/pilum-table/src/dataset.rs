@@ -107,20 +107,19 @@ impl Dataset {
         mode: WriteMode,
         params: &WriteParams,
     ) -> Result<Self> {
-        let existing = match location.load_latest().await? {
-            Some(manifest) if mode == WriteMode::Create => {
-                let _ = manifest;
+        let existing = if mode == WriteMode::Create {
+            // One listing: any version at all means the dataset exists (the
+            // commit checks again, so a racing creator is caught there).
+            if !location.list_versions().await?.is_empty() {
                 return Err(TableError::DatasetAlreadyExists {
                     uri: location.uri.clone(),
                 });
             }
-            Some(manifest) => Some(Self::from_manifest(
-                location.clone(),
-                manifest,
-                Arc::default(),
-                CommitConfig::default(),
-            )),
-            None => None,
+            None
+        } else {
+            location.load_latest().await?.map(|manifest| {
+                Self::from_manifest(location.clone(), manifest, Arc::default(), CommitConfig::default())
+            })
         };
         match (existing, mode) {
             (Some(mut dataset), WriteMode::Append) => {

@@ -93,3 +93,46 @@ async fn opening_many_fragments_is_still_three_requests() {
     assert_eq!(ds.count_rows(None).await.unwrap(), 2000);
     assert_eq!(store.counts().reads, 3, "count_rows without a filter reads nothing");
 }
+
+#[tokio::test]
+async fn creating_costs_two_listings_and_no_reads() {
+    let store = Arc::new(CountingStore::new(Arc::new(InMemory::new())));
+    let location = DatasetLocation::in_store(store.clone(), "ds");
+    let mut ds = create(&location, vec![batch(0..10)], &WriteParams::default()).await;
+    let counts = store.counts();
+    assert_eq!(
+        (counts.reads, counts.lists),
+        (0, 2),
+        "one listing before writing, one before claiming version 1: {counts:?}"
+    );
+    assert_eq!(counts.writes, 3, "data file, manifest, hint: {counts:?}");
+    // A dataset whose version 1 cleanup removed still exists.
+    ds.append(stream_of(vec![batch(10..20)]), &WriteParams::default())
+        .await
+        .unwrap();
+    location
+        .delete(&location.child("_versions/00000000000000000001.manifest"))
+        .await
+        .unwrap();
+    let again = Dataset::write(
+        location.clone(),
+        schema(),
+        stream_of(vec![batch(0..1)]),
+        WriteMode::Create,
+        &WriteParams::default(),
+    )
+    .await;
+    assert!(
+        matches!(again, Err(TableError::DatasetAlreadyExists { .. })),
+        "{again:?}"
+    );
+    assert_eq!(
+        Dataset::open_location(location)
+            .await
+            .unwrap()
+            .count_rows(None)
+            .await
+            .unwrap(),
+        20
+    );
+}
