@@ -38,6 +38,40 @@ pub(crate) async fn cut_span(dataset: &Dataset, projection: &TableSchema, span: 
         .collect())
 }
 
+/// Decoded bytes a scan task aims for on object storage: its columns'
+/// pages then come in a few large requests, where batch-sized tasks cost
+/// one request per column and batch.
+const REMOTE_TASK_BYTES: f64 = 32.0 * 1024.0 * 1024.0;
+
+/// Rows per scan task on object storage: `rows` (the local sizing) raised
+/// to about [`REMOTE_TASK_BYTES`] of decoded rows when their size is known.
+/// Tasks then return batches larger than the scan's batch size, which
+/// [`split_batch`] cuts back.
+pub(crate) fn remote_task_rows(rows: u64, row_bytes: Option<f64>) -> u64 {
+    match row_bytes.filter(|b| *b >= 1.0) {
+        Some(bytes) => rows.max((REMOTE_TASK_BYTES / bytes) as u64),
+        None => rows,
+    }
+}
+
+/// `batch` cut into slices of at most `rows` rows (zero-copy).
+pub(crate) fn split_batch(
+    batch: arrow_array::RecordBatch,
+    rows: usize,
+) -> futures::stream::Iter<std::vec::IntoIter<Result<arrow_array::RecordBatch>>> {
+    let rows = rows.max(1);
+    let n = batch.num_rows();
+    let slices: Vec<Result<arrow_array::RecordBatch>> = if n <= rows {
+        vec![Ok(batch)]
+    } else {
+        (0..n)
+            .step_by(rows)
+            .map(|at| Ok(batch.slice(at, rows.min(n - at))))
+            .collect()
+    };
+    futures::stream::iter(slices)
+}
+
 /// Runs `task` on the current runtime's worker threads when there is one, so
 /// the batches a scan reads ahead are decoded in parallel, not in turn. A
 /// task that panics is a [`TableError::Internal`] naming it (`what`).

@@ -268,6 +268,7 @@ impl Scanner {
         let tasks = self.tasks(selected);
         let mut skip = tasks.offset_left;
         let mut left = self.limit.unwrap_or(u64::MAX);
+        let batch_size = self.batch_size;
         // Fragments are opened to be cut (their pages) a few at a time, in
         // order: on object stores, the first scan of many small fragments
         // would otherwise wait for one footer after another.
@@ -296,6 +297,8 @@ impl Scanner {
                 }
             })
             .buffered(self.parallelism)
+            .map_ok(move |batch| crate::scan_tasks::split_batch(batch, batch_size))
+            .try_flatten()
             .try_filter(|batch| futures::future::ready(batch.num_rows() > 0))
             .scan((), move |_, item| {
                 let out = match item {
@@ -427,7 +430,12 @@ impl Scanner {
     /// Rows per task for the selected fragments; see [`task_rows`].
     fn task_rows(&self, fragments: &[Arc<proto::Fragment>], row_bytes: Option<f64>) -> u64 {
         let total: u64 = fragments.iter().map(|f| f.physical_rows).sum();
-        task_rows(total, self.batch_size as u64, self.parallelism as u64, row_bytes)
+        let rows = task_rows(total, self.batch_size as u64, self.parallelism as u64, row_bytes);
+        if self.dataset.location.read_options.remote {
+            crate::scan_tasks::remote_task_rows(rows, row_bytes)
+        } else {
+            rows
+        }
     }
 
     /// The first selected fragment with rows, opened: the sample whose

@@ -7,6 +7,7 @@ mod common;
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use common::stream_of;
+use futures::TryStreamExt;
 use object_store::memory::InMemory;
 use pilum_io::{CountingStore, ReadOptions};
 use pilum_table::*;
@@ -92,7 +93,20 @@ async fn object_store_policy_coalesces_a_sparse_take() {
 async fn scan_requests(options: ReadOptions) -> pilum_io::IoCounts {
     let (store, ds) = dataset(options).await;
     store.reset();
-    let got = ds.scan().try_into_batch().await.unwrap();
+    let batches: Vec<RecordBatch> = ds
+        .scan()
+        .batch_size(4096)
+        .try_into_stream()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        batches.iter().all(|b| b.num_rows() <= 4096),
+        "batches keep the batch size"
+    );
+    let got = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
     assert_eq!(got.num_rows(), ROWS as usize);
     let ids: Vec<i64> = (0..got.num_rows())
         .map(|r| {
