@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: builds and installs the `pilum` Python package (release
-# build through maturin; the first build compiles DataFusion: about 30
-# minutes on an idle 2-core machine, see README), then runs the multimodal walkthrough in
+# build through maturin; the first build compiles DataFusion: about 22
+# minutes on a 2-core machine, see README), then runs the multimodal walkthrough in
 # examples/multimodal.py on local disk, and the Rust file/dataset demo.
 # Needs a Rust toolchain (rustup) and Python >= 3.10 with pip.
 set -euo pipefail
