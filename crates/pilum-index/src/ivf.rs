@@ -1,0 +1,200 @@
+//! Inverted-file partitioning: centroids that split vectors into
+//! partitions, and the ranking of partitions a query probes.
+
+use crate::error::{IndexError, Result};
+use crate::kernels::{dot, normalized};
+use crate::kmeans::{KMeans, assign, nearest};
+use crate::metric::Metric;
+use crate::vectors::Vectors;
+use std::borrow::Cow;
+
+/// Partition centroids for one metric.
+///
+/// Cosine works on unit-length vectors throughout (training, assignment
+/// and queries are normalized first), where ranking by L2 equals ranking
+/// by cosine. Dot trains and assigns by L2 but probes the partitions whose
+/// centroids have the largest inner product with the query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IvfModel {
+    metric: Metric,
+    dim: usize,
+    centroids: Vec<f32>,
+}
+
+impl IvfModel {
+    /// Trains `partitions` centroids on `data` with `params` (its `k` is
+    /// replaced by `partitions`).
+    pub fn train(data: Vectors<'_>, metric: Metric, partitions: usize, params: &KMeans) -> Result<Self> {
+        let prepared: Vec<f32>;
+        let data = if metric == Metric::Cosine {
+            prepared = data.iter().flat_map(normalized).collect();
+            Vectors::new(&prepared, data.dim())?
+        } else {
+            data
+        };
+        let mut params = params.clone();
+        params.k = partitions;
+        let result = params.train(data)?;
+        Self::from_centroids(metric, data.dim(), result.centroids)
+    }
+
+    /// A model from stored centroids (row-major, `dim` values each);
+    /// non-finite values or a ragged length are corruption.
+    pub fn from_centroids(metric: Metric, dim: usize, centroids: Vec<f32>) -> Result<Self> {
+        if dim == 0 || centroids.is_empty() || !centroids.len().is_multiple_of(dim) {
+            return Err(IndexError::Corrupt {
+                what: format!("{} centroid values for dimension {dim}", centroids.len()),
+            });
+        }
+        if centroids.iter().any(|v| !v.is_finite()) {
+            return Err(IndexError::Corrupt {
+                what: "a centroid holds NaN or infinite values".into(),
+            });
+        }
+        Ok(Self { metric, dim, centroids })
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Values per vector.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of partitions.
+    pub fn num_partitions(&self) -> usize {
+        self.centroids.len() / self.dim
+    }
+
+    /// The centroids, row-major.
+    pub fn centroids(&self) -> &[f32] {
+        &self.centroids
+    }
+
+    fn centroid_view(&self) -> Vectors<'_> {
+        Vectors::trusted(&self.centroids, self.dim)
+    }
+
+    /// `v` as the model compares it (unit length for cosine).
+    pub fn prepare<'a>(&self, v: &'a [f32]) -> Cow<'a, [f32]> {
+        match self.metric {
+            Metric::Cosine => Cow::Owned(normalized(v)),
+            _ => Cow::Borrowed(v),
+        }
+    }
+
+    /// The partition of every vector of `data`, on `threads` threads.
+    pub fn assign(&self, data: Vectors<'_>, threads: usize) -> Result<Vec<u32>> {
+        self.check_dim(data.dim())?;
+        let prepared: Vec<f32>;
+        let data = if self.metric == Metric::Cosine {
+            prepared = data.iter().flat_map(normalized).collect();
+            Vectors::new(&prepared, data.dim())?
+        } else {
+            data
+        };
+        let mut out = vec![0u32; data.len()];
+        let mut dist = vec![0f32; data.len()];
+        assign(data, self.centroid_view(), threads, &mut out, &mut dist);
+        Ok(out)
+    }
+
+    /// The partition of one vector.
+    pub fn assign_one(&self, v: &[f32]) -> Result<u32> {
+        self.check_dim(v.len())?;
+        Ok(nearest(&self.prepare(v), self.centroid_view()).0)
+    }
+
+    /// The `nprobes` partitions to search for `query`, nearest first, with
+    /// the query's distance to each centroid.
+    pub fn rank(&self, query: &[f32], nprobes: usize) -> Result<Vec<(u32, f32)>> {
+        self.check_dim(query.len())?;
+        let query = self.prepare(query);
+        let mut ranked: Vec<(u32, f32)> = self
+            .centroid_view()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let d = match self.metric {
+                    Metric::Dot => -dot(&query, c),
+                    _ => crate::kernels::l2_squared(&query, c),
+                };
+                (i as u32, d)
+            })
+            .collect();
+        ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(nprobes.max(1));
+        Ok(ranked)
+    }
+
+    /// `v` minus the centroid of `partition` (both as prepared).
+    pub fn residual(&self, v: &[f32], partition: u32) -> Result<Vec<f32>> {
+        self.check_dim(v.len())?;
+        let c = self.centroid_view();
+        if partition as usize >= c.len() {
+            return Err(IndexError::Corrupt {
+                what: format!("partition {partition} of {}", c.len()),
+            });
+        }
+        Ok(self
+            .prepare(v)
+            .iter()
+            .zip(c.get(partition as usize))
+            .map(|(x, y)| x - y)
+            .collect())
+    }
+
+    fn check_dim(&self, found: usize) -> Result<()> {
+        if found == self.dim {
+            Ok(())
+        } else {
+            Err(IndexError::DimensionMismatch {
+                expected: self.dim,
+                found,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn assigns_to_the_nearest_centroid_and_ranks_probes() {
+        let centroids = vec![0.0, 0.0, 10.0, 0.0, 0.0, 10.0];
+        let model = IvfModel::from_centroids(Metric::L2, 2, centroids).unwrap();
+        let data = [9.0, 1.0, 1.0, 1.0, 0.0, 8.0];
+        assert_eq!(model.assign(Vectors::new(&data, 2).unwrap(), 2).unwrap(), vec![1, 0, 2]);
+        let ranked = model.rank(&[9.0, 2.0], 2).unwrap();
+        assert_eq!(ranked.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 0]);
+        assert_eq!(model.residual(&[9.0, 2.0], 1).unwrap(), vec![-1.0, 2.0]);
+        assert!(matches!(
+            model.rank(&[1.0], 1),
+            Err(IndexError::DimensionMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn dot_probes_by_inner_product_and_cosine_by_angle() {
+        let centroids = vec![1.0, 0.0, 5.0, 5.0];
+        let dot = IvfModel::from_centroids(Metric::Dot, 2, centroids.clone()).unwrap();
+        assert_eq!(dot.rank(&[1.0, 0.1], 1).unwrap()[0].0, 1, "5.5 beats 1.0");
+        let cos = IvfModel::from_centroids(Metric::Cosine, 2, vec![1.0, 0.0, 0.6, 0.8]).unwrap();
+        assert_eq!(cos.assign_one(&[100.0, 1.0]).unwrap(), 0);
+    }
+
+    #[test]
+    fn stored_centroids_are_validated() {
+        assert!(matches!(
+            IvfModel::from_centroids(Metric::L2, 3, vec![1.0; 4]),
+            Err(IndexError::Corrupt { .. })
+        ));
+        assert!(IvfModel::from_centroids(Metric::L2, 2, vec![1.0, f32::NAN]).is_err());
+        assert!(IvfModel::from_centroids(Metric::L2, 0, vec![]).is_err());
+    }
+}

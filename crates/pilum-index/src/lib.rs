@@ -1,0 +1,32 @@
+//! Index algorithms of Pilum, free of dataset concerns: they work on
+//! row-major `f32` vectors in plain slices and know nothing of files,
+//! manifests or fragments (the table layer maps rows to stable row ids and
+//! stores what these types produce).
+//!
+//! - [`kernels`]: distance kernels (squared L2, dot product, norms).
+//! - [`Metric`]: the distances a query can rank by.
+//! - [`KMeans`]: seeded, deterministic k-means (k-means++ start, Lloyd).
+//! - [`IvfModel`]: partition centroids, assignment and probe ranking.
+//! - [`ProductQuantizer`]: 8-bit product quantization with lookup tables.
+//! - [`TopK`]: the k nearest, ties broken by row id.
+//! - [`exact_search`]: brute force, the ground truth every index answers to.
+#![forbid(unsafe_code)]
+
+mod error;
+mod exact;
+mod ivf;
+pub mod kernels;
+mod kmeans;
+mod metric;
+mod pq;
+mod topk;
+mod vectors;
+
+pub use error::{IndexError, Result};
+pub use exact::exact_search;
+pub use ivf::IvfModel;
+pub use kmeans::{KMeans, KMeansResult};
+pub use metric::Metric;
+pub use pq::ProductQuantizer;
+pub use topk::{Neighbor, TopK};
+pub use vectors::Vectors;
