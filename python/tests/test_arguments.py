@@ -47,9 +47,7 @@ def test_read_calls_reject_unknown_and_unsupported_arguments(ds, call):
     with pytest.raises(TypeError, match="bogus"):
         run(bogus=1)
     unsupported = {
-        "nearest": {"column": "value", "q": [0.5], "k": 3},
         "full_text_query": "cat",
-        "prefilter": True,
         "fast_search": True,
         "include_deleted_rows": True,
         "scan_stats_callback": print,

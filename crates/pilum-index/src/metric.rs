@@ -1,6 +1,6 @@
 //! The distances a vector query ranks by. Smaller is nearer for all of
 //! them; the values match pylance 14's `_distance` (checked against it):
-//! squared L2, `1 − cos`, and the negated dot product.
+//! squared L2, `1 − cos`, and `1 − dot`.
 
 use crate::error::{IndexError, Result};
 use crate::kernels::{dot, l2_squared, norm_squared};
@@ -14,7 +14,8 @@ pub enum Metric {
     /// One minus the cosine similarity (in [0, 2]); a zero vector is at
     /// distance 1 from everything.
     Cosine,
-    /// The negated dot product (for embeddings trained for inner product).
+    /// One minus the dot product (for embeddings trained for inner
+    /// product; unbounded below).
     Dot,
 }
 
@@ -44,7 +45,7 @@ impl Metric {
     pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
         match self {
             Self::L2 => l2_squared(a, b),
-            Self::Dot => -dot(a, b),
+            Self::Dot => 1.0 - dot(a, b),
             Self::Cosine => {
                 let norms = (norm_squared(a) * norm_squared(b)).sqrt();
                 if norms > 0.0 { 1.0 - dot(a, b) / norms } else { 1.0 }
@@ -67,11 +68,12 @@ mod tests {
     #[test]
     fn distances_match_pylance() {
         // pylance 14.0.2, q = [1, 1] against [1, 2] and [3, 4]:
-        // dot -> [-3, -7], cosine -> [0.0513, 0.0101], l2 -> [1, 13].
+        // dot -> [-2, -6], cosine -> [0.0513, 0.0101], l2 -> [1, 13].
         let q = [1.0, 1.0];
         assert_eq!(Metric::L2.distance(&q, &[1.0, 2.0]), 1.0);
         assert_eq!(Metric::L2.distance(&q, &[3.0, 4.0]), 13.0);
-        assert_eq!(Metric::Dot.distance(&q, &[3.0, 4.0]), -7.0);
+        assert_eq!(Metric::Dot.distance(&q, &[3.0, 4.0]), -6.0);
+        assert_eq!(Metric::Dot.distance(&q, &[1.0, 2.0]), -2.0);
         assert!((Metric::Cosine.distance(&q, &[3.0, 4.0]) - 0.010_050_5).abs() < 1e-6);
         assert!((Metric::Cosine.distance(&q, &[1.0, 2.0]) - 0.051_316_7).abs() < 1e-6);
         assert_eq!(Metric::Cosine.distance(&q, &[0.0, 0.0]), 1.0);

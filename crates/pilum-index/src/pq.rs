@@ -123,8 +123,9 @@ impl ProductQuantizer {
     /// The lookup table of `query` under `metric`: entry `s * 256 + c` is
     /// sub-vector `s`'s part of the distance to centroid `c`. For L2 the
     /// parts sum to the squared distance to the decoded vector; for dot to
-    /// its negated inner product. Cosine is L2 over unit-length vectors and
-    /// is prepared by the caller.
+    /// its negated inner product (which ranks like [`Metric::Dot`], one
+    /// less). Cosine is L2 over unit-length vectors and is prepared by the
+    /// caller.
     pub fn distance_table(&self, query: &[f32], metric: Metric) -> Result<Vec<f32>> {
         self.check_dim(query.len())?;
         let mut table = Vec::with_capacity(self.num_sub_vectors() * CODEBOOK_SIZE);
@@ -195,7 +196,10 @@ mod tests {
             for v in data.chunks(20).take(50) {
                 let code = pq.encode(v).unwrap();
                 let decoded = pq.decode(&code).unwrap();
-                let want = metric.distance(&query, &decoded);
+                let want = match metric {
+                    Metric::Dot => metric.distance(&query, &decoded) - 1.0,
+                    _ => metric.distance(&query, &decoded),
+                };
                 let got = ProductQuantizer::table_distance(&table, &code);
                 assert!(
                     (got - want).abs() <= 1e-4 * want.abs().max(1.0),

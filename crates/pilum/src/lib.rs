@@ -30,10 +30,10 @@ pub use pilum_file::{
 };
 pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri, parse_uri_with_options};
 pub use pilum_table::{
-    BatchStream, BlobRows, CleanupStats, ColumnAlteration, CommitConfig, CompactionMetrics, CompactionOptions, Dataset,
-    DatasetLocation, Materialization, MergeInsertBuilder, MergeStats, NewColumns, Operation, Progress, ProgressUpdate,
-    ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource, WriteMode,
-    WriteParams,
+    BatchStream, BlobRows, CleanupStats, ColumnAlteration, CommitConfig, CompactionMetrics, CompactionOptions,
+    DISTANCE, Dataset, DatasetLocation, Materialization, MergeInsertBuilder, MergeStats, Metric, NewColumns, Operation,
+    Progress, ProgressUpdate, ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VectorQuery, VersionInfo, WhenMatched,
+    WhenNotMatchedBySource, WriteMode, WriteParams,
 };
 
 /// SQL over datasets through DataFusion (the `pilum-datafusion` crate).

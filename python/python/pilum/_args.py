@@ -54,9 +54,7 @@ SCAN_NOOPS = frozenset(
 )
 
 SCAN_UNSUPPORTED: Unsupported = {
-    "nearest": ((None,), "vector search"),
     "full_text_query": ((None,), "full-text search"),
-    "prefilter": ((None,), "filtering before a vector or full-text search"),
     "fast_search": ((None, False), "index-only vector or full-text search"),
     "disable_scoring_autoprojection": ((None, False), "search scores"),
     "index_segments": ((None,), "index segments"),

@@ -172,6 +172,8 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
         late_materialization: Any = None,
         order_by: Any = None,
         strict_batch_size: Optional[bool] = False,
+        nearest: Optional[dict] = None,
+        prefilter: Optional[bool] = None,
         _view_filters: tuple = (),
         **kwargs: Any,
     ) -> PilumScanner:
@@ -186,8 +188,13 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
         engine tuning): ``batch_readahead``, ``fragment_readahead``,
         ``use_threads``, ``cache_metadata``, ``memory_pool``,
         ``io_buffer_size``, ``scan_in_order``, ``use_stats``,
-        ``use_scalar_index``, ``batch_size_bytes``. Search arguments
-        (``nearest``, ``full_text_query``, ...) raise ``NotImplementedError``.
+        ``use_scalar_index``, ``batch_size_bytes``. `nearest` is pylance's
+        vector search (``{"column", "q", "k"=10, "metric"="l2"}``; results gain
+        ``_distance``, nearest first), run exactly (no vector indices yet, so
+        the index keys ``nprobes``, ``refine_factor``, ``ef``, ``use_index``
+        ... change nothing); `prefilter=True` applies `filter` before the
+        search, else to its k results. Full-text search (``full_text_query``)
+        raises ``NotImplementedError``.
         """
         check_kwargs("scanner", kwargs, SCAN_NOOPS, SCAN_UNSUPPORTED)
         fragment_ids = None
@@ -207,6 +214,8 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
             order_by=order_by,
             strict_batch_size=bool(strict_batch_size),
             view_filters=_view_filters,
+            nearest=nearest,
+            prefilter=prefilter,
         )
 
     def _take_rows(self, row_ids: Any, columns: Optional[List[str]] = None, **kwargs: Any) -> pa.Table:

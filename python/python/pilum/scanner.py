@@ -10,6 +10,7 @@ import pyarrow.dataset as pds
 from ._batching import RowWindow, exact_batches
 from ._data import index_list
 from ._expr import referenced_columns
+from ._nearest import nearest_schema, parse_nearest, run_nearest
 from ._ordering import normalize_order_by
 from ._pyarrow_base import seal
 from ._scan_sources import Filter, filtered_reader, native_reader, split_filters
@@ -51,6 +52,8 @@ class PilumScanner(pds.Scanner):
         order_by: Any = None,
         strict_batch_size: bool = False,
         view_filters: Tuple[Filter, ...] = (),
+        nearest: Any = None,
+        prefilter: Optional[bool] = None,
     ):
         if limit is not None and limit < 0:
             raise ValueError("limit must be non-negative")
@@ -78,6 +81,8 @@ class PilumScanner(pds.Scanner):
             order_by=self._orderings or None,
             strict_batch_size=bool(strict_batch_size),
             view_filters=tuple(view_filters),
+            nearest=nearest,
+            prefilter=prefilter,
         )
         self._expressions: Optional[Dict[str, str]] = None
         if isinstance(columns, dict):
@@ -94,6 +99,9 @@ class PilumScanner(pds.Scanner):
         self._strict = bool(strict_batch_size)
         self._sql_filter, self._residual = split_filters((*view_filters, filter), dataset.schema)
         self._check_query_scan()
+        self._prefilter = bool(prefilter)
+        self._nearest = None if nearest is None else parse_nearest(nearest, dataset.schema)
+        self._check_nearest()
 
     def __reduce__(self) -> Any:
         return (_restore, (self._dataset, self._arguments))
@@ -137,13 +145,17 @@ class PilumScanner(pds.Scanner):
     @property
     def projected_schema(self) -> pa.Schema:
         """The schema of the rows the scan returns."""
+        if self._nearest is not None:
+            return nearest_schema(self._dataset.schema, self._columns, self._with_row_id)
         if self._expressions is not None:
             return self._copy(limit=0, order_by=None).to_reader().schema
         return pa.schema(self._dataset._ds.scan_schema(self._columns, self._with_row_id, self._with_row_address))
 
     def to_reader(self) -> pa.RecordBatchReader:
         """The rows as a streaming ``pyarrow.RecordBatchReader``."""
-        if self._expressions is not None or self._orderings:
+        if self._nearest is not None:
+            reader = self._nearest_scan().to_reader(max_chunksize=self._batch_size)
+        elif self._expressions is not None or self._orderings:
             reader = self._query_scan().to_reader(max_chunksize=self._batch_size)
         elif self._residual is None:
             reader = native_reader(self._native_scan(self._columns, self._limit, self._offset))
@@ -165,9 +177,9 @@ class PilumScanner(pds.Scanner):
     def scan_batches(self) -> Iterator[pds.TaggedRecordBatch]:
         """The rows as ``TaggedRecordBatch(record_batch, fragment)`` pairs, where
         `fragment` is the ``PilumFragment`` the rows come from."""
-        if self._expressions is not None or self._orderings:
+        if self._expressions is not None or self._orderings or self._nearest is not None:
             raise NotImplementedError(
-                "scan_batches(): batches of an order_by or SQL-expression scan have no single fragment; use to_batches()"
+                "scan_batches(): batches of an order_by, nearest or SQL-expression scan have no single fragment; use to_batches()"
             )
         fragments = self._dataset.get_fragments()
         if self._fragments is not None:
@@ -182,7 +194,7 @@ class PilumScanner(pds.Scanner):
         """Number of rows the scan returns."""
         if self._orderings:
             return self._copy(order_by=None).count_rows()
-        if self._residual is None and self._expressions is None and self._fragments is None:
+        if self._residual is None and self._expressions is None and self._fragments is None and self._nearest is None:
             total = max(0, self._dataset._ds.count_rows(self._sql_filter) - (self._offset or 0))
             return total if self._limit is None else min(total, self._limit)
         return sum(batch.num_rows for batch in self.to_reader())
@@ -214,6 +226,7 @@ class PilumScanner(pds.Scanner):
         a = self._arguments
         return (
             self._sql_filter is None
+            and self._nearest is None
             and self._residual is None
             and self._expressions is None
             and not self._orderings
@@ -243,6 +256,39 @@ class PilumScanner(pds.Scanner):
         if self._expressions is not None:
             raise ValueError(f"columns given as SQL expressions cannot be combined with {', '.join(conflicts)}")
         raise NotImplementedError(f"order_by cannot be combined with {', '.join(conflicts)} in Pilum")
+
+    def _check_nearest(self) -> None:
+        """A vector search returns its k rows, nearest first; what cannot apply to that raises."""
+        if self._nearest is None:
+            if self._arguments["prefilter"]:
+                raise ValueError("prefilter=True needs nearest= (it chooses when the filter applies to a search)")
+            return
+        conflicts = [
+            name
+            for name, present in (
+                ("order_by", bool(self._orderings)),
+                ("columns given as SQL expressions", self._expressions is not None),
+                ("fragments", self._fragments is not None),
+                ("with_row_address", self._with_row_address),
+                ("a pyarrow filter without an exact SQL translation (pass a SQL string)", self._residual is not None),
+            )
+            if present
+        ]
+        if conflicts:
+            raise NotImplementedError(f"nearest cannot be combined with {', '.join(conflicts)} in Pilum")
+
+    def _nearest_scan(self) -> pa.Table:
+        assert self._nearest is not None  # callers check
+        return run_nearest(
+            self._dataset._ds,
+            self._nearest,
+            columns=self._columns,
+            sql_filter=self._sql_filter,
+            prefilter=self._prefilter,
+            with_row_id=self._with_row_id,
+            limit=self._limit,
+            offset=self._offset,
+        )
 
     def _query_scan(self) -> pa.Table:
         return sql_scan(
