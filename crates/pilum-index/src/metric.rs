@@ -52,6 +52,29 @@ impl Metric {
             }
         }
     }
+
+    /// `query` made ready for many [`Metric::distance_prepared`] calls: unit
+    /// length for cosine (its norm is then not recomputed per vector), as
+    /// given otherwise.
+    pub fn prepare_query(self, query: &[f32]) -> Vec<f32> {
+        match self {
+            Self::Cosine => crate::kernels::normalized(query),
+            _ => query.to_vec(),
+        }
+    }
+
+    /// The distance from a query prepared by [`Metric::prepare_query`] to
+    /// `v`: [`Metric::distance`] up to rounding, with two dot products
+    /// instead of three for cosine.
+    pub fn distance_prepared(self, prepared: &[f32], v: &[f32]) -> f32 {
+        match self {
+            Self::Cosine => {
+                let norm = norm_squared(v).sqrt();
+                if norm > 0.0 { 1.0 - dot(prepared, v) / norm } else { 1.0 }
+            }
+            _ => self.distance(prepared, v),
+        }
+    }
 }
 
 impl std::fmt::Display for Metric {
@@ -77,6 +100,20 @@ mod tests {
         assert!((Metric::Cosine.distance(&q, &[3.0, 4.0]) - 0.010_050_5).abs() < 1e-6);
         assert!((Metric::Cosine.distance(&q, &[1.0, 2.0]) - 0.051_316_7).abs() < 1e-6);
         assert_eq!(Metric::Cosine.distance(&q, &[0.0, 0.0]), 1.0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prepared_distances_equal_plain_ones(
+            pairs in proptest::collection::vec((-10f32..10.0, -10f32..10.0), 1..40),
+        ) {
+            let (q, v): (Vec<f32>, Vec<f32>) = pairs.into_iter().unzip();
+            for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+                let plain = metric.distance(&q, &v);
+                let prepared = metric.distance_prepared(&metric.prepare_query(&q), &v);
+                proptest::prop_assert!((plain - prepared).abs() <= 1e-4 * plain.abs().max(1.0), "{} {} {}", metric, plain, prepared);
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::expr::CompiledExpr;
+use crate::scan_tasks::spawned;
 use crate::scanner::ROW_ID;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt64Type};
@@ -12,7 +13,7 @@ use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch
 use arrow_schema::{DataType, Field, Schema};
 use arrow_select::filter::{filter as filter_array, filter_record_batch};
 use futures::TryStreamExt;
-use pilum_index::{Metric, TopK};
+use pilum_index::{Metric, Neighbor, TopK};
 use std::sync::Arc;
 
 /// Name of the distance column search results carry.
@@ -56,10 +57,27 @@ impl Dataset {
         if let (Some(filter), true) = (filter, prefilter) {
             scan = scan.filter(filter);
         }
+        // Batches are ranked on the runtime's workers, several at once, each
+        // into its own top-k; the partial results merge at the end.
+        let shared = Arc::new(query.clone());
+        let parallelism = pilum_file::cores().max(1);
+        let partial: Vec<Vec<Neighbor>> = scan
+            .try_into_stream()
+            .await?
+            .map_ok(|batch| {
+                let query = shared.clone();
+                spawned("vector search ranking", async move {
+                    let mut top = TopK::new(query.k);
+                    rank_batch(&batch, dim, &query, &mut top)?;
+                    Ok(top.into_sorted())
+                })
+            })
+            .try_buffer_unordered(parallelism)
+            .try_collect()
+            .await?;
         let mut top = TopK::new(query.k);
-        let mut stream = scan.try_into_stream().await?;
-        while let Some(batch) = stream.try_next().await? {
-            rank_batch(&batch, &query.column, dim, query, &mut top)?;
+        for neighbor in partial.into_iter().flatten() {
+            top.push(neighbor.distance, neighbor.id);
         }
         let winners = top.into_sorted();
         let output: Vec<String> = match columns {
@@ -134,7 +152,9 @@ impl Dataset {
 }
 
 /// Offers every row of `batch` (the vector column and `_rowid`) to `top`.
-fn rank_batch(batch: &RecordBatch, column: &str, dim: usize, query: &VectorQuery, top: &mut TopK) -> Result<()> {
+fn rank_batch(batch: &RecordBatch, dim: usize, query: &VectorQuery, top: &mut TopK) -> Result<()> {
+    let column = query.column.as_str();
+    let prepared = query.metric.prepare_query(&query.query);
     let missing = |name: &str| TableError::Internal {
         what: format!("vector search scan lacks column {name}"),
     };
@@ -152,7 +172,7 @@ fn rank_batch(batch: &RecordBatch, column: &str, dim: usize, query: &VectorQuery
         let vector = values.get(start..start + dim).ok_or_else(|| TableError::Internal {
             what: format!("vector {row} of a scanned batch is shorter than {dim} values"),
         })?;
-        let distance = query.metric.distance(&query.query, vector);
+        let distance = query.metric.distance_prepared(&prepared, vector);
         if distance.is_nan() {
             continue;
         }
