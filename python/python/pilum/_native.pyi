@@ -54,6 +54,16 @@ class _Dataset:
     def fragments(self) -> List[Tuple[int, int, int, List[Tuple[str, int]], Optional[str]]]: ...
     def take(self, indices: List[int], columns: Optional[List[str]] = None) -> _ArrowStream: ...
     def take_rows(self, ids: List[int], columns: Optional[List[str]] = None) -> _ArrowStream: ...
+    def nearest_exact(
+        self,
+        column: str,
+        query: List[float],
+        k: int,
+        metric: str,
+        filter: Optional[str] = None,
+        prefilter: bool = False,
+        columns: Optional[List[str]] = None,
+    ) -> _ArrowStream: ...
     def take_blobs(
         self, column: str, indices: Optional[List[int]] = None, ids: Optional[List[int]] = None
     ) -> List[Optional[_BlobFile]]: ...
