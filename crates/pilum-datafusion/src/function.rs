@@ -118,7 +118,7 @@ impl TableFunctionImpl for PilumScanFunction {
 }
 
 /// The constant value of a table-function argument.
-fn literal(expr: &Expr) -> Result<ScalarValue> {
+pub(crate) fn literal(expr: &Expr) -> Result<ScalarValue> {
     match expr {
         Expr::Literal(value, _) => Ok(value.clone()),
         Expr::Cast(cast) => Ok(literal(&cast.expr)?.cast_to(cast.field.data_type())?),

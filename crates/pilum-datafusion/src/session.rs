@@ -5,6 +5,7 @@ use crate::factory::PilumTableFactory;
 use crate::function::{PilumScanFunction, VersionSpec};
 use crate::guard::install_dml_guard;
 use crate::provider::PilumTable;
+use crate::search::PilumSearchFunction;
 use crate::url::DatasetUrlTables;
 use crate::versions::PilumVersionsFunction;
 use arrow_array::RecordBatch;
@@ -73,6 +74,10 @@ impl Session {
         ctx.register_udtf(
             "pilum_versions",
             Arc::new(PilumVersionsFunction::new(storage_options.clone())),
+        );
+        ctx.register_udtf(
+            "pilum_search",
+            Arc::new(PilumSearchFunction::new(storage_options.clone())),
         );
         ctx.register_udtf("pilum_scan", Arc::new(PilumScanFunction::new(storage_options)));
         install_dml_guard(&ctx);
