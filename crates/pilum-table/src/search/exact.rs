@@ -61,7 +61,7 @@ impl Dataset {
         // into its own top-k; the partial results merge at the end.
         let shared = Arc::new(query.clone());
         let parallelism = pilum_file::cores().max(1);
-        let partial: Vec<Vec<Neighbor>> = scan
+        let top = scan
             .try_into_stream()
             .await?
             .map_ok(|batch| {
@@ -73,12 +73,13 @@ impl Dataset {
                 })
             })
             .try_buffer_unordered(parallelism)
-            .try_collect()
+            .try_fold(TopK::new(query.k), |mut top, part: Vec<Neighbor>| {
+                for neighbor in part {
+                    top.push(neighbor.distance, neighbor.id);
+                }
+                futures::future::ready(Ok(top))
+            })
             .await?;
-        let mut top = TopK::new(query.k);
-        for neighbor in partial.into_iter().flatten() {
-            top.push(neighbor.distance, neighbor.id);
-        }
         let winners = top.into_sorted();
         let output: Vec<String> = match columns {
             Some(names) => names.iter().map(|n| n.to_string()).collect(),
