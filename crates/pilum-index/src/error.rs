@@ -42,3 +42,12 @@ impl IndexError {
         Self::InvalidParams { what: what.into() }
     }
 }
+
+/// `Ok` when a vector of `found` values fits an index of `expected`.
+pub(crate) fn check_dim(expected: usize, found: usize) -> Result<()> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(IndexError::DimensionMismatch { expected, found })
+    }
+}

@@ -1,6 +1,6 @@
 //! Exact (brute-force) nearest-neighbor search.
 
-use crate::error::{IndexError, Result};
+use crate::error::{IndexError, Result, check_dim};
 use crate::metric::Metric;
 use crate::topk::{Neighbor, TopK};
 use crate::vectors::Vectors;
@@ -15,12 +15,7 @@ pub fn exact_search(
     metric: Metric,
     k: usize,
 ) -> Result<Vec<Neighbor>> {
-    if query.len() != data.dim() {
-        return Err(IndexError::DimensionMismatch {
-            expected: data.dim(),
-            found: query.len(),
-        });
-    }
+    check_dim(data.dim(), query.len())?;
     if let Some(ids) = ids
         && ids.len() != data.len()
     {

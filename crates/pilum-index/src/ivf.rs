@@ -1,7 +1,7 @@
 //! Inverted-file partitioning: centroids that split vectors into
 //! partitions, and the ranking of partitions a query probes.
 
-use crate::error::{IndexError, Result};
+use crate::error::{IndexError, Result, check_dim};
 use crate::kernels::{dot, normalized};
 use crate::kmeans::{KMeans, assign, nearest};
 use crate::metric::Metric;
@@ -25,12 +25,10 @@ impl IvfModel {
     /// Trains `partitions` centroids on `data` with `params` (its `k` is
     /// replaced by `partitions`).
     pub fn train(data: Vectors<'_>, metric: Metric, partitions: usize, params: &KMeans) -> Result<Self> {
-        let prepared: Vec<f32>;
-        let data = if metric == Metric::Cosine {
-            prepared = data.iter().flat_map(normalized).collect();
-            Vectors::new(&prepared, data.dim())?
-        } else {
-            data
+        let prepared = prepare_block(metric, data);
+        let data = match &prepared {
+            Some(values) => Vectors::new(values, data.dim())?,
+            None => data,
         };
         let mut params = params.clone();
         params.k = partitions;
@@ -88,13 +86,11 @@ impl IvfModel {
 
     /// The partition of every vector of `data`, on `threads` threads.
     pub fn assign(&self, data: Vectors<'_>, threads: usize) -> Result<Vec<u32>> {
-        self.check_dim(data.dim())?;
-        let prepared: Vec<f32>;
-        let data = if self.metric == Metric::Cosine {
-            prepared = data.iter().flat_map(normalized).collect();
-            Vectors::new(&prepared, data.dim())?
-        } else {
-            data
+        check_dim(self.dim, data.dim())?;
+        let prepared = prepare_block(self.metric, data);
+        let data = match &prepared {
+            Some(values) => Vectors::new(values, data.dim())?,
+            None => data,
         };
         let mut out = vec![0u32; data.len()];
         let mut dist = vec![0f32; data.len()];
@@ -104,14 +100,14 @@ impl IvfModel {
 
     /// The partition of one vector.
     pub fn assign_one(&self, v: &[f32]) -> Result<u32> {
-        self.check_dim(v.len())?;
+        check_dim(self.dim, v.len())?;
         Ok(nearest(&self.prepare(v), self.centroid_view()).0)
     }
 
     /// The `nprobes` partitions to search for `query`, nearest first, with
     /// the query's distance to each centroid.
     pub fn rank(&self, query: &[f32], nprobes: usize) -> Result<Vec<(u32, f32)>> {
-        self.check_dim(query.len())?;
+        check_dim(self.dim, query.len())?;
         let query = self.prepare(query);
         let mut ranked: Vec<(u32, f32)> = self
             .centroid_view()
@@ -132,7 +128,7 @@ impl IvfModel {
 
     /// `v` minus the centroid of `partition` (both as prepared).
     pub fn residual(&self, v: &[f32], partition: u32) -> Result<Vec<f32>> {
-        self.check_dim(v.len())?;
+        check_dim(self.dim, v.len())?;
         let c = self.centroid_view();
         if partition as usize >= c.len() {
             return Err(IndexError::Corrupt {
@@ -146,17 +142,12 @@ impl IvfModel {
             .map(|(x, y)| x - y)
             .collect())
     }
+}
 
-    fn check_dim(&self, found: usize) -> Result<()> {
-        if found == self.dim {
-            Ok(())
-        } else {
-            Err(IndexError::DimensionMismatch {
-                expected: self.dim,
-                found,
-            })
-        }
-    }
+/// `data` normalized to unit length when `metric` is cosine (`None`: use
+/// it as it is).
+fn prepare_block(metric: Metric, data: Vectors<'_>) -> Option<Vec<f32>> {
+    (metric == Metric::Cosine).then(|| data.iter().flat_map(normalized).collect())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! trained for its sub-space. Distances to a query come from a lookup
 //! table of `m × 256` partial distances, one add per sub-vector.
 
-use crate::error::{IndexError, Result};
+use crate::error::{IndexError, Result, check_dim};
 use crate::kernels::{dot, l2_squared};
 use crate::kmeans::{KMeans, nearest};
 use crate::metric::Metric;
@@ -104,7 +104,7 @@ impl ProductQuantizer {
 
     /// The code of `v`: one byte per sub-vector.
     pub fn encode(&self, v: &[f32]) -> Result<Vec<u8>> {
-        self.check_dim(v.len())?;
+        check_dim(self.dim, v.len())?;
         Ok((0..self.num_sub_vectors())
             .map(|s| nearest(&v[self.bounds[s]..self.bounds[s + 1]], self.codebook(s)).0 as u8)
             .collect())
@@ -127,7 +127,7 @@ impl ProductQuantizer {
     /// less). Cosine is L2 over unit-length vectors and is prepared by the
     /// caller.
     pub fn distance_table(&self, query: &[f32], metric: Metric) -> Result<Vec<f32>> {
-        self.check_dim(query.len())?;
+        check_dim(self.dim, query.len())?;
         let mut table = Vec::with_capacity(self.num_sub_vectors() * CODEBOOK_SIZE);
         for s in 0..self.num_sub_vectors() {
             let q = &query[self.bounds[s]..self.bounds[s + 1]];
@@ -145,17 +145,6 @@ impl ProductQuantizer {
             .enumerate()
             .map(|(s, &c)| table[s * CODEBOOK_SIZE + c as usize])
             .sum()
-    }
-
-    fn check_dim(&self, found: usize) -> Result<()> {
-        if found == self.dim {
-            Ok(())
-        } else {
-            Err(IndexError::DimensionMismatch {
-                expected: self.dim,
-                found,
-            })
-        }
     }
 
     fn check_code(&self, code: &[u8]) -> Result<()> {

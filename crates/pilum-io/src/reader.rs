@@ -147,14 +147,12 @@ impl ObjectReader {
     /// and anything else from the store.
     pub async fn prefetch(&self, ranges: &[Range<u64>]) -> Result<ObjectReader> {
         let groups = coalesce_ranges(ranges, self.options.coalesce_gap, self.options.max_request);
-        let mut spans: Vec<(Range<u64>, Bytes)> = stream::iter(groups)
-            .map(|group| async move {
-                let bytes = self.read_range(group.range.clone()).await?;
-                Ok::<_, IoError>((group.range, bytes))
-            })
-            .buffer_unordered(self.options.concurrency.max(1))
-            .try_collect()
-            .await?;
+        let mut spans: Vec<Span> = self
+            .fetch_groups(groups)
+            .await?
+            .into_iter()
+            .map(|(range, _, bytes)| (range, bytes))
+            .collect();
         spans.sort_by_key(|(range, _)| range.start);
         Ok(Self {
             prefetched: Some(spans.into()),
@@ -238,21 +236,26 @@ impl ObjectReader {
         Ok(out)
     }
 
-    async fn fetch_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let mut groups = coalesce_ranges(ranges, self.options.coalesce_gap, self.options.max_request);
-        let mut fetched: Vec<(Range<u64>, Vec<usize>, Bytes)> = Vec::with_capacity(groups.len());
-        if let (Some(file), true) = (&self.local, groups.len() > 1) {
-            groups = read_cached_groups(file, groups, &mut fetched);
-        }
-        let rest: Vec<(Range<u64>, Vec<usize>, Bytes)> = stream::iter(groups)
+    /// Fetches every coalesced group with one request each, `concurrency`
+    /// at a time; returns each group's range, members and bytes.
+    async fn fetch_groups(&self, groups: Vec<CoalescedRange>) -> Result<Vec<(Range<u64>, Vec<usize>, Bytes)>> {
+        stream::iter(groups)
             .map(|group| async move {
                 let bytes = self.read_range(group.range.clone()).await?;
                 Ok::<_, IoError>((group.range, group.members, bytes))
             })
             .buffer_unordered(self.options.concurrency.max(1))
             .try_collect()
-            .await?;
-        fetched.extend(rest);
+            .await
+    }
+
+    async fn fetch_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let mut groups = coalesce_ranges(ranges, self.options.coalesce_gap, self.options.max_request);
+        let mut fetched: Vec<(Range<u64>, Vec<usize>, Bytes)> = Vec::with_capacity(groups.len());
+        if let (Some(file), true) = (&self.local, groups.len() > 1) {
+            groups = read_cached_groups(file, groups, &mut fetched);
+        }
+        fetched.extend(self.fetch_groups(groups).await?);
         let mut out = vec![Bytes::new(); ranges.len()];
         for (range, members, bytes) in fetched {
             for i in members {

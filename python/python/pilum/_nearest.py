@@ -9,7 +9,7 @@ no-ops; keys that would change results and are not built yet raise.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -105,7 +105,3 @@ def nearest_schema(schema: pa.Schema, columns: Optional[List[str]], with_row_id:
         fields.append(pa.field("_rowid", pa.uint64(), nullable=False))
     return pa.schema(fields)
 
-
-def describe(query: NearestQuery) -> Dict[str, Any]:
-    """The query as a plain dict (for repr and pickling)."""
-    return {"column": query.column, "q": query.q, "k": query.k, "metric": query.metric}
