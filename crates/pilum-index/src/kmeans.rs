@@ -227,7 +227,7 @@ fn update(points: Vectors<'_>, assignment: &[u32], distance: &mut [f32], k: usiz
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 

@@ -7,6 +7,8 @@
 //! - [`Metric`]: the distances a query can rank by.
 //! - [`KMeans`]: seeded, deterministic k-means (k-means++ start, Lloyd).
 //! - [`IvfModel`]: partition centroids, assignment and probe ranking.
+//! - [`IvfIndex`]: an IVF model with its partitions' payload (vectors or
+//!   PQ codes) and the partition scan a search runs.
 //! - [`ProductQuantizer`]: 8-bit product quantization with lookup tables.
 //! - [`TopK`]: the k nearest, ties broken by row id.
 //! - [`exact_search`]: brute force, the ground truth every index answers to.
@@ -15,6 +17,7 @@
 mod error;
 mod exact;
 mod ivf;
+mod ivf_index;
 pub mod kernels;
 mod kmeans;
 mod metric;
@@ -25,6 +28,7 @@ mod vectors;
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
 pub use ivf::IvfModel;
+pub use ivf_index::{IvfIndex, Partition, Payload, Probe, group_by_partition};
 pub use kmeans::{KMeans, KMeansResult};
 pub use metric::Metric;
 pub use pq::ProductQuantizer;

@@ -1,0 +1,416 @@
+//! An inverted-file index: an [`IvfModel`] that routes vectors to
+//! partitions, and the payload each partition keeps per member, either the
+//! vectors themselves (IVF_FLAT) or their product-quantization codes of the
+//! residual to the partition centroid (IVF_PQ).
+//!
+//! Partitions hold ids chosen by the caller (the table layer uses stable
+//! row ids). A search probes partitions nearest first and offers members to
+//! a [`TopK`]; the caller decides which ids are acceptable, and is asked
+//! only about members that would enter the top-k.
+
+use crate::error::{IndexError, Result, check_dim};
+use crate::ivf::IvfModel;
+use crate::kernels::dot;
+use crate::kmeans::KMeans;
+use crate::metric::Metric;
+use crate::pq::ProductQuantizer;
+use crate::topk::TopK;
+use crate::vectors::Vectors;
+
+/// What a partition stores per member.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// The vectors, row-major (`dim` values each), as given.
+    Vectors(Vec<f32>),
+    /// One PQ code per member (`num_sub_vectors` bytes each).
+    Codes(Vec<u8>),
+}
+
+/// The members of one partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    /// Member ids, ascending.
+    pub ids: Vec<u64>,
+    /// Their vectors or codes, in the same order.
+    pub payload: Payload,
+}
+
+impl Partition {
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the partition has no member.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// A trained IVF index model: partitions, plus a quantizer for IVF_PQ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IvfIndex {
+    ivf: IvfModel,
+    pq: Option<ProductQuantizer>,
+}
+
+impl IvfIndex {
+    /// Trains on `sample`: `partitions` centroids and, when `sub_vectors`
+    /// is set, a product quantizer over the sample's residuals.
+    pub fn train(
+        sample: Vectors<'_>,
+        metric: Metric,
+        partitions: usize,
+        sub_vectors: Option<usize>,
+        params: &KMeans,
+    ) -> Result<Self> {
+        if partitions == 0 || partitions > sample.len() {
+            return Err(IndexError::params(format!(
+                "num_partitions must be in 1..={} (the vectors available), got {partitions}",
+                sample.len()
+            )));
+        }
+        let ivf = IvfModel::train(sample, metric, partitions, params)?;
+        let pq = match sub_vectors {
+            None => None,
+            Some(m) => {
+                let assignment = ivf.assign(sample, params.threads)?;
+                let mut residuals = Vec::with_capacity(sample.as_slice().len());
+                for (v, &p) in sample.iter().zip(&assignment) {
+                    residuals.extend(ivf.residual(v, p)?);
+                }
+                Some(ProductQuantizer::train(
+                    Vectors::new(&residuals, sample.dim())?,
+                    m,
+                    params,
+                )?)
+            }
+        };
+        Ok(Self { ivf, pq })
+    }
+
+    /// An index model from stored parts (shapes are checked).
+    pub fn from_parts(ivf: IvfModel, pq: Option<ProductQuantizer>) -> Result<Self> {
+        if let Some(pq) = &pq {
+            check_dim(ivf.dim(), pq.dim()).map_err(|_| IndexError::Corrupt {
+                what: format!("the quantizer has {} dimensions, the centroids {}", pq.dim(), ivf.dim()),
+            })?;
+        }
+        Ok(Self { ivf, pq })
+    }
+
+    /// The partition model.
+    pub fn ivf(&self) -> &IvfModel {
+        &self.ivf
+    }
+
+    /// The quantizer (IVF_PQ only).
+    pub fn quantizer(&self) -> Option<&ProductQuantizer> {
+        self.pq.as_ref()
+    }
+
+    /// Bytes of payload per member.
+    pub fn payload_width(&self) -> usize {
+        match &self.pq {
+            Some(pq) => pq.num_sub_vectors(),
+            None => self.ivf.dim() * 4,
+        }
+    }
+
+    /// Routes `data` to partitions on `threads` threads: the partition of
+    /// every vector, and its payload (the vector itself without a
+    /// quantizer, else its code).
+    pub fn encode(&self, data: Vectors<'_>, threads: usize) -> Result<(Vec<u32>, Payload)> {
+        let assignment = self.ivf.assign(data, threads)?;
+        let Some(pq) = &self.pq else {
+            return Ok((assignment, Payload::Vectors(data.as_slice().to_vec())));
+        };
+        let m = pq.num_sub_vectors();
+        let mut codes = vec![0u8; data.len() * m];
+        let threads = threads.clamp(1, data.len().max(1));
+        let per = data.len().div_ceil(threads).max(1);
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = codes
+                .chunks_mut(per * m)
+                .enumerate()
+                .map(|(chunk, out)| {
+                    let assignment = &assignment;
+                    scope.spawn(move || -> Result<()> {
+                        for (i, code) in out.chunks_mut(m).enumerate() {
+                            let row = chunk * per + i;
+                            let residual = self.ivf.residual(data.get(row), assignment[row])?;
+                            code.copy_from_slice(&pq.encode(&residual)?);
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(IndexError::params("a PQ encoding thread panicked".to_string())))
+                })
+                .collect()
+        });
+        results.into_iter().collect::<Result<()>>()?;
+        Ok((assignment, Payload::Codes(codes)))
+    }
+
+    /// Checks that a stored partition fits this model.
+    pub fn validate(&self, partition: &Partition) -> Result<()> {
+        let expected = partition.len() * self.payload_width();
+        let found = match &partition.payload {
+            Payload::Vectors(v) if self.pq.is_none() => v.len() * 4,
+            Payload::Codes(c) if self.pq.is_some() => c.len(),
+            _ => {
+                return Err(IndexError::Corrupt {
+                    what: "a partition's payload does not match the index kind".into(),
+                });
+            }
+        };
+        if found != expected {
+            return Err(IndexError::Corrupt {
+                what: format!(
+                    "a partition of {} members holds {found} payload bytes, expected {expected}",
+                    partition.len()
+                ),
+            });
+        }
+        if partition.ids.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(IndexError::Corrupt {
+                what: "a partition's ids do not ascend".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Prepares `query` (unit length for cosine) and ranks the `nprobes`
+    /// partitions nearest to it.
+    pub fn probe(&self, query: &[f32], nprobes: usize) -> Result<Probe> {
+        check_dim(self.ivf.dim(), query.len())?;
+        let prepared = self.ivf.metric().prepare_query(query);
+        let ranked = self.ivf.rank(&prepared, nprobes)?;
+        Ok(Probe { prepared, ranked })
+    }
+
+    /// Offers the members of `partition` (number `index`) to `top`,
+    /// with `accept` deciding, for members that would enter, whether their
+    /// id may. Distances follow the metric's definition: exact for
+    /// IVF_FLAT, estimated from codes for IVF_PQ.
+    pub fn search_partition(
+        &self,
+        probe: &Probe,
+        index: u32,
+        partition: &Partition,
+        top: &mut TopK,
+        accept: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<()> {
+        let metric = self.ivf.metric();
+        match (&partition.payload, &self.pq) {
+            (Payload::Vectors(vectors), None) => {
+                let dim = self.ivf.dim();
+                for (id, v) in partition.ids.iter().zip(vectors.chunks_exact(dim)) {
+                    let d = metric.distance_prepared(&probe.prepared, v);
+                    if d < top.threshold() && accept(*id) {
+                        top.push(d, *id);
+                    }
+                }
+            }
+            (Payload::Codes(codes), Some(pq)) => {
+                let m = pq.num_sub_vectors();
+                let (table, offset, scale) = match metric {
+                    Metric::Dot => {
+                        // q·x = q·c + q·r: the table holds −q·r per part.
+                        let centroid = self.centroid(index)?;
+                        (
+                            pq.distance_table(&probe.prepared, Metric::Dot)?,
+                            1.0 - dot(&probe.prepared, centroid),
+                            1.0,
+                        )
+                    }
+                    // Cosine is half the squared L2 of unit vectors.
+                    Metric::Cosine => (
+                        pq.distance_table(&self.ivf.residual(&probe.prepared, index)?, metric)?,
+                        0.0,
+                        0.5,
+                    ),
+                    Metric::L2 => (
+                        pq.distance_table(&self.ivf.residual(&probe.prepared, index)?, metric)?,
+                        0.0,
+                        1.0,
+                    ),
+                };
+                for (id, code) in partition.ids.iter().zip(codes.chunks_exact(m)) {
+                    let d = offset + scale * ProductQuantizer::table_distance(&table, code);
+                    if d < top.threshold() && accept(*id) {
+                        top.push(d, *id);
+                    }
+                }
+            }
+            _ => {
+                return Err(IndexError::Corrupt {
+                    what: "a partition's payload does not match the index kind".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn centroid(&self, index: u32) -> Result<&[f32]> {
+        let dim = self.ivf.dim();
+        let start = index as usize * dim;
+        self.ivf
+            .centroids()
+            .get(start..start + dim)
+            .ok_or_else(|| IndexError::Corrupt {
+                what: format!("partition {index} of {}", self.ivf.num_partitions()),
+            })
+    }
+}
+
+/// A query made ready for partition scans, with the partitions to probe.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The query as the metric compares it.
+    pub prepared: Vec<f32>,
+    /// Partitions nearest first, with the query's centroid distance.
+    pub ranked: Vec<(u32, f32)>,
+}
+
+/// Groups encoded members by partition: `ids[i]` went to `assignment[i]`.
+/// Each partition's members come out in ascending id order.
+pub fn group_by_partition(
+    partitions: usize,
+    ids: &[u64],
+    assignment: &[u32],
+    payload: &Payload,
+    width: usize,
+) -> Result<Vec<Partition>> {
+    if ids.len() != assignment.len() {
+        return Err(IndexError::params("one partition per id is needed"));
+    }
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_unstable_by_key(|&i| (assignment[i], ids[i]));
+    let mut out: Vec<Partition> = (0..partitions)
+        .map(|_| Partition {
+            ids: Vec::new(),
+            payload: match payload {
+                Payload::Vectors(_) => Payload::Vectors(Vec::new()),
+                Payload::Codes(_) => Payload::Codes(Vec::new()),
+            },
+        })
+        .collect();
+    for i in order {
+        let p = assignment[i] as usize;
+        let part = out
+            .get_mut(p)
+            .ok_or_else(|| IndexError::params(format!("partition {p} of {partitions}")))?;
+        part.ids.push(ids[i]);
+        match (payload, &mut part.payload) {
+            (Payload::Vectors(all), Payload::Vectors(mine)) => {
+                let w = width / 4;
+                mine.extend_from_slice(&all[i * w..(i + 1) * w]);
+            }
+            (Payload::Codes(all), Payload::Codes(mine)) => mine.extend_from_slice(&all[i * width..(i + 1) * width]),
+            _ => return Err(IndexError::params("mixed payload kinds")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::exact::exact_search;
+    use crate::kmeans::tests::blobs;
+
+    fn index_and_data(sub_vectors: Option<usize>, metric: Metric) -> (IvfIndex, Vec<f32>, Vec<Partition>) {
+        let centers: Vec<Vec<f32>> = (0..8)
+            .map(|c| (0..16).map(|d| ((c * 16 + d) % 7) as f32 - 3.0).collect())
+            .collect();
+        let data = blobs(&centers, 200, 0.4, 3);
+        let view = Vectors::new(&data, 16).unwrap();
+        let mut params = KMeans::new(8);
+        params.max_iters = 10;
+        let index = IvfIndex::train(view, metric, 8, sub_vectors, &params).unwrap();
+        let (assignment, payload) = index.encode(view, 2).unwrap();
+        let ids: Vec<u64> = (0..view.len() as u64).map(|i| i * 3 + 1).collect();
+        let parts = group_by_partition(8, &ids, &assignment, &payload, index.payload_width()).unwrap();
+        for part in &parts {
+            index.validate(part).unwrap();
+        }
+        (index, data, parts)
+    }
+
+    fn search_all(index: &IvfIndex, parts: &[Partition], query: &[f32], k: usize) -> Vec<u64> {
+        let probe = index.probe(query, parts.len()).unwrap();
+        let mut top = TopK::new(k);
+        for &(p, _) in &probe.ranked {
+            index
+                .search_partition(&probe, p, &parts[p as usize], &mut top, &mut |_| true)
+                .unwrap();
+        }
+        top.into_sorted().iter().map(|n| n.id).collect()
+    }
+
+    #[test]
+    fn flat_with_every_partition_probed_equals_exact_search() {
+        for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+            let (index, data, parts) = index_and_data(None, metric);
+            let view = Vectors::new(&data, 16).unwrap();
+            for q in [0usize, 333, 1200] {
+                let query = view.get(q);
+                let exact: Vec<u64> = exact_search(query, view, None, metric, 10)
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.id * 3 + 1)
+                    .collect();
+                assert_eq!(search_all(&index, &parts, query, 10), exact, "{metric}");
+            }
+        }
+    }
+
+    #[test]
+    fn pq_distances_approximate_the_metric() {
+        for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+            let (index, data, parts) = index_and_data(Some(8), metric);
+            let view = Vectors::new(&data, 16).unwrap();
+            let query = view.get(17);
+            let probe = index.probe(query, 8).unwrap();
+            let mut top = TopK::new(5);
+            for &(p, _) in &probe.ranked {
+                index
+                    .search_partition(&probe, p, &parts[p as usize], &mut top, &mut |_| true)
+                    .unwrap();
+            }
+            for n in top.into_sorted() {
+                let exact = metric.distance(query, view.get(((n.id - 1) / 3) as usize));
+                let scale = if metric == Metric::L2 { 16.0 * 0.4 } else { 0.3 };
+                assert!(
+                    (n.distance - exact).abs() < scale,
+                    "{metric}: {} vs {exact}",
+                    n.distance
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejected_ids_never_enter_and_corrupt_partitions_are_refused() {
+        let (index, data, parts) = index_and_data(Some(4), Metric::L2);
+        let query = Vectors::new(&data, 16).unwrap().get(5).to_vec();
+        let probe = index.probe(&query, 8).unwrap();
+        let mut top = TopK::new(50);
+        for &(p, _) in &probe.ranked {
+            index
+                .search_partition(&probe, p, &parts[p as usize], &mut top, &mut |id| id % 2 == 0)
+                .unwrap();
+        }
+        assert!(top.into_sorted().iter().all(|n| n.id % 2 == 0));
+        let mut bad = parts[0].clone();
+        bad.ids.push(0);
+        assert!(matches!(index.validate(&bad), Err(IndexError::Corrupt { .. })));
+    }
+}
