@@ -218,31 +218,9 @@ impl IvfIndex {
                 }
             }
             (Payload::Codes(codes), Some(pq)) => {
-                let m = pq.num_sub_vectors();
-                let (table, offset, scale) = match metric {
-                    Metric::Dot => {
-                        // q·x = q·c + q·r: the table holds −q·r per part.
-                        let centroid = self.centroid(index)?;
-                        (
-                            pq.distance_table(&probe.prepared, Metric::Dot)?,
-                            1.0 - dot(&probe.prepared, centroid),
-                            1.0,
-                        )
-                    }
-                    // Cosine is half the squared L2 of unit vectors.
-                    Metric::Cosine => (
-                        pq.distance_table(&self.ivf.residual(&probe.prepared, index)?, metric)?,
-                        0.0,
-                        0.5,
-                    ),
-                    Metric::L2 => (
-                        pq.distance_table(&self.ivf.residual(&probe.prepared, index)?, metric)?,
-                        0.0,
-                        1.0,
-                    ),
-                };
-                for (id, code) in partition.ids.iter().zip(codes.chunks_exact(m)) {
-                    let d = offset + scale * ProductQuantizer::table_distance(&table, code);
+                let table = self.code_table(probe, index)?;
+                for (id, code) in partition.ids.iter().zip(codes.chunks_exact(pq.num_sub_vectors())) {
+                    let d = table.distance(code);
                     if d < top.threshold() && accept(*id) {
                         top.push(d, *id);
                     }
@@ -257,6 +235,33 @@ impl IvfIndex {
         Ok(())
     }
 
+    /// The lookup table that estimates distances from the query to codes
+    /// of partition `index` (IVF_PQ).
+    pub fn code_table(&self, probe: &Probe, index: u32) -> Result<CodeTable> {
+        let pq = self
+            .pq
+            .as_ref()
+            .ok_or_else(|| IndexError::params("IVF_FLAT has no code table"))?;
+        let metric = self.ivf.metric();
+        Ok(match metric {
+            Metric::Dot => {
+                // q·x = q·c + q·r: the table holds −q·r per part.
+                let centroid = self.centroid(index)?;
+                CodeTable {
+                    table: pq.distance_table(&probe.prepared, Metric::Dot)?,
+                    offset: 1.0 - dot(&probe.prepared, centroid),
+                    scale: 1.0,
+                }
+            }
+            // Cosine is half the squared L2 of unit vectors.
+            Metric::Cosine | Metric::L2 => CodeTable {
+                table: pq.distance_table(&self.ivf.residual(&probe.prepared, index)?, Metric::L2)?,
+                offset: 0.0,
+                scale: if metric == Metric::Cosine { 0.5 } else { 1.0 },
+            },
+        })
+    }
+
     fn centroid(&self, index: u32) -> Result<&[f32]> {
         let dim = self.ivf.dim();
         let start = index as usize * dim;
@@ -266,6 +271,22 @@ impl IvfIndex {
             .ok_or_else(|| IndexError::Corrupt {
                 what: format!("partition {index} of {}", self.ivf.num_partitions()),
             })
+    }
+}
+
+/// Partial distances from one query to the codes of one partition.
+#[derive(Debug, Clone)]
+pub struct CodeTable {
+    table: Vec<f32>,
+    offset: f32,
+    scale: f32,
+}
+
+impl CodeTable {
+    /// The estimated distance to the vector `code` stands for, in the
+    /// metric's own terms.
+    pub fn distance(&self, code: &[u8]) -> f32 {
+        self.offset + self.scale * ProductQuantizer::table_distance(&self.table, code)
     }
 }
 

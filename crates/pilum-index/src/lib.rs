@@ -14,6 +14,7 @@
 //! - [`exact_search`]: brute force, the ground truth every index answers to.
 #![forbid(unsafe_code)]
 
+mod calibrate;
 mod error;
 mod exact;
 mod ivf;
@@ -25,10 +26,11 @@ mod pq;
 mod topk;
 mod vectors;
 
+pub use calibrate::{Calibration, CalibrationParams, calibrate};
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
 pub use ivf::IvfModel;
-pub use ivf_index::{IvfIndex, Partition, Payload, Probe, group_by_partition};
+pub use ivf_index::{CodeTable, IvfIndex, Partition, Payload, Probe, group_by_partition};
 pub use kmeans::{KMeans, KMeansResult};
 pub use metric::Metric;
 pub use pq::ProductQuantizer;
