@@ -65,9 +65,9 @@ impl TableFunctionImpl for PilumSearchFunction {
             Some(expr) => {
                 let name = string_argument("pilum_search", expr)
                     .map_err(|_| plan_error(format!("the metric must be a string, got {expr}")))?;
-                Metric::parse(&name).map_err(|e| plan_error(e.to_string()))?
+                Some(Metric::parse(&name).map_err(|e| plan_error(e.to_string()))?)
             }
-            None => Metric::L2,
+            None => None,
         };
         let filter = match exprs.get(5) {
             Some(expr) => Some(
@@ -78,14 +78,12 @@ impl TableFunctionImpl for PilumSearchFunction {
         };
         let options = self.storage_options.clone();
         let search = VectorQuery {
-            column,
-            query,
-            k,
             metric,
+            ..VectorQuery::new(column, query, k)
         };
         let batch = block_on(async move {
             let dataset = Dataset::open_with_options(&uri, &options).await?;
-            dataset.nearest_exact(&search, filter.as_deref(), true, None).await
+            dataset.nearest(&search, filter.as_deref(), true, None).await
         })?
         .map_err(external)?;
         let schema = batch.schema();

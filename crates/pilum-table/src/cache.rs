@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 pub struct DatasetCache {
     files: Mutex<HashMap<String, FileReader>>,
     deletions: Mutex<HashMap<String, Arc<RoaringBitmap>>>,
+    /// Index segments opened for search.
+    pub(crate) segments: crate::index::SegmentCache,
 }
 
 /// Above this many cached entries a cache is cleared before inserting.

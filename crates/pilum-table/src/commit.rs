@@ -120,7 +120,7 @@ pub async fn commit(
 
 /// Refuses to build on a version written with writer features we lack.
 fn check_writable(manifest: &Manifest) -> Result<()> {
-    let unknown = manifest.writer_features & !crate::manifest::KNOWN_FEATURES;
+    let unknown = manifest.writer_features & !crate::manifest::KNOWN_WRITER_FEATURES;
     if unknown != 0 {
         return Err(TableError::UnsupportedFeatures {
             version: manifest.version,
@@ -147,6 +147,7 @@ async fn build(
         operation: txn.operation as i32,
         predicate: txn.predicate.clone(),
         properties: txn.properties.clone(),
+        index_names: txn.index_names.clone(),
         ..Default::default()
     };
     let mut ids = IdAllocator::from(latest);
@@ -217,6 +218,12 @@ async fn build(
             }
         }
     }
+    let indices = crate::index::carry_forward(latest, txn, &fragments, &schema)?;
+    let writer_features = if indices.is_empty() {
+        crate::manifest::KNOWN_FEATURES
+    } else {
+        crate::manifest::KNOWN_FEATURES | crate::manifest::FEATURE_INDICES
+    };
     Ok(Manifest {
         version,
         // Commit times never go backwards, whatever the writers' clocks say,
@@ -225,7 +232,7 @@ async fn build(
             .timestamp_micros()
             .max(latest.map_or(i64::MIN, |m| m.timestamp_micros.saturating_add(1))),
         writer_version: format!("pilum {}", env!("CARGO_PKG_VERSION")),
-        writer_features: crate::manifest::KNOWN_FEATURES,
+        writer_features,
         schema,
         fragments: Arc::new(fragments),
         max_fragment_id: ids.max_fragment_id,
@@ -234,6 +241,7 @@ async fn build(
         config,
         metadata,
         transaction: record,
+        indices: Arc::new(indices),
     })
 }
 
@@ -386,7 +394,7 @@ async fn apply(
             fragments.splice(at..at, replacements);
             record.removed_fragments.extend(removed.iter().copied());
         }
-        Change::Config { .. } => {}
+        Change::Config { .. } | Change::Indices { .. } => {}
         Change::Replace { .. } | Change::Restore { .. } => {}
     }
     Ok(())

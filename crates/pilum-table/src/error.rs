@@ -106,6 +106,33 @@ pub enum TableError {
     /// An argument outside its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// No index has the name.
+    #[error("index {name:?} not found")]
+    IndexNotFound {
+        /// The index name.
+        name: String,
+    },
+    /// An index with the name exists (and `replace` was not asked for).
+    #[error("index {name:?} already exists")]
+    IndexAlreadyExists {
+        /// The index name.
+        name: String,
+    },
+    /// Index parameters that do not fit the column or each other.
+    #[error("invalid index parameters: {what}")]
+    InvalidIndexParams {
+        /// What is wrong.
+        what: String,
+    },
+    /// An index algorithm failed (bad parameters for the data, or a stored
+    /// index whose contents contradict themselves, named by `path`).
+    #[error("{}index error: {source}", path.as_ref().map(|p| format!("{p}: ")).unwrap_or_default())]
+    Index {
+        /// The index file involved, if any.
+        path: Option<String>,
+        /// The algorithm's error.
+        source: pilum_index::IndexError,
+    },
     /// A data file failed to write or read.
     #[error(transparent)]
     File(#[from] FileError),
@@ -132,6 +159,13 @@ impl TableError {
         Self::Corrupt {
             path: path.to_string(),
             what: what.to_string(),
+        }
+    }
+
+    pub(crate) fn index(source: pilum_index::IndexError) -> Self {
+        match source {
+            pilum_index::IndexError::InvalidParams { what } => Self::InvalidIndexParams { what },
+            source => Self::Index { path: None, source },
         }
     }
 

@@ -19,6 +19,7 @@ mod deletion;
 mod error;
 mod expr;
 mod fragment;
+mod index;
 mod location;
 mod manifest;
 mod ops;
@@ -43,8 +44,11 @@ pub use commit::CommitConfig;
 pub use dataset::{Dataset, VersionInfo, WriteMode};
 pub use error::{Result, TableError};
 pub use expr::CompiledExpr;
+pub use index::{IndexDescription, IndexSegment, IndexStatistics, IndexType, VectorIndexParams};
 pub use location::DatasetLocation;
-pub use manifest::{KNOWN_FEATURES, MANIFEST_MAGIC, Manifest, fragment_live_rows};
+pub use manifest::{
+    FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest, fragment_live_rows,
+};
 pub use ops::*;
 pub use pilum_index::Metric;
 pub use progress::{Progress, ProgressUpdate};

@@ -17,7 +17,7 @@ pub const MANIFEST_MAGIC: [u8; 4] = *b"PLMF";
 /// Manifest format major version; a reader refuses other majors.
 pub const MANIFEST_MAJOR: u16 = 1;
 /// Manifest format minor version.
-pub const MANIFEST_MINOR: u16 = 1;
+pub const MANIFEST_MINOR: u16 = 2;
 const HEADER_LEN: usize = 16;
 const COMPRESSION_NONE: u32 = 0;
 const COMPRESSION_ZSTD: u32 = 1;
@@ -30,8 +30,13 @@ const MAX_PAYLOAD: u32 = 1 << 30;
 pub const FEATURE_DELETION_FILES: u64 = 1;
 /// Reader feature: fragments carry stable row id sequences.
 pub const FEATURE_STABLE_ROW_IDS: u64 = 2;
-/// Every feature bit this library understands.
+/// Writer feature: the manifest has an index section that writers must
+/// carry forward (a writer unaware of it would silently drop the indices).
+pub const FEATURE_INDICES: u64 = 4;
+/// Every reader feature bit this library understands.
 pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_FILES | FEATURE_STABLE_ROW_IDS;
+/// Every writer feature bit this library understands.
+pub const KNOWN_WRITER_FEATURES: u64 = KNOWN_FEATURES | FEATURE_INDICES;
 
 /// One version of a dataset.
 #[derive(Debug, Clone)]
@@ -60,6 +65,8 @@ pub struct Manifest {
     pub metadata: HashMap<String, String>,
     /// The transaction that produced this version.
     pub transaction: proto::Transaction,
+    /// Index segments of this version.
+    pub indices: Arc<Vec<crate::index::IndexSegment>>,
 }
 
 impl Manifest {
@@ -97,6 +104,7 @@ impl Manifest {
             config: self.config.clone(),
             metadata: self.metadata.clone(),
             transaction: Some(self.transaction.clone()),
+            indices: self.indices.iter().map(|s| s.to_message()).collect(),
         };
         frame(&message.encode_to_vec())
     }
@@ -134,6 +142,7 @@ impl Manifest {
             config: message.config,
             metadata: message.metadata,
             transaction: message.transaction.unwrap_or_default(),
+            indices: Arc::new(crate::index::decode_section(message.indices, path)?),
         })
     }
 }
@@ -279,6 +288,7 @@ mod tests {
             config: HashMap::new(),
             metadata: HashMap::new(),
             transaction: proto::Transaction::default(),
+            indices: Arc::default(),
         }
     }
 

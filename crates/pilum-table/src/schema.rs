@@ -118,6 +118,12 @@ impl TableSchema {
         Ok(self.top_level_ids()[index])
     }
 
+    /// Name of the top-level field with id `id`.
+    pub fn field_name(&self, id: i32) -> Option<String> {
+        let position = self.top_level_ids().iter().position(|&f| f == id)?;
+        Some(self.arrow.field(position).name().clone())
+    }
+
     /// Index of the top-level field `name`.
     pub fn index_of(&self, name: &str) -> Result<usize> {
         self.arrow

@@ -53,6 +53,13 @@ pub enum Change {
         /// Their replacements (row ids preserved).
         fragments: Vec<proto::Fragment>,
     },
+    /// Add and remove index segments (create, replace, drop an index).
+    Indices {
+        /// Segments added (their bitmaps cover what the build read).
+        added: Vec<crate::index::IndexSegment>,
+        /// Uuids of segments removed.
+        removed: Vec<String>,
+    },
     /// Upsert and remove table config and metadata entries.
     Config {
         /// Config entries to set (`None` removes).
@@ -73,6 +80,8 @@ pub struct Transaction {
     pub predicate: String,
     /// Free-form properties recorded with the commit.
     pub properties: HashMap<String, String>,
+    /// Logical indices an index operation changes.
+    pub index_names: Vec<String>,
 }
 
 impl Transaction {
@@ -83,6 +92,7 @@ impl Transaction {
             change,
             predicate: String::new(),
             properties: HashMap::new(),
+            index_names: Vec::new(),
         }
     }
 
@@ -162,6 +172,14 @@ impl Transaction {
                     .any(|id| their_modified.contains(id) || their_removed.contains(id))
                 {
                     return conflict("a rewritten fragment changed concurrently");
+                }
+                Ok(())
+            }
+            Change::Indices { .. } => {
+                // Coverage absorbs appends, deletes and rewrites; a column
+                // rewritten under the build would leave stale entries.
+                if their_schema_change && their_data_change {
+                    return conflict("columns were rewritten while the index was built");
                 }
                 Ok(())
             }

@@ -108,12 +108,7 @@ async fn exact_search_matches_brute_force_for_every_metric() {
     for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
         for _ in 0..5 {
             let query: Vec<f32> = (0..DIM).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-            let q = VectorQuery {
-                column: "emb".into(),
-                query: query.clone(),
-                k: 10,
-                metric,
-            };
+            let q = VectorQuery::new("emb", query.clone(), 10).with_metric(metric);
             let result = ds.nearest_exact(&q, None, true, None).await.unwrap();
             let want = truth(&values, &query, metric, 10, |_| true);
             let have = got(&result);
@@ -141,12 +136,7 @@ async fn filters_select_candidates_first_and_null_vectors_never_match() {
     let values = vectors(2);
     let ds = dataset(&values, Some(5)).await;
     let query = vec![0.25f32; DIM];
-    let q = VectorQuery {
-        column: "emb".into(),
-        query: query.clone(),
-        k: 20,
-        metric: Metric::L2,
-    };
+    let q = VectorQuery::new("emb", query.clone(), 20).with_metric(Metric::L2);
     let result = ds
         .nearest_exact(&q, Some("id >= 2500"), true, Some(&["id"]))
         .await
@@ -192,12 +182,7 @@ async fn filters_select_candidates_first_and_null_vectors_never_match() {
 async fn bad_queries_are_invalid_arguments() {
     let values = vectors(3);
     let ds = dataset(&values, None).await;
-    let q = |column: &str, query: Vec<f32>| VectorQuery {
-        column: column.into(),
-        query,
-        k: 3,
-        metric: Metric::L2,
-    };
+    let q = |column: &str, query: Vec<f32>| VectorQuery::new(column, query, 3).with_metric(Metric::L2);
     for bad in [
         q("emb", vec![0.0; DIM - 1]),
         q("id", vec![0.0; DIM]),

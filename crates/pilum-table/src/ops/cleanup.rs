@@ -14,7 +14,7 @@ use std::time::Duration;
 pub struct CleanupStats {
     /// Manifests deleted.
     pub versions_removed: u64,
-    /// Data and deletion files deleted.
+    /// Data, deletion and index files deleted.
     pub files_removed: u64,
     /// Bytes of those files.
     pub bytes_removed: u64,
@@ -76,7 +76,7 @@ impl Dataset {
             next += 1;
         }
         let root_prefix = format!("{}/", location.root.as_ref());
-        for directory in [paths::DATA_DIR, paths::DELETIONS_DIR] {
+        for directory in [paths::DATA_DIR, paths::DELETIONS_DIR, crate::index::INDICES_DIR] {
             for object in location.list(directory).await? {
                 let full = object.location.as_ref();
                 let relative = full.strip_prefix(&root_prefix).unwrap_or(full);
@@ -91,8 +91,11 @@ impl Dataset {
     }
 }
 
-/// Adds the data and deletion files `manifest` references.
+/// Adds the data, deletion and index files `manifest` references.
 fn add_referenced(referenced: &mut HashSet<String>, manifest: &crate::manifest::Manifest) {
+    for segment in manifest.indices.iter() {
+        referenced.extend(segment.message.files.iter().map(|f| f.path.clone()));
+    }
     for fragment in manifest.fragments.iter() {
         referenced.extend(fragment.files.iter().map(|f| f.path.clone()));
         referenced.extend(fragment.deletion.iter().map(|d| d.path.clone()));

@@ -1,7 +1,10 @@
-//! Vector search over a dataset version. Today: exact search (every live
-//! row of the selected fragments is compared with the query); index-backed
-//! search over covered fragments will plan beside it here.
+//! Vector search over a dataset version: a small planner that searches the
+//! fragments an index covers through the index, the rest exactly, and
+//! merges the two by distance.
 
+mod ann;
 mod exact;
+mod output;
+mod plan;
 
-pub use exact::{DISTANCE, VectorQuery};
+pub use plan::{DISTANCE, VectorQuery};

@@ -1,0 +1,374 @@
+//! Building a vector index over the live rows of a version: read the
+//! column with stable row ids, train on a sample, route every vector to its
+//! partition, write the segment's files, calibrate query defaults, commit.
+
+use super::files::{write_model, write_storage};
+use super::{IndexSegment, VECTOR_INDEX_VERSION, validate_name};
+use crate::dataset::Dataset;
+use crate::error::{Result, TableError};
+use crate::progress::Progress;
+use crate::proto::{self, Operation};
+use crate::scanner::ROW_ID;
+use crate::transaction::{Change, Transaction};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, UInt64Type};
+use arrow_array::{Array, FixedSizeListArray};
+use arrow_schema::DataType;
+use futures::TryStreamExt;
+use pilum_index::{Calibration, CalibrationParams, IvfIndex, KMeans, Metric, Vectors, calibrate, group_by_partition};
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use roaring::RoaringBitmap;
+
+/// Vector index kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IndexType {
+    /// Partitions holding the vectors themselves: exact distances within
+    /// the probed partitions.
+    IvfFlat,
+    /// Partitions holding 8-bit product-quantization codes of residuals;
+    /// candidates are re-ranked exactly.
+    IvfPq,
+}
+
+impl IndexType {
+    /// Parses pylance's names (`IVF_FLAT`, `IVF_PQ`; any case).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_uppercase().as_str() {
+            "IVF_FLAT" => Ok(Self::IvfFlat),
+            "IVF_PQ" => Ok(Self::IvfPq),
+            other => Err(TableError::InvalidIndexParams {
+                what: format!("unknown or unsupported index type {other:?} (supported: IVF_FLAT, IVF_PQ)"),
+            }),
+        }
+    }
+}
+
+/// What to build: every field has a documented default.
+#[derive(Debug, Clone)]
+pub struct VectorIndexParams {
+    /// The vector column (a fixed-size list of f16, f32 or f64).
+    pub column: String,
+    /// The kind.
+    pub index_type: IndexType,
+    /// The index name; default `{column}_idx`.
+    pub name: Option<String>,
+    /// The distance queries rank by; default L2.
+    pub metric: Metric,
+    /// Replace an index of the same name instead of failing.
+    pub replace: bool,
+    /// Partitions; default round(√rows), 1 below 4,096 rows, at most 65,536.
+    pub num_partitions: Option<usize>,
+    /// PQ sub-vectors; default dim/4 up to 256 dimensions, dim/8 above
+    /// (at least 1).
+    pub num_sub_vectors: Option<usize>,
+    /// k-means iterations at most; default 25.
+    pub max_iters: usize,
+    /// Training vectors per partition at most; default 256.
+    pub sample_rate: usize,
+    /// Seed of sampling and training; default 42.
+    pub seed: u64,
+}
+
+impl VectorIndexParams {
+    /// Defaults for `column` and `index_type`.
+    pub fn new(column: impl Into<String>, index_type: IndexType) -> Self {
+        Self {
+            column: column.into(),
+            index_type,
+            name: None,
+            metric: Metric::L2,
+            replace: false,
+            num_partitions: None,
+            num_sub_vectors: None,
+            max_iters: 25,
+            sample_rate: 256,
+            seed: 42,
+        }
+    }
+
+    /// The name used: the given one or `{column}_idx`.
+    pub fn resolved_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| format!("{}_idx", self.column))
+    }
+}
+
+/// Vectors read for a build: values, their row ids, and rows skipped.
+struct Column {
+    values: Vec<f32>,
+    ids: Vec<u64>,
+    skipped: u64,
+}
+
+impl Dataset {
+    /// Builds a vector index over the live rows of this version and commits
+    /// it (the new version's fragments appended meanwhile stay uncovered
+    /// and are searched exactly). Rows with null, NaN or infinite vectors
+    /// are skipped and counted.
+    pub async fn create_index(&mut self, params: &VectorIndexParams, progress: &Progress) -> Result<()> {
+        let name = params.resolved_name();
+        validate_name(&name)?;
+        let (field_id, dim) = self.vector_field(&params.column)?;
+        let existing: Vec<String> = self
+            .manifest
+            .indices
+            .iter()
+            .filter(|s| s.name() == name)
+            .map(|s| s.uuid().to_string())
+            .collect();
+        if !existing.is_empty() && !params.replace {
+            return Err(TableError::IndexAlreadyExists { name });
+        }
+        progress.report("reading vectors", 0, 1);
+        let column = self.read_vectors(&params.column, dim).await?;
+        progress.report("reading vectors", 1, 1);
+        let rows = column.ids.len();
+        if rows == 0 {
+            return Err(TableError::InvalidIndexParams {
+                what: format!("column {:?} has no vector to index", params.column),
+            });
+        }
+        let partitions = params.num_partitions.unwrap_or_else(|| default_partitions(rows));
+        if partitions == 0 || partitions > rows {
+            return Err(TableError::InvalidIndexParams {
+                what: format!("num_partitions must be in 1..={rows} (the vectors to index), got {partitions}"),
+            });
+        }
+        let sub_vectors = match params.index_type {
+            IndexType::IvfFlat => {
+                if params.num_sub_vectors.is_some() {
+                    return Err(TableError::InvalidIndexParams {
+                        what: "num_sub_vectors applies to IVF_PQ, not IVF_FLAT".into(),
+                    });
+                }
+                None
+            }
+            IndexType::IvfPq => {
+                let m = params.num_sub_vectors.unwrap_or_else(|| default_sub_vectors(dim));
+                if m == 0 || m > dim {
+                    return Err(TableError::InvalidIndexParams {
+                        what: format!("num_sub_vectors must be in 1..={dim}, got {m}"),
+                    });
+                }
+                if rows < 256 {
+                    return Err(TableError::InvalidIndexParams {
+                        what: format!(
+                            "IVF_PQ trains 256 codes per sub-vector and needs at least 256 vectors, the column has {rows}; use IVF_FLAT"
+                        ),
+                    });
+                }
+                Some(m)
+            }
+        };
+        let params = params.clone();
+        progress.report("training", 0, 1);
+        let (index, calibration, grouped) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let data = Vectors::new(&column.values, dim).map_err(TableError::index)?;
+            let training = training_sample(data, partitions, params.sample_rate, params.seed);
+            let training = Vectors::new(&training, dim).map_err(TableError::index)?;
+            let mut kmeans = KMeans::new(partitions);
+            kmeans.max_iters = params.max_iters;
+            kmeans.seed = params.seed;
+            kmeans.max_points_per_centroid = params.sample_rate;
+            let index = IvfIndex::train(training, params.metric, partitions, sub_vectors, &kmeans)
+                .map_err(TableError::index)?;
+            let threads = kmeans.threads;
+            let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
+            let grouped = group_by_partition(partitions, &column.ids, &assignment, &payload, index.payload_width())
+                .map_err(TableError::index)?;
+            let calibration_rows = training.len().min(20_000);
+            let calibration = calibrate(
+                &index,
+                training.slice(0..calibration_rows),
+                &CalibrationParams::default(),
+            )
+            .map_err(TableError::index)?;
+            Ok((index, calibration, (grouped, column.skipped, params)))
+        })
+        .await
+        .map_err(|e| TableError::Internal {
+            what: format!("index build task failed: {e}"),
+        })??;
+        let (partitions_data, skipped, params) = grouped;
+        progress.report("training", 1, 1);
+        let uuid = crate::paths::random_id();
+        progress.report("writing", 0, 1);
+        let (storage, extents) = write_storage(&self.location, &uuid, &index, &partitions_data).await?;
+        let mut files = write_model(&self.location, &uuid, &index, &extents).await?;
+        files.push(storage);
+        progress.report("writing", 1, 1);
+        let segment = self.segment_message(SegmentParts {
+            uuid,
+            name: name.clone(),
+            field_id,
+            params: &params,
+            index: &index,
+            calibration,
+            entries: rows as u64,
+            skipped,
+            files,
+        });
+        let change = Change::Indices {
+            added: vec![segment],
+            removed: existing,
+        };
+        let mut txn = Transaction::new(Operation::CreateIndex, change);
+        txn.index_names = vec![name];
+        self.commit(txn).await
+    }
+
+    /// The field id and list size of a vector column.
+    pub(crate) fn vector_field(&self, column: &str) -> Result<(i32, usize)> {
+        let field = self
+            .schema()
+            .field_with_name(column)
+            .map_err(|_| TableError::ColumnNotFound {
+                name: column.to_string(),
+            })?;
+        let dim = match field.data_type() {
+            DataType::FixedSizeList(item, size)
+                if matches!(
+                    item.data_type(),
+                    DataType::Float16 | DataType::Float32 | DataType::Float64
+                ) =>
+            {
+                *size as usize
+            }
+            other => {
+                return Err(TableError::InvalidIndexParams {
+                    what: format!(
+                        "column {column:?} is {other}; a vector index needs a fixed-size list of f16, f32 or f64"
+                    ),
+                });
+            }
+        };
+        Ok((self.manifest.schema.field_id(column)?, dim))
+    }
+
+    async fn read_vectors(&self, column: &str, dim: usize) -> Result<Column> {
+        let mut out = Column {
+            values: Vec::new(),
+            ids: Vec::new(),
+            skipped: 0,
+        };
+        let mut stream = self
+            .scan()
+            .project([column])
+            .with_row_id(true)
+            .try_into_stream()
+            .await?;
+        while let Some(batch) = stream.try_next().await? {
+            let missing = || TableError::Internal {
+                what: "index build scan lacks a column".into(),
+            };
+            let list: &FixedSizeListArray = batch.column_by_name(column).ok_or_else(missing)?.as_fixed_size_list();
+            let ids = batch
+                .column_by_name(ROW_ID)
+                .ok_or_else(missing)?
+                .as_primitive::<UInt64Type>();
+            let values = arrow_cast::cast(list.values(), &DataType::Float32)?;
+            let values = values.as_primitive::<Float32Type>();
+            for row in 0..list.len() {
+                let start = list.value_offset(row) as usize;
+                let vector = &values.values()[start..start + dim];
+                if list.is_null(row) || values.null_count() > 0 && (start..start + dim).any(|i| values.is_null(i)) {
+                    out.skipped += 1;
+                    continue;
+                }
+                if vector.iter().any(|v| !v.is_finite()) {
+                    out.skipped += 1;
+                    continue;
+                }
+                out.values.extend_from_slice(vector);
+                out.ids.push(ids.value(row));
+            }
+        }
+        Ok(out)
+    }
+
+    fn segment_message(&self, parts: SegmentParts<'_>) -> IndexSegment {
+        let fragments: RoaringBitmap = self.manifest.fragments.iter().map(|f| f.id as u32).collect();
+        let (kind, m, bits) = match parts.params.index_type {
+            IndexType::IvfFlat => (proto::IndexKind::IvfFlat, 0, 0),
+            IndexType::IvfPq => (
+                proto::IndexKind::IvfPq,
+                parts.index.quantizer().map_or(0, |q| q.num_sub_vectors() as u32),
+                8,
+            ),
+        };
+        let details = proto::VectorIndexDetails {
+            metric: metric_code(parts.params.metric) as i32,
+            dimension: parts.index.ivf().dim() as u32,
+            num_partitions: parts.index.ivf().num_partitions() as u32,
+            num_sub_vectors: m,
+            num_bits: bits,
+            default_nprobes: parts.calibration.nprobes as u32,
+            default_refine_factor: parts.calibration.refine_factor as u32,
+            seed: parts.params.seed,
+            skipped_rows: parts.skipped,
+        };
+        IndexSegment {
+            message: proto::IndexSegment {
+                uuid: parts.uuid,
+                name: parts.name,
+                kind: kind as i32,
+                field_ids: vec![parts.field_id],
+                dataset_version: self.version(),
+                fragment_bitmap: Vec::new(),
+                index_version: VECTOR_INDEX_VERSION,
+                created_at_micros: chrono::Utc::now().timestamp_micros(),
+                num_entries: parts.entries,
+                files: parts.files,
+                details: Some(proto::index_segment::Details::Vector(details)),
+            },
+            fragments,
+        }
+    }
+}
+
+struct SegmentParts<'a> {
+    uuid: String,
+    name: String,
+    field_id: i32,
+    params: &'a VectorIndexParams,
+    index: &'a IvfIndex,
+    calibration: Calibration,
+    entries: u64,
+    skipped: u64,
+    files: Vec<proto::IndexFile>,
+}
+
+/// The stored code of a metric.
+pub(crate) fn metric_code(metric: Metric) -> proto::VectorMetric {
+    match metric {
+        Metric::L2 => proto::VectorMetric::L2,
+        Metric::Cosine => proto::VectorMetric::Cosine,
+        Metric::Dot => proto::VectorMetric::Dot,
+        _ => proto::VectorMetric::Unspecified,
+    }
+}
+
+/// round(√rows) partitions, 1 below 4,096 rows, at most 65,536.
+fn default_partitions(rows: usize) -> usize {
+    if rows < 4096 {
+        1
+    } else {
+        ((rows as f64).sqrt().round() as usize).clamp(1, 65_536)
+    }
+}
+
+/// dim/4 sub-vectors up to 256 dimensions, dim/8 above.
+fn default_sub_vectors(dim: usize) -> usize {
+    if dim <= 256 { (dim / 4).max(1) } else { (dim / 8).max(1) }
+}
+
+/// A seeded random sample of at most `per_partition` vectors per
+/// partition (and at least 65,536 when there are that many, for the PQ
+/// codebooks), in random order.
+fn training_sample(data: Vectors<'_>, partitions: usize, per_partition: usize, seed: u64) -> Vec<f32> {
+    let wanted = (partitions * per_partition.max(1)).max(65_536).min(data.len());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let chosen = sample(&mut rng, data.len(), wanted);
+    chosen.iter().flat_map(|i| data.get(i).iter().copied()).collect()
+}

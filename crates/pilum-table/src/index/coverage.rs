@@ -1,0 +1,112 @@
+//! Which fragments each index segment covers after a commit.
+//!
+//! Entries are keyed by stable row id, and a search accepts an entry only if
+//! that row's live copy sits in a fragment the segment covers (its vector is
+//! then the one indexed). Commits therefore never rewrite index files; they
+//! only keep coverage truthful:
+//! - appended and moved rows land in new fragments, which start uncovered;
+//! - removed fragments leave every bitmap;
+//! - a compaction whose inputs a segment covered entirely hands coverage to
+//!   the outputs (same rows, ids and vectors), otherwise the outputs stay
+//!   uncovered and exact search takes them;
+//! - rewriting or dropping an indexed column drops the column's segments.
+
+use super::IndexSegment;
+use crate::error::{Result, TableError};
+use crate::manifest::Manifest;
+use crate::proto;
+use crate::schema::TableSchema;
+use crate::transaction::{Change, Transaction};
+use roaring::RoaringBitmap;
+
+/// The index section of the version `txn` builds on `latest`, given the
+/// version's resulting fragments and schema.
+pub(crate) fn carry_forward(
+    latest: Option<&Manifest>,
+    txn: &Transaction,
+    fragments: &[proto::Fragment],
+    schema: &TableSchema,
+) -> Result<Vec<IndexSegment>> {
+    let mut segments: Vec<IndexSegment> = match &txn.change {
+        Change::Replace { .. } => return Ok(Vec::new()),
+        Change::Restore { manifest } => manifest.indices.as_ref().clone(),
+        _ => latest.map(|m| m.indices.as_ref().clone()).unwrap_or_default(),
+    };
+    match &txn.change {
+        Change::Indices { added, removed } => {
+            for uuid in removed {
+                let before = segments.len();
+                segments.retain(|s| s.uuid() != uuid);
+                if segments.len() == before {
+                    return Err(conflict(
+                        latest,
+                        format!("index segment {uuid} was changed concurrently"),
+                    ));
+                }
+            }
+            let live = schema.top_level_ids();
+            for segment in added {
+                if !segment.message.field_ids.iter().all(|id| live.contains(id)) {
+                    return Err(conflict(
+                        latest,
+                        format!("the column of index {:?} was dropped concurrently", segment.name()),
+                    ));
+                }
+                if segments.iter().any(|s| s.name() == segment.name()) {
+                    return Err(TableError::IndexAlreadyExists {
+                        name: segment.name().to_string(),
+                    });
+                }
+                segments.push(segment.clone());
+            }
+        }
+        Change::Schema {
+            schema: new_schema,
+            superseded,
+            ..
+        } => {
+            let live = new_schema.top_level_ids();
+            segments.retain(|s| {
+                s.message
+                    .field_ids
+                    .iter()
+                    .all(|id| live.contains(id) && !superseded.contains(id))
+            });
+        }
+        Change::Rewrite {
+            removed,
+            fragments: outputs,
+        } => {
+            let inputs: RoaringBitmap = removed.iter().map(|&id| id as u32).collect();
+            // The outputs carry the ids this commit assigned: the fragments
+            // of the new version that the old one did not have.
+            let old_ids: RoaringBitmap = latest
+                .map(|m| m.fragments.iter().map(|f| f.id as u32).collect())
+                .unwrap_or_default();
+            let new_ids: RoaringBitmap = fragments
+                .iter()
+                .map(|f| f.id as u32)
+                .filter(|id| !old_ids.contains(*id))
+                .collect();
+            debug_assert_eq!(new_ids.len() as usize, outputs.len());
+            for segment in &mut segments {
+                if !inputs.is_empty() && inputs.is_subset(&segment.fragments) {
+                    segment.fragments |= &new_ids;
+                }
+            }
+        }
+        _ => {}
+    }
+    let live: RoaringBitmap = fragments.iter().map(|f| f.id as u32).collect();
+    for segment in &mut segments {
+        segment.fragments &= &live;
+    }
+    Ok(segments)
+}
+
+fn conflict(latest: Option<&Manifest>, reason: String) -> TableError {
+    TableError::CommitConflict {
+        version: latest.map_or(0, |m| m.version),
+        reason,
+    }
+}

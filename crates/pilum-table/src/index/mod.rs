@@ -1,0 +1,136 @@
+//! Indices beside the data: the manifest's index section, index files under
+//! `_indices/{uuid}/`, building, coverage bookkeeping at commit, and the
+//! cache of loaded segments. The byte layout is in `format-spec/index.md`.
+
+mod build;
+mod coverage;
+mod files;
+mod loaded;
+mod manage;
+
+pub use build::{IndexType, VectorIndexParams};
+pub(crate) use coverage::carry_forward;
+pub(crate) use loaded::{SegmentCache, metric_of};
+pub use manage::{IndexDescription, IndexStatistics};
+
+use crate::error::{Result, TableError};
+use crate::proto;
+use roaring::RoaringBitmap;
+
+/// Directory of index files, relative to the dataset root.
+pub const INDICES_DIR: &str = "_indices";
+/// Format version of the vector kinds' files this library writes and reads.
+pub const VECTOR_INDEX_VERSION: u32 = 1;
+
+/// One segment of an index, as a manifest holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexSegment {
+    /// The stored message.
+    pub message: proto::IndexSegment,
+    /// Covered fragment ids (decoded `fragment_bitmap`).
+    pub fragments: RoaringBitmap,
+}
+
+impl IndexSegment {
+    /// Decodes and validates a stored segment read from `path`.
+    pub fn from_message(message: proto::IndexSegment, path: &str) -> Result<Self> {
+        let corrupt = |what: String| TableError::corrupt(path, format!("index segment {:?}: {what}", message.name));
+        if message.uuid.len() != 32 || !message.uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(corrupt(format!("uuid {:?} is not 32 hex digits", message.uuid)));
+        }
+        validate_name(&message.name).map_err(|_| corrupt("invalid name".into()))?;
+        let fragments = RoaringBitmap::deserialize_from(message.fragment_bitmap.as_slice())
+            .map_err(|e| corrupt(format!("fragment bitmap does not decode: {e}")))?;
+        Ok(Self { message, fragments })
+    }
+
+    /// The message with the bitmap re-encoded.
+    pub fn to_message(&self) -> proto::IndexSegment {
+        let mut message = self.message.clone();
+        let mut bytes = Vec::with_capacity(self.fragments.serialized_size());
+        // Writing into a Vec cannot fail.
+        let _ = self.fragments.serialize_into(&mut bytes);
+        message.fragment_bitmap = bytes;
+        message
+    }
+
+    /// The logical index's name.
+    pub fn name(&self) -> &str {
+        &self.message.name
+    }
+
+    /// The segment's uuid.
+    pub fn uuid(&self) -> &str {
+        &self.message.uuid
+    }
+
+    /// The indexed top-level field id.
+    pub fn field_id(&self) -> Option<i32> {
+        self.message.field_ids.first().copied()
+    }
+
+    /// Vector details, for vector kinds.
+    pub fn vector(&self) -> Option<&proto::VectorIndexDetails> {
+        match &self.message.details {
+            Some(proto::index_segment::Details::Vector(v)) => Some(v),
+            None => None,
+        }
+    }
+
+    /// Whether this library can read the segment (known kind and version).
+    pub fn is_readable(&self) -> bool {
+        matches!(self.message.kind(), proto::IndexKind::IvfFlat | proto::IndexKind::IvfPq)
+            && self.message.index_version <= VECTOR_INDEX_VERSION
+            && self.vector().is_some()
+    }
+
+    /// The kind as pylance names it (`IVF_PQ`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self.message.kind() {
+            proto::IndexKind::IvfFlat => "IVF_FLAT",
+            proto::IndexKind::IvfPq => "IVF_PQ",
+            proto::IndexKind::Unspecified => "UNKNOWN",
+        }
+    }
+
+    /// The path of the file with `role`, if the segment lists one.
+    pub fn file(&self, role: &str) -> Option<&proto::IndexFile> {
+        self.message.files.iter().find(|f| f.role == role)
+    }
+}
+
+/// Checks an index name: 1–256 bytes, no `/`, no control characters.
+pub fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 256 || name.contains('/') || name.chars().any(char::is_control) {
+        return Err(TableError::InvalidArgument(format!(
+            "index name {name:?} must be 1 to 256 bytes without '/' or control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Decodes a manifest's index section, checking that segments of one name
+/// index the same field and cover disjoint fragments.
+pub(crate) fn decode_section(messages: Vec<proto::IndexSegment>, path: &str) -> Result<Vec<IndexSegment>> {
+    let segments = messages
+        .into_iter()
+        .map(|m| IndexSegment::from_message(m, path))
+        .collect::<Result<Vec<_>>>()?;
+    for (i, a) in segments.iter().enumerate() {
+        for b in &segments[i + 1..] {
+            if a.uuid() == b.uuid() {
+                return Err(TableError::corrupt(
+                    path,
+                    format!("index segment {} appears twice", a.uuid()),
+                ));
+            }
+            if a.name() == b.name() && !a.fragments.is_disjoint(&b.fragments) {
+                return Err(TableError::corrupt(
+                    path,
+                    format!("segments of index {:?} cover the same fragment", a.name()),
+                ));
+            }
+        }
+    }
+    Ok(segments)
+}

@@ -1,0 +1,120 @@
+//! Search through index segments: probe partitions nearest first, accept
+//! only entries whose row is live in a fragment the segment covers (so
+//! deleted and updated rows never come back, without any remap), and
+//! re-rank quantized candidates exactly.
+
+use super::exact::rank_batch;
+use super::plan::VectorQuery;
+use crate::dataset::Dataset;
+use crate::error::{Result, TableError};
+use crate::index::IndexSegment;
+use crate::rowids;
+use crate::scanner::ROW_ID;
+use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+use pilum_index::{Metric, Neighbor, TopK};
+use roaring::RoaringTreemap;
+use std::sync::Arc;
+
+/// How a segment search runs.
+pub(crate) struct AnnParams<'a> {
+    /// Candidates wanted (k × refine factor).
+    pub want: usize,
+    /// Partitions to probe (more when too few candidates were found).
+    pub nprobes: Option<usize>,
+    /// Row ids a pre-filter allows, if any.
+    pub allow: Option<&'a RoaringTreemap>,
+}
+
+impl Dataset {
+    /// Candidates from one segment: up to `want` entries, nearest first by
+    /// the index's distances.
+    pub(crate) async fn search_segment(
+        &self,
+        query: &VectorQuery,
+        segment: &IndexSegment,
+        params: &AnnParams<'_>,
+    ) -> Result<Vec<Neighbor>> {
+        let loaded = self.cache.segments.get(&self.location, segment).await?;
+        let details = segment.vector().cloned().unwrap_or_default();
+        let valid = self.valid_ids(segment).await?;
+        let partitions = loaded.index.ivf().num_partitions();
+        let nprobes = params
+            .nprobes
+            .unwrap_or(details.default_nprobes as usize)
+            .clamp(1, partitions);
+        let probe = loaded
+            .index
+            .probe(&query.query, partitions)
+            .map_err(TableError::index)?;
+        let mut top = TopK::new(params.want);
+        let mut accept = |id: u64| valid.contains(id) && params.allow.is_none_or(|a| a.contains(id));
+        for (probed, &(number, _)) in probe.ranked.iter().enumerate() {
+            // Past nprobes, keep going only while too few candidates passed
+            // (a selective filter, or many deleted rows).
+            if probed >= nprobes && top.len() >= params.want {
+                break;
+            }
+            let partition = loaded.partition(number).await?;
+            loaded
+                .index
+                .search_partition(&probe, number, &partition, &mut top, &mut accept)
+                .map_err(|e| match e {
+                    pilum_index::IndexError::Corrupt { what } => TableError::corrupt(
+                        segment.file("storage").map_or("index storage", |f| f.path.as_str()),
+                        what,
+                    ),
+                    other => TableError::index(other),
+                })?;
+        }
+        Ok(top.into_sorted())
+    }
+
+    /// Row ids whose live copy is in a fragment `segment` covers.
+    async fn valid_ids(&self, segment: &IndexSegment) -> Result<RoaringTreemap> {
+        let mut valid = RoaringTreemap::new();
+        for fragment in self.manifest.fragments.iter() {
+            if !segment.fragments.contains(fragment.id as u32) {
+                continue;
+            }
+            let Some(sequence) = &fragment.row_ids else { continue };
+            for (&start, &length) in sequence.starts.iter().zip(&sequence.lengths) {
+                valid.insert_range(start..start + length);
+            }
+            if fragment.deletion.is_some() {
+                let deleted = self.cache.deletions(&self.location, fragment).await?;
+                for id in rowids::ids_at(sequence, deleted.iter().map(u64::from)) {
+                    valid.remove(id);
+                }
+            }
+        }
+        Ok(valid)
+    }
+
+    /// The `k` nearest of `candidates` by exact distance, reading their
+    /// vectors by row id.
+    pub(crate) async fn refine(
+        &self,
+        query: &VectorQuery,
+        metric: Metric,
+        dim: usize,
+        candidates: &[Neighbor],
+    ) -> Result<Vec<Neighbor>> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<u64> = candidates.iter().map(|n| n.id).collect();
+        let vectors = self.take_rows(&ids, Some(&[query.column.as_str()])).await?;
+        let column: ArrayRef = vectors.column(0).clone();
+        let id_column: ArrayRef = Arc::new(UInt64Array::from(ids));
+        let schema = Schema::new(vec![
+            Field::new(&query.column, column.data_type().clone(), true),
+            Field::new(ROW_ID, DataType::UInt64, false),
+        ]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![column, id_column])?;
+        let mut top = TopK::new(query.k);
+        let prepared = metric.prepare_query(&query.query);
+        rank_batch(&batch, &query.column, dim, metric, &prepared, &mut top)?;
+        Ok(top.into_sorted())
+    }
+}

@@ -1,0 +1,56 @@
+//! Turning ranked row ids into result rows: take the requested columns by
+//! row id, apply a post-filter, append `_rowid` and `_distance`.
+
+use super::plan::DISTANCE;
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::expr::CompiledExpr;
+use crate::scanner::ROW_ID;
+use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+use arrow_select::filter::{filter as filter_array, filter_record_batch};
+use pilum_index::Neighbor;
+use std::sync::Arc;
+
+impl Dataset {
+    /// The rows of `winners` (nearest first) with `columns` (all when
+    /// `None`), then `_rowid` and `_distance`; rows failing `post` are dropped.
+    pub(crate) async fn search_output(
+        &self,
+        winners: &[Neighbor],
+        columns: Option<&[&str]>,
+        post: Option<&CompiledExpr>,
+    ) -> Result<RecordBatch> {
+        let output: Vec<String> = match columns {
+            Some(names) => names.iter().map(|n| n.to_string()).collect(),
+            None => self.schema().fields().iter().map(|f| f.name().clone()).collect(),
+        };
+        let mut needed = output.clone();
+        if let Some(post) = post {
+            needed.extend(post.columns().into_iter().filter(|c| !output.contains(c)));
+        }
+        let needed_refs: Vec<&str> = needed.iter().map(String::as_str).collect();
+        let ids = UInt64Array::from_iter_values(winners.iter().map(|n| n.id));
+        let distances = Float32Array::from_iter_values(winners.iter().map(|n| n.distance));
+        let mut rows = self.take_rows(ids.values(), Some(&needed_refs)).await?;
+        let (mut ids, mut distances): (ArrayRef, ArrayRef) = (Arc::new(ids), Arc::new(distances));
+        if let Some(post) = post {
+            let mask = post.mask(&rows)?;
+            rows = filter_record_batch(&rows, &mask)?;
+            ids = filter_array(&ids, &mask)?;
+            distances = filter_array(&distances, &mask)?;
+        }
+        let positions = output
+            .iter()
+            .map(|name| rows.schema().index_of(name))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let rows = rows.project(&positions)?;
+        let mut fields: Vec<Field> = rows.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut arrays: Vec<ArrayRef> = rows.columns().to_vec();
+        fields.push(Field::new(ROW_ID, DataType::UInt64, false));
+        arrays.push(ids);
+        fields.push(Field::new(DISTANCE, DataType::Float32, false));
+        arrays.push(distances);
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    }
+}

@@ -1,0 +1,226 @@
+//! The search planner: which index segments answer a query, which
+//! fragments are searched exactly, how filters apply, and the merge.
+
+use super::ann::AnnParams;
+use crate::dataset::Dataset;
+use crate::error::{Result, TableError};
+use crate::expr::CompiledExpr;
+use crate::index::{IndexSegment, metric_of};
+use crate::scanner::ROW_ID;
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use futures::TryStreamExt;
+use pilum_index::{Metric, Neighbor, TopK};
+use roaring::{RoaringBitmap, RoaringTreemap};
+
+/// Name of the distance column search results carry.
+pub const DISTANCE: &str = "_distance";
+
+/// A nearest-neighbor query over one vector column.
+#[derive(Debug, Clone)]
+pub struct VectorQuery {
+    /// The vector column: `FixedSizeList` of f16, f32 or f64.
+    pub column: String,
+    /// The query vector (as many values as the column's list size).
+    pub query: Vec<f32>,
+    /// Rows to return at most.
+    pub k: usize,
+    /// The distance to rank by; `None`: the index's metric, else L2.
+    pub metric: Option<Metric>,
+    /// Partitions to probe at least; `None`: the index's calibrated default.
+    pub nprobes: Option<usize>,
+    /// Candidates re-ranked exactly, as a multiple of `k`; `None`: the
+    /// index's calibrated default; `Some(0)`: none (quantized distances).
+    pub refine_factor: Option<usize>,
+    /// Search through an index when one covers the column (else exactly).
+    pub use_index: bool,
+    /// Search only the fragments an index covers (pylance's `fast_search`).
+    pub index_only: bool,
+}
+
+impl VectorQuery {
+    /// The `k` rows nearest to `query` in `column`, with every default.
+    pub fn new(column: impl Into<String>, query: Vec<f32>, k: usize) -> Self {
+        Self {
+            column: column.into(),
+            query,
+            k,
+            metric: None,
+            nprobes: None,
+            refine_factor: None,
+            use_index: true,
+            index_only: false,
+        }
+    }
+
+    /// The same query ranked by `metric`.
+    pub fn with_metric(mut self, metric: Metric) -> Self {
+        self.metric = Some(metric);
+        self
+    }
+}
+
+impl Dataset {
+    /// The `query.k` live rows nearest to the query vector, nearest first.
+    ///
+    /// Fragments covered by an index on the column (with the query's
+    /// metric) are searched through it; the others exactly; the two merge by
+    /// distance. With `prefilter`, `filter` (SQL) selects the candidates
+    /// first, so `k` rows come back whenever at least `k` match; without it
+    /// the `k` nearest are found first and `filter` then drops some
+    /// (pylance's default). The result has `columns` (all when `None`), then
+    /// `_rowid` and `_distance` (f32, pylance's values: squared L2,
+    /// `1 − cos`, `1 − dot`). Rows with null or non-finite vectors never
+    /// match. Ties are broken by row id.
+    pub async fn nearest(
+        &self,
+        query: &VectorQuery,
+        filter: Option<&str>,
+        prefilter: bool,
+        columns: Option<&[&str]>,
+    ) -> Result<RecordBatch> {
+        let dim = self.check_vector_column(query)?;
+        let post = match (filter, prefilter) {
+            (Some(sql), false) => Some(CompiledExpr::compile_predicate(sql, self.schema())?),
+            _ => None,
+        };
+        let pre = if prefilter { filter } else { None };
+        let segments = if query.use_index {
+            self.usable_segments(query)?
+        } else {
+            Vec::new()
+        };
+        let metric = query
+            .metric
+            .or_else(|| {
+                segments
+                    .first()
+                    .and_then(|s| s.vector())
+                    .and_then(|d| metric_of(d).ok())
+            })
+            .unwrap_or(Metric::L2);
+        if segments.is_empty() {
+            if query.use_index && query.index_only {
+                return Err(TableError::InvalidArgument(format!(
+                    "fast_search needs an index on {:?} with metric {metric}",
+                    query.column
+                )));
+            }
+            let winners = self.exact_neighbors(query, metric, dim, None, pre).await?;
+            return self.search_output(&winners, columns, post.as_ref()).await;
+        }
+        let covered = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
+        let (covered_ids, uncovered_ids): (Vec<u64>, Vec<u64>) = self
+            .manifest
+            .fragments
+            .iter()
+            .map(|f| f.id)
+            .partition(|id| covered.contains(*id as u32));
+        let allow = match pre {
+            Some(sql) if !covered_ids.is_empty() => Some(self.allowed_ids(sql, covered_ids).await?),
+            _ => None,
+        };
+        let quantized = segments
+            .iter()
+            .any(|s| s.message.kind() == crate::proto::IndexKind::IvfPq);
+        let refine = match query.refine_factor {
+            Some(r) => r,
+            None if quantized => segments
+                .iter()
+                .filter_map(|s| s.vector())
+                .map(|d| d.default_refine_factor as usize)
+                .max()
+                .unwrap_or(1),
+            None => 0,
+        };
+        let params = AnnParams {
+            want: query.k.saturating_mul(refine.max(1)),
+            nprobes: query.nprobes,
+            allow: allow.as_ref(),
+        };
+        let mut candidates = TopK::new(params.want);
+        for segment in &segments {
+            for n in self.search_segment(query, segment, &params).await? {
+                candidates.push(n.distance, n.id);
+            }
+        }
+        let mut found = candidates.into_sorted();
+        if quantized && refine > 0 {
+            found = self.refine(query, metric, dim, &found).await?;
+        }
+        let mut top = TopK::new(query.k);
+        for n in found {
+            top.push(n.distance, n.id);
+        }
+        if !query.index_only && !uncovered_ids.is_empty() {
+            for n in self
+                .exact_neighbors(query, metric, dim, Some(uncovered_ids), pre)
+                .await?
+            {
+                top.push(n.distance, n.id);
+            }
+        }
+        let winners: Vec<Neighbor> = top.into_sorted();
+        self.search_output(&winners, columns, post.as_ref()).await
+    }
+
+    /// [`Dataset::nearest`] without any index: every live row is compared.
+    pub async fn nearest_exact(
+        &self,
+        query: &VectorQuery,
+        filter: Option<&str>,
+        prefilter: bool,
+        columns: Option<&[&str]>,
+    ) -> Result<RecordBatch> {
+        let query = VectorQuery {
+            use_index: false,
+            index_only: false,
+            ..query.clone()
+        };
+        self.nearest(&query, filter, prefilter, columns).await
+    }
+
+    /// The readable segments of the first index on the query's column whose
+    /// metric fits the query.
+    fn usable_segments(&self, query: &VectorQuery) -> Result<Vec<&IndexSegment>> {
+        let field_id = self.manifest.schema.field_id(&query.column)?;
+        let fits = |s: &&IndexSegment| {
+            s.is_readable()
+                && s.message.field_ids == [field_id]
+                && s.vector()
+                    .and_then(|d| metric_of(d).ok())
+                    .is_some_and(|m| query.metric.is_none_or(|q| q == m))
+        };
+        let Some(name) = self.manifest.indices.iter().find(fits).map(|s| s.name().to_string()) else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .manifest
+            .indices
+            .iter()
+            .filter(|s| s.name() == name)
+            .filter(fits)
+            .collect())
+    }
+
+    /// Row ids of the live rows of `fragments` that pass `filter`.
+    async fn allowed_ids(&self, filter: &str, fragments: Vec<u64>) -> Result<RoaringTreemap> {
+        let mut stream = self
+            .scan()
+            .project(Vec::<String>::new())
+            .filter(filter)
+            .with_row_id(true)
+            .with_fragments(fragments)
+            .try_into_stream()
+            .await?;
+        let mut allowed = RoaringTreemap::new();
+        while let Some(batch) = stream.try_next().await? {
+            let ids = batch.column_by_name(ROW_ID).ok_or_else(|| TableError::Internal {
+                what: "filter scan lacks _rowid".into(),
+            })?;
+            allowed.extend(ids.as_primitive::<UInt64Type>().values().iter().copied());
+        }
+        Ok(allowed)
+    }
+}

@@ -1,0 +1,451 @@
+//! Vector indices end to end: recall against brute force with default
+//! parameters, exactness with every partition probed, no stale or deleted
+//! rows after append, delete, update, merge_insert and compaction (no
+//! remap), filters, time travel, drop and cleanup, bad input and corrupt
+//! index files, and a build racing an append.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Int64Type};
+use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use common::stream_of;
+use pilum_index::Metric;
+use pilum_table::*;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use std::sync::Arc;
+
+const DIM: usize = 16;
+const ROWS: i64 = 8000;
+
+/// Vectors around 40 centres (spread 0.45), `count` of them, seeded.
+fn clustered(count: usize, seed: u64) -> Vec<f32> {
+    let mut centres_rng = StdRng::seed_from_u64(1);
+    let centres: Vec<f32> = (0..40 * DIM).map(|_| centres_rng.random_range(-1.0f32..1.0)).collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count)
+        .flat_map(|_| {
+            let c = rng.random_range(0..40);
+            (0..DIM)
+                .map(|d| centres[c * DIM + d] + rng.random_range(-0.45f32..0.45))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn batch(ids: std::ops::Range<i64>, values: &[f32]) -> RecordBatch {
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let emb = FixedSizeListArray::try_new(
+        item.clone(),
+        DIM as i32,
+        Arc::new(Float32Array::from(values.to_vec())),
+        None,
+    )
+    .unwrap();
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("emb", DataType::FixedSizeList(item, DIM as i32), true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef, Arc::new(emb)],
+    )
+    .unwrap()
+}
+
+/// `ROWS` clustered rows in four fragments, at `location`.
+async fn dataset_at(location: DatasetLocation) -> Dataset {
+    let values = clustered(ROWS as usize, 2);
+    let batches: Vec<RecordBatch> = (0..ROWS)
+        .step_by(1000)
+        .map(|s| batch(s..s + 1000, &values[s as usize * DIM..(s as usize + 1000) * DIM]))
+        .collect();
+    let params = WriteParams {
+        max_rows_per_file: 2000,
+        ..Default::default()
+    };
+    Dataset::write(
+        location,
+        batches[0].schema(),
+        stream_of(batches),
+        WriteMode::Create,
+        &params,
+    )
+    .await
+    .unwrap()
+}
+
+async fn dataset() -> Dataset {
+    dataset_at(DatasetLocation::in_store(
+        Arc::new(object_store::memory::InMemory::new()),
+        "ds",
+    ))
+    .await
+}
+
+fn ids_of(result: &RecordBatch) -> Vec<i64> {
+    result
+        .column_by_name("id")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec()
+}
+
+fn distances_of(result: &RecordBatch) -> Vec<f32> {
+    result
+        .column_by_name("_distance")
+        .unwrap()
+        .as_primitive::<Float32Type>()
+        .values()
+        .to_vec()
+}
+
+fn params(kind: IndexType, metric: Metric) -> VectorIndexParams {
+    VectorIndexParams {
+        metric,
+        replace: true,
+        ..VectorIndexParams::new("emb", kind)
+    }
+}
+
+/// Recall@k of `got` against `truth`.
+fn recall(got: &[i64], truth: &[i64]) -> f32 {
+    truth.iter().filter(|id| got.contains(id)).count() as f32 / truth.len().max(1) as f32
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_parameters_reach_recall_for_every_kind_and_metric() {
+    let mut ds = dataset().await;
+    let queries = clustered(20, 77);
+    for kind in [IndexType::IvfFlat, IndexType::IvfPq] {
+        for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+            ds.create_index(&params(kind, metric), &Progress::none()).await.unwrap();
+            let stats = ds.index_statistics("emb_idx").unwrap();
+            assert_eq!((stats.num_indexed_rows, stats.num_unindexed_rows), (ROWS as u64, 0));
+            let mut total = 0.0;
+            for q in queries.chunks_exact(DIM) {
+                let query = VectorQuery::new("emb", q.to_vec(), 10);
+                let indexed = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+                let exact = ds
+                    .nearest_exact(&query.clone().with_metric(metric), None, false, Some(&["id"]))
+                    .await
+                    .unwrap();
+                total += recall(&ids_of(&indexed), &ids_of(&exact));
+                let d = distances_of(&indexed);
+                assert!(d.windows(2).all(|w| w[0] <= w[1]), "distances ascend");
+            }
+            let mean = total / 20.0;
+            assert!(mean >= 0.9, "{kind:?} {metric}: recall@10 {mean} with {stats:?}");
+        }
+    }
+}
+
+/// Full-probe IVF_FLAT must equal exact search over the live rows: ids and
+/// distances. Checked after every kind of change.
+async fn assert_full_probe_is_exact(ds: &Dataset, what: &str) {
+    let stats = ds.index_statistics("emb_idx").unwrap();
+    for q in clustered(5, 1000 + ds.version()).chunks_exact(DIM) {
+        let query = VectorQuery {
+            nprobes: Some(stats.num_partitions as usize),
+            ..VectorQuery::new("emb", q.to_vec(), 15)
+        };
+        let indexed = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+        let exact = ds.nearest_exact(&query, None, false, Some(&["id"])).await.unwrap();
+        assert_eq!(ids_of(&indexed), ids_of(&exact), "{what}");
+        for (a, b) in distances_of(&indexed).iter().zip(distances_of(&exact)) {
+            assert!((a - b).abs() < 1e-4, "{what}: {a} vs {b}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_never_bring_back_stale_or_deleted_rows_and_need_no_remap() {
+    let mut ds = dataset().await;
+    ds.create_index(&params(IndexType::IvfFlat, Metric::L2), &Progress::none())
+        .await
+        .unwrap();
+    let uuid = ds.index_segments()[0].uuid().to_string();
+    assert_full_probe_is_exact(&ds, "fresh").await;
+
+    // Append: new rows are uncovered and found by exact search.
+    let extra = clustered(500, 3);
+    ds.append(
+        stream_of(vec![batch(ROWS..ROWS + 500, &extra)]),
+        &WriteParams::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 500);
+    let query = VectorQuery::new("emb", extra[..DIM].to_vec(), 1);
+    assert_eq!(
+        ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()),
+        [ROWS]
+    );
+    assert_full_probe_is_exact(&ds, "append").await;
+
+    // Delete: gone rows never return.
+    ds.delete("id % 3 = 0").await.unwrap();
+    assert_full_probe_is_exact(&ds, "delete").await;
+
+    // Update: moved rows leave coverage; the index's copies are stale.
+    ds.update(&[("id", "id + 100000")], Some("id % 3 = 1 AND id < 4000"))
+        .await
+        .unwrap();
+    assert_full_probe_is_exact(&ds, "update").await;
+
+    // merge_insert: new vectors for existing ids, and new rows.
+    let fresh = clustered(300, 4);
+    let source = batch(1000..1300, &fresh);
+    let (merged, _) = ds
+        .merge_insert(["id"])
+        .when_matched_update_all(None)
+        .when_not_matched_insert_all()
+        .execute(stream_of(vec![source]))
+        .await
+        .unwrap();
+    ds = merged;
+    assert_full_probe_is_exact(&ds, "merge_insert").await;
+    let query = VectorQuery::new("emb", fresh[5 * DIM..6 * DIM].to_vec(), 1);
+    let found = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+    assert_eq!(ids_of(&found), [1005], "the new vector is found, not the stale one");
+
+    // Compaction: rows keep their ids; the same segment still answers.
+    ds.compact_files(&CompactionOptions::default()).await.unwrap();
+    assert_eq!(ds.index_segments()[0].uuid(), uuid, "no rebuild");
+    assert_full_probe_is_exact(&ds, "compaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_of_covered_fragments_keeps_them_covered() {
+    let mut ds = dataset().await;
+    ds.create_index(&params(IndexType::IvfPq, Metric::L2), &Progress::none())
+        .await
+        .unwrap();
+    ds.compact_files(&CompactionOptions::default()).await.unwrap();
+    let stats = ds.index_statistics("emb_idx").unwrap();
+    assert_eq!(stats.num_unindexed_rows, 0, "{stats:?}");
+    assert_eq!(ds.fragments().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefilter_returns_k_matching_rows_at_one_percent_selectivity() {
+    let mut ds = dataset().await;
+    for kind in [IndexType::IvfFlat, IndexType::IvfPq] {
+        ds.create_index(&params(kind, Metric::L2), &Progress::none())
+            .await
+            .unwrap();
+        let q = clustered(1, 9);
+        let query = VectorQuery::new("emb", q.clone(), 10);
+        let filter = Some("id % 100 = 7");
+        let result = ds.nearest(&query, filter, true, Some(&["id"])).await.unwrap();
+        let ids = ids_of(&result);
+        assert_eq!(ids.len(), 10, "{kind:?}");
+        assert!(ids.iter().all(|id| id % 100 == 7), "{kind:?}: {ids:?}");
+        let exact = ds.nearest_exact(&query, filter, true, Some(&["id"])).await.unwrap();
+        assert!(recall(&ids, &ids_of(&exact)) >= 0.8, "{kind:?}");
+        // Post-filter: the 10 nearest, then the filter; at most 10 remain.
+        let post = ds
+            .nearest(&query, Some("id % 2 = 0"), false, Some(&["id"]))
+            .await
+            .unwrap();
+        assert!(post.num_rows() <= 10 && ids_of(&post).iter().all(|id| id % 2 == 0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_drop_and_cleanup() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().to_str().unwrap().to_string();
+    let mut ds = dataset_at(DatasetLocation::from_store_location(
+        pilum_io::parse_uri(&uri).unwrap(),
+        &uri,
+    ))
+    .await;
+    let before = ds.version();
+    ds.create_index(&params(IndexType::IvfPq, Metric::Cosine), &Progress::none())
+        .await
+        .unwrap();
+    let indexed = ds.version();
+    assert_eq!(ds.manifest().operation(), Operation::CreateIndex);
+    assert!(ds.checkout_version(before).await.unwrap().describe_indices().is_empty());
+    let description = &ds.describe_indices()[0];
+    assert_eq!(
+        (
+            description.name.as_str(),
+            description.index_type.as_str(),
+            description.field_names.clone()
+        ),
+        ("emb_idx", "IVF_PQ", vec!["emb".to_string()])
+    );
+    // Cleanup keeps the files the latest version needs.
+    ds.cleanup_old_versions(std::time::Duration::ZERO).await.unwrap();
+    let reopened = Dataset::open(&uri).await.unwrap();
+    let query = VectorQuery::new("emb", clustered(1, 5), 5);
+    assert_eq!(reopened.nearest(&query, None, false, None).await.unwrap().num_rows(), 5);
+
+    ds.drop_index("emb_idx").await.unwrap();
+    assert!(ds.describe_indices().is_empty());
+    assert!(matches!(
+        ds.drop_index("emb_idx").await,
+        Err(TableError::IndexNotFound { .. })
+    ));
+    // The indexed version still searches through its index.
+    let old = ds.checkout_version(indexed).await.unwrap();
+    assert_eq!(old.nearest(&query, None, false, None).await.unwrap().num_rows(), 5);
+    // Once no retained version lists the index, cleanup removes its files.
+    let index_files = || std::fs::read_dir(dir.path().join("_indices")).map_or(0, |d| d.count());
+    assert_eq!(index_files(), 1);
+    let stats = ds.cleanup_old_versions(std::time::Duration::ZERO).await.unwrap();
+    assert!(stats.files_removed >= 3, "{stats:?}");
+    let remaining: usize = std::fs::read_dir(dir.path().join("_indices"))
+        .map(|d| d.map(|e| std::fs::read_dir(e.unwrap().path()).unwrap().count()).sum())
+        .unwrap_or(0);
+    assert_eq!(remaining, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_typed_errors_and_change_nothing() {
+    let mut ds = dataset().await;
+    let version = ds.version();
+    let bad = [
+        VectorIndexParams::new("id", IndexType::IvfFlat),
+        VectorIndexParams::new("missing", IndexType::IvfFlat),
+        VectorIndexParams {
+            num_partitions: Some(0),
+            ..VectorIndexParams::new("emb", IndexType::IvfFlat)
+        },
+        VectorIndexParams {
+            num_sub_vectors: Some(DIM + 1),
+            ..VectorIndexParams::new("emb", IndexType::IvfPq)
+        },
+        VectorIndexParams {
+            num_sub_vectors: Some(4),
+            ..VectorIndexParams::new("emb", IndexType::IvfFlat)
+        },
+        VectorIndexParams {
+            name: Some("a/b".into()),
+            ..VectorIndexParams::new("emb", IndexType::IvfFlat)
+        },
+    ];
+    for params in bad {
+        let err = ds.create_index(&params, &Progress::none()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TableError::InvalidIndexParams { .. }
+                    | TableError::ColumnNotFound { .. }
+                    | TableError::InvalidArgument(_)
+            ),
+            "{params:?}: {err:?}"
+        );
+    }
+    assert!(IndexType::parse("HNSW_BANANA").is_err());
+    assert_eq!(ds.version(), version);
+    ds.create_index(&VectorIndexParams::new("emb", IndexType::IvfFlat), &Progress::none())
+        .await
+        .unwrap();
+    let again = ds
+        .create_index(&VectorIndexParams::new("emb", IndexType::IvfFlat), &Progress::none())
+        .await;
+    assert!(matches!(again, Err(TableError::IndexAlreadyExists { .. })), "{again:?}");
+    // A small table cannot train 256 PQ codes.
+    let small = DatasetLocation::in_store(Arc::new(object_store::memory::InMemory::new()), "small");
+    let rows = batch(0..100, &clustered(100, 6));
+    let mut small = Dataset::write(
+        small,
+        rows.schema(),
+        stream_of(vec![rows]),
+        WriteMode::Create,
+        &WriteParams::default(),
+    )
+    .await
+    .unwrap();
+    let err = small
+        .create_index(&VectorIndexParams::new("emb", IndexType::IvfPq), &Progress::none())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TableError::InvalidIndexParams { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_index_files_are_reported_and_exact_search_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = dir.path().to_str().unwrap().to_string();
+    let mut ds = dataset_at(DatasetLocation::from_store_location(
+        pilum_io::parse_uri(&uri).unwrap(),
+        &uri,
+    ))
+    .await;
+    ds.create_index(&params(IndexType::IvfPq, Metric::L2), &Progress::none())
+        .await
+        .unwrap();
+    let storage = ds.index_segments()[0].file("storage").unwrap().path.clone();
+    // Flip bytes in the middle of the codes.
+    let file = dir.path().join(&storage);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 3;
+    for b in &mut bytes[middle..middle + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let ds = Dataset::open(&uri).await.unwrap();
+    let query = VectorQuery {
+        nprobes: Some(1000),
+        ..VectorQuery::new("emb", clustered(1, 8), 5)
+    };
+    let err = ds.nearest(&query, None, false, None).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, TableError::Corrupt { .. } | TableError::File(_)),
+        "{err:?}"
+    );
+    assert!(text.contains("storage.pilum") || text.contains(&storage), "{text}");
+    let exact = VectorQuery {
+        use_index: false,
+        ..query.clone()
+    };
+    assert_eq!(ds.nearest(&exact, None, false, None).await.unwrap().num_rows(), 5);
+    // A missing model file is reported by path too.
+    std::fs::remove_file(
+        dir.path()
+            .join(ds.index_segments()[0].file("ivf").unwrap().path.clone()),
+    )
+    .unwrap();
+    let ds = Dataset::open(&uri).await.unwrap();
+    let err = ds.nearest(&query, None, false, None).await.unwrap_err();
+    assert!(err.to_string().contains("ivf.pilum"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_racing_an_append_lands_with_the_new_rows_uncovered() {
+    let ds = dataset().await;
+    let mut builder = ds.clone();
+    let mut writer = ds.clone();
+    let extra = clustered(200, 12);
+    writer
+        .append(
+            stream_of(vec![batch(ROWS..ROWS + 200, &extra)]),
+            &WriteParams::default(),
+        )
+        .await
+        .unwrap();
+    builder
+        .create_index(&params(IndexType::IvfFlat, Metric::L2), &Progress::none())
+        .await
+        .unwrap();
+    let latest = builder.checkout_latest().await.unwrap();
+    assert_eq!(latest.count_rows(None).await.unwrap(), ROWS as u64 + 200);
+    let stats = latest.index_statistics("emb_idx").unwrap();
+    assert_eq!((stats.num_indexed_rows, stats.num_unindexed_rows), (ROWS as u64, 200));
+    assert_full_probe_is_exact(&latest, "after race").await;
+    // Two builds of one name: the second loses cleanly.
+    let mut second = ds.clone();
+    let err = second
+        .create_index(&VectorIndexParams::new("emb", IndexType::IvfFlat), &Progress::none())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TableError::IndexAlreadyExists { .. }), "{err:?}");
+}
