@@ -299,6 +299,48 @@ pub struct Probe {
     pub ranked: Vec<(u32, f32)>,
 }
 
+/// One partition from the members of `parts` whose ids `keep` accepts,
+/// ids ascending (an id kept twice keeps its first part's entry). `width`
+/// is the payload values per member (dimension, or code bytes).
+pub fn merge_partitions(parts: &[&Partition], width: usize, keep: &dyn Fn(u64) -> bool) -> Result<Partition> {
+    let mut entries: Vec<(u64, usize, usize)> = Vec::new();
+    for (p, part) in parts.iter().enumerate() {
+        entries.extend(
+            part.ids
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| keep(**id))
+                .map(|(i, id)| (*id, p, i)),
+        );
+    }
+    entries.sort_unstable();
+    entries.dedup_by_key(|e| e.0);
+    let ids = entries.iter().map(|e| e.0).collect();
+    let payload = match parts.first().map(|p| &p.payload) {
+        Some(Payload::Codes(_)) | None => {
+            let mut codes = Vec::with_capacity(entries.len() * width);
+            for &(_, p, i) in &entries {
+                let Payload::Codes(c) = &parts[p].payload else {
+                    return Err(IndexError::params("mixed payload kinds"));
+                };
+                codes.extend_from_slice(&c[i * width..(i + 1) * width]);
+            }
+            Payload::Codes(codes)
+        }
+        Some(Payload::Vectors(_)) => {
+            let mut values = Vec::with_capacity(entries.len() * width);
+            for &(_, p, i) in &entries {
+                let Payload::Vectors(v) = &parts[p].payload else {
+                    return Err(IndexError::params("mixed payload kinds"));
+                };
+                values.extend_from_slice(&v[i * width..(i + 1) * width]);
+            }
+            Payload::Vectors(values)
+        }
+    };
+    Ok(Partition { ids, payload })
+}
+
 /// Groups encoded members by partition: `ids[i]` went to `assignment[i]`.
 /// Each partition's members come out in ascending id order.
 pub fn group_by_partition(

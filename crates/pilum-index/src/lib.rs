@@ -30,7 +30,7 @@ pub use calibrate::{Calibration, CalibrationParams, calibrate};
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
 pub use ivf::IvfModel;
-pub use ivf_index::{CodeTable, IvfIndex, Partition, Payload, Probe, group_by_partition};
+pub use ivf_index::{CodeTable, IvfIndex, Partition, Payload, Probe, group_by_partition, merge_partitions};
 pub use kmeans::{KMeans, KMeansResult};
 pub use metric::Metric;
 pub use pq::ProductQuantizer;

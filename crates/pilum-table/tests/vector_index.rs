@@ -449,3 +449,77 @@ async fn a_build_racing_an_append_lands_with_the_new_rows_uncovered() {
         .unwrap_err();
     assert!(matches!(err, TableError::IndexAlreadyExists { .. }), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entries() {
+    let mut ds = dataset().await;
+    for kind in [IndexType::IvfFlat, IndexType::IvfPq] {
+        ds.create_index(&params(kind, Metric::L2), &Progress::none())
+            .await
+            .unwrap();
+        let first = ds.index_segments()[0].clone();
+        let extra = clustered(600, 21);
+        let start = ROWS + if kind == IndexType::IvfFlat { 0 } else { 1000 };
+        ds.append(
+            stream_of(vec![batch(start..start + 600, &extra)]),
+            &WriteParams::default(),
+        )
+        .await
+        .unwrap();
+        // Nothing to merge, nothing uncovered: no new version.
+        let delta = OptimizeIndexOptions {
+            num_indices_to_merge: 0,
+            ..Default::default()
+        };
+        ds.optimize_indices(&delta).await.unwrap();
+        let segments = ds.index_segments().to_vec();
+        assert_eq!(segments.len(), 2, "{kind:?}");
+        assert_eq!(segments[0], first, "the first segment is untouched");
+        assert_eq!(segments[1].message.num_entries, 600);
+        assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 0);
+        let version = ds.version();
+        ds.optimize_indices(&delta).await.unwrap();
+        assert_eq!(ds.version(), version, "nothing to do commits nothing");
+        if kind == IndexType::IvfFlat {
+            assert_full_probe_is_exact(&ds, "delta segment").await;
+        }
+        // Delete and update, then fold both segments into one: the folded
+        // segment holds only live entries.
+        ds.delete("id % 5 = 0").await.unwrap();
+        ds.update(&[("id", "id + 500000")], Some("id % 5 = 1 AND id < 2000"))
+            .await
+            .unwrap();
+        let merge = OptimizeIndexOptions {
+            num_indices_to_merge: 2,
+            ..Default::default()
+        };
+        ds.optimize_indices(&merge).await.unwrap();
+        let segments = ds.index_segments();
+        assert_eq!(segments.len(), 1, "{kind:?}");
+        assert_eq!(segments[0].message.num_entries, ds.count_rows(None).await.unwrap());
+        assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 0);
+        if kind == IndexType::IvfFlat {
+            assert_full_probe_is_exact(&ds, "merged").await;
+        }
+        let query = VectorQuery::new("emb", extra[..DIM].to_vec(), 1);
+        let found = ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap());
+        assert!(found == [start] || start % 5 == 0, "{found:?}");
+        // Retrain replaces every segment with a fresh build.
+        let before = ds.index_segments()[0].uuid().to_string();
+        ds.optimize_indices(&OptimizeIndexOptions {
+            retrain: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        assert_ne!(ds.index_segments()[0].uuid(), before);
+        assert!(matches!(
+            ds.optimize_indices(&OptimizeIndexOptions {
+                index_names: Some(vec!["nope".into()]),
+                ..Default::default()
+            })
+            .await,
+            Err(TableError::IndexNotFound { .. })
+        ));
+    }
+}

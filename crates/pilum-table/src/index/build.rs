@@ -2,23 +2,17 @@
 //! column with stable row ids, train on a sample, route every vector to its
 //! partition, write the segment's files, calibrate query defaults, commit.
 
-use super::files::{write_model, write_storage};
-use super::{IndexSegment, VECTOR_INDEX_VERSION, validate_name};
+use super::segment::NewSegment;
+use super::validate_name;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
 use crate::proto::{self, Operation};
-use crate::scanner::ROW_ID;
 use crate::transaction::{Change, Transaction};
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, UInt64Type};
-use arrow_array::{Array, FixedSizeListArray};
 use arrow_schema::DataType;
-use futures::TryStreamExt;
-use pilum_index::{Calibration, CalibrationParams, IvfIndex, KMeans, Metric, Vectors, calibrate, group_by_partition};
+use pilum_index::{CalibrationParams, IvfIndex, KMeans, Metric, Vectors, calibrate, group_by_partition};
 use rand::SeedableRng;
 use rand::seq::index::sample;
-use roaring::RoaringBitmap;
 
 /// Vector index kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,13 +88,6 @@ impl VectorIndexParams {
     }
 }
 
-/// Vectors read for a build: values, their row ids, and rows skipped.
-struct Column {
-    values: Vec<f32>,
-    ids: Vec<u64>,
-    skipped: u64,
-}
-
 impl Dataset {
     /// Builds a vector index over the live rows of this version and commits
     /// it (the new version's fragments appended meanwhile stay uncovered
@@ -121,7 +108,7 @@ impl Dataset {
             return Err(TableError::IndexAlreadyExists { name });
         }
         progress.report("reading vectors", 0, 1);
-        let column = self.read_vectors(&params.column, dim).await?;
+        let column = self.read_vectors(&params.column, dim, None).await?;
         progress.report("reading vectors", 1, 1);
         let rows = column.ids.len();
         if rows == 0 {
@@ -192,23 +179,36 @@ impl Dataset {
         })??;
         let (partitions_data, skipped, params) = grouped;
         progress.report("training", 1, 1);
-        let uuid = crate::paths::random_id();
         progress.report("writing", 0, 1);
-        let (storage, extents) = write_storage(&self.location, &uuid, &index, &partitions_data).await?;
-        let mut files = write_model(&self.location, &uuid, &index, &extents).await?;
-        files.push(storage);
+        let (kind, bits) = match params.index_type {
+            IndexType::IvfFlat => (proto::IndexKind::IvfFlat, 0),
+            IndexType::IvfPq => (proto::IndexKind::IvfPq, 8),
+        };
+        let details = proto::VectorIndexDetails {
+            metric: metric_code(params.metric) as i32,
+            dimension: dim as u32,
+            num_partitions: partitions as u32,
+            num_sub_vectors: index.quantizer().map_or(0, |q| q.num_sub_vectors() as u32),
+            num_bits: bits,
+            default_nprobes: calibration.nprobes as u32,
+            default_refine_factor: calibration.refine_factor as u32,
+            seed: params.seed,
+            skipped_rows: skipped,
+        };
+        let segment = self
+            .write_segment(
+                &index,
+                &partitions_data,
+                NewSegment {
+                    name: name.clone(),
+                    field_id,
+                    kind,
+                    details,
+                    fragments: self.manifest.fragments.iter().map(|f| f.id as u32).collect(),
+                },
+            )
+            .await?;
         progress.report("writing", 1, 1);
-        let segment = self.segment_message(SegmentParts {
-            uuid,
-            name: name.clone(),
-            field_id,
-            params: &params,
-            index: &index,
-            calibration,
-            entries: rows as u64,
-            skipped,
-            files,
-        });
         let change = Change::Indices {
             added: vec![segment],
             removed: existing,
@@ -245,98 +245,6 @@ impl Dataset {
         };
         Ok((self.manifest.schema.field_id(column)?, dim))
     }
-
-    async fn read_vectors(&self, column: &str, dim: usize) -> Result<Column> {
-        let mut out = Column {
-            values: Vec::new(),
-            ids: Vec::new(),
-            skipped: 0,
-        };
-        let mut stream = self
-            .scan()
-            .project([column])
-            .with_row_id(true)
-            .try_into_stream()
-            .await?;
-        while let Some(batch) = stream.try_next().await? {
-            let missing = || TableError::Internal {
-                what: "index build scan lacks a column".into(),
-            };
-            let list: &FixedSizeListArray = batch.column_by_name(column).ok_or_else(missing)?.as_fixed_size_list();
-            let ids = batch
-                .column_by_name(ROW_ID)
-                .ok_or_else(missing)?
-                .as_primitive::<UInt64Type>();
-            let values = arrow_cast::cast(list.values(), &DataType::Float32)?;
-            let values = values.as_primitive::<Float32Type>();
-            for row in 0..list.len() {
-                let start = list.value_offset(row) as usize;
-                let vector = &values.values()[start..start + dim];
-                if list.is_null(row) || values.null_count() > 0 && (start..start + dim).any(|i| values.is_null(i)) {
-                    out.skipped += 1;
-                    continue;
-                }
-                if vector.iter().any(|v| !v.is_finite()) {
-                    out.skipped += 1;
-                    continue;
-                }
-                out.values.extend_from_slice(vector);
-                out.ids.push(ids.value(row));
-            }
-        }
-        Ok(out)
-    }
-
-    fn segment_message(&self, parts: SegmentParts<'_>) -> IndexSegment {
-        let fragments: RoaringBitmap = self.manifest.fragments.iter().map(|f| f.id as u32).collect();
-        let (kind, m, bits) = match parts.params.index_type {
-            IndexType::IvfFlat => (proto::IndexKind::IvfFlat, 0, 0),
-            IndexType::IvfPq => (
-                proto::IndexKind::IvfPq,
-                parts.index.quantizer().map_or(0, |q| q.num_sub_vectors() as u32),
-                8,
-            ),
-        };
-        let details = proto::VectorIndexDetails {
-            metric: metric_code(parts.params.metric) as i32,
-            dimension: parts.index.ivf().dim() as u32,
-            num_partitions: parts.index.ivf().num_partitions() as u32,
-            num_sub_vectors: m,
-            num_bits: bits,
-            default_nprobes: parts.calibration.nprobes as u32,
-            default_refine_factor: parts.calibration.refine_factor as u32,
-            seed: parts.params.seed,
-            skipped_rows: parts.skipped,
-        };
-        IndexSegment {
-            message: proto::IndexSegment {
-                uuid: parts.uuid,
-                name: parts.name,
-                kind: kind as i32,
-                field_ids: vec![parts.field_id],
-                dataset_version: self.version(),
-                fragment_bitmap: Vec::new(),
-                index_version: VECTOR_INDEX_VERSION,
-                created_at_micros: chrono::Utc::now().timestamp_micros(),
-                num_entries: parts.entries,
-                files: parts.files,
-                details: Some(proto::index_segment::Details::Vector(details)),
-            },
-            fragments,
-        }
-    }
-}
-
-struct SegmentParts<'a> {
-    uuid: String,
-    name: String,
-    field_id: i32,
-    params: &'a VectorIndexParams,
-    index: &'a IvfIndex,
-    calibration: Calibration,
-    entries: u64,
-    skipped: u64,
-    files: Vec<proto::IndexFile>,
 }
 
 /// The stored code of a metric.

@@ -52,10 +52,17 @@ pub(crate) fn carry_forward(
                         format!("the column of index {:?} was dropped concurrently", segment.name()),
                     ));
                 }
-                if segments.iter().any(|s| s.name() == segment.name()) {
+                let same_name = segments.iter().filter(|s| s.name() == segment.name());
+                if txn.operation == proto::Operation::CreateIndex && same_name.clone().next().is_some() {
                     return Err(TableError::IndexAlreadyExists {
                         name: segment.name().to_string(),
                     });
+                }
+                if same_name.clone().any(|s| !s.fragments.is_disjoint(&segment.fragments)) {
+                    return Err(conflict(
+                        latest,
+                        format!("index {:?} was updated concurrently", segment.name()),
+                    ));
                 }
                 segments.push(segment.clone());
             }

@@ -7,11 +7,14 @@ mod coverage;
 mod files;
 mod loaded;
 mod manage;
+mod optimize;
+mod segment;
 
 pub use build::{IndexType, VectorIndexParams};
 pub(crate) use coverage::carry_forward;
 pub(crate) use loaded::{SegmentCache, metric_of};
 pub use manage::{IndexDescription, IndexStatistics};
+pub use optimize::OptimizeIndexOptions;
 
 use crate::error::{Result, TableError};
 use crate::proto;

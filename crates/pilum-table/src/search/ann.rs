@@ -71,7 +71,7 @@ impl Dataset {
     }
 
     /// Row ids whose live copy is in a fragment `segment` covers.
-    async fn valid_ids(&self, segment: &IndexSegment) -> Result<RoaringTreemap> {
+    pub(crate) async fn valid_ids(&self, segment: &IndexSegment) -> Result<RoaringTreemap> {
         let mut valid = RoaringTreemap::new();
         for fragment in self.manifest.fragments.iter() {
             if !segment.fragments.contains(fragment.id as u32) {

@@ -1,0 +1,218 @@
+//! `optimize_indices`: index the fragments an index does not cover yet,
+//! with the index's trained model, as a new segment or merged with the
+//! newest segments; or retrain from scratch.
+
+use super::IndexSegment;
+use super::build::{IndexType, VectorIndexParams};
+use super::metric_of;
+use super::segment::NewSegment;
+use crate::dataset::Dataset;
+use crate::error::{Result, TableError};
+use crate::progress::Progress;
+use crate::proto::{self, Operation};
+use crate::transaction::{Change, Transaction};
+use pilum_index::{Partition, Vectors, group_by_partition, merge_partitions};
+use roaring::{RoaringBitmap, RoaringTreemap};
+
+/// Options of [`Dataset::optimize_indices`].
+#[derive(Debug, Clone)]
+pub struct OptimizeIndexOptions {
+    /// 0: index the uncovered fragments as a new segment; n ≥ 1: fold them
+    /// and the newest n segments sharing the model into one segment
+    /// (dropping the entries of deleted and updated rows). Default 1.
+    pub num_indices_to_merge: usize,
+    /// Only these indices (all when `None`).
+    pub index_names: Option<Vec<String>>,
+    /// Train a new model on all live rows and replace every segment.
+    pub retrain: bool,
+}
+
+impl Default for OptimizeIndexOptions {
+    fn default() -> Self {
+        Self {
+            num_indices_to_merge: 1,
+            index_names: None,
+            retrain: false,
+        }
+    }
+}
+
+impl Dataset {
+    /// Brings indices up to date with the table (see
+    /// [`OptimizeIndexOptions`]); commits one version when anything changed.
+    pub async fn optimize_indices(&mut self, options: &OptimizeIndexOptions) -> Result<()> {
+        let mut names: Vec<String> = Vec::new();
+        for segment in self.manifest.indices.iter() {
+            if !names.iter().any(|n| n == segment.name()) {
+                names.push(segment.name().to_string());
+            }
+        }
+        if let Some(wanted) = &options.index_names {
+            for name in wanted {
+                if !names.contains(name) {
+                    return Err(TableError::IndexNotFound { name: name.clone() });
+                }
+            }
+            names.retain(|n| wanted.contains(n));
+        }
+        if options.retrain {
+            for name in names {
+                let params = self.params_of(&name)?;
+                self.create_index(&params, &Progress::none()).await?;
+            }
+            return Ok(());
+        }
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        for name in &names {
+            if let Some((segment, folded)) = self.update_index(name, options.num_indices_to_merge).await? {
+                added.push(segment);
+                removed.extend(folded);
+            }
+        }
+        if added.is_empty() {
+            return Ok(());
+        }
+        let mut txn = Transaction::new(Operation::OptimizeIndices, Change::Indices { added, removed });
+        txn.index_names = names;
+        self.commit(txn).await
+    }
+
+    /// The build parameters that reproduce index `name`'s newest segment.
+    fn params_of(&self, name: &str) -> Result<VectorIndexParams> {
+        let segment = self
+            .segments_named(name)
+            .last()
+            .copied()
+            .ok_or_else(|| TableError::IndexNotFound { name: name.into() })?;
+        let details = segment.vector().cloned().unwrap_or_default();
+        let column = segment
+            .field_id()
+            .and_then(|id| self.manifest.schema.field_name(id))
+            .ok_or_else(|| TableError::IndexNotFound { name: name.into() })?;
+        let index_type = match segment.message.kind() {
+            proto::IndexKind::IvfPq => IndexType::IvfPq,
+            _ => IndexType::IvfFlat,
+        };
+        Ok(VectorIndexParams {
+            name: Some(name.to_string()),
+            metric: metric_of(&details)?,
+            replace: true,
+            num_partitions: Some(details.num_partitions as usize),
+            num_sub_vectors: (index_type == IndexType::IvfPq).then_some(details.num_sub_vectors as usize),
+            seed: details.seed,
+            ..VectorIndexParams::new(column, index_type)
+        })
+    }
+
+    /// A segment covering the uncovered fragments (plus the folded
+    /// segments' live entries), and the uuids it replaces; `None` when
+    /// there is nothing to do.
+    async fn update_index(&self, name: &str, merge: usize) -> Result<Option<(IndexSegment, Vec<String>)>> {
+        let segments: Vec<IndexSegment> = self.segments_named(name).into_iter().cloned().collect();
+        let Some(newest) = segments
+            .iter()
+            .filter(|s| s.is_readable())
+            .max_by_key(|s| s.message.created_at_micros)
+        else {
+            return Ok(None);
+        };
+        let details = newest.vector().cloned().unwrap_or_default();
+        let Some(column) = newest.field_id().and_then(|id| self.manifest.schema.field_name(id)) else {
+            return Ok(None);
+        };
+        let model = self.cache.segments.get(&self.location, newest).await?;
+        let covered = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
+        let uncovered: Vec<u64> = self
+            .manifest
+            .fragments
+            .iter()
+            .map(|f| f.id)
+            .filter(|id| !covered.contains(*id as u32))
+            .collect();
+        // Segments folded: the newest `merge` that share the model.
+        let mut folded: Vec<(&IndexSegment, RoaringTreemap)> = Vec::new();
+        let mut by_age: Vec<&IndexSegment> = segments.iter().filter(|s| s.is_readable()).collect();
+        by_age.sort_by_key(|s| std::cmp::Reverse(s.message.created_at_micros));
+        for segment in by_age.into_iter().take(merge) {
+            let loaded = self.cache.segments.get(&self.location, segment).await?;
+            if loaded.index == model.index {
+                folded.push((segment, self.valid_ids(segment).await?));
+            }
+        }
+        if uncovered.is_empty() && folded.len() <= 1 {
+            return Ok(None);
+        }
+        let dim = details.dimension as usize;
+        let fresh = self.read_vectors(&column, dim, Some(uncovered.clone())).await?;
+        let fresh_skipped = fresh.skipped;
+        let index = model.index.clone();
+        let partitions_count = index.ivf().num_partitions();
+        let fresh_parts = tokio::task::spawn_blocking(move || -> Result<Vec<Partition>> {
+            let data = Vectors::new(&fresh.values, dim).map_err(TableError::index)?;
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
+            group_by_partition(
+                partitions_count,
+                &fresh.ids,
+                &assignment,
+                &payload,
+                index.payload_width(),
+            )
+            .map_err(TableError::index)
+        })
+        .await
+        .map_err(|e| TableError::Internal {
+            what: format!("index update task failed: {e}"),
+        })??;
+        let width = model.index.quantizer().map_or(dim, |q| q.num_sub_vectors());
+        let mut merged = Vec::with_capacity(partitions_count);
+        for (p, fresh_part) in fresh_parts.iter().enumerate() {
+            let mut loaded_parts = Vec::with_capacity(folded.len());
+            for (segment, _) in &folded {
+                let loaded = self.cache.segments.get(&self.location, segment).await?;
+                loaded_parts.push(loaded.partition(p as u32).await?);
+            }
+            let mut parts: Vec<&Partition> = vec![fresh_part];
+            parts.extend(loaded_parts.iter().map(|p| p.as_ref()));
+            let fresh_len = fresh_part.len();
+            // Fresh entries are live by construction; folded ones only if
+            // their row is still live in a fragment their segment covers.
+            let keep = |id: u64| folded.iter().any(|(_, valid)| valid.contains(id));
+            let mut part = merge_partitions(&parts[1..], width, &keep).map_err(TableError::index)?;
+            if fresh_len > 0 {
+                part = merge_partitions(&[fresh_part, &part], width, &|_| true).map_err(TableError::index)?;
+            }
+            merged.push(part);
+        }
+        let mut fragments: RoaringBitmap = uncovered.iter().map(|&id| id as u32).collect();
+        for (segment, _) in &folded {
+            fragments |= &segment.fragments;
+        }
+        let folded_skipped: u64 = folded
+            .iter()
+            .filter_map(|(s, _)| s.vector())
+            .map(|d| d.skipped_rows)
+            .sum();
+        let details = proto::VectorIndexDetails {
+            skipped_rows: folded_skipped + fresh_skipped,
+            ..details
+        };
+        let segment = self
+            .write_segment(
+                &model.index,
+                &merged,
+                NewSegment {
+                    name: name.to_string(),
+                    field_id: newest.field_id().unwrap_or_default(),
+                    kind: newest.message.kind(),
+                    details,
+                    fragments,
+                },
+            )
+            .await?;
+        Ok(Some((
+            segment,
+            folded.iter().map(|(s, _)| s.uuid().to_string()).collect(),
+        )))
+    }
+}
