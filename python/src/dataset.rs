@@ -300,41 +300,6 @@ impl PyDataset {
         PyTable::try_new(vec![batch], schema)
     }
 
-    /// The `k` rows nearest to `query` in vector column `column` under
-    /// `metric`, compared exactly; `filter` (SQL) selects candidates first
-    /// with `prefilter`, else drops rows from the `k` nearest.
-    /// Columns `columns` (all when None), then `_rowid` and `_distance`.
-    #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
-    #[pyo3(signature = (column, query, k, metric, filter=None, prefilter=false, columns=None))]
-    fn nearest_exact(
-        &self,
-        py: Python<'_>,
-        column: String,
-        query: Vec<f32>,
-        k: usize,
-        metric: String,
-        filter: Option<String>,
-        prefilter: bool,
-        columns: Option<Vec<String>>,
-    ) -> PyResult<PyTable> {
-        let metric = pilum::Metric::parse(&metric).map_err(|e| invalid_argument(e.to_string()))?;
-        let dataset = self.snapshot();
-        let batch = run(py, async move {
-            let query = pilum::VectorQuery {
-                column,
-                query,
-                k,
-                metric,
-            };
-            let names: Option<Vec<&str>> = columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
-            dataset
-                .nearest_exact(&query, filter.as_deref(), prefilter, names.as_deref())
-                .await
-        })?;
-        let schema = batch.schema();
-        PyTable::try_new(vec![batch], schema)
-    }
-
     /// Deletes rows matching a SQL predicate; returns how many.
     fn delete(&self, py: Python<'_>, predicate: String) -> PyResult<u64> {
         self.mutate(py, move |mut dataset| async move {

@@ -16,6 +16,7 @@ mod runtime;
 mod scan;
 mod sql;
 mod stream;
+mod vector;
 
 use pyo3::prelude::*;
 

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use std::time::Duration;
 
 /// A Pilum progress hook calling `callback(stage, done, total)` in Python.
-fn progress_hook(callback: Option<Py<PyAny>>) -> Progress {
+pub(crate) fn progress_hook(callback: Option<Py<PyAny>>) -> Progress {
     match callback {
         None => Progress::none(),
         Some(callback) => Progress::new(move |update: ProgressUpdate| {

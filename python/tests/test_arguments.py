@@ -48,7 +48,6 @@ def test_read_calls_reject_unknown_and_unsupported_arguments(ds, call):
         run(bogus=1)
     unsupported = {
         "full_text_query": "cat",
-        "fast_search": True,
         "include_deleted_rows": True,
         "scan_stats_callback": print,
         "index_segments": ["seg"],
@@ -60,6 +59,9 @@ def test_read_calls_reject_unknown_and_unsupported_arguments(ds, call):
     for name, value in unsupported.items():
         with pytest.raises(NotImplementedError, match=name):
             run(**{name: value})
+    # Honoured search arguments make no sense without a search.
+    with pytest.raises(ValueError, match="fast_search"):
+        run(fast_search=True)
 
 
 def test_scan_noops_change_nothing(ds, table):

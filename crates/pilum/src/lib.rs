@@ -31,8 +31,9 @@ pub use pilum_file::{
 pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri, parse_uri_with_options};
 pub use pilum_table::{
     BatchStream, BlobRows, CleanupStats, ColumnAlteration, CommitConfig, CompactionMetrics, CompactionOptions,
-    DISTANCE, Dataset, DatasetLocation, Materialization, MergeInsertBuilder, MergeStats, Metric, NewColumns, Operation,
-    Progress, ProgressUpdate, ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VectorQuery, VersionInfo, WhenMatched,
+    DISTANCE, Dataset, DatasetLocation, IndexDescription, IndexSegment, IndexStatistics, IndexType, Materialization,
+    MergeInsertBuilder, MergeStats, Metric, NewColumns, Operation, OptimizeIndexOptions, Progress, ProgressUpdate,
+    ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VectorIndexParams, VectorQuery, VersionInfo, WhenMatched,
     WhenNotMatchedBySource, WriteMode, WriteParams,
 };
 

@@ -54,16 +54,40 @@ class _Dataset:
     def fragments(self) -> List[Tuple[int, int, int, List[Tuple[str, int]], Optional[str]]]: ...
     def take(self, indices: List[int], columns: Optional[List[str]] = None) -> _ArrowStream: ...
     def take_rows(self, ids: List[int], columns: Optional[List[str]] = None) -> _ArrowStream: ...
-    def nearest_exact(
+    def nearest(
         self,
         column: str,
         query: List[float],
         k: int,
-        metric: str,
+        metric: Optional[str] = None,
         filter: Optional[str] = None,
         prefilter: bool = False,
         columns: Optional[List[str]] = None,
+        nprobes: Optional[int] = None,
+        refine_factor: Optional[int] = None,
+        use_index: bool = True,
+        fast_search: bool = False,
     ) -> _ArrowStream: ...
+    def create_index(
+        self,
+        column: str,
+        index_type: str,
+        name: Optional[str] = None,
+        metric: str = "l2",
+        replace: bool = False,
+        num_partitions: Optional[int] = None,
+        num_sub_vectors: Optional[int] = None,
+        max_iters: Optional[int] = None,
+        sample_rate: Optional[int] = None,
+        seed: Optional[int] = None,
+        progress: Optional[Callable[[str, int, int], None]] = None,
+    ) -> None: ...
+    def drop_index(self, name: str) -> None: ...
+    def optimize_indices(
+        self, num_indices_to_merge: int = 1, index_names: Optional[List[str]] = None, retrain: bool = False
+    ) -> None: ...
+    def index_segments(self) -> List[Dict[str, Any]]: ...
+    def index_statistics(self, name: str) -> Dict[str, Any]: ...
     def take_blobs(
         self, column: str, indices: Optional[List[int]] = None, ids: Optional[List[int]] = None
     ) -> List[Optional[_BlobFile]]: ...

@@ -1,9 +1,11 @@
-"""``nearest=``: pylance's vector-search argument, checked once and run exactly.
+"""``nearest=``: pylance's vector-search argument, checked once and run.
 
-Pilum has no vector indices yet, so every search compares the query with
-every candidate row (the answer an index approximates). pylance's index
-tuning keys cannot change exact results and are accepted as documented
-no-ops; keys that would change results and are not built yet raise.
+A search goes through a vector index on the column when one exists (and
+``use_index`` is not False), and compares exactly otherwise; fragments an
+index does not cover yet are always compared exactly (unless
+``fast_search=True``). The index defaults (``nprobes``, ``refine_factor``)
+are calibrated on the data when the index is built, so an untuned search
+is accurate.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ from typing import Any, List, Optional
 import numpy as np
 import pyarrow as pa
 
-#: Index tuning: no effect on an exact search (Pilum has no vector indices yet).
-NEAREST_NOOPS = frozenset({"nprobes", "minimum_nprobes", "maximum_nprobes", "refine_factor", "ef", "use_index"})
+#: Keys accepted and changing nothing: ``ef`` tunes HNSW graphs, and no index
+#: Pilum builds has one; ``maximum_nprobes`` bounds pylance's probe expansion,
+#: while Pilum probes past ``nprobes`` only as long as a filter or deletions
+#: leave fewer than k candidates.
+NEAREST_NOOPS = frozenset({"ef", "maximum_nprobes"})
 
 #: pylance keys that change results and that Pilum does not support yet.
 NEAREST_UNSUPPORTED = {"distance_range": "distance ranges"}
+
+#: Keys Pilum honours.
+NEAREST_KEYS = frozenset({"column", "q", "k", "metric", "nprobes", "minimum_nprobes", "refine_factor", "use_index"})
 
 #: pylance's default number of neighbors.
 DEFAULT_K = 10
@@ -31,14 +39,26 @@ class NearestQuery:
     column: str
     q: List[float]
     k: int
-    metric: str
+    metric: Optional[str]
+    nprobes: Optional[int]
+    refine_factor: Optional[int]
+    use_index: bool
+
+
+def _count(nearest: dict, key: str, minimum: int) -> Optional[int]:
+    value = nearest.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"nearest[{key!r}] must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
     """Checks a ``nearest`` dict against `schema`; raises TypeError/ValueError/NotImplementedError naming the key."""
     if not isinstance(nearest, dict):
         raise TypeError(f"nearest must be a dict with 'column' and 'q', got {type(nearest).__name__}")
-    unknown = sorted(set(nearest) - {"column", "q", "k", "metric"} - NEAREST_NOOPS - set(NEAREST_UNSUPPORTED))
+    unknown = sorted(set(nearest) - NEAREST_KEYS - NEAREST_NOOPS - set(NEAREST_UNSUPPORTED))
     if unknown:
         raise TypeError(f"nearest: unknown keys {unknown}")
     for key, what in NEAREST_UNSUPPORTED.items():
@@ -63,14 +83,29 @@ def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
     k = nearest.get("k", DEFAULT_K)
     if k is None:
         k = DEFAULT_K
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise ValueError(f"nearest['k'] must be a non-negative integer, got {k!r}")
-    metric = nearest.get("metric", "l2")
-    if metric is None:
-        metric = "l2"
-    if not isinstance(metric, str):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"nearest['k'] must be a positive integer, got {k!r}")
+    metric = nearest.get("metric")
+    if metric is not None and not isinstance(metric, str):
         raise ValueError(f"nearest['metric'] must be a string, got {metric!r}")
-    return NearestQuery(column=column, q=[float(x) for x in vector], k=int(k), metric=metric)
+    nprobes = _count(nearest, "nprobes", 1)
+    minimum = _count(nearest, "minimum_nprobes", 1)
+    if minimum is not None:
+        nprobes = max(nprobes or 0, minimum)
+    use_index = nearest.get("use_index", True)
+    if use_index is None:
+        use_index = True
+    if not isinstance(use_index, (bool, np.bool_)):
+        raise ValueError(f"nearest['use_index'] must be a bool, got {use_index!r}")
+    return NearestQuery(
+        column=column,
+        q=[float(x) for x in vector],
+        k=int(k),
+        metric=metric,
+        nprobes=nprobes,
+        refine_factor=_count(nearest, "refine_factor", 0),
+        use_index=bool(use_index),
+    )
 
 
 def run_nearest(
@@ -80,13 +115,24 @@ def run_nearest(
     columns: Optional[List[str]],
     sql_filter: Optional[str],
     prefilter: bool,
+    fast_search: bool,
     with_row_id: bool,
     limit: Optional[int],
     offset: Optional[int],
 ) -> pa.Table:
     """The search's rows: `columns` (all when None), ``_distance``, then ``_rowid`` when asked (pylance's order)."""
-    table = native.nearest_exact(
-        query.column, query.q, query.k, query.metric, filter=sql_filter, prefilter=bool(prefilter), columns=columns
+    table = native.nearest(
+        query.column,
+        query.q,
+        query.k,
+        metric=query.metric,
+        filter=sql_filter,
+        prefilter=bool(prefilter),
+        columns=columns,
+        nprobes=query.nprobes,
+        refine_factor=query.refine_factor,
+        use_index=query.use_index,
+        fast_search=bool(fast_search),
     )
     table = pa.table(table)
     names = [n for n in table.column_names if n not in ("_rowid", "_distance")] + ["_distance"]
@@ -100,8 +146,7 @@ def run_nearest(
 def nearest_schema(schema: pa.Schema, columns: Optional[List[str]], with_row_id: bool) -> pa.Schema:
     """The schema `run_nearest` returns, without running it."""
     fields: List[pa.Field] = [schema.field(n) for n in (columns if columns is not None else schema.names)]
-    fields.append(pa.field("_distance", pa.float32(), nullable=False))
+    fields.append(pa.field("_distance", pa.float32()))
     if with_row_id:
         fields.append(pa.field("_rowid", pa.uint64(), nullable=False))
     return pa.schema(fields)
-

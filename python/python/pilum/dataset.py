@@ -20,6 +20,7 @@ from ._reads import DatasetReads
 from ._writes import DatasetWrites
 from .blob import BlobFile
 from .fragment import PilumFragment
+from .indices import IndexMethods
 from .maintenance import CleanupStats, CompactionMetrics, DatasetOptimizer, Tags, cleanup_old_versions
 from .scanner import Filter, PilumScanner
 
@@ -49,7 +50,7 @@ def asof_micros(asof: Any) -> int:
     return int(asof.timestamp() * 1_000_000)
 
 
-class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
+class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemDataset):
     """A Pilum dataset at one version.
 
     Open one with :func:`pilum.dataset` or create one with
@@ -174,6 +175,7 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
         strict_batch_size: Optional[bool] = False,
         nearest: Optional[dict] = None,
         prefilter: Optional[bool] = None,
+        fast_search: Optional[bool] = None,
         _view_filters: tuple = (),
         **kwargs: Any,
     ) -> PilumScanner:
@@ -189,12 +191,16 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
         ``use_threads``, ``cache_metadata``, ``memory_pool``,
         ``io_buffer_size``, ``scan_in_order``, ``use_stats``,
         ``use_scalar_index``, ``batch_size_bytes``. `nearest` is pylance's
-        vector search (``{"column", "q", "k"=10, "metric"="l2"}``; results gain
-        ``_distance``, nearest first), run exactly (no vector indices yet, so
-        the index keys ``nprobes``, ``refine_factor``, ``ef``, ``use_index``
-        ... change nothing); `prefilter=True` applies `filter` before the
-        search, else to its k results. Full-text search (``full_text_query``)
-        raises ``NotImplementedError``.
+        vector search (``{"column", "q", "k"=10, "metric", "nprobes",
+        "refine_factor", "use_index"}``; results gain ``_distance``, nearest
+        first). It uses a vector index on the column when one exists (defaults
+        calibrated at build time) and compares rows no index covers exactly;
+        ``fast_search=True`` searches indexed fragments only, ``use_index=False``
+        compares every row exactly. ``ef`` and ``maximum_nprobes`` are accepted
+        no-ops (no HNSW index; probing widens only while too few candidates
+        pass). `prefilter=True` applies `filter` before the search, else to its
+        k results. Full-text search (``full_text_query``) raises
+        ``NotImplementedError``.
         """
         check_kwargs("scanner", kwargs, SCAN_NOOPS, SCAN_UNSUPPORTED)
         fragment_ids = None
@@ -216,6 +222,7 @@ class PilumDataset(DatasetReads, DatasetWrites, pds.FileSystemDataset):
             view_filters=_view_filters,
             nearest=nearest,
             prefilter=prefilter,
+            fast_search=fast_search,
         )
 
     def _take_rows(self, row_ids: Any, columns: Optional[List[str]] = None, **kwargs: Any) -> pa.Table:

@@ -22,6 +22,9 @@ __all__ = [
     "ColumnNotFoundError",
     "InvalidFilterError",
     "InvalidArgumentError",
+    "IndexNotFoundError",
+    "IndexAlreadyExistsError",
+    "InvalidIndexParamsError",
     "CommitConflictError",
     "UnsupportedVersionError",
     "CorruptFileError",
@@ -79,6 +82,22 @@ class InvalidFilterError(PilumError, ValueError):
 
 class InvalidArgumentError(PilumError, ValueError):
     """An argument is out of range or inconsistent."""
+
+
+class IndexNotFoundError(PilumError, KeyError, RuntimeError):
+    """No index has the name (a ``KeyError`` like pylance's ``index_statistics``
+    and a ``RuntimeError`` like its ``drop_index``)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class IndexAlreadyExistsError(PilumError, ValueError, RuntimeError):
+    """An index with the name exists and ``replace=True`` was not given."""
+
+
+class InvalidIndexParamsError(InvalidArgumentError):
+    """Index parameters that do not fit the column, the data or each other."""
 
 
 class CommitConflictError(PilumError, OSError):

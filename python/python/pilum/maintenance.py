@@ -69,7 +69,7 @@ class Tags:
 
 
 class DatasetOptimizer:
-    """Maintenance that rewrites data: ``compact_files``."""
+    """Maintenance that rewrites data or indices: ``compact_files``, ``optimize_indices``."""
 
     def __init__(self, dataset: "PilumDataset"):
         self._dataset = dataset
@@ -107,6 +107,26 @@ class DatasetOptimizer:
         finally:
             close()
         return CompactionMetrics(removed, added, files_removed, files_added)
+
+    def optimize_indices(self, **kwargs: Any) -> None:
+        """Brings vector indices up to date in one new version (none if nothing to do).
+
+        ``num_indices_to_merge`` (default 1): 0 indexes the fragments no
+        segment covers as a new segment, reusing the index's trained model;
+        n >= 1 folds them and the newest n segments into one, dropping the
+        entries of deleted and updated rows. ``index_names`` limits the work to
+        those indices; ``retrain=True`` rebuilds each index from scratch.
+        """
+        merge = kwargs.pop("num_indices_to_merge", 1)
+        names = kwargs.pop("index_names", None)
+        retrain = kwargs.pop("retrain", False)
+        if kwargs:
+            raise TypeError(f"optimize_indices() got unexpected keyword arguments {sorted(kwargs)}")
+        if isinstance(merge, bool) or not isinstance(merge, int) or merge < 0:
+            raise ValueError(f"optimize_indices: num_indices_to_merge must be a non-negative integer, got {merge!r}")
+        if isinstance(names, str):
+            names = [names]
+        self._dataset._ds.optimize_indices(merge, None if names is None else list(names), bool(retrain))
 
 
 def cleanup_old_versions(

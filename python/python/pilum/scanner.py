@@ -54,6 +54,7 @@ class PilumScanner(pds.Scanner):
         view_filters: Tuple[Filter, ...] = (),
         nearest: Any = None,
         prefilter: Optional[bool] = None,
+        fast_search: Optional[bool] = None,
     ):
         if limit is not None and limit < 0:
             raise ValueError("limit must be non-negative")
@@ -83,6 +84,7 @@ class PilumScanner(pds.Scanner):
             view_filters=tuple(view_filters),
             nearest=nearest,
             prefilter=prefilter,
+            fast_search=fast_search,
         )
         self._expressions: Optional[Dict[str, str]] = None
         if isinstance(columns, dict):
@@ -100,6 +102,7 @@ class PilumScanner(pds.Scanner):
         self._sql_filter, self._residual = split_filters((*view_filters, filter), dataset.schema)
         self._check_query_scan()
         self._prefilter = bool(prefilter)
+        self._fast_search = bool(fast_search)
         self._nearest = None if nearest is None else parse_nearest(nearest, dataset.schema)
         self._check_nearest()
 
@@ -262,6 +265,8 @@ class PilumScanner(pds.Scanner):
         if self._nearest is None:
             if self._arguments["prefilter"]:
                 raise ValueError("prefilter=True needs nearest= (it chooses when the filter applies to a search)")
+            if self._arguments["fast_search"]:
+                raise ValueError("fast_search=True needs nearest= (it limits a search to indexed fragments)")
             return
         conflicts = [
             name
@@ -285,6 +290,7 @@ class PilumScanner(pds.Scanner):
             columns=self._columns,
             sql_filter=self._sql_filter,
             prefilter=self._prefilter,
+            fast_search=self._fast_search,
             with_row_id=self._with_row_id,
             limit=self._limit,
             offset=self._offset,

@@ -80,6 +80,11 @@ impl IndexSegment {
         }
     }
 
+    /// The metric of a vector index (None for other kinds, or an unknown metric).
+    pub fn metric(&self) -> Option<pilum_index::Metric> {
+        self.vector().and_then(|d| metric_of(d).ok())
+    }
+
     /// Whether this library can read the segment (known kind and version).
     pub fn is_readable(&self) -> bool {
         matches!(self.message.kind(), proto::IndexKind::IvfFlat | proto::IndexKind::IvfPq)

@@ -49,7 +49,7 @@ impl Dataset {
         let mut arrays: Vec<ArrayRef> = rows.columns().to_vec();
         fields.push(Field::new(ROW_ID, DataType::UInt64, false));
         arrays.push(ids);
-        fields.push(Field::new(DISTANCE, DataType::Float32, false));
+        fields.push(Field::new(DISTANCE, DataType::Float32, true));
         arrays.push(distances);
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }

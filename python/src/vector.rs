@@ -1,0 +1,184 @@
+//! Vector search and vector indices on `_Dataset`: `nearest`, building,
+//! optimizing, dropping and describing indices.
+
+use crate::dataset::PyDataset;
+use crate::errors::invalid_argument;
+use crate::maintain::progress_hook;
+use crate::runtime::run;
+use pilum::{IndexType, Metric, OptimizeIndexOptions, VectorIndexParams, VectorQuery};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyTable;
+
+fn metric(name: &str) -> PyResult<Metric> {
+    Metric::parse(name).map_err(|e| invalid_argument(e.to_string()))
+}
+
+#[pymethods]
+impl PyDataset {
+    /// The `k` rows nearest to `query` in vector column `column`, through
+    /// an index on the column when one fits (`use_index`) and exactly
+    /// otherwise; `filter` (SQL) selects candidates first with `prefilter`,
+    /// else drops rows from the `k` nearest. Columns `columns` (all when
+    /// None), then `_rowid` and `_distance`.
+    #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
+    #[pyo3(signature = (column, query, k, metric=None, filter=None, prefilter=false, columns=None,
+                        nprobes=None, refine_factor=None, use_index=true, fast_search=false))]
+    fn nearest(
+        &self,
+        py: Python<'_>,
+        column: String,
+        query: Vec<f32>,
+        k: usize,
+        metric: Option<String>,
+        filter: Option<String>,
+        prefilter: bool,
+        columns: Option<Vec<String>>,
+        nprobes: Option<usize>,
+        refine_factor: Option<usize>,
+        use_index: bool,
+        fast_search: bool,
+    ) -> PyResult<PyTable> {
+        let metric = metric.as_deref().map(self::metric).transpose()?;
+        let query = VectorQuery {
+            metric,
+            nprobes,
+            refine_factor,
+            use_index,
+            index_only: fast_search,
+            ..VectorQuery::new(column, query, k)
+        };
+        let dataset = self.snapshot();
+        let batch = run(py, async move {
+            let names: Option<Vec<&str>> = columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
+            dataset
+                .nearest(&query, filter.as_deref(), prefilter, names.as_deref())
+                .await
+        })?;
+        let schema = batch.schema();
+        PyTable::try_new(vec![batch], schema)
+    }
+
+    /// Builds a vector index on `column` and commits it.
+    #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
+    #[pyo3(signature = (column, index_type, name=None, metric="l2", replace=false, num_partitions=None,
+                        num_sub_vectors=None, max_iters=None, sample_rate=None, seed=None, progress=None))]
+    fn create_index(
+        &self,
+        py: Python<'_>,
+        column: String,
+        index_type: &str,
+        name: Option<String>,
+        metric: &str,
+        replace: bool,
+        num_partitions: Option<usize>,
+        num_sub_vectors: Option<usize>,
+        max_iters: Option<usize>,
+        sample_rate: Option<usize>,
+        seed: Option<u64>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let index_type = IndexType::parse(index_type).map_err(crate::errors::PilumErr::from)?;
+        let defaults = VectorIndexParams::new(column, index_type);
+        let params = VectorIndexParams {
+            name,
+            metric: self::metric(metric)?,
+            replace,
+            num_partitions,
+            num_sub_vectors,
+            max_iters: max_iters.unwrap_or(defaults.max_iters),
+            sample_rate: sample_rate.unwrap_or(defaults.sample_rate),
+            seed: seed.unwrap_or(defaults.seed),
+            ..defaults
+        };
+        let progress = progress_hook(progress);
+        self.mutate(py, move |mut dataset| async move {
+            dataset.create_index(&params, &progress).await?;
+            Ok((dataset, ()))
+        })
+    }
+
+    /// Drops index `name`.
+    fn drop_index(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        self.mutate(py, move |mut dataset| async move {
+            dataset.drop_index(&name).await?;
+            Ok((dataset, ()))
+        })
+    }
+
+    /// Indexes uncovered fragments and merges segments (see the Rust docs).
+    #[pyo3(signature = (num_indices_to_merge=1, index_names=None, retrain=false))]
+    fn optimize_indices(
+        &self,
+        py: Python<'_>,
+        num_indices_to_merge: usize,
+        index_names: Option<Vec<String>>,
+        retrain: bool,
+    ) -> PyResult<()> {
+        let options = OptimizeIndexOptions {
+            num_indices_to_merge,
+            index_names,
+            retrain,
+        };
+        self.mutate(py, move |mut dataset| async move {
+            dataset.optimize_indices(&options).await?;
+            Ok((dataset, ()))
+        })
+    }
+
+    /// Every index segment of this version as a dict.
+    fn index_segments<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let dataset = self.snapshot();
+        let schema = dataset.manifest().schema.clone();
+        let mut out = Vec::new();
+        for segment in dataset.index_segments() {
+            let d = PyDict::new(py);
+            let m = &segment.message;
+            d.set_item("name", segment.name())?;
+            d.set_item("type", segment.kind_name())?;
+            d.set_item("uuid", segment.uuid())?;
+            let names: Vec<String> = m.field_ids.iter().filter_map(|id| schema.field_name(*id)).collect();
+            d.set_item("fields", names)?;
+            d.set_item("field_ids", m.field_ids.clone())?;
+            d.set_item("version", m.dataset_version)?;
+            d.set_item("fragment_ids", segment.fragments.iter().collect::<Vec<u32>>())?;
+            d.set_item("num_entries", m.num_entries)?;
+            d.set_item("created_at_micros", m.created_at_micros)?;
+            d.set_item("index_version", m.index_version)?;
+            d.set_item("size_bytes", m.files.iter().map(|f| f.size).sum::<u64>())?;
+            d.set_item("files", m.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>())?;
+            if let Some(v) = segment.vector() {
+                d.set_item("metric", segment.metric().map_or("unknown", |m| m.name()))?;
+                d.set_item("dimension", v.dimension)?;
+                d.set_item("num_partitions", v.num_partitions)?;
+                d.set_item("num_sub_vectors", v.num_sub_vectors)?;
+                d.set_item("num_bits", v.num_bits)?;
+                d.set_item("default_nprobes", v.default_nprobes)?;
+                d.set_item("default_refine_factor", v.default_refine_factor)?;
+                d.set_item("skipped_rows", v.skipped_rows)?;
+            }
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    /// Coverage statistics of index `name`.
+    fn index_statistics<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+        let stats = self
+            .snapshot()
+            .index_statistics(name)
+            .map_err(crate::errors::PilumErr::from)?;
+        let d = PyDict::new(py);
+        d.set_item("index_type", stats.index_type)?;
+        d.set_item("num_indices", stats.num_indices)?;
+        d.set_item("num_indexed_rows", stats.num_indexed_rows)?;
+        d.set_item("num_unindexed_rows", stats.num_unindexed_rows)?;
+        d.set_item("num_indexed_fragments", stats.num_indexed_fragments)?;
+        d.set_item("num_unindexed_fragments", stats.num_unindexed_fragments)?;
+        d.set_item("metric_type", stats.metric)?;
+        d.set_item("num_partitions", stats.num_partitions)?;
+        d.set_item("default_nprobes", stats.default_nprobes)?;
+        d.set_item("default_refine_factor", stats.default_refine_factor)?;
+        Ok(d)
+    }
+}
