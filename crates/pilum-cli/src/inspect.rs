@@ -34,6 +34,22 @@ pub async fn info(uri: &str, style: Style, options: &HashMap<String, String>) ->
         .iter()
         .map(|f| json!({"name": f.name(), "type": f.data_type().to_string(), "nullable": f.is_nullable()}))
         .collect();
+    let indices: Vec<serde_json::Value> = dataset
+        .describe_indices()
+        .iter()
+        .map(|d| {
+            let stats = dataset.index_statistics(&d.name).ok();
+            json!({
+                "name": d.name,
+                "type": d.index_type,
+                "columns": d.field_names,
+                "metric": stats.as_ref().map(|s| s.metric.clone()),
+                "segments": d.segments.len(),
+                "indexed_rows": stats.as_ref().map(|s| s.num_indexed_rows),
+                "unindexed_rows": stats.as_ref().map(|s| s.num_unindexed_rows),
+            })
+        })
+        .collect();
     if style == Style::Json {
         return output::json(&json!({
             "uri": dataset.uri(),
@@ -48,7 +64,7 @@ pub async fn info(uri: &str, style: Style, options: &HashMap<String, String>) ->
             "data_bytes": data_bytes,
             "deletion_files": deletion_files,
             "deletion_bytes": deletion_bytes,
-            "indices": Vec::<String>::new(),
+            "indices": indices,
             "schema": columns,
         }));
     }
@@ -67,7 +83,25 @@ pub async fn info(uri: &str, style: Style, options: &HashMap<String, String>) ->
         output::bytes(data_bytes),
         output::bytes(deletion_bytes)
     ))?;
-    output::line("indices    none")?;
+    if indices.is_empty() {
+        output::line("indices    none")?;
+    }
+    for index in &indices {
+        output::line(&format!(
+            "index      {} {} on {} ({}, {} segments; {} rows indexed, {} not yet)",
+            index["name"].as_str().unwrap_or_default(),
+            index["type"].as_str().unwrap_or_default(),
+            index["columns"].as_array().map_or(String::new(), |c| c
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")),
+            index["metric"].as_str().unwrap_or("?"),
+            index["segments"],
+            index["indexed_rows"],
+            index["unindexed_rows"],
+        ))?;
+    }
     let rows = schema
         .fields()
         .iter()

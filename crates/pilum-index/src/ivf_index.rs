@@ -136,11 +136,13 @@ impl IvfIndex {
                 .map(|(chunk, out)| {
                     let assignment = &assignment;
                     scope.spawn(move || -> Result<()> {
-                        for (i, code) in out.chunks_mut(m).enumerate() {
-                            let row = chunk * per + i;
-                            let residual = self.ivf.residual(data.get(row), assignment[row])?;
-                            code.copy_from_slice(&pq.encode(&residual)?);
+                        let first = chunk * per;
+                        let rows = out.len() / m;
+                        let mut residuals = Vec::with_capacity(rows * data.dim());
+                        for (row, &partition) in assignment.iter().enumerate().skip(first).take(rows) {
+                            residuals.extend(self.ivf.residual(data.get(row), partition)?);
                         }
+                        out.copy_from_slice(&pq.encode_batch(Vectors::new(&residuals, data.dim())?)?);
                         Ok(())
                     })
                 })

@@ -3,7 +3,7 @@
 //! in point order, so the centroids are the same bits for any thread count.
 
 use crate::error::{IndexError, Result};
-use crate::kernels::l2_squared;
+use crate::kernels::{l2_squared, norm_squared};
 use crate::vectors::Vectors;
 use rand::{Rng, SeedableRng, seq::index::sample};
 use rand_chacha::ChaCha8Rng;
@@ -155,12 +155,10 @@ pub(crate) fn assign(points: Vectors<'_>, centroids: Vectors<'_>, threads: usize
         .enumerate()
         .map(|(i, (o, d))| (i * CHUNK_POINTS, o, d))
         .collect();
+    let centroid_norms: Vec<f32> = centroids.iter().map(norm_squared).collect();
     let run = |(start, o, d): Chunk<'_>| {
-        for (j, (slot, best)) in o.iter_mut().zip(d.iter_mut()).enumerate() {
-            let (c, dd) = nearest(points.get(start + j), centroids);
-            *slot = c;
-            *best = dd;
-        }
+        let block = points.slice(start..start + o.len());
+        crate::gemm::nearest_block(block, centroids, &centroid_norms, o, d);
     };
     let threads = threads.clamp(1, chunks.len().max(1));
     if threads == 1 {

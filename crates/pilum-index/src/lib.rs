@@ -17,6 +17,7 @@
 mod calibrate;
 mod error;
 mod exact;
+mod gemm;
 mod ivf;
 mod ivf_index;
 pub mod kernels;

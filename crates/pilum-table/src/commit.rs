@@ -380,6 +380,7 @@ async fn apply(
         Change::Rewrite {
             removed,
             fragments: new,
+            ..
         } => {
             let Some(first) = fragments.iter().position(|f| removed.contains(&f.id)) else {
                 return Err(conflict(latest, "the rewritten fragments no longer exist".into()));

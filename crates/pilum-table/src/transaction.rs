@@ -52,6 +52,9 @@ pub enum Change {
         removed: Vec<u64>,
         /// Their replacements (row ids preserved).
         fragments: Vec<proto::Fragment>,
+        /// Per rewritten group, in order: how many of `removed` and of
+        /// `fragments` it holds (index coverage moves group by group).
+        groups: Vec<(usize, usize)>,
     },
     /// Add and remove index segments (create, replace, drop an index).
     Indices {

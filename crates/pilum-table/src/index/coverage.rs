@@ -83,22 +83,39 @@ pub(crate) fn carry_forward(
         Change::Rewrite {
             removed,
             fragments: outputs,
+            groups,
         } => {
-            let inputs: RoaringBitmap = removed.iter().map(|&id| id as u32).collect();
-            // The outputs carry the ids this commit assigned: the fragments
-            // of the new version that the old one did not have.
+            // The outputs carry the ids this commit assigned, in order: the
+            // fragments of the new version that the old one did not have.
             let old_ids: RoaringBitmap = latest
                 .map(|m| m.fragments.iter().map(|f| f.id as u32).collect())
                 .unwrap_or_default();
-            let new_ids: RoaringBitmap = fragments
+            let new_ids: Vec<u32> = fragments
                 .iter()
                 .map(|f| f.id as u32)
                 .filter(|id| !old_ids.contains(*id))
                 .collect();
-            debug_assert_eq!(new_ids.len() as usize, outputs.len());
-            for segment in &mut segments {
-                if !inputs.is_empty() && inputs.is_subset(&segment.fragments) {
-                    segment.fragments |= &new_ids;
+            let whole = [(removed.len(), outputs.len())];
+            let groups = if groups.is_empty() {
+                &whole[..]
+            } else {
+                groups.as_slice()
+            };
+            let (mut at_removed, mut at_new) = (0, 0);
+            for &(removed_count, new_count) in groups {
+                let inputs: RoaringBitmap = removed
+                    .iter()
+                    .skip(at_removed)
+                    .take(removed_count)
+                    .map(|&id| id as u32)
+                    .collect();
+                let produced: RoaringBitmap = new_ids.iter().skip(at_new).take(new_count).copied().collect();
+                at_removed += removed_count;
+                at_new += new_count;
+                for segment in &mut segments {
+                    if !inputs.is_empty() && inputs.is_subset(&segment.fragments) {
+                        segment.fragments |= &produced;
+                    }
                 }
             }
         }

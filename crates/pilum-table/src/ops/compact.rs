@@ -61,7 +61,19 @@ impl Dataset {
         options: &CompactionOptions,
         progress: &Progress,
     ) -> Result<CompactionMetrics> {
-        let groups = plan(&self.manifest.fragments, options);
+        // Fragments covered by different index segments are never merged:
+        // a merged fragment stays covered only if one segment covered all
+        // its inputs (format-spec/index.md section 4).
+        let segments = &self.manifest.indices;
+        let coverage = |fragment: &proto::Fragment| -> Vec<usize> {
+            segments
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.fragments.contains(fragment.id as u32))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let groups = plan(&self.manifest.fragments, options, &coverage);
         let total = groups.len() as u64;
         progress.report("fragment groups", 0, total);
         if groups.is_empty() {
@@ -70,6 +82,7 @@ impl Dataset {
         let mut metrics = CompactionMetrics::default();
         let mut removed = Vec::new();
         let mut fragments = Vec::new();
+        let mut group_sizes = Vec::new();
         let params = WriteParams {
             max_rows_per_file: options.target_rows_per_fragment,
             ..WriteParams::default()
@@ -105,22 +118,35 @@ impl Dataset {
             metrics.files_removed += group.iter().map(|f| f.files.len() as u64).sum::<u64>();
             metrics.fragments_added += written.len() as u64;
             metrics.files_added += written.len() as u64;
+            group_sizes.push((ids.len(), written.len()));
             removed.extend(ids);
             fragments.extend(written);
             progress.report("fragment groups", done as u64 + 1, total);
         }
-        let txn = Transaction::new(Operation::Compact, Change::Rewrite { removed, fragments });
+        let change = Change::Rewrite {
+            removed,
+            fragments,
+            groups: group_sizes,
+        };
+        let txn = Transaction::new(Operation::Compact, change);
         self.commit(txn).await?;
         Ok(metrics)
     }
 }
 
 /// Groups of adjacent fragments worth rewriting together.
-fn plan(fragments: &[proto::Fragment], options: &CompactionOptions) -> Vec<Vec<proto::Fragment>> {
+/// Groups of adjacent fragments to rewrite together; fragments with
+/// different `coverage` (the index segments covering them) never share a group.
+fn plan(
+    fragments: &[proto::Fragment],
+    options: &CompactionOptions,
+    coverage: &dyn Fn(&proto::Fragment) -> Vec<usize>,
+) -> Vec<Vec<proto::Fragment>> {
     let target = options.target_rows_per_fragment;
     let mut groups = Vec::new();
     let mut current: Vec<proto::Fragment> = Vec::new();
     let mut current_rows = 0u64;
+    let mut current_coverage: Vec<usize> = Vec::new();
     let flush = |current: &mut Vec<proto::Fragment>, groups: &mut Vec<Vec<proto::Fragment>>| {
         let worth = current.len() > 1 || current.first().is_some_and(|f| needs_rewrite(f, options));
         if worth {
@@ -137,11 +163,14 @@ fn plan(fragments: &[proto::Fragment], options: &CompactionOptions) -> Vec<Vec<p
             current_rows = 0;
             continue;
         }
-        if current_rows + live > target && !current.is_empty() {
+        let covered_by = coverage(fragment);
+        let differs = covered_by != current_coverage;
+        if !current.is_empty() && (current_rows + live > target || differs) {
             flush(&mut current, &mut groups);
             current_rows = 0;
         }
         current_rows += live;
+        current_coverage = covered_by;
         current.push(fragment.clone());
     }
     flush(&mut current, &mut groups);
@@ -183,11 +212,31 @@ mod tests {
             fragment(4, 100, 50),
             fragment(5, 50, 0),
         ];
-        let groups: Vec<Vec<u64>> = plan(&fragments, &options)
+        let groups: Vec<Vec<u64>> = plan(&fragments, &options, &|_| Vec::new())
             .iter()
             .map(|g| g.iter().map(|f| f.id).collect())
             .collect();
         assert_eq!(groups, vec![vec![1, 2], vec![4, 5]]);
-        assert!(plan(&[fragment(1, 100, 0)], &options).is_empty());
+        assert!(plan(&[fragment(1, 100, 0)], &options, &|_| Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn fragments_covered_by_different_index_segments_are_not_merged() {
+        let options = CompactionOptions {
+            target_rows_per_fragment: 1000,
+            ..Default::default()
+        };
+        let fragments: Vec<proto::Fragment> = (1..=5).map(|id| fragment(id, 10, 0)).collect();
+        // Fragments 1-2 covered by segment 0, 3 by nothing, 4-5 by segment 1.
+        let coverage = |f: &proto::Fragment| match f.id {
+            1 | 2 => vec![0],
+            4 | 5 => vec![1],
+            _ => Vec::new(),
+        };
+        let groups: Vec<Vec<u64>> = plan(&fragments, &options, &coverage)
+            .iter()
+            .map(|g| g.iter().map(|f| f.id).collect())
+            .collect();
+        assert_eq!(groups, vec![vec![1, 2], vec![4, 5]]);
     }
 }
