@@ -163,9 +163,9 @@ def main() -> None:
             start = time.perf_counter()
             quantizer = faiss.IndexFlatL2(args.dim)
             ivfpq = faiss.IndexIVFPQ(quantizer, args.dim, parts, m, 8)
-            ivfpq.train(vectors)
-            ivfpq.add(vectors)
             refined = faiss.IndexRefineFlat(ivfpq)
+            refined.train(vectors)
+            refined.add(vectors)
             builds["faiss IVF-PQ+refine"] = time.perf_counter() - start
             start = time.perf_counter()
             fast = faiss.index_factory(args.dim, f"IVF{parts},PQ{args.dim // 2}x4fs,RFlat")

@@ -16,7 +16,8 @@ fn metric(name: &str) -> PyResult<Metric> {
 
 #[pymethods]
 impl PyDataset {
-    /// The `k` rows nearest to `query` in vector column `column`, through
+    /// The `k` rows nearest to `query` (little-endian f32 bytes) in vector
+    /// column `column`, through
     /// an index on the column when one fits (`use_index`) and exactly
     /// otherwise; `filter` (SQL) selects candidates first with `prefilter`,
     /// else drops rows from the `k` nearest. Columns `columns` (all when
@@ -28,7 +29,7 @@ impl PyDataset {
         &self,
         py: Python<'_>,
         column: String,
-        query: Vec<f32>,
+        query: &[u8],
         k: usize,
         metric: Option<String>,
         filter: Option<String>,
@@ -40,6 +41,13 @@ impl PyDataset {
         fast_search: bool,
     ) -> PyResult<PyTable> {
         let metric = metric.as_deref().map(self::metric).transpose()?;
+        if !query.len().is_multiple_of(4) {
+            return Err(invalid_argument("the query vector must be little-endian f32 bytes"));
+        }
+        let query: Vec<f32> = query
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         let query = VectorQuery {
             metric,
             nprobes,

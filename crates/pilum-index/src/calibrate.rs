@@ -42,6 +42,8 @@ pub struct CalibrationParams {
     pub refine_recall: f32,
     /// Seed of the query choice.
     pub seed: u64,
+    /// Threads for the exact searches.
+    pub threads: usize,
 }
 
 impl Default for CalibrationParams {
@@ -52,12 +54,28 @@ impl Default for CalibrationParams {
             probe_recall: 0.97,
             refine_recall: 0.97,
             seed: 7,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
 
 /// Calibrates `index` on `sample` (vectors from the indexed data).
 pub fn calibrate(index: &IvfIndex, sample: Vectors<'_>, params: &CalibrationParams) -> Result<Calibration> {
+    let (assignment, payload) = index.encode(sample, params.threads)?;
+    calibrate_encoded(index, sample, &assignment, &payload, params)
+}
+
+/// Calibrates `index` on the vectors it indexes, already routed to their
+/// partitions (`assignment`) and encoded (`payload`), as a build has them:
+/// queries are some of the vectors, searched against all the others, so
+/// the defaults hold at the index's real density.
+pub fn calibrate_encoded(
+    index: &IvfIndex,
+    sample: Vectors<'_>,
+    assignment: &[u32],
+    payload: &Payload,
+    params: &CalibrationParams,
+) -> Result<Calibration> {
     let n = sample.len();
     let partitions = index.ivf().num_partitions();
     if n <= params.k + 1 || params.queries == 0 {
@@ -66,21 +84,17 @@ pub fn calibrate(index: &IvfIndex, sample: Vectors<'_>, params: &CalibrationPara
             refine_factor: if index.quantizer().is_some() { 4 } else { 0 },
         });
     }
+    if assignment.len() != n {
+        return Err(IndexError::params("one partition per vector is needed"));
+    }
     let metric = index.ivf().metric();
-    let (assignment, payload) = index.encode(sample, 1)?;
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let chosen = sample_indices(&mut rng, n, params.queries.min(n / 2).max(1)).into_vec();
     let mut probe_ranks = Vec::new();
     let mut cases = Vec::with_capacity(chosen.len());
-    for &q in &chosen {
+    let truths = exact_truths(sample, &chosen, metric, params)?;
+    for (&q, truth) in chosen.iter().zip(truths) {
         let query = sample.get(q);
-        // The query itself is in the sample: ask for one more and drop it.
-        let truth: Vec<u64> = exact_search(query, sample, None, metric, params.k + 1)?
-            .into_iter()
-            .map(|nb| nb.id)
-            .filter(|&id| id as usize != q)
-            .take(params.k)
-            .collect();
         let probe = index.probe(query, partitions)?;
         let mut rank_of = vec![usize::MAX; partitions];
         for (rank, &(p, _)) in probe.ranked.iter().enumerate() {
@@ -91,7 +105,7 @@ pub fn calibrate(index: &IvfIndex, sample: Vectors<'_>, params: &CalibrationPara
     }
     let nprobes = quantile(&mut probe_ranks, params.probe_recall).map_or(partitions, |r| r + 1);
     let nprobes = nprobes.clamp(partitions.min(4), partitions);
-    let (Payload::Codes(codes), Some(pq)) = (&payload, index.quantizer()) else {
+    let (Payload::Codes(codes), Some(pq)) = (payload, index.quantizer()) else {
         return Ok(Calibration {
             nprobes,
             refine_factor: 0,
@@ -131,6 +145,50 @@ pub fn calibrate(index: &IvfIndex, sample: Vectors<'_>, params: &CalibrationPara
         .find(|r| r * params.k >= needed)
         .unwrap_or(REFINE_STEPS[REFINE_STEPS.len() - 1]);
     Ok(Calibration { nprobes, refine_factor })
+}
+
+/// The exact `k` nearest of each chosen vector among all the others, on
+/// several threads.
+fn exact_truths(
+    data: Vectors<'_>,
+    chosen: &[usize],
+    metric: crate::Metric,
+    params: &CalibrationParams,
+) -> Result<Vec<Vec<u64>>> {
+    let threads = params.threads.clamp(1, chosen.len().max(1));
+    let per = chosen.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<Vec<u64>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chosen
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || -> Result<Vec<Vec<u64>>> {
+                    part.iter()
+                        .map(|&q| {
+                            // The query is one of the vectors: ask for one more and drop it.
+                            Ok(exact_search(data.get(q), data, None, metric, params.k + 1)?
+                                .into_iter()
+                                .map(|nb| nb.id)
+                                .filter(|&id| id as usize != q)
+                                .take(params.k)
+                                .collect())
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(IndexError::params("a calibration thread panicked")))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(chosen.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
 /// The value below which `fraction` of `values` fall (None when empty).

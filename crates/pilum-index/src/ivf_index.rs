@@ -14,8 +14,10 @@ use crate::kernels::dot;
 use crate::kmeans::KMeans;
 use crate::metric::Metric;
 use crate::pq::ProductQuantizer;
+use crate::pq_terms::{PartitionTerms, query_terms};
 use crate::topk::TopK;
 use crate::vectors::Vectors;
+use std::sync::Arc;
 
 /// What a partition stores per member.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +54,8 @@ impl Partition {
 pub struct IvfIndex {
     ivf: IvfModel,
     pq: Option<ProductQuantizer>,
+    /// Per-partition distance terms (IVF_PQ with L2 or cosine).
+    terms: Option<Arc<PartitionTerms>>,
 }
 
 impl IvfIndex {
@@ -86,7 +90,15 @@ impl IvfIndex {
                 )?)
             }
         };
-        Ok(Self { ivf, pq })
+        Ok(Self::assemble(ivf, pq))
+    }
+
+    fn assemble(ivf: IvfModel, pq: Option<ProductQuantizer>) -> Self {
+        let terms = match (&pq, ivf.metric()) {
+            (Some(pq), Metric::L2 | Metric::Cosine) => PartitionTerms::compute(&ivf, pq).map(Arc::new),
+            _ => None,
+        };
+        Self { ivf, pq, terms }
     }
 
     /// An index model from stored parts (shapes are checked).
@@ -96,7 +108,7 @@ impl IvfIndex {
                 what: format!("the quantizer has {} dimensions, the centroids {}", pq.dim(), ivf.dim()),
             })?;
         }
-        Ok(Self { ivf, pq })
+        Ok(Self::assemble(ivf, pq))
     }
 
     /// The partition model.
@@ -193,7 +205,16 @@ impl IvfIndex {
         check_dim(self.ivf.dim(), query.len())?;
         let prepared = self.ivf.metric().prepare_query(query);
         let ranked = self.ivf.rank(&prepared, nprobes)?;
-        Ok(Probe { prepared, ranked })
+        let terms = match (&self.pq, self.ivf.metric()) {
+            (Some(pq), Metric::Dot) => pq.distance_table(&prepared, Metric::Dot)?,
+            (Some(pq), _) if self.terms.is_some() => query_terms(pq, &prepared),
+            _ => Vec::new(),
+        };
+        Ok(Probe {
+            prepared,
+            ranked,
+            terms,
+        })
     }
 
     /// Offers the members of `partition` (number `index`) to `top`,
@@ -247,12 +268,28 @@ impl IvfIndex {
         let metric = self.ivf.metric();
         Ok(match metric {
             Metric::Dot => {
-                // q·x = q·c + q·r: the table holds −q·r per part.
+                // q·x = q·c + q·r: the query's table holds −q·r per part.
                 let centroid = self.centroid(index)?;
                 CodeTable {
-                    table: pq.distance_table(&probe.prepared, Metric::Dot)?,
+                    table: probe.terms.clone(),
                     offset: 1.0 - dot(&probe.prepared, centroid),
                     scale: 1.0,
+                }
+            }
+            Metric::Cosine | Metric::L2 if self.terms.is_some() && probe.terms.len() == pq.num_sub_vectors() * 256 => {
+                let terms = self
+                    .terms
+                    .as_ref()
+                    .and_then(|t| t.of(index))
+                    .ok_or_else(|| IndexError::Corrupt {
+                        what: format!("partition {index} of {}", self.ivf.num_partitions()),
+                    })?;
+                let centroid = self.centroid(index)?;
+                let scale = if metric == Metric::Cosine { 0.5 } else { 1.0 };
+                CodeTable {
+                    table: probe.terms.iter().zip(terms).map(|(q, t)| q + t).collect(),
+                    offset: scale * crate::kernels::l2_squared(&probe.prepared, centroid),
+                    scale,
                 }
             }
             // Cosine is half the squared L2 of unit vectors.
@@ -299,6 +336,8 @@ pub struct Probe {
     pub prepared: Vec<f32>,
     /// Partitions nearest first, with the query's centroid distance.
     pub ranked: Vec<(u32, f32)>,
+    /// Query-only PQ distance terms (empty for IVF_FLAT).
+    terms: Vec<f32>,
 }
 
 /// One partition from the members of `parts` whose ids `keep` accepts,
@@ -458,6 +497,33 @@ mod tests {
                     "{metric}: {} vs {exact}",
                     n.distance
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn precomputed_terms_give_the_residual_table_distances() {
+        for metric in [Metric::L2, Metric::Cosine] {
+            let (index, data, parts) = index_and_data(Some(8), metric);
+            assert!(index.terms.is_some());
+            let pq = index.quantizer().unwrap();
+            let query = Vectors::new(&data, 16).unwrap().get(40).to_vec();
+            let probe = index.probe(&query, 8).unwrap();
+            for &(p, _) in &probe.ranked {
+                let fast = index.code_table(&probe, p).unwrap();
+                let residual = index.ivf().residual(&probe.prepared, p).unwrap();
+                let slow = pq.distance_table(&residual, Metric::L2).unwrap();
+                let Payload::Codes(codes) = &parts[p as usize].payload else {
+                    panic!()
+                };
+                for code in codes.chunks_exact(8).take(20) {
+                    let want = fast.scale * ProductQuantizer::table_distance(&slow, code);
+                    let got = fast.distance(code);
+                    assert!(
+                        (got - want).abs() <= 1e-3 * want.abs().max(1.0),
+                        "{metric}: {got} vs {want}"
+                    );
+                }
             }
         }
     }

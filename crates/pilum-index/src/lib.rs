@@ -24,10 +24,11 @@ pub mod kernels;
 mod kmeans;
 mod metric;
 mod pq;
+mod pq_terms;
 mod topk;
 mod vectors;
 
-pub use calibrate::{Calibration, CalibrationParams, calibrate};
+pub use calibrate::{Calibration, CalibrationParams, calibrate, calibrate_encoded};
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
 pub use ivf::IvfModel;

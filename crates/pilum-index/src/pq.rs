@@ -96,8 +96,13 @@ impl ProductQuantizer {
         &self.codebooks
     }
 
+    /// Values of sub-space `s` within a vector.
+    pub(crate) fn sub_range(&self, s: usize) -> std::ops::Range<usize> {
+        self.bounds[s]..self.bounds[s + 1]
+    }
+
     /// Codebook of sub-space `s`: 256 centroids of its width.
-    fn codebook(&self, s: usize) -> Vectors<'_> {
+    pub(crate) fn codebook(&self, s: usize) -> Vectors<'_> {
         let (lo, hi) = (self.bounds[s], self.bounds[s + 1]);
         Vectors::trusted(&self.codebooks[CODEBOOK_SIZE * lo..CODEBOOK_SIZE * hi], hi - lo)
     }

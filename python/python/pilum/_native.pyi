@@ -57,7 +57,7 @@ class _Dataset:
     def nearest(
         self,
         column: str,
-        query: List[float],
+        query: bytes,
         k: int,
         metric: Optional[str] = None,
         filter: Optional[str] = None,

@@ -37,7 +37,7 @@ class NearestQuery:
     """A checked ``nearest=`` argument."""
 
     column: str
-    q: List[float]
+    q: bytes  # little-endian f32
     k: int
     metric: Optional[str]
     nprobes: Optional[int]
@@ -99,7 +99,7 @@ def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
         raise ValueError(f"nearest['use_index'] must be a bool, got {use_index!r}")
     return NearestQuery(
         column=column,
-        q=[float(x) for x in vector],
+        q=np.ascontiguousarray(vector, dtype="<f4").tobytes(),
         k=int(k),
         metric=metric,
         nprobes=nprobes,
@@ -135,12 +135,16 @@ def run_nearest(
         fast_search=bool(fast_search),
     )
     table = pa.table(table)
-    names = [n for n in table.column_names if n not in ("_rowid", "_distance")] + ["_distance"]
+    names = table.column_names
     if with_row_id:
-        names.append("_rowid")
-    table = table.select(names)
-    start = offset or 0
-    return table.slice(start, limit) if limit is not None else table.slice(start)
+        # pylance's order: the columns, _distance, then _rowid.
+        table = table.select(names[:-2] + ["_distance", "_rowid"])
+    else:
+        table = table.drop_columns(["_rowid"])
+    if offset or limit is not None:
+        start = offset or 0
+        table = table.slice(start, limit) if limit is not None else table.slice(start)
+    return table
 
 
 def nearest_schema(schema: pa.Schema, columns: Optional[List[str]], with_row_id: bool) -> pa.Schema:

@@ -104,7 +104,13 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
     @property
     def schema(self) -> pa.Schema:
         """The Arrow schema of this version."""
-        return pa.schema(self._ds.schema)
+        native, version = self._ds, self._ds.version
+        cached = self.__dict__.get("_schema_cache")
+        if cached is not None and cached[0] is native and cached[1] == version:
+            return cached[2]
+        schema = pa.schema(native.schema)
+        self.__dict__["_schema_cache"] = (native, version, schema)
+        return schema
 
     @property
     def version(self) -> int:

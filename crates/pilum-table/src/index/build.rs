@@ -10,7 +10,7 @@ use crate::progress::Progress;
 use crate::proto::{self, Operation};
 use crate::transaction::{Change, Transaction};
 use arrow_schema::DataType;
-use pilum_index::{CalibrationParams, IvfIndex, KMeans, Metric, Vectors, calibrate, group_by_partition};
+use pilum_index::{CalibrationParams, IvfIndex, KMeans, Metric, Vectors, calibrate_encoded, group_by_partition};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 
@@ -162,15 +162,10 @@ impl Dataset {
                 .map_err(TableError::index)?;
             let threads = kmeans.threads;
             let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
+            let calibration = calibrate_encoded(&index, data, &assignment, &payload, &CalibrationParams::default())
+                .map_err(TableError::index)?;
             let grouped = group_by_partition(partitions, &column.ids, &assignment, &payload, index.payload_width())
                 .map_err(TableError::index)?;
-            let calibration_rows = training.len().min(20_000);
-            let calibration = calibrate(
-                &index,
-                training.slice(0..calibration_rows),
-                &CalibrationParams::default(),
-            )
-            .map_err(TableError::index)?;
             Ok((index, calibration, (grouped, column.skipped, params)))
         })
         .await
@@ -194,6 +189,7 @@ impl Dataset {
             default_refine_factor: calibration.refine_factor as u32,
             seed: params.seed,
             skipped_rows: skipped,
+            model_crc32: 0,
         };
         let segment = self
             .write_segment(

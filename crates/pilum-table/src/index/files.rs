@@ -36,6 +36,20 @@ pub(crate) struct Extent {
     pub crc32: u32,
 }
 
+/// CRC-32 of a model: centroid values, then codebook values (little-endian f32).
+pub(crate) fn model_crc(index: &IvfIndex) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    for v in index.ivf().centroids() {
+        hasher.update(&v.to_le_bytes());
+    }
+    if let Some(pq) = index.quantizer() {
+        for v in pq.codebooks() {
+            hasher.update(&v.to_le_bytes());
+        }
+    }
+    hasher.finalize()
+}
+
 /// CRC-32 of a partition: its ids (little-endian), then its payload bytes.
 pub(crate) fn partition_crc(partition: &Partition) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
@@ -314,6 +328,13 @@ pub(crate) async fn read_model(
         }
     };
     let index = IvfIndex::from_parts(ivf, pq).map_err(|e| corrupt(e.to_string()))?;
+    if model_crc(&index) != details.model_crc32 {
+        let path = quantizer_file.map_or(ivf_file.path.as_str(), |q| q.path.as_str());
+        return Err(TableError::corrupt(
+            format!("{} or {path}", ivf_file.path),
+            "model checksum mismatch (centroids or codebooks)",
+        ));
+    }
     Ok((index, extents))
 }
 

@@ -90,6 +90,10 @@ impl Dataset {
         let (storage, extents) = write_storage(&self.location, &uuid, index, partitions).await?;
         let mut files = write_model(&self.location, &uuid, index, &extents).await?;
         files.push(storage);
+        let details = proto::VectorIndexDetails {
+            model_crc32: super::files::model_crc(index),
+            ..new.details
+        };
         Ok(IndexSegment {
             message: proto::IndexSegment {
                 uuid,
@@ -102,7 +106,7 @@ impl Dataset {
                 created_at_micros: chrono::Utc::now().timestamp_micros(),
                 num_entries: partitions.iter().map(|p| p.len() as u64).sum(),
                 files,
-                details: Some(proto::index_segment::Details::Vector(new.details)),
+                details: Some(proto::index_segment::Details::Vector(details)),
             },
             fragments: new.fragments,
         })

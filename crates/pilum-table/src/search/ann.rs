@@ -91,19 +91,18 @@ impl Dataset {
         Ok(valid)
     }
 
-    /// The `k` nearest of `candidates` by exact distance, reading their
+    /// The `k` nearest of the rows `ids` by exact distance, reading their
     /// vectors by row id.
-    pub(crate) async fn refine(
+    pub(crate) async fn rank_rows(
         &self,
         query: &VectorQuery,
         metric: Metric,
         dim: usize,
-        candidates: &[Neighbor],
+        ids: Vec<u64>,
     ) -> Result<Vec<Neighbor>> {
-        if candidates.is_empty() {
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<u64> = candidates.iter().map(|n| n.id).collect();
         let vectors = self.take_rows(&ids, Some(&[query.column.as_str()])).await?;
         let column: ArrayRef = vectors.column(0).clone();
         let id_column: ArrayRef = Arc::new(UInt64Array::from(ids));

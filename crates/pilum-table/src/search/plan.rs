@@ -14,6 +14,10 @@ use futures::TryStreamExt;
 use pilum_index::{Metric, Neighbor, TopK};
 use roaring::{RoaringBitmap, RoaringTreemap};
 
+/// A pre-filter passing at most this many indexed rows is answered by
+/// comparing them exactly (their vectors read by row id).
+const PREFILTER_EXACT_ROWS: u64 = 10_000;
+
 /// Name of the distance column search results carry.
 pub const DISTANCE: &str = "_distance";
 
@@ -139,16 +143,28 @@ impl Dataset {
             nprobes: query.nprobes,
             allow: allow.as_ref(),
         };
-        let mut candidates = TopK::new(params.want);
-        for segment in &segments {
-            for n in self.search_segment(query, segment, &params).await? {
-                candidates.push(n.distance, n.id);
+        let found = match &allow {
+            // A selective filter leaves few rows: compare them exactly
+            // instead of probing partitions for scattered matches.
+            Some(allowed) if allowed.len() <= PREFILTER_EXACT_ROWS => {
+                self.rank_rows(query, metric, dim, allowed.iter().collect()).await?
             }
-        }
-        let mut found = candidates.into_sorted();
-        if quantized && refine > 0 {
-            found = self.refine(query, metric, dim, &found).await?;
-        }
+            _ => {
+                let mut candidates = TopK::new(params.want);
+                for segment in &segments {
+                    for n in self.search_segment(query, segment, &params).await? {
+                        candidates.push(n.distance, n.id);
+                    }
+                }
+                let found = candidates.into_sorted();
+                if quantized && refine > 0 {
+                    self.rank_rows(query, metric, dim, found.iter().map(|n| n.id).collect())
+                        .await?
+                } else {
+                    found
+                }
+            }
+        };
         let mut top = TopK::new(query.k);
         for n in found {
             top.push(n.distance, n.id);
