@@ -242,10 +242,12 @@ impl IvfIndex {
             }
             (Payload::Codes(codes), Some(pq)) => {
                 let table = self.code_table(probe, index)?;
+                let mut threshold = top.threshold();
                 for (id, code) in partition.ids.iter().zip(codes.chunks_exact(pq.num_sub_vectors())) {
                     let d = table.distance(code);
-                    if d < top.threshold() && accept(*id) {
+                    if d < threshold && accept(*id) {
                         top.push(d, *id);
+                        threshold = top.threshold();
                     }
                 }
             }

@@ -346,47 +346,79 @@ pub(crate) async fn read_partition(
     number: usize,
     extent: Extent,
 ) -> Result<Partition> {
+    let batch = if extent.length == 0 {
+        None
+    } else {
+        let rows = extent.offset..extent.offset + extent.length;
+        Some(storage.read_range(rows, &pilum_file::ReadOptions::default()).await?)
+    };
+    decode_partition(batch.as_ref(), storage_path, index, number, extent)
+}
+
+/// Reads every partition with one read of the whole storage file.
+pub(crate) async fn read_all_partitions(
+    storage: &FileReader,
+    storage_path: &str,
+    index: &IvfIndex,
+    extents: &[Extent],
+) -> Result<Vec<Partition>> {
+    let all = storage
+        .read_range(0..storage.num_rows(), &pilum_file::ReadOptions::default())
+        .await?;
+    extents
+        .iter()
+        .enumerate()
+        .map(|(number, extent)| {
+            let rows = (extent.length > 0).then(|| all.slice(extent.offset as usize, extent.length as usize));
+            decode_partition(rows.as_ref(), storage_path, index, number, *extent)
+        })
+        .collect()
+}
+
+/// Checks and decodes the rows of one partition (`None` when it is empty).
+fn decode_partition(
+    batch: Option<&RecordBatch>,
+    storage_path: &str,
+    index: &IvfIndex,
+    number: usize,
+    extent: Extent,
+) -> Result<Partition> {
     let corrupt = |what: String| TableError::corrupt(storage_path, format!("partition {number}: {what}"));
-    let partition = if extent.length == 0 {
-        Partition {
+    let partition = match batch {
+        None => Partition {
             ids: Vec::new(),
             payload: match index.quantizer() {
                 Some(_) => Payload::Codes(Vec::new()),
                 None => Payload::Vectors(Vec::new()),
             },
+        },
+        Some(batch) => {
+            let ids = batch
+                .column_by_name("_rowid")
+                .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+                .ok_or_else(|| corrupt("no u64 _rowid column".into()))?
+                .values()
+                .to_vec();
+            let payload = match index.quantizer() {
+                Some(_) => {
+                    let codes = batch
+                        .column_by_name("pq_code")
+                        .and_then(|c| c.as_fixed_size_list_opt())
+                        .and_then(flat_values::<UInt8Type>)
+                        .ok_or_else(|| corrupt("no u8 pq_code column".into()))?;
+                    Payload::Codes(codes.to_vec())
+                }
+                None => {
+                    let vectors = batch
+                        .column_by_name("vector")
+                        .and_then(|c| c.as_fixed_size_list_opt())
+                        .and_then(flat_values::<Float32Type>)
+                        .ok_or_else(|| corrupt("no f32 vector column".into()))?;
+                    Payload::Vectors(vectors.to_vec())
+                }
+            };
+            Partition { ids, payload }
         }
-    } else {
-        let batch = storage
-            .read_range(
-                extent.offset..extent.offset + extent.length,
-                &pilum_file::ReadOptions::default(),
-            )
-            .await?;
-        let ids = batch
-            .column_by_name("_rowid")
-            .and_then(|c| c.as_primitive_opt::<UInt64Type>())
-            .ok_or_else(|| corrupt("no u64 _rowid column".into()))?
-            .values()
-            .to_vec();
-        let payload = match index.quantizer() {
-            Some(_) => {
-                let codes = batch
-                    .column_by_name("pq_code")
-                    .and_then(|c| c.as_fixed_size_list_opt())
-                    .and_then(flat_values::<UInt8Type>)
-                    .ok_or_else(|| corrupt("no u8 pq_code column".into()))?;
-                Payload::Codes(codes.to_vec())
-            }
-            None => {
-                let vectors = batch
-                    .column_by_name("vector")
-                    .and_then(|c| c.as_fixed_size_list_opt())
-                    .and_then(flat_values::<Float32Type>)
-                    .ok_or_else(|| corrupt("no f32 vector column".into()))?;
-                Payload::Vectors(vectors.to_vec())
-            }
-        };
-        Partition { ids, payload }
     };
     index.validate(&partition).map_err(|e| corrupt(e.to_string()))?;
     if partition_crc(&partition) != extent.crc32 {

@@ -13,6 +13,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
+/// Storage files up to this size are loaded whole when a segment opens;
+/// larger ones partition by partition, as queries probe them.
+const PRELOAD_BYTES: u64 = 256 << 20;
+
 /// A vector index segment's model, with its partitions loaded lazily.
 #[derive(Debug)]
 pub(crate) struct LoadedSegment {
@@ -45,7 +49,17 @@ impl LoadedSegment {
         let storage = files::open(location, storage_file).await?;
         let (index, extents) =
             files::read_model(location, ivf_file, quantizer_file, details, metric, storage.num_rows()).await?;
-        let partitions = extents.iter().map(|_| OnceCell::new()).collect();
+        // A storage file that fits the budget is read whole, in one
+        // request: first queries then find every partition in memory.
+        let partitions: Vec<OnceCell<Arc<Partition>>> = if storage.file_size() <= PRELOAD_BYTES {
+            files::read_all_partitions(&storage, &storage_file.path, &index, &extents)
+                .await?
+                .into_iter()
+                .map(|p| OnceCell::new_with(Some(Arc::new(p))))
+                .collect()
+        } else {
+            extents.iter().map(|_| OnceCell::new()).collect()
+        };
         Ok(Self {
             index,
             extents,
