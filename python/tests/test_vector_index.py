@@ -201,3 +201,31 @@ def test_same_api_shape_and_exception_types_as_pylance(tmp_path, vectors):
         builtin = next(c for c in type(lance_error.value).__mro__ if c.__module__ == "builtins")
         assert isinstance(pilum_error.value, builtin), (pilum_error.value, lance_error.value)
         assert isinstance(pilum_error.value, (PilumError, TypeError, ValueError, NotImplementedError))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_f16_and_f64_vector_columns(tmp_path, vectors, dtype):
+    values = vectors[:4000].astype(dtype)
+    table = pa.table({
+        "id": np.arange(4000),
+        "emb": pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), DIM),
+    })
+    ds = pilum.write_dataset(table, str(tmp_path / "t"))
+    ds.create_index("emb", "IVF_PQ", num_partitions=16, num_sub_vectors=8)
+    queries = _clustered(10, 31)
+    assert _recall(ds, queries, "l2") >= 0.9
+    got = ds.to_table(nearest={"column": "emb", "q": values[17].astype(np.float32), "k": 1}, columns=["id"])
+    assert got["id"].to_pylist() == [17]
+
+
+def test_nan_and_null_vectors_are_skipped_and_counted(tmp_path, vectors):
+    values = vectors[:3000].copy()
+    values[5] = np.nan
+    mask = np.zeros(3000, dtype=bool)
+    mask[7] = True
+    emb = pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), DIM, mask=pa.array(mask))
+    ds = pilum.write_dataset(pa.table({"id": np.arange(3000), "emb": emb}), str(tmp_path / "n"))
+    ds.create_index("emb", "IVF_FLAT")
+    assert ds.list_indices()[0]["skipped_rows"] == 2
+    got = ds.to_table(nearest={"column": "emb", "q": vectors[5], "k": 3000}, columns=["id"])["id"].to_pylist()
+    assert 5 not in got and 7 not in got and len(got) == 2998
