@@ -167,3 +167,53 @@ async fn commits_and_reads_on_s3() {
             .unwrap()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn vector_index_on_s3() {
+    let Some(moto) = start_moto() else {
+        assert!(
+            std::env::var("PILUM_REQUIRE_S3").is_err(),
+            "PILUM_REQUIRE_S3 is set but `python3 -m moto.server` could not start"
+        );
+        eprintln!("skipping: moto_server is not installed (pip install 'moto[server]')");
+        return;
+    };
+    let uri = "s3://pilum-test/tables/indexed";
+    let options = options(&moto.endpoint);
+    let parsed = pilum_io::parse_uri_with_options(uri, &options).unwrap();
+    let location = DatasetLocation::from_store_location(parsed, uri);
+    let params = WriteParams {
+        max_rows_per_file: 500,
+        ..Default::default()
+    };
+    let mut ds = create(&location, vec![batch(0..2000)], &params).await;
+    for kind in [IndexType::IvfFlat, IndexType::IvfPq] {
+        let index = VectorIndexParams {
+            replace: true,
+            num_partitions: Some(8),
+            num_sub_vectors: (kind == IndexType::IvfPq).then_some(2),
+            ..VectorIndexParams::new("vec", kind)
+        };
+        ds.create_index(&index, &Progress::none()).await.unwrap();
+        // A fresh handle reads the index files from the store.
+        let reopened = Dataset::open_with_options(uri, &options).await.unwrap();
+        let query = VectorQuery::new("vec", vec![500.2; 4], 3);
+        let found = reopened.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+        assert_eq!(column_i64(&found, "id"), vec![500, 501, 499], "{kind:?}");
+    }
+    ds.append(stream_of(vec![batch(5000..5010)]), &params).await.unwrap();
+    let query = VectorQuery::new("vec", vec![5003.0; 4], 1);
+    let found = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+    assert_eq!(
+        column_i64(&found, "id"),
+        vec![5003],
+        "unindexed rows are searched exactly"
+    );
+    ds.optimize_indices(&OptimizeIndexOptions::default()).await.unwrap();
+    assert_eq!(ds.index_statistics("vec_idx").unwrap().num_unindexed_rows, 0);
+    ds.drop_index("vec_idx").await.unwrap();
+    let stats = ds.cleanup_old_versions(Duration::ZERO).await.unwrap();
+    assert!(stats.files_removed > 0);
+    let leftover = location.list("_indices").await.unwrap();
+    assert!(leftover.is_empty(), "{leftover:?}");
+}
