@@ -24,7 +24,7 @@ impl PyDataset {
     /// None), then `_rowid` and `_distance`.
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, query, k, metric=None, filter=None, prefilter=false, columns=None,
-                        nprobes=None, refine_factor=None, use_index=true, fast_search=false))]
+                        nprobes=None, refine_factor=None, use_index=true, fast_search=false, batch=None))]
     fn nearest(
         &self,
         py: Python<'_>,
@@ -39,6 +39,7 @@ impl PyDataset {
         refine_factor: Option<usize>,
         use_index: bool,
         fast_search: bool,
+        batch: Option<usize>,
     ) -> PyResult<PyTable> {
         let metric = metric.as_deref().map(self::metric).transpose()?;
         if !query.len().is_multiple_of(4) {
@@ -56,12 +57,39 @@ impl PyDataset {
             index_only: fast_search,
             ..VectorQuery::new(column, query, k)
         };
+        // `batch`: the bytes hold that many query vectors, row after row.
+        let queries: Option<Vec<Vec<f32>>> = match batch {
+            None => None,
+            Some(0) => return Err(invalid_argument("a batch search needs at least one query vector")),
+            Some(n) if !query.query.is_empty() && query.query.len().is_multiple_of(n) => Some(
+                query
+                    .query
+                    .chunks_exact(query.query.len() / n)
+                    .map(<[f32]>::to_vec)
+                    .collect(),
+            ),
+            Some(n) => {
+                return Err(invalid_argument(format!(
+                    "{} values do not split into {n} queries",
+                    query.query.len()
+                )));
+            }
+        };
         let dataset = self.snapshot();
         let batch = run(py, async move {
             let names: Option<Vec<&str>> = columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
-            dataset
-                .nearest(&query, filter.as_deref(), prefilter, names.as_deref())
-                .await
+            match queries {
+                Some(queries) => {
+                    dataset
+                        .nearest_batch(&queries, &query, filter.as_deref(), prefilter, names.as_deref())
+                        .await
+                }
+                None => {
+                    dataset
+                        .nearest(&query, filter.as_deref(), prefilter, names.as_deref())
+                        .await
+                }
+            }
         })?;
         let schema = batch.schema();
         PyTable::try_new(vec![batch], schema)

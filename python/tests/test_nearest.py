@@ -90,8 +90,8 @@ def test_bad_queries_raise_naming_the_problem(data):
         ds.to_table(nearest={"column": "emb", "q": q, "metric": "manhattan"})
     with pytest.raises(NotImplementedError, match="distance_range"):
         ds.to_table(nearest={"column": "emb", "q": q, "distance_range": (0.0, 1.0)})
-    with pytest.raises(NotImplementedError, match="several query vectors"):
-        ds.to_table(nearest={"column": "emb", "q": np.zeros((2, DIM))})
+    with pytest.raises(ValueError, match="2-d batch"):
+        ds.to_table(nearest={"column": "emb", "q": np.zeros((2, 3, DIM))})
     with pytest.raises(NotImplementedError, match="order_by"):
         ds.to_table(nearest={"column": "emb", "q": q}, order_by="id")
     with pytest.raises(ValueError, match="prefilter"):

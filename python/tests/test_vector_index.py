@@ -229,3 +229,20 @@ def test_nan_and_null_vectors_are_skipped_and_counted(tmp_path, vectors):
     assert ds.list_indices()[0]["skipped_rows"] == 2
     got = ds.to_table(nearest={"column": "emb", "q": vectors[5], "k": 3000}, columns=["id"])["id"].to_pylist()
     assert 5 not in got and 7 not in got and len(got) == 2998
+
+
+def test_a_batch_of_queries_matches_single_queries_and_pylance_shape(tmp_path, vectors):
+    ds = pilum.write_dataset(_table(vectors[:3000]), str(tmp_path / "b"))
+    ds.create_index("emb", "IVF_FLAT")
+    queries = vectors[[3, 70, 900]]
+    batch = ds.to_table(nearest={"column": "emb", "q": queries, "k": 4}, columns=["id"])
+    assert batch.column_names == ["query_index", "id", "_distance"]
+    assert batch.schema.field("query_index").type == pa.int32()
+    assert batch["query_index"].to_pylist() == [0] * 4 + [1] * 4 + [2] * 4
+    for i, q in enumerate(queries):
+        single = ds.to_table(nearest={"column": "emb", "q": q, "k": 4}, columns=["id"])
+        assert batch["id"].to_pylist()[4 * i : 4 * i + 4] == single["id"].to_pylist()
+    lance = pytest.importorskip("lance")
+    theirs = lance.write_dataset(_table(vectors[:3000]), str(tmp_path / "l"))
+    want = theirs.to_table(nearest={"column": "emb", "q": queries, "k": 4}, columns=["id"])
+    assert want.column_names == batch.column_names

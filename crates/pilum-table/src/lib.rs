@@ -55,7 +55,7 @@ pub use progress::{Progress, ProgressUpdate};
 pub use proto::Operation;
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
 pub use schema::{TableSchema, value_bytes, view_type};
-pub use search::{DISTANCE, VectorQuery};
+pub use search::{DISTANCE, QUERY_INDEX, VectorQuery};
 pub use stats::{MAX_BOUND_BYTES, decode_bounds};
 pub use tags::{TagInfo, Tags, validate_tag_name};
 pub use write::{BatchStream, WriteParams, conform_batch};

@@ -537,3 +537,33 @@ async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entrie
         ));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_queries_answers_each_like_a_single_query() {
+    let mut ds = dataset().await;
+    ds.create_index(&params(IndexType::IvfPq, Metric::L2), &Progress::none())
+        .await
+        .unwrap();
+    let queries: Vec<Vec<f32>> = clustered(3, 41).chunks_exact(DIM).map(<[f32]>::to_vec).collect();
+    let template = VectorQuery::new("emb", Vec::new(), 5);
+    let batch = ds
+        .nearest_batch(&queries, &template, None, false, Some(&["id"]))
+        .await
+        .unwrap();
+    assert_eq!(batch.schema().field(0).name(), QUERY_INDEX);
+    let index = batch
+        .column(0)
+        .as_primitive::<arrow_array::types::Int32Type>()
+        .values()
+        .to_vec();
+    assert_eq!(index, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+    let ids = ids_of(&batch);
+    for (i, q) in queries.iter().enumerate() {
+        let single = ds
+            .nearest(&VectorQuery::new("emb", q.clone(), 5), None, false, Some(&["id"]))
+            .await
+            .unwrap();
+        assert_eq!(ids[5 * i..5 * i + 5], ids_of(&single)[..]);
+    }
+    assert!(ds.nearest_batch(&[], &template, None, false, None).await.is_err());
+}

@@ -33,8 +33,8 @@ pub use pilum_table::{
     BatchStream, BlobRows, CleanupStats, ColumnAlteration, CommitConfig, CompactionMetrics, CompactionOptions,
     DISTANCE, Dataset, DatasetLocation, IndexDescription, IndexSegment, IndexStatistics, IndexType, Materialization,
     MergeInsertBuilder, MergeStats, Metric, NewColumns, Operation, OptimizeIndexOptions, Progress, ProgressUpdate,
-    ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VectorIndexParams, VectorQuery, VersionInfo, WhenMatched,
-    WhenNotMatchedBySource, WriteMode, WriteParams,
+    QUERY_INDEX, ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VectorIndexParams, VectorQuery, VersionInfo,
+    WhenMatched, WhenNotMatchedBySource, WriteMode, WriteParams,
 };
 
 /// SQL over datasets through DataFusion (the `pilum-datafusion` crate).

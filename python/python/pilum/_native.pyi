@@ -67,6 +67,7 @@ class _Dataset:
         refine_factor: Optional[int] = None,
         use_index: bool = True,
         fast_search: bool = False,
+        batch: Optional[int] = None,
     ) -> _ArrowStream: ...
     def create_index(
         self,

@@ -43,6 +43,8 @@ class NearestQuery:
     nprobes: Optional[int]
     refine_factor: Optional[int]
     use_index: bool
+    #: Number of query vectors when `q` was 2-d (results gain ``query_index``).
+    batch: Optional[int] = None
 
 
 def _count(nearest: dict, key: str, minimum: int) -> Optional[int]:
@@ -78,8 +80,8 @@ def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
         vector = np.asarray(q, dtype=np.float32)
     except (TypeError, ValueError) as error:
         raise ValueError(f"nearest['q'] is not a vector of numbers: {error}") from None
-    if vector.ndim != 1:
-        raise NotImplementedError("nearest['q']: several query vectors at once are not supported by Pilum yet; pass one 1-d vector")
+    if vector.ndim not in (1, 2) or vector.size == 0:
+        raise ValueError(f"nearest['q'] must be one vector or a 2-d batch of vectors, got shape {vector.shape}")
     k = nearest.get("k", DEFAULT_K)
     if k is None:
         k = DEFAULT_K
@@ -105,6 +107,7 @@ def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
         nprobes=nprobes,
         refine_factor=_count(nearest, "refine_factor", 0),
         use_index=bool(use_index),
+        batch=len(vector) if vector.ndim == 2 else None,
     )
 
 
@@ -133,6 +136,7 @@ def run_nearest(
         refine_factor=query.refine_factor,
         use_index=query.use_index,
         fast_search=bool(fast_search),
+        batch=query.batch,
     )
     table = pa.table(table)
     names = table.column_names
@@ -147,9 +151,10 @@ def run_nearest(
     return table
 
 
-def nearest_schema(schema: pa.Schema, columns: Optional[List[str]], with_row_id: bool) -> pa.Schema:
+def nearest_schema(schema: pa.Schema, columns: Optional[List[str]], with_row_id: bool, batch: bool = False) -> pa.Schema:
     """The schema `run_nearest` returns, without running it."""
-    fields: List[pa.Field] = [schema.field(n) for n in (columns if columns is not None else schema.names)]
+    fields: List[pa.Field] = [pa.field("query_index", pa.int32(), nullable=False)] if batch else []
+    fields += [schema.field(n) for n in (columns if columns is not None else schema.names)]
     fields.append(pa.field("_distance", pa.float32()))
     if with_row_id:
         fields.append(pa.field("_rowid", pa.uint64(), nullable=False))

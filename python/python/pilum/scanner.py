@@ -149,7 +149,7 @@ class PilumScanner(pds.Scanner):
     def projected_schema(self) -> pa.Schema:
         """The schema of the rows the scan returns."""
         if self._nearest is not None:
-            return nearest_schema(self._dataset.schema, self._columns, self._with_row_id)
+            return nearest_schema(self._dataset.schema, self._columns, self._with_row_id, self._nearest.batch is not None)
         if self._expressions is not None:
             return self._copy(limit=0, order_by=None).to_reader().schema
         return pa.schema(self._dataset._ds.scan_schema(self._columns, self._with_row_id, self._with_row_address))

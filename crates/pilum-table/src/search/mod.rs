@@ -3,8 +3,10 @@
 //! merges the two by distance.
 
 mod ann;
+mod batch;
 mod exact;
 mod output;
 mod plan;
 
+pub use batch::QUERY_INDEX;
 pub use plan::{DISTANCE, VectorQuery};
