@@ -48,7 +48,7 @@ def _recall(ds, queries, metric, k=10):
     return hits / (k * len(queries))
 
 
-@pytest.mark.parametrize("index_type", ["IVF_PQ", "IVF_FLAT"])
+@pytest.mark.parametrize("index_type", ["IVF_PQ", "IVF_FLAT", "IVF_SQ"])
 @pytest.mark.parametrize("metric", ["L2", "cosine", "dot"])
 def test_default_parameters_reach_recall(ds, index_type, metric):
     assert ds.create_index("emb", index_type, metric=metric) is ds

@@ -81,7 +81,7 @@ pub fn calibrate_encoded(
     if n <= params.k + 1 || params.queries == 0 {
         return Ok(Calibration {
             nprobes: partitions,
-            refine_factor: if index.quantizer().is_some() { 4 } else { 0 },
+            refine_factor: if index.code_width().is_some() { 4 } else { 0 },
         });
     }
     if assignment.len() != n {
@@ -121,7 +121,7 @@ pub fn calibrate_encoded(
         // Quantized distances of the candidates the probes reach.
         let mut distance_of = vec![f32::INFINITY; n];
         for &(p, _) in &probe.ranked[..nprobes] {
-            let table = index.code_table(&probe, p)?;
+            let table = index.estimator(&probe, p)?;
             for &i in members[p as usize].iter().filter(|&&i| i != q) {
                 let code = codes
                     .get(i * m..(i + 1) * m)

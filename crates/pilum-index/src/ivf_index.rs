@@ -15,6 +15,7 @@ use crate::kmeans::KMeans;
 use crate::metric::Metric;
 use crate::pq::ProductQuantizer;
 use crate::pq_terms::{PartitionTerms, query_terms};
+use crate::sq::{ScalarQuantizer, SqQuery};
 use crate::topk::TopK;
 use crate::vectors::Vectors;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ impl Partition {
 pub struct IvfIndex {
     ivf: IvfModel,
     pq: Option<ProductQuantizer>,
+    /// The scalar quantizer (IVF_SQ).
+    sq: Option<ScalarQuantizer>,
     /// Per-partition distance terms (IVF_PQ with L2 or cosine).
     terms: Option<Arc<PartitionTerms>>,
 }
@@ -93,12 +96,40 @@ impl IvfIndex {
         Ok(Self::assemble(ivf, pq))
     }
 
+    /// Trains `partitions` centroids and an 8-bit scalar quantizer over the
+    /// sample's vectors (as the metric compares them).
+    pub fn train_sq(sample: Vectors<'_>, metric: Metric, partitions: usize, params: &KMeans) -> Result<Self> {
+        let flat = Self::train(sample, metric, partitions, None, params)?;
+        let mut prepared = Vec::with_capacity(sample.as_slice().len());
+        for v in sample.iter() {
+            prepared.extend_from_slice(&flat.ivf.prepare(v));
+        }
+        let sq = ScalarQuantizer::train(Vectors::new(&prepared, sample.dim())?)?;
+        Ok(Self { sq: Some(sq), ..flat })
+    }
+
+    /// An IVF_SQ model from stored parts (shapes are checked).
+    pub fn from_parts_sq(ivf: IvfModel, sq: ScalarQuantizer) -> Result<Self> {
+        check_dim(ivf.dim(), sq.dim()).map_err(|_| IndexError::Corrupt {
+            what: format!("the quantizer has {} dimensions, the centroids {}", sq.dim(), ivf.dim()),
+        })?;
+        Ok(Self {
+            sq: Some(sq),
+            ..Self::assemble(ivf, None)
+        })
+    }
+
     fn assemble(ivf: IvfModel, pq: Option<ProductQuantizer>) -> Self {
         let terms = match (&pq, ivf.metric()) {
             (Some(pq), Metric::L2 | Metric::Cosine) => PartitionTerms::compute(&ivf, pq).map(Arc::new),
             _ => None,
         };
-        Self { ivf, pq, terms }
+        Self {
+            ivf,
+            pq,
+            sq: None,
+            terms,
+        }
     }
 
     /// An index model from stored parts (shapes are checked).
@@ -121,12 +152,23 @@ impl IvfIndex {
         self.pq.as_ref()
     }
 
+    /// The scalar quantizer (IVF_SQ only).
+    pub fn scalar_quantizer(&self) -> Option<&ScalarQuantizer> {
+        self.sq.as_ref()
+    }
+
+    /// Bytes per member's code, for quantized kinds (None: IVF_FLAT keeps vectors).
+    pub fn code_width(&self) -> Option<usize> {
+        match (&self.pq, &self.sq) {
+            (Some(pq), _) => Some(pq.num_sub_vectors()),
+            (None, Some(sq)) => Some(sq.dim()),
+            (None, None) => None,
+        }
+    }
+
     /// Bytes of payload per member.
     pub fn payload_width(&self) -> usize {
-        match &self.pq {
-            Some(pq) => pq.num_sub_vectors(),
-            None => self.ivf.dim() * 4,
-        }
+        self.code_width().unwrap_or(self.ivf.dim() * 4)
     }
 
     /// Routes `data` to partitions on `threads` threads: the partition of
@@ -134,6 +176,14 @@ impl IvfIndex {
     /// quantizer, else its code).
     pub fn encode(&self, data: Vectors<'_>, threads: usize) -> Result<(Vec<u32>, Payload)> {
         let assignment = self.ivf.assign(data, threads)?;
+        if let Some(sq) = &self.sq {
+            let mut prepared = Vec::with_capacity(data.as_slice().len());
+            for v in data.iter() {
+                prepared.extend_from_slice(&self.ivf.prepare(v));
+            }
+            let codes = sq.encode_batch(Vectors::new(&prepared, data.dim())?)?;
+            return Ok((assignment, Payload::Codes(codes)));
+        }
         let Some(pq) = &self.pq else {
             return Ok((assignment, Payload::Vectors(data.as_slice().to_vec())));
         };
@@ -175,8 +225,8 @@ impl IvfIndex {
     pub fn validate(&self, partition: &Partition) -> Result<()> {
         let expected = partition.len() * self.payload_width();
         let found = match &partition.payload {
-            Payload::Vectors(v) if self.pq.is_none() => v.len() * 4,
-            Payload::Codes(c) if self.pq.is_some() => c.len(),
+            Payload::Vectors(v) if self.code_width().is_none() => v.len() * 4,
+            Payload::Codes(c) if self.code_width().is_some() => c.len(),
             _ => {
                 return Err(IndexError::Corrupt {
                     what: "a partition's payload does not match the index kind".into(),
@@ -210,10 +260,15 @@ impl IvfIndex {
             (Some(pq), _) if self.terms.is_some() => query_terms(pq, &prepared),
             _ => Vec::new(),
         };
+        let sq = match &self.sq {
+            Some(sq) => Some(sq.prepare(&prepared, self.ivf.metric())?),
+            None => None,
+        };
         Ok(Probe {
             prepared,
             ranked,
             terms,
+            sq,
         })
     }
 
@@ -240,6 +295,18 @@ impl IvfIndex {
                     }
                 }
             }
+            (Payload::Codes(codes), None) if probe.sq.is_some() => {
+                let Some(query) = &probe.sq else { return Ok(()) };
+                let width = self.ivf.dim();
+                let mut threshold = top.threshold();
+                for (id, code) in partition.ids.iter().zip(codes.chunks_exact(width)) {
+                    let d = query.distance(code);
+                    if d < threshold && accept(*id) {
+                        top.push(d, *id);
+                        threshold = top.threshold();
+                    }
+                }
+            }
             (Payload::Codes(codes), Some(pq)) => {
                 let table = self.code_table(probe, index)?;
                 let mut threshold = top.threshold();
@@ -258,6 +325,15 @@ impl IvfIndex {
             }
         }
         Ok(())
+    }
+
+    /// The estimate of distances from the query to codes of partition
+    /// `index` (IVF_PQ and IVF_SQ).
+    pub fn estimator(&self, probe: &Probe, index: u32) -> Result<Estimator> {
+        match &probe.sq {
+            Some(query) => Ok(Estimator::Sq(query.clone())),
+            None => self.code_table(probe, index).map(Estimator::Pq),
+        }
     }
 
     /// The lookup table that estimates distances from the query to codes
@@ -331,6 +407,25 @@ impl CodeTable {
     }
 }
 
+/// Estimated distances from one query to the codes of one partition.
+#[derive(Debug, Clone)]
+pub enum Estimator {
+    /// Product-quantization lookup table.
+    Pq(CodeTable),
+    /// Scalar-quantization query.
+    Sq(SqQuery),
+}
+
+impl Estimator {
+    /// The estimated distance to the vector `code` stands for.
+    pub fn distance(&self, code: &[u8]) -> f32 {
+        match self {
+            Self::Pq(table) => table.distance(code),
+            Self::Sq(query) => query.distance(code),
+        }
+    }
+}
+
 /// A query made ready for partition scans, with the partitions to probe.
 #[derive(Debug, Clone)]
 pub struct Probe {
@@ -340,6 +435,8 @@ pub struct Probe {
     pub ranked: Vec<(u32, f32)>,
     /// Query-only PQ distance terms (empty for IVF_FLAT).
     terms: Vec<f32>,
+    /// The query prepared for scalar-quantized codes (IVF_SQ).
+    sq: Option<SqQuery>,
 }
 
 /// One partition from the members of `parts` whose ids `keep` accepts,

@@ -25,6 +25,7 @@ mod kmeans;
 mod metric;
 mod pq;
 mod pq_terms;
+mod sq;
 mod topk;
 mod vectors;
 
@@ -32,9 +33,10 @@ pub use calibrate::{Calibration, CalibrationParams, calibrate, calibrate_encoded
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
 pub use ivf::IvfModel;
-pub use ivf_index::{CodeTable, IvfIndex, Partition, Payload, Probe, group_by_partition, merge_partitions};
+pub use ivf_index::{CodeTable, Estimator, IvfIndex, Partition, Payload, Probe, group_by_partition, merge_partitions};
 pub use kmeans::{KMeans, KMeansResult};
 pub use metric::Metric;
 pub use pq::ProductQuantizer;
+pub use sq::{ScalarQuantizer, SqQuery};
 pub use topk::{Neighbor, TopK};
 pub use vectors::Vectors;

@@ -1,7 +1,7 @@
 //! The committed indexed dataset `testdata/golden/dataset-v1.2-indexed`
 //! (dataset format 1.2, index format 1) must keep reading and answering its
 //! recorded queries the same way. It holds an IVF_FLAT index with a delta
-//! segment and an IVF_PQ index on the same column, rows appended after the
+//! segment, an IVF_PQ index and an IVF_SQ index on the same column, rows appended after the
 //! build (uncovered) and rows deleted after it. Regenerate (only with a
 //! `Format` entry in CHANGELOG.md) with
 //! `cargo test -p pilum-table --test golden_index -- --ignored regenerate_golden_indexed_dataset`.
@@ -55,7 +55,7 @@ fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
 fn queries() -> Vec<(bool, Metric, i64)> {
     let mut out = Vec::new();
     for id in [3, 250, 611, 699] {
-        for metric in [Metric::L2, Metric::Cosine] {
+        for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
             out.push((true, metric, id));
         }
     }
@@ -117,6 +117,13 @@ async fn regenerate_golden_indexed_dataset() {
         ..VectorIndexParams::new("emb", IndexType::IvfPq)
     };
     ds.create_index(&pq, &Progress::none()).await.unwrap();
+    let sq = VectorIndexParams {
+        name: Some("sq".into()),
+        metric: Metric::Dot,
+        num_partitions: Some(3),
+        ..VectorIndexParams::new("emb", IndexType::IvfSq)
+    };
+    ds.create_index(&sq, &Progress::none()).await.unwrap();
     ds.append(stream_of(vec![batch(600..650)]), &params).await.unwrap();
     let delta = OptimizeIndexOptions {
         num_indices_to_merge: 0,
@@ -133,7 +140,8 @@ async fn regenerate_golden_indexed_dataset() {
 async fn golden_indexed_dataset_reads_back_and_answers_the_same() {
     let ds = Dataset::open_location(location()).await.unwrap();
     let segments = ds.index_segments();
-    assert_eq!(segments.len(), 3, "flat, its delta, and pq");
+    assert_eq!(segments.len(), 4, "flat, its delta, pq and sq");
+    assert_eq!(ds.index_statistics("sq").unwrap().index_type, "IVF_SQ");
     let flat = ds.index_statistics("flat").unwrap();
     assert_eq!(
         (flat.index_type.as_str(), flat.num_indices, flat.num_unindexed_rows),

@@ -120,7 +120,7 @@ fn recall(got: &[i64], truth: &[i64]) -> f32 {
 async fn default_parameters_reach_recall_for_every_kind_and_metric() {
     let mut ds = dataset().await;
     let queries = clustered(20, 77);
-    for kind in [IndexType::IvfFlat, IndexType::IvfPq] {
+    for kind in [IndexType::IvfFlat, IndexType::IvfPq, IndexType::IvfSq] {
         for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
             ds.create_index(&params(kind, metric), &Progress::none()).await.unwrap();
             let stats = ds.index_statistics("emb_idx").unwrap();
@@ -247,7 +247,7 @@ async fn compaction_of_covered_fragments_keeps_them_covered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefilter_returns_k_matching_rows_at_one_percent_selectivity() {
     let mut ds = dataset().await;
-    for kind in [IndexType::IvfFlat, IndexType::IvfPq] {
+    for kind in [IndexType::IvfFlat, IndexType::IvfPq, IndexType::IvfSq] {
         ds.create_index(&params(kind, Metric::L2), &Progress::none())
             .await
             .unwrap();
@@ -467,13 +467,18 @@ async fn a_build_racing_an_append_lands_with_the_new_rows_uncovered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entries() {
     let mut ds = dataset().await;
-    for kind in [IndexType::IvfFlat, IndexType::IvfPq] {
+    for kind in [IndexType::IvfFlat, IndexType::IvfPq, IndexType::IvfSq] {
         ds.create_index(&params(kind, Metric::L2), &Progress::none())
             .await
             .unwrap();
         let first = ds.index_segments()[0].clone();
         let extra = clustered(600, 21);
-        let start = ROWS + if kind == IndexType::IvfFlat { 0 } else { 1000 };
+        let start = ROWS
+            + match kind {
+                IndexType::IvfFlat => 0,
+                IndexType::IvfPq => 1000,
+                _ => 2000,
+            };
         ds.append(
             stream_of(vec![batch(start..start + 600, &extra)]),
             &WriteParams::default(),

@@ -3,8 +3,10 @@
 ``index_statistics``, ``drop_index``, ``has_index`` and
 ``optimize.optimize_indices``.
 
-Supported kinds: ``IVF_FLAT`` (exact distances within probed partitions)
-and ``IVF_PQ`` (8-bit product quantization, candidates re-ranked exactly).
+Supported kinds: ``IVF_FLAT`` (exact distances within probed partitions),
+``IVF_PQ`` (8-bit product quantization) and ``IVF_SQ`` (8-bit scalar
+quantization, one byte per dimension); quantized candidates are re-ranked
+exactly.
 Metrics: ``l2`` (alias ``euclidean``), ``cosine``, ``dot``. Every argument
 pylance takes is honoured, accepted as a documented no-op (it tunes only
 pylance's build machinery), or rejected naming it.
@@ -22,10 +24,10 @@ from .errors import ColumnNotFoundError
 __all__ = ["IndexDescription", "IndexProgress", "IndexMethods", "VECTOR_INDEX_TYPES"]
 
 #: Index kinds Pilum builds.
-VECTOR_INDEX_TYPES = ("IVF_FLAT", "IVF_PQ")
+VECTOR_INDEX_TYPES = ("IVF_FLAT", "IVF_PQ", "IVF_SQ")
 
 #: pylance kinds Pilum does not build yet.
-_PLANNED_TYPES = ("IVF_SQ", "IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTREE", "BITMAP", "LABEL_LIST", "INVERTED", "FTS", "NGRAM", "ZONEMAP")
+_PLANNED_TYPES = ("IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTREE", "BITMAP", "LABEL_LIST", "INVERTED", "FTS", "NGRAM", "ZONEMAP")
 
 _METRICS = {"l2": "l2", "euclidean": "l2", "cosine": "cosine", "dot": "dot"}
 
@@ -128,7 +130,7 @@ class IndexMethods:
     ) -> Any:
         """Builds a vector index on `column` and commits it; returns the dataset.
 
-        `index_type` is ``IVF_FLAT`` or ``IVF_PQ``; `metric` ``L2`` (or
+        `index_type` is ``IVF_FLAT``, ``IVF_PQ`` or ``IVF_SQ``; `metric` ``L2`` (or
         ``euclidean``), ``cosine`` or ``dot``. The name defaults to
         ``{column}_idx``; an existing name raises ``IndexAlreadyExistsError``
         unless ``replace=True``. Defaults: `num_partitions` round(√rows) (1
@@ -192,8 +194,8 @@ class IndexMethods:
             raise ValueError(f"create_index: metric {metric!r} is not supported (l2, euclidean, cosine, dot)")
         if num_bits not in (8, None):
             raise NotImplementedError(f"create_index(num_bits={num_bits}): only 8-bit PQ codes are supported by Pilum yet")
-        if kind == "IVF_FLAT" and num_sub_vectors is not None:
-            raise ValueError("create_index: num_sub_vectors applies to IVF_PQ, not IVF_FLAT")
+        if kind != "IVF_PQ" and num_sub_vectors is not None:
+            raise ValueError(f"create_index: num_sub_vectors applies to IVF_PQ, not {kind}")
         if target_partition_size is not None:
             if num_partitions is not None:
                 raise ValueError("create_index: give num_partitions or target_partition_size, not both")

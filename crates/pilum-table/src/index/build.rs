@@ -24,6 +24,9 @@ pub enum IndexType {
     /// Partitions holding 8-bit product-quantization codes of residuals;
     /// candidates are re-ranked exactly.
     IvfPq,
+    /// Partitions holding 8-bit scalar-quantized vectors (one byte per
+    /// dimension); candidates are re-ranked exactly.
+    IvfSq,
 }
 
 impl IndexType {
@@ -32,8 +35,9 @@ impl IndexType {
         match name.to_ascii_uppercase().as_str() {
             "IVF_FLAT" => Ok(Self::IvfFlat),
             "IVF_PQ" => Ok(Self::IvfPq),
+            "IVF_SQ" => Ok(Self::IvfSq),
             other => Err(TableError::InvalidIndexParams {
-                what: format!("unknown or unsupported index type {other:?} (supported: IVF_FLAT, IVF_PQ)"),
+                what: format!("unknown or unsupported index type {other:?} (supported: IVF_FLAT, IVF_PQ, IVF_SQ)"),
             }),
         }
     }
@@ -123,10 +127,10 @@ impl Dataset {
             });
         }
         let sub_vectors = match params.index_type {
-            IndexType::IvfFlat => {
+            IndexType::IvfFlat | IndexType::IvfSq => {
                 if params.num_sub_vectors.is_some() {
                     return Err(TableError::InvalidIndexParams {
-                        what: "num_sub_vectors applies to IVF_PQ, not IVF_FLAT".into(),
+                        what: "num_sub_vectors applies to IVF_PQ only".into(),
                     });
                 }
                 None
@@ -158,8 +162,11 @@ impl Dataset {
             kmeans.max_iters = params.max_iters;
             kmeans.seed = params.seed;
             kmeans.max_points_per_centroid = params.sample_rate;
-            let index = IvfIndex::train(training, params.metric, partitions, sub_vectors, &kmeans)
-                .map_err(TableError::index)?;
+            let index = match params.index_type {
+                IndexType::IvfSq => IvfIndex::train_sq(training, params.metric, partitions, &kmeans),
+                _ => IvfIndex::train(training, params.metric, partitions, sub_vectors, &kmeans),
+            }
+            .map_err(TableError::index)?;
             let threads = kmeans.threads;
             let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
             let calibration = calibrate_encoded(&index, data, &assignment, &payload, &CalibrationParams::default())
@@ -178,6 +185,7 @@ impl Dataset {
         let (kind, bits) = match params.index_type {
             IndexType::IvfFlat => (proto::IndexKind::IvfFlat, 0),
             IndexType::IvfPq => (proto::IndexKind::IvfPq, 8),
+            IndexType::IvfSq => (proto::IndexKind::IvfSq, 8),
         };
         let details = proto::VectorIndexDetails {
             metric: metric_code(params.metric) as i32,

@@ -16,7 +16,7 @@ use arrow_array::types::{Float32Type, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use pilum_file::{FileReader, FileWriter, WriterOptions};
-use pilum_index::{IvfIndex, IvfModel, Metric, Partition, Payload, ProductQuantizer};
+use pilum_index::{IvfIndex, IvfModel, Metric, Partition, Payload, ProductQuantizer, ScalarQuantizer};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -44,6 +44,11 @@ pub(crate) fn model_crc(index: &IvfIndex) -> u32 {
     }
     if let Some(pq) = index.quantizer() {
         for v in pq.codebooks() {
+            hasher.update(&v.to_le_bytes());
+        }
+    }
+    if let Some(sq) = index.scalar_quantizer() {
+        for v in sq.lo().iter().chain(sq.hi()) {
             hasher.update(&v.to_le_bytes());
         }
     }
@@ -151,6 +156,21 @@ pub(crate) async fn write_model(
         let batch = RecordBatch::try_new(schema, vec![column])?;
         files.push(write_file(location, path(uuid, "quantizer"), "quantizer", batch).await?);
     }
+    if let Some(sq) = index.scalar_quantizer() {
+        let schema = schema_with_role(
+            vec![
+                Field::new("lo", DataType::Float32, false),
+                Field::new("hi", DataType::Float32, false),
+            ],
+            "quantizer",
+        );
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Float32Array::from(sq.lo().to_vec())),
+            Arc::new(Float32Array::from(sq.hi().to_vec())),
+        ];
+        let batch = RecordBatch::try_new(schema, columns)?;
+        files.push(write_file(location, path(uuid, "quantizer"), "quantizer", batch).await?);
+    }
     Ok(files)
 }
 
@@ -162,12 +182,9 @@ pub(crate) async fn write_storage(
     index: &IvfIndex,
     partitions: &[Partition],
 ) -> Result<(proto::IndexFile, Vec<Extent>)> {
-    let (payload_field, width) = match index.quantizer() {
-        Some(pq) => (
-            vector_field("pq_code", DataType::UInt8, pq.num_sub_vectors()),
-            pq.num_sub_vectors(),
-        ),
-        None => (
+    let (payload_field, width) = match (code_column(index), index.code_width()) {
+        (Some(name), Some(width)) => (vector_field(name, DataType::UInt8, width), width),
+        _ => (
             vector_field("vector", DataType::Float32, index.ivf().dim()),
             index.ivf().dim(),
         ),
@@ -309,6 +326,24 @@ pub(crate) async fn read_model(
             ivf.num_partitions()
         )));
     }
+    if let (Some(file), 0) = (quantizer_file, details.num_sub_vectors) {
+        let reader = open(location, file).await?;
+        let batch = reader
+            .read_range(0..reader.num_rows(), &pilum_file::ReadOptions::default())
+            .await?;
+        let range = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_primitive_opt::<Float32Type>())
+                .map(|c| c.values().to_vec())
+                .ok_or_else(|| TableError::corrupt(&file.path, format!("no f32 {name} column")))
+        };
+        let sq = ScalarQuantizer::from_ranges(range("lo")?, range("hi")?)
+            .map_err(|e| TableError::corrupt(&file.path, e.to_string()))?;
+        let index = IvfIndex::from_parts_sq(ivf, sq).map_err(|e| TableError::corrupt(&file.path, e.to_string()))?;
+        check_model(&index, details, ivf_file, Some(file))?;
+        return Ok((index, extents));
+    }
     let pq = match quantizer_file {
         None => None,
         Some(file) => {
@@ -328,14 +363,36 @@ pub(crate) async fn read_model(
         }
     };
     let index = IvfIndex::from_parts(ivf, pq).map_err(|e| corrupt(e.to_string()))?;
-    if model_crc(&index) != details.model_crc32 {
+    check_model(&index, details, ivf_file, quantizer_file)?;
+    Ok((index, extents))
+}
+
+/// Checks the model's checksum against the manifest's.
+fn check_model(
+    index: &IvfIndex,
+    details: &proto::VectorIndexDetails,
+    ivf_file: &proto::IndexFile,
+    quantizer_file: Option<&proto::IndexFile>,
+) -> Result<()> {
+    if model_crc(index) != details.model_crc32 {
         let path = quantizer_file.map_or(ivf_file.path.as_str(), |q| q.path.as_str());
         return Err(TableError::corrupt(
             format!("{} or {path}", ivf_file.path),
-            "model checksum mismatch (centroids or codebooks)",
+            "model checksum mismatch (centroids or quantizer)",
         ));
     }
-    Ok((index, extents))
+    Ok(())
+}
+
+/// The storage column holding codes, for quantized kinds.
+fn code_column(index: &IvfIndex) -> Option<&'static str> {
+    if index.quantizer().is_some() {
+        Some("pq_code")
+    } else if index.scalar_quantizer().is_some() {
+        Some("sq_code")
+    } else {
+        None
+    }
 }
 
 /// Reads partition `number` from the storage file and checks it.
@@ -387,7 +444,7 @@ fn decode_partition(
     let partition = match batch {
         None => Partition {
             ids: Vec::new(),
-            payload: match index.quantizer() {
+            payload: match index.code_width() {
                 Some(_) => Payload::Codes(Vec::new()),
                 None => Payload::Vectors(Vec::new()),
             },
@@ -399,13 +456,13 @@ fn decode_partition(
                 .ok_or_else(|| corrupt("no u64 _rowid column".into()))?
                 .values()
                 .to_vec();
-            let payload = match index.quantizer() {
-                Some(_) => {
+            let payload = match code_column(index) {
+                Some(name) => {
                     let codes = batch
-                        .column_by_name("pq_code")
+                        .column_by_name(name)
                         .and_then(|c| c.as_fixed_size_list_opt())
                         .and_then(flat_values::<UInt8Type>)
-                        .ok_or_else(|| corrupt("no u8 pq_code column".into()))?;
+                        .ok_or_else(|| corrupt(format!("no u8 {name} column")))?;
                     Payload::Codes(codes.to_vec())
                 }
                 None => {

@@ -43,12 +43,20 @@ impl LoadedSegment {
         let ivf_file = segment.file("ivf").ok_or_else(|| missing("ivf"))?;
         let storage_file = segment.file("storage").ok_or_else(|| missing("storage"))?;
         let quantizer_file = match segment.message.kind() {
-            proto::IndexKind::IvfPq => Some(segment.file("quantizer").ok_or_else(|| missing("quantizer"))?),
+            proto::IndexKind::IvfPq | proto::IndexKind::IvfSq => {
+                Some(segment.file("quantizer").ok_or_else(|| missing("quantizer"))?)
+            }
             _ => None,
         };
         let storage = files::open(location, storage_file).await?;
         let (index, extents) =
             files::read_model(location, ivf_file, quantizer_file, details, metric, storage.num_rows()).await?;
+        if (segment.message.kind() == proto::IndexKind::IvfSq) != index.scalar_quantizer().is_some() {
+            return Err(TableError::corrupt(
+                &ivf_file.path,
+                "the quantizer file does not match the index kind",
+            ));
+        }
         // A storage file that fits the budget is read whole, in one
         // request: first queries then find every partition in memory.
         let partitions: Vec<OnceCell<Arc<Partition>>> = if storage.file_size() <= PRELOAD_BYTES {

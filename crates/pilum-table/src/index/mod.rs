@@ -87,8 +87,10 @@ impl IndexSegment {
 
     /// Whether this library can read the segment (known kind and version).
     pub fn is_readable(&self) -> bool {
-        matches!(self.message.kind(), proto::IndexKind::IvfFlat | proto::IndexKind::IvfPq)
-            && self.message.index_version <= VECTOR_INDEX_VERSION
+        matches!(
+            self.message.kind(),
+            proto::IndexKind::IvfFlat | proto::IndexKind::IvfPq | proto::IndexKind::IvfSq
+        ) && self.message.index_version <= VECTOR_INDEX_VERSION
             && self.vector().is_some()
     }
 
@@ -97,6 +99,7 @@ impl IndexSegment {
         match self.message.kind() {
             proto::IndexKind::IvfFlat => "IVF_FLAT",
             proto::IndexKind::IvfPq => "IVF_PQ",
+            proto::IndexKind::IvfSq => "IVF_SQ",
             proto::IndexKind::Unspecified => "UNKNOWN",
         }
     }

@@ -91,6 +91,7 @@ impl Dataset {
             .ok_or_else(|| TableError::IndexNotFound { name: name.into() })?;
         let index_type = match segment.message.kind() {
             proto::IndexKind::IvfPq => IndexType::IvfPq,
+            proto::IndexKind::IvfSq => IndexType::IvfSq,
             _ => IndexType::IvfFlat,
         };
         Ok(VectorIndexParams {
@@ -164,7 +165,7 @@ impl Dataset {
         .map_err(|e| TableError::Internal {
             what: format!("index update task failed: {e}"),
         })??;
-        let width = model.index.quantizer().map_or(dim, |q| q.num_sub_vectors());
+        let width = model.index.code_width().unwrap_or(dim);
         let mut merged = Vec::with_capacity(partitions_count);
         for (p, fresh_part) in fresh_parts.iter().enumerate() {
             let mut loaded_parts = Vec::with_capacity(folded.len());

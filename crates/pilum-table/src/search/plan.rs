@@ -125,9 +125,12 @@ impl Dataset {
             Some(sql) if !covered_ids.is_empty() => Some(self.allowed_ids(sql, covered_ids).await?),
             _ => None,
         };
-        let quantized = segments
-            .iter()
-            .any(|s| s.message.kind() == crate::proto::IndexKind::IvfPq);
+        let quantized = segments.iter().any(|s| {
+            matches!(
+                s.message.kind(),
+                crate::proto::IndexKind::IvfPq | crate::proto::IndexKind::IvfSq
+            )
+        });
         let refine = match query.refine_factor {
             Some(r) => r,
             None if quantized => segments

@@ -1,0 +1,177 @@
+//! 8-bit scalar quantization: each dimension of a vector is mapped
+//! linearly from its trained range [lo, hi] onto 0..=255. Distances to a
+//! query are computed on the codes directly: for L2,
+//! Σ step²·(q′ − c)² with q′ = (q − lo)/step, which needs no decoding.
+
+use crate::error::{IndexError, Result, check_dim};
+use crate::metric::Metric;
+use crate::vectors::Vectors;
+
+/// Code levels per dimension.
+const LEVELS: f32 = 255.0;
+
+/// Per-dimension ranges of an 8-bit scalar quantizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalarQuantizer {
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+}
+
+impl ScalarQuantizer {
+    /// Ranges from `data`: per dimension, the 0.1th and 99.9th percentile
+    /// (outliers are clamped rather than stretching every code's step).
+    pub fn train(data: Vectors<'_>) -> Result<Self> {
+        if data.is_empty() {
+            return Err(IndexError::TooFewVectors { needed: 1, found: 0 });
+        }
+        let dim = data.dim();
+        let n = data.len();
+        let (low_at, high_at) = ((n - 1) / 1000, n - 1 - (n - 1) / 1000);
+        let mut lo = Vec::with_capacity(dim);
+        let mut hi = Vec::with_capacity(dim);
+        let mut column = Vec::with_capacity(n);
+        for d in 0..dim {
+            column.clear();
+            column.extend(data.iter().map(|v| v[d]));
+            column.sort_unstable_by(f32::total_cmp);
+            lo.push(column[low_at]);
+            hi.push(column[high_at].max(column[low_at]));
+        }
+        Self::from_ranges(lo, hi)
+    }
+
+    /// A quantizer from stored ranges; unequal lengths, `lo > hi` or
+    /// non-finite values are corruption.
+    pub fn from_ranges(lo: Vec<f32>, hi: Vec<f32>) -> Result<Self> {
+        let bad = lo.len() != hi.len()
+            || lo.is_empty()
+            || lo
+                .iter()
+                .zip(&hi)
+                .any(|(l, h)| !l.is_finite() || !h.is_finite() || l > h);
+        if bad {
+            return Err(IndexError::Corrupt {
+                what: "scalar quantizer ranges are ragged, inverted or not finite".into(),
+            });
+        }
+        Ok(Self { lo, hi })
+    }
+
+    /// Values per vector.
+    pub fn dim(&self) -> usize {
+        self.lo.len()
+    }
+
+    /// Lower ends of the ranges.
+    pub fn lo(&self) -> &[f32] {
+        &self.lo
+    }
+
+    /// Upper ends of the ranges.
+    pub fn hi(&self) -> &[f32] {
+        &self.hi
+    }
+
+    fn step(&self, d: usize) -> f32 {
+        let width = self.hi[d] - self.lo[d];
+        if width > 0.0 { width / LEVELS } else { 1.0 }
+    }
+
+    /// The codes of every vector of `data`, row after row (`dim` bytes each).
+    pub fn encode_batch(&self, data: Vectors<'_>) -> Result<Vec<u8>> {
+        check_dim(self.dim(), data.dim())?;
+        let steps: Vec<f32> = (0..self.dim()).map(|d| self.step(d)).collect();
+        let mut out = Vec::with_capacity(data.len() * self.dim());
+        for v in data.iter() {
+            out.extend(
+                v.iter()
+                    .zip(&self.lo)
+                    .zip(&steps)
+                    .map(|((x, lo), step)| ((x - lo) / step).round().clamp(0.0, LEVELS) as u8),
+            );
+        }
+        Ok(out)
+    }
+
+    /// `query` (as the metric compares it) made ready for [`SqQuery::distance`].
+    pub fn prepare(&self, query: &[f32], metric: Metric) -> Result<SqQuery> {
+        check_dim(self.dim(), query.len())?;
+        let steps: Vec<f32> = (0..self.dim()).map(|d| self.step(d)).collect();
+        Ok(match metric {
+            Metric::Dot => SqQuery {
+                target: query.iter().zip(&steps).map(|(q, s)| q * s).collect(),
+                weights: Vec::new(),
+                offset: 1.0 - query.iter().zip(&self.lo).map(|(q, l)| q * l).sum::<f32>(),
+                scale: -1.0,
+            },
+            _ => SqQuery {
+                target: query
+                    .iter()
+                    .zip(&self.lo)
+                    .zip(&steps)
+                    .map(|((q, l), s)| (q - l) / s)
+                    .collect(),
+                weights: steps.iter().map(|s| s * s).collect(),
+                offset: 0.0,
+                scale: if metric == Metric::Cosine { 0.5 } else { 1.0 },
+            },
+        })
+    }
+}
+
+/// A query prepared against a scalar quantizer.
+#[derive(Debug, Clone)]
+pub struct SqQuery {
+    /// L2: the query in code units; dot: the query times each step.
+    target: Vec<f32>,
+    /// L2: each dimension's squared step; empty for dot.
+    weights: Vec<f32>,
+    offset: f32,
+    scale: f32,
+}
+
+impl SqQuery {
+    /// The estimated distance to the vector `code` stands for, in the
+    /// metric's own terms.
+    pub fn distance(&self, code: &[u8]) -> f32 {
+        if self.weights.is_empty() {
+            let dot: f32 = self.target.iter().zip(code).map(|(b, &c)| b * c as f32).sum();
+            return self.offset + self.scale * dot;
+        }
+        let sum: f32 = self
+            .target
+            .iter()
+            .zip(&self.weights)
+            .zip(code)
+            .map(|((t, w), &c)| {
+                let d = t - c as f32;
+                w * d * d
+            })
+            .sum();
+        self.offset + self.scale * sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn distances_on_codes_approximate_exact_ones_within_the_step() {
+        let data: Vec<f32> = (0..4000).map(|i| ((i * 37) % 101) as f32 / 10.0 - 5.0).collect();
+        let view = Vectors::new(&data, 8).unwrap();
+        let sq = ScalarQuantizer::train(view).unwrap();
+        let codes = sq.encode_batch(view).unwrap();
+        let query: Vec<f32> = (0..8).map(|d| d as f32 * 0.3 - 1.0).collect();
+        for metric in [Metric::L2, Metric::Dot] {
+            let prepared = sq.prepare(&query, metric).unwrap();
+            for (v, code) in view.iter().zip(codes.chunks_exact(8)).take(200) {
+                let exact = metric.distance(&query, v);
+                let estimate = prepared.distance(code);
+                assert!((exact - estimate).abs() < 0.5, "{metric}: {exact} vs {estimate}");
+            }
+        }
+        assert!(ScalarQuantizer::from_ranges(vec![1.0], vec![0.0]).is_err());
+    }
+}
