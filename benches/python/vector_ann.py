@@ -1,5 +1,5 @@
 """Approximate vector search, side by side on the same data: Pilum
-(IVF_PQ through the dataset API), pylance 14.0.2 (IVF_PQ through its dataset
+(IVF_PQ, and IVF_SQ, through the dataset API), pylance 14.0.2 (IVF_PQ through its dataset
 API) and FAISS (IVF-PQ with exact re-ranking, and IVF-PQ fast-scan with
 exact re-ranking, vectors in memory).
 
@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=0.5)
     parser.add_argument("--partitions", type=int, default=0, help="default: round(sqrt(rows))")
     parser.add_argument("--sub-vectors", type=int, default=0, help="default: dim / 4")
-    parser.add_argument("--engines", default="pilum,lance,faiss")
+    parser.add_argument("--engines", default="pilum,pilum-sq,lance,faiss")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     engines = set(args.engines.split(","))
@@ -138,6 +138,25 @@ def main() -> None:
             for nprobes in (8, 16, 32, 64):
                 for refine in (1, 2, 4, 8):
                     point("pilum", f"nprobes={nprobes} refine={refine}", pilum_search({"nprobes": nprobes, "refine_factor": refine}))
+        if "pilum-sq" in engines:
+            import pilum
+
+            sds = pilum.write_dataset(table, f"{work}/psq")
+            start = time.perf_counter()
+            sds.create_index("emb", "IVF_SQ", num_partitions=parts)
+            builds["pilum IVF_SQ"] = time.perf_counter() - start
+            sstats = sds.index_statistics("emb_idx")
+            print(f"pilum IVF_SQ build {builds['pilum IVF_SQ']:.1f} s, defaults nprobes {sstats['default_nprobes']} refine {sstats['default_refine_factor']}", flush=True)
+
+            def sq_search(extra: dict):
+                def run(q):
+                    return sds.to_table(nearest={"column": "emb", "q": q, "k": k, **extra}, columns=["id"]).column(0).to_pylist()
+                return run
+
+            point("pilum IVF_SQ", "defaults", sq_search({}))
+            for nprobes in (8, 16, 32):
+                for refine in (1, 2, 4):
+                    point("pilum IVF_SQ", f"nprobes={nprobes} refine={refine}", sq_search({"nprobes": nprobes, "refine_factor": refine}))
         if "lance" in engines:
             import lance
 

@@ -105,13 +105,12 @@ pub fn calibrate_encoded(
     }
     let nprobes = quantile(&mut probe_ranks, params.probe_recall).map_or(partitions, |r| r + 1);
     let nprobes = nprobes.clamp(partitions.min(4), partitions);
-    let (Payload::Codes(codes), Some(pq)) = (payload, index.quantizer()) else {
+    let (Payload::Codes(codes), Some(m)) = (payload, index.code_width()) else {
         return Ok(Calibration {
             nprobes,
             refine_factor: 0,
         });
     };
-    let m = pq.num_sub_vectors();
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); partitions];
     for (i, &p) in assignment.iter().enumerate() {
         members[p as usize].push(i);
