@@ -7,7 +7,8 @@
 //! the GEMM's blocking, never by how points are split into blocks, so the
 //! results are the same for any chunking and thread count.
 
-use crate::kernels::{l2_squared, norm_squared};
+use crate::kernels::norm_squared;
+use crate::kmeans::nearest;
 use crate::vectors::Vectors;
 use ndarray::ArrayView2;
 
@@ -29,7 +30,7 @@ pub(crate) fn nearest_block(
     let dim = block.dim();
     if k < GEMM_MIN_CENTROIDS {
         for (i, (slot, best)) in out.iter_mut().zip(dist.iter_mut()).enumerate() {
-            let (c, d) = direct(block.get(i), centroids);
+            let (c, d) = nearest(block.get(i), centroids);
             *slot = c;
             *best = d;
         }
@@ -65,20 +66,9 @@ pub(crate) fn nearest_block(
     }
 }
 
-fn direct(point: &[f32], centroids: Vectors<'_>) -> (u32, f32) {
-    let mut best = (0u32, f32::INFINITY);
-    for (c, centroid) in centroids.iter().enumerate() {
-        let d = l2_squared(point, centroid);
-        if d < best.1 {
-            best = (c as u32, d);
-        }
-    }
-    best
-}
-
 fn direct_all(block: Vectors<'_>, centroids: Vectors<'_>, out: &mut [u32], dist: &mut [f32]) {
     for (i, (slot, best)) in out.iter_mut().zip(dist.iter_mut()).enumerate() {
-        let (c, d) = direct(block.get(i), centroids);
+        let (c, d) = nearest(block.get(i), centroids);
         *slot = c;
         *best = d;
     }

@@ -81,8 +81,7 @@ async fn answers(ds: &Dataset) -> Vec<String> {
 }
 
 fn location() -> DatasetLocation {
-    let uri = fixture().to_string_lossy().to_string();
-    DatasetLocation::from_store_location(pilum_io::parse_uri(&uri).unwrap(), &uri)
+    common::local_location(&fixture())
 }
 
 #[tokio::test]

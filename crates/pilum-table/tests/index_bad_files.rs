@@ -46,11 +46,6 @@ fn batch() -> RecordBatch {
     .unwrap()
 }
 
-fn location(dir: &Path) -> DatasetLocation {
-    let uri = dir.to_str().unwrap().to_string();
-    DatasetLocation::from_store_location(pilum_io::parse_uri(&uri).unwrap(), &uri)
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -87,7 +82,7 @@ async fn damaged_index_files_give_typed_errors_or_the_same_answer() {
     let pristine = tempfile::tempdir().unwrap();
     let rows = batch();
     let mut ds = Dataset::write(
-        location(pristine.path()),
+        common::local_location(pristine.path()),
         rows.schema(),
         stream_of(vec![rows]),
         WriteMode::Create,
@@ -136,7 +131,9 @@ async fn damaged_index_files_give_typed_errors_or_the_same_answer() {
                 let mut bytes = std::fs::read(&path).unwrap();
                 damage(&mut bytes);
                 std::fs::write(&path, bytes).unwrap();
-                let damaged = Dataset::open_location(location(dir.path())).await.unwrap();
+                let damaged = Dataset::open_location(common::local_location(dir.path()))
+                    .await
+                    .unwrap();
                 match answers(&damaged, true).await {
                     Ok(got) => assert_eq!(got, baseline, "{kind:?} {file} damage {n}: a different answer"),
                     Err(e) => {
@@ -161,7 +158,9 @@ async fn damaged_index_files_give_typed_errors_or_the_same_answer() {
             let dir = tempfile::tempdir().unwrap();
             copy_dir(pristine.path(), dir.path());
             std::fs::remove_file(dir.path().join(file)).unwrap();
-            let damaged = Dataset::open_location(location(dir.path())).await.unwrap();
+            let damaged = Dataset::open_location(common::local_location(dir.path()))
+                .await
+                .unwrap();
             let err = answers(&damaged, true).await.unwrap_err();
             assert!(err.to_string().contains(file.as_str()), "{err}");
         }

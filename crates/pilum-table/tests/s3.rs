@@ -53,6 +53,20 @@ fn start_moto() -> Option<Moto> {
     status.success().then_some(moto)
 }
 
+/// A running moto, or `None` when it is not installed (a failure instead
+/// when `PILUM_REQUIRE_S3` is set, as in CI).
+fn moto_or_skip() -> Option<Moto> {
+    let moto = start_moto();
+    if moto.is_none() {
+        assert!(
+            std::env::var("PILUM_REQUIRE_S3").is_err(),
+            "PILUM_REQUIRE_S3 is set but `python3 -m moto.server` could not start"
+        );
+        eprintln!("skipping: moto_server is not installed (pip install 'moto[server]')");
+    }
+    moto
+}
+
 fn options(endpoint: &str) -> HashMap<String, String> {
     [
         ("aws_endpoint", endpoint),
@@ -68,12 +82,7 @@ fn options(endpoint: &str) -> HashMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commits_and_reads_on_s3() {
-    let Some(moto) = start_moto() else {
-        assert!(
-            std::env::var("PILUM_REQUIRE_S3").is_err(),
-            "PILUM_REQUIRE_S3 is set but `python3 -m moto.server` could not start"
-        );
-        eprintln!("skipping: moto_server is not installed (pip install 'moto[server]')");
+    let Some(moto) = moto_or_skip() else {
         return;
     };
     let uri = "s3://pilum-test/tables/t1";
@@ -170,12 +179,7 @@ async fn commits_and_reads_on_s3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn vector_index_on_s3() {
-    let Some(moto) = start_moto() else {
-        assert!(
-            std::env::var("PILUM_REQUIRE_S3").is_err(),
-            "PILUM_REQUIRE_S3 is set but `python3 -m moto.server` could not start"
-        );
-        eprintln!("skipping: moto_server is not installed (pip install 'moto[server]')");
+    let Some(moto) = moto_or_skip() else {
         return;
     };
     let uri = "s3://pilum-test/tables/indexed";

@@ -273,11 +273,7 @@ async fn prefilter_returns_k_matching_rows_at_one_percent_selectivity() {
 async fn time_travel_drop_and_cleanup() {
     let dir = tempfile::tempdir().unwrap();
     let uri = dir.path().to_str().unwrap().to_string();
-    let mut ds = dataset_at(DatasetLocation::from_store_location(
-        pilum_io::parse_uri(&uri).unwrap(),
-        &uri,
-    ))
-    .await;
+    let mut ds = dataset_at(common::local_location(dir.path())).await;
     let before = ds.version();
     ds.create_index(&params(IndexType::IvfPq, Metric::Cosine), &Progress::none())
         .await
@@ -388,11 +384,7 @@ async fn bad_requests_get_typed_errors_and_change_nothing() {
 async fn corrupt_index_files_are_reported_and_exact_search_still_works() {
     let dir = tempfile::tempdir().unwrap();
     let uri = dir.path().to_str().unwrap().to_string();
-    let mut ds = dataset_at(DatasetLocation::from_store_location(
-        pilum_io::parse_uri(&uri).unwrap(),
-        &uri,
-    ))
-    .await;
+    let mut ds = dataset_at(common::local_location(dir.path())).await;
     ds.create_index(&params(IndexType::IvfPq, Metric::L2), &Progress::none())
         .await
         .unwrap();

@@ -137,3 +137,9 @@ pub fn small_files() -> WriteParams {
         ..WriteParams::default()
     }
 }
+
+/// A dataset location on local disk at `path`.
+pub fn local_location(path: &std::path::Path) -> DatasetLocation {
+    let uri = path.to_string_lossy().to_string();
+    DatasetLocation::from_store_location(pilum_io::parse_uri(&uri).unwrap(), &uri)
+}
