@@ -9,15 +9,13 @@
 
 mod common;
 
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
 use common::stream_of;
 use pilum_index::Metric;
 use pilum_table::*;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 const DIM: usize = 8;
 
@@ -36,19 +34,8 @@ fn vector(id: i64) -> [f32; DIM] {
 }
 
 fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
-    let item = Arc::new(Field::new("item", DataType::Float32, true));
     let values: Vec<f32> = ids.clone().flat_map(vector).collect();
-    let emb =
-        FixedSizeListArray::try_new(item.clone(), DIM as i32, Arc::new(Float32Array::from(values)), None).unwrap();
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("emb", DataType::FixedSizeList(item, DIM as i32), true),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef, Arc::new(emb)],
-    )
-    .unwrap()
+    common::vector_batch(ids, values, DIM)
 }
 
 /// The recorded queries: (index use, metric, query row).

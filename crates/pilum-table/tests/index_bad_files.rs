@@ -7,16 +7,14 @@
 
 mod common;
 
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int64Type};
-use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
 use common::stream_of;
 use pilum_index::Metric;
 use pilum_table::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::path::Path;
-use std::sync::Arc;
 
 const DIM: usize = 8;
 
@@ -29,21 +27,7 @@ fn batch() -> RecordBatch {
     let values: Vec<f32> = (0..ROWS * DIM)
         .map(|i| ((i / DIM) % 9) as f32 + rng.random_range(-0.3f32..0.3))
         .collect();
-    let item = Arc::new(Field::new("item", DataType::Float32, true));
-    let emb =
-        FixedSizeListArray::try_new(item.clone(), DIM as i32, Arc::new(Float32Array::from(values)), None).unwrap();
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("emb", DataType::FixedSizeList(item, DIM as i32), true),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(Int64Array::from_iter_values(0..ROWS as i64)) as ArrayRef,
-            Arc::new(emb),
-        ],
-    )
-    .unwrap()
+    common::vector_batch(0..ROWS as i64, values, DIM)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

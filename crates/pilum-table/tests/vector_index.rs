@@ -7,10 +7,9 @@
 
 mod common;
 
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int64Type};
-use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
 use common::stream_of;
 use pilum_index::Metric;
 use pilum_table::*;
@@ -36,23 +35,7 @@ fn clustered(count: usize, seed: u64) -> Vec<f32> {
 }
 
 fn batch(ids: std::ops::Range<i64>, values: &[f32]) -> RecordBatch {
-    let item = Arc::new(Field::new("item", DataType::Float32, true));
-    let emb = FixedSizeListArray::try_new(
-        item.clone(),
-        DIM as i32,
-        Arc::new(Float32Array::from(values.to_vec())),
-        None,
-    )
-    .unwrap();
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("emb", DataType::FixedSizeList(item, DIM as i32), true),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef, Arc::new(emb)],
-    )
-    .unwrap()
+    common::vector_batch(ids, values.to_vec(), DIM)
 }
 
 /// `ROWS` clustered rows in four fragments, at `location`.

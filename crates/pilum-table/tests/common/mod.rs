@@ -143,3 +143,20 @@ pub fn local_location(path: &std::path::Path) -> DatasetLocation {
     let uri = path.to_string_lossy().to_string();
     DatasetLocation::from_store_location(pilum_io::parse_uri(&uri).unwrap(), &uri)
 }
+
+/// Rows `ids` with an `emb` column of `dim`-d f32 vectors taken in order
+/// from `values` (`ids.len() * dim` of them).
+pub fn vector_batch(ids: std::ops::Range<i64>, values: Vec<f32>, dim: usize) -> RecordBatch {
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let emb =
+        FixedSizeListArray::try_new(item.clone(), dim as i32, Arc::new(Float32Array::from(values)), None).unwrap();
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("emb", DataType::FixedSizeList(item, dim as i32), true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef, Arc::new(emb)],
+    )
+    .unwrap()
+}
