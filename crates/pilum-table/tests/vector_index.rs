@@ -547,3 +547,52 @@ async fn a_batch_of_queries_answers_each_like_a_single_query() {
     }
     assert!(ds.nearest_batch(&[], &template, None, false, None).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_index_changes_conflict_cleanly() {
+    let mut ds = dataset().await;
+    ds.create_index(&params(IndexType::IvfFlat, Metric::L2), &Progress::none())
+        .await
+        .unwrap();
+    ds.append(
+        stream_of(vec![batch(ROWS..ROWS + 300, &clustered(300, 50))]),
+        &WriteParams::default(),
+    )
+    .await
+    .unwrap();
+    // Two optimizes of the same uncovered rows: one lands, one conflicts.
+    let delta = OptimizeIndexOptions {
+        num_indices_to_merge: 0,
+        ..Default::default()
+    };
+    let (mut first, mut second) = (ds.clone(), ds.clone());
+    first.optimize_indices(&delta).await.unwrap();
+    let err = second.optimize_indices(&delta).await.unwrap_err();
+    assert!(matches!(err, TableError::CommitConflict { .. }), "{err:?}");
+    let latest = ds.checkout_latest().await.unwrap();
+    assert_eq!(latest.index_segments().len(), 2);
+    // A build racing a commit that rewrote columns conflicts (its vectors may be stale).
+    let mut builder = latest.clone();
+    let mut writer = latest.clone();
+    writer
+        .add_columns(NewColumns::Sql(vec![("twice".into(), "id * 2".into())]))
+        .await
+        .unwrap();
+    let err = builder
+        .create_index(
+            &VectorIndexParams {
+                name: Some("other".into()),
+                ..VectorIndexParams::new("emb", IndexType::IvfFlat)
+            },
+            &Progress::none(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TableError::CommitConflict { .. }), "{err:?}");
+    let latest = ds.checkout_latest().await.unwrap();
+    assert_eq!(
+        latest.describe_indices().len(),
+        1,
+        "nothing of the losing build was committed"
+    );
+}
