@@ -246,3 +246,23 @@ def test_a_batch_of_queries_matches_single_queries_and_pylance_shape(tmp_path, v
     theirs = lance.write_dataset(_table(vectors[:3000]), str(tmp_path / "l"))
     want = theirs.to_table(nearest={"column": "emb", "q": queries, "k": 4}, columns=["id"])
     assert want.column_names == batch.column_names
+
+
+def test_ctrl_c_during_a_build_commits_nothing(tmp_path):
+    import _thread
+    import threading
+
+    rng = np.random.default_rng(4)
+    big = rng.standard_normal((60_000, 64)).astype(np.float32)
+    table = pa.table({"id": np.arange(60_000), "emb": pa.FixedSizeListArray.from_arrays(pa.array(big.ravel()), 64)})
+    ds = pilum.write_dataset(table, str(tmp_path / "c"))
+    version = ds.version
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ds.create_index("emb", "IVF_PQ", num_partitions=256, num_sub_vectors=16)
+    finally:
+        timer.cancel()
+    assert ds.version == version
+    assert pilum.dataset(str(tmp_path / "c")).list_indices() == []
