@@ -152,6 +152,8 @@ def test_progress_and_bad_arguments(ds):
         ds.create_index("emb", "IVF_PQ", num_bits=4)
     with pytest.raises(TypeError, match="bogus"):
         ds.create_index("emb", "IVF_PQ", bogus=1)
+    with pytest.raises(NotImplementedError, match="ef_construction"):
+        ds.create_index("emb", "IVF_PQ", ef_construction=200)
     with pytest.raises(ValueError, match="num_sub_vectors"):
         ds.create_index("emb", "IVF_PQ", name="q", num_sub_vectors=DIM + 1)
     with pytest.raises(ValueError, match="num_partitions"):
@@ -160,7 +162,13 @@ def test_progress_and_bad_arguments(ds):
         ds.to_table(nearest={"column": "emb", "q": np.zeros(DIM), "nprobes": 0})
     with pytest.raises(IndexNotFoundError):
         ds.optimize.optimize_indices(index_names=["nope"])
+    with pytest.raises(TypeError, match="bogus"):
+        ds.optimize.optimize_indices(bogus=1)
     assert ds.version == version, "failed calls commit nothing"
+    # pylance's build-tuning keywords are accepted and change nothing.
+    ds.create_index("emb", "IVF_FLAT", name="tuned", index_cache_size_bytes=1 << 20, skip_transpose=True,
+                    shuffle_partition_batches=4, filter_nan=False)
+    assert "tuned" in [i["name"] for i in ds.list_indices()]
 
 
 def test_same_api_shape_and_exception_types_as_pylance(tmp_path, vectors):

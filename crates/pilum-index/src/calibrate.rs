@@ -10,7 +10,8 @@
 
 use crate::error::{IndexError, Result};
 use crate::exact::exact_search;
-use crate::ivf_index::{IvfIndex, Payload};
+use crate::ivf_index::IvfIndex;
+use crate::partition::Payload;
 use crate::vectors::Vectors;
 use rand::SeedableRng;
 use rand::seq::index::sample as sample_indices;
@@ -204,10 +205,10 @@ fn quantile(values: &mut [usize], fraction: f32) -> Option<usize> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::ivf_index::group_by_partition;
     use crate::kmeans::KMeans;
     use crate::kmeans::tests::blobs;
     use crate::metric::Metric;
+    use crate::partition::group_by_partition;
     use crate::topk::TopK;
 
     #[test]

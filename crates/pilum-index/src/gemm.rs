@@ -29,12 +29,7 @@ pub(crate) fn nearest_block(
     let k = centroids.len();
     let dim = block.dim();
     if k < GEMM_MIN_CENTROIDS {
-        for (i, (slot, best)) in out.iter_mut().zip(dist.iter_mut()).enumerate() {
-            let (c, d) = nearest(block.get(i), centroids);
-            *slot = c;
-            *best = d;
-        }
-        return;
+        return direct_all(block, centroids, out, dist);
     }
     let rows_per_product = (MAX_PRODUCT_ENTRIES / k).max(1);
     let centroid_matrix = match ArrayView2::from_shape((k, dim), centroids.as_slice()) {

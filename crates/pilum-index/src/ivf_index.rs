@@ -1,7 +1,8 @@
 //! An inverted-file index: an [`IvfModel`] that routes vectors to
-//! partitions, and the payload each partition keeps per member, either the
-//! vectors themselves (IVF_FLAT) or their product-quantization codes of the
-//! residual to the partition centroid (IVF_PQ).
+//! partitions, and the payload each partition keeps per member: the
+//! vectors themselves (IVF_FLAT), product-quantization codes of the
+//! residual to the partition centroid (IVF_PQ), or 8-bit scalar codes of
+//! the vector (IVF_SQ).
 //!
 //! Partitions hold ids chosen by the caller (the table layer uses stable
 //! row ids). A search probes partitions nearest first and offers members to
@@ -13,42 +14,13 @@ use crate::ivf::IvfModel;
 use crate::kernels::dot;
 use crate::kmeans::KMeans;
 use crate::metric::Metric;
+use crate::partition::{Partition, Payload};
 use crate::pq::ProductQuantizer;
 use crate::pq_terms::{PartitionTerms, query_terms};
 use crate::sq::{ScalarQuantizer, SqQuery};
 use crate::topk::TopK;
 use crate::vectors::Vectors;
 use std::sync::Arc;
-
-/// What a partition stores per member.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Payload {
-    /// The vectors, row-major (`dim` values each), as given.
-    Vectors(Vec<f32>),
-    /// One PQ code per member (`num_sub_vectors` bytes each).
-    Codes(Vec<u8>),
-}
-
-/// The members of one partition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Partition {
-    /// Member ids, ascending.
-    pub ids: Vec<u64>,
-    /// Their vectors or codes, in the same order.
-    pub payload: Payload,
-}
-
-impl Partition {
-    /// Number of members.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// Whether the partition has no member.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-}
 
 /// A trained IVF index model: partitions, plus a quantizer for IVF_PQ.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,38 +257,30 @@ impl IvfIndex {
         accept: &mut dyn FnMut(u64) -> bool,
     ) -> Result<()> {
         let metric = self.ivf.metric();
-        match (&partition.payload, &self.pq) {
-            (Payload::Vectors(vectors), None) => {
-                let dim = self.ivf.dim();
-                for (id, v) in partition.ids.iter().zip(vectors.chunks_exact(dim)) {
-                    let d = metric.distance_prepared(&probe.prepared, v);
-                    if d < top.threshold() && accept(*id) {
-                        top.push(d, *id);
-                    }
-                }
-            }
-            (Payload::Codes(codes), None) if probe.sq.is_some() => {
-                let Some(query) = &probe.sq else { return Ok(()) };
-                let width = self.ivf.dim();
-                let mut threshold = top.threshold();
-                for (id, code) in partition.ids.iter().zip(codes.chunks_exact(width)) {
-                    let d = query.distance(code);
-                    if d < threshold && accept(*id) {
-                        top.push(d, *id);
-                        threshold = top.threshold();
-                    }
-                }
-            }
-            (Payload::Codes(codes), Some(pq)) => {
+        match (&partition.payload, &self.pq, &probe.sq) {
+            (Payload::Vectors(vectors), None, None) => offer(
+                &partition.ids,
+                vectors.chunks_exact(self.ivf.dim()),
+                |v| metric.distance_prepared(&probe.prepared, v),
+                top,
+                accept,
+            ),
+            (Payload::Codes(codes), None, Some(query)) => offer(
+                &partition.ids,
+                codes.chunks_exact(self.ivf.dim()),
+                |code| query.distance(code),
+                top,
+                accept,
+            ),
+            (Payload::Codes(codes), Some(pq), None) => {
                 let table = self.code_table(probe, index)?;
-                let mut threshold = top.threshold();
-                for (id, code) in partition.ids.iter().zip(codes.chunks_exact(pq.num_sub_vectors())) {
-                    let d = table.distance(code);
-                    if d < threshold && accept(*id) {
-                        top.push(d, *id);
-                        threshold = top.threshold();
-                    }
-                }
+                offer(
+                    &partition.ids,
+                    codes.chunks_exact(pq.num_sub_vectors()),
+                    |code| table.distance(code),
+                    top,
+                    accept,
+                );
             }
             _ => {
                 return Err(IndexError::Corrupt {
@@ -391,6 +355,25 @@ impl IvfIndex {
     }
 }
 
+/// Offers each member (`ids` with their vectors or codes) to `top`; the
+/// caller's `accept` is asked only about members that would enter.
+fn offer<'a, T: 'a>(
+    ids: &[u64],
+    items: impl Iterator<Item = &'a [T]>,
+    distance: impl Fn(&[T]) -> f32,
+    top: &mut TopK,
+    accept: &mut dyn FnMut(u64) -> bool,
+) {
+    let mut threshold = top.threshold();
+    for (id, item) in ids.iter().zip(items) {
+        let d = distance(item);
+        if d < threshold && accept(*id) {
+            top.push(d, *id);
+            threshold = top.threshold();
+        }
+    }
+}
+
 /// Partial distances from one query to the codes of one partition.
 #[derive(Debug, Clone)]
 pub struct CodeTable {
@@ -439,95 +422,13 @@ pub struct Probe {
     sq: Option<SqQuery>,
 }
 
-/// One partition from the members of `parts` whose ids `keep` accepts,
-/// ids ascending (an id kept twice keeps its first part's entry). `width`
-/// is the payload values per member (dimension, or code bytes).
-pub fn merge_partitions(parts: &[&Partition], width: usize, keep: &dyn Fn(u64) -> bool) -> Result<Partition> {
-    let mut entries: Vec<(u64, usize, usize)> = Vec::new();
-    for (p, part) in parts.iter().enumerate() {
-        entries.extend(
-            part.ids
-                .iter()
-                .enumerate()
-                .filter(|(_, id)| keep(**id))
-                .map(|(i, id)| (*id, p, i)),
-        );
-    }
-    entries.sort_unstable();
-    entries.dedup_by_key(|e| e.0);
-    let ids = entries.iter().map(|e| e.0).collect();
-    let payload = match parts.first().map(|p| &p.payload) {
-        Some(Payload::Codes(_)) | None => {
-            let mut codes = Vec::with_capacity(entries.len() * width);
-            for &(_, p, i) in &entries {
-                let Payload::Codes(c) = &parts[p].payload else {
-                    return Err(IndexError::params("mixed payload kinds"));
-                };
-                codes.extend_from_slice(&c[i * width..(i + 1) * width]);
-            }
-            Payload::Codes(codes)
-        }
-        Some(Payload::Vectors(_)) => {
-            let mut values = Vec::with_capacity(entries.len() * width);
-            for &(_, p, i) in &entries {
-                let Payload::Vectors(v) = &parts[p].payload else {
-                    return Err(IndexError::params("mixed payload kinds"));
-                };
-                values.extend_from_slice(&v[i * width..(i + 1) * width]);
-            }
-            Payload::Vectors(values)
-        }
-    };
-    Ok(Partition { ids, payload })
-}
-
-/// Groups encoded members by partition: `ids[i]` went to `assignment[i]`.
-/// Each partition's members come out in ascending id order.
-pub fn group_by_partition(
-    partitions: usize,
-    ids: &[u64],
-    assignment: &[u32],
-    payload: &Payload,
-    width: usize,
-) -> Result<Vec<Partition>> {
-    if ids.len() != assignment.len() {
-        return Err(IndexError::params("one partition per id is needed"));
-    }
-    let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_unstable_by_key(|&i| (assignment[i], ids[i]));
-    let mut out: Vec<Partition> = (0..partitions)
-        .map(|_| Partition {
-            ids: Vec::new(),
-            payload: match payload {
-                Payload::Vectors(_) => Payload::Vectors(Vec::new()),
-                Payload::Codes(_) => Payload::Codes(Vec::new()),
-            },
-        })
-        .collect();
-    for i in order {
-        let p = assignment[i] as usize;
-        let part = out
-            .get_mut(p)
-            .ok_or_else(|| IndexError::params(format!("partition {p} of {partitions}")))?;
-        part.ids.push(ids[i]);
-        match (payload, &mut part.payload) {
-            (Payload::Vectors(all), Payload::Vectors(mine)) => {
-                let w = width / 4;
-                mine.extend_from_slice(&all[i * w..(i + 1) * w]);
-            }
-            (Payload::Codes(all), Payload::Codes(mine)) => mine.extend_from_slice(&all[i * width..(i + 1) * width]),
-            _ => return Err(IndexError::params("mixed payload kinds")),
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::exact::exact_search;
     use crate::kmeans::tests::blobs;
+    use crate::partition::group_by_partition;
 
     fn index_and_data(sub_vectors: Option<usize>, metric: Metric) -> (IvfIndex, Vec<f32>, Vec<Partition>) {
         let centers: Vec<Vec<f32>> = (0..8)

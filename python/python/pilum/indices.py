@@ -31,10 +31,21 @@ _PLANNED_TYPES = ("IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTRE
 
 _METRICS = {"l2": "l2", "euclidean": "l2", "cosine": "cosine", "dot": "dot"}
 
-#: ``create_index`` keyword arguments that tune pylance's build machinery
-#: only (cache sizes, shuffle batching, transposition of its files, where it
-#: writes): accepted, no effect.
-CREATE_INDEX_NOOPS = frozenset({"index_cache_size", "shuffle_partition_batches", "shuffle_partition_concurrency", "skip_transpose", "storage_options", "filter_nan"})
+#: ``create_index`` arguments that tune only pylance's build machinery
+#: (cache sizes, shuffle batching, transposition of its files, where it
+#: writes; NaN vectors are always skipped): accepted, no effect. All but
+#: ``index_cache_size_bytes`` are named parameters of ``create_index``.
+CREATE_INDEX_NOOPS = frozenset(
+    {
+        "index_cache_size",
+        "index_cache_size_bytes",
+        "shuffle_partition_batches",
+        "shuffle_partition_concurrency",
+        "skip_transpose",
+        "storage_options",
+        "filter_nan",
+    }
+)
 
 #: ``create_index`` arguments with a value that changes the index and that
 #: Pilum does not support yet: name -> (values that leave it off, what it is).
@@ -141,6 +152,7 @@ class IndexMethods:
         and counted (``list_indices()[i]["skipped_rows"]``). Extra keywords:
         ``num_bits`` (8), ``max_iters`` (25), ``sample_rate`` (256 training
         vectors per partition), ``seed`` (42). ``index_cache_size``,
+        ``index_cache_size_bytes``,
         ``shuffle_partition_*``, ``skip_transpose``, ``storage_options`` (the
         dataset's own apply) and ``filter_nan`` (NaN vectors are always
         skipped) are accepted no-ops. `progress_callback` receives
@@ -167,8 +179,8 @@ class IndexMethods:
         max_iters = kwargs.pop("max_iters", None)
         sample_rate = kwargs.pop("sample_rate", None)
         seed = kwargs.pop("seed", None)
-        for noop in ("index_cache_size_bytes",):
-            kwargs.pop(noop, None)
+        for noop in CREATE_INDEX_NOOPS & set(kwargs):
+            kwargs.pop(noop)
         if kwargs:
             raise TypeError(f"create_index() got unexpected keyword arguments {sorted(kwargs)}")
         if isinstance(column, (list, tuple)):

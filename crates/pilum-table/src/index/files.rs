@@ -4,24 +4,25 @@
 //!   and `crc32` of its slice of `storage.pilum`;
 //! - `quantizer.pilum` (IVF_PQ): `codebook`, the PQ centroids' values;
 //! - `storage.pilum`: one row per entry, partition after partition:
-//!   `_rowid` and either `vector` (IVF_FLAT) or `pq_code` (IVF_PQ).
+//!   `_rowid` and `vector` (IVF_FLAT), `pq_code` (IVF_PQ) or `sq_code` (IVF_SQ).
+//!
+//! This module writes them and holds what writing and reading share;
+//! `read.rs` opens and checks them.
 
 use super::INDICES_DIR;
-use crate::error::{Result, TableError};
+use crate::error::Result;
 use crate::location::DatasetLocation;
 use crate::proto;
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, UInt8Builder};
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, UInt8Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
-use pilum_file::{FileReader, FileWriter, WriterOptions};
-use pilum_index::{IvfIndex, IvfModel, Metric, Partition, Payload, ProductQuantizer, ScalarQuantizer};
+use pilum_file::{FileWriter, WriterOptions};
+use pilum_index::{IvfIndex, Partition, Payload};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Schema metadata key naming what an index file is.
-const ROLE_KEY: &str = "pilum:index-role";
+pub(crate) const ROLE_KEY: &str = "pilum:index-role";
 
 /// The path of `role`'s file of segment `uuid`, relative to the root.
 pub(crate) fn path(uuid: &str, role: &str) -> String {
@@ -247,145 +248,8 @@ pub(crate) async fn write_storage(
     Ok((file, extents))
 }
 
-/// Opens an index file listed by a segment (one request when its size is known).
-pub(crate) async fn open(location: &DatasetLocation, file: &proto::IndexFile) -> Result<FileReader> {
-    let object = location.object(&file.path);
-    let reader = if file.size > 0 {
-        FileReader::open_location_with_size(&object, file.size).await?
-    } else {
-        FileReader::open_location(&object).await?
-    };
-    let role = reader.schema().metadata().get(ROLE_KEY).map(String::as_str);
-    if role != Some(file.role.as_str()) {
-        return Err(TableError::corrupt(
-            &file.path,
-            format!("index file has role {role:?}, the manifest says {:?}", file.role),
-        ));
-    }
-    Ok(reader)
-}
-
-/// Reads the model: the IVF index and each partition's extent, checked
-/// against the segment's details and the storage file's length.
-pub(crate) async fn read_model(
-    location: &DatasetLocation,
-    ivf_file: &proto::IndexFile,
-    quantizer_file: Option<&proto::IndexFile>,
-    details: &proto::VectorIndexDetails,
-    metric: Metric,
-    storage_rows: u64,
-) -> Result<(IvfIndex, Vec<Extent>)> {
-    let dim = details.dimension as usize;
-    let reader = open(location, ivf_file).await?;
-    let batch = reader
-        .read_range(0..reader.num_rows(), &pilum_file::ReadOptions::default())
-        .await?;
-    let corrupt = |what: String| TableError::corrupt(&ivf_file.path, what);
-    let column = |name: &str| {
-        batch
-            .column_by_name(name)
-            .cloned()
-            .ok_or_else(|| corrupt(format!("no column {name}")))
-    };
-    let centroid = column("centroid")?;
-    let centroids = centroid
-        .as_fixed_size_list_opt()
-        .filter(|l| l.value_length() as usize == dim)
-        .ok_or_else(|| corrupt(format!("centroids are not {dim}-d f32 vectors")))?;
-    let values = flat_values::<Float32Type>(centroids).ok_or_else(|| corrupt("centroids are not f32".into()))?;
-    let ivf = IvfModel::from_centroids(metric, dim, values.to_vec()).map_err(|e| corrupt(e.to_string()))?;
-    let (offsets, lengths, crcs) = (column("offset")?, column("length")?, column("crc32")?);
-    let (Some(offsets), Some(lengths), Some(crcs)) = (
-        offsets.as_primitive_opt::<UInt64Type>(),
-        lengths.as_primitive_opt::<UInt64Type>(),
-        crcs.as_primitive_opt::<UInt32Type>(),
-    ) else {
-        return Err(corrupt("partition extents have the wrong types".into()));
-    };
-    let mut extents = Vec::with_capacity(offsets.len());
-    let mut expected = 0u64;
-    for i in 0..offsets.len() {
-        let extent = Extent {
-            offset: offsets.value(i),
-            length: lengths.value(i),
-            crc32: crcs.value(i),
-        };
-        if extent.offset != expected {
-            return Err(corrupt(format!(
-                "partition {i} starts at {} instead of {expected}",
-                extent.offset
-            )));
-        }
-        expected = expected.saturating_add(extent.length);
-        extents.push(extent);
-    }
-    if expected != storage_rows || extents.len() != ivf.num_partitions() {
-        return Err(corrupt(format!(
-            "{} partitions cover {expected} entries; storage has {storage_rows}, centroids {}",
-            extents.len(),
-            ivf.num_partitions()
-        )));
-    }
-    if let (Some(file), 0) = (quantizer_file, details.num_sub_vectors) {
-        let reader = open(location, file).await?;
-        let batch = reader
-            .read_range(0..reader.num_rows(), &pilum_file::ReadOptions::default())
-            .await?;
-        let range = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_primitive_opt::<Float32Type>())
-                .map(|c| c.values().to_vec())
-                .ok_or_else(|| TableError::corrupt(&file.path, format!("no f32 {name} column")))
-        };
-        let sq = ScalarQuantizer::from_ranges(range("lo")?, range("hi")?)
-            .map_err(|e| TableError::corrupt(&file.path, e.to_string()))?;
-        let index = IvfIndex::from_parts_sq(ivf, sq).map_err(|e| TableError::corrupt(&file.path, e.to_string()))?;
-        check_model(&index, details, ivf_file, Some(file))?;
-        return Ok((index, extents));
-    }
-    let pq = match quantizer_file {
-        None => None,
-        Some(file) => {
-            let reader = open(location, file).await?;
-            let batch = reader
-                .read_range(0..reader.num_rows(), &pilum_file::ReadOptions::default())
-                .await?;
-            let codebook = batch
-                .column_by_name("codebook")
-                .and_then(|c| c.as_primitive_opt::<Float32Type>())
-                .ok_or_else(|| TableError::corrupt(&file.path, "no f32 codebook column"))?;
-            let m = details.num_sub_vectors as usize;
-            Some(
-                ProductQuantizer::from_codebooks(dim, m, codebook.values().to_vec())
-                    .map_err(|e| TableError::corrupt(&file.path, e.to_string()))?,
-            )
-        }
-    };
-    let index = IvfIndex::from_parts(ivf, pq).map_err(|e| corrupt(e.to_string()))?;
-    check_model(&index, details, ivf_file, quantizer_file)?;
-    Ok((index, extents))
-}
-
-/// Checks the model's checksum against the manifest's.
-fn check_model(
-    index: &IvfIndex,
-    details: &proto::VectorIndexDetails,
-    ivf_file: &proto::IndexFile,
-    quantizer_file: Option<&proto::IndexFile>,
-) -> Result<()> {
-    if model_crc(index) != details.model_crc32 {
-        let path = quantizer_file.map_or(ivf_file.path.as_str(), |q| q.path.as_str());
-        return Err(TableError::corrupt(
-            format!("{} or {path}", ivf_file.path),
-            "model checksum mismatch (centroids or quantizer)",
-        ));
-    }
-    Ok(())
-}
-
 /// The storage column holding codes, for quantized kinds.
-fn code_column(index: &IvfIndex) -> Option<&'static str> {
+pub(crate) fn code_column(index: &IvfIndex) -> Option<&'static str> {
     if index.quantizer().is_some() {
         Some("pq_code")
     } else if index.scalar_quantizer().is_some() {
@@ -393,105 +257,4 @@ fn code_column(index: &IvfIndex) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// Reads partition `number` from the storage file and checks it.
-pub(crate) async fn read_partition(
-    storage: &FileReader,
-    storage_path: &str,
-    index: &IvfIndex,
-    number: usize,
-    extent: Extent,
-) -> Result<Partition> {
-    let batch = if extent.length == 0 {
-        None
-    } else {
-        let rows = extent.offset..extent.offset + extent.length;
-        Some(storage.read_range(rows, &pilum_file::ReadOptions::default()).await?)
-    };
-    decode_partition(batch.as_ref(), storage_path, index, number, extent)
-}
-
-/// Reads every partition with one read of the whole storage file.
-pub(crate) async fn read_all_partitions(
-    storage: &FileReader,
-    storage_path: &str,
-    index: &IvfIndex,
-    extents: &[Extent],
-) -> Result<Vec<Partition>> {
-    let all = storage
-        .read_range(0..storage.num_rows(), &pilum_file::ReadOptions::default())
-        .await?;
-    extents
-        .iter()
-        .enumerate()
-        .map(|(number, extent)| {
-            let rows = (extent.length > 0).then(|| all.slice(extent.offset as usize, extent.length as usize));
-            decode_partition(rows.as_ref(), storage_path, index, number, *extent)
-        })
-        .collect()
-}
-
-/// Checks and decodes the rows of one partition (`None` when it is empty).
-fn decode_partition(
-    batch: Option<&RecordBatch>,
-    storage_path: &str,
-    index: &IvfIndex,
-    number: usize,
-    extent: Extent,
-) -> Result<Partition> {
-    let corrupt = |what: String| TableError::corrupt(storage_path, format!("partition {number}: {what}"));
-    let partition = match batch {
-        None => Partition {
-            ids: Vec::new(),
-            payload: match index.code_width() {
-                Some(_) => Payload::Codes(Vec::new()),
-                None => Payload::Vectors(Vec::new()),
-            },
-        },
-        Some(batch) => {
-            let ids = batch
-                .column_by_name("_rowid")
-                .and_then(|c| c.as_primitive_opt::<UInt64Type>())
-                .ok_or_else(|| corrupt("no u64 _rowid column".into()))?
-                .values()
-                .to_vec();
-            let payload = match code_column(index) {
-                Some(name) => {
-                    let codes = batch
-                        .column_by_name(name)
-                        .and_then(|c| c.as_fixed_size_list_opt())
-                        .and_then(flat_values::<UInt8Type>)
-                        .ok_or_else(|| corrupt(format!("no u8 {name} column")))?;
-                    Payload::Codes(codes.to_vec())
-                }
-                None => {
-                    let vectors = batch
-                        .column_by_name("vector")
-                        .and_then(|c| c.as_fixed_size_list_opt())
-                        .and_then(flat_values::<Float32Type>)
-                        .ok_or_else(|| corrupt("no f32 vector column".into()))?;
-                    Payload::Vectors(vectors.to_vec())
-                }
-            };
-            Partition { ids, payload }
-        }
-    };
-    index.validate(&partition).map_err(|e| corrupt(e.to_string()))?;
-    if partition_crc(&partition) != extent.crc32 {
-        return Err(corrupt("checksum mismatch".into()));
-    }
-    Ok(partition)
-}
-
-/// The values of a fixed-size list without nulls, as a slice of `T`.
-fn flat_values<T: arrow_array::ArrowPrimitiveType>(list: &FixedSizeListArray) -> Option<&[T::Native]> {
-    if list.null_count() > 0 {
-        return None;
-    }
-    let values = list.values().as_primitive_opt::<T>()?;
-    let start = list.offset() * list.value_length() as usize;
-    values
-        .values()
-        .get(start..start + list.len() * list.value_length() as usize)
 }

@@ -3,7 +3,8 @@
 //! partitions load on first probe and stay in memory.
 
 use super::IndexSegment;
-use super::files::{self, Extent};
+use super::files::Extent;
+use super::read;
 use crate::error::{Result, TableError};
 use crate::location::DatasetLocation;
 use crate::proto;
@@ -48,9 +49,9 @@ impl LoadedSegment {
             }
             _ => None,
         };
-        let storage = files::open(location, storage_file).await?;
+        let storage = read::open(location, storage_file).await?;
         let (index, extents) =
-            files::read_model(location, ivf_file, quantizer_file, details, metric, storage.num_rows()).await?;
+            read::read_model(location, ivf_file, quantizer_file, details, metric, storage.num_rows()).await?;
         if (segment.message.kind() == proto::IndexKind::IvfSq) != index.scalar_quantizer().is_some() {
             return Err(TableError::corrupt(
                 &ivf_file.path,
@@ -60,7 +61,7 @@ impl LoadedSegment {
         // A storage file that fits the budget is read whole, in one
         // request: first queries then find every partition in memory.
         let partitions: Vec<OnceCell<Arc<Partition>>> = if storage.file_size() <= PRELOAD_BYTES {
-            files::read_all_partitions(&storage, &storage_file.path, &index, &extents)
+            read::read_all_partitions(&storage, &storage_file.path, &index, &extents)
                 .await?
                 .into_iter()
                 .map(|p| OnceCell::new_with(Some(Arc::new(p))))
@@ -87,7 +88,7 @@ impl LoadedSegment {
             ));
         };
         cell.get_or_try_init(|| async {
-            files::read_partition(&self.storage, &self.storage_path, &self.index, n, *extent)
+            read::read_partition(&self.storage, &self.storage_path, &self.index, n, *extent)
                 .await
                 .map(Arc::new)
         })

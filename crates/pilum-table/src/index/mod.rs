@@ -8,6 +8,7 @@ mod files;
 mod loaded;
 mod manage;
 mod optimize;
+mod read;
 mod segment;
 
 pub use build::{IndexType, VectorIndexParams};

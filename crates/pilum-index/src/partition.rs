@@ -1,0 +1,117 @@
+//! The members of an IVF partition (ids with their vectors or codes), and
+//! how encoded members are grouped into partitions and partitions merged.
+
+use crate::error::{IndexError, Result};
+
+/// What a partition stores per member.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// The vectors, row-major (`dim` values each), as given.
+    Vectors(Vec<f32>),
+    /// One PQ code per member (`num_sub_vectors` bytes each).
+    Codes(Vec<u8>),
+}
+
+/// The members of one partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    /// Member ids, ascending.
+    pub ids: Vec<u64>,
+    /// Their vectors or codes, in the same order.
+    pub payload: Payload,
+}
+
+impl Partition {
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the partition has no member.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// One partition from the members of `parts` whose ids `keep` accepts,
+/// ids ascending (an id kept twice keeps its first part's entry). `width`
+/// is the payload values per member (dimension, or code bytes).
+pub fn merge_partitions(parts: &[&Partition], width: usize, keep: &dyn Fn(u64) -> bool) -> Result<Partition> {
+    let mut entries: Vec<(u64, usize, usize)> = Vec::new();
+    for (p, part) in parts.iter().enumerate() {
+        entries.extend(
+            part.ids
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| keep(**id))
+                .map(|(i, id)| (*id, p, i)),
+        );
+    }
+    entries.sort_unstable();
+    entries.dedup_by_key(|e| e.0);
+    let ids = entries.iter().map(|e| e.0).collect();
+    let payload = match parts.first().map(|p| &p.payload) {
+        Some(Payload::Codes(_)) | None => {
+            let mut codes = Vec::with_capacity(entries.len() * width);
+            for &(_, p, i) in &entries {
+                let Payload::Codes(c) = &parts[p].payload else {
+                    return Err(IndexError::params("mixed payload kinds"));
+                };
+                codes.extend_from_slice(&c[i * width..(i + 1) * width]);
+            }
+            Payload::Codes(codes)
+        }
+        Some(Payload::Vectors(_)) => {
+            let mut values = Vec::with_capacity(entries.len() * width);
+            for &(_, p, i) in &entries {
+                let Payload::Vectors(v) = &parts[p].payload else {
+                    return Err(IndexError::params("mixed payload kinds"));
+                };
+                values.extend_from_slice(&v[i * width..(i + 1) * width]);
+            }
+            Payload::Vectors(values)
+        }
+    };
+    Ok(Partition { ids, payload })
+}
+
+/// Groups encoded members by partition: `ids[i]` went to `assignment[i]`.
+/// Each partition's members come out in ascending id order.
+pub fn group_by_partition(
+    partitions: usize,
+    ids: &[u64],
+    assignment: &[u32],
+    payload: &Payload,
+    width: usize,
+) -> Result<Vec<Partition>> {
+    if ids.len() != assignment.len() {
+        return Err(IndexError::params("one partition per id is needed"));
+    }
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_unstable_by_key(|&i| (assignment[i], ids[i]));
+    let mut out: Vec<Partition> = (0..partitions)
+        .map(|_| Partition {
+            ids: Vec::new(),
+            payload: match payload {
+                Payload::Vectors(_) => Payload::Vectors(Vec::new()),
+                Payload::Codes(_) => Payload::Codes(Vec::new()),
+            },
+        })
+        .collect();
+    for i in order {
+        let p = assignment[i] as usize;
+        let part = out
+            .get_mut(p)
+            .ok_or_else(|| IndexError::params(format!("partition {p} of {partitions}")))?;
+        part.ids.push(ids[i]);
+        match (payload, &mut part.payload) {
+            (Payload::Vectors(all), Payload::Vectors(mine)) => {
+                let w = width / 4;
+                mine.extend_from_slice(&all[i * w..(i + 1) * w]);
+            }
+            (Payload::Codes(all), Payload::Codes(mine)) => mine.extend_from_slice(&all[i * width..(i + 1) * width]),
+            _ => return Err(IndexError::params("mixed payload kinds")),
+        }
+    }
+    Ok(out)
+}
