@@ -77,12 +77,46 @@ pub fn calibrate_encoded(
     payload: &Payload,
     params: &CalibrationParams,
 ) -> Result<Calibration> {
+    calibrate_against(index, sample, None, assignment, payload, params)
+}
+
+/// [`calibrate_encoded`] for an index over a prefix of each vector (a
+/// matryoshka index): `sample` holds the indexed prefixes, `full` the
+/// whole vectors (same order). True neighbors are found on the whole
+/// vectors, so the refine factor covers both quantization and the
+/// prefix's approximation, even for an index without a quantizer.
+pub fn calibrate_prefix(
+    index: &IvfIndex,
+    sample: Vectors<'_>,
+    full: Vectors<'_>,
+    assignment: &[u32],
+    payload: &Payload,
+    params: &CalibrationParams,
+) -> Result<Calibration> {
+    if full.len() != sample.len() {
+        return Err(IndexError::params("one whole vector per indexed prefix is needed"));
+    }
+    calibrate_against(index, sample, Some(full), assignment, payload, params)
+}
+
+fn calibrate_against(
+    index: &IvfIndex,
+    sample: Vectors<'_>,
+    full: Option<Vectors<'_>>,
+    assignment: &[u32],
+    payload: &Payload,
+    params: &CalibrationParams,
+) -> Result<Calibration> {
     let n = sample.len();
     let partitions = index.ivf().num_partitions();
     if n <= params.k + 1 || params.queries == 0 {
         return Ok(Calibration {
             nprobes: partitions,
-            refine_factor: if index.code_width().is_some() { 4 } else { 0 },
+            refine_factor: if index.code_width().is_some() || full.is_some() {
+                4
+            } else {
+                0
+            },
         });
     }
     if assignment.len() != n {
@@ -93,7 +127,7 @@ pub fn calibrate_encoded(
     let chosen = sample_indices(&mut rng, n, params.queries.min(n / 2).max(1)).into_vec();
     let mut probe_ranks = Vec::new();
     let mut cases = Vec::with_capacity(chosen.len());
-    let truths = exact_truths(sample, &chosen, metric, params)?;
+    let truths = exact_truths(full.unwrap_or(sample), &chosen, metric, params)?;
     for (&q, truth) in chosen.iter().zip(truths) {
         let query = sample.get(q);
         let probe = index.probe(query, partitions)?;
@@ -106,27 +140,41 @@ pub fn calibrate_encoded(
     }
     let nprobes = quantile(&mut probe_ranks, params.probe_recall).map_or(partitions, |r| r + 1);
     let nprobes = nprobes.clamp(partitions.min(4), partitions);
-    let (Payload::Codes(codes), Some(m)) = (payload, index.code_width()) else {
+    if index.code_width().is_none() && full.is_none() {
         return Ok(Calibration {
             nprobes,
             refine_factor: 0,
         });
-    };
+    }
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); partitions];
     for (i, &p) in assignment.iter().enumerate() {
         members[p as usize].push(i);
     }
     let mut positions = Vec::new();
     for (q, truth, probe, rank_of) in cases {
-        // Quantized distances of the candidates the probes reach.
+        // The index's distances (quantized, or on the prefix) of the
+        // candidates the probes reach.
         let mut distance_of = vec![f32::INFINITY; n];
+        let prepared = metric.prepare_query(sample.get(q));
         for &(p, _) in &probe.ranked[..nprobes] {
-            let table = index.estimator(&probe, p)?;
-            for &i in members[p as usize].iter().filter(|&&i| i != q) {
-                let code = codes
-                    .get(i * m..(i + 1) * m)
-                    .ok_or_else(|| IndexError::params("short code block"))?;
-                distance_of[i] = table.distance(code);
+            match payload {
+                Payload::Codes(codes) => {
+                    let m = index
+                        .code_width()
+                        .ok_or_else(|| IndexError::params("codes without a quantizer"))?;
+                    let table = index.estimator(&probe, p)?;
+                    for &i in members[p as usize].iter().filter(|&&i| i != q) {
+                        let code = codes
+                            .get(i * m..(i + 1) * m)
+                            .ok_or_else(|| IndexError::params("short code block"))?;
+                        distance_of[i] = table.distance(code);
+                    }
+                }
+                Payload::Vectors(_) => {
+                    for &i in members[p as usize].iter().filter(|&&i| i != q) {
+                        distance_of[i] = metric.distance_prepared(&prepared, sample.get(i));
+                    }
+                }
             }
         }
         for id in truth {

@@ -213,7 +213,8 @@ impl IvfIndex {
                 ),
             });
         }
-        if partition.ids.windows(2).any(|w| w[0] >= w[1]) {
+        // Non-decreasing: the vectors of one multivector row share its id.
+        if partition.ids.windows(2).any(|w| w[0] > w[1]) {
             return Err(IndexError::Corrupt {
                 what: "a partition's ids do not ascend".into(),
             });

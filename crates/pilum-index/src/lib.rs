@@ -10,6 +10,7 @@
 //! - [`IvfIndex`]: an IVF model with its partitions' payload (vectors or
 //!   PQ codes) and the partition scan a search runs.
 //! - [`ProductQuantizer`]: 8-bit product quantization with lookup tables.
+//! - [`MultiQuery`]: MaxSim (late-interaction) distances of vector bags.
 //! - [`TopK`]: the k nearest, ties broken by row id.
 //! - [`exact_search`]: brute force, the ground truth every index answers to.
 #![forbid(unsafe_code)]
@@ -23,6 +24,7 @@ mod ivf_index;
 pub mod kernels;
 mod kmeans;
 mod metric;
+mod multivector;
 mod partition;
 mod pq;
 mod pq_terms;
@@ -30,13 +32,14 @@ mod sq;
 mod topk;
 mod vectors;
 
-pub use calibrate::{Calibration, CalibrationParams, calibrate, calibrate_encoded};
+pub use calibrate::{Calibration, CalibrationParams, calibrate, calibrate_encoded, calibrate_prefix};
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
 pub use ivf::IvfModel;
 pub use ivf_index::{CodeTable, Estimator, IvfIndex, Probe};
 pub use kmeans::{KMeans, KMeansResult};
 pub use metric::Metric;
+pub use multivector::{MultiQuery, maxsim_candidates};
 pub use partition::{Partition, Payload, group_by_partition, merge_partitions};
 pub use pq::ProductQuantizer;
 pub use sq::{ScalarQuantizer, SqQuery};

@@ -48,7 +48,13 @@ impl Metric {
             Self::Dot => 1.0 - dot(a, b),
             Self::Cosine => {
                 let norms = (norm_squared(a) * norm_squared(b)).sqrt();
-                if norms > 0.0 { 1.0 - dot(a, b) / norms } else { 1.0 }
+                if norms > 0.0 {
+                    1.0 - dot(a, b) / norms
+                } else if norms == 0.0 {
+                    1.0
+                } else {
+                    f32::NAN
+                }
             }
         }
     }
@@ -70,7 +76,13 @@ impl Metric {
         match self {
             Self::Cosine => {
                 let norm = norm_squared(v).sqrt();
-                if norm > 0.0 { 1.0 - dot(prepared, v) / norm } else { 1.0 }
+                if norm > 0.0 {
+                    1.0 - dot(prepared, v) / norm
+                } else if norm == 0.0 {
+                    1.0
+                } else {
+                    f32::NAN
+                }
             }
             _ => self.distance(prepared, v),
         }
@@ -100,6 +112,16 @@ mod tests {
         assert!((Metric::Cosine.distance(&q, &[3.0, 4.0]) - 0.010_050_5).abs() < 1e-6);
         assert!((Metric::Cosine.distance(&q, &[1.0, 2.0]) - 0.051_316_7).abs() < 1e-6);
         assert_eq!(Metric::Cosine.distance(&q, &[0.0, 0.0]), 1.0);
+        // A vector holding NaN is at no distance at all, for every metric.
+        for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+            assert!(metric.distance(&q, &[f32::NAN, 0.0]).is_nan(), "{metric}");
+            assert!(
+                metric
+                    .distance_prepared(&metric.prepare_query(&q), &[f32::NAN, 0.0])
+                    .is_nan(),
+                "{metric}"
+            );
+        }
     }
 
     proptest::proptest! {

@@ -15,7 +15,8 @@ pub enum Payload {
 /// The members of one partition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Partition {
-    /// Member ids, ascending.
+    /// Member ids, ascending (a multivector row repeats its id, once per
+    /// vector).
     pub ids: Vec<u64>,
     /// Their vectors or codes, in the same order.
     pub payload: Payload,
@@ -34,7 +35,8 @@ impl Partition {
 }
 
 /// One partition from the members of `parts` whose ids `keep` accepts,
-/// ids ascending (an id kept twice keeps its first part's entry). `width`
+/// ids ascending (an id found in several parts keeps the first part's
+/// entries). `width`
 /// is the payload values per member (dimension, or code bytes).
 pub fn merge_partitions(parts: &[&Partition], width: usize, keep: &dyn Fn(u64) -> bool) -> Result<Partition> {
     let mut entries: Vec<(u64, usize, usize)> = Vec::new();
@@ -48,7 +50,15 @@ pub fn merge_partitions(parts: &[&Partition], width: usize, keep: &dyn Fn(u64) -
         );
     }
     entries.sort_unstable();
-    entries.dedup_by_key(|e| e.0);
+    // An id in several parts keeps the first part's entries (all of them:
+    // a multivector row has one entry per vector).
+    let mut first_part = (u64::MAX, usize::MAX);
+    entries.retain(|&(id, p, _)| {
+        if id != first_part.0 {
+            first_part = (id, p);
+        }
+        p == first_part.1
+    });
     let ids = entries.iter().map(|e| e.0).collect();
     let payload = match parts.first().map(|p| &p.payload) {
         Some(Payload::Codes(_)) | None => {
@@ -88,7 +98,7 @@ pub fn group_by_partition(
         return Err(IndexError::params("one partition per id is needed"));
     }
     let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_unstable_by_key(|&i| (assignment[i], ids[i]));
+    order.sort_by_key(|&i| (assignment[i], ids[i]));
     let mut out: Vec<Partition> = (0..partitions)
         .map(|_| Partition {
             ids: Vec::new(),

@@ -2,15 +2,17 @@
 //! column with stable row ids, train on a sample, route every vector to its
 //! partition, write the segment's files, calibrate query defaults, commit.
 
-use super::segment::NewSegment;
+use super::segment::{IndexedShape, NewSegment};
 use super::validate_name;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
 use crate::proto::{self, Operation};
+use crate::search::VectorShape;
 use crate::transaction::{Change, Transaction};
-use arrow_schema::DataType;
-use pilum_index::{CalibrationParams, IvfIndex, KMeans, Metric, Vectors, calibrate_encoded, group_by_partition};
+use pilum_index::{
+    CalibrationParams, IvfIndex, KMeans, Metric, Vectors, calibrate_encoded, calibrate_prefix, group_by_partition,
+};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 
@@ -46,7 +48,9 @@ impl IndexType {
 /// What to build: every field has a documented default.
 #[derive(Debug, Clone)]
 pub struct VectorIndexParams {
-    /// The vector column (a fixed-size list of f16, f32 or f64).
+    /// The vector column: a fixed-size list of f16, f32, f64, u8 or i8, or
+    /// a list of such vectors per row (multivectors: every vector of a bag
+    /// is indexed, keyed by its row).
     pub column: String,
     /// The kind.
     pub index_type: IndexType,
@@ -67,6 +71,10 @@ pub struct VectorIndexParams {
     pub sample_rate: usize,
     /// Seed of sampling and training; default 42.
     pub seed: u64,
+    /// Index only the first this many values of each vector (matryoshka
+    /// embeddings), re-ranking candidates exactly on the whole vector;
+    /// default all of them.
+    pub dimensions: Option<usize>,
 }
 
 impl VectorIndexParams {
@@ -83,6 +91,7 @@ impl VectorIndexParams {
             max_iters: 25,
             sample_rate: 256,
             seed: 42,
+            dimensions: None,
         }
     }
 
@@ -100,7 +109,20 @@ impl Dataset {
     pub async fn create_index(&mut self, params: &VectorIndexParams, progress: &Progress) -> Result<()> {
         let name = params.resolved_name();
         validate_name(&name)?;
-        let (field_id, dim) = self.vector_field(&params.column)?;
+        let (field_id, column_shape) = self.vector_field(&params.column)?;
+        let dim = match params.dimensions {
+            None => column_shape.dim,
+            Some(d) if (1..=column_shape.dim).contains(&d) => d,
+            Some(d) => {
+                return Err(TableError::InvalidIndexParams {
+                    what: format!("dimensions must be in 1..={} (the column's), got {d}", column_shape.dim),
+                });
+            }
+        };
+        let shape = IndexedShape {
+            column: column_shape,
+            index_dim: dim,
+        };
         let existing: Vec<String> = self
             .manifest
             .indices
@@ -112,7 +134,7 @@ impl Dataset {
             return Err(TableError::IndexAlreadyExists { name });
         }
         progress.report("reading vectors", 0, 1);
-        let column = self.read_vectors(&params.column, dim, None).await?;
+        let column = self.read_vectors(&params.column, shape, true, None).await?;
         progress.report("reading vectors", 1, 1);
         let rows = column.ids.len();
         if rows == 0 {
@@ -169,8 +191,14 @@ impl Dataset {
             .map_err(TableError::index)?;
             let threads = kmeans.threads;
             let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
-            let calibration = calibrate_encoded(&index, data, &assignment, &payload, &CalibrationParams::default())
-                .map_err(TableError::index)?;
+            let calibration = match &column.full {
+                Some(full) => {
+                    let full = Vectors::new(full, column_shape.dim).map_err(TableError::index)?;
+                    calibrate_prefix(&index, data, full, &assignment, &payload, &CalibrationParams::default())
+                }
+                None => calibrate_encoded(&index, data, &assignment, &payload, &CalibrationParams::default()),
+            }
+            .map_err(TableError::index)?;
             let grouped = group_by_partition(partitions, &column.ids, &assignment, &payload, index.payload_width())
                 .map_err(TableError::index)?;
             Ok((index, calibration, (grouped, column.skipped, params)))
@@ -198,6 +226,12 @@ impl Dataset {
             seed: params.seed,
             skipped_rows: skipped,
             model_crc32: 0,
+            column_dimension: if dim < column_shape.dim {
+                column_shape.dim as u32
+            } else {
+                0
+            },
+            multivector: column_shape.multivector,
         };
         let segment = self
             .write_segment(
@@ -222,32 +256,21 @@ impl Dataset {
         self.commit(txn).await
     }
 
-    /// The field id and list size of a vector column.
-    pub(crate) fn vector_field(&self, column: &str) -> Result<(i32, usize)> {
+    /// The field id and shape of a vector column.
+    pub(crate) fn vector_field(&self, column: &str) -> Result<(i32, VectorShape)> {
         let field = self
             .schema()
             .field_with_name(column)
             .map_err(|_| TableError::ColumnNotFound {
                 name: column.to_string(),
             })?;
-        let dim = match field.data_type() {
-            DataType::FixedSizeList(item, size)
-                if matches!(
-                    item.data_type(),
-                    DataType::Float16 | DataType::Float32 | DataType::Float64
-                ) =>
-            {
-                *size as usize
-            }
-            other => {
-                return Err(TableError::InvalidIndexParams {
-                    what: format!(
-                        "column {column:?} is {other}; a vector index needs a fixed-size list of f16, f32 or f64"
-                    ),
-                });
-            }
-        };
-        Ok((self.manifest.schema.field_id(column)?, dim))
+        let shape = VectorShape::of(column, field.data_type()).map_err(|e| TableError::InvalidIndexParams {
+            what: match e {
+                TableError::InvalidArgument(what) => what,
+                other => other.to_string(),
+            },
+        })?;
+        Ok((self.manifest.schema.field_id(column)?, shape))
     }
 }
 

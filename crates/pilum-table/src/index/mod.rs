@@ -23,8 +23,11 @@ use roaring::RoaringBitmap;
 
 /// Directory of index files, relative to the dataset root.
 pub const INDICES_DIR: &str = "_indices";
-/// Format version of the vector kinds' files this library writes and reads.
-pub const VECTOR_INDEX_VERSION: u32 = 1;
+/// Highest format version of the vector kinds this library reads. It
+/// writes version 1, or 2 for what version 1 cannot express (a matryoshka
+/// prefix or a multivector column), so older readers skip those segments
+/// (and search their fragments exactly) instead of misreading them.
+pub const VECTOR_INDEX_VERSION: u32 = 2;
 
 /// One segment of an index, as a manifest holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +87,25 @@ impl IndexSegment {
     /// The metric of a vector index (None for other kinds, or an unknown metric).
     pub fn metric(&self) -> Option<pilum_index::Metric> {
         self.vector().and_then(|d| metric_of(d).ok())
+    }
+
+    /// Values per indexed vector: the column's, or the prefix a matryoshka
+    /// index covers.
+    pub fn index_dim(&self) -> usize {
+        self.vector().map_or(0, |d| d.dimension as usize)
+    }
+
+    /// Whether the index covers only a prefix of each vector (its distances
+    /// then always get an exact re-rank on the whole vector).
+    pub fn is_prefix(&self) -> bool {
+        self.vector()
+            .is_some_and(|d| d.column_dimension != 0 && d.column_dimension != d.dimension)
+    }
+
+    /// Whether the index is over a multivector column (one entry per
+    /// vector of a row's bag).
+    pub fn is_multivector(&self) -> bool {
+        self.vector().is_some_and(|d| d.multivector)
     }
 
     /// Whether this library can read the segment (known kind and version).

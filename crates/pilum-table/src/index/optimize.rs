@@ -5,7 +5,7 @@
 use super::IndexSegment;
 use super::build::{IndexType, VectorIndexParams};
 use super::metric_of;
-use super::segment::NewSegment;
+use super::segment::{IndexedShape, NewSegment};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
@@ -101,6 +101,7 @@ impl Dataset {
             num_partitions: Some(details.num_partitions as usize),
             num_sub_vectors: (index_type == IndexType::IvfPq).then_some(details.num_sub_vectors as usize),
             seed: details.seed,
+            dimensions: (details.column_dimension != 0).then_some(details.dimension as usize),
             ..VectorIndexParams::new(column, index_type)
         })
     }
@@ -144,7 +145,11 @@ impl Dataset {
             return Ok(None);
         }
         let dim = details.dimension as usize;
-        let fresh = self.read_vectors(&column, dim, Some(uncovered.clone())).await?;
+        let (_, column_shape) = self.vector_field(&column)?;
+        let shape = IndexedShape::of_segment(column_shape, &details);
+        let fresh = self
+            .read_vectors(&column, shape, false, Some(uncovered.clone()))
+            .await?;
         let fresh_skipped = fresh.skipped;
         let index = model.index.clone();
         let partitions_count = index.ivf().num_partitions();

@@ -6,19 +6,41 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::proto;
 use crate::scanner::ROW_ID;
+use crate::search::{VectorRows, VectorShape};
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, UInt64Type};
-use arrow_array::{Array, FixedSizeListArray};
-use arrow_schema::DataType;
+use arrow_array::types::UInt64Type;
 use futures::TryStreamExt;
 use pilum_index::{IvfIndex, Partition};
 use roaring::RoaringBitmap;
 
-/// Vectors read for indexing: values, their row ids, and rows skipped.
+/// Vectors read for indexing: values (the indexed prefix of each), their
+/// row ids (repeated for the vectors of one multivector row), and rows
+/// skipped.
 pub(crate) struct VectorColumn {
     pub values: Vec<f32>,
+    /// The whole vectors, when asked for and the index covers a prefix.
+    pub full: Option<Vec<f32>>,
     pub ids: Vec<u64>,
     pub skipped: u64,
+}
+
+/// How a column is read for indexing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IndexedShape {
+    /// The column's shape.
+    pub column: VectorShape,
+    /// Values indexed per vector (a prefix when below `column.dim`).
+    pub index_dim: usize,
+}
+
+impl IndexedShape {
+    /// The shape a segment was built for, on a column of shape `column`.
+    pub fn of_segment(column: VectorShape, details: &proto::VectorIndexDetails) -> Self {
+        Self {
+            column,
+            index_dim: details.dimension as usize,
+        }
+    }
 }
 
 /// What a new segment records besides its files.
@@ -32,15 +54,23 @@ pub(crate) struct NewSegment {
 
 impl Dataset {
     /// The live vectors of `column` in `fragments` (all when `None`) as f32
-    /// with their row ids; null, NaN and infinite vectors are counted, not kept.
+    /// with their row ids, cut to `shape.index_dim` values; `keep_full` also
+    /// keeps the whole vectors of a prefix index. A vector holding null,
+    /// NaN or infinite values is not indexed; rows left with no vector are
+    /// counted as skipped.
     pub(crate) async fn read_vectors(
         &self,
         column: &str,
-        dim: usize,
+        shape: IndexedShape,
+        keep_full: bool,
         fragments: Option<Vec<u64>>,
     ) -> Result<VectorColumn> {
+        let dim = shape.column.dim;
+        let prefix = shape.index_dim.min(dim);
+        let keep_full = keep_full && prefix < dim;
         let mut out = VectorColumn {
             values: Vec::new(),
+            full: keep_full.then(Vec::new),
             ids: Vec::new(),
             skipped: 0,
         };
@@ -53,26 +83,27 @@ impl Dataset {
             let missing = || TableError::Internal {
                 what: "index build scan lacks a column".into(),
             };
-            let list: &FixedSizeListArray = batch.column_by_name(column).ok_or_else(missing)?.as_fixed_size_list();
+            let rows = VectorRows::new(batch.column_by_name(column).ok_or_else(missing)?, shape.column)?;
             let ids = batch
                 .column_by_name(ROW_ID)
                 .ok_or_else(missing)?
                 .as_primitive::<UInt64Type>();
-            let values = arrow_cast::cast(list.values(), &DataType::Float32)?;
-            let values = values.as_primitive::<Float32Type>();
-            for row in 0..list.len() {
-                let start = list.value_offset(row) as usize;
-                let Some(vector) = values.values().get(start..start + dim) else {
-                    out.skipped += 1;
-                    continue;
-                };
-                let has_null_item = values.null_count() > 0 && (start..start + dim).any(|i| values.is_null(i));
-                if list.is_null(row) || has_null_item || vector.iter().any(|v| !v.is_finite()) {
-                    out.skipped += 1;
-                    continue;
+            for row in 0..rows.len() {
+                let mut kept = false;
+                for vector in rows.row(row).unwrap_or_default().chunks_exact(dim) {
+                    if vector.iter().any(|v| !v.is_finite()) {
+                        continue;
+                    }
+                    out.values.extend_from_slice(&vector[..prefix]);
+                    if let Some(full) = out.full.as_mut() {
+                        full.extend_from_slice(vector);
+                    }
+                    out.ids.push(ids.value(row));
+                    kept = true;
                 }
-                out.values.extend_from_slice(vector);
-                out.ids.push(ids.value(row));
+                if !kept {
+                    out.skipped += 1;
+                }
             }
         }
         Ok(out)
@@ -102,7 +133,11 @@ impl Dataset {
                 field_ids: vec![new.field_id],
                 dataset_version: self.version(),
                 fragment_bitmap: Vec::new(),
-                index_version: VECTOR_INDEX_VERSION,
+                index_version: if details.column_dimension != 0 || details.multivector {
+                    VECTOR_INDEX_VERSION
+                } else {
+                    1
+                },
                 created_at_micros: chrono::Utc::now().timestamp_micros(),
                 num_entries: partitions.iter().map(|p| p.len() as u64).sum(),
                 files,

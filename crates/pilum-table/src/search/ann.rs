@@ -3,7 +3,8 @@
 //! deleted and updated rows never come back, without any remap), and
 //! re-rank quantized candidates exactly.
 
-use super::exact::rank_batch;
+use super::column::VectorShape;
+use super::exact::{Scorer, rank_batch};
 use super::plan::VectorQuery;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
@@ -27,11 +28,12 @@ pub(crate) struct AnnParams<'a> {
 }
 
 impl Dataset {
-    /// Candidates from one segment: up to `want` entries, nearest first by
-    /// the index's distances.
+    /// Candidates from one segment for one query vector (of the column's
+    /// size; a prefix index probes with its prefix): up to `want` entries,
+    /// nearest first by the index's distances.
     pub(crate) async fn search_segment(
         &self,
-        query: &VectorQuery,
+        vector: &[f32],
         segment: &IndexSegment,
         params: &AnnParams<'_>,
     ) -> Result<Vec<Neighbor>> {
@@ -43,10 +45,10 @@ impl Dataset {
             .nprobes
             .unwrap_or(details.default_nprobes as usize)
             .clamp(1, partitions);
-        let probe = loaded
-            .index
-            .probe(&query.query, partitions)
-            .map_err(TableError::index)?;
+        let probed = vector.get(..segment.index_dim()).ok_or_else(|| TableError::Internal {
+            what: format!("index {:?} covers more values than the query has", segment.name()),
+        })?;
+        let probe = loaded.index.probe(probed, partitions).map_err(TableError::index)?;
         let mut top = TopK::new(params.want);
         let mut accept = |id: u64| valid.contains(id) && params.allow.is_none_or(|a| a.contains(id));
         for (probed, &(number, _)) in probe.ranked.iter().enumerate() {
@@ -91,13 +93,13 @@ impl Dataset {
         Ok(valid)
     }
 
-    /// The `k` nearest of the rows `ids` by exact distance, reading their
-    /// vectors by row id.
+    /// The `k` nearest of the rows `ids` by exact distance (MaxSim for a
+    /// multivector column), reading their vectors by row id.
     pub(crate) async fn rank_rows(
         &self,
         query: &VectorQuery,
         metric: Metric,
-        dim: usize,
+        shape: VectorShape,
         ids: Vec<u64>,
     ) -> Result<Vec<Neighbor>> {
         if ids.is_empty() {
@@ -112,8 +114,8 @@ impl Dataset {
         ]);
         let batch = RecordBatch::try_new(Arc::new(schema), vec![column, id_column])?;
         let mut top = TopK::new(query.k);
-        let prepared = metric.prepare_query(&query.query);
-        rank_batch(&batch, &query.column, dim, metric, &prepared, &mut top)?;
+        let scorer = Scorer::new(metric, &query.query, shape);
+        rank_batch(&batch, &query.column, shape, &scorer, &mut top)?;
         Ok(top.into_sorted())
     }
 }

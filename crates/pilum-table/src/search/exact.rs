@@ -2,18 +2,52 @@
 //! fragments (with a filter applied first, if any) and a running top-k by
 //! stable row id.
 
+use super::column::{VectorRows, VectorShape};
 use super::plan::VectorQuery;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::scan_tasks::spawned;
 use crate::scanner::ROW_ID;
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, UInt64Type};
-use arrow_array::{Array, FixedSizeListArray, RecordBatch};
-use arrow_schema::DataType;
+use arrow_array::types::UInt64Type;
 use futures::TryStreamExt;
-use pilum_index::{Metric, Neighbor, TopK};
+use pilum_index::{Metric, MultiQuery, Neighbor, TopK};
 use std::sync::Arc;
+
+/// How a query scores a row: vector against vector, or MaxSim of the
+/// query's bag against the row's bag (multivector columns).
+#[derive(Debug, Clone)]
+pub(crate) enum Scorer {
+    /// One vector per row.
+    Single { metric: Metric, prepared: Vec<f32> },
+    /// A bag per row.
+    Multi(MultiQuery),
+}
+
+impl Scorer {
+    /// The scorer of `query` (one vector, or a bag of `shape.dim`-value
+    /// vectors for a multivector column).
+    pub fn new(metric: Metric, query: &[f32], shape: VectorShape) -> Self {
+        if shape.multivector {
+            Self::Multi(MultiQuery::new(metric, query, shape.dim))
+        } else {
+            Self::Single {
+                metric,
+                prepared: metric.prepare_query(query),
+            }
+        }
+    }
+
+    /// The distance to a row's values; `None` when it cannot match (NaN).
+    pub fn distance(&self, row: &[f32]) -> Option<f32> {
+        let d = match self {
+            Self::Single { metric, prepared } => metric.distance_prepared(prepared, row),
+            Self::Multi(query) => query.distance(row)?,
+        };
+        (!d.is_nan()).then_some(d)
+    }
+}
 
 impl Dataset {
     /// The `k` rows nearest to the query among the live rows of `fragments`
@@ -22,7 +56,7 @@ impl Dataset {
         &self,
         query: &VectorQuery,
         metric: Metric,
-        dim: usize,
+        shape: VectorShape,
         fragments: Option<Vec<u64>>,
         filter: Option<&str>,
     ) -> Result<Vec<Neighbor>> {
@@ -36,17 +70,17 @@ impl Dataset {
         // Batches are ranked on the runtime's workers, several at once, each
         // into its own top-k; the partial results merge as they arrive.
         let column: Arc<str> = Arc::from(query.column.as_str());
-        let prepared = Arc::new(metric.prepare_query(&query.query));
+        let scorer = Arc::new(Scorer::new(metric, &query.query, shape));
         let k = query.k;
         let parallelism = pilum_file::cores().max(1);
         let top = scan
             .try_into_stream()
             .await?
             .map_ok(|batch| {
-                let (column, prepared) = (column.clone(), prepared.clone());
+                let (column, scorer) = (column.clone(), scorer.clone());
                 spawned("vector search ranking", async move {
                     let mut top = TopK::new(k);
-                    rank_batch(&batch, &column, dim, metric, &prepared, &mut top)?;
+                    rank_batch(&batch, &column, shape, &scorer, &mut top)?;
                     Ok(top.into_sorted())
                 })
             })
@@ -61,31 +95,29 @@ impl Dataset {
         Ok(top.into_sorted())
     }
 
-    /// The list size of the query's column, after checking that it is a
-    /// vector column matching the query.
-    pub(crate) fn check_vector_column(&self, query: &VectorQuery) -> Result<usize> {
+    /// The shape of the query's column, after checking that it is a vector
+    /// column matching the query: one vector of the column's size, or for
+    /// a multivector column one or more such vectors one after another.
+    pub(crate) fn check_vector_column(&self, query: &VectorQuery) -> Result<VectorShape> {
         let schema = self.schema();
         let field = schema
             .field_with_name(&query.column)
             .map_err(|_| TableError::InvalidArgument(format!("no column {:?} to search", query.column)))?;
-        let (item, size) = match field.data_type() {
-            DataType::FixedSizeList(item, size) => (item.data_type(), *size as usize),
-            other => {
-                return Err(TableError::InvalidArgument(format!(
-                    "column {:?} is {other}, not a vector column (a fixed-size list of floats)",
-                    query.column
-                )));
-            }
+        let shape = VectorShape::of(&query.column, field.data_type())?;
+        let size = shape.dim;
+        let fits = if shape.multivector {
+            !query.query.is_empty() && query.query.len().is_multiple_of(size)
+        } else {
+            query.query.len() == size
         };
-        if !matches!(item, DataType::Float16 | DataType::Float32 | DataType::Float64) {
+        if !fits {
+            let wanted = if shape.multivector {
+                format!("a multiple of {size} (one or more query vectors)")
+            } else {
+                size.to_string()
+            };
             return Err(TableError::InvalidArgument(format!(
-                "column {:?} holds {item} vectors; vector search needs f16, f32 or f64",
-                query.column
-            )));
-        }
-        if query.query.len() != size {
-            return Err(TableError::InvalidArgument(format!(
-                "query vector has {} values, column {:?} has {size}",
+                "query vector has {} values, column {:?} needs {wanted}",
                 query.query.len(),
                 query.column
             )));
@@ -95,7 +127,7 @@ impl Dataset {
                 "query vector holds NaN or infinite values".into(),
             ));
         }
-        Ok(size)
+        Ok(shape)
     }
 }
 
@@ -103,9 +135,8 @@ impl Dataset {
 pub(crate) fn rank_batch(
     batch: &RecordBatch,
     column: &str,
-    dim: usize,
-    metric: Metric,
-    prepared: &[f32],
+    shape: VectorShape,
+    scorer: &Scorer,
     top: &mut TopK,
 ) -> Result<()> {
     let missing = |name: &str| TableError::Internal {
@@ -114,22 +145,12 @@ pub(crate) fn rank_batch(
     let vectors = batch.column_by_name(column).ok_or_else(|| missing(column))?;
     let ids = batch.column_by_name(ROW_ID).ok_or_else(|| missing(ROW_ID))?;
     let ids = ids.as_primitive::<UInt64Type>();
-    let list: &FixedSizeListArray = vectors.as_fixed_size_list();
-    let values = arrow_cast::cast(list.values(), &DataType::Float32)?;
-    let values = values.as_primitive::<Float32Type>().values();
-    for row in 0..list.len() {
-        if list.is_null(row) {
-            continue;
+    let rows = VectorRows::new(vectors, shape)?;
+    for row in 0..rows.len() {
+        let Some(values) = rows.row(row) else { continue };
+        if let Some(distance) = scorer.distance(values) {
+            top.push(distance, ids.value(row));
         }
-        let start = list.value_offset(row) as usize;
-        let vector = values.get(start..start + dim).ok_or_else(|| TableError::Internal {
-            what: format!("vector {row} of a batch is shorter than {dim} values"),
-        })?;
-        let distance = metric.distance_prepared(prepared, vector);
-        if distance.is_nan() {
-            continue;
-        }
-        top.push(distance, ids.value(row));
     }
     Ok(())
 }

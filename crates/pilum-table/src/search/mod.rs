@@ -4,9 +4,11 @@
 
 mod ann;
 mod batch;
+mod column;
 mod exact;
 mod output;
 mod plan;
 
 pub use batch::QUERY_INDEX;
+pub(crate) use column::{VectorRows, VectorShape};
 pub use plan::{DISTANCE, VectorQuery};

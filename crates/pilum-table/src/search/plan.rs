@@ -2,21 +2,32 @@
 //! fragments are searched exactly, how filters apply, and the merge.
 
 use super::ann::AnnParams;
+use super::column::VectorShape;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::expr::CompiledExpr;
-use crate::index::{IndexSegment, metric_of};
+use crate::index::IndexSegment;
 use crate::scanner::ROW_ID;
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use futures::TryStreamExt;
-use pilum_index::{Metric, Neighbor, TopK};
+use pilum_index::{Metric, Neighbor, TopK, maxsim_candidates};
 use roaring::{RoaringBitmap, RoaringTreemap};
 
 /// A pre-filter passing at most this many indexed rows is answered by
 /// comparing them exactly (their vectors read by row id).
 const PREFILTER_EXACT_ROWS: u64 = 10_000;
+
+/// Index entries each query vector of a multivector query fetches, as a
+/// multiple of `k × refine factor`: one row's bag puts several vectors
+/// among a query vector's nearest, and the rows' MaxSim estimates need
+/// entries near every query vector.
+const MULTIVECTOR_OVERFETCH: usize = 16;
+
+/// Rows of a multivector query re-ranked exactly (by their MaxSim
+/// estimates), as a multiple of `k × refine factor`.
+const MULTIVECTOR_RERANK: usize = 16;
 
 /// Name of the distance column search results carry.
 pub const DISTANCE: &str = "_distance";
@@ -24,9 +35,12 @@ pub const DISTANCE: &str = "_distance";
 /// A nearest-neighbor query over one vector column.
 #[derive(Debug, Clone)]
 pub struct VectorQuery {
-    /// The vector column: `FixedSizeList` of f16, f32 or f64.
+    /// The vector column: a fixed-size list of f16, f32, f64, u8 or i8,
+    /// or a list of such vectors per row (a multivector column).
     pub column: String,
-    /// The query vector (as many values as the column's list size).
+    /// The query vector (as many values as the column's list size); for a
+    /// multivector column, one or more query vectors one after another,
+    /// ranked by MaxSim: `Σᵢ minⱼ distance(qᵢ, vⱼ)` over the row's vectors.
     pub query: Vec<f32>,
     /// Rows to return at most.
     pub k: usize,
@@ -35,7 +49,9 @@ pub struct VectorQuery {
     /// Partitions to probe at least; `None`: the index's calibrated default.
     pub nprobes: Option<usize>,
     /// Candidates re-ranked exactly, as a multiple of `k`; `None`: the
-    /// index's calibrated default; `Some(0)`: none (quantized distances).
+    /// index's calibrated default; `Some(0)`: none (quantized distances),
+    /// except on a prefix (matryoshka) or multivector index, whose
+    /// candidates are always re-ranked (at least `k` of them).
     pub refine_factor: Option<usize>,
     /// Search through an index when one covers the column (else exactly).
     pub use_index: bool,
@@ -84,7 +100,7 @@ impl Dataset {
         prefilter: bool,
         columns: Option<&[&str]>,
     ) -> Result<RecordBatch> {
-        let dim = self.check_vector_column(query)?;
+        let shape = self.check_vector_column(query)?;
         let post = match (filter, prefilter) {
             (Some(sql), false) => Some(CompiledExpr::compile_predicate(sql, self.schema())?),
             _ => None,
@@ -97,12 +113,7 @@ impl Dataset {
         };
         let metric = query
             .metric
-            .or_else(|| {
-                segments
-                    .first()
-                    .and_then(|s| s.vector())
-                    .and_then(|d| metric_of(d).ok())
-            })
+            .or_else(|| segments.first().and_then(|s| s.metric()))
             .unwrap_or(Metric::L2);
         if segments.is_empty() {
             if query.use_index && query.index_only {
@@ -111,7 +122,7 @@ impl Dataset {
                     query.column
                 )));
             }
-            let winners = self.exact_neighbors(query, metric, dim, None, pre).await?;
+            let winners = self.exact_neighbors(query, metric, shape, None, pre).await?;
             return self.search_output(&winners, columns, post.as_ref()).await;
         }
         let covered = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
@@ -125,24 +136,12 @@ impl Dataset {
             Some(sql) if !covered_ids.is_empty() => Some(self.allowed_ids(sql, covered_ids).await?),
             _ => None,
         };
-        let quantized = segments.iter().any(|s| {
-            matches!(
-                s.message.kind(),
-                crate::proto::IndexKind::IvfPq | crate::proto::IndexKind::IvfSq
-            )
-        });
-        let refine = match query.refine_factor {
-            Some(r) => r,
-            None if quantized => segments
-                .iter()
-                .filter_map(|s| s.vector())
-                .map(|d| d.default_refine_factor as usize)
-                .max()
-                .unwrap_or(1),
-            None => 0,
-        };
+        let refine = refine_factor(query, shape, &segments);
         let params = AnnParams {
-            want: query.k.saturating_mul(refine.max(1)),
+            want: query
+                .k
+                .saturating_mul(refine.max(1))
+                .saturating_mul(if shape.multivector { MULTIVECTOR_OVERFETCH } else { 1 }),
             nprobes: query.nprobes,
             allow: allow.as_ref(),
         };
@@ -150,21 +149,33 @@ impl Dataset {
             // A selective filter leaves few rows: compare them exactly
             // instead of probing partitions for scattered matches.
             Some(allowed) if allowed.len() <= PREFILTER_EXACT_ROWS => {
-                self.rank_rows(query, metric, dim, allowed.iter().collect()).await?
+                self.rank_rows(query, metric, shape, allowed.iter().collect()).await?
             }
             _ => {
-                let mut candidates = TopK::new(params.want);
-                for segment in &segments {
-                    for n in self.search_segment(query, segment, &params).await? {
-                        candidates.push(n.distance, n.id);
+                // Each query vector (several for a multivector query) finds
+                // its candidates; their rows are re-ranked together.
+                let mut lists = Vec::new();
+                for vector in query.query.chunks_exact(shape.dim) {
+                    let mut top = TopK::new(params.want);
+                    for segment in &segments {
+                        for n in self.search_segment(vector, segment, &params).await? {
+                            top.push(n.distance, n.id);
+                        }
                     }
+                    lists.push(top.into_sorted());
                 }
-                let found = candidates.into_sorted();
-                if quantized && refine > 0 {
-                    self.rank_rows(query, metric, dim, found.iter().map(|n| n.id).collect())
-                        .await?
+                if shape.multivector {
+                    let keep = query.k.saturating_mul(refine).saturating_mul(MULTIVECTOR_RERANK);
+                    let ids = maxsim_candidates(&lists, keep);
+                    self.rank_rows(query, metric, shape, ids).await?
                 } else {
-                    found
+                    let candidates = lists.into_iter().flatten();
+                    if refine > 0 {
+                        self.rank_rows(query, metric, shape, candidates.map(|n| n.id).collect())
+                            .await?
+                    } else {
+                        candidates.collect()
+                    }
                 }
             }
         };
@@ -174,7 +185,7 @@ impl Dataset {
         }
         if !query.index_only && !uncovered_ids.is_empty() {
             for n in self
-                .exact_neighbors(query, metric, dim, Some(uncovered_ids), pre)
+                .exact_neighbors(query, metric, shape, Some(uncovered_ids), pre)
                 .await?
             {
                 top.push(n.distance, n.id);
@@ -207,9 +218,7 @@ impl Dataset {
         let fits = |s: &&IndexSegment| {
             s.is_readable()
                 && s.message.field_ids == [field_id]
-                && s.vector()
-                    .and_then(|d| metric_of(d).ok())
-                    .is_some_and(|m| query.metric.is_none_or(|q| q == m))
+                && s.metric().is_some_and(|m| query.metric.is_none_or(|q| q == m))
         };
         let Some(name) = self.manifest.indices.iter().find(fits).map(|s| s.name().to_string()) else {
             return Ok(Vec::new());
@@ -242,4 +251,29 @@ impl Dataset {
         }
         Ok(allowed)
     }
+}
+
+/// Candidates re-ranked exactly, as a multiple of `k` (0: none): the
+/// query's choice, else the largest calibrated default of a quantized
+/// segment; at least 1 where the index's distances are not the query's
+/// (a prefix index, a multivector column).
+fn refine_factor(query: &VectorQuery, shape: VectorShape, segments: &[&IndexSegment]) -> usize {
+    let quantized = segments.iter().any(|s| {
+        matches!(
+            s.message.kind(),
+            crate::proto::IndexKind::IvfPq | crate::proto::IndexKind::IvfSq
+        )
+    });
+    let approximate = shape.multivector || segments.iter().any(|s| s.is_prefix());
+    let chosen = match query.refine_factor {
+        Some(r) => r,
+        None if quantized || approximate => segments
+            .iter()
+            .filter_map(|s| s.vector())
+            .map(|d| d.default_refine_factor as usize)
+            .max()
+            .unwrap_or(1),
+        None => 0,
+    };
+    if approximate { chosen.max(1) } else { chosen }
 }
