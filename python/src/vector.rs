@@ -98,7 +98,8 @@ impl PyDataset {
     /// Builds a vector index on `column` and commits it.
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, index_type, name=None, metric="l2", replace=false, num_partitions=None,
-                        num_sub_vectors=None, max_iters=None, sample_rate=None, seed=None, progress=None))]
+                        num_sub_vectors=None, max_iters=None, sample_rate=None, seed=None, progress=None,
+                        dimensions=None))]
     fn create_index(
         &self,
         py: Python<'_>,
@@ -113,6 +114,7 @@ impl PyDataset {
         sample_rate: Option<usize>,
         seed: Option<u64>,
         progress: Option<Py<PyAny>>,
+        dimensions: Option<usize>,
     ) -> PyResult<()> {
         let index_type = IndexType::parse(index_type).map_err(crate::errors::PilumErr::from)?;
         let defaults = VectorIndexParams::new(column, index_type);
@@ -125,6 +127,7 @@ impl PyDataset {
             max_iters: max_iters.unwrap_or(defaults.max_iters),
             sample_rate: sample_rate.unwrap_or(defaults.sample_rate),
             seed: seed.unwrap_or(defaults.seed),
+            dimensions,
             ..defaults
         };
         let progress = progress_hook(progress);

@@ -32,6 +32,24 @@ NEAREST_KEYS = frozenset({"column", "q", "k", "metric", "nprobes", "minimum_npro
 DEFAULT_K = 10
 
 
+def _is_vector_type(value_type: pa.DataType) -> bool:
+    return pa.types.is_floating(value_type) or value_type in (pa.uint8(), pa.int8())
+
+
+def vector_dimension(column_type: pa.DataType) -> Optional[int]:
+    """Values per vector of a vector column (fixed-size list of f16/f32/f64/u8/i8, or a list of them), else None."""
+    if pa.types.is_list(column_type) or pa.types.is_large_list(column_type):
+        column_type = column_type.value_type
+    if pa.types.is_fixed_size_list(column_type) and _is_vector_type(column_type.value_type):
+        return column_type.list_size
+    return None
+
+
+def is_multivector(column_type: pa.DataType) -> bool:
+    """Whether a column holds a bag of vectors per row."""
+    return (pa.types.is_list(column_type) or pa.types.is_large_list(column_type)) and vector_dimension(column_type) is not None
+
+
 @dataclass(frozen=True)
 class NearestQuery:
     """A checked ``nearest=`` argument."""
@@ -82,6 +100,8 @@ def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
         raise ValueError(f"nearest['q'] is not a vector of numbers: {error}") from None
     if vector.ndim not in (1, 2) or vector.size == 0:
         raise ValueError(f"nearest['q'] must be one vector or a 2-d batch of vectors, got shape {vector.shape}")
+    # On a multivector column a 2-d q is one query: a bag of vectors ranked by MaxSim.
+    bag = is_multivector(schema.field(column).type)
     k = nearest.get("k", DEFAULT_K)
     if k is None:
         k = DEFAULT_K
@@ -107,7 +127,7 @@ def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
         nprobes=nprobes,
         refine_factor=_count(nearest, "refine_factor", 0),
         use_index=bool(use_index),
-        batch=len(vector) if vector.ndim == 2 else None,
+        batch=len(vector) if vector.ndim == 2 and not bag else None,
     )
 
 

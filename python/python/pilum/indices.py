@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import pyarrow as pa
 
+from ._nearest import vector_dimension
 from .errors import ColumnNotFoundError
 
 __all__ = ["IndexDescription", "IndexProgress", "IndexMethods", "VECTOR_INDEX_TYPES"]
@@ -137,6 +138,7 @@ class IndexMethods:
         streaming_refine_passes: Optional[int] = None,
         skip_transpose: bool = False,
         progress_callback: Optional[Callable[[IndexProgress], None]] = None,
+        dimensions: Optional[int] = None,
         **kwargs: Any,
     ) -> Any:
         """Builds a vector index on `column` and commits it; returns the dataset.
@@ -157,6 +159,13 @@ class IndexMethods:
         dataset's own apply) and ``filter_nan`` (NaN vectors are always
         skipped) are accepted no-ops. `progress_callback` receives
         ``IndexProgress(stage, done, total)`` reports.
+
+        Vector columns are fixed-size lists of f16, f32, f64, u8 or i8, or
+        lists of such vectors (multivector columns: every vector of a row's
+        bag is indexed, and queries by a bag of vectors rank rows by MaxSim).
+        ``dimensions=d`` (Pilum's own) indexes only the first `d` values of
+        each vector (matryoshka embeddings); candidates are re-ranked on the
+        whole vector.
         """
         _check_unsupported(
             dict(
@@ -192,9 +201,16 @@ class IndexMethods:
         if column not in self.schema.names:
             raise ColumnNotFoundError(f"create_index: no column {column!r}")
         column_type = self.schema.field(column).type
-        if not (pa.types.is_fixed_size_list(column_type) and pa.types.is_floating(column_type.value_type)):
+        if vector_dimension(column_type) is None:
             raise TypeError(
-                f"create_index: vector column {column!r} must be a fixed-size list of f16, f32 or f64, got {column_type}"
+                f"create_index: vector column {column!r} must be a fixed-size list of f16, f32, f64, u8 or i8 "
+                f"(or a list of them), got {column_type}"
+            )
+        if dimensions is not None and (
+            isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= vector_dimension(column_type)
+        ):
+            raise ValueError(
+                f"create_index: dimensions must be an integer in 1..={vector_dimension(column_type)} (the column's), got {dimensions!r}"
             )
         kind = str(index_type).upper()
         if kind in _PLANNED_TYPES:
@@ -233,6 +249,7 @@ class IndexMethods:
             sample_rate=sample_rate,
             seed=seed,
             progress=progress,
+            dimensions=dimensions,
         )
         return self
 

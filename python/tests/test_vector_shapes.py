@@ -1,0 +1,133 @@
+"""Vector columns beyond one float vector per row, from Python:
+multivector columns ranked by MaxSim (pylance 14 as the oracle for the
+distances, numpy brute force for recall), matryoshka prefix indices
+(``dimensions=``), and u8 vector columns."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import pilum
+
+DIM = 16
+
+
+def _concepts():
+    return np.random.default_rng(900).uniform(-1, 1, (200, DIM)).astype(np.float32)
+
+
+def _bags(rows, seed):
+    """Bags of 1–6 vectors; a row touches 3 of 200 concepts."""
+    rng = np.random.default_rng(seed)
+    concepts = _concepts()
+    out = []
+    for _ in range(rows):
+        touched = rng.integers(0, 200, 3)
+        n = int(rng.integers(1, 7))
+        out.append(concepts[touched[rng.integers(0, 3, n)]] + rng.uniform(-0.3, 0.3, (n, DIM)).astype(np.float32))
+    return out
+
+
+def _query(n, seed):
+    rng = np.random.default_rng(seed)
+    about = _concepts()[rng.integers(0, 200, 2)]
+    return (about[np.arange(n) % 2] + rng.uniform(-0.3, 0.3, (n, DIM))).astype(np.float32)
+
+
+def _mv_table(bags):
+    flat = np.concatenate(bags).ravel()
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in bags])]).astype(np.int32)
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), DIM)
+    return pa.table({"id": np.arange(len(bags)), "mv": pa.ListArray.from_arrays(pa.array(offsets), vectors)})
+
+
+def _maxsim(bags, query, metric):
+    """Brute-force distances of every row: Σ over query vectors of the nearest bag vector's distance."""
+
+    def dist(q, v):
+        if metric == "cosine":
+            return 1 - (v @ q) / (np.linalg.norm(v, axis=1) * np.linalg.norm(q))
+        if metric == "dot":
+            return 1 - v @ q
+        return ((v - q) ** 2).sum(axis=1)
+
+    return np.array([sum(dist(q, b).min() for q in query) for b in bags])
+
+
+def test_multivector_exact_distances_match_pylance(tmp_path):
+    lance = pytest.importorskip("lance")
+    bags = _bags(300, 1)
+    table = _mv_table(bags)
+    ds = pilum.write_dataset(table, str(tmp_path / "p"))
+    ref = lance.write_dataset(table, str(tmp_path / "l"))
+    for metric in ["l2", "cosine"]:
+        q = _query(3, 5)
+        nearest = {"column": "mv", "q": q, "k": 10, "metric": metric}
+        got = ds.to_table(nearest=nearest, columns=["id"])
+        want = ref.to_table(nearest=nearest, columns=["id"])
+        assert got.column_names == ["id", "_distance"], "a 2-d q on a multivector column is one query, not a batch"
+        assert got["id"].to_pylist() == want["id"].to_pylist(), metric
+        np.testing.assert_allclose(got["_distance"].to_numpy(), want["_distance"].to_numpy(), rtol=1e-4, atol=1e-4)
+        brute = _maxsim(bags, q, metric)
+        np.testing.assert_allclose(got["_distance"].to_numpy(), np.sort(brute)[:10], rtol=1e-4, atol=1e-4)
+
+
+def test_multivector_index_recall_and_single_vector_queries(tmp_path):
+    bags = _bags(3000, 2)
+    ds = pilum.write_dataset(_mv_table(bags), str(tmp_path / "p"), max_rows_per_file=1000)
+    ds.create_index("mv", "IVF_PQ", metric="cosine", num_partitions=16, num_sub_vectors=4)
+    (entry,) = ds.list_indices()
+    assert entry["type"] == "IVF_PQ" and entry["fields"] == ["mv"]
+    assert ds.index_statistics("mv_idx")["num_indexed_rows"] == 3000
+    hits = 0
+    for seed in range(10):
+        q = _query(4, 100 + seed)
+        got = ds.to_table(nearest={"column": "mv", "q": q, "k": 10}, columns=["id"])["id"].to_pylist()
+        truth = np.argsort(_maxsim(bags, q, "cosine"), kind="stable")[:10]
+        hits += len(set(got) & set(truth.tolist()))
+    assert hits / 100 >= 0.9
+    # A 1-d q on a multivector column is a bag of one vector.
+    one = _query(1, 7)[0]
+    got = ds.to_table(nearest={"column": "mv", "q": one, "k": 5, "use_index": False, "metric": "cosine"}, columns=["id"])
+    truth = np.argsort(_maxsim(bags, one[None, :], "cosine"), kind="stable")[:5]
+    assert got["id"].to_pylist() == truth.tolist()
+    with pytest.raises(ValueError, match="multiple of 16"):
+        ds.to_table(nearest={"column": "mv", "q": np.ones(DIM + 1, np.float32)})
+
+
+def test_matryoshka_prefix_index(tmp_path):
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(-1, 1, (40, 64)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, 8000)] + rng.normal(0, 0.2, (8000, 64)).astype(np.float32)
+    vectors[:, 16:] *= 0.3  # most of the signal in the first 16 dimensions
+    table = pa.table({"id": np.arange(8000), "emb": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), 64)})
+    ds = pilum.write_dataset(table, str(tmp_path / "p"))
+    with pytest.raises(ValueError, match="dimensions"):
+        ds.create_index("emb", "IVF_PQ", dimensions=65)
+    with pytest.raises(ValueError, match="dimensions"):
+        ds.create_index("emb", "IVF_PQ", dimensions=0)
+    ds.create_index("emb", "IVF_PQ", dimensions=16, num_sub_vectors=4)
+    hits = 0
+    for q in vectors[rng.integers(0, 8000, 20)] + 0.05:
+        got = ds.to_table(nearest={"column": "emb", "q": q, "k": 10}, columns=["id"])
+        exact = ((vectors - q) ** 2).sum(axis=1)
+        truth = np.argsort(exact, kind="stable")[:10]
+        hits += len(set(got["id"].to_pylist()) & set(truth.tolist()))
+        # Distances are the whole vectors' (re-ranked), even with refine_factor 0.
+        raw = ds.to_table(nearest={"column": "emb", "q": q, "k": 10, "refine_factor": 0}, columns=["id"])
+        ids = raw["id"].to_numpy()
+        np.testing.assert_allclose(raw["_distance"].to_numpy(), exact[ids], rtol=1e-4, atol=1e-3)
+    assert hits / 200 >= 0.9
+
+
+def test_u8_vector_columns(tmp_path):
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 256, (3000, DIM), dtype=np.uint8)
+    table = pa.table({"id": np.arange(3000), "emb": pa.FixedSizeListArray.from_arrays(pa.array(codes.ravel()), DIM)})
+    ds = pilum.write_dataset(table, str(tmp_path / "p"))
+    q = codes[42]
+    got = ds.to_table(nearest={"column": "emb", "q": q, "k": 5}, columns=["id"])
+    exact = ((codes.astype(np.float32) - q.astype(np.float32)) ** 2).sum(axis=1)
+    assert got["id"].to_pylist() == np.argsort(exact, kind="stable")[:5].tolist()
+    ds.create_index("emb", "IVF_SQ")
+    assert ds.to_table(nearest={"column": "emb", "q": q, "k": 1}, columns=["id"])["id"].to_pylist() == [42]
