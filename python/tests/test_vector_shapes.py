@@ -131,3 +131,22 @@ def test_u8_vector_columns(tmp_path):
     assert got["id"].to_pylist() == np.argsort(exact, kind="stable")[:5].tolist()
     ds.create_index("emb", "IVF_SQ")
     assert ds.to_table(nearest={"column": "emb", "q": q, "k": 1}, columns=["id"])["id"].to_pylist() == [42]
+
+
+def test_hamming_on_binary_codes_matches_pylance(tmp_path):
+    lance = pytest.importorskip("lance")
+    rng = np.random.default_rng(8)
+    codes = rng.integers(0, 256, (800, 8), dtype=np.uint8)
+    table = pa.table({"id": np.arange(800), "bits": pa.FixedSizeListArray.from_arrays(pa.array(codes.ravel()), 8)})
+    ds = pilum.write_dataset(table, str(tmp_path / "p"))
+    ref = lance.write_dataset(table, str(tmp_path / "l"))
+    nearest = {"column": "bits", "q": codes[5], "k": 10, "metric": "hamming"}
+    got = ds.to_table(nearest=nearest, columns=["id"])
+    want = ref.to_table(nearest=nearest, columns=["id"])
+    assert got["_distance"].to_pylist() == want["_distance"].to_pylist()
+    brute = np.unpackbits(codes ^ codes[5], axis=1).sum(axis=1)
+    assert got["id"].to_pylist() == np.argsort(brute, kind="stable")[:10].tolist()
+    with pytest.raises(NotImplementedError, match="hamming"):
+        ds.create_index("bits", "IVF_FLAT", metric="hamming")
+    with pytest.raises(ValueError, match="hamming"):
+        ds.to_table(nearest={"column": "bits", "q": np.full(8, 0.5), "metric": "hamming"})

@@ -43,6 +43,9 @@ impl IvfIndex {
         sub_vectors: Option<usize>,
         params: &KMeans,
     ) -> Result<Self> {
+        if metric == Metric::Hamming {
+            return Err(IndexError::params("no index kind supports the hamming metric yet"));
+        }
         if partitions == 0 || partitions > sample.len() {
             return Err(IndexError::params(format!(
                 "num_partitions must be in 1..={} (the vectors available), got {partitions}",
@@ -341,6 +344,7 @@ impl IvfIndex {
                 offset: 0.0,
                 scale: if metric == Metric::Cosine { 0.5 } else { 1.0 },
             },
+            Metric::Hamming => return Err(IndexError::params("no index kind supports the hamming metric yet")),
         })
     }
 

@@ -17,6 +17,11 @@ pub enum Metric {
     /// One minus the dot product (for embeddings trained for inner
     /// product; unbounded below).
     Dot,
+    /// Bits that differ, for binary codes packed in bytes: each value is a
+    /// byte (0–255, as a u8 column's values read), and the distance is the
+    /// population count of their XOR. Searched exactly; no index kind
+    /// trains on it.
+    Hamming,
 }
 
 impl Metric {
@@ -26,8 +31,9 @@ impl Metric {
             "l2" | "euclidean" => Ok(Self::L2),
             "cosine" => Ok(Self::Cosine),
             "dot" => Ok(Self::Dot),
+            "hamming" => Ok(Self::Hamming),
             other => Err(IndexError::params(format!(
-                "unknown metric {other:?}; expected l2, euclidean, cosine or dot"
+                "unknown metric {other:?}; expected l2, euclidean, cosine, dot or hamming"
             ))),
         }
     }
@@ -38,6 +44,7 @@ impl Metric {
             Self::L2 => "l2",
             Self::Cosine => "cosine",
             Self::Dot => "dot",
+            Self::Hamming => "hamming",
         }
     }
 
@@ -46,6 +53,7 @@ impl Metric {
         match self {
             Self::L2 => l2_squared(a, b),
             Self::Dot => 1.0 - dot(a, b),
+            Self::Hamming => hamming(a, b),
             Self::Cosine => {
                 let norms = (norm_squared(a) * norm_squared(b)).sqrt();
                 if norms > 0.0 {
@@ -87,6 +95,19 @@ impl Metric {
             _ => self.distance(prepared, v),
         }
     }
+}
+
+/// Differing bits of two byte vectors held as f32 values (NaN when a value
+/// is not a byte).
+fn hamming(a: &[f32], b: &[f32]) -> f32 {
+    let mut bits = 0u32;
+    for (&x, &y) in a.iter().zip(b) {
+        if !(0.0..=255.0).contains(&x) || !(0.0..=255.0).contains(&y) {
+            return f32::NAN;
+        }
+        bits += ((x as u8) ^ (y as u8)).count_ones();
+    }
+    bits as f32
 }
 
 impl std::fmt::Display for Metric {
@@ -143,9 +164,18 @@ mod tests {
         assert_eq!(Metric::parse("Euclidean").unwrap(), Metric::L2);
         assert_eq!(Metric::parse("COSINE").unwrap(), Metric::Cosine);
         assert_eq!(Metric::parse(Metric::Dot.name()).unwrap(), Metric::Dot);
+        assert_eq!(Metric::parse("Hamming").unwrap(), Metric::Hamming);
         assert!(matches!(
-            Metric::parse("hamming"),
+            Metric::parse("manhattan"),
             Err(IndexError::InvalidParams { .. })
         ));
+    }
+
+    #[test]
+    fn hamming_counts_differing_bits() {
+        assert_eq!(Metric::Hamming.distance(&[0.0, 255.0], &[1.0, 15.0]), 5.0);
+        assert_eq!(Metric::Hamming.distance(&[7.0], &[7.0]), 0.0);
+        assert!(Metric::Hamming.distance(&[256.0], &[0.0]).is_nan());
+        assert!(Metric::Hamming.distance(&[f32::NAN], &[0.0]).is_nan());
     }
 }

@@ -376,3 +376,65 @@ async fn vectors_holding_nan_never_match_under_any_metric() {
         assert!(!got.contains(&3), "{metric}: the NaN row matched");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hamming_ranks_binary_codes_by_differing_bits() {
+    let mut rng = StdRng::seed_from_u64(21);
+    let codes: Vec<Vec<u8>> = (0..1500).map(|_| (0..8).map(|_| rng.random()).collect()).collect();
+    let mut builder = FixedSizeListBuilder::new(UInt8Builder::new(), 8);
+    for code in &codes {
+        builder.values().append_slice(code);
+        builder.append(true);
+    }
+    let bits: ArrayRef = Arc::new(builder.finish());
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("bits", bits.data_type().clone(), true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(Int64Array::from_iter_values(0..1500)), bits],
+    )
+    .unwrap();
+    let mut ds = write(memory("bits"), vec![batch]).await;
+    let query: Vec<f32> = codes[9].iter().map(|&b| b as f32).collect();
+    let q = VectorQuery::new("bits", query.clone(), 20).with_metric(Metric::Hamming);
+    let got = ds.nearest(&q, None, false, Some(&["id"])).await.unwrap();
+    let mut truth: Vec<(u32, i64)> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                c.iter().zip(&codes[9]).map(|(a, b)| (a ^ b).count_ones()).sum(),
+                i as i64,
+            )
+        })
+        .collect();
+    truth.sort();
+    assert_eq!(ids_of(&got), truth[..20].iter().map(|t| t.1).collect::<Vec<_>>());
+    assert_eq!(
+        distances_of(&got),
+        truth[..20].iter().map(|t| t.0 as f32).collect::<Vec<_>>()
+    );
+    // Not bytes: refused, naming the problem.
+    let fraction = VectorQuery::new("bits", vec![0.5; 8], 5).with_metric(Metric::Hamming);
+    assert!(matches!(
+        ds.nearest(&fraction, None, false, None).await,
+        Err(TableError::InvalidArgument(_))
+    ));
+    let floats = common::vector_batch(0..10, vec![1.0; 10 * DIM], DIM);
+    let float_ds = write(memory("floats"), vec![floats]).await;
+    let on_floats = VectorQuery::new("emb", vec![1.0; DIM], 5).with_metric(Metric::Hamming);
+    assert!(matches!(
+        float_ds.nearest(&on_floats, None, false, None).await,
+        Err(TableError::InvalidArgument(_))
+    ));
+    let index = VectorIndexParams {
+        metric: Metric::Hamming,
+        ..VectorIndexParams::new("bits", IndexType::IvfFlat)
+    };
+    assert!(matches!(
+        ds.create_index(&index, &Progress::none()).await,
+        Err(TableError::InvalidIndexParams { .. })
+    ));
+}

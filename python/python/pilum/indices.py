@@ -218,6 +218,11 @@ class IndexMethods:
         if kind not in VECTOR_INDEX_TYPES:
             raise NotImplementedError(f"create_index: unknown index type {index_type!r} (supported: {', '.join(VECTOR_INDEX_TYPES)})")
         metric_name = _METRICS.get(str(metric).lower())
+        if str(metric).lower() == "hamming":
+            raise NotImplementedError(
+                "create_index(metric='hamming'): no Pilum index kind supports hamming yet; "
+                "nearest={..., 'metric': 'hamming'} searches u8 binary codes exactly"
+            )
         if metric_name is None:
             raise ValueError(f"create_index: metric {metric!r} is not supported (l2, euclidean, cosine, dot)")
         if num_bits not in (8, None):

@@ -109,6 +109,12 @@ impl Dataset {
     pub async fn create_index(&mut self, params: &VectorIndexParams, progress: &Progress) -> Result<()> {
         let name = params.resolved_name();
         validate_name(&name)?;
+        if params.metric == Metric::Hamming {
+            return Err(TableError::InvalidIndexParams {
+                what: "no index kind supports the hamming metric yet; search u8 codes exactly (no index, or use_index false)"
+                    .into(),
+            });
+        }
         let (field_id, column_shape) = self.vector_field(&params.column)?;
         let dim = match params.dimensions {
             None => column_shape.dim,

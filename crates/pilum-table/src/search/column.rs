@@ -15,6 +15,8 @@ pub(crate) struct VectorShape {
     pub dim: usize,
     /// One bag of vectors per row instead of one vector.
     pub multivector: bool,
+    /// The values are bytes (u8), as binary codes for hamming distance are.
+    pub bytes: bool,
 }
 
 impl VectorShape {
@@ -45,6 +47,7 @@ impl VectorShape {
         Ok(Self {
             dim: *size as usize,
             multivector,
+            bytes: item.data_type() == &DataType::UInt8,
         })
     }
 }
@@ -154,7 +157,8 @@ mod tests {
             shape,
             VectorShape {
                 dim: 2,
-                multivector: true
+                multivector: true,
+                bytes: false,
             }
         );
         let rows = VectorRows::new(&array, shape).unwrap();

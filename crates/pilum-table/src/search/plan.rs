@@ -115,6 +115,9 @@ impl Dataset {
             .metric
             .or_else(|| segments.first().and_then(|s| s.metric()))
             .unwrap_or(Metric::L2);
+        if metric == Metric::Hamming {
+            check_binary_query(query, shape)?;
+        }
         if segments.is_empty() {
             if query.use_index && query.index_only {
                 return Err(TableError::InvalidArgument(format!(
@@ -276,4 +279,25 @@ fn refine_factor(query: &VectorQuery, shape: VectorShape, segments: &[&IndexSegm
         None => 0,
     };
     if approximate { chosen.max(1) } else { chosen }
+}
+
+/// Hamming distance compares bytes: the column must hold u8 codes and the
+/// query bytes (whole numbers 0–255).
+fn check_binary_query(query: &VectorQuery, shape: VectorShape) -> Result<()> {
+    if !shape.bytes {
+        return Err(TableError::InvalidArgument(format!(
+            "metric hamming needs a u8 vector column (binary codes); {:?} is not one",
+            query.column
+        )));
+    }
+    if query
+        .query
+        .iter()
+        .any(|v| v.fract() != 0.0 || !(0.0..=255.0).contains(v))
+    {
+        return Err(TableError::InvalidArgument(
+            "a hamming query holds bytes: whole numbers from 0 to 255".into(),
+        ));
+    }
+    Ok(())
 }
