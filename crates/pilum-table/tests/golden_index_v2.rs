@@ -89,9 +89,15 @@ async fn regenerate_golden_v2_indexed_dataset() {
         ..WriteParams::default()
     };
     let first = batch(0..400);
-    let mut ds = Dataset::write(location(), first.schema(), stream_of(vec![first]), WriteMode::Create, &params)
-        .await
-        .unwrap();
+    let mut ds = Dataset::write(
+        location(),
+        first.schema(),
+        stream_of(vec![first]),
+        WriteMode::Create,
+        &params,
+    )
+    .await
+    .unwrap();
     let prefix = VectorIndexParams {
         name: Some("prefix".into()),
         num_partitions: Some(4),
