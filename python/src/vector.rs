@@ -99,7 +99,7 @@ impl PyDataset {
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, index_type, name=None, metric="l2", replace=false, num_partitions=None,
                         num_sub_vectors=None, max_iters=None, sample_rate=None, seed=None, progress=None,
-                        dimensions=None))]
+                        dimensions=None, memory_limit=None))]
     fn create_index(
         &self,
         py: Python<'_>,
@@ -115,6 +115,7 @@ impl PyDataset {
         seed: Option<u64>,
         progress: Option<Py<PyAny>>,
         dimensions: Option<usize>,
+        memory_limit: Option<usize>,
     ) -> PyResult<()> {
         let index_type = IndexType::parse(index_type).map_err(crate::errors::PilumErr::from)?;
         let defaults = VectorIndexParams::new(column, index_type);
@@ -128,6 +129,7 @@ impl PyDataset {
             sample_rate: sample_rate.unwrap_or(defaults.sample_rate),
             seed: seed.unwrap_or(defaults.seed),
             dimensions,
+            memory_limit: memory_limit.unwrap_or(defaults.memory_limit),
             ..defaults
         };
         let progress = progress_hook(progress);

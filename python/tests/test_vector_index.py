@@ -274,3 +274,15 @@ def test_ctrl_c_during_a_build_commits_nothing(tmp_path):
         timer.cancel()
     assert ds.version == version
     assert pilum.dataset(str(tmp_path / "c")).list_indices() == []
+
+
+def test_a_build_over_its_memory_limit_streams_to_the_same_answers(ds, vectors):
+    # 6,000 × 32 f32 = 768 KB of vectors against a 128 KB limit: the build
+    # samples, then spills partitions to disk instead of holding the column.
+    stages = []
+    ds.create_index("emb", "IVF_SQ", memory_limit=128 << 10, progress_callback=lambda p: stages.append(p.stage))
+    assert "sampling" in stages and "encoding" in stages
+    assert _recall(ds, _clustered(20, 98), "l2") >= 0.9
+    assert ds.index_statistics("emb_idx")["num_indexed_rows"] == 6000
+    with pytest.raises(ValueError, match="memory_limit"):
+        ds.create_index("emb", "IVF_SQ", replace=True, memory_limit=0)

@@ -18,7 +18,7 @@ use rand::seq::index::sample as sample_indices;
 use rand_chacha::ChaCha8Rng;
 
 /// Refine factors tried, smallest first.
-const REFINE_STEPS: [usize; 6] = [1, 2, 4, 8, 16, 32];
+pub(crate) const REFINE_STEPS: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
 /// Defaults chosen for an index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,7 +240,7 @@ fn exact_truths(
 }
 
 /// The value below which `fraction` of `values` fall (None when empty).
-fn quantile(values: &mut [usize], fraction: f32) -> Option<usize> {
+pub(crate) fn quantile(values: &mut [usize], fraction: f32) -> Option<usize> {
     if values.is_empty() {
         return None;
     }

@@ -11,11 +11,14 @@
 //!   PQ codes) and the partition scan a search runs.
 //! - [`ProductQuantizer`]: 8-bit product quantization with lookup tables.
 //! - [`MultiQuery`]: MaxSim (late-interaction) distances of vector bags.
+//! - [`Reservoir`] and [`StreamCalibration`]: sampling and calibration
+//!   for builds that stream the column instead of holding it.
 //! - [`TopK`]: the k nearest, ties broken by row id.
 //! - [`exact_search`]: brute force, the ground truth every index answers to.
 #![forbid(unsafe_code)]
 
 mod calibrate;
+mod calibrate_stream;
 mod error;
 mod exact;
 mod gemm;
@@ -28,11 +31,13 @@ mod multivector;
 mod partition;
 mod pq;
 mod pq_terms;
+mod reservoir;
 mod sq;
 mod topk;
 mod vectors;
 
 pub use calibrate::{Calibration, CalibrationParams, calibrate, calibrate_encoded, calibrate_prefix};
+pub use calibrate_stream::StreamCalibration;
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
 pub use ivf::IvfModel;
@@ -42,6 +47,7 @@ pub use metric::Metric;
 pub use multivector::{MultiQuery, maxsim_candidates};
 pub use partition::{Partition, Payload, group_by_partition, merge_partitions};
 pub use pq::ProductQuantizer;
+pub use reservoir::Reservoir;
 pub use sq::{ScalarQuantizer, SqQuery};
 pub use topk::{Neighbor, TopK};
 pub use vectors::Vectors;

@@ -596,3 +596,56 @@ async fn racing_index_changes_conflict_cleanly() {
         "nothing of the losing build was committed"
     );
 }
+
+/// A memory limit far below the column forces the streamed build: a
+/// reservoir sample, then partitions spilled to disk in many runs. Its
+/// index must answer like the in-memory build's: full-probe IVF_FLAT equals
+/// exact search, and defaults reach the recall target for every kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_larger_than_its_memory_limit_streams_and_answers_the_same() {
+    let mut ds = dataset().await;
+    let queries = clustered(20, 78);
+    for kind in [IndexType::IvfFlat, IndexType::IvfPq, IndexType::IvfSq] {
+        let streamed = VectorIndexParams {
+            // The column is 8,000 × 16 × 4 = 512 KB; spill runs of 16 KB.
+            memory_limit: 64 << 10,
+            ..params(kind, Metric::Cosine)
+        };
+        let reports = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reports.clone();
+        let progress = Progress::new(move |u| seen.lock().unwrap().push(u.stage.to_string()));
+        ds.create_index(&streamed, &progress).await.unwrap();
+        let stages = reports.lock().unwrap().clone();
+        assert!(
+            stages.contains(&"sampling".to_string()) && stages.contains(&"encoding".to_string()),
+            "{stages:?}"
+        );
+        let stats = ds.index_statistics("emb_idx").unwrap();
+        assert_eq!((stats.num_indexed_rows, stats.num_unindexed_rows), (ROWS as u64, 0));
+        let mut total = 0.0;
+        for q in queries.chunks_exact(DIM) {
+            let query = VectorQuery::new("emb", q.to_vec(), 10);
+            let indexed = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+            let exact = ds
+                .nearest_exact(&query.clone().with_metric(Metric::Cosine), None, false, Some(&["id"]))
+                .await
+                .unwrap();
+            total += recall(&ids_of(&indexed), &ids_of(&exact));
+        }
+        assert!(
+            total / 20.0 >= 0.9,
+            "{kind:?}: streamed recall@10 {} with {stats:?}",
+            total / 20.0
+        );
+        if kind == IndexType::IvfFlat {
+            let all = VectorQuery {
+                nprobes: Some(stats.num_partitions as usize),
+                ..VectorQuery::new("emb", queries[..DIM].to_vec(), 25).with_metric(Metric::Cosine)
+            };
+            let indexed = ds.nearest(&all, None, false, Some(&["id"])).await.unwrap();
+            let exact = ds.nearest_exact(&all, None, false, Some(&["id"])).await.unwrap();
+            assert_eq!(ids_of(&indexed), ids_of(&exact));
+            assert_eq!(distances_of(&indexed), distances_of(&exact));
+        }
+    }
+}

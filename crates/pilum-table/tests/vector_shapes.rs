@@ -191,6 +191,8 @@ async fn multivector_index_finds_the_maxsim_neighbors_and_never_stale_rows() {
             metric: Metric::Cosine,
             replace: true,
             num_partitions: Some(16),
+            // IVF_SQ streams: a row's vectors spill and gather with its id.
+            memory_limit: if kind == IndexType::IvfSq { 64 << 10 } else { 1 << 30 },
             ..VectorIndexParams::new("mv", kind)
         };
         ds.create_index(&params, &Progress::none()).await.unwrap();
@@ -269,6 +271,9 @@ async fn a_prefix_index_reranks_on_the_whole_vector() {
             dimensions: Some(8),
             num_partitions: Some(16),
             num_sub_vectors: (kind == IndexType::IvfPq).then_some(4),
+            // IVF_PQ streams (the column is 256 KB): the prefix and the
+            // whole-vector calibration survive the bounded-memory build.
+            memory_limit: if kind == IndexType::IvfPq { 32 << 10 } else { 1 << 30 },
             ..VectorIndexParams::new("emb", kind)
         };
         ds.create_index(&params, &Progress::none()).await.unwrap();

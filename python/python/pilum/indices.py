@@ -139,6 +139,7 @@ class IndexMethods:
         skip_transpose: bool = False,
         progress_callback: Optional[Callable[[IndexProgress], None]] = None,
         dimensions: Optional[int] = None,
+        memory_limit: Optional[int] = None,
         **kwargs: Any,
     ) -> Any:
         """Builds a vector index on `column` and commits it; returns the dataset.
@@ -165,7 +166,10 @@ class IndexMethods:
         bag is indexed, and queries by a bag of vectors rank rows by MaxSim).
         ``dimensions=d`` (Pilum's own) indexes only the first `d` values of
         each vector (matryoshka embeddings); candidates are re-ranked on the
-        whole vector.
+        whole vector. ``memory_limit`` (bytes, default 1 GiB; Pilum's own)
+        bounds the build: a column whose f32 values exceed half of it is
+        streamed twice (a sample, then partitions spilled to local disk)
+        instead of held in memory.
         """
         _check_unsupported(
             dict(
@@ -212,6 +216,8 @@ class IndexMethods:
             raise ValueError(
                 f"create_index: dimensions must be an integer in 1..={vector_dimension(column_type)} (the column's), got {dimensions!r}"
             )
+        if memory_limit is not None and (isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit <= 0):
+            raise ValueError(f"create_index: memory_limit must be a positive number of bytes, got {memory_limit!r}")
         kind = str(index_type).upper()
         if kind in _PLANNED_TYPES:
             raise NotImplementedError(f"create_index: index type {kind} is not supported by Pilum yet (supported: {', '.join(VECTOR_INDEX_TYPES)})")
@@ -255,6 +261,7 @@ class IndexMethods:
             seed=seed,
             progress=progress,
             dimensions=dimensions,
+            memory_limit=memory_limit,
         )
         return self
 

@@ -1,8 +1,9 @@
-//! Building a vector index over the live rows of a version: read the
-//! column with stable row ids, train on a sample, route every vector to its
-//! partition, write the segment's files, calibrate query defaults, commit.
+//! Building a vector index over the live rows of a version: what to build,
+//! checks, the choice between an in-memory and a streamed build
+//! (`build_memory.rs`, `build_stream.rs`), and the commit.
 
 use super::segment::{IndexedShape, NewSegment};
+
 use super::validate_name;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
@@ -10,11 +11,7 @@ use crate::progress::Progress;
 use crate::proto::{self, Operation};
 use crate::search::VectorShape;
 use crate::transaction::{Change, Transaction};
-use pilum_index::{
-    CalibrationParams, IvfIndex, KMeans, Metric, Vectors, calibrate_encoded, calibrate_prefix, group_by_partition,
-};
-use rand::SeedableRng;
-use rand::seq::index::sample;
+use pilum_index::{IvfIndex, KMeans, Metric, Vectors};
 
 /// Vector index kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +72,12 @@ pub struct VectorIndexParams {
     /// embeddings), re-ranking candidates exactly on the whole vector;
     /// default all of them.
     pub dimensions: Option<usize>,
+    /// Memory the build may use, in bytes; default 1 GiB. A column whose
+    /// f32 values take at most half of it is built in memory; a larger
+    /// one streams (a sample, then a second pass spilling partitions to
+    /// local disk in runs of a quarter of it), so memory stays bounded
+    /// whatever the table's size.
+    pub memory_limit: usize,
 }
 
 impl VectorIndexParams {
@@ -92,6 +95,7 @@ impl VectorIndexParams {
             sample_rate: 256,
             seed: 42,
             dimensions: None,
+            memory_limit: 1 << 30,
         }
     }
 
@@ -139,98 +143,34 @@ impl Dataset {
         if !existing.is_empty() && !params.replace {
             return Err(TableError::IndexAlreadyExists { name });
         }
-        progress.report("reading vectors", 0, 1);
-        let column = self.read_vectors(&params.column, shape, true, None).await?;
-        progress.report("reading vectors", 1, 1);
-        let rows = column.ids.len();
-        if rows == 0 {
-            return Err(TableError::InvalidIndexParams {
-                what: format!("column {:?} has no vector to index", params.column),
-            });
-        }
-        let partitions = params.num_partitions.unwrap_or_else(|| default_partitions(rows));
-        if partitions == 0 || partitions > rows {
-            return Err(TableError::InvalidIndexParams {
-                what: format!("num_partitions must be in 1..={rows} (the vectors to index), got {partitions}"),
-            });
-        }
-        let sub_vectors = match params.index_type {
-            IndexType::IvfFlat | IndexType::IvfSq => {
-                if params.num_sub_vectors.is_some() {
-                    return Err(TableError::InvalidIndexParams {
-                        what: "num_sub_vectors applies to IVF_PQ only".into(),
-                    });
-                }
-                None
-            }
-            IndexType::IvfPq => {
-                let m = params.num_sub_vectors.unwrap_or_else(|| default_sub_vectors(dim));
-                if m == 0 || m > dim {
-                    return Err(TableError::InvalidIndexParams {
-                        what: format!("num_sub_vectors must be in 1..={dim}, got {m}"),
-                    });
-                }
-                if rows < 256 {
-                    return Err(TableError::InvalidIndexParams {
-                        what: format!(
-                            "IVF_PQ trains 256 codes per sub-vector and needs at least 256 vectors, the column has {rows}; use IVF_FLAT"
-                        ),
-                    });
-                }
-                Some(m)
-            }
+        let sub_vectors = sub_vectors_for(params, dim)?;
+        // Hold the column when it fits the budget (one pass, calibrated on
+        // every vector); stream it twice with a spill otherwise.
+        let live = self.count_rows(None).await?;
+        let bags = if column_shape.multivector { 4 } else { 1 };
+        let column_bytes = live.saturating_mul((column_shape.dim * 4 * bags) as u64);
+        let built = if column_bytes <= params.memory_limit as u64 / 2 {
+            self.build_in_memory(params, shape, sub_vectors, progress).await?
+        } else {
+            self.build_streamed(params, shape, sub_vectors, params.memory_limit / 4, progress)
+                .await?
         };
-        let params = params.clone();
-        progress.report("training", 0, 1);
-        let (index, calibration, grouped) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let data = Vectors::new(&column.values, dim).map_err(TableError::index)?;
-            let training = training_sample(data, partitions, params.sample_rate, params.seed);
-            let training = Vectors::new(&training, dim).map_err(TableError::index)?;
-            let mut kmeans = KMeans::new(partitions);
-            kmeans.max_iters = params.max_iters;
-            kmeans.seed = params.seed;
-            kmeans.max_points_per_centroid = params.sample_rate;
-            let index = match params.index_type {
-                IndexType::IvfSq => IvfIndex::train_sq(training, params.metric, partitions, &kmeans),
-                _ => IvfIndex::train(training, params.metric, partitions, sub_vectors, &kmeans),
-            }
-            .map_err(TableError::index)?;
-            let threads = kmeans.threads;
-            let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
-            let calibration = match &column.full {
-                Some(full) => {
-                    let full = Vectors::new(full, column_shape.dim).map_err(TableError::index)?;
-                    calibrate_prefix(&index, data, full, &assignment, &payload, &CalibrationParams::default())
-                }
-                None => calibrate_encoded(&index, data, &assignment, &payload, &CalibrationParams::default()),
-            }
-            .map_err(TableError::index)?;
-            let grouped = group_by_partition(partitions, &column.ids, &assignment, &payload, index.payload_width())
-                .map_err(TableError::index)?;
-            Ok((index, calibration, (grouped, column.skipped, params)))
-        })
-        .await
-        .map_err(|e| TableError::Internal {
-            what: format!("index build task failed: {e}"),
-        })??;
-        let (partitions_data, skipped, params) = grouped;
-        progress.report("training", 1, 1);
-        progress.report("writing", 0, 1);
         let (kind, bits) = match params.index_type {
             IndexType::IvfFlat => (proto::IndexKind::IvfFlat, 0),
             IndexType::IvfPq => (proto::IndexKind::IvfPq, 8),
             IndexType::IvfSq => (proto::IndexKind::IvfSq, 8),
         };
+        let index = &built.index;
         let details = proto::VectorIndexDetails {
             metric: metric_code(params.metric) as i32,
             dimension: dim as u32,
-            num_partitions: partitions as u32,
+            num_partitions: index.ivf().num_partitions() as u32,
             num_sub_vectors: index.quantizer().map_or(0, |q| q.num_sub_vectors() as u32),
             num_bits: bits,
-            default_nprobes: calibration.nprobes as u32,
-            default_refine_factor: calibration.refine_factor as u32,
+            default_nprobes: built.calibration.nprobes as u32,
+            default_refine_factor: built.calibration.refine_factor as u32,
             seed: params.seed,
-            skipped_rows: skipped,
+            skipped_rows: built.skipped,
             model_crc32: 0,
             column_dimension: if dim < column_shape.dim {
                 column_shape.dim as u32
@@ -240,9 +180,10 @@ impl Dataset {
             multivector: column_shape.multivector,
         };
         let segment = self
-            .write_segment(
-                &index,
-                &partitions_data,
+            .finish_segment(
+                built.uuid,
+                &built.index,
+                built.storage,
                 NewSegment {
                     name: name.clone(),
                     field_id,
@@ -252,7 +193,6 @@ impl Dataset {
                 },
             )
             .await?;
-        progress.report("writing", 1, 1);
         let change = Change::Indices {
             added: vec![segment],
             removed: existing,
@@ -291,7 +231,7 @@ pub(crate) fn metric_code(metric: Metric) -> proto::VectorMetric {
 }
 
 /// round(√rows) partitions, 1 below 4,096 rows, at most 65,536.
-fn default_partitions(rows: usize) -> usize {
+pub(crate) fn default_partitions(rows: usize) -> usize {
     if rows < 4096 {
         1
     } else {
@@ -304,12 +244,79 @@ fn default_sub_vectors(dim: usize) -> usize {
     if dim <= 256 { (dim / 4).max(1) } else { (dim / 8).max(1) }
 }
 
-/// A seeded random sample of at most `per_partition` vectors per
-/// partition (and at least 65,536 when there are that many, for the PQ
-/// codebooks), in random order.
-fn training_sample(data: Vectors<'_>, partitions: usize, per_partition: usize, seed: u64) -> Vec<f32> {
-    let wanted = (partitions * per_partition.max(1)).max(65_536).min(data.len());
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let chosen = sample(&mut rng, data.len(), wanted);
-    chosen.iter().flat_map(|i| data.get(i).iter().copied()).collect()
+/// The PQ width of a build (None for the kinds without sub-vectors).
+fn sub_vectors_for(params: &VectorIndexParams, dim: usize) -> Result<Option<usize>> {
+    match params.index_type {
+        IndexType::IvfFlat | IndexType::IvfSq => {
+            if params.num_sub_vectors.is_some() {
+                return Err(TableError::InvalidIndexParams {
+                    what: "num_sub_vectors applies to IVF_PQ only".into(),
+                });
+            }
+            Ok(None)
+        }
+        IndexType::IvfPq => {
+            let m = params.num_sub_vectors.unwrap_or_else(|| default_sub_vectors(dim));
+            if m == 0 || m > dim {
+                return Err(TableError::InvalidIndexParams {
+                    what: format!("num_sub_vectors must be in 1..={dim}, got {m}"),
+                });
+            }
+            Ok(Some(m))
+        }
+    }
+}
+
+/// The partitions of a build over `vectors` vectors, checked against them.
+pub(crate) fn check_partitions(
+    params: &VectorIndexParams,
+    vectors: usize,
+    sub_vectors: Option<usize>,
+) -> Result<usize> {
+    if vectors == 0 {
+        return Err(TableError::InvalidIndexParams {
+            what: format!("column {:?} has no vector to index", params.column),
+        });
+    }
+    let partitions = params.num_partitions.unwrap_or_else(|| default_partitions(vectors));
+    if partitions == 0 || partitions > vectors {
+        return Err(TableError::InvalidIndexParams {
+            what: format!("num_partitions must be in 1..={vectors} (the vectors to index), got {partitions}"),
+        });
+    }
+    if sub_vectors.is_some() && vectors < 256 {
+        return Err(TableError::InvalidIndexParams {
+            what: format!(
+                "IVF_PQ trains 256 codes per sub-vector and needs at least 256 vectors, the column has {vectors}; use IVF_FLAT"
+            ),
+        });
+    }
+    Ok(partitions)
+}
+
+/// Training vectors for `partitions`: `per_partition` each, at least
+/// 65,536 (for the PQ codebooks), at most `available`.
+pub(crate) fn training_size(partitions: usize, per_partition: usize, available: usize) -> usize {
+    partitions
+        .saturating_mul(per_partition.max(1))
+        .max(65_536)
+        .min(available)
+}
+
+/// Trains the model of a build on `training` (in the index's space).
+pub(crate) fn train_index(
+    training: Vectors<'_>,
+    params: &VectorIndexParams,
+    partitions: usize,
+    sub_vectors: Option<usize>,
+) -> Result<IvfIndex> {
+    let mut kmeans = KMeans::new(partitions);
+    kmeans.max_iters = params.max_iters;
+    kmeans.seed = params.seed;
+    kmeans.max_points_per_centroid = params.sample_rate;
+    match params.index_type {
+        IndexType::IvfSq => IvfIndex::train_sq(training, params.metric, partitions, &kmeans),
+        _ => IvfIndex::train(training, params.metric, partitions, sub_vectors, &kmeans),
+    }
+    .map_err(TableError::index)
 }

@@ -183,36 +183,67 @@ pub(crate) async fn write_storage(
     index: &IvfIndex,
     partitions: &[Partition],
 ) -> Result<(proto::IndexFile, Vec<Extent>)> {
-    let (payload_field, width) = match (code_column(index), index.code_width()) {
-        (Some(name), Some(width)) => (vector_field(name, DataType::UInt8, width), width),
-        _ => (
-            vector_field("vector", DataType::Float32, index.ivf().dim()),
-            index.ivf().dim(),
-        ),
-    };
-    let schema = schema_with_role(
-        vec![Field::new("_rowid", DataType::UInt64, false), payload_field],
-        "storage",
-    );
-    let relative = path(uuid, "storage");
-    let mut writer = FileWriter::try_new(
-        location.store.clone(),
-        location.child(&relative),
-        schema.clone(),
-        location.writer_options(WriterOptions::default()),
-    )
-    .await?;
-    let mut extents = Vec::with_capacity(partitions.len());
-    let mut offset = 0u64;
+    let mut writer = StorageWriter::create(location, uuid, index).await?;
     for partition in partitions {
-        extents.push(Extent {
-            offset,
+        writer.push(partition).await?;
+    }
+    writer.finish().await
+}
+
+/// `storage.pilum` written one partition at a time, in partition order,
+/// so a build never holds more than one partition.
+pub(crate) struct StorageWriter {
+    writer: FileWriter,
+    schema: Arc<Schema>,
+    relative: String,
+    width: usize,
+    extents: Vec<Extent>,
+    offset: u64,
+}
+
+impl StorageWriter {
+    /// Opens segment `uuid`'s storage file for `index`'s payload.
+    pub async fn create(location: &DatasetLocation, uuid: &str, index: &IvfIndex) -> Result<Self> {
+        let (payload_field, width) = match (code_column(index), index.code_width()) {
+            (Some(name), Some(width)) => (vector_field(name, DataType::UInt8, width), width),
+            _ => (
+                vector_field("vector", DataType::Float32, index.ivf().dim()),
+                index.ivf().dim(),
+            ),
+        };
+        let schema = schema_with_role(
+            vec![Field::new("_rowid", DataType::UInt64, false), payload_field],
+            "storage",
+        );
+        let relative = path(uuid, "storage");
+        let writer = FileWriter::try_new(
+            location.store.clone(),
+            location.child(&relative),
+            schema.clone(),
+            location.writer_options(WriterOptions::default()),
+        )
+        .await?;
+        Ok(Self {
+            writer,
+            schema,
+            relative,
+            width,
+            extents: Vec::new(),
+            offset: 0,
+        })
+    }
+
+    /// Appends the next partition.
+    pub async fn push(&mut self, partition: &Partition) -> Result<()> {
+        let width = self.width;
+        self.extents.push(Extent {
+            offset: self.offset,
             length: partition.len() as u64,
             crc32: partition_crc(partition),
         });
-        offset += partition.len() as u64;
+        self.offset += partition.len() as u64;
         if partition.is_empty() {
-            continue;
+            return Ok(());
         }
         let payload: ArrayRef = match &partition.payload {
             Payload::Codes(codes) => {
@@ -235,17 +266,22 @@ pub(crate) async fn write_storage(
             }
         };
         let ids: ArrayRef = Arc::new(UInt64Array::from(partition.ids.clone()));
-        writer
-            .write(&RecordBatch::try_new(schema.clone(), vec![ids, payload])?)
+        self.writer
+            .write(&RecordBatch::try_new(self.schema.clone(), vec![ids, payload])?)
             .await?;
+        Ok(())
     }
-    let summary = writer.finish().await?;
-    let file = proto::IndexFile {
-        role: "storage".into(),
-        path: relative,
-        size: summary.file_size,
-    };
-    Ok((file, extents))
+
+    /// Closes the file: it and each partition's extent.
+    pub async fn finish(self) -> Result<(proto::IndexFile, Vec<Extent>)> {
+        let summary = self.writer.finish().await?;
+        let file = proto::IndexFile {
+            role: "storage".into(),
+            path: self.relative,
+            size: summary.file_size,
+        };
+        Ok((file, self.extents))
+    }
 }
 
 /// The storage column holding codes, for quantized kinds.

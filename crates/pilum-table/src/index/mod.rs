@@ -3,6 +3,8 @@
 //! cache of loaded segments. The byte layout is in `format-spec/index.md`.
 
 mod build;
+mod build_memory;
+mod build_stream;
 mod coverage;
 mod files;
 mod loaded;
@@ -10,6 +12,7 @@ mod manage;
 mod optimize;
 mod read;
 mod segment;
+mod spill;
 
 pub use build::{IndexType, VectorIndexParams};
 pub(crate) use coverage::carry_forward;

@@ -1,6 +1,6 @@
 //! Reading a vector column for indexing, and writing a segment's files.
 
-use super::files::{write_model, write_storage};
+use super::files::{Extent, write_model, write_storage};
 use super::{IndexSegment, VECTOR_INDEX_VERSION};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
@@ -118,7 +118,19 @@ impl Dataset {
         new: NewSegment,
     ) -> Result<IndexSegment> {
         let uuid = crate::paths::random_id();
-        let (storage, extents) = write_storage(&self.location, &uuid, index, partitions).await?;
+        let storage = write_storage(&self.location, &uuid, index, partitions).await?;
+        self.finish_segment(uuid, index, storage, new).await
+    }
+
+    /// Writes the model files of segment `uuid`, whose storage is written,
+    /// and returns its manifest entry.
+    pub(crate) async fn finish_segment(
+        &self,
+        uuid: String,
+        index: &IvfIndex,
+        (storage, extents): (proto::IndexFile, Vec<Extent>),
+        new: NewSegment,
+    ) -> Result<IndexSegment> {
         let mut files = write_model(&self.location, &uuid, index, &extents).await?;
         files.push(storage);
         let details = proto::VectorIndexDetails {
@@ -139,7 +151,7 @@ impl Dataset {
                     1
                 },
                 created_at_micros: chrono::Utc::now().timestamp_micros(),
-                num_entries: partitions.iter().map(|p| p.len() as u64).sum(),
+                num_entries: extents.iter().map(|e| e.length).sum(),
                 files,
                 details: Some(proto::index_segment::Details::Vector(details)),
             },

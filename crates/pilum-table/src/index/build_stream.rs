@@ -1,0 +1,242 @@
+//! The bounded-memory build: the column streams past twice and is never
+//! held whole.
+//!
+//! 1. A seeded reservoir keeps a uniform training sample while the column
+//!    is scanned once (and the vectors are counted).
+//! 2. The model trains on the sample.
+//! 3. A second scan encodes batch by batch; entries spill to local disk by
+//!    partition once `spill budget` bytes are buffered, and calibration
+//!    queries track their exact neighbours.
+//! 4. Partitions are gathered from the spill one at a time and written to
+//!    `storage.pilum`, the calibration observing each.
+//!
+//! Memory is bounded by the sample (at most max(65,536, 256 × partitions)
+//! vectors), the spill budget, one scan batch, one partition and the
+//! calibration's candidates — not by the table's size.
+
+use super::build::{VectorIndexParams, default_partitions, train_index, training_size};
+use super::files::{Extent, StorageWriter};
+use super::segment::IndexedShape;
+use super::spill::Spill;
+use crate::dataset::Dataset;
+use crate::error::{Result, TableError};
+use crate::progress::Progress;
+use crate::proto;
+use crate::scanner::ROW_ID;
+use crate::search::VectorRows;
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use futures::TryStreamExt;
+use pilum_index::{Calibration, CalibrationParams, IvfIndex, Reservoir, StreamCalibration, Vectors};
+use rand::SeedableRng;
+use std::sync::Arc;
+
+/// The files a build wrote, and what the manifest entry records of them.
+pub(crate) struct BuiltFiles {
+    pub uuid: String,
+    pub index: IvfIndex,
+    pub calibration: Calibration,
+    pub storage: (proto::IndexFile, Vec<Extent>),
+    pub skipped: u64,
+}
+
+/// One scan batch's usable vectors: indexed values, whole values (prefix
+/// indices only) and ids.
+struct Batch {
+    indexed: Vec<f32>,
+    full: Option<Vec<f32>>,
+    ids: Vec<u64>,
+}
+
+impl Dataset {
+    /// Builds a segment's files without holding the column; see the module
+    /// documentation. `sub_vectors` is the PQ width (None for other kinds).
+    pub(crate) async fn build_streamed(
+        &self,
+        params: &VectorIndexParams,
+        shape: IndexedShape,
+        sub_vectors: Option<usize>,
+        spill_budget: usize,
+        progress: &Progress,
+    ) -> Result<BuiltFiles> {
+        let (dim, index_dim) = (shape.column.dim, shape.index_dim);
+        // Pass 1: the sample.
+        let live = self.count_rows(None).await? as usize;
+        let guess = params.num_partitions.unwrap_or_else(|| default_partitions(live));
+        let mut reservoir = Reservoir::new(training_size(guess, params.sample_rate, usize::MAX), dim, params.seed);
+        let mut skipped = 0u64;
+        let mut stream = self
+            .scan()
+            .project([params.column.as_str()])
+            .with_row_id(true)
+            .try_into_stream()
+            .await?;
+        progress.report("sampling", 0, live as u64);
+        let mut rows_seen = 0u64;
+        while let Some(batch) = stream.try_next().await? {
+            let rows = VectorRows::new(column(&batch, &params.column)?, shape.column)?;
+            let ids = column(&batch, ROW_ID)?.as_primitive::<UInt64Type>();
+            for row in 0..rows.len() {
+                let mut kept = false;
+                for v in rows.row(row).unwrap_or_default().chunks_exact(dim) {
+                    if v.iter().all(|x| x.is_finite()) {
+                        reservoir.offer(v, ids.value(row));
+                        kept = true;
+                    }
+                }
+                skipped += u64::from(!kept);
+            }
+            rows_seen += rows.len() as u64;
+            progress.report("sampling", rows_seen, live as u64);
+        }
+        let vectors = reservoir.seen() as usize;
+        let partitions = super::build::check_partitions(params, vectors, sub_vectors)?;
+        // Training, and the calibration queries.
+        let (sample, sample_ids) = reservoir.into_parts();
+        let trained_params = params.clone();
+        progress.report("training", 0, 1);
+        let (index, calibration) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let prefix: Vec<f32> = sample.chunks_exact(dim).flat_map(|v| v[..index_dim].to_vec()).collect();
+            let view = Vectors::new(&prefix, index_dim).map_err(TableError::index)?;
+            let index = train_index(view, &trained_params, partitions, sub_vectors)?;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(trained_params.seed ^ 0x5eed);
+            let defaults = CalibrationParams::default();
+            let count = defaults.queries.min(view.len() / 2).max(1).min(view.len());
+            let chosen = rand::seq::index::sample(&mut rng, view.len(), count).into_vec();
+            let queries: Vec<f32> = chosen.iter().flat_map(|&i| view.get(i).to_vec()).collect();
+            let whole: Vec<f32> = chosen
+                .iter()
+                .flat_map(|&i| sample[i * dim..(i + 1) * dim].to_vec())
+                .collect();
+            let ids: Vec<u64> = chosen.iter().map(|&i| sample_ids[i]).collect();
+            let full = (index_dim < dim)
+                .then(|| Vectors::new(&whole, dim))
+                .transpose()
+                .map_err(TableError::index)?;
+            let queries = Vectors::new(&queries, index_dim).map_err(TableError::index)?;
+            let calibration = StreamCalibration::new(trained_params.metric, queries, full, &ids, defaults)
+                .map_err(TableError::index)?;
+            Ok((index, calibration))
+        })
+        .await
+        .map_err(|e| TableError::Internal {
+            what: format!("index training task failed: {e}"),
+        })??;
+        progress.report("training", 1, 1);
+        // Pass 2: encode and spill.
+        let index = Arc::new(index);
+        let mut state = (
+            calibration,
+            Spill::new(
+                partitions,
+                index.payload_width(),
+                index.code_width().is_none(),
+                spill_budget,
+            )?,
+        );
+        let mut stream = self
+            .scan()
+            .project([params.column.as_str()])
+            .with_row_id(true)
+            .try_into_stream()
+            .await?;
+        let mut encoded = 0u64;
+        progress.report("encoding", 0, vectors as u64);
+        while let Some(batch) = stream.try_next().await? {
+            let batch = usable_vectors(&batch, &params.column, shape)?;
+            encoded += batch.ids.len() as u64;
+            let index = index.clone();
+            state = tokio::task::spawn_blocking(move || -> Result<_> {
+                let (mut calibration, mut spill) = state;
+                let indexed = Vectors::new(&batch.indexed, index_dim).map_err(TableError::index)?;
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let (assignment, payload) = index.encode(indexed, threads).map_err(TableError::index)?;
+                let truth_space = match &batch.full {
+                    Some(full) => Vectors::new(full, dim).map_err(TableError::index)?,
+                    None => indexed,
+                };
+                calibration
+                    .observe(truth_space, &batch.ids, &assignment)
+                    .map_err(TableError::index)?;
+                spill.add(&assignment, &batch.ids, &payload)?;
+                Ok((calibration, spill))
+            })
+            .await
+            .map_err(|e| TableError::Internal {
+                what: format!("index encoding task failed: {e}"),
+            })??;
+            progress.report("encoding", encoded, vectors as u64);
+        }
+        if encoded != vectors as u64 {
+            return Err(TableError::Internal {
+                what: format!(
+                    "the two scans of an index build disagree ({vectors} vectors sampled, {encoded} encoded)"
+                ),
+            });
+        }
+        // Write partition by partition.
+        let (mut calibration, spill) = state;
+        calibration.nprobes(&index).map_err(TableError::index)?;
+        let spill = Arc::new(spill);
+        let uuid = crate::paths::random_id();
+        let mut writer = StorageWriter::create(&self.location, &uuid, &index).await?;
+        progress.report("writing", 0, partitions as u64);
+        for p in 0..partitions {
+            let (index, spill) = (index.clone(), spill.clone());
+            let (part, observed) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let part = spill.partition(p)?;
+                calibration
+                    .observe_partition(&index, p as u32, &part)
+                    .map_err(TableError::index)?;
+                Ok((part, calibration))
+            })
+            .await
+            .map_err(|e| TableError::Internal {
+                what: format!("index writing task failed: {e}"),
+            })??;
+            calibration = observed;
+            writer.push(&part).await?;
+            progress.report("writing", p as u64 + 1, partitions as u64);
+        }
+        let storage = writer.finish().await?;
+        let index = Arc::unwrap_or_clone(index);
+        let calibration = calibration.finish(&index);
+        Ok(BuiltFiles {
+            uuid,
+            index,
+            calibration,
+            storage,
+            skipped,
+        })
+    }
+}
+
+fn column<'a>(batch: &'a arrow_array::RecordBatch, name: &str) -> Result<&'a arrow_array::ArrayRef> {
+    batch.column_by_name(name).ok_or_else(|| TableError::Internal {
+        what: format!("index build scan lacks column {name}"),
+    })
+}
+
+/// The finite vectors of a scan batch, cut to the indexed prefix.
+fn usable_vectors(batch: &arrow_array::RecordBatch, name: &str, shape: IndexedShape) -> Result<Batch> {
+    let (dim, index_dim) = (shape.column.dim, shape.index_dim);
+    let rows = VectorRows::new(column(batch, name)?, shape.column)?;
+    let ids = column(batch, ROW_ID)?.as_primitive::<UInt64Type>();
+    let mut out = Batch {
+        indexed: Vec::new(),
+        full: (index_dim < dim).then(Vec::new),
+        ids: Vec::new(),
+    };
+    for row in 0..rows.len() {
+        for v in rows.row(row).unwrap_or_default().chunks_exact(dim) {
+            if v.iter().all(|x| x.is_finite()) {
+                out.indexed.extend_from_slice(&v[..index_dim]);
+                if let Some(full) = out.full.as_mut() {
+                    full.extend_from_slice(v);
+                }
+                out.ids.push(ids.value(row));
+            }
+        }
+    }
+    Ok(out)
+}
