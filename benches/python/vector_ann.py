@@ -11,6 +11,7 @@ at a time, after one warm-up pass), plus build times, filtered searches at
 10% and 1% selectivity, and search after appending 10% unindexed rows.
 
     python3 benches/python/vector_ann.py --rows 200000 --dim 128 --queries 200
+    python3 benches/python/vector_ann.py --data text --text-mb 60 --dim 256 --queries 200
 """
 
 from __future__ import annotations
@@ -40,6 +41,44 @@ def mixture(rows: int, dim: int, centres: int, seed: int, spread: float) -> np.n
         n = min(step, rows - s)
         out[s : s + n] = c[rng.integers(0, centres, n)] + spread * rng.standard_normal((n, dim)).astype(np.float32)
     return out
+
+
+def text_vectors(dim: int, budget_mb: float, seed: int = 3) -> np.ndarray:
+    """Embeddings of real local text: documentation chunks (as the
+    side-by-side harness collects them), hashed bag-of-words with sublinear
+    term frequency and idf, a fixed Gaussian projection to `dim`, unit
+    length. Not a neural embedding, but its neighbourhoods come from real
+    language rather than from a mixture's centres."""
+    import re
+
+    from bench.corpus import CorpusInfo, _collect
+
+    buckets = 1 << 16
+    words = re.compile(r"[a-z][a-z0-9_]{1,30}")
+    docs = []
+    for _, chunk in _collect(int(budget_mb * 2**20), CorpusInfo()):
+        tokens = words.findall(chunk.lower())
+        if len(tokens) >= 8:
+            ids, counts = np.unique(np.array([hash_token(t) % buckets for t in tokens]), return_counts=True)
+            docs.append((ids, counts))
+    df = np.zeros(buckets, dtype=np.float32)
+    for ids, _ in docs:
+        df[ids] += 1
+    idf = np.log((1 + len(docs)) / (1 + df)).astype(np.float32) + 1
+    projection = np.random.default_rng(seed).standard_normal((buckets, dim)).astype(np.float32)
+    out = np.empty((len(docs), dim), dtype=np.float32)
+    for i, (ids, counts) in enumerate(docs):
+        weights = (1 + np.log(counts)).astype(np.float32) * idf[ids]
+        out[i] = weights @ projection[ids]
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def hash_token(token: str) -> int:
+    """A stable hash (Python's own is salted per process)."""
+    import zlib
+
+    return zlib.crc32(token.encode())
 
 
 def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, allow: Optional[np.ndarray] = None) -> np.ndarray:
@@ -88,15 +127,24 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=0, help="default: round(sqrt(rows))")
     parser.add_argument("--sub-vectors", type=int, default=0, help="default: dim / 4")
     parser.add_argument("--engines", default="pilum,pilum-sq,lance,faiss")
+    parser.add_argument("--data", choices=["mixture", "text"], default="mixture",
+                        help="text: embeddings of local documentation (--rows and --centres ignored)")
+    parser.add_argument("--text-mb", type=float, default=60.0, help="text collected for --data text")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     engines = set(args.engines.split(","))
     k = args.k
+    if args.data == "text":
+        embedded = text_vectors(args.dim, args.text_mb)
+        order = np.random.default_rng(11).permutation(len(embedded))
+        queries = embedded[order[: args.queries]]
+        vectors = embedded[order[args.queries :]]
+        args.rows = len(vectors)
+    else:
+        vectors = mixture(args.rows, args.dim, args.centres, 7, args.spread)
+        queries = mixture(args.queries, args.dim, args.centres, 99, args.spread)
     parts = args.partitions or round(math.sqrt(args.rows))
     m = args.sub_vectors or args.dim // 4
-
-    vectors = mixture(args.rows, args.dim, args.centres, 7, args.spread)
-    queries = mixture(args.queries, args.dim, args.centres, 99, args.spread)
     truth = exact_top(vectors, queries, k)
     grp = np.arange(args.rows) % 100
     filters = {"10%": ("grp < 10", grp < 10), "1%": ("grp = 7", grp == 7)}
@@ -226,7 +274,12 @@ def main() -> None:
                 print(f"filtered {f}", flush=True)
 
         # 10% more rows, appended after the build (unindexed).
-        extra = mixture(args.rows // 10, args.dim, args.centres, 5, args.spread)
+        extra = (
+            vectors[np.random.default_rng(5).integers(0, len(vectors), args.rows // 10)]
+            + np.float32(0.01) * np.random.default_rng(6).standard_normal((args.rows // 10, args.dim)).astype(np.float32)
+            if args.data == "text"
+            else mixture(args.rows // 10, args.dim, args.centres, 5, args.spread)
+        )
         all_vectors = np.concatenate([vectors, extra])
         atruth = exact_top(all_vectors, queries, k)
         if "pilum" in engines:

@@ -85,6 +85,7 @@ pub fn table_class(e: &TableError) -> &'static str {
         TableError::Io(e) => io_class(e),
         TableError::Execution(_) => "ExecutionError",
         TableError::Internal { .. } => "PilumInternalError",
+        TableError::LocalIo { .. } => "StorageError",
         TableError::Arrow(_) => "SchemaMismatchError",
         // A variant added after this list: the base class, never a crash.
         _ => "PilumError",

@@ -12,8 +12,16 @@ pub(crate) fn progress_hook(callback: Option<Py<PyAny>>) -> Progress {
         None => Progress::none(),
         Some(callback) => Progress::new(move |update: ProgressUpdate| {
             Python::attach(|py| {
-                // A failing progress bar must not fail the operation.
-                let _ = callback.call1(py, (update.stage, update.done, update.total));
+                // A failing progress bar must not fail the operation, but a
+                // Ctrl-C that Python delivered inside the callback must still
+                // cancel it: re-arm the interrupt for the next signal check.
+                if let Err(error) = callback.call1(py, (update.stage, update.done, update.total))
+                    && error.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
+                {
+                    let _ = py
+                        .import("_thread")
+                        .and_then(|thread| thread.call_method0("interrupt_main"));
+                }
             });
         }),
     }

@@ -286,3 +286,34 @@ def test_a_build_over_its_memory_limit_streams_to_the_same_answers(ds, vectors):
     assert ds.index_statistics("emb_idx")["num_indexed_rows"] == 6000
     with pytest.raises(ValueError, match="memory_limit"):
         ds.create_index("emb", "IVF_SQ", replace=True, memory_limit=0)
+
+
+def test_ctrl_c_during_a_streamed_build_commits_nothing_and_removes_its_spill(tmp_path, monkeypatch, vectors):
+    # The interrupt lands while the progress callback runs (Python raises it
+    # inside the callback): it must still cancel the build, not be swallowed
+    # as a failing progress bar.
+    import _thread
+    import time
+
+    spill_root = tmp_path / "spill"
+    spill_root.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spill_root))
+    ds = pilum.write_dataset(_table(np.concatenate([vectors] * 4)), str(tmp_path / "s"), max_rows_per_file=2000)
+    version = ds.version
+    seen = []
+
+    def progress(update):
+        seen.append(update.stage)
+        if update.stage == "encoding" and update.done > 0 and len([s for s in seen if s == "encoding"]) == 3:
+            assert any(spill_root.iterdir()), "the streamed build spills under TMPDIR"
+            _thread.interrupt_main()
+
+    with pytest.raises(KeyboardInterrupt):
+        ds.create_index("emb", "IVF_FLAT", memory_limit=64 << 10, progress_callback=progress)
+        time.sleep(5)  # the interrupt lands at the next signal check
+    assert ds.version == version
+    assert pilum.dataset(str(tmp_path / "s")).list_indices() == []
+    deadline = time.time() + 10
+    while any(spill_root.iterdir()) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(spill_root.iterdir()), "the spill directory is removed after a cancelled build"

@@ -91,8 +91,9 @@ def test_multivector_index_recall_and_single_vector_queries(tmp_path):
     got = ds.to_table(nearest={"column": "mv", "q": one, "k": 5, "use_index": False, "metric": "cosine"}, columns=["id"])
     truth = np.argsort(_maxsim(bags, one[None, :], "cosine"), kind="stable")[:5]
     assert got["id"].to_pylist() == truth.tolist()
-    with pytest.raises(ValueError, match="multiple of 16"):
-        ds.to_table(nearest={"column": "mv", "q": np.ones(DIM + 1, np.float32)})
+    for bad in [np.ones(DIM + 1, np.float32), np.ones(2 * DIM, np.float32), np.ones((4, DIM // 2), np.float32)]:
+        with pytest.raises(ValueError, match="have 16 values"):
+            ds.to_table(nearest={"column": "mv", "q": bad})
 
 
 def test_matryoshka_prefix_index(tmp_path):

@@ -16,6 +16,7 @@ use crate::error::{IndexError, Result};
 use crate::ivf_index::{IvfIndex, Probe};
 use crate::metric::Metric;
 use crate::partition::{Partition, Payload};
+use crate::topk::TopK;
 use crate::vectors::Vectors;
 
 /// One query's state.
@@ -30,8 +31,9 @@ struct Query {
     nearest: Vec<(f32, u64, u32)>,
     probe: Option<Probe>,
     rank_of: Vec<usize>,
-    /// Index distances of the candidates the probes reach.
-    candidates: Vec<f32>,
+    /// Index distances of the candidates the probes reach: the smallest
+    /// `CANDIDATE_CAP` (positions past it all choose the largest factor).
+    candidates: TopK,
     /// Index distance of each true neighbour, once its partition is seen.
     neighbour_estimates: Vec<f32>,
 }
@@ -68,7 +70,7 @@ impl StreamCalibration {
                 nearest: Vec::with_capacity(params.k + 1),
                 probe: None,
                 rank_of: Vec::new(),
-                candidates: Vec::new(),
+                candidates: TopK::new(candidate_cap(params.k)),
                 neighbour_estimates: Vec::new(),
             })
             .collect();
@@ -86,6 +88,9 @@ impl StreamCalibration {
     pub fn observe(&mut self, vectors: Vectors<'_>, ids: &[u64], assignment: &[u32]) -> Result<()> {
         if ids.len() != vectors.len() || assignment.len() != vectors.len() {
             return Err(IndexError::params("one id and one partition per observed vector"));
+        }
+        if self.nprobes.is_some() {
+            return Err(IndexError::params("vectors are observed before nprobes is fixed"));
         }
         let (metric, k) = (self.metric, self.params.k);
         let threads = self.params.threads.clamp(1, self.queries.len().max(1));
@@ -120,7 +125,12 @@ impl StreamCalibration {
             for (rank, &(p, _)) in probe.ranked.iter().enumerate() {
                 query.rank_of[p as usize] = rank;
             }
-            ranks.extend(query.nearest.iter().map(|n| query.rank_of[n.2 as usize]));
+            ranks.extend(
+                query
+                    .nearest
+                    .iter()
+                    .map(|n| query.rank_of.get(n.2 as usize).copied().unwrap_or(usize::MAX)),
+            );
             query.neighbour_estimates = vec![f32::INFINITY; query.nearest.len()];
             query.probe = Some(probe);
         }
@@ -174,7 +184,7 @@ impl StreamCalibration {
                     continue;
                 }
                 let d = estimate(i);
-                query.candidates.push(d);
+                query.candidates.push(d, id);
                 for (n, neighbour) in query.nearest.iter().enumerate() {
                     if neighbour.1 == id && d < query.neighbour_estimates[n] {
                         query.neighbour_estimates[n] = d;
@@ -197,8 +207,9 @@ impl StreamCalibration {
         }
         let mut positions = Vec::new();
         for query in self.queries {
+            let candidates: Vec<f32> = query.candidates.into_sorted().iter().map(|n| n.distance).collect();
             for d in query.neighbour_estimates.iter().filter(|d| d.is_finite()) {
-                positions.push(query.candidates.iter().filter(|&&x| x < *d).count());
+                positions.push(candidates.partition_point(|&x| x < *d));
             }
         }
         let needed = quantile(&mut positions, self.params.refine_recall).map_or(0, |p| p + 1);
@@ -209,6 +220,12 @@ impl StreamCalibration {
             .unwrap_or(REFINE_STEPS[REFINE_STEPS.len() - 1]);
         Calibration { nprobes, refine_factor }
     }
+}
+
+/// Candidates kept per query: a position at or past the largest refine
+/// window (k × 32) selects the largest factor, so farther ones need no count.
+fn candidate_cap(k: usize) -> usize {
+    REFINE_STEPS[REFINE_STEPS.len() - 1] * k + 1
 }
 
 /// Keeps the `k` nearest in `nearest` (ascending; ties by id).

@@ -139,6 +139,16 @@ pub enum TableError {
     /// Object-store I/O failed.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// A local file the library writes for itself (an index build's spill
+    /// under the temporary directory) failed: full disk, permissions, a
+    /// missing `TMPDIR`.
+    #[error("local file {path}: {source}")]
+    LocalIo {
+        /// The file or directory.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A bug in this library, not a problem with the data or the call: a
     /// scan task panicked, or an invariant broke.
     #[error("internal error: {what}")]

@@ -100,8 +100,14 @@ def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
         raise ValueError(f"nearest['q'] is not a vector of numbers: {error}") from None
     if vector.ndim not in (1, 2) or vector.size == 0:
         raise ValueError(f"nearest['q'] must be one vector or a 2-d batch of vectors, got shape {vector.shape}")
-    # On a multivector column a 2-d q is one query: a bag of vectors ranked by MaxSim.
+    # On a multivector column a 2-d q is one query: a bag of vectors ranked by
+    # MaxSim, and a 1-d q a bag of one; each must be of the column's size.
     bag = is_multivector(schema.field(column).type)
+    if bag and vector.shape[-1] != vector_dimension(schema.field(column).type):
+        raise ValueError(
+            f"nearest['q']: vectors of multivector column {column!r} have "
+            f"{vector_dimension(schema.field(column).type)} values, q has shape {vector.shape}"
+        )
     k = nearest.get("k", DEFAULT_K)
     if k is None:
         k = DEFAULT_K

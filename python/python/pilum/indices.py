@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Union
 
+import numpy as np
 import pyarrow as pa
 
 from ._nearest import vector_dimension
@@ -167,9 +168,10 @@ class IndexMethods:
         ``dimensions=d`` (Pilum's own) indexes only the first `d` values of
         each vector (matryoshka embeddings); candidates are re-ranked on the
         whole vector. ``memory_limit`` (bytes, default 1 GiB; Pilum's own)
-        bounds the build: a column whose f32 values exceed half of it is
-        streamed twice (a sample, then partitions spilled to local disk)
-        instead of held in memory.
+        bounds the build: a column whose f32 values exceed a quarter of it
+        (and any multivector column) is streamed twice — a sample, then
+        partitions spilled to the temporary directory (``TMPDIR``) — instead
+        of held in memory.
         """
         _check_unsupported(
             dict(
@@ -211,12 +213,16 @@ class IndexMethods:
                 f"(or a list of them), got {column_type}"
             )
         if dimensions is not None and (
-            isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= vector_dimension(column_type)
+            isinstance(dimensions, bool)
+            or not isinstance(dimensions, (int, np.integer))
+            or not 1 <= dimensions <= vector_dimension(column_type)
         ):
             raise ValueError(
                 f"create_index: dimensions must be an integer in 1..={vector_dimension(column_type)} (the column's), got {dimensions!r}"
             )
-        if memory_limit is not None and (isinstance(memory_limit, bool) or not isinstance(memory_limit, int) or memory_limit <= 0):
+        if memory_limit is not None and (
+            isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)) or memory_limit <= 0
+        ):
             raise ValueError(f"create_index: memory_limit must be a positive number of bytes, got {memory_limit!r}")
         kind = str(index_type).upper()
         if kind in _PLANNED_TYPES:
@@ -260,8 +266,8 @@ class IndexMethods:
             sample_rate=sample_rate,
             seed=seed,
             progress=progress,
-            dimensions=dimensions,
-            memory_limit=memory_limit,
+            dimensions=None if dimensions is None else int(dimensions),
+            memory_limit=None if memory_limit is None else int(memory_limit),
         )
         return self
 
@@ -304,7 +310,9 @@ class IndexMethods:
         ``num_indices``/``num_segments``, ``num_indexed_rows``,
         ``num_unindexed_rows``, ``num_indexed_fragments``,
         ``num_unindexed_fragments``, ``metric_type``, ``num_partitions``, the
-        calibrated defaults, and per-segment entry counts. Raises
+        calibrated defaults, and per-segment entry counts
+        (``num_indexed_rows_per_delta``: rows, or vectors for an index over a
+        multivector column). Raises
         ``IndexNotFoundError`` (a ``KeyError``) for an unknown name."""
         stats = dict(self._ds.index_statistics(index_name))
         segments = [s for s in self._ds.index_segments() if s["name"] == index_name]

@@ -73,9 +73,10 @@ pub struct VectorIndexParams {
     /// default all of them.
     pub dimensions: Option<usize>,
     /// Memory the build may use, in bytes; default 1 GiB. A column whose
-    /// f32 values take at most half of it is built in memory; a larger
-    /// one streams (a sample, then a second pass spilling partitions to
-    /// local disk in runs of a quarter of it), so memory stays bounded
+    /// f32 values take at most a quarter of it is built in memory; a
+    /// larger one, and any multivector column, streams (a training sample
+    /// of at most a quarter of it, then a second pass spilling partitions
+    /// to local disk in runs of a quarter of it), so memory stays bounded
     /// whatever the table's size.
     pub memory_limit: usize,
 }
@@ -146,10 +147,14 @@ impl Dataset {
         let sub_vectors = sub_vectors_for(params, dim)?;
         // Hold the column when it fits the budget (one pass, calibrated on
         // every vector); stream it twice with a spill otherwise.
+        // An in-memory build holds the values (and the whole vectors of a
+        // prefix index), their payload and the grouped partitions: about
+        // four times the f32 values. A multivector column's size is not
+        // known before a scan, so it always streams.
         let live = self.count_rows(None).await?;
-        let bags = if column_shape.multivector { 4 } else { 1 };
-        let column_bytes = live.saturating_mul((column_shape.dim * 4 * bags) as u64);
-        let built = if column_bytes <= params.memory_limit as u64 / 2 {
+        let values =
+            live.saturating_mul(((dim + if dim < column_shape.dim { column_shape.dim } else { 0 }) * 4) as u64);
+        let built = if !column_shape.multivector && values <= params.memory_limit as u64 / 4 {
             self.build_in_memory(params, shape, sub_vectors, progress).await?
         } else {
             self.build_streamed(params, shape, sub_vectors, params.memory_limit / 4, progress)

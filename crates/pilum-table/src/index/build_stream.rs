@@ -10,9 +10,10 @@
 //! 4. Partitions are gathered from the spill one at a time and written to
 //!    `storage.pilum`, the calibration observing each.
 //!
-//! Memory is bounded by the sample (at most max(65,536, 256 × partitions)
-//! vectors), the spill budget, one scan batch, one partition and the
-//! calibration's candidates — not by the table's size.
+//! Memory is bounded by the sample (a quarter of the limit, but at least
+//! 65,536 vectors or 40 per partition), the spill budget (another quarter),
+//! one scan batch, one partition and the calibration's candidates (321 per
+//! query) — not by the table's size.
 
 use super::build::{VectorIndexParams, default_partitions, train_index, training_size};
 use super::files::{Extent, StorageWriter};
@@ -62,8 +63,8 @@ impl Dataset {
         let (dim, index_dim) = (shape.column.dim, shape.index_dim);
         // Pass 1: the sample.
         let live = self.count_rows(None).await? as usize;
-        let guess = params.num_partitions.unwrap_or_else(|| default_partitions(live));
-        let mut reservoir = Reservoir::new(training_size(guess, params.sample_rate, usize::MAX), dim, params.seed);
+        // Sized on the first batch, which tells how many vectors a row holds.
+        let mut reservoir: Option<Reservoir> = None;
         let mut skipped = 0u64;
         let mut stream = self
             .scan()
@@ -76,11 +77,20 @@ impl Dataset {
         while let Some(batch) = stream.try_next().await? {
             let rows = VectorRows::new(column(&batch, &params.column)?, shape.column)?;
             let ids = column(&batch, ROW_ID)?.as_primitive::<UInt64Type>();
+            let reservoir = match &mut reservoir {
+                Some(r) => r,
+                None => {
+                    let in_batch: usize = (0..rows.len()).map(|r| rows.row(r).map_or(0, |v| v.len() / dim)).sum();
+                    let per_row = in_batch as f64 / rows.len().max(1) as f64;
+                    let estimate = (live as f64 * per_row).ceil() as usize;
+                    reservoir.insert(Reservoir::new(sample_capacity(params, estimate, dim), dim, params.seed))
+                }
+            };
             for row in 0..rows.len() {
                 let mut kept = false;
                 for v in rows.row(row).unwrap_or_default().chunks_exact(dim) {
                     if v.iter().all(|x| x.is_finite()) {
-                        reservoir.offer(v, ids.value(row));
+                        reservoir.offer(v, ids.value(row)).map_err(TableError::index)?;
                         kept = true;
                     }
                 }
@@ -89,6 +99,7 @@ impl Dataset {
             rows_seen += rows.len() as u64;
             progress.report("sampling", rows_seen, live as u64);
         }
+        let reservoir = reservoir.unwrap_or_else(|| Reservoir::new(0, dim, params.seed));
         let vectors = reservoir.seen() as usize;
         let partitions = super::build::check_partitions(params, vectors, sub_vectors)?;
         // Training, and the calibration queries.
@@ -96,8 +107,13 @@ impl Dataset {
         let trained_params = params.clone();
         progress.report("training", 0, 1);
         let (index, calibration) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let prefix: Vec<f32> = sample.chunks_exact(dim).flat_map(|v| v[..index_dim].to_vec()).collect();
-            let view = Vectors::new(&prefix, index_dim).map_err(TableError::index)?;
+            let prefix: Vec<f32> = if index_dim < dim {
+                sample.chunks_exact(dim).flat_map(|v| v[..index_dim].to_vec()).collect()
+            } else {
+                Vec::new()
+            };
+            let view =
+                Vectors::new(if index_dim < dim { &prefix } else { &sample }, index_dim).map_err(TableError::index)?;
             let index = train_index(view, &trained_params, partitions, sub_vectors)?;
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(trained_params.seed ^ 0x5eed);
             let defaults = CalibrationParams::default();
@@ -209,6 +225,15 @@ impl Dataset {
             skipped,
         })
     }
+}
+
+/// Training vectors kept for an estimated `vectors`: what an in-memory
+/// build would train on, but at most a quarter of the memory limit — and
+/// at least 65,536 vectors (PQ codebooks need them) or 40 per partition.
+fn sample_capacity(params: &VectorIndexParams, vectors: usize, dim: usize) -> usize {
+    let partitions = params.num_partitions.unwrap_or_else(|| default_partitions(vectors));
+    let affordable = params.memory_limit / 4 / (dim * 4).max(1);
+    training_size(partitions, params.sample_rate, usize::MAX).min(affordable.max(65_536).max(40 * partitions))
 }
 
 fn column<'a>(batch: &'a arrow_array::RecordBatch, name: &str) -> Result<&'a arrow_array::ArrayRef> {

@@ -27,6 +27,8 @@ pub(crate) struct LoadedSegment {
     storage: FileReader,
     storage_path: String,
     partitions: Vec<OnceCell<Arc<Partition>>>,
+    /// A multivector index: a row's entries share its id.
+    repeated_ids: bool,
 }
 
 impl LoadedSegment {
@@ -61,7 +63,7 @@ impl LoadedSegment {
         // A storage file that fits the budget is read whole, in one
         // request: first queries then find every partition in memory.
         let partitions: Vec<OnceCell<Arc<Partition>>> = if storage.file_size() <= PRELOAD_BYTES {
-            read::read_all_partitions(&storage, &storage_file.path, &index, &extents)
+            read::read_all_partitions(&storage, &storage_file.path, &index, &extents, segment.is_multivector())
                 .await?
                 .into_iter()
                 .map(|p| OnceCell::new_with(Some(Arc::new(p))))
@@ -75,6 +77,7 @@ impl LoadedSegment {
             storage,
             storage_path: storage_file.path.clone(),
             partitions,
+            repeated_ids: segment.is_multivector(),
         })
     }
 
@@ -88,9 +91,16 @@ impl LoadedSegment {
             ));
         };
         cell.get_or_try_init(|| async {
-            read::read_partition(&self.storage, &self.storage_path, &self.index, n, *extent)
-                .await
-                .map(Arc::new)
+            read::read_partition(
+                &self.storage,
+                &self.storage_path,
+                &self.index,
+                n,
+                *extent,
+                self.repeated_ids,
+            )
+            .await
+            .map(Arc::new)
         })
         .await
         .cloned()

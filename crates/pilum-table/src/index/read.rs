@@ -157,6 +157,7 @@ pub(crate) async fn read_partition(
     index: &IvfIndex,
     number: usize,
     extent: Extent,
+    repeated_ids: bool,
 ) -> Result<Partition> {
     let batch = if extent.length == 0 {
         None
@@ -164,7 +165,7 @@ pub(crate) async fn read_partition(
         let rows = extent.offset..extent.offset + extent.length;
         Some(storage.read_range(rows, &pilum_file::ReadOptions::default()).await?)
     };
-    decode_partition(batch.as_ref(), storage_path, index, number, extent)
+    decode_partition(batch.as_ref(), storage_path, index, number, extent, repeated_ids)
 }
 
 /// Reads every partition with one read of the whole storage file.
@@ -173,6 +174,7 @@ pub(crate) async fn read_all_partitions(
     storage_path: &str,
     index: &IvfIndex,
     extents: &[Extent],
+    repeated_ids: bool,
 ) -> Result<Vec<Partition>> {
     let all = storage
         .read_range(0..storage.num_rows(), &pilum_file::ReadOptions::default())
@@ -182,7 +184,7 @@ pub(crate) async fn read_all_partitions(
         .enumerate()
         .map(|(number, extent)| {
             let rows = (extent.length > 0).then(|| all.slice(extent.offset as usize, extent.length as usize));
-            decode_partition(rows.as_ref(), storage_path, index, number, *extent)
+            decode_partition(rows.as_ref(), storage_path, index, number, *extent, repeated_ids)
         })
         .collect()
 }
@@ -194,6 +196,7 @@ fn decode_partition(
     index: &IvfIndex,
     number: usize,
     extent: Extent,
+    repeated_ids: bool,
 ) -> Result<Partition> {
     let corrupt = |what: String| TableError::corrupt(storage_path, format!("partition {number}: {what}"));
     let partition = match batch {
@@ -233,6 +236,10 @@ fn decode_partition(
         }
     };
     index.validate(&partition).map_err(|e| corrupt(e.to_string()))?;
+    // Only a multivector index repeats ids (a row's vectors share its id).
+    if !repeated_ids && partition.ids.windows(2).any(|w| w[0] == w[1]) {
+        return Err(corrupt("a partition's ids repeat".into()));
+    }
     if partition_crc(&partition) != extent.crc32 {
         return Err(corrupt("checksum mismatch".into()));
     }

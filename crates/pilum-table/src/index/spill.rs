@@ -1,14 +1,16 @@
 //! Partition assignments spilled to local disk during a bounded-memory
 //! index build: encoded entries are buffered per partition up to a byte
 //! budget, then written as one run file (partition after partition) in a
-//! private temporary directory; a partition is read back by gathering its
-//! slice of every run. The directory is removed when the spill is dropped,
-//! so a cancelled or failed build leaves nothing behind.
+//! private directory under the temporary directory (`TMPDIR`); a partition
+//! is read back by gathering its slice of every run. Each run file is
+//! unlinked as soon as it is created and used through its open handle, so
+//! even a killed process leaves no data behind; the (then empty) directory
+//! is removed when the spill is dropped.
 
 use crate::error::{Result, TableError};
 use pilum_index::{Partition, Payload};
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 /// Encoded entries of a build, by partition, in memory and in run files.
@@ -21,8 +23,9 @@ pub(crate) struct Spill {
     budget: usize,
     buffered_bytes: usize,
     buffers: Vec<(Vec<u64>, Vec<u8>)>,
-    /// Per run: its file and each partition's (offset, entries) in it.
-    runs: Vec<(PathBuf, Vec<(u64, u64)>)>,
+    /// Per run: its open (unlinked) file and each partition's (offset,
+    /// entries) in it.
+    runs: Vec<(File, Vec<(u64, u64)>)>,
 }
 
 impl Spill {
@@ -71,7 +74,14 @@ impl Spill {
     /// Writes the buffered entries as a new run.
     fn flush(&mut self) -> Result<()> {
         let path = self.dir.join(format!("run-{}.bin", self.runs.len()));
-        let file = File::create(&path).map_err(|e| io_error(&path, e))?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_error(&path, e))?;
+        // Unlinked at once: the open handle keeps it readable.
+        std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
         let mut out = BufWriter::new(file);
         let mut extents = Vec::with_capacity(self.buffers.len());
         let mut offset = 0u64;
@@ -85,8 +95,8 @@ impl Spill {
             *ids = Vec::new();
             *payload = Vec::new();
         }
-        out.flush().map_err(|e| io_error(&path, e))?;
-        self.runs.push((path, extents));
+        let file = out.into_inner().map_err(|e| io_error(&path, e.into_error()))?;
+        self.runs.push((file, extents));
         self.buffered_bytes = 0;
         Ok(())
     }
@@ -102,17 +112,15 @@ impl Spill {
     pub fn partition(&self, p: usize) -> Result<Partition> {
         let mut ids = Vec::new();
         let mut bytes = Vec::new();
-        for (path, extents) in &self.runs {
+        for (run, (file, extents)) in self.runs.iter().enumerate() {
             let Some(&(offset, count)) = extents.get(p) else {
                 continue;
             };
             if count == 0 {
                 continue;
             }
-            let mut file = File::open(path).map_err(|e| io_error(path, e))?;
-            file.seek(SeekFrom::Start(offset)).map_err(|e| io_error(path, e))?;
             let mut raw = vec![0u8; count as usize * (8 + self.width)];
-            file.read_exact(&mut raw).map_err(|e| io_error(path, e))?;
+            read_at(file, &mut raw, offset).map_err(|e| io_error(&self.dir.join(format!("run-{run}.bin")), e))?;
             let (id_bytes, payload) = raw.split_at(count as usize * 8);
             ids.extend(
                 id_bytes
@@ -155,15 +163,32 @@ impl Drop for Spill {
     }
 }
 
+/// Reads `buf.len()` bytes at `offset` without moving a shared cursor.
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
+}
+
+/// Reads `buf.len()` bytes at `offset` through a cloned handle.
+#[cfg(not(unix))]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut handle = file.try_clone()?;
+    handle.seek(SeekFrom::Start(offset))?;
+    handle.read_exact(buf)
+}
+
 fn short() -> TableError {
     TableError::Internal {
         what: "an encoded batch is shorter than its entries".into(),
     }
 }
 
-fn io_error(path: &std::path::Path, error: std::io::Error) -> TableError {
-    TableError::Internal {
-        what: format!("index build spill file {}: {error}", path.display()),
+fn io_error(path: &std::path::Path, source: std::io::Error) -> TableError {
+    TableError::LocalIo {
+        path: path.display().to_string(),
+        source,
     }
 }
 
@@ -192,6 +217,11 @@ mod tests {
         assert_eq!(zero.ids, vec![3, 3, 5, 9]);
         assert_eq!(zero.payload, Payload::Codes(vec![30, 31, 32, 33, 50, 51, 90, 91]));
         assert_eq!(spill.partition(2).unwrap().ids, vec![4]);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "run files are unlinked at once"
+        );
         drop(spill);
         assert!(!dir.exists(), "the spill directory is removed");
         let mut floats = Spill::new(1, 8, true, 1).unwrap();

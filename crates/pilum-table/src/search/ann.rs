@@ -35,11 +35,11 @@ impl Dataset {
         &self,
         vector: &[f32],
         segment: &IndexSegment,
+        valid: &RoaringTreemap,
         params: &AnnParams<'_>,
     ) -> Result<Vec<Neighbor>> {
         let loaded = self.cache.segments.get(&self.location, segment).await?;
         let details = segment.vector().cloned().unwrap_or_default();
-        let valid = self.valid_ids(segment).await?;
         let partitions = loaded.index.ivf().num_partitions();
         let nprobes = params
             .nprobes

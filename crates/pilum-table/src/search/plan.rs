@@ -157,11 +157,15 @@ impl Dataset {
             _ => {
                 // Each query vector (several for a multivector query) finds
                 // its candidates; their rows are re-ranked together.
+                let mut valid = Vec::with_capacity(segments.len());
+                for segment in &segments {
+                    valid.push(self.valid_ids(segment).await?);
+                }
                 let mut lists = Vec::new();
                 for vector in query.query.chunks_exact(shape.dim) {
                     let mut top = TopK::new(params.want);
-                    for segment in &segments {
-                        for n in self.search_segment(vector, segment, &params).await? {
+                    for (segment, valid) in segments.iter().zip(&valid) {
+                        for n in self.search_segment(vector, segment, valid, &params).await? {
                             top.push(n.distance, n.id);
                         }
                     }
