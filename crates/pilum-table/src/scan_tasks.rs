@@ -87,6 +87,19 @@ pub(crate) async fn spawned<T: Send + 'static>(
     }
 }
 
+/// Runs CPU-bound `work` (index training, encoding) on the runtime's
+/// blocking pool; a panic inside becomes an internal error naming `what`.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| TableError::Internal {
+            what: format!("{what} failed: {e}"),
+        })?
+}
+
 /// Cuts `rows` into ranges of at most `step` rows. Without page starts the
 /// ranges are `step` rows each (the last may be shorter). With them, no
 /// range crosses a page start unless the pages it covers are all smaller

@@ -9,6 +9,7 @@ use super::segment::IndexedShape;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
+use crate::scan_tasks::blocking;
 use pilum_index::{CalibrationParams, Vectors, calibrate_encoded, calibrate_prefix, group_by_partition};
 use rand::SeedableRng;
 use rand::seq::index::sample;
@@ -29,7 +30,7 @@ impl Dataset {
         let partitions = check_partitions(params, column.ids.len(), sub_vectors)?;
         let params = params.clone();
         progress.report("training", 0, 1);
-        let (index, calibration, grouped, skipped) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (index, calibration, grouped, skipped) = blocking("index build task", move || -> Result<_> {
             let data = Vectors::new(&column.values, dim).map_err(TableError::index)?;
             let training = training_sample(
                 data,
@@ -52,10 +53,7 @@ impl Dataset {
                 .map_err(TableError::index)?;
             Ok((index, calibration, grouped, column.skipped))
         })
-        .await
-        .map_err(|e| TableError::Internal {
-            what: format!("index build task failed: {e}"),
-        })??;
+        .await?;
         progress.report("training", 1, 1);
         progress.report("writing", 0, 1);
         let uuid = crate::paths::random_id();

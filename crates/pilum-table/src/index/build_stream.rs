@@ -17,16 +17,13 @@
 
 use super::build::{VectorIndexParams, default_partitions, train_index, training_size};
 use super::files::{Extent, StorageWriter};
-use super::segment::IndexedShape;
+use super::segment::{IndexedShape, VectorColumn};
 use super::spill::Spill;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
 use crate::proto;
-use crate::scanner::ROW_ID;
-use crate::search::VectorRows;
-use arrow_array::cast::AsArray;
-use arrow_array::types::UInt64Type;
+use crate::scan_tasks::blocking;
 use futures::TryStreamExt;
 use pilum_index::{Calibration, CalibrationParams, IvfIndex, Reservoir, StreamCalibration, Vectors};
 use rand::SeedableRng;
@@ -39,14 +36,6 @@ pub(crate) struct BuiltFiles {
     pub calibration: Calibration,
     pub storage: (proto::IndexFile, Vec<Extent>),
     pub skipped: u64,
-}
-
-/// One scan batch's usable vectors: indexed values, whole values (prefix
-/// indices only) and ids.
-struct Batch {
-    indexed: Vec<f32>,
-    full: Option<Vec<f32>>,
-    ids: Vec<u64>,
 }
 
 impl Dataset {
@@ -75,28 +64,20 @@ impl Dataset {
         progress.report("sampling", 0, live as u64);
         let mut rows_seen = 0u64;
         while let Some(batch) = stream.try_next().await? {
-            let rows = VectorRows::new(column(&batch, &params.column)?, shape.column)?;
-            let ids = column(&batch, ROW_ID)?.as_primitive::<UInt64Type>();
+            let usable = VectorColumn::of_batch(&batch, &params.column, shape, true)?;
             let reservoir = match &mut reservoir {
                 Some(r) => r,
                 None => {
-                    let in_batch: usize = (0..rows.len()).map(|r| rows.row(r).map_or(0, |v| v.len() / dim)).sum();
-                    let per_row = in_batch as f64 / rows.len().max(1) as f64;
+                    let per_row = usable.ids.len() as f64 / batch.num_rows().max(1) as f64;
                     let estimate = (live as f64 * per_row).ceil() as usize;
                     reservoir.insert(Reservoir::new(sample_capacity(params, estimate, dim), dim, params.seed))
                 }
             };
-            for row in 0..rows.len() {
-                let mut kept = false;
-                for v in rows.row(row).unwrap_or_default().chunks_exact(dim) {
-                    if v.iter().all(|x| x.is_finite()) {
-                        reservoir.offer(v, ids.value(row)).map_err(TableError::index)?;
-                        kept = true;
-                    }
-                }
-                skipped += u64::from(!kept);
+            for (v, &id) in usable.whole().chunks_exact(dim).zip(&usable.ids) {
+                reservoir.offer(v, id).map_err(TableError::index)?;
             }
-            rows_seen += rows.len() as u64;
+            skipped += usable.skipped;
+            rows_seen += batch.num_rows() as u64;
             progress.report("sampling", rows_seen, live as u64);
         }
         let reservoir = reservoir.unwrap_or_else(|| Reservoir::new(0, dim, params.seed));
@@ -106,7 +87,7 @@ impl Dataset {
         let (sample, sample_ids) = reservoir.into_parts();
         let trained_params = params.clone();
         progress.report("training", 0, 1);
-        let (index, calibration) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (index, calibration) = blocking("index training task", move || -> Result<_> {
             let prefix: Vec<f32> = if index_dim < dim {
                 sample.chunks_exact(dim).flat_map(|v| v[..index_dim].to_vec()).collect()
             } else {
@@ -134,10 +115,7 @@ impl Dataset {
                 .map_err(TableError::index)?;
             Ok((index, calibration))
         })
-        .await
-        .map_err(|e| TableError::Internal {
-            what: format!("index training task failed: {e}"),
-        })??;
+        .await?;
         progress.report("training", 1, 1);
         // Pass 2: encode and spill.
         let index = Arc::new(index);
@@ -159,12 +137,12 @@ impl Dataset {
         let mut encoded = 0u64;
         progress.report("encoding", 0, vectors as u64);
         while let Some(batch) = stream.try_next().await? {
-            let batch = usable_vectors(&batch, &params.column, shape)?;
+            let batch = VectorColumn::of_batch(&batch, &params.column, shape, true)?;
             encoded += batch.ids.len() as u64;
             let index = index.clone();
-            state = tokio::task::spawn_blocking(move || -> Result<_> {
+            state = blocking("index encoding task", move || -> Result<_> {
                 let (mut calibration, mut spill) = state;
-                let indexed = Vectors::new(&batch.indexed, index_dim).map_err(TableError::index)?;
+                let indexed = Vectors::new(&batch.values, index_dim).map_err(TableError::index)?;
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
                 let (assignment, payload) = index.encode(indexed, threads).map_err(TableError::index)?;
                 let truth_space = match &batch.full {
@@ -177,10 +155,7 @@ impl Dataset {
                 spill.add(&assignment, &batch.ids, &payload)?;
                 Ok((calibration, spill))
             })
-            .await
-            .map_err(|e| TableError::Internal {
-                what: format!("index encoding task failed: {e}"),
-            })??;
+            .await?;
             progress.report("encoding", encoded, vectors as u64);
         }
         if encoded != vectors as u64 {
@@ -199,17 +174,14 @@ impl Dataset {
         progress.report("writing", 0, partitions as u64);
         for p in 0..partitions {
             let (index, spill) = (index.clone(), spill.clone());
-            let (part, observed) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let (part, observed) = blocking("index writing task", move || -> Result<_> {
                 let part = spill.partition(p)?;
                 calibration
                     .observe_partition(&index, p as u32, &part)
                     .map_err(TableError::index)?;
                 Ok((part, calibration))
             })
-            .await
-            .map_err(|e| TableError::Internal {
-                what: format!("index writing task failed: {e}"),
-            })??;
+            .await?;
             calibration = observed;
             writer.push(&part).await?;
             progress.report("writing", p as u64 + 1, partitions as u64);
@@ -234,34 +206,4 @@ fn sample_capacity(params: &VectorIndexParams, vectors: usize, dim: usize) -> us
     let partitions = params.num_partitions.unwrap_or_else(|| default_partitions(vectors));
     let affordable = params.memory_limit / 4 / (dim * 4).max(1);
     training_size(partitions, params.sample_rate, usize::MAX).min(affordable.max(65_536).max(40 * partitions))
-}
-
-fn column<'a>(batch: &'a arrow_array::RecordBatch, name: &str) -> Result<&'a arrow_array::ArrayRef> {
-    batch.column_by_name(name).ok_or_else(|| TableError::Internal {
-        what: format!("index build scan lacks column {name}"),
-    })
-}
-
-/// The finite vectors of a scan batch, cut to the indexed prefix.
-fn usable_vectors(batch: &arrow_array::RecordBatch, name: &str, shape: IndexedShape) -> Result<Batch> {
-    let (dim, index_dim) = (shape.column.dim, shape.index_dim);
-    let rows = VectorRows::new(column(batch, name)?, shape.column)?;
-    let ids = column(batch, ROW_ID)?.as_primitive::<UInt64Type>();
-    let mut out = Batch {
-        indexed: Vec::new(),
-        full: (index_dim < dim).then(Vec::new),
-        ids: Vec::new(),
-    };
-    for row in 0..rows.len() {
-        for v in rows.row(row).unwrap_or_default().chunks_exact(dim) {
-            if v.iter().all(|x| x.is_finite()) {
-                out.indexed.extend_from_slice(&v[..index_dim]);
-                if let Some(full) = out.full.as_mut() {
-                    full.extend_from_slice(v);
-                }
-                out.ids.push(ids.value(row));
-            }
-        }
-    }
-    Ok(out)
 }

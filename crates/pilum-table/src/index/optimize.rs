@@ -10,6 +10,7 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
 use crate::proto::{self, Operation};
+use crate::scan_tasks::blocking;
 use crate::transaction::{Change, Transaction};
 use pilum_index::{Partition, Vectors, group_by_partition, merge_partitions};
 use roaring::{RoaringBitmap, RoaringTreemap};
@@ -153,7 +154,7 @@ impl Dataset {
         let fresh_skipped = fresh.skipped;
         let index = model.index.clone();
         let partitions_count = index.ivf().num_partitions();
-        let fresh_parts = tokio::task::spawn_blocking(move || -> Result<Vec<Partition>> {
+        let fresh_parts = blocking("index update task", move || -> Result<Vec<Partition>> {
             let data = Vectors::new(&fresh.values, dim).map_err(TableError::index)?;
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
@@ -166,10 +167,7 @@ impl Dataset {
             )
             .map_err(TableError::index)
         })
-        .await
-        .map_err(|e| TableError::Internal {
-            what: format!("index update task failed: {e}"),
-        })??;
+        .await?;
         let width = model.index.code_width().unwrap_or(dim);
         let mut merged = Vec::with_capacity(partitions_count);
         for (p, fresh_part) in fresh_parts.iter().enumerate() {

@@ -7,6 +7,7 @@ use crate::error::{Result, TableError};
 use crate::proto;
 use crate::scanner::ROW_ID;
 use crate::search::{VectorRows, VectorShape};
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use futures::TryStreamExt;
@@ -22,6 +23,64 @@ pub(crate) struct VectorColumn {
     pub full: Option<Vec<f32>>,
     pub ids: Vec<u64>,
     pub skipped: u64,
+}
+
+impl VectorColumn {
+    /// The usable vectors of one scan batch (`column` and `_rowid`), cut to
+    /// `shape.index_dim` values; `keep_full` also keeps the whole vectors
+    /// of a prefix index. A vector holding null, NaN or infinite values is
+    /// left out; rows left with no vector count as skipped.
+    pub fn of_batch(batch: &RecordBatch, column: &str, shape: IndexedShape, keep_full: bool) -> Result<Self> {
+        let dim = shape.column.dim;
+        let prefix = shape.index_dim.min(dim);
+        let missing = |name: &str| TableError::Internal {
+            what: format!("index build scan lacks column {name}"),
+        };
+        let rows = VectorRows::new(
+            batch.column_by_name(column).ok_or_else(|| missing(column))?,
+            shape.column,
+        )?;
+        let ids = batch
+            .column_by_name(ROW_ID)
+            .ok_or_else(|| missing(ROW_ID))?
+            .as_primitive::<UInt64Type>();
+        let mut out = Self {
+            values: Vec::new(),
+            full: (keep_full && prefix < dim).then(Vec::new),
+            ids: Vec::new(),
+            skipped: 0,
+        };
+        for row in 0..rows.len() {
+            let mut kept = false;
+            for vector in rows.row(row).unwrap_or_default().chunks_exact(dim) {
+                if vector.iter().any(|v| !v.is_finite()) {
+                    continue;
+                }
+                out.values.extend_from_slice(&vector[..prefix]);
+                if let Some(full) = out.full.as_mut() {
+                    full.extend_from_slice(vector);
+                }
+                out.ids.push(ids.value(row));
+                kept = true;
+            }
+            out.skipped += u64::from(!kept);
+        }
+        Ok(out)
+    }
+
+    /// The whole vectors: `full` for a prefix index, else `values`.
+    pub fn whole(&self) -> &[f32] {
+        self.full.as_deref().unwrap_or(&self.values)
+    }
+
+    fn extend(&mut self, batch: VectorColumn) {
+        self.values.extend(batch.values);
+        if let (Some(full), Some(more)) = (self.full.as_mut(), batch.full) {
+            full.extend(more);
+        }
+        self.ids.extend(batch.ids);
+        self.skipped += batch.skipped;
+    }
 }
 
 /// How a column is read for indexing.
@@ -53,11 +112,8 @@ pub(crate) struct NewSegment {
 }
 
 impl Dataset {
-    /// The live vectors of `column` in `fragments` (all when `None`) as f32
-    /// with their row ids, cut to `shape.index_dim` values; `keep_full` also
-    /// keeps the whole vectors of a prefix index. A vector holding null,
-    /// NaN or infinite values is not indexed; rows left with no vector are
-    /// counted as skipped.
+    /// The live vectors of `column` in `fragments` (all when `None`), as
+    /// [`VectorColumn::of_batch`] reads each batch.
     pub(crate) async fn read_vectors(
         &self,
         column: &str,
@@ -65,12 +121,9 @@ impl Dataset {
         keep_full: bool,
         fragments: Option<Vec<u64>>,
     ) -> Result<VectorColumn> {
-        let dim = shape.column.dim;
-        let prefix = shape.index_dim.min(dim);
-        let keep_full = keep_full && prefix < dim;
         let mut out = VectorColumn {
             values: Vec::new(),
-            full: keep_full.then(Vec::new),
+            full: (keep_full && shape.index_dim < shape.column.dim).then(Vec::new),
             ids: Vec::new(),
             skipped: 0,
         };
@@ -80,31 +133,7 @@ impl Dataset {
         }
         let mut stream = scan.try_into_stream().await?;
         while let Some(batch) = stream.try_next().await? {
-            let missing = || TableError::Internal {
-                what: "index build scan lacks a column".into(),
-            };
-            let rows = VectorRows::new(batch.column_by_name(column).ok_or_else(missing)?, shape.column)?;
-            let ids = batch
-                .column_by_name(ROW_ID)
-                .ok_or_else(missing)?
-                .as_primitive::<UInt64Type>();
-            for row in 0..rows.len() {
-                let mut kept = false;
-                for vector in rows.row(row).unwrap_or_default().chunks_exact(dim) {
-                    if vector.iter().any(|v| !v.is_finite()) {
-                        continue;
-                    }
-                    out.values.extend_from_slice(&vector[..prefix]);
-                    if let Some(full) = out.full.as_mut() {
-                        full.extend_from_slice(vector);
-                    }
-                    out.ids.push(ids.value(row));
-                    kept = true;
-                }
-                if !kept {
-                    out.skipped += 1;
-                }
-            }
+            out.extend(VectorColumn::of_batch(&batch, column, shape, keep_full)?);
         }
         Ok(out)
     }
