@@ -10,8 +10,6 @@
 mod common;
 
 use arrow_array::RecordBatch;
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
 use common::stream_of;
 use pilum_index::Metric;
 use pilum_table::*;
@@ -54,15 +52,7 @@ async fn answers(ds: &Dataset) -> Vec<String> {
     for (use_index, metric, id) in queries() {
         let mut query = VectorQuery::new("emb", vector(id).iter().map(|v| v + 0.01).collect(), 8).with_metric(metric);
         query.use_index = use_index;
-        let result = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
-        let ids: Vec<String> = result
-            .column(0)
-            .as_primitive::<Int64Type>()
-            .values()
-            .iter()
-            .map(|i| i.to_string())
-            .collect();
-        lines.push(format!("{metric} {id}: {}", ids.join(" ")));
+        lines.push(format!("{metric} {id}: {}", common::id_line(ds, &query).await));
     }
     lines
 }

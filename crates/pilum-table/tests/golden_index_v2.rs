@@ -10,8 +10,6 @@
 mod common;
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, ListBuilder};
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema};
 use common::stream_of;
@@ -62,15 +60,7 @@ async fn answers(ds: &Dataset) -> Vec<String> {
         let bag: Vec<f32> = [vector(id * 7), vector(id * 7 + 1)].concat();
         let multi = VectorQuery::new("mv", bag, 6).with_metric(Metric::Cosine);
         for (what, query) in [("emb", prefix), ("mv", multi)] {
-            let result = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
-            let ids: Vec<String> = result
-                .column(0)
-                .as_primitive::<Int64Type>()
-                .values()
-                .iter()
-                .map(|i| i.to_string())
-                .collect();
-            lines.push(format!("{what} {id}: {}", ids.join(" ")));
+            lines.push(format!("{what} {id}: {}", common::id_line(ds, &query).await));
         }
     }
     lines

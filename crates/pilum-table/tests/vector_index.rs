@@ -9,8 +9,7 @@ mod common;
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Int64Type};
-use common::stream_of;
+use common::{distances_of, ids_of, recall, stream_of};
 use pilum_index::Metric;
 use pilum_table::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -68,35 +67,12 @@ async fn dataset() -> Dataset {
     .await
 }
 
-fn ids_of(result: &RecordBatch) -> Vec<i64> {
-    result
-        .column_by_name("id")
-        .unwrap()
-        .as_primitive::<Int64Type>()
-        .values()
-        .to_vec()
-}
-
-fn distances_of(result: &RecordBatch) -> Vec<f32> {
-    result
-        .column_by_name("_distance")
-        .unwrap()
-        .as_primitive::<Float32Type>()
-        .values()
-        .to_vec()
-}
-
 fn params(kind: IndexType, metric: Metric) -> VectorIndexParams {
     VectorIndexParams {
         metric,
         replace: true,
         ..VectorIndexParams::new("emb", kind)
     }
-}
-
-/// Recall@k of `got` against `truth`.
-fn recall(got: &[i64], truth: &[i64]) -> f32 {
-    truth.iter().filter(|id| got.contains(id)).count() as f32 / truth.len().max(1) as f32
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,11 +8,9 @@
 mod common;
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, ListBuilder, UInt8Builder};
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Int64Type};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use common::stream_of;
+use common::{distances_of, ids_of, recall, stream_of};
 use pilum_index::Metric;
 use pilum_table::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -108,24 +106,6 @@ async fn write(location: DatasetLocation, batches: Vec<RecordBatch>) -> Dataset 
     .unwrap()
 }
 
-fn ids_of(result: &RecordBatch) -> Vec<i64> {
-    result
-        .column_by_name("id")
-        .unwrap()
-        .as_primitive::<Int64Type>()
-        .values()
-        .to_vec()
-}
-
-fn distances_of(result: &RecordBatch) -> Vec<f32> {
-    result
-        .column_by_name("_distance")
-        .unwrap()
-        .as_primitive::<Float32Type>()
-        .values()
-        .to_vec()
-}
-
 /// The model: MaxSim distances of every row, nearest `k` (ties by id).
 fn maxsim_truth(bags: &[Vec<Vec<f32>>], query: &[Vec<f32>], metric: Metric, k: usize) -> Vec<(i64, f32)> {
     let mut scored: Vec<(i64, f32)> = bags
@@ -142,10 +122,6 @@ fn maxsim_truth(bags: &[Vec<Vec<f32>>], query: &[Vec<f32>], metric: Metric, k: u
     scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     scored.truncate(k);
     scored
-}
-
-fn recall(got: &[i64], truth: &[i64]) -> f32 {
-    truth.iter().filter(|id| got.contains(id)).count() as f32 / truth.len().max(1) as f32
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

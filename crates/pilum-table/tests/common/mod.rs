@@ -111,6 +111,34 @@ pub fn column_i64(batch: &RecordBatch, name: &str) -> Vec<i64> {
         .to_vec()
 }
 
+/// The `id` column of a search result.
+pub fn ids_of(result: &RecordBatch) -> Vec<i64> {
+    column_i64(result, "id")
+}
+
+/// The `_distance` column of a search result.
+pub fn distances_of(result: &RecordBatch) -> Vec<f32> {
+    result
+        .column_by_name("_distance")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Float32Type>()
+        .values()
+        .to_vec()
+}
+
+/// The ids `query` finds in `ds`, space-separated (golden fixtures record
+/// them).
+pub async fn id_line(ds: &Dataset, query: &pilum_table::VectorQuery) -> String {
+    let result = ds.nearest(query, None, false, Some(&["id"])).await.unwrap();
+    let ids: Vec<String> = ids_of(&result).iter().map(|i| i.to_string()).collect();
+    ids.join(" ")
+}
+
+/// Recall of `got` against `truth`: the fraction of `truth` found.
+pub fn recall(got: &[i64], truth: &[i64]) -> f32 {
+    truth.iter().filter(|id| got.contains(id)).count() as f32 / truth.len().max(1) as f32
+}
+
 pub fn column_u64(batch: &RecordBatch, name: &str) -> Vec<u64> {
     batch
         .column_by_name(name)
