@@ -6,6 +6,7 @@ use crate::error::{Result, TableError};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
 use arrow_array::{Array, ArrayRef, FixedSizeListArray, GenericListArray, OffsetSizeTrait};
+use arrow_buffer::ScalarBuffer;
 use arrow_schema::DataType;
 
 /// The shape of a vector column.
@@ -56,7 +57,7 @@ impl VectorShape {
 /// vector holding them never matches), and each row's values are one
 /// vector, or a bag of vectors for a multivector column.
 pub(crate) struct VectorRows {
-    values: Vec<f32>,
+    values: ScalarBuffer<f32>,
     /// Value range of each row; `None` for a null row.
     rows: Ranges,
 }
@@ -78,20 +79,26 @@ impl VectorRows {
         let cast = cast.as_primitive::<Float32Type>();
         let first = vectors.value_offset(0).max(0) as usize;
         let needed = first + vectors.len() * dim;
-        let mut values: Vec<f32> = cast.values().get(..needed).ok_or_else(bad)?.to_vec();
-        if cast.null_count() > 0 {
-            for (i, v) in values.iter_mut().enumerate() {
+        if cast.len() < needed {
+            return Err(bad());
+        }
+        // Shared with the cast (no copy, for f32 columns) unless null items
+        // or null vectors must read as NaN.
+        let values: ScalarBuffer<f32> = if cast.null_count() > 0 || vectors.null_count() > 0 {
+            let mut owned = cast.values()[..needed].to_vec();
+            for (i, v) in owned.iter_mut().enumerate() {
                 if cast.is_null(i) {
                     *v = f32::NAN;
                 }
             }
-        }
-        if vectors.null_count() > 0 {
             for i in (0..vectors.len()).filter(|&i| vectors.is_null(i)) {
                 let start = first + i * dim;
-                values[start..start + dim].fill(f32::NAN);
+                owned[start..start + dim].fill(f32::NAN);
             }
-        }
+            owned.into()
+        } else {
+            cast.values().clone()
+        };
         let rows = match bags {
             Some(bags) => bags
                 .into_iter()
