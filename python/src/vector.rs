@@ -99,7 +99,7 @@ impl PyDataset {
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, index_type, name=None, metric="l2", replace=false, num_partitions=None,
                         num_sub_vectors=None, max_iters=None, sample_rate=None, seed=None, progress=None,
-                        dimensions=None, memory_limit=None))]
+                        dimensions=None, memory_limit=None, num_bits=None))]
     fn create_index(
         &self,
         py: Python<'_>,
@@ -116,6 +116,7 @@ impl PyDataset {
         progress: Option<Py<PyAny>>,
         dimensions: Option<usize>,
         memory_limit: Option<usize>,
+        num_bits: Option<u8>,
     ) -> PyResult<()> {
         let index_type = IndexType::parse(index_type).map_err(crate::errors::PilumErr::from)?;
         let defaults = VectorIndexParams::new(column, index_type);
@@ -130,6 +131,7 @@ impl PyDataset {
             seed: seed.unwrap_or(defaults.seed),
             dimensions,
             memory_limit: memory_limit.unwrap_or(defaults.memory_limit),
+            num_bits: num_bits.unwrap_or(defaults.num_bits),
             ..defaults
         };
         let progress = progress_hook(progress);

@@ -48,14 +48,19 @@ def _recall(ds, queries, metric, k=10):
     return hits / (k * len(queries))
 
 
-@pytest.mark.parametrize("index_type", ["IVF_PQ", "IVF_FLAT", "IVF_SQ"])
+@pytest.mark.parametrize("index_type", ["IVF_PQ", "IVF_PQ/4", "IVF_FLAT", "IVF_SQ"])
 @pytest.mark.parametrize("metric", ["L2", "cosine", "dot"])
 def test_default_parameters_reach_recall(ds, index_type, metric):
-    assert ds.create_index("emb", index_type, metric=metric) is ds
+    kind, _, bits = index_type.partition("/")
+    extra = {"num_bits": int(bits)} if bits else {}
+    assert ds.create_index("emb", kind, metric=metric, **extra) is ds
     queries = _clustered(20, 99)
     assert _recall(ds, queries, metric.lower()) >= 0.9
     stats = ds.index_statistics("emb_idx")
-    assert stats["index_type"] == index_type
+    assert stats["index_type"] == kind
+    if bits:
+        assert ds.list_indices()[0]["num_bits"] == 4
+        assert ds.list_indices()[0]["num_sub_vectors"] == 2 * DIM // 4
     assert (stats["num_indexed_rows"], stats["num_unindexed_rows"]) == (6000, 0)
     assert stats["metric_type"] == {"L2": "l2"}.get(metric, metric)
 
@@ -148,8 +153,10 @@ def test_progress_and_bad_arguments(ds):
         ds.create_index("emb", "IVF_PQ", ivf_centroids=np.zeros((4, DIM)))
     with pytest.raises(NotImplementedError, match="IVF_HNSW_SQ"):
         ds.create_index("emb", "IVF_HNSW_SQ")
-    with pytest.raises(NotImplementedError, match="num_bits"):
-        ds.create_index("emb", "IVF_PQ", num_bits=4)
+    with pytest.raises(ValueError, match="num_bits"):
+        ds.create_index("emb", "IVF_PQ", num_bits=6)
+    with pytest.raises(ValueError, match="num_bits"):
+        ds.create_index("emb", "IVF_SQ", num_bits=4)
     with pytest.raises(TypeError, match="bogus"):
         ds.create_index("emb", "IVF_PQ", bogus=1)
     with pytest.raises(NotImplementedError, match="ef_construction"):

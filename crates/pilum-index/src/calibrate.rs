@@ -158,10 +158,11 @@ fn calibrate_against(
         let prepared = metric.prepare_query(sample.get(q));
         for &(p, _) in &probe.ranked[..nprobes] {
             match payload {
-                Payload::Codes(codes) => {
+                Payload::Codes(_) | Payload::FastScan(_) => {
                     let m = index
                         .code_width()
                         .ok_or_else(|| IndexError::params("codes without a quantizer"))?;
+                    let codes = payload.code_rows(m).unwrap_or_default();
                     let table = index.estimator(&probe, p)?;
                     for &i in members[p as usize].iter().filter(|&&i| i != q) {
                         let code = codes
@@ -267,14 +268,20 @@ mod tests {
         let data = blobs(&centers, 100, 0.6, 5);
         let queries = blobs(&centers, 2, 0.6, 99);
         let view = Vectors::new(&data, 24).unwrap();
-        for sub_vectors in [None, Some(6)] {
+        let pq = |sub_vectors, bits| Some(crate::pq::PqShape { sub_vectors, bits });
+        for sub_vectors in [None, pq(6, 8), pq(12, 4)] {
             let index = IvfIndex::train(view, Metric::L2, 40, sub_vectors, &KMeans::new(40)).unwrap();
             let calibration = calibrate(&index, view, &CalibrationParams::default()).unwrap();
             assert!((4..=40).contains(&calibration.nprobes), "{calibration:?}");
             assert_eq!(calibration.refine_factor == 0, sub_vectors.is_none(), "{calibration:?}");
             let (assignment, payload) = index.encode(view, 2).unwrap();
             let ids: Vec<u64> = (0..view.len() as u64).collect();
-            let parts = group_by_partition(40, &ids, &assignment, &payload, index.payload_width()).unwrap();
+            // Searched as a loaded index searches them (4-bit codes interleaved).
+            let parts: Vec<_> = group_by_partition(40, &ids, &assignment, &payload, index.payload_width())
+                .unwrap()
+                .into_iter()
+                .map(|p| index.prepare_partition(p).unwrap())
+                .collect();
             let (mut hits, mut total) = (0, 0);
             for query in queries.chunks_exact(24) {
                 let probe = index.probe(query, calibration.nprobes).unwrap();

@@ -158,10 +158,11 @@ impl StreamCalibration {
                 continue;
             }
             let estimate: Box<dyn Fn(usize) -> f32> = match &partition.payload {
-                Payload::Codes(codes) => {
+                Payload::Codes(_) | Payload::FastScan(_) => {
                     let width = index
                         .code_width()
                         .ok_or_else(|| IndexError::params("codes without a quantizer"))?;
+                    let codes = partition.payload.code_rows(width).unwrap_or_default();
                     let estimator = index.estimator(probe, number)?;
                     Box::new(move |i| {
                         codes
@@ -261,7 +262,8 @@ mod tests {
             .collect();
         let data = blobs(&centers, 120, 0.7, 3);
         let view = Vectors::new(&data, 16).unwrap();
-        for sub_vectors in [None, Some(4)] {
+        let pq = |sub_vectors, bits| Some(crate::pq::PqShape { sub_vectors, bits });
+        for sub_vectors in [None, pq(4, 8), pq(8, 4)] {
             let index = IvfIndex::train(view, Metric::L2, 30, sub_vectors, &KMeans::new(30)).unwrap();
             let (assignment, payload) = index.encode(view, 2).unwrap();
             let params = CalibrationParams {

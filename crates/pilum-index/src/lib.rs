@@ -9,18 +9,21 @@
 //! - [`IvfModel`]: partition centroids, assignment and probe ranking.
 //! - [`IvfIndex`]: an IVF model with its partitions' payload (vectors or
 //!   PQ codes) and the partition scan a search runs.
-//! - [`ProductQuantizer`]: 8-bit product quantization with lookup tables.
+//! - [`ProductQuantizer`]: 8-bit and 4-bit product quantization with
+//!   lookup tables; [`FastScanCodes`] scans 4-bit codes 32 at a time with
+//!   byte shuffles (the crate's only `unsafe`, in that kernel).
 //! - [`MultiQuery`]: MaxSim (late-interaction) distances of vector bags.
 //! - [`Reservoir`] and [`StreamCalibration`]: sampling and calibration
 //!   for builds that stream the column instead of holding it.
 //! - [`TopK`]: the k nearest, ties broken by row id.
 //! - [`exact_search`]: brute force, the ground truth every index answers to.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod calibrate;
 mod calibrate_stream;
 mod error;
 mod exact;
+mod fastscan;
 mod gemm;
 mod ivf;
 mod ivf_index;
@@ -40,13 +43,14 @@ pub use calibrate::{Calibration, CalibrationParams, calibrate, calibrate_encoded
 pub use calibrate_stream::StreamCalibration;
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
+pub use fastscan::{FastScanCodes, QuantizedTable};
 pub use ivf::IvfModel;
 pub use ivf_index::{CodeTable, Estimator, IvfIndex, Probe};
 pub use kmeans::{KMeans, KMeansResult};
 pub use metric::Metric;
 pub use multivector::{MultiQuery, maxsim_candidates};
 pub use partition::{Partition, Payload, group_by_partition, merge_partitions};
-pub use pq::ProductQuantizer;
+pub use pq::{PqShape, ProductQuantizer};
 pub use reservoir::Reservoir;
 pub use sq::{ScalarQuantizer, SqQuery};
 pub use topk::{Neighbor, TopK};

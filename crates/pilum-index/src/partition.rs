@@ -2,14 +2,35 @@
 //! how encoded members are grouped into partitions and partitions merged.
 
 use crate::error::{IndexError, Result};
+use crate::fastscan::FastScanCodes;
+use std::borrow::Cow;
 
 /// What a partition stores per member.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
     /// The vectors, row-major (`dim` values each), as given.
     Vectors(Vec<f32>),
-    /// One PQ code per member (`num_sub_vectors` bytes each).
+    /// One code per member (the quantizer's code bytes each), row-major.
     Codes(Vec<u8>),
+    /// 4-bit PQ codes interleaved for the SIMD scan (how a loaded
+    /// partition keeps them; files and builds keep them row-major).
+    FastScan(FastScanCodes),
+}
+
+impl Payload {
+    /// The codes of a code payload, row-major (`width` bytes each).
+    pub fn code_rows(&self, width: usize) -> Option<Cow<'_, [u8]>> {
+        match self {
+            Self::Codes(codes) => Some(Cow::Borrowed(codes)),
+            Self::FastScan(packed) => Some(Cow::Owned(
+                (0..packed.len())
+                    .flat_map(|i| packed.row(i))
+                    .take(packed.len() * width)
+                    .collect(),
+            )),
+            Self::Vectors(_) => None,
+        }
+    }
 }
 
 /// The members of one partition.
@@ -61,13 +82,15 @@ pub fn merge_partitions(parts: &[&Partition], width: usize, keep: &dyn Fn(u64) -
     });
     let ids = entries.iter().map(|e| e.0).collect();
     let payload = match parts.first().map(|p| &p.payload) {
-        Some(Payload::Codes(_)) | None => {
+        Some(Payload::Codes(_) | Payload::FastScan(_)) | None => {
+            let rows: Vec<Cow<'_, [u8]>> = parts
+                .iter()
+                .map(|part| part.payload.code_rows(width))
+                .collect::<Option<_>>()
+                .ok_or_else(|| IndexError::params("mixed payload kinds"))?;
             let mut codes = Vec::with_capacity(entries.len() * width);
             for &(_, p, i) in &entries {
-                let Payload::Codes(c) = &parts[p].payload else {
-                    return Err(IndexError::params("mixed payload kinds"));
-                };
-                codes.extend_from_slice(&c[i * width..(i + 1) * width]);
+                codes.extend_from_slice(&rows[p][i * width..(i + 1) * width]);
             }
             Payload::Codes(codes)
         }
@@ -104,7 +127,7 @@ pub fn group_by_partition(
             ids: Vec::new(),
             payload: match payload {
                 Payload::Vectors(_) => Payload::Vectors(Vec::new()),
-                Payload::Codes(_) => Payload::Codes(Vec::new()),
+                Payload::Codes(_) | Payload::FastScan(_) => Payload::Codes(Vec::new()),
             },
         })
         .collect();

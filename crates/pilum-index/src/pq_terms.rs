@@ -9,7 +9,7 @@
 
 use crate::ivf::IvfModel;
 use crate::kernels::{dot, norm_squared};
-use crate::pq::{CODEBOOK_SIZE, ProductQuantizer};
+use crate::pq::ProductQuantizer;
 
 /// Tables above this many values are not precomputed (memory bound).
 const MAX_VALUES: usize = 1 << 26;
@@ -25,7 +25,7 @@ impl PartitionTerms {
     /// The terms of `ivf` and `pq`, unless they would exceed the memory bound.
     pub(crate) fn compute(ivf: &IvfModel, pq: &ProductQuantizer) -> Option<Self> {
         let m = pq.num_sub_vectors();
-        let stride = m * CODEBOOK_SIZE;
+        let stride = m * pq.codebook_size();
         let partitions = ivf.num_partitions();
         if partitions.checked_mul(stride)? > MAX_VALUES {
             return None;
@@ -43,7 +43,7 @@ impl PartitionTerms {
         Some(Self { values, stride })
     }
 
-    /// The terms of partition `p` (sub-space after sub-space, 256 each).
+    /// The terms of partition `p` (sub-space after sub-space, one per centroid).
     pub(crate) fn of(&self, p: u32) -> Option<&[f32]> {
         let start = p as usize * self.stride;
         self.values.get(start..start + self.stride)
@@ -52,7 +52,7 @@ impl PartitionTerms {
 
 /// −2⟨q_s, b_s,k⟩ for every sub-space s and code k of `pq`.
 pub(crate) fn query_terms(pq: &ProductQuantizer, query: &[f32]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(pq.num_sub_vectors() * CODEBOOK_SIZE);
+    let mut out = Vec::with_capacity(pq.num_sub_vectors() * pq.codebook_size());
     for s in 0..pq.num_sub_vectors() {
         let part = &query[pq.sub_range(s)];
         out.extend(pq.codebook(s).iter().map(|b| -2.0 * dot(part, b)));

@@ -47,7 +47,15 @@ fn build(data: Vectors<'_>, metric: Metric, partitions: usize, sub_vectors: Opti
             .zip(&assignment)
             .flat_map(|(v, &p)| ivf.residual(v, p).unwrap())
             .collect();
-        ProductQuantizer::train(Vectors::new(&residuals, DIM).unwrap(), m, &params).unwrap()
+        ProductQuantizer::train(
+            Vectors::new(&residuals, DIM).unwrap(),
+            PqShape {
+                sub_vectors: m,
+                bits: 8,
+            },
+            &params,
+        )
+        .unwrap()
     });
     let mut lists = vec![Vec::new(); partitions];
     for (row, (v, &p)) in data.iter().zip(&assignment).enumerate() {

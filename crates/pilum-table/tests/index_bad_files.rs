@@ -76,11 +76,17 @@ async fn damaged_index_files_give_typed_errors_or_the_same_answer() {
     .unwrap();
     let mut rng = StdRng::seed_from_u64(11);
     let mut cases = 0;
-    for kind in [IndexType::IvfFlat, IndexType::IvfPq, IndexType::IvfSq] {
+    for (kind, num_bits) in [
+        (IndexType::IvfFlat, 8),
+        (IndexType::IvfPq, 8),
+        (IndexType::IvfPq, 4),
+        (IndexType::IvfSq, 8),
+    ] {
         let params = VectorIndexParams {
             replace: true,
             num_partitions: Some(6),
             num_sub_vectors: (kind == IndexType::IvfPq).then_some(4),
+            num_bits,
             ..VectorIndexParams::new("emb", kind)
         };
         ds.create_index(&params, &Progress::none()).await.unwrap();

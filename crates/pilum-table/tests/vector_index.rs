@@ -674,3 +674,94 @@ async fn a_wide_prefilter_probes_the_index_and_returns_k_matching_rows() {
     }
     assert!(total / 5.0 >= 0.9, "wide prefilter recall@10 {}", total / 5.0);
 }
+
+/// 4-bit PQ codes: recall-first defaults for every metric, the index
+/// format version that names them, answers that survive a reopen (the
+/// codes are interleaved for the SIMD scan on load) and optimize's delta,
+/// merge and retrain keeping the codes 4-bit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_bit_pq_reaches_recall_and_survives_reopen_and_optimize() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ds = dataset_at(common::local_location(dir.path())).await;
+    let queries = clustered(20, 78);
+    // L2 last: the optimize checks below look a row up by its own vector.
+    for metric in [Metric::Dot, Metric::Cosine, Metric::L2] {
+        let four = VectorIndexParams {
+            num_bits: 4,
+            ..params(IndexType::IvfPq, metric)
+        };
+        ds.create_index(&four, &Progress::none()).await.unwrap();
+        let segment = &ds.index_segments()[0];
+        let details = segment.vector().unwrap();
+        assert_eq!((details.num_bits, details.num_sub_vectors), (4, 2 * DIM as u32 / 4));
+        assert_eq!(segment.message.index_version, 3);
+        let reopened = Dataset::open_location(common::local_location(dir.path()))
+            .await
+            .unwrap();
+        let mut total = 0.0;
+        for q in queries.chunks_exact(DIM) {
+            let query = VectorQuery::new("emb", q.to_vec(), 10);
+            let indexed = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+            let again = reopened.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+            assert_eq!(
+                ids_of(&indexed),
+                ids_of(&again),
+                "{metric}: a reopened index answers alike"
+            );
+            let exact = ds
+                .nearest_exact(&query.clone().with_metric(metric), None, false, Some(&["id"]))
+                .await
+                .unwrap();
+            total += recall(&ids_of(&indexed), &ids_of(&exact));
+        }
+        let mean = total / 20.0;
+        assert!(mean >= 0.9, "4-bit {metric}: recall@10 {mean}");
+    }
+    let extra = clustered(600, 22);
+    ds.append(
+        stream_of(vec![batch(ROWS..ROWS + 600, &extra)]),
+        &WriteParams::default(),
+    )
+    .await
+    .unwrap();
+    let delta = OptimizeIndexOptions {
+        num_indices_to_merge: 0,
+        ..Default::default()
+    };
+    ds.optimize_indices(&delta).await.unwrap();
+    ds.delete("id % 7 = 0").await.unwrap();
+    let merge = OptimizeIndexOptions {
+        num_indices_to_merge: 2,
+        ..Default::default()
+    };
+    ds.optimize_indices(&merge).await.unwrap();
+    let segments = ds.index_segments();
+    assert_eq!(segments.len(), 1);
+    assert_eq!(segments[0].message.num_entries, ds.count_rows(None).await.unwrap());
+    assert_eq!(segments[0].vector().unwrap().num_bits, 4);
+    // Row ROWS + 2 survives the delete (ROWS + 1 is a multiple of 7).
+    let query = VectorQuery::new("emb", extra[2 * DIM..3 * DIM].to_vec(), 1);
+    assert_eq!(
+        ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()),
+        [ROWS + 2]
+    );
+    ds.optimize_indices(&OptimizeIndexOptions {
+        retrain: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ds.index_segments()[0].vector().unwrap().num_bits,
+        4,
+        "retrain keeps 4-bit codes"
+    );
+    let bad = VectorIndexParams {
+        num_bits: 4,
+        ..params(IndexType::IvfSq, Metric::L2)
+    };
+    assert!(matches!(
+        ds.create_index(&bad, &Progress::none()).await,
+        Err(TableError::InvalidIndexParams { .. })
+    ));
+}

@@ -11,7 +11,7 @@ use crate::progress::Progress;
 use crate::proto::{self, Operation};
 use crate::search::VectorShape;
 use crate::transaction::{Change, Transaction};
-use pilum_index::{IvfIndex, KMeans, Metric, Vectors};
+use pilum_index::{IvfIndex, KMeans, Metric, PqShape, Vectors};
 
 /// Vector index kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +60,11 @@ pub struct VectorIndexParams {
     /// Partitions; default round(√rows), 1 below 4,096 rows, at most 65,536.
     pub num_partitions: Option<usize>,
     /// PQ sub-vectors; default dim/4 up to 256 dimensions, dim/8 above
-    /// (at least 1).
+    /// (at least 1), twice that for 4-bit codes (at most dim).
     pub num_sub_vectors: Option<usize>,
+    /// Bits per PQ sub-vector code: 8 (default) or 4 (IVF_PQ only; codes
+    /// scanned 32 at a time with SIMD byte shuffles).
+    pub num_bits: u8,
     /// k-means iterations at most; default 25.
     pub max_iters: usize,
     /// Training vectors per partition at most; default 256.
@@ -92,6 +95,7 @@ impl VectorIndexParams {
             replace: false,
             num_partitions: None,
             num_sub_vectors: None,
+            num_bits: 8,
             max_iters: 25,
             sample_rate: 256,
             seed: 42,
@@ -162,7 +166,10 @@ impl Dataset {
         };
         let (kind, bits) = match params.index_type {
             IndexType::IvfFlat => (proto::IndexKind::IvfFlat, 0),
-            IndexType::IvfPq => (proto::IndexKind::IvfPq, 8),
+            IndexType::IvfPq => (
+                proto::IndexKind::IvfPq,
+                built.index.quantizer().map_or(8, |pq| pq.bits() as u32),
+            ),
             IndexType::IvfSq => (proto::IndexKind::IvfSq, 8),
         };
         let index = &built.index;
@@ -250,7 +257,7 @@ fn default_sub_vectors(dim: usize) -> usize {
 }
 
 /// The PQ width of a build (None for the kinds without sub-vectors).
-fn sub_vectors_for(params: &VectorIndexParams, dim: usize) -> Result<Option<usize>> {
+fn sub_vectors_for(params: &VectorIndexParams, dim: usize) -> Result<Option<PqShape>> {
     match params.index_type {
         IndexType::IvfFlat | IndexType::IvfSq => {
             if params.num_sub_vectors.is_some() {
@@ -258,16 +265,33 @@ fn sub_vectors_for(params: &VectorIndexParams, dim: usize) -> Result<Option<usiz
                     what: "num_sub_vectors applies to IVF_PQ only".into(),
                 });
             }
+            if params.num_bits != 8 {
+                return Err(TableError::InvalidIndexParams {
+                    what: format!("num_bits={} applies to IVF_PQ only", params.num_bits),
+                });
+            }
             Ok(None)
         }
         IndexType::IvfPq => {
-            let m = params.num_sub_vectors.unwrap_or_else(|| default_sub_vectors(dim));
+            if !matches!(params.num_bits, 4 | 8) {
+                return Err(TableError::InvalidIndexParams {
+                    what: format!("num_bits must be 4 or 8, got {}", params.num_bits),
+                });
+            }
+            let default = match params.num_bits {
+                4 => (2 * default_sub_vectors(dim)).min(dim),
+                _ => default_sub_vectors(dim),
+            };
+            let m = params.num_sub_vectors.unwrap_or(default);
             if m == 0 || m > dim {
                 return Err(TableError::InvalidIndexParams {
                     what: format!("num_sub_vectors must be in 1..={dim}, got {m}"),
                 });
             }
-            Ok(Some(m))
+            Ok(Some(PqShape {
+                sub_vectors: m,
+                bits: params.num_bits,
+            }))
         }
     }
 }
@@ -276,7 +300,7 @@ fn sub_vectors_for(params: &VectorIndexParams, dim: usize) -> Result<Option<usiz
 pub(crate) fn check_partitions(
     params: &VectorIndexParams,
     vectors: usize,
-    sub_vectors: Option<usize>,
+    sub_vectors: Option<PqShape>,
 ) -> Result<usize> {
     if vectors == 0 {
         return Err(TableError::InvalidIndexParams {
@@ -289,12 +313,15 @@ pub(crate) fn check_partitions(
             what: format!("num_partitions must be in 1..={vectors} (the vectors to index), got {partitions}"),
         });
     }
-    if sub_vectors.is_some() && vectors < 256 {
-        return Err(TableError::InvalidIndexParams {
-            what: format!(
-                "IVF_PQ trains 256 codes per sub-vector and needs at least 256 vectors, the column has {vectors}; use IVF_FLAT"
-            ),
-        });
+    if let Some(shape) = sub_vectors {
+        let codes = 1usize << shape.bits;
+        if vectors < codes {
+            return Err(TableError::InvalidIndexParams {
+                what: format!(
+                    "IVF_PQ trains {codes} codes per sub-vector and needs at least {codes} vectors, the column has {vectors}; use IVF_FLAT"
+                ),
+            });
+        }
     }
     Ok(partitions)
 }
@@ -313,7 +340,7 @@ pub(crate) fn train_index(
     training: Vectors<'_>,
     params: &VectorIndexParams,
     partitions: usize,
-    sub_vectors: Option<usize>,
+    sub_vectors: Option<PqShape>,
 ) -> Result<IvfIndex> {
     let mut kmeans = KMeans::new(partitions);
     kmeans.max_iters = params.max_iters;

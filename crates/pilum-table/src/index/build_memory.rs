@@ -10,7 +10,7 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
 use crate::scan_tasks::blocking;
-use pilum_index::{CalibrationParams, Vectors, calibrate_encoded, calibrate_prefix, group_by_partition};
+use pilum_index::{CalibrationParams, PqShape, Vectors, calibrate_encoded, calibrate_prefix, group_by_partition};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 
@@ -20,7 +20,7 @@ impl Dataset {
         &self,
         params: &VectorIndexParams,
         shape: IndexedShape,
-        sub_vectors: Option<usize>,
+        sub_vectors: Option<PqShape>,
         progress: &Progress,
     ) -> Result<BuiltFiles> {
         let (dim, full_dim) = (shape.index_dim, shape.column.dim);

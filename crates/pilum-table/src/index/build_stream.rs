@@ -25,7 +25,7 @@ use crate::progress::Progress;
 use crate::proto;
 use crate::scan_tasks::blocking;
 use futures::TryStreamExt;
-use pilum_index::{Calibration, CalibrationParams, IvfIndex, Reservoir, StreamCalibration, Vectors};
+use pilum_index::{Calibration, CalibrationParams, IvfIndex, PqShape, Reservoir, StreamCalibration, Vectors};
 use rand::SeedableRng;
 use std::sync::Arc;
 
@@ -45,7 +45,7 @@ impl Dataset {
         &self,
         params: &VectorIndexParams,
         shape: IndexedShape,
-        sub_vectors: Option<usize>,
+        sub_vectors: Option<PqShape>,
         spill_budget: usize,
         progress: &Progress,
     ) -> Result<BuiltFiles> {

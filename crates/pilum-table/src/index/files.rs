@@ -69,6 +69,12 @@ pub(crate) fn partition_crc(partition: &Partition) -> u32 {
             }
         }
         Payload::Codes(codes) => hasher.update(codes),
+        // Interleaved 4-bit codes are checked as stored: row-major.
+        Payload::FastScan(packed) => {
+            for i in 0..packed.len() {
+                hasher.update(&packed.row(i));
+            }
+        }
     }
     hasher.finalize()
 }
@@ -246,7 +252,8 @@ impl StorageWriter {
             return Ok(());
         }
         let payload: ArrayRef = match &partition.payload {
-            Payload::Codes(codes) => {
+            Payload::Codes(_) | Payload::FastScan(_) => {
+                let codes = partition.payload.code_rows(width).unwrap_or_default();
                 let mut b = FixedSizeListBuilder::new(UInt8Builder::new(), width as i32)
                     .with_field(Arc::new(Field::new("item", DataType::UInt8, false)));
                 for code in codes.chunks_exact(width) {

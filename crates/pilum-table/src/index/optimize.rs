@@ -101,6 +101,7 @@ impl Dataset {
             replace: true,
             num_partitions: Some(details.num_partitions as usize),
             num_sub_vectors: (index_type == IndexType::IvfPq).then_some(details.num_sub_vectors as usize),
+            num_bits: if details.num_bits == 4 { 4 } else { 8 },
             seed: details.seed,
             dimensions: (details.column_dimension != 0).then_some(details.dimension as usize),
             ..VectorIndexParams::new(column, index_type)

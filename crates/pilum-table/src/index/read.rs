@@ -11,7 +11,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, FixedSizeListArray, RecordBatch};
 use pilum_file::FileReader;
-use pilum_index::{IvfIndex, IvfModel, Metric, Partition, Payload, ProductQuantizer, ScalarQuantizer};
+use pilum_index::{IvfIndex, IvfModel, Metric, Partition, Payload, PqShape, ProductQuantizer, ScalarQuantizer};
 
 /// Opens an index file listed by a segment (one request when its size is known).
 pub(crate) async fn open(location: &DatasetLocation, file: &proto::IndexFile) -> Result<FileReader> {
@@ -121,9 +121,17 @@ pub(crate) async fn read_model(
                 .column_by_name("codebook")
                 .and_then(|c| c.as_primitive_opt::<Float32Type>())
                 .ok_or_else(|| TableError::corrupt(&file.path, "no f32 codebook column"))?;
-            let m = details.num_sub_vectors as usize;
+            let bits = match details.num_bits {
+                0 | 8 => 8,
+                4 => 4,
+                other => return Err(TableError::corrupt(&file.path, format!("{other}-bit PQ codes"))),
+            };
+            let shape = PqShape {
+                sub_vectors: details.num_sub_vectors as usize,
+                bits,
+            };
             Some(
-                ProductQuantizer::from_codebooks(dim, m, codebook.values().to_vec())
+                ProductQuantizer::from_codebooks(dim, shape, codebook.values().to_vec())
                     .map_err(|e| TableError::corrupt(&file.path, e.to_string()))?,
             )
         }
@@ -243,7 +251,7 @@ fn decode_partition(
     if partition_crc(&partition) != extent.crc32 {
         return Err(corrupt("checksum mismatch".into()));
     }
-    Ok(partition)
+    index.prepare_partition(partition).map_err(|e| corrupt(e.to_string()))
 }
 
 /// The values of a fixed-size list without nulls, as a slice of `T`.

@@ -1,7 +1,7 @@
 //! Reading a vector column for indexing, and writing a segment's files.
 
+use super::IndexSegment;
 use super::files::{Extent, write_model, write_storage};
-use super::{IndexSegment, VECTOR_INDEX_VERSION};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::proto;
@@ -174,11 +174,7 @@ impl Dataset {
                 field_ids: vec![new.field_id],
                 dataset_version: self.version(),
                 fragment_bitmap: Vec::new(),
-                index_version: if details.column_dimension != 0 || details.multivector {
-                    VECTOR_INDEX_VERSION
-                } else {
-                    1
-                },
+                index_version: index_version(&details),
                 created_at_micros: chrono::Utc::now().timestamp_micros(),
                 num_entries: extents.iter().map(|e| e.length).sum(),
                 files,
@@ -186,5 +182,18 @@ impl Dataset {
             },
             fragments: new.fragments,
         })
+    }
+}
+
+/// The oldest index format version that can describe `details`: 3 for
+/// 4-bit PQ codes, 2 for prefix or multivector indices, else 1 (so older
+/// readers keep reading what they can).
+fn index_version(details: &proto::VectorIndexDetails) -> u32 {
+    if details.num_bits == 4 {
+        3
+    } else if details.column_dimension != 0 || details.multivector {
+        2
+    } else {
+        1
     }
 }

@@ -57,6 +57,11 @@ impl Spill {
                     let code = codes.get(i * self.width..(i + 1) * self.width).ok_or_else(short)?;
                     buffer.1.extend_from_slice(code);
                 }
+                Payload::FastScan(_) => {
+                    return Err(TableError::Internal {
+                        what: "a build spills row-major codes, not interleaved ones".into(),
+                    });
+                }
                 Payload::Vectors(values) => {
                     let dim = self.width / 4;
                     let v = values.get(i * dim..(i + 1) * dim).ok_or_else(short)?;
