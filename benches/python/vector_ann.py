@@ -1,5 +1,5 @@
 """Approximate vector search, side by side on the same data: Pilum
-(IVF_PQ, and IVF_SQ, through the dataset API), pylance 14.0.2 (IVF_PQ through its dataset
+(IVF_PQ with 8-bit and 4-bit codes, and IVF_SQ, through the dataset API), pylance 14.0.2 (IVF_PQ through its dataset
 API) and FAISS (IVF-PQ with exact re-ranking, and IVF-PQ fast-scan with
 exact re-ranking, vectors in memory).
 
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=0.5)
     parser.add_argument("--partitions", type=int, default=0, help="default: round(sqrt(rows))")
     parser.add_argument("--sub-vectors", type=int, default=0, help="default: dim / 4")
-    parser.add_argument("--engines", default="pilum,pilum-sq,lance,faiss")
+    parser.add_argument("--engines", default="pilum,pilum-sq,pilum-pq4,lance,faiss")
     parser.add_argument("--data", choices=["mixture", "text"], default="mixture",
                         help="text: embeddings of local documentation (--rows and --centres ignored)")
     parser.add_argument("--text-mb", type=float, default=60.0, help="text collected for --data text")
@@ -205,6 +205,25 @@ def main() -> None:
             for nprobes in (8, 16, 32):
                 for refine in (1, 2, 4):
                     point("pilum IVF_SQ", f"nprobes={nprobes} refine={refine}", sq_search({"nprobes": nprobes, "refine_factor": refine}))
+        if "pilum-pq4" in engines:
+            import pilum
+
+            fds = pilum.write_dataset(table, f"{work}/pq4")
+            start = time.perf_counter()
+            fds.create_index("emb", "IVF_PQ", num_partitions=parts, num_sub_vectors=args.dim // 2, num_bits=4)
+            builds["pilum IVF_PQ4"] = time.perf_counter() - start
+            fstats = fds.index_statistics("emb_idx")
+            print(f"pilum IVF_PQ4 build {builds['pilum IVF_PQ4']:.1f} s, defaults nprobes {fstats['default_nprobes']} refine {fstats['default_refine_factor']}", flush=True)
+
+            def pq4_search(extra: dict):
+                def run(q):
+                    return fds.to_table(nearest={"column": "emb", "q": q, "k": k, **extra}, columns=["id"]).column(0).to_pylist()
+                return run
+
+            point("pilum IVF_PQ4", "defaults", pq4_search({}))
+            for nprobes in (8, 16, 32):
+                for refine in (1, 2, 4, 8):
+                    point("pilum IVF_PQ4", f"nprobes={nprobes} refine={refine}", pq4_search({"nprobes": nprobes, "refine_factor": refine}))
         if "lance" in engines:
             import lance
 
@@ -261,6 +280,9 @@ def main() -> None:
             if "pilum" in engines:
                 row = measure(lambda q: ds.to_table(nearest={"column": "emb", "q": q, "k": k}, filter=sql, prefilter=True, columns=["id"]).column(0).to_pylist(), queries, ftruth, k)
                 results["filtered"].append({"engine": "pilum", "selectivity": name, **row})  # type: ignore[union-attr]
+            if "pilum-pq4" in engines:
+                row = measure(lambda q: fds.to_table(nearest={"column": "emb", "q": q, "k": k}, filter=sql, prefilter=True, columns=["id"]).column(0).to_pylist(), queries, ftruth, k)
+                results["filtered"].append({"engine": "pilum IVF_PQ4", "selectivity": name, **row})  # type: ignore[union-attr]
             if "lance" in engines:
                 row = measure(lambda q: lds.to_table(nearest={"column": "emb", "q": q, "k": k, "nprobes": 32, "refine_factor": 4}, filter=sql, prefilter=True, columns=["id"]).column("id").to_pylist(), queries, ftruth, k)
                 results["filtered"].append({"engine": "lance nprobes=32 refine=4", "selectivity": name, **row})  # type: ignore[union-attr]
@@ -270,7 +292,7 @@ def main() -> None:
                 ref = faiss.IndexRefineSearchParameters(k_factor=4, base_index_params=params)
                 row = measure(lambda q: refined.search(q.reshape(1, -1), k, params=ref)[1][0].tolist(), queries, ftruth, k)
                 results["filtered"].append({"engine": "faiss pq8 nprobes=32 refine=4", "selectivity": name, **row})  # type: ignore[union-attr]
-            for f in results["filtered"][-len(engines):]:  # type: ignore[index]
+            for f in results["filtered"][-len(engines & {"pilum", "pilum-pq4", "lance", "faiss"}):]:  # type: ignore[index]
                 print(f"filtered {f}", flush=True)
 
         # 10% more rows, appended after the build (unindexed).

@@ -24,7 +24,7 @@ impl PyDataset {
     /// None), then `_rowid` and `_distance`.
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, query, k, metric=None, filter=None, prefilter=false, columns=None,
-                        nprobes=None, refine_factor=None, use_index=true, fast_search=false, batch=None))]
+                        nprobes=None, refine_factor=None, use_index=true, fast_search=false, batch=None, ef=None))]
     fn nearest(
         &self,
         py: Python<'_>,
@@ -40,6 +40,7 @@ impl PyDataset {
         use_index: bool,
         fast_search: bool,
         batch: Option<usize>,
+        ef: Option<usize>,
     ) -> PyResult<PyTable> {
         let metric = metric.as_deref().map(self::metric).transpose()?;
         if !query.len().is_multiple_of(4) {
@@ -55,6 +56,7 @@ impl PyDataset {
             refine_factor,
             use_index,
             index_only: fast_search,
+            ef,
             ..VectorQuery::new(column, query, k)
         };
         // `batch`: the bytes hold that many query vectors, row after row.
@@ -99,7 +101,7 @@ impl PyDataset {
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, index_type, name=None, metric="l2", replace=false, num_partitions=None,
                         num_sub_vectors=None, max_iters=None, sample_rate=None, seed=None, progress=None,
-                        dimensions=None, memory_limit=None, num_bits=None))]
+                        dimensions=None, memory_limit=None, num_bits=None, m=None, ef_construction=None))]
     fn create_index(
         &self,
         py: Python<'_>,
@@ -117,6 +119,8 @@ impl PyDataset {
         dimensions: Option<usize>,
         memory_limit: Option<usize>,
         num_bits: Option<u8>,
+        m: Option<usize>,
+        ef_construction: Option<usize>,
     ) -> PyResult<()> {
         let index_type = IndexType::parse(index_type).map_err(crate::errors::PilumErr::from)?;
         let defaults = VectorIndexParams::new(column, index_type);
@@ -132,6 +136,8 @@ impl PyDataset {
             dimensions,
             memory_limit: memory_limit.unwrap_or(defaults.memory_limit),
             num_bits: num_bits.unwrap_or(defaults.num_bits),
+            m,
+            ef_construction,
             ..defaults
         };
         let progress = progress_hook(progress);
@@ -196,6 +202,10 @@ impl PyDataset {
                 d.set_item("num_partitions", v.num_partitions)?;
                 d.set_item("num_sub_vectors", v.num_sub_vectors)?;
                 d.set_item("num_bits", v.num_bits)?;
+                if v.hnsw_m != 0 {
+                    d.set_item("m", v.hnsw_m)?;
+                    d.set_item("ef_construction", v.hnsw_ef_construction)?;
+                }
                 d.set_item("default_nprobes", v.default_nprobes)?;
                 d.set_item("default_refine_factor", v.default_refine_factor)?;
                 d.set_item("skipped_rows", v.skipped_rows)?;

@@ -48,7 +48,7 @@ def _recall(ds, queries, metric, k=10):
     return hits / (k * len(queries))
 
 
-@pytest.mark.parametrize("index_type", ["IVF_PQ", "IVF_PQ/4", "IVF_FLAT", "IVF_SQ"])
+@pytest.mark.parametrize("index_type", ["IVF_PQ", "IVF_PQ/4", "IVF_FLAT", "IVF_SQ", "IVF_HNSW_SQ"])
 @pytest.mark.parametrize("metric", ["L2", "cosine", "dot"])
 def test_default_parameters_reach_recall(ds, index_type, metric):
     kind, _, bits = index_type.partition("/")
@@ -151,8 +151,8 @@ def test_progress_and_bad_arguments(ds):
         ds.create_index("emb", "IVF_PQ", name="p")
     with pytest.raises(NotImplementedError, match="ivf_centroids"):
         ds.create_index("emb", "IVF_PQ", ivf_centroids=np.zeros((4, DIM)))
-    with pytest.raises(NotImplementedError, match="IVF_HNSW_SQ"):
-        ds.create_index("emb", "IVF_HNSW_SQ")
+    with pytest.raises(NotImplementedError, match="IVF_HNSW_PQ"):
+        ds.create_index("emb", "IVF_HNSW_PQ")
     with pytest.raises(ValueError, match="num_bits"):
         ds.create_index("emb", "IVF_PQ", num_bits=6)
     with pytest.raises(ValueError, match="num_bits"):
@@ -324,3 +324,25 @@ def test_ctrl_c_during_a_streamed_build_commits_nothing_and_removes_its_spill(tm
     while any(spill_root.iterdir()) and time.time() < deadline:
         time.sleep(0.05)
     assert not any(spill_root.iterdir()), "the spill directory is removed after a cancelled build"
+
+
+def test_hnsw_graph_parameters_and_ef_are_honoured(ds, vectors):
+    ds.create_index("emb", "IVF_HNSW_SQ", m=8, ef_construction=64)
+    entry = ds.list_indices()[0]
+    assert (entry["type"], entry["m"], entry["ef_construction"], entry["num_partitions"]) == ("IVF_HNSW_SQ", 8, 64, 1)
+    queries = _clustered(20, 98)
+    recalls = []
+    for ef in (4, 200):
+        hits = 0
+        for q in queries:
+            got = ds.to_table(nearest={"column": "emb", "q": q, "k": 10, "ef": ef, "refine_factor": 1}, columns=["id"])
+            exact = ds.to_table(nearest={"column": "emb", "q": q, "k": 10, "use_index": False}, columns=["id"])
+            hits += len(set(got["id"].to_pylist()) & set(exact["id"].to_pylist()))
+        recalls.append(hits / 200)
+    assert recalls[1] >= 0.95 and recalls[0] <= recalls[1], recalls
+    with pytest.raises(ValueError, match="ef"):
+        ds.to_table(nearest={"column": "emb", "q": queries[0], "ef": 0})
+    with pytest.raises(ValueError, match="m must"):
+        ds.create_index("emb", "IVF_HNSW_SQ", name="bad", m=1)
+    with pytest.raises(NotImplementedError, match="IVF_HNSW_SQ"):
+        ds.create_index("emb", "IVF_SQ", name="bad", m=8)

@@ -158,7 +158,7 @@ fn calibrate_against(
         let prepared = metric.prepare_query(sample.get(q));
         for &(p, _) in &probe.ranked[..nprobes] {
             match payload {
-                Payload::Codes(_) | Payload::FastScan(_) => {
+                Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_) => {
                     let m = index
                         .code_width()
                         .ok_or_else(|| IndexError::params("codes without a quantizer"))?;

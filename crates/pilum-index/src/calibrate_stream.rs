@@ -158,7 +158,7 @@ impl StreamCalibration {
                 continue;
             }
             let estimate: Box<dyn Fn(usize) -> f32> = match &partition.payload {
-                Payload::Codes(_) | Payload::FastScan(_) => {
+                Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_) => {
                     let width = index
                         .code_width()
                         .ok_or_else(|| IndexError::params("codes without a quantizer"))?;

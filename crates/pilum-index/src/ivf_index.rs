@@ -11,6 +11,7 @@
 
 use crate::error::{IndexError, Result, check_dim};
 use crate::fastscan::{FastScanCodes, QuantizedTable};
+use crate::hnsw::HnswParams;
 use crate::ivf::IvfModel;
 use crate::kernels::dot;
 use crate::kmeans::KMeans;
@@ -32,6 +33,8 @@ pub struct IvfIndex {
     sq: Option<ScalarQuantizer>,
     /// Per-partition distance terms (IVF_PQ with L2 or cosine).
     terms: Option<Arc<PartitionTerms>>,
+    /// How each partition's graph is built (IVF_HNSW_SQ).
+    pub(crate) hnsw: Option<HnswParams>,
 }
 
 impl IvfIndex {
@@ -105,6 +108,7 @@ impl IvfIndex {
             pq,
             sq: None,
             terms,
+            hnsw: None,
         }
     }
 
@@ -205,6 +209,7 @@ impl IvfIndex {
             Payload::Vectors(v) if self.code_width().is_none() => v.len() * 4,
             Payload::Codes(c) if self.code_width().is_some() => c.len(),
             Payload::FastScan(packed) if four_bit => packed.len() * self.payload_width(),
+            Payload::Graph(graph) if self.hnsw.is_some() && graph.graph.len() == partition.len() => graph.codes.len(),
             _ => {
                 return Err(IndexError::Corrupt {
                     what: "a partition's payload does not match the index kind".into(),
@@ -263,6 +268,7 @@ impl IvfIndex {
             ranked,
             terms,
             sq,
+            ef: 0,
         })
     }
 
@@ -287,6 +293,27 @@ impl IvfIndex {
                 top,
                 accept,
             ),
+            (Payload::Graph(graph), None, Some(query)) => {
+                let ef = probe.ef.max(top.capacity());
+                let mut threshold = top.threshold();
+                let dim = self.ivf.dim();
+                let found = graph.graph.search(ef, &|i| {
+                    let at = i as usize * dim;
+                    graph
+                        .codes
+                        .get(at..at + dim)
+                        .map_or(f32::INFINITY, |code| query.distance(code))
+                });
+                for (d, member) in found {
+                    let Some(&id) = partition.ids.get(member as usize) else {
+                        continue;
+                    };
+                    if d < threshold && accept(id) {
+                        top.push(d, id);
+                        threshold = top.threshold();
+                    }
+                }
+            }
             (Payload::Codes(codes), None, Some(query)) => offer(
                 &partition.ids,
                 codes.chunks_exact(self.ivf.dim()),
@@ -476,6 +503,9 @@ pub struct Probe {
     terms: Vec<f32>,
     /// The query prepared for scalar-quantized codes (IVF_SQ).
     sq: Option<SqQuery>,
+    /// Graph search width per partition (IVF_HNSW_SQ); at least the
+    /// candidates wanted.
+    pub ef: usize,
 }
 
 #[cfg(test)]

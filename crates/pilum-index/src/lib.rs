@@ -12,6 +12,8 @@
 //! - [`ProductQuantizer`]: 8-bit and 4-bit product quantization with
 //!   lookup tables; [`FastScanCodes`] scans 4-bit codes 32 at a time with
 //!   byte shuffles (the crate's only `unsafe`, in that kernel).
+//! - [`HnswGraph`]: a navigable graph over a partition's members
+//!   (IVF_HNSW_SQ).
 //! - [`MultiQuery`]: MaxSim (late-interaction) distances of vector bags.
 //! - [`Reservoir`] and [`StreamCalibration`]: sampling and calibration
 //!   for builds that stream the column instead of holding it.
@@ -25,7 +27,9 @@ mod error;
 mod exact;
 mod fastscan;
 mod gemm;
+mod hnsw;
 mod ivf;
+mod ivf_graph;
 mod ivf_index;
 pub mod kernels;
 mod kmeans;
@@ -44,14 +48,15 @@ pub use calibrate_stream::StreamCalibration;
 pub use error::{IndexError, Result};
 pub use exact::exact_search;
 pub use fastscan::{FastScanCodes, QuantizedTable};
+pub use hnsw::{HnswGraph, HnswParams};
 pub use ivf::IvfModel;
 pub use ivf_index::{CodeTable, Estimator, IvfIndex, Probe};
 pub use kmeans::{KMeans, KMeansResult};
 pub use metric::Metric;
 pub use multivector::{MultiQuery, maxsim_candidates};
-pub use partition::{Partition, Payload, group_by_partition, merge_partitions};
+pub use partition::{GraphCodes, Partition, Payload, group_by_partition, merge_partitions};
 pub use pq::{PqShape, ProductQuantizer};
 pub use reservoir::Reservoir;
-pub use sq::{ScalarQuantizer, SqQuery};
+pub use sq::{CodeMetric, ScalarQuantizer, SqQuery};
 pub use topk::{Neighbor, TopK};
 pub use vectors::Vectors;

@@ -3,6 +3,7 @@
 
 use crate::error::{IndexError, Result};
 use crate::fastscan::FastScanCodes;
+use crate::hnsw::HnswGraph;
 use std::borrow::Cow;
 
 /// What a partition stores per member.
@@ -15,6 +16,18 @@ pub enum Payload {
     /// 4-bit PQ codes interleaved for the SIMD scan (how a loaded
     /// partition keeps them; files and builds keep them row-major).
     FastScan(FastScanCodes),
+    /// Scalar codes with the graph that links them (IVF_HNSW_SQ).
+    Graph(GraphCodes),
+}
+
+/// The codes of an IVF_HNSW_SQ partition and their graph (member `i` of
+/// the graph is code `i`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphCodes {
+    /// Codes, row-major.
+    pub codes: Vec<u8>,
+    /// The graph over them.
+    pub graph: HnswGraph,
 }
 
 impl Payload {
@@ -22,6 +35,7 @@ impl Payload {
     pub fn code_rows(&self, width: usize) -> Option<Cow<'_, [u8]>> {
         match self {
             Self::Codes(codes) => Some(Cow::Borrowed(codes)),
+            Self::Graph(graph) => Some(Cow::Borrowed(&graph.codes)),
             Self::FastScan(packed) => Some(Cow::Owned(
                 (0..packed.len())
                     .flat_map(|i| packed.row(i))
@@ -82,7 +96,7 @@ pub fn merge_partitions(parts: &[&Partition], width: usize, keep: &dyn Fn(u64) -
     });
     let ids = entries.iter().map(|e| e.0).collect();
     let payload = match parts.first().map(|p| &p.payload) {
-        Some(Payload::Codes(_) | Payload::FastScan(_)) | None => {
+        Some(Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_)) | None => {
             let rows: Vec<Cow<'_, [u8]>> = parts
                 .iter()
                 .map(|part| part.payload.code_rows(width))
@@ -127,7 +141,7 @@ pub fn group_by_partition(
             ids: Vec::new(),
             payload: match payload {
                 Payload::Vectors(_) => Payload::Vectors(Vec::new()),
-                Payload::Codes(_) | Payload::FastScan(_) => Payload::Codes(Vec::new()),
+                Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_) => Payload::Codes(Vec::new()),
             },
         })
         .collect();

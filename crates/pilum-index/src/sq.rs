@@ -95,6 +95,24 @@ impl ScalarQuantizer {
         Ok(out)
     }
 
+    /// Code-to-code distances under `metric` (the vectors as the metric
+    /// compares them were encoded).
+    pub fn code_metric(&self, metric: Metric) -> CodeMetric {
+        let steps: Vec<f32> = (0..self.dim()).map(|d| self.step(d)).collect();
+        match metric {
+            Metric::Dot => CodeMetric {
+                weights: steps,
+                lo: self.lo.clone(),
+                scale: 1.0,
+            },
+            _ => CodeMetric {
+                weights: steps.iter().map(|s| s * s).collect(),
+                lo: Vec::new(),
+                scale: if metric == Metric::Cosine { 0.5 } else { 1.0 },
+            },
+        }
+    }
+
     /// `query` (as the metric compares it) made ready for [`SqQuery::distance`].
     pub fn prepare(&self, query: &[f32], metric: Metric) -> Result<SqQuery> {
         check_dim(self.dim(), query.len())?;
@@ -118,6 +136,52 @@ impl ScalarQuantizer {
                 scale: if metric == Metric::Cosine { 0.5 } else { 1.0 },
             },
         })
+    }
+}
+
+/// Distances between two codes of one scalar quantizer (those of the
+/// vectors they decode to), for building graphs over codes.
+#[derive(Debug, Clone)]
+pub struct CodeMetric {
+    /// L2: each dimension's squared step; dot: each dimension's step.
+    weights: Vec<f32>,
+    /// Dot only: each dimension's lower end.
+    lo: Vec<f32>,
+    scale: f32,
+}
+
+impl CodeMetric {
+    /// The distance between the vectors codes `a` and `b` decode to.
+    pub fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        if self.lo.is_empty() {
+            let mut acc = [0f32; LANES];
+            let (xs, ys) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+            let mut rest = 0f32;
+            for ((x, y), w) in xs
+                .remainder()
+                .iter()
+                .zip(ys.remainder())
+                .zip(self.weights.chunks_exact(LANES).remainder())
+            {
+                let d = *x as f32 - *y as f32;
+                rest += w * d * d;
+            }
+            for ((x, y), w) in xs.zip(ys).zip(self.weights.chunks_exact(LANES)) {
+                for i in 0..LANES {
+                    let d = x[i] as f32 - y[i] as f32;
+                    acc[i] += w[i] * d * d;
+                }
+            }
+            let sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest;
+            return self.scale * sum;
+        }
+        let dot: f32 = a
+            .iter()
+            .zip(b)
+            .zip(self.weights.iter().zip(&self.lo))
+            .map(|((&x, &y), (s, l))| (l + x as f32 * s) * (l + y as f32 * s))
+            .sum();
+        1.0 - dot
     }
 }
 
@@ -191,5 +255,30 @@ mod tests {
             }
         }
         assert!(ScalarQuantizer::from_ranges(vec![1.0], vec![0.0]).is_err());
+    }
+
+    #[test]
+    fn code_distances_equal_query_distances_to_decoded_codes() {
+        let data: Vec<f32> = (0..2200).map(|i| ((i * 53) % 97) as f32 / 9.0 - 5.0).collect();
+        let view = Vectors::new(&data, 11).unwrap();
+        let sq = ScalarQuantizer::train(view).unwrap();
+        let codes = sq.encode_batch(view).unwrap();
+        let decode = |code: &[u8]| -> Vec<f32> {
+            code.iter()
+                .enumerate()
+                .map(|(d, &c)| sq.lo()[d] + c as f32 * sq.step(d))
+                .collect()
+        };
+        for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+            let pairs = sq.code_metric(metric);
+            for (a, b) in codes.chunks_exact(11).zip(codes.chunks_exact(11).skip(7)).take(50) {
+                let want = sq.prepare(&decode(a), metric).unwrap().distance(b);
+                let got = pairs.distance(a, b);
+                assert!(
+                    (got - want).abs() <= 1e-3 * want.abs().max(1.0),
+                    "{metric}: {got} vs {want}"
+                );
+            }
+        }
     }
 }

@@ -85,6 +85,11 @@ impl TopK {
         self.heap.len()
     }
 
+    /// The k it keeps.
+    pub fn capacity(&self) -> usize {
+        self.k
+    }
+
     /// Whether none is kept.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()

@@ -1,7 +1,8 @@
 //! The committed dataset `testdata/golden/dataset-v1.2-indexed-v3` holds
-//! an index format version 3 segment: IVF_PQ with 4-bit codes over an odd
+//! index format version 3 segments: IVF_PQ with 4-bit codes over an odd
 //! number of sub-vectors (so the last code byte has an unused high
-//! nibble), plus rows appended after the build. It must keep reading and
+//! nibble) and IVF_HNSW_SQ (graphs over scalar codes), plus rows appended
+//! after the builds. It must keep reading and
 //! answering its recorded queries the same way. Regenerate (only with a
 //! `Format` entry in CHANGELOG.md) with
 //! `cargo test -p pilum-table --test golden_index_v3 -- --ignored regenerate_golden_v3_indexed_dataset`.
@@ -29,8 +30,14 @@ fn vector(id: i64) -> [f32; DIM] {
     std::array::from_fn(|d| ((c * 5.0 + d as f32 * 3.0) % 7.0) / 3.0 + ((id * 13 + d as i64 * 29) % 89) as f32 / 300.0)
 }
 
+/// Rows `ids` with the same vectors in `emb` and `emb2`.
 fn batch(ids: std::ops::Range<i64>) -> arrow_array::RecordBatch {
-    common::vector_batch(ids.clone(), ids.flat_map(vector).collect(), DIM)
+    let plain = common::vector_batch(ids.clone(), ids.flat_map(vector).collect(), DIM);
+    let mut fields: Vec<arrow_schema::Field> = plain.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(fields[1].clone().with_name("emb2"));
+    let mut columns = plain.columns().to_vec();
+    columns.push(columns[1].clone());
+    arrow_array::RecordBatch::try_new(std::sync::Arc::new(arrow_schema::Schema::new(fields)), columns).unwrap()
 }
 
 async fn answers(ds: &Dataset) -> Vec<String> {
@@ -44,6 +51,12 @@ async fn answers(ds: &Dataset) -> Vec<String> {
             };
             lines.push(format!("{id} refine {refine}: {}", common::id_line(ds, &query).await));
         }
+        let graph = VectorQuery {
+            refine_factor: Some(0),
+            ef: Some(8),
+            ..VectorQuery::new("emb2", near.clone(), 6)
+        };
+        lines.push(format!("{id} graph: {}", common::id_line(ds, &graph).await));
     }
     lines
 }
@@ -77,6 +90,13 @@ async fn regenerate_golden_v3_indexed_dataset() {
         ..VectorIndexParams::new("emb", IndexType::IvfPq)
     };
     ds.create_index(&four_bit, &Progress::none()).await.unwrap();
+    let graph = VectorIndexParams {
+        num_partitions: Some(2),
+        m: Some(4),
+        ef_construction: Some(16),
+        ..VectorIndexParams::new("emb2", IndexType::IvfHnswSq)
+    };
+    ds.create_index(&graph, &Progress::none()).await.unwrap();
     ds.append(stream_of(vec![batch(400..450)]), &params).await.unwrap();
     std::fs::write(expected_path(), answers(&ds).await.join("\n") + "\n").unwrap();
 }
@@ -85,10 +105,12 @@ async fn regenerate_golden_v3_indexed_dataset() {
 async fn golden_v3_indexed_dataset_reads_back_and_answers_the_same() {
     let ds = Dataset::open_location(location()).await.unwrap();
     let segments = ds.index_segments();
-    assert_eq!(segments.len(), 1);
-    assert_eq!(segments[0].message.index_version, 3);
+    assert_eq!(segments.len(), 2);
+    assert!(segments.iter().all(|s| s.message.index_version == 3));
     let details = segments[0].vector().unwrap();
     assert_eq!((details.num_bits, details.num_sub_vectors), (4, 3));
+    assert_eq!(segments[1].kind_name(), "IVF_HNSW_SQ");
+    assert_eq!(segments[1].vector().unwrap().hnsw_m, 4);
     assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 50);
     let expected = std::fs::read_to_string(expected_path()).unwrap();
     assert_eq!(answers(&ds).await.join("\n") + "\n", expected);

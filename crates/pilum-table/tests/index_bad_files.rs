@@ -81,6 +81,7 @@ async fn damaged_index_files_give_typed_errors_or_the_same_answer() {
         (IndexType::IvfPq, 8),
         (IndexType::IvfPq, 4),
         (IndexType::IvfSq, 8),
+        (IndexType::IvfHnswSq, 8),
     ] {
         let params = VectorIndexParams {
             replace: true,

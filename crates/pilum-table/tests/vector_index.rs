@@ -79,7 +79,12 @@ fn params(kind: IndexType, metric: Metric) -> VectorIndexParams {
 async fn default_parameters_reach_recall_for_every_kind_and_metric() {
     let mut ds = dataset().await;
     let queries = clustered(20, 77);
-    for kind in [IndexType::IvfFlat, IndexType::IvfPq, IndexType::IvfSq] {
+    for kind in [
+        IndexType::IvfFlat,
+        IndexType::IvfPq,
+        IndexType::IvfSq,
+        IndexType::IvfHnswSq,
+    ] {
         for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
             ds.create_index(&params(kind, metric), &Progress::none()).await.unwrap();
             let stats = ds.index_statistics("emb_idx").unwrap();
@@ -206,7 +211,12 @@ async fn compaction_of_covered_fragments_keeps_them_covered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefilter_returns_k_matching_rows_at_one_percent_selectivity() {
     let mut ds = dataset().await;
-    for kind in [IndexType::IvfFlat, IndexType::IvfPq, IndexType::IvfSq] {
+    for kind in [
+        IndexType::IvfFlat,
+        IndexType::IvfPq,
+        IndexType::IvfSq,
+        IndexType::IvfHnswSq,
+    ] {
         ds.create_index(&params(kind, Metric::L2), &Progress::none())
             .await
             .unwrap();
@@ -418,7 +428,12 @@ async fn a_build_racing_an_append_lands_with_the_new_rows_uncovered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entries() {
     let mut ds = dataset().await;
-    for kind in [IndexType::IvfFlat, IndexType::IvfPq, IndexType::IvfSq] {
+    for kind in [
+        IndexType::IvfFlat,
+        IndexType::IvfPq,
+        IndexType::IvfSq,
+        IndexType::IvfHnswSq,
+    ] {
         ds.create_index(&params(kind, Metric::L2), &Progress::none())
             .await
             .unwrap();
@@ -428,7 +443,8 @@ async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entrie
             + match kind {
                 IndexType::IvfFlat => 0,
                 IndexType::IvfPq => 1000,
-                _ => 2000,
+                IndexType::IvfSq => 2000,
+                _ => 3000,
             };
         ds.append(
             stream_of(vec![batch(start..start + 600, &extra)]),
@@ -764,4 +780,63 @@ async fn four_bit_pq_reaches_recall_and_survives_reopen_and_optimize() {
         ds.create_index(&bad, &Progress::none()).await,
         Err(TableError::InvalidIndexParams { .. })
     ));
+}
+
+/// IVF_HNSW_SQ: few, large partitions (one below 131,072 rows) searched
+/// through their graphs; the graph parameters are recorded, `ef` widens
+/// the search (recall never drops as it grows), and graph parameters on
+/// another kind are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hnsw_partitions_search_through_their_graphs() {
+    let mut ds = dataset().await;
+    let graph = VectorIndexParams {
+        m: Some(12),
+        ef_construction: Some(80),
+        ..params(IndexType::IvfHnswSq, Metric::L2)
+    };
+    ds.create_index(&graph, &Progress::none()).await.unwrap();
+    let segment = &ds.index_segments()[0];
+    let details = segment.vector().unwrap();
+    assert_eq!(segment.kind_name(), "IVF_HNSW_SQ");
+    assert_eq!(
+        (details.num_partitions, details.hnsw_m, details.hnsw_ef_construction),
+        (1, 12, 80)
+    );
+    assert_eq!(segment.message.index_version, 3);
+    let queries = clustered(20, 91);
+    let mut recalls = Vec::new();
+    for ef in [10, 40, 200] {
+        let mut total = 0.0;
+        for q in queries.chunks_exact(DIM) {
+            let query = VectorQuery {
+                ef: Some(ef),
+                refine_factor: Some(1),
+                ..VectorQuery::new("emb", q.to_vec(), 10)
+            };
+            let indexed = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+            let exact = ds.nearest_exact(&query, None, false, Some(&["id"])).await.unwrap();
+            total += recall(&ids_of(&indexed), &ids_of(&exact));
+        }
+        recalls.push(total / 20.0);
+    }
+    assert!(recalls.windows(2).all(|w| w[0] <= w[1] + 0.02), "{recalls:?}");
+    assert!(recalls[2] >= 0.95, "{recalls:?}");
+    for bad in [
+        VectorIndexParams {
+            m: Some(8),
+            ..params(IndexType::IvfSq, Metric::L2)
+        },
+        VectorIndexParams {
+            m: Some(1),
+            ..params(IndexType::IvfHnswSq, Metric::L2)
+        },
+    ] {
+        assert!(
+            matches!(
+                ds.create_index(&bad, &Progress::none()).await,
+                Err(TableError::InvalidIndexParams { .. })
+            ),
+            "{bad:?}"
+        );
+    }
 }

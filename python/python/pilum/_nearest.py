@@ -5,7 +5,9 @@ A search goes through a vector index on the column when one exists (and
 index does not cover yet are always compared exactly (unless
 ``fast_search=True``). The index defaults (``nprobes``, ``refine_factor``)
 are calibrated on the data when the index is built, so an untuned search
-is accurate.
+is accurate. ``ef`` sets the graph search width of an IVF_HNSW_SQ index in
+each probed partition (default 100, or k × refine factor when more; other
+kinds compare every member of a probed partition and ignore it).
 """
 
 from __future__ import annotations
@@ -16,17 +18,16 @@ from typing import Any, List, Optional
 import numpy as np
 import pyarrow as pa
 
-#: Keys accepted and changing nothing: ``ef`` tunes HNSW graphs, and no index
-#: Pilum builds has one; ``maximum_nprobes`` bounds pylance's probe expansion,
-#: while Pilum probes past ``nprobes`` only as long as a filter or deletions
-#: leave fewer than k candidates.
-NEAREST_NOOPS = frozenset({"ef", "maximum_nprobes"})
+#: Keys accepted and changing nothing: ``maximum_nprobes`` bounds pylance's
+#: probe expansion, while Pilum probes past ``nprobes`` only as long as a
+#: filter or deletions leave fewer than k candidates.
+NEAREST_NOOPS = frozenset({"maximum_nprobes"})
 
 #: pylance keys that change results and that Pilum does not support yet.
 NEAREST_UNSUPPORTED = {"distance_range": "distance ranges"}
 
 #: Keys Pilum honours.
-NEAREST_KEYS = frozenset({"column", "q", "k", "metric", "nprobes", "minimum_nprobes", "refine_factor", "use_index"})
+NEAREST_KEYS = frozenset({"column", "q", "k", "metric", "nprobes", "minimum_nprobes", "refine_factor", "use_index", "ef"})
 
 #: pylance's default number of neighbors.
 DEFAULT_K = 10
@@ -61,6 +62,8 @@ class NearestQuery:
     nprobes: Optional[int]
     refine_factor: Optional[int]
     use_index: bool
+    #: Graph search width (IVF_HNSW_SQ).
+    ef: Optional[int] = None
     #: Number of query vectors when `q` was 2-d (results gain ``query_index``).
     batch: Optional[int] = None
 
@@ -133,6 +136,7 @@ def parse_nearest(nearest: Any, schema: pa.Schema) -> NearestQuery:
         nprobes=nprobes,
         refine_factor=_count(nearest, "refine_factor", 0),
         use_index=bool(use_index),
+        ef=_count(nearest, "ef", 1),
         batch=len(vector) if vector.ndim == 2 and not bag else None,
     )
 
@@ -163,6 +167,7 @@ def run_nearest(
         use_index=query.use_index,
         fast_search=bool(fast_search),
         batch=query.batch,
+        ef=query.ef,
     )
     table = pa.table(table)
     names = table.column_names

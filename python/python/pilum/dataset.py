@@ -202,9 +202,9 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         first). It uses a vector index on the column when one exists (defaults
         calibrated at build time) and compares rows no index covers exactly;
         ``fast_search=True`` searches indexed fragments only, ``use_index=False``
-        compares every row exactly. ``ef`` and ``maximum_nprobes`` are accepted
-        no-ops (no HNSW index; probing widens only while too few candidates
-        pass). `prefilter=True` applies `filter` before the search, else to its
+        compares every row exactly. ``ef`` is the graph search width of an
+        IVF_HNSW_SQ index; ``maximum_nprobes`` is an accepted no-op (probing
+        widens only while too few candidates pass). `prefilter=True` applies `filter` before the search, else to its
         k results. Full-text search (``full_text_query``) raises
         ``NotImplementedError``.
         """

@@ -26,10 +26,10 @@ from .errors import ColumnNotFoundError
 __all__ = ["IndexDescription", "IndexProgress", "IndexMethods", "VECTOR_INDEX_TYPES"]
 
 #: Index kinds Pilum builds.
-VECTOR_INDEX_TYPES = ("IVF_FLAT", "IVF_PQ", "IVF_SQ")
+VECTOR_INDEX_TYPES = ("IVF_FLAT", "IVF_PQ", "IVF_SQ", "IVF_HNSW_SQ")
 
 #: pylance kinds Pilum does not build yet.
-_PLANNED_TYPES = ("IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTREE", "BITMAP", "LABEL_LIST", "INVERTED", "FTS", "NGRAM", "ZONEMAP")
+_PLANNED_TYPES = ("IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTREE", "BITMAP", "LABEL_LIST", "INVERTED", "FTS", "NGRAM", "ZONEMAP")
 
 _METRICS = {"l2": "l2", "euclidean": "l2", "cosine": "cosine", "dot": "dot"}
 
@@ -63,8 +63,6 @@ CREATE_INDEX_UNSUPPORTED = {
     "streaming_sample_rate": ((None,), "streaming training"),
     "streaming_coreset_rate": ((None,), "streaming training"),
     "streaming_refine_passes": ((None,), "streaming training"),
-    "m": ((None,), "HNSW graphs"),
-    "ef_construction": ((None,), "HNSW graphs"),
 }
 
 
@@ -145,7 +143,11 @@ class IndexMethods:
     ) -> Any:
         """Builds a vector index on `column` and commits it; returns the dataset.
 
-        `index_type` is ``IVF_FLAT``, ``IVF_PQ`` or ``IVF_SQ``; `metric` ``L2`` (or
+        `index_type` is ``IVF_FLAT``, ``IVF_PQ``, ``IVF_SQ`` or ``IVF_HNSW_SQ``
+        (IVF_SQ partitions with a navigable graph over their codes; one
+        partition per 131,072 rows by default; ``m`` (20) and
+        ``ef_construction`` (150) shape the graph, ``nearest["ef"]`` its
+        search); `metric` ``L2`` (or
         ``euclidean``), ``cosine`` or ``dot``. The name defaults to
         ``{column}_idx``; an existing name raises ``IndexAlreadyExistsError``
         unless ``replace=True``. Defaults: `num_partitions` round(√rows) (1
@@ -188,10 +190,10 @@ class IndexMethods:
                 streaming_sample_rate=streaming_sample_rate,
                 streaming_coreset_rate=streaming_coreset_rate,
                 streaming_refine_passes=streaming_refine_passes,
-                m=kwargs.pop("m", None),
-                ef_construction=kwargs.pop("ef_construction", None),
             )
         )
+        hnsw_m = kwargs.pop("m", None)
+        ef_construction = kwargs.pop("ef_construction", None)
         num_bits = kwargs.pop("num_bits", 8)
         max_iters = kwargs.pop("max_iters", None)
         sample_rate = kwargs.pop("sample_rate", None)
@@ -245,6 +247,13 @@ class IndexMethods:
             raise ValueError(f"create_index: num_bits must be 4 or 8, got {num_bits!r}")
         if int(num_bits) != 8 and kind != "IVF_PQ":
             raise ValueError(f"create_index: num_bits={num_bits} applies to IVF_PQ, not {kind}")
+        for key, value, lowest in (("m", hnsw_m, 2), ("ef_construction", ef_construction, 1)):
+            if value is None:
+                continue
+            if kind != "IVF_HNSW_SQ":
+                raise NotImplementedError(f"create_index({key}=...): HNSW graph parameters apply to IVF_HNSW_SQ, not {kind}")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+                raise ValueError(f"create_index: {key} must be an integer >= {lowest}, got {value!r}")
         if kind != "IVF_PQ" and num_sub_vectors is not None:
             raise ValueError(f"create_index: num_sub_vectors applies to IVF_PQ, not {kind}")
         if target_partition_size is not None:
@@ -275,6 +284,8 @@ class IndexMethods:
             dimensions=None if dimensions is None else int(dimensions),
             memory_limit=None if memory_limit is None else int(memory_limit),
             num_bits=int(num_bits),
+            m=None if hnsw_m is None else int(hnsw_m),
+            ef_construction=None if ef_construction is None else int(ef_construction),
         )
         return self
 

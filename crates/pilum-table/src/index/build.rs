@@ -11,7 +11,7 @@ use crate::progress::Progress;
 use crate::proto::{self, Operation};
 use crate::search::VectorShape;
 use crate::transaction::{Change, Transaction};
-use pilum_index::{IvfIndex, KMeans, Metric, PqShape, Vectors};
+use pilum_index::{HnswParams, IvfIndex, KMeans, Metric, PqShape, Vectors};
 
 /// Vector index kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,10 @@ pub enum IndexType {
     /// Partitions holding 8-bit scalar-quantized vectors (one byte per
     /// dimension); candidates are re-ranked exactly.
     IvfSq,
+    /// IVF_SQ partitions with a navigable graph over their codes (HNSW), so
+    /// a probe compares the query with a few hundred members, not all;
+    /// fewer, larger partitions (about 131,072 rows each by default).
+    IvfHnswSq,
 }
 
 impl IndexType {
@@ -35,8 +39,11 @@ impl IndexType {
             "IVF_FLAT" => Ok(Self::IvfFlat),
             "IVF_PQ" => Ok(Self::IvfPq),
             "IVF_SQ" => Ok(Self::IvfSq),
+            "IVF_HNSW_SQ" => Ok(Self::IvfHnswSq),
             other => Err(TableError::InvalidIndexParams {
-                what: format!("unknown or unsupported index type {other:?} (supported: IVF_FLAT, IVF_PQ, IVF_SQ)"),
+                what: format!(
+                    "unknown or unsupported index type {other:?} (supported: IVF_FLAT, IVF_PQ, IVF_SQ, IVF_HNSW_SQ)"
+                ),
             }),
         }
     }
@@ -57,7 +64,8 @@ pub struct VectorIndexParams {
     pub metric: Metric,
     /// Replace an index of the same name instead of failing.
     pub replace: bool,
-    /// Partitions; default round(√rows), 1 below 4,096 rows, at most 65,536.
+    /// Partitions; default round(√rows), 1 below 4,096 rows, at most
+    /// 65,536; for IVF_HNSW_SQ one per 131,072 rows.
     pub num_partitions: Option<usize>,
     /// PQ sub-vectors; default dim/4 up to 256 dimensions, dim/8 above
     /// (at least 1), twice that for 4-bit codes (at most dim).
@@ -75,6 +83,11 @@ pub struct VectorIndexParams {
     /// embeddings), re-ranking candidates exactly on the whole vector;
     /// default all of them.
     pub dimensions: Option<usize>,
+    /// IVF_HNSW_SQ: neighbours per member on the graph's upper levels
+    /// (twice this on level 0); default 20.
+    pub m: Option<usize>,
+    /// IVF_HNSW_SQ: candidates considered while linking a member; default 150.
+    pub ef_construction: Option<usize>,
     /// Memory the build may use, in bytes; default 1 GiB. A column whose
     /// f32 values take at most a quarter of it is built in memory; a
     /// larger one, and any multivector column, streams (a training sample
@@ -96,6 +109,8 @@ impl VectorIndexParams {
             num_partitions: None,
             num_sub_vectors: None,
             num_bits: 8,
+            m: None,
+            ef_construction: None,
             max_iters: 25,
             sample_rate: 256,
             seed: 42,
@@ -148,6 +163,7 @@ impl Dataset {
         if !existing.is_empty() && !params.replace {
             return Err(TableError::IndexAlreadyExists { name });
         }
+        check_graph_params(params)?;
         let sub_vectors = sub_vectors_for(params, dim)?;
         // Hold the column when it fits the budget (one pass, calibrated on
         // every vector); stream it twice with a spill otherwise.
@@ -171,7 +187,9 @@ impl Dataset {
                 built.index.quantizer().map_or(8, |pq| pq.bits() as u32),
             ),
             IndexType::IvfSq => (proto::IndexKind::IvfSq, 8),
+            IndexType::IvfHnswSq => (proto::IndexKind::IvfHnswSq, 8),
         };
+        let hnsw = built.index.hnsw();
         let index = &built.index;
         let details = proto::VectorIndexDetails {
             metric: metric_code(params.metric) as i32,
@@ -190,6 +208,8 @@ impl Dataset {
                 0
             },
             multivector: column_shape.multivector,
+            hnsw_m: hnsw.map_or(0, |h| h.m as u32),
+            hnsw_ef_construction: hnsw.map_or(0, |h| h.ef_construction as u32),
         };
         let segment = self
             .finish_segment(
@@ -242,9 +262,16 @@ pub(crate) fn metric_code(metric: Metric) -> proto::VectorMetric {
     }
 }
 
-/// round(√rows) partitions, 1 below 4,096 rows, at most 65,536.
-pub(crate) fn default_partitions(rows: usize) -> usize {
-    if rows < 4096 {
+/// Rows per partition of IVF_HNSW_SQ by default: its graphs make large
+/// partitions cheap to search, and fewer partitions cost fewer probes.
+const HNSW_PARTITION_ROWS: usize = 131_072;
+
+/// round(√rows) partitions, 1 below 4,096 rows, at most 65,536; for
+/// IVF_HNSW_SQ one per 131,072 rows (at least 1).
+pub(crate) fn default_partitions(kind: IndexType, rows: usize) -> usize {
+    if kind == IndexType::IvfHnswSq {
+        rows.div_ceil(HNSW_PARTITION_ROWS).max(1)
+    } else if rows < 4096 {
         1
     } else {
         ((rows as f64).sqrt().round() as usize).clamp(1, 65_536)
@@ -259,7 +286,7 @@ fn default_sub_vectors(dim: usize) -> usize {
 /// The PQ width of a build (None for the kinds without sub-vectors).
 fn sub_vectors_for(params: &VectorIndexParams, dim: usize) -> Result<Option<PqShape>> {
     match params.index_type {
-        IndexType::IvfFlat | IndexType::IvfSq => {
+        IndexType::IvfFlat | IndexType::IvfSq | IndexType::IvfHnswSq => {
             if params.num_sub_vectors.is_some() {
                 return Err(TableError::InvalidIndexParams {
                     what: "num_sub_vectors applies to IVF_PQ only".into(),
@@ -307,7 +334,9 @@ pub(crate) fn check_partitions(
             what: format!("column {:?} has no vector to index", params.column),
         });
     }
-    let partitions = params.num_partitions.unwrap_or_else(|| default_partitions(vectors));
+    let partitions = params
+        .num_partitions
+        .unwrap_or_else(|| default_partitions(params.index_type, vectors));
     if partitions == 0 || partitions > vectors {
         return Err(TableError::InvalidIndexParams {
             what: format!("num_partitions must be in 1..={vectors} (the vectors to index), got {partitions}"),
@@ -348,7 +377,30 @@ pub(crate) fn train_index(
     kmeans.max_points_per_centroid = params.sample_rate;
     match params.index_type {
         IndexType::IvfSq => IvfIndex::train_sq(training, params.metric, partitions, &kmeans),
+        IndexType::IvfHnswSq => {
+            IvfIndex::train_hnsw_sq(training, params.metric, partitions, hnsw_params(params), &kmeans)
+        }
         _ => IvfIndex::train(training, params.metric, partitions, sub_vectors, &kmeans),
     }
     .map_err(TableError::index)
+}
+
+/// The graph parameters of an IVF_HNSW_SQ build.
+pub(crate) fn hnsw_params(params: &VectorIndexParams) -> HnswParams {
+    let defaults = HnswParams::default();
+    HnswParams {
+        m: params.m.unwrap_or(defaults.m),
+        ef_construction: params.ef_construction.unwrap_or(defaults.ef_construction),
+        seed: params.seed,
+    }
+}
+
+/// Rejects graph parameters on kinds without a graph.
+fn check_graph_params(params: &VectorIndexParams) -> Result<()> {
+    if params.index_type != IndexType::IvfHnswSq && (params.m.is_some() || params.ef_construction.is_some()) {
+        return Err(TableError::InvalidIndexParams {
+            what: "m and ef_construction apply to IVF_HNSW_SQ only".into(),
+        });
+    }
+    Ok(())
 }

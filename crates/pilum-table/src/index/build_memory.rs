@@ -57,7 +57,7 @@ impl Dataset {
         progress.report("training", 1, 1);
         progress.report("writing", 0, 1);
         let uuid = crate::paths::random_id();
-        let storage = write_storage(&self.location, &uuid, &index, &grouped).await?;
+        let storage = write_storage(&self.location, &uuid, &index, grouped).await?;
         progress.report("writing", 1, 1);
         Ok(BuiltFiles {
             uuid,

@@ -172,19 +172,33 @@ impl Dataset {
         let uuid = crate::paths::random_id();
         let mut writer = StorageWriter::create(&self.location, &uuid, &index).await?;
         progress.report("writing", 0, partitions as u64);
-        for p in 0..partitions {
+        // A few partitions at a time: one per core when each needs a graph
+        // (IVF_HNSW_SQ), else one.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let step = if index.hnsw().is_some() { threads } else { 1 };
+        for first in (0..partitions).step_by(step) {
             let (index, spill) = (index.clone(), spill.clone());
-            let (part, observed) = blocking("index writing task", move || -> Result<_> {
-                let part = spill.partition(p)?;
-                calibration
-                    .observe_partition(&index, p as u32, &part)
+            let last = (first + step).min(partitions);
+            let (parts, observed) = blocking("index writing task", move || -> Result<_> {
+                let mut parts = Vec::with_capacity(last - first);
+                for p in first..last {
+                    let part = spill.partition(p)?;
+                    calibration
+                        .observe_partition(&index, p as u32, &part)
+                        .map_err(TableError::index)?;
+                    parts.push(part);
+                }
+                let parts = index
+                    .finish_partitions(first as u32, parts, threads)
                     .map_err(TableError::index)?;
-                Ok((part, calibration))
+                Ok((parts, calibration))
             })
             .await?;
             calibration = observed;
-            writer.push(&part).await?;
-            progress.report("writing", p as u64 + 1, partitions as u64);
+            for part in &parts {
+                writer.push(part).await?;
+            }
+            progress.report("writing", last as u64, partitions as u64);
         }
         let storage = writer.finish().await?;
         let index = Arc::unwrap_or_clone(index);
@@ -203,7 +217,9 @@ impl Dataset {
 /// build would train on, but at most a quarter of the memory limit — and
 /// at least 65,536 vectors (PQ codebooks need them) or 40 per partition.
 fn sample_capacity(params: &VectorIndexParams, vectors: usize, dim: usize) -> usize {
-    let partitions = params.num_partitions.unwrap_or_else(|| default_partitions(vectors));
+    let partitions = params
+        .num_partitions
+        .unwrap_or_else(|| default_partitions(params.index_type, vectors));
     let affordable = params.memory_limit / 4 / (dim * 4).max(1);
     training_size(partitions, params.sample_rate, usize::MAX).min(affordable.max(65_536).max(40 * partitions))
 }

@@ -10,11 +10,11 @@
 //! `read.rs` opens and checks them.
 
 use super::INDICES_DIR;
-use crate::error::Result;
+use crate::error::{Result, TableError};
 use crate::location::DatasetLocation;
 use crate::proto;
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, UInt8Builder};
-use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow_array::{ArrayRef, Float32Array, ListArray, RecordBatch, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use pilum_file::{FileWriter, WriterOptions};
 use pilum_index::{IvfIndex, Partition, Payload};
@@ -69,6 +69,18 @@ pub(crate) fn partition_crc(partition: &Partition) -> u32 {
             }
         }
         Payload::Codes(codes) => hasher.update(codes),
+        // Then each member's links: their count and values (u32 LE).
+        Payload::Graph(graph) => {
+            hasher.update(&graph.codes);
+            let (starts, links) = (graph.graph.starts(), graph.graph.links());
+            for w in starts.windows(2) {
+                let member = &links[w[0] as usize..w[1] as usize];
+                hasher.update(&(member.len() as u32).to_le_bytes());
+                for v in member {
+                    hasher.update(&v.to_le_bytes());
+                }
+            }
+        }
         // Interleaved 4-bit codes are checked as stored: row-major.
         Payload::FastScan(packed) => {
             for i in 0..packed.len() {
@@ -187,10 +199,23 @@ pub(crate) async fn write_storage(
     location: &DatasetLocation,
     uuid: &str,
     index: &IvfIndex,
-    partitions: &[Partition],
+    partitions: Vec<Partition>,
 ) -> Result<(proto::IndexFile, Vec<Extent>)> {
     let mut writer = StorageWriter::create(location, uuid, index).await?;
-    for partition in partitions {
+    // IVF_HNSW_SQ partitions get their graphs first, on every core.
+    let partitions = if index.hnsw().is_some() {
+        let index = index.clone();
+        crate::scan_tasks::blocking("index graph build", move || {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            index
+                .finish_partitions(0, partitions, threads)
+                .map_err(TableError::index)
+        })
+        .await?
+    } else {
+        partitions
+    };
+    for partition in &partitions {
         writer.push(partition).await?;
     }
     writer.finish().await
@@ -217,10 +242,11 @@ impl StorageWriter {
                 index.ivf().dim(),
             ),
         };
-        let schema = schema_with_role(
-            vec![Field::new("_rowid", DataType::UInt64, false), payload_field],
-            "storage",
-        );
+        let mut fields = vec![Field::new("_rowid", DataType::UInt64, false), payload_field];
+        if index.hnsw().is_some() {
+            fields.push(links_field());
+        }
+        let schema = schema_with_role(fields, "storage");
         let relative = path(uuid, "storage");
         let writer = FileWriter::try_new(
             location.store.clone(),
@@ -252,7 +278,7 @@ impl StorageWriter {
             return Ok(());
         }
         let payload: ArrayRef = match &partition.payload {
-            Payload::Codes(_) | Payload::FastScan(_) => {
+            Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_) => {
                 let codes = partition.payload.code_rows(width).unwrap_or_default();
                 let mut b = FixedSizeListBuilder::new(UInt8Builder::new(), width as i32)
                     .with_field(Arc::new(Field::new("item", DataType::UInt8, false)));
@@ -273,8 +299,25 @@ impl StorageWriter {
             }
         };
         let ids: ArrayRef = Arc::new(UInt64Array::from(partition.ids.clone()));
+        let mut columns = vec![ids, payload];
+        if self.schema.fields().len() == 3 {
+            let Payload::Graph(graph) = &partition.payload else {
+                return Err(TableError::Internal {
+                    what: "an IVF_HNSW_SQ partition reached the writer without its graph".into(),
+                });
+            };
+            let starts: Vec<i32> = graph.graph.starts().iter().map(|&s| s as i32).collect();
+            let offsets = arrow_buffer::OffsetBuffer::new(starts.into());
+            let values: ArrayRef = Arc::new(UInt32Array::from(graph.graph.links().to_vec()));
+            columns.push(Arc::new(ListArray::try_new(
+                Arc::new(Field::new("item", DataType::UInt32, false)),
+                offsets,
+                values,
+                None,
+            )?));
+        }
         self.writer
-            .write(&RecordBatch::try_new(self.schema.clone(), vec![ids, payload])?)
+            .write(&RecordBatch::try_new(self.schema.clone(), columns)?)
             .await?;
         Ok(())
     }
@@ -289,6 +332,16 @@ impl StorageWriter {
         };
         Ok((file, self.extents))
     }
+}
+
+/// The storage column of a graph's links (IVF_HNSW_SQ): per member, for
+/// each level, the neighbour count then the neighbours' positions.
+fn links_field() -> Field {
+    Field::new(
+        "links",
+        DataType::List(Arc::new(Field::new("item", DataType::UInt32, false))),
+        false,
+    )
 }
 
 /// The storage column holding codes, for quantized kinds.

@@ -46,7 +46,7 @@ impl LoadedSegment {
         let ivf_file = segment.file("ivf").ok_or_else(|| missing("ivf"))?;
         let storage_file = segment.file("storage").ok_or_else(|| missing("storage"))?;
         let quantizer_file = match segment.message.kind() {
-            proto::IndexKind::IvfPq | proto::IndexKind::IvfSq => {
+            proto::IndexKind::IvfPq | proto::IndexKind::IvfSq | proto::IndexKind::IvfHnswSq => {
                 Some(segment.file("quantizer").ok_or_else(|| missing("quantizer"))?)
             }
             _ => None,
@@ -54,7 +54,11 @@ impl LoadedSegment {
         let storage = read::open(location, storage_file).await?;
         let (index, extents) =
             read::read_model(location, ivf_file, quantizer_file, details, metric, storage.num_rows()).await?;
-        if (segment.message.kind() == proto::IndexKind::IvfSq) != index.scalar_quantizer().is_some() {
+        let kind = segment.message.kind();
+        let scalar = matches!(kind, proto::IndexKind::IvfSq | proto::IndexKind::IvfHnswSq);
+        if scalar != index.scalar_quantizer().is_some()
+            || (kind == proto::IndexKind::IvfHnswSq) != index.hnsw().is_some()
+        {
             return Err(TableError::corrupt(
                 &ivf_file.path,
                 "the quantizer file does not match the index kind",

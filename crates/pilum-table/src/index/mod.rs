@@ -116,7 +116,7 @@ impl IndexSegment {
     pub fn is_readable(&self) -> bool {
         matches!(
             self.message.kind(),
-            proto::IndexKind::IvfFlat | proto::IndexKind::IvfPq | proto::IndexKind::IvfSq
+            proto::IndexKind::IvfFlat | proto::IndexKind::IvfPq | proto::IndexKind::IvfSq | proto::IndexKind::IvfHnswSq
         ) && self.message.index_version <= VECTOR_INDEX_VERSION
             && self.vector().is_some()
     }
@@ -127,6 +127,7 @@ impl IndexSegment {
             proto::IndexKind::IvfFlat => "IVF_FLAT",
             proto::IndexKind::IvfPq => "IVF_PQ",
             proto::IndexKind::IvfSq => "IVF_SQ",
+            proto::IndexKind::IvfHnswSq => "IVF_HNSW_SQ",
             proto::IndexKind::Unspecified => "UNKNOWN",
         }
     }

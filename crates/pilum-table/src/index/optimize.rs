@@ -93,6 +93,7 @@ impl Dataset {
         let index_type = match segment.message.kind() {
             proto::IndexKind::IvfPq => IndexType::IvfPq,
             proto::IndexKind::IvfSq => IndexType::IvfSq,
+            proto::IndexKind::IvfHnswSq => IndexType::IvfHnswSq,
             _ => IndexType::IvfFlat,
         };
         Ok(VectorIndexParams {
@@ -102,6 +103,8 @@ impl Dataset {
             num_partitions: Some(details.num_partitions as usize),
             num_sub_vectors: (index_type == IndexType::IvfPq).then_some(details.num_sub_vectors as usize),
             num_bits: if details.num_bits == 4 { 4 } else { 8 },
+            m: (details.hnsw_m != 0).then_some(details.hnsw_m as usize),
+            ef_construction: (details.hnsw_ef_construction != 0).then_some(details.hnsw_ef_construction as usize),
             seed: details.seed,
             dimensions: (details.column_dimension != 0).then_some(details.dimension as usize),
             ..VectorIndexParams::new(column, index_type)
@@ -205,7 +208,7 @@ impl Dataset {
         let segment = self
             .write_segment(
                 &model.index,
-                &merged,
+                merged,
                 NewSegment {
                     name: name.to_string(),
                     field_id: newest.field_id().unwrap_or_default(),

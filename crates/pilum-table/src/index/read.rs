@@ -11,7 +11,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, FixedSizeListArray, RecordBatch};
 use pilum_file::FileReader;
-use pilum_index::{IvfIndex, IvfModel, Metric, Partition, Payload, PqShape, ProductQuantizer, ScalarQuantizer};
+use pilum_index::{
+    GraphCodes, HnswGraph, HnswParams, IvfIndex, IvfModel, Metric, Partition, Payload, PqShape, ProductQuantizer,
+    ScalarQuantizer,
+};
 
 /// Opens an index file listed by a segment (one request when its size is known).
 pub(crate) async fn open(location: &DatasetLocation, file: &proto::IndexFile) -> Result<FileReader> {
@@ -106,7 +109,17 @@ pub(crate) async fn read_model(
         };
         let sq = ScalarQuantizer::from_ranges(range("lo")?, range("hi")?)
             .map_err(|e| TableError::corrupt(&file.path, e.to_string()))?;
-        let index = IvfIndex::from_parts_sq(ivf, sq).map_err(|e| TableError::corrupt(&file.path, e.to_string()))?;
+        let index = if details.hnsw_m != 0 {
+            let graph = HnswParams {
+                m: details.hnsw_m as usize,
+                ef_construction: details.hnsw_ef_construction as usize,
+                seed: details.seed,
+            };
+            IvfIndex::from_parts_hnsw_sq(ivf, sq, graph)
+        } else {
+            IvfIndex::from_parts_sq(ivf, sq)
+        }
+        .map_err(|e| TableError::corrupt(&file.path, e.to_string()))?;
         check_model(&index, details, ivf_file, Some(file))?;
         return Ok((index, extents));
     }
@@ -211,6 +224,10 @@ fn decode_partition(
         None => Partition {
             ids: Vec::new(),
             payload: match index.code_width() {
+                Some(_) if index.hnsw().is_some() => Payload::Graph(GraphCodes {
+                    codes: Vec::new(),
+                    graph: HnswGraph::from_links(vec![0], Vec::new()).map_err(|e| corrupt(e.to_string()))?,
+                }),
                 Some(_) => Payload::Codes(Vec::new()),
                 None => Payload::Vectors(Vec::new()),
             },
@@ -229,7 +246,33 @@ fn decode_partition(
                         .and_then(|c| c.as_fixed_size_list_opt())
                         .and_then(flat_values::<UInt8Type>)
                         .ok_or_else(|| corrupt(format!("no u8 {name} column")))?;
-                    Payload::Codes(codes.to_vec())
+                    match index.hnsw() {
+                        None => Payload::Codes(codes.to_vec()),
+                        Some(_) => {
+                            let links = batch
+                                .column_by_name("links")
+                                .and_then(|c| c.as_list_opt::<i32>())
+                                .filter(|l| l.null_count() == 0)
+                                .ok_or_else(|| corrupt("no links column".into()))?;
+                            let values = links
+                                .values()
+                                .as_primitive_opt::<UInt32Type>()
+                                .ok_or_else(|| corrupt("links are not u32".into()))?;
+                            let base = links.value_offsets()[0];
+                            let starts: Vec<u32> = links.value_offsets().iter().map(|&o| (o - base) as u32).collect();
+                            let end = links.value_offsets()[links.len()];
+                            let flat = values
+                                .values()
+                                .get(base as usize..end as usize)
+                                .ok_or_else(|| corrupt("links run past their values".into()))?
+                                .to_vec();
+                            let graph = HnswGraph::from_links(starts, flat).map_err(|e| corrupt(e.to_string()))?;
+                            Payload::Graph(GraphCodes {
+                                codes: codes.to_vec(),
+                                graph,
+                            })
+                        }
+                    }
                 }
                 None => {
                     let vectors = batch

@@ -143,7 +143,7 @@ impl Dataset {
     pub(crate) async fn write_segment(
         &self,
         index: &IvfIndex,
-        partitions: &[Partition],
+        partitions: Vec<Partition>,
         new: NewSegment,
     ) -> Result<IndexSegment> {
         let uuid = crate::paths::random_id();
@@ -186,10 +186,10 @@ impl Dataset {
 }
 
 /// The oldest index format version that can describe `details`: 3 for
-/// 4-bit PQ codes, 2 for prefix or multivector indices, else 1 (so older
+/// 4-bit PQ codes or a graph (IVF_HNSW_SQ), 2 for prefix or multivector indices, else 1 (so older
 /// readers keep reading what they can).
 fn index_version(details: &proto::VectorIndexDetails) -> u32 {
-    if details.num_bits == 4 {
+    if details.num_bits == 4 || details.hnsw_m != 0 {
         3
     } else if details.column_dimension != 0 || details.multivector {
         2

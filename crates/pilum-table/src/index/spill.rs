@@ -57,7 +57,7 @@ impl Spill {
                     let code = codes.get(i * self.width..(i + 1) * self.width).ok_or_else(short)?;
                     buffer.1.extend_from_slice(code);
                 }
-                Payload::FastScan(_) => {
+                Payload::FastScan(_) | Payload::Graph(_) => {
                     return Err(TableError::Internal {
                         what: "a build spills row-major codes, not interleaved ones".into(),
                     });

@@ -23,9 +23,15 @@ pub(crate) struct AnnParams<'a> {
     pub want: usize,
     /// Partitions to probe (more when too few candidates were found).
     pub nprobes: Option<usize>,
+    /// Graph search width (IVF_HNSW_SQ); `None`: [`DEFAULT_EF`].
+    pub ef: Option<usize>,
     /// Row ids a pre-filter allows, if any.
     pub allow: Option<&'a RoaringTreemap>,
 }
+
+/// The graph search width of IVF_HNSW_SQ queries that give none (raised
+/// to the candidates wanted).
+pub(crate) const DEFAULT_EF: usize = 100;
 
 impl Dataset {
     /// Candidates from one segment for one query vector (of the column's
@@ -48,7 +54,8 @@ impl Dataset {
         let probed = vector.get(..segment.index_dim()).ok_or_else(|| TableError::Internal {
             what: format!("index {:?} covers more values than the query has", segment.name()),
         })?;
-        let probe = loaded.index.probe(probed, partitions).map_err(TableError::index)?;
+        let mut probe = loaded.index.probe(probed, partitions).map_err(TableError::index)?;
+        probe.ef = params.ef.unwrap_or(DEFAULT_EF);
         let mut top = TopK::new(params.want);
         let mut accept = |id: u64| valid.contains(id) && params.allow.is_none_or(|a| a.contains(id));
         for (probed, &(number, _)) in probe.ranked.iter().enumerate() {

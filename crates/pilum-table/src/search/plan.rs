@@ -59,6 +59,10 @@ pub struct VectorQuery {
     pub use_index: bool,
     /// Search only the fragments an index covers (pylance's `fast_search`).
     pub index_only: bool,
+    /// IVF_HNSW_SQ: the graph search's width in each probed partition;
+    /// `None`: 100, or the candidates wanted (k × refine factor) when
+    /// more. Other kinds ignore it (they compare every member).
+    pub ef: Option<usize>,
 }
 
 impl VectorQuery {
@@ -73,6 +77,7 @@ impl VectorQuery {
             refine_factor: None,
             use_index: true,
             index_only: false,
+            ef: None,
         }
     }
 
@@ -148,6 +153,7 @@ impl Dataset {
                 .saturating_mul(refine.max(1))
                 .saturating_mul(if shape.multivector { MULTIVECTOR_OVERFETCH } else { 1 }),
             nprobes: query.nprobes,
+            ef: query.ef,
             allow: allow.as_ref(),
         };
         let found = match &allow {

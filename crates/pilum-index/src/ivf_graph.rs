@@ -1,0 +1,165 @@
+//! IVF_HNSW_SQ: an IVF model whose partitions keep 8-bit scalar codes and
+//! a navigable graph over them, so a probe compares the query with the
+//! members its graph walk reaches instead of every member.
+
+use crate::error::{IndexError, Result};
+use crate::hnsw::{HnswGraph, HnswParams};
+use crate::ivf_index::IvfIndex;
+use crate::kmeans::KMeans;
+use crate::metric::Metric;
+use crate::partition::{GraphCodes, Partition, Payload};
+use crate::sq::ScalarQuantizer;
+use crate::vectors::Vectors;
+
+impl IvfIndex {
+    /// Trains `partitions` centroids and an 8-bit scalar quantizer, whose
+    /// partitions get graphs built with `hnsw` (see [`Self::finish_partition`]).
+    pub fn train_hnsw_sq(
+        sample: Vectors<'_>,
+        metric: Metric,
+        partitions: usize,
+        hnsw: HnswParams,
+        params: &KMeans,
+    ) -> Result<Self> {
+        check(hnsw)?;
+        let mut index = Self::train_sq(sample, metric, partitions, params)?;
+        index.hnsw = Some(hnsw);
+        Ok(index)
+    }
+
+    /// An IVF_HNSW_SQ model from stored parts (shapes are checked).
+    pub fn from_parts_hnsw_sq(ivf: crate::ivf::IvfModel, sq: ScalarQuantizer, hnsw: HnswParams) -> Result<Self> {
+        check(hnsw).map_err(|e| IndexError::Corrupt { what: e.to_string() })?;
+        let mut index = Self::from_parts_sq(ivf, sq)?;
+        index.hnsw = Some(hnsw);
+        Ok(index)
+    }
+
+    /// The graph parameters (IVF_HNSW_SQ only).
+    pub fn hnsw(&self) -> Option<HnswParams> {
+        self.hnsw
+    }
+
+    /// A partition as it is stored: for IVF_HNSW_SQ, its codes with the
+    /// graph over them (built here, seeded by the partition's number, so
+    /// builds are deterministic); other kinds unchanged.
+    pub fn finish_partition(&self, number: u32, partition: Partition) -> Result<Partition> {
+        let (Some(hnsw), Some(sq), Payload::Codes(codes)) = (self.hnsw, self.scalar_quantizer(), &partition.payload)
+        else {
+            return Ok(partition);
+        };
+        let dim = sq.dim();
+        let pairs = sq.code_metric(self.ivf().metric());
+        let code = |i: u32| &codes[i as usize * dim..(i as usize + 1) * dim];
+        let params = HnswParams {
+            seed: hnsw.seed.wrapping_add(number as u64),
+            ..hnsw
+        };
+        let graph = HnswGraph::build(partition.len(), params, &|a, b| pairs.distance(code(a), code(b)))?;
+        let Payload::Codes(codes) = partition.payload else {
+            return Ok(partition);
+        };
+        Ok(Partition {
+            ids: partition.ids,
+            payload: Payload::Graph(GraphCodes { codes, graph }),
+        })
+    }
+
+    /// [`Self::finish_partition`] for many partitions (numbered from
+    /// `first`) on `threads` threads.
+    pub fn finish_partitions(&self, first: u32, partitions: Vec<Partition>, threads: usize) -> Result<Vec<Partition>> {
+        if self.hnsw.is_none() {
+            return Ok(partitions);
+        }
+        let threads = threads.clamp(1, partitions.len().max(1));
+        let mut slots: Vec<Option<Result<Partition>>> = partitions.into_iter().map(|p| Some(Ok(p))).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let cells: Vec<std::sync::Mutex<&mut Option<Result<Partition>>>> =
+            slots.iter_mut().map(std::sync::Mutex::new).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(cell) = cells.get(i) else { break };
+                        let mut slot = cell.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some(Ok(part)) = slot.take() {
+                            **slot = Some(self.finish_partition(first + i as u32, part));
+                        }
+                    }
+                });
+            }
+        });
+        drop(cells);
+        slots
+            .into_iter()
+            .map(|s| s.unwrap_or_else(|| Err(IndexError::params("a graph build thread panicked"))))
+            .collect()
+    }
+}
+
+fn check(hnsw: HnswParams) -> Result<()> {
+    if hnsw.m < 2 || hnsw.m > 256 || hnsw.ef_construction == 0 {
+        return Err(IndexError::params(format!(
+            "IVF_HNSW_SQ needs m in 2..=256 and ef_construction ≥ 1, got m={} ef_construction={}",
+            hnsw.m, hnsw.ef_construction
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::exact::exact_search;
+    use crate::kmeans::tests::blobs;
+    use crate::partition::group_by_partition;
+    use crate::topk::TopK;
+
+    #[test]
+    fn graph_partitions_reach_the_recall_of_a_full_scan() {
+        let centers: Vec<Vec<f32>> = (0..10)
+            .map(|c| (0..12).map(|d| (((c * 5 + d * 7) % 13) as f32 - 6.0) / 3.0).collect())
+            .collect();
+        let data = blobs(&centers, 300, 0.7, 8);
+        let view = Vectors::new(&data, 12).unwrap();
+        for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
+            let index = IvfIndex::train_hnsw_sq(view, metric, 4, HnswParams::default(), &KMeans::new(4)).unwrap();
+            let (assignment, payload) = index.encode(view, 2).unwrap();
+            let ids: Vec<u64> = (0..view.len() as u64).collect();
+            let parts = group_by_partition(4, &ids, &assignment, &payload, index.payload_width()).unwrap();
+            let graphs = index.finish_partitions(0, parts.clone(), 2).unwrap();
+            assert_eq!(
+                graphs[1],
+                index.finish_partition(1, parts[1].clone()).unwrap(),
+                "deterministic"
+            );
+            let (mut hits, mut total) = (0, 0);
+            for q in (0..view.len()).step_by(97) {
+                let query: Vec<f32> = view.get(q).iter().map(|x| x + 0.03).collect();
+                let probe = index.probe(&query, 4).unwrap();
+                let mut top = TopK::new(10);
+                for &(p, _) in &probe.ranked {
+                    let part = &graphs[p as usize];
+                    assert!(matches!(part.payload, Payload::Graph(_)));
+                    index.validate(part).unwrap();
+                    index
+                        .search_partition(&probe, p, part, &mut top, &mut |_| true)
+                        .unwrap();
+                }
+                let got: Vec<u64> = top.into_sorted().iter().map(|n| n.id).collect();
+                let truth = exact_search(&query, view, None, metric, 10).unwrap();
+                hits += truth.iter().filter(|n| got.contains(&n.id)).count();
+                total += 10;
+            }
+            let recall = hits as f32 / total as f32;
+            assert!(recall >= 0.9, "{metric}: recall@10 {recall}");
+        }
+        let bad = HnswParams {
+            m: 1,
+            ..HnswParams::default()
+        };
+        assert!(IvfIndex::train_hnsw_sq(view, Metric::L2, 4, bad, &KMeans::new(4)).is_err());
+    }
+}
