@@ -1,6 +1,6 @@
 """Approximate vector search, side by side on the same data: Pilum
-(IVF_PQ with 8-bit and 4-bit codes, and IVF_SQ, through the dataset API), pylance 14.0.2 (IVF_PQ through its dataset
-API) and FAISS (IVF-PQ with exact re-ranking, and IVF-PQ fast-scan with
+(IVF_PQ with 8-bit and 4-bit codes, IVF_SQ and IVF_HNSW_SQ, through the dataset API), pylance 14.0.2 (IVF_PQ, and
+IVF_HNSW_SQ with the same partitions, through its dataset API) and FAISS (IVF-PQ with exact re-ranking, and IVF-PQ fast-scan with
 exact re-ranking, vectors in memory).
 
 Data: a Gaussian mixture (fixed seed), queries drawn from the same mixture
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=0.5)
     parser.add_argument("--partitions", type=int, default=0, help="default: round(sqrt(rows))")
     parser.add_argument("--sub-vectors", type=int, default=0, help="default: dim / 4")
-    parser.add_argument("--engines", default="pilum,pilum-sq,pilum-pq4,lance,faiss")
+    parser.add_argument("--engines", default="pilum,pilum-sq,pilum-pq4,pilum-hnsw,lance,lance-hnsw,faiss")
     parser.add_argument("--data", choices=["mixture", "text"], default="mixture",
                         help="text: embeddings of local documentation (--rows and --centres ignored)")
     parser.add_argument("--text-mb", type=float, default=60.0, help="text collected for --data text")
@@ -224,6 +224,43 @@ def main() -> None:
             for nprobes in (8, 16, 32):
                 for refine in (1, 2, 4, 8):
                     point("pilum IVF_PQ4", f"nprobes={nprobes} refine={refine}", pq4_search({"nprobes": nprobes, "refine_factor": refine}))
+        if "pilum-hnsw" in engines:
+            import pilum
+
+            hds = pilum.write_dataset(table, f"{work}/hnsw")
+            start = time.perf_counter()
+            hds.create_index("emb", "IVF_HNSW_SQ")
+            builds["pilum IVF_HNSW_SQ"] = time.perf_counter() - start
+            hstats = hds.index_statistics("emb_idx")
+            print(f"pilum IVF_HNSW_SQ build {builds['pilum IVF_HNSW_SQ']:.1f} s, {hstats['num_partitions']} partitions, defaults nprobes {hstats['default_nprobes']} refine {hstats['default_refine_factor']}", flush=True)
+
+            def hnsw_search(extra: dict):
+                def run(q):
+                    return hds.to_table(nearest={"column": "emb", "q": q, "k": k, **extra}, columns=["id"]).column(0).to_pylist()
+                return run
+
+            point("pilum IVF_HNSW_SQ", "defaults", hnsw_search({}))
+            for ef in (16, 32, 64, 128):
+                for refine in (1, 2):
+                    point("pilum IVF_HNSW_SQ", f"ef={ef} refine={refine}", hnsw_search({"ef": ef, "refine_factor": refine}))
+        if "lance-hnsw" in engines:
+            import lance
+
+            lhds = lance.write_dataset(table, f"{work}/lhnsw")
+            start = time.perf_counter()
+            lhds.create_index("emb", "IVF_HNSW_SQ", num_partitions=max(1, args.rows // 131072))
+            builds["lance IVF_HNSW_SQ"] = time.perf_counter() - start
+            print(f"lance IVF_HNSW_SQ build {builds['lance IVF_HNSW_SQ']:.1f} s", flush=True)
+
+            def lance_hnsw_search(extra: dict):
+                def run(q):
+                    return lhds.to_table(nearest={"column": "emb", "q": q, "k": k, **extra}, columns=["id"]).column("id").to_pylist()
+                return run
+
+            point("lance IVF_HNSW_SQ", "defaults", lance_hnsw_search({}))
+            for ef in (16, 32, 64, 128):
+                for refine in (1, 2):
+                    point("lance IVF_HNSW_SQ", f"ef={ef} refine={refine} nprobes=2", lance_hnsw_search({"ef": ef, "refine_factor": refine, "nprobes": 2}))
         if "lance" in engines:
             import lance
 
