@@ -240,7 +240,7 @@ def main() -> None:
                 return run
 
             point("pilum IVF_HNSW_SQ", "defaults", hnsw_search({}))
-            for ef in (16, 32, 64, 128):
+            for ef in (20, 32, 64, 128):
                 for refine in (1, 2):
                     point("pilum IVF_HNSW_SQ", f"ef={ef} refine={refine}", hnsw_search({"ef": ef, "refine_factor": refine}))
         if "lance-hnsw" in engines:
@@ -258,7 +258,7 @@ def main() -> None:
                 return run
 
             point("lance IVF_HNSW_SQ", "defaults", lance_hnsw_search({}))
-            for ef in (16, 32, 64, 128):
+            for ef in (20, 32, 64, 128):
                 for refine in (1, 2):
                     point("lance IVF_HNSW_SQ", f"ef={ef} refine={refine} nprobes=2", lance_hnsw_search({"ef": ef, "refine_factor": refine, "nprobes": 2}))
         if "lance" in engines:

@@ -170,7 +170,7 @@ impl HnswGraph {
                     seen.reset(),
                 );
                 let cap = if layer == 0 { 2 * params.m } else { params.m };
-                let chosen = select_neighbours(&found, cap, distance);
+                let chosen = select_neighbours(&found, cap, distance, true);
                 for &Scored(_, other) in &chosen {
                     let theirs = &mut adjacency[other as usize][layer];
                     theirs.push(new);
@@ -180,7 +180,7 @@ impl HnswGraph {
                             s.sort_unstable();
                             s
                         };
-                        *theirs = select_neighbours(&scored, cap, distance)
+                        *theirs = select_neighbours(&scored, cap, distance, false)
                             .into_iter()
                             .map(|s| s.1)
                             .collect();
@@ -375,8 +375,15 @@ fn search_layer(
 
 /// Up to `cap` of `candidates` (nearest first) that are nearer to the new
 /// member than to any neighbour already chosen (the heuristic that keeps
-/// links spread over directions), topped up with the nearest others.
-fn select_neighbours(candidates: &[Scored], cap: usize, distance: &dyn Fn(u32, u32) -> f32) -> Vec<Scored> {
+/// links spread over directions), topped up with the nearest others when
+/// `top_up` (a new member's own links; a full list being pruned is not
+/// topped up, or it would stay full and be pruned again on every link).
+fn select_neighbours(
+    candidates: &[Scored],
+    cap: usize,
+    distance: &dyn Fn(u32, u32) -> f32,
+    top_up: bool,
+) -> Vec<Scored> {
     let mut chosen: Vec<Scored> = Vec::with_capacity(cap);
     let mut skipped = Vec::new();
     for &c in candidates {
@@ -390,7 +397,7 @@ fn select_neighbours(candidates: &[Scored], cap: usize, distance: &dyn Fn(u32, u
         }
     }
     for c in skipped {
-        if chosen.len() >= cap {
+        if !top_up || chosen.len() >= cap {
             break;
         }
         chosen.push(c);

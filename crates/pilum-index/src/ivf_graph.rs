@@ -11,6 +11,10 @@ use crate::partition::{GraphCodes, Partition, Payload};
 use crate::sq::ScalarQuantizer;
 use crate::vectors::Vectors;
 
+/// Bytes of decoded values a partition's graph build may hold (per
+/// partition being built); larger partitions compare codes directly.
+const DECODE_BYTES: usize = 128 << 20;
+
 impl IvfIndex {
     /// Trains `partitions` centroids and an 8-bit scalar quantizer, whose
     /// partitions get graphs built with `hnsw` (see [`Self::finish_partition`]).
@@ -55,7 +59,18 @@ impl IvfIndex {
             seed: hnsw.seed.wrapping_add(number as u64),
             ..hnsw
         };
-        let graph = HnswGraph::build(partition.len(), params, &|a, b| pairs.distance(code(a), code(b)))?;
+        // Decoded values make each distance cheaper (the f32 kernels); a
+        // partition too large to decode within the budget uses the codes.
+        let graph = if codes.len().saturating_mul(4) <= DECODE_BYTES {
+            let mut values = Vec::with_capacity(codes.len());
+            for c in codes.chunks_exact(dim) {
+                pairs.decode_into(c, &mut values);
+            }
+            let row = |i: u32| &values[i as usize * dim..(i as usize + 1) * dim];
+            HnswGraph::build(partition.len(), params, &|a, b| pairs.decoded_distance(row(a), row(b)))?
+        } else {
+            HnswGraph::build(partition.len(), params, &|a, b| pairs.distance(code(a), code(b)))?
+        };
         let Payload::Codes(codes) = partition.payload else {
             return Ok(partition);
         };

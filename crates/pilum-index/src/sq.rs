@@ -101,13 +101,15 @@ impl ScalarQuantizer {
         let steps: Vec<f32> = (0..self.dim()).map(|d| self.step(d)).collect();
         match metric {
             Metric::Dot => CodeMetric {
-                weights: steps,
+                weights: steps.clone(),
                 lo: self.lo.clone(),
+                steps,
                 scale: 1.0,
             },
             _ => CodeMetric {
                 weights: steps.iter().map(|s| s * s).collect(),
                 lo: Vec::new(),
+                steps,
                 scale: if metric == Metric::Cosine { 0.5 } else { 1.0 },
             },
         }
@@ -147,6 +149,8 @@ pub struct CodeMetric {
     weights: Vec<f32>,
     /// Dot only: each dimension's lower end.
     lo: Vec<f32>,
+    /// Each dimension's step.
+    steps: Vec<f32>,
     scale: f32,
 }
 
@@ -183,6 +187,32 @@ impl CodeMetric {
             .sum();
         1.0 - dot
     }
+
+    /// Appends the values [`Self::decoded_distance`] compares for `code`:
+    /// `code × step` per dimension (L2, cosine: offsets cancel), or the
+    /// decoded vector (dot).
+    pub fn decode_into(&self, code: &[u8], out: &mut Vec<f32>) {
+        if self.lo.is_empty() {
+            out.extend(code.iter().zip(&self.steps).map(|(&c, s)| c as f32 * s));
+        } else {
+            out.extend(
+                code.iter()
+                    .zip(&self.steps)
+                    .zip(&self.lo)
+                    .map(|((&c, s), l)| l + c as f32 * s),
+            );
+        }
+    }
+
+    /// [`Self::distance`] of two codes from their decoded values (faster:
+    /// the f32 kernels).
+    pub fn decoded_distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        if self.lo.is_empty() {
+            self.scale * crate::kernels::l2_squared(a, b)
+        } else {
+            1.0 - crate::kernels::dot(a, b)
+        }
+    }
 }
 
 /// A query prepared against a scalar quantizer.
@@ -200,6 +230,15 @@ impl SqQuery {
     /// The estimated distance to the vector `code` stands for, in the
     /// metric's own terms.
     pub fn distance(&self, code: &[u8]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if code.len() >= 8 && code.len() == self.target.len() && simd::available() {
+            let sum = if self.weights.is_empty() {
+                simd::weighted_dot(&self.target, code)
+            } else {
+                simd::weighted_l2(&self.target, &self.weights, code)
+            };
+            return self.offset + self.scale * sum;
+        }
         // Eight running sums, so the loop becomes SIMD code without
         // reassociating floating-point additions.
         let mut acc = [0f32; LANES];
@@ -231,6 +270,92 @@ impl SqQuery {
         }
         let sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest;
         self.offset + self.scale * sum
+    }
+}
+
+/// Distances to 8-bit codes with AVX2 and FMA (checked at run time).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod simd {
+    use std::arch::x86_64::*;
+
+    /// Whether this CPU has AVX2 and FMA.
+    pub(super) fn available() -> bool {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+
+    /// Σ wᵢ·(tᵢ − cᵢ)²; callers checked [`available`] and equal lengths.
+    pub(super) fn weighted_l2(target: &[f32], weights: &[f32], code: &[u8]) -> f32 {
+        // SAFETY: the caller checked AVX2 and FMA; the function reads only
+        // within its slices.
+        unsafe { l2(target, weights, code) }
+    }
+
+    /// Σ tᵢ·cᵢ; callers checked [`available`] and equal lengths.
+    pub(super) fn weighted_dot(target: &[f32], code: &[u8]) -> f32 {
+        // SAFETY: as in `weighted_l2`.
+        unsafe { dot(target, code) }
+    }
+
+    /// Eight codes from `code[i..i + 8]` as f32 lanes.
+    #[target_feature(enable = "avx2,fma")]
+    fn widen(code: &[u8], i: usize) -> __m256 {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&code[i..i + 8]);
+        // SAFETY: `bytes` is 16 bytes, what an unaligned 128-bit load reads.
+        let packed = unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) };
+        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(packed))
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn l2(target: &[f32], weights: &[f32], code: &[u8]) -> f32 {
+        let n = code.len().min(target.len()).min(weights.len());
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 ≤ n ≤ the slices' lengths: 8-lane loads within them.
+            let (t, w) = unsafe {
+                (
+                    _mm256_loadu_ps(target.as_ptr().add(i)),
+                    _mm256_loadu_ps(weights.as_ptr().add(i)),
+                )
+            };
+            let d = _mm256_sub_ps(t, widen(code, i));
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(w, d), d, acc);
+            i += 8;
+        }
+        let mut sum = horizontal(acc);
+        for j in i..n {
+            let d = target[j] - code[j] as f32;
+            sum += weights[j] * d * d;
+        }
+        sum
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn dot(target: &[f32], code: &[u8]) -> f32 {
+        let n = code.len().min(target.len());
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 ≤ n ≤ `target.len()`.
+            let t = unsafe { _mm256_loadu_ps(target.as_ptr().add(i)) };
+            acc = _mm256_fmadd_ps(t, widen(code, i), acc);
+            i += 8;
+        }
+        let mut sum = horizontal(acc);
+        for j in i..n {
+            sum += target[j] * code[j] as f32;
+        }
+        sum
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn horizontal(v: __m256) -> f32 {
+        let mut out = [0f32; 8];
+        // SAFETY: `out` holds exactly the eight f32 an unaligned store writes.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
+        ((out[0] + out[4]) + (out[1] + out[5])) + ((out[2] + out[6]) + (out[3] + out[7]))
     }
 }
 
@@ -277,6 +402,14 @@ mod tests {
                 assert!(
                     (got - want).abs() <= 1e-3 * want.abs().max(1.0),
                     "{metric}: {got} vs {want}"
+                );
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                pairs.decode_into(a, &mut x);
+                pairs.decode_into(b, &mut y);
+                let decoded = pairs.decoded_distance(&x, &y);
+                assert!(
+                    (decoded - want).abs() <= 1e-3 * want.abs().max(1.0),
+                    "{metric}: {decoded} vs {want}"
                 );
             }
         }

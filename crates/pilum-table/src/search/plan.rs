@@ -276,7 +276,7 @@ fn refine_factor(query: &VectorQuery, shape: VectorShape, segments: &[&IndexSegm
     let quantized = segments.iter().any(|s| {
         matches!(
             s.message.kind(),
-            crate::proto::IndexKind::IvfPq | crate::proto::IndexKind::IvfSq
+            crate::proto::IndexKind::IvfPq | crate::proto::IndexKind::IvfSq | crate::proto::IndexKind::IvfHnswSq
         )
     });
     let approximate = shape.multivector || segments.iter().any(|s| s.is_prefix());
