@@ -6,7 +6,7 @@ index does not cover yet are always compared exactly (unless
 ``fast_search=True``). The index defaults (``nprobes``, ``refine_factor``)
 are calibrated on the data when the index is built, so an untuned search
 is accurate. ``ef`` sets the graph search width of an IVF_HNSW_SQ index in
-each probed partition (default 100, or k × refine factor when more; other
+each probed partition (default twice k × refine factor, at least 40; other
 kinds compare every member of a probed partition and ignore it).
 """
 

@@ -59,9 +59,10 @@ pub struct VectorQuery {
     pub use_index: bool,
     /// Search only the fragments an index covers (pylance's `fast_search`).
     pub index_only: bool,
-    /// IVF_HNSW_SQ: the graph search's width in each probed partition;
-    /// `None`: 100, or the candidates wanted (k × refine factor) when
-    /// more. Other kinds ignore it (they compare every member).
+    /// IVF_HNSW_SQ: the graph search's width in each probed partition
+    /// (at least the candidates wanted, k × refine factor); `None`: twice
+    /// the candidates wanted, at least 40. Other kinds ignore it (they
+    /// compare every member).
     pub ef: Option<usize>,
 }
 
