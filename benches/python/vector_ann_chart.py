@@ -36,7 +36,7 @@ def main() -> None:
     ax.set_xscale("log")
     ax.set_xlabel("median latency per query from Python (ms, log scale)")
     ax.set_ylabel("recall@10")
-    ax.set_title(f"IVF-PQ, {results['rows']:,} x {results['dim']}-d, {results['partitions']} partitions, {results['sub_vectors']} sub-vectors")
+    ax.set_title(f"Vector indices, {results['rows']:,} x {results['dim']}-d ({results['partitions']} partitions, {results['sub_vectors']} PQ sub-vectors)")
     ax.axhline(0.95, color="grey", linewidth=0.5, linestyle="--")
     ax.legend(fontsize=8)
     fig.tight_layout()

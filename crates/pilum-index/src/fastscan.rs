@@ -126,23 +126,24 @@ impl QuantizedTable {
         if table.is_empty() || !table.len().is_multiple_of(16) {
             return Err(IndexError::params(format!("a 4-bit table of {} entries", table.len())));
         }
-        if table.iter().any(|t| !t.is_finite()) {
-            return Err(IndexError::params(
-                "the query's distance table is not finite".to_string(),
-            ));
+        // One pass for each row's low end and range (also catching NaN and
+        // infinities), one to quantize: a table per probed partition.
+        let rows = table.len() / 16;
+        let mut mins = Vec::with_capacity(rows);
+        let (mut widest, mut total) = (0f32, 0f32);
+        for row in table.chunks_exact(16) {
+            let (lo, hi) = row.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &t| {
+                (lo.min(t), hi.max(t))
+            });
+            if !(lo.is_finite() && hi.is_finite()) || row.iter().any(|t| t.is_nan()) {
+                return Err(IndexError::params(
+                    "the query's distance table is not finite".to_string(),
+                ));
+            }
+            mins.push(lo);
+            widest = widest.max(hi - lo);
+            total += hi - lo;
         }
-        let rows: Vec<&[f32]> = table.chunks_exact(16).collect();
-        let mins: Vec<f32> = rows
-            .iter()
-            .map(|r| r.iter().copied().fold(f32::INFINITY, f32::min))
-            .collect();
-        let ranges: Vec<f32> = rows
-            .iter()
-            .zip(&mins)
-            .map(|(r, &lo)| r.iter().copied().fold(f32::NEG_INFINITY, f32::max) - lo)
-            .collect();
-        let widest = ranges.iter().copied().fold(0f32, f32::max);
-        let total: f32 = ranges.iter().sum();
         if !total.is_finite() {
             return Err(IndexError::params(
                 "the query's distance table is not finite".to_string(),
@@ -153,10 +154,12 @@ impl QuantizedTable {
         } else {
             1.0
         };
-        let mut bytes = vec![0u8; padded_sub_vectors(rows.len()) * 16];
-        for (s, (row, &lo)) in rows.iter().zip(&mins).enumerate() {
-            for (c, &t) in row.iter().enumerate() {
-                bytes[s * 16 + c] = ((t - lo) * scale).round().clamp(0.0, 255.0) as u8;
+        let mut bytes = vec![0u8; padded_sub_vectors(rows) * 16];
+        for ((out, row), &lo) in bytes.chunks_exact_mut(16).zip(table.chunks_exact(16)).zip(&mins) {
+            for (b, &t) in out.iter_mut().zip(row) {
+                // Non-negative, so adding one half and truncating rounds
+                // (without a call to `round`).
+                *b = ((t - lo) * scale + 0.5).min(255.0) as u8;
             }
         }
         Ok(Self {
