@@ -175,6 +175,17 @@ impl PyDataset {
         })
     }
 
+    /// Bounds the memory of loaded index partitions (bytes, shared by the
+    /// handle's versions).
+    fn set_index_cache_bytes(&self, bytes: usize) {
+        self.snapshot().set_index_cache_bytes(bytes);
+    }
+
+    /// Bytes of loaded index partitions held now, and the budget.
+    fn index_cache_bytes(&self) -> (usize, usize) {
+        self.snapshot().index_cache_bytes()
+    }
+
     /// Every index segment of this version as a dict.
     fn index_segments<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let dataset = self.snapshot();

@@ -346,3 +346,17 @@ def test_hnsw_graph_parameters_and_ef_are_honoured(ds, vectors):
         ds.create_index("emb", "IVF_HNSW_SQ", name="bad", m=1)
     with pytest.raises(NotImplementedError, match="IVF_HNSW_SQ"):
         ds.create_index("emb", "IVF_SQ", name="bad", m=8)
+
+
+def test_index_cache_size_bytes_bounds_loaded_partitions(ds, vectors):
+    ds.create_index("emb", "IVF_SQ")
+    queries = _clustered(10, 97)
+    want = [ds.to_table(nearest={"column": "emb", "q": q, "k": 10}, columns=["id"])["id"].to_pylist() for q in queries]
+    small = pilum.dataset(ds.uri, index_cache_size_bytes=20_000)
+    got = [small.to_table(nearest={"column": "emb", "q": q, "k": 10}, columns=["id"])["id"].to_pylist() for q in queries]
+    assert got == want
+    used, budget = small._ds.index_cache_bytes()
+    assert budget == 20_000 and 0 < used <= 20_000
+    assert ds._ds.index_cache_bytes()[0] > 20_000, "the default budget keeps the whole index"
+    with pytest.raises(ValueError, match="index_cache_size_bytes"):
+        pilum.dataset(ds.uri, index_cache_size_bytes=-1)

@@ -64,6 +64,11 @@ impl FastScanCodes {
         self.len == 0
     }
 
+    /// Bytes the interleaved codes take.
+    pub fn byte_size(&self) -> usize {
+        self.blocks.len()
+    }
+
     /// Member `i`'s code, row-major packed as stored.
     pub fn row(&self, i: usize) -> Vec<u8> {
         let padded = padded_sub_vectors(self.sub_vectors);

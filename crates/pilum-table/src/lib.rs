@@ -44,7 +44,10 @@ pub use commit::CommitConfig;
 pub use dataset::{Dataset, VersionInfo, WriteMode};
 pub use error::{Result, TableError};
 pub use expr::CompiledExpr;
-pub use index::{IndexDescription, IndexSegment, IndexStatistics, IndexType, OptimizeIndexOptions, VectorIndexParams};
+pub use index::{
+    DEFAULT_INDEX_CACHE_BYTES, IndexDescription, IndexSegment, IndexStatistics, IndexType, OptimizeIndexOptions,
+    VectorIndexParams,
+};
 pub use location::DatasetLocation;
 pub use manifest::{
     FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest, fragment_live_rows,

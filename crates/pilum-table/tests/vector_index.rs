@@ -840,3 +840,42 @@ async fn hnsw_partitions_search_through_their_graphs() {
         );
     }
 }
+
+/// A byte budget for loaded partitions: answers stay the same while the
+/// cache holds at most the budget (partitions are read again when probed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_index_cache_answers_the_same_within_its_budget() {
+    let mut ds = dataset().await;
+    ds.create_index(&params(IndexType::IvfSq, Metric::L2), &Progress::none())
+        .await
+        .unwrap();
+    let queries = clustered(10, 55);
+    let mut want = Vec::new();
+    for q in queries.chunks_exact(DIM) {
+        let query = VectorQuery::new("emb", q.to_vec(), 10);
+        want.push(ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()));
+    }
+    let (used, budget) = ds.index_cache_bytes();
+    assert!(
+        used > 30_000 && budget == DEFAULT_INDEX_CACHE_BYTES,
+        "{used} of {budget}"
+    );
+    ds.set_index_cache_bytes(30_000);
+    assert!(ds.index_cache_bytes().0 <= 30_000);
+    for (q, want) in queries.chunks_exact(DIM).zip(&want) {
+        let query = VectorQuery::new("emb", q.to_vec(), 10);
+        assert_eq!(
+            &ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()),
+            want
+        );
+        let (used, _) = ds.index_cache_bytes();
+        assert!(used <= 30_000, "{used}");
+    }
+    ds.set_index_cache_bytes(0);
+    assert_eq!(ds.index_cache_bytes().0, 0);
+    let query = VectorQuery::new("emb", queries[..DIM].to_vec(), 10);
+    assert_eq!(
+        ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()),
+        want[0]
+    );
+}

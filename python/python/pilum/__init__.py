@@ -117,9 +117,10 @@ def dataset(
 ) -> PilumDataset:
     """Opens the dataset at `uri`: the latest version, or `version` (a number
     or a tag), or the version current at `asof` (a datetime; naive means
-    local time). Accepted no-ops (Pilum caches per dataset object and
-    commits without a lock): ``block_size``, ``index_cache_size``,
-    ``metadata_cache_size``, ``index_cache_size_bytes``,
+    local time). ``index_cache_size_bytes`` bounds the loaded index
+    partitions the dataset object keeps (default 4 GiB). Accepted no-ops
+    (Pilum caches per dataset object and commits without a lock):
+    ``block_size``, ``index_cache_size``, ``metadata_cache_size``,
     ``metadata_cache_size_bytes``, ``read_params``, ``session``,
     ``commit_lock``."""
     return PilumDataset(uri, version=version, asof=asof, storage_options=storage_options, **kwargs)

@@ -80,7 +80,6 @@ OPEN_NOOPS = frozenset(
         "block_size",
         "index_cache_size",
         "metadata_cache_size",
-        "index_cache_size_bytes",
         "metadata_cache_size_bytes",
         "read_params",
         "session",

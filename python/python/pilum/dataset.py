@@ -57,7 +57,9 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
     :func:`pilum.write_dataset`. Write operations (``delete``, ``update``,
     ``add_columns``, ...) commit a new version and move this object to it;
     ``checkout_version`` returns a new object and leaves this one alone.
-    Lance's cache-size, block-size, read-parameter, session and commit-lock
+    ``index_cache_size_bytes`` bounds the loaded index partitions this
+    handle keeps (default 4 GiB; least recently used dropped first). Lance's
+    other cache-size, block-size, read-parameter, session and commit-lock
     arguments are accepted and change nothing.
     """
 
@@ -71,6 +73,11 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         _native_dataset: Any = None,
         **kwargs: Any,
     ):
+        index_cache_bytes = kwargs.pop("index_cache_size_bytes", None)
+        if index_cache_bytes is not None and (
+            isinstance(index_cache_bytes, bool) or not isinstance(index_cache_bytes, int) or index_cache_bytes < 0
+        ):
+            raise ValueError(f"index_cache_size_bytes must be a byte count >= 0, got {index_cache_bytes!r}")
         check_kwargs("dataset", kwargs, OPEN_NOOPS, OPEN_UNSUPPORTED)
         self._uri = os.fspath(uri)
         self._storage_options = dict(storage_options) if storage_options else None
@@ -82,6 +89,8 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
             micros = asof_micros(asof) if asof is not None else None
             _native_dataset = _native._Dataset.open(self._uri, number, tag, micros, self._storage_options)
         self._ds = _native_dataset
+        if index_cache_bytes is not None:
+            self._ds.set_index_cache_bytes(int(index_cache_bytes))
         init_placeholder(self, self.schema)
 
     def _wrap(self, native: Any) -> "PilumDataset":

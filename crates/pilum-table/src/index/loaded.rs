@@ -1,9 +1,11 @@
 //! Index segments opened for search. Index files never change once
 //! written, so a loaded segment is shared by every version that lists it;
-//! partitions load on first probe and stay in memory.
+//! partitions load on first probe and stay in a byte-bounded cache
+//! ([`PartitionCache`]) shared by the handle's segments.
 
 use super::IndexSegment;
 use super::files::Extent;
+use super::partition_cache::PartitionCache;
 use super::read;
 use crate::error::{Result, TableError};
 use crate::location::DatasetLocation;
@@ -26,13 +28,15 @@ pub(crate) struct LoadedSegment {
     extents: Vec<Extent>,
     storage: FileReader,
     storage_path: String,
-    partitions: Vec<OnceCell<Arc<Partition>>>,
+    /// The segment's uuid, keying its partitions in `cache`.
+    uuid: Arc<str>,
+    cache: Arc<PartitionCache>,
     /// A multivector index: a row's entries share its id.
     repeated_ids: bool,
 }
 
 impl LoadedSegment {
-    async fn open(location: &DatasetLocation, segment: &IndexSegment) -> Result<Self> {
+    async fn open(location: &DatasetLocation, segment: &IndexSegment, cache: Arc<PartitionCache>) -> Result<Self> {
         let details = segment
             .vector()
             .ok_or_else(|| TableError::InvalidArgument(format!("index {:?} is not a vector index", segment.name())))?;
@@ -64,37 +68,41 @@ impl LoadedSegment {
                 "the quantizer file does not match the index kind",
             ));
         }
-        // A storage file that fits the budget is read whole, in one
+        // A storage file well within both budgets is read whole, in one
         // request: first queries then find every partition in memory.
-        let partitions: Vec<OnceCell<Arc<Partition>>> = if storage.file_size() <= PRELOAD_BYTES {
-            read::read_all_partitions(&storage, &storage_file.path, &index, &extents, segment.is_multivector())
-                .await?
-                .into_iter()
-                .map(|p| OnceCell::new_with(Some(Arc::new(p))))
-                .collect()
-        } else {
-            extents.iter().map(|_| OnceCell::new()).collect()
-        };
+        let uuid: Arc<str> = Arc::from(segment.uuid());
+        if storage.file_size() <= PRELOAD_BYTES.min(cache.budget() as u64 / 2) {
+            let all =
+                read::read_all_partitions(&storage, &storage_file.path, &index, &extents, segment.is_multivector())
+                    .await?;
+            for (number, partition) in all.into_iter().enumerate() {
+                cache.insert(&uuid, number as u32, Arc::new(partition));
+            }
+        }
         Ok(Self {
             index,
             extents,
             storage,
             storage_path: storage_file.path.clone(),
-            partitions,
+            uuid,
+            cache,
             repeated_ids: segment.is_multivector(),
         })
     }
 
-    /// Partition `number`, read and checked on first use.
+    /// Partition `number`, read and checked when it is not cached.
     pub async fn partition(&self, number: u32) -> Result<Arc<Partition>> {
         let n = number as usize;
-        let (Some(cell), Some(extent)) = (self.partitions.get(n), self.extents.get(n)) else {
+        let Some(extent) = self.extents.get(n) else {
             return Err(TableError::corrupt(
                 &self.storage_path,
                 format!("no partition {number}"),
             ));
         };
-        cell.get_or_try_init(|| async {
+        if let Some(partition) = self.cache.get(&self.uuid, number) {
+            return Ok(partition);
+        }
+        let partition = Arc::new(
             read::read_partition(
                 &self.storage,
                 &self.storage_path,
@@ -103,11 +111,10 @@ impl LoadedSegment {
                 *extent,
                 self.repeated_ids,
             )
-            .await
-            .map(Arc::new)
-        })
-        .await
-        .cloned()
+            .await?,
+        );
+        self.cache.insert(&self.uuid, number, partition.clone());
+        Ok(partition)
     }
 }
 
@@ -123,10 +130,13 @@ pub(crate) fn metric_of(details: &proto::VectorIndexDetails) -> Result<Metric> {
     }
 }
 
-/// Loaded segments by uuid, shared by the versions of one dataset handle.
+/// Loaded segments by uuid, shared by the versions of one dataset handle,
+/// with their partitions' byte-bounded cache.
 #[derive(Debug, Default)]
 pub(crate) struct SegmentCache {
     segments: Mutex<HashMap<String, Arc<OnceCell<Arc<LoadedSegment>>>>>,
+    /// Loaded partitions of every segment.
+    pub partitions: Arc<PartitionCache>,
 }
 
 impl SegmentCache {
@@ -137,8 +147,12 @@ impl SegmentCache {
             let mut map = self.segments.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(segment.uuid().to_string()).or_default().clone()
         };
-        cell.get_or_try_init(|| async { LoadedSegment::open(location, segment).await.map(Arc::new) })
-            .await
-            .cloned()
+        cell.get_or_try_init(|| async {
+            LoadedSegment::open(location, segment, self.partitions.clone())
+                .await
+                .map(Arc::new)
+        })
+        .await
+        .cloned()
     }
 }

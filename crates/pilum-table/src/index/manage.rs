@@ -51,6 +51,20 @@ pub struct IndexStatistics {
 }
 
 impl Dataset {
+    /// Bounds the memory of loaded index partitions, shared by every
+    /// version of this handle (default [`crate::DEFAULT_INDEX_CACHE_BYTES`],
+    /// 4 GiB); the least recently used go first, and are read again from
+    /// their files when probed. A smaller budget drops entries at once.
+    pub fn set_index_cache_bytes(&self, bytes: usize) {
+        self.cache.segments.partitions.set_budget(bytes);
+    }
+
+    /// Bytes of loaded index partitions held now, and the budget.
+    pub fn index_cache_bytes(&self) -> (usize, usize) {
+        let cache = &self.cache.segments.partitions;
+        (cache.bytes(), cache.budget())
+    }
+
     /// The index segments of this version.
     pub fn index_segments(&self) -> &[IndexSegment] {
         &self.manifest.indices

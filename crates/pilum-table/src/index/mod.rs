@@ -10,6 +10,7 @@ mod files;
 mod loaded;
 mod manage;
 mod optimize;
+mod partition_cache;
 mod read;
 mod segment;
 mod spill;
@@ -19,6 +20,7 @@ pub(crate) use coverage::carry_forward;
 pub(crate) use loaded::{SegmentCache, metric_of};
 pub use manage::{IndexDescription, IndexStatistics};
 pub use optimize::OptimizeIndexOptions;
+pub use partition_cache::DEFAULT_INDEX_CACHE_BYTES;
 
 use crate::error::{Result, TableError};
 use crate::proto;
