@@ -13,7 +13,8 @@
 
 use crate::calibrate::{Calibration, CalibrationParams, REFINE_STEPS, quantile};
 use crate::error::{IndexError, Result};
-use crate::ivf_index::{IvfIndex, Probe};
+use crate::ivf_index::IvfIndex;
+use crate::ivf_tables::Probe;
 use crate::metric::Metric;
 use crate::partition::{Partition, Payload};
 use crate::topk::TopK;
