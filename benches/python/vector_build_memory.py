@@ -1,5 +1,5 @@
 """Peak memory of vector index builds as the table grows: Pilum's
-in-memory build, Pilum's streamed (bounded-memory) build, and pylance
+in-memory build, Pilum's streamed (bounded-memory) builds (IVF_SQ, IVF_PQ, IVF_HNSW_SQ), and pylance
 14.0.2, each in a fresh process on the same table.
 
 Data: a 128-d Gaussian mixture written in 100,000-row batches (the writer
@@ -12,6 +12,8 @@ the peak was taken.
 
     python3 benches/python/vector_build_memory.py --rows 500000 2000000 \
         --out benches/python/vector-build-memory.json
+    python3 benches/python/vector_build_memory.py --rows 500000 2000000 \
+        --kinds IVF_HNSW_SQ --out benches/python/vector-build-memory-hnsw.json
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[500_000, 2_000_000])
     parser.add_argument("--out", default=None)
+    parser.add_argument("--kinds", nargs="*", default=None, help="only these index kinds (e.g. IVF_HNSW_SQ)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="pilum-build-mem-")
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "rows": args.rows, "runs": []}
@@ -112,12 +115,15 @@ def main() -> None:
         ("pilum", "IVF_SQ", 1 << 40, "in memory (memory_limit 1 TiB)"),
         ("pilum", "IVF_SQ", 256 << 20, "streamed (memory_limit 256 MiB)"),
         ("pilum", "IVF_PQ", 256 << 20, "streamed (memory_limit 256 MiB)"),
+        ("pilum", "IVF_HNSW_SQ", 256 << 20, "streamed (memory_limit 256 MiB)"),
         ("lance", "IVF_PQ", 0, "pylance defaults, sqrt(n) partitions, 16 sub-vectors"),
     ]
+    if args.kinds:
+        configs = [c for c in configs if c[1] in args.kinds]
     try:
         for rows in args.rows:
             paths = {}
-            for engine in ("pilum", "lance"):
+            for engine in sorted({c[0] for c in configs}):
                 paths[engine] = os.path.join(work, f"{engine}-{rows}")
                 write(engine, paths[engine], rows)
             for engine, kind, limit, label in configs:

@@ -143,14 +143,13 @@ impl HnswGraph {
         }
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         let scale = 1.0 / (params.m as f64).ln();
-        // adjacency[i][level]: member i's neighbours on that level.
-        let mut adjacency: Vec<Vec<Vec<u32>>> = Vec::with_capacity(n);
+        let mut adjacency = Adjacency::new(n, 2 * params.m);
         let (mut entry, mut top) = (0u32, 0usize);
         let mut seen = Stamps::new(n);
         for new in 0..n as u32 {
             let draw: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
             let level = ((-draw.ln() * scale) as usize).min(MAX_LEVEL);
-            adjacency.push(vec![Vec::new(); level + 1]);
+            adjacency.add_member(level);
             if new == 0 {
                 top = level;
                 continue;
@@ -172,21 +171,25 @@ impl HnswGraph {
                 let cap = if layer == 0 { 2 * params.m } else { params.m };
                 let chosen = select_neighbours(&found, cap, distance, true);
                 for &Scored(_, other) in &chosen {
-                    let theirs = &mut adjacency[other as usize][layer];
-                    theirs.push(new);
-                    if theirs.len() > cap {
-                        let scored: Vec<Scored> = {
-                            let mut s: Vec<Scored> = theirs.iter().map(|&x| Scored(distance(other, x), x)).collect();
-                            s.sort_unstable();
-                            s
-                        };
-                        *theirs = select_neighbours(&scored, cap, distance, false)
-                            .into_iter()
-                            .map(|s| s.1)
-                            .collect();
+                    let theirs = adjacency.get(other, layer);
+                    if theirs.len() < cap {
+                        adjacency.push(other, layer, new);
+                        continue;
                     }
+                    let mut scored: Vec<Scored> = theirs
+                        .iter()
+                        .chain(std::iter::once(&new))
+                        .map(|&x| Scored(distance(other, x), x))
+                        .collect();
+                    scored.sort_unstable();
+                    let kept: Vec<u32> = select_neighbours(&scored, cap, distance, false)
+                        .into_iter()
+                        .map(|s| s.1)
+                        .collect();
+                    adjacency.set(other, layer, &kept);
                 }
-                adjacency[new as usize][layer] = chosen.iter().map(|s| s.1).collect();
+                let mine: Vec<u32> = chosen.iter().map(|s| s.1).collect();
+                adjacency.set(new, layer, &mine);
                 nearest = found;
             }
             if level > top {
@@ -196,8 +199,9 @@ impl HnswGraph {
         let mut starts = Vec::with_capacity(n + 1);
         let mut links = Vec::new();
         starts.push(0);
-        for levels in &adjacency {
-            for neighbours in levels {
+        for i in 0..n as u32 {
+            for level in 0..=adjacency.level(i) {
+                let neighbours = adjacency.get(i, level);
                 links.push(neighbours.len() as u32);
                 links.extend_from_slice(neighbours);
             }
@@ -359,18 +363,93 @@ fn beam<'a>(
     best.into_sorted_vec()
 }
 
+/// The links of a graph under construction: level 0 in one flat array of
+/// `cap0` slots per member (one allocation, so building partition after
+/// partition does not fragment the heap), upper levels per member (only
+/// the few members above level 0 allocate).
+struct Adjacency {
+    cap0: usize,
+    level0: Vec<u32>,
+    count0: Vec<u32>,
+    /// `upper[i][l - 1]`: member i's neighbours on level l ≥ 1.
+    upper: Vec<Vec<Vec<u32>>>,
+}
+
+impl Adjacency {
+    fn new(n: usize, cap0: usize) -> Self {
+        Self {
+            cap0,
+            level0: vec![0; n * cap0],
+            count0: vec![0; n],
+            upper: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds the next member, whose top level is `level`.
+    fn add_member(&mut self, level: usize) {
+        self.upper.push(if level == 0 {
+            Vec::new()
+        } else {
+            vec![Vec::new(); level]
+        });
+    }
+
+    /// Member `i`'s top level.
+    fn level(&self, i: u32) -> usize {
+        self.upper[i as usize].len()
+    }
+
+    /// Member `i`'s neighbours on `level` (empty above its own level).
+    fn get(&self, i: u32, level: usize) -> &[u32] {
+        let i = i as usize;
+        if level == 0 {
+            let start = i * self.cap0;
+            &self.level0[start..start + self.count0[i] as usize]
+        } else {
+            self.upper[i].get(level - 1).map_or(&[][..], Vec::as_slice)
+        }
+    }
+
+    /// Adds `neighbour` to member `i`'s list on `level` (level 0: if a
+    /// slot is free).
+    fn push(&mut self, i: u32, level: usize, neighbour: u32) {
+        let i = i as usize;
+        if level == 0 {
+            let count = self.count0[i] as usize;
+            if count < self.cap0 {
+                self.level0[i * self.cap0 + count] = neighbour;
+                self.count0[i] += 1;
+            }
+        } else if let Some(list) = self.upper[i].get_mut(level - 1) {
+            list.push(neighbour);
+        }
+    }
+
+    /// Replaces member `i`'s neighbours on `level` (at most `cap0` on level 0).
+    fn set(&mut self, i: u32, level: usize, neighbours: &[u32]) {
+        let i = i as usize;
+        if level == 0 {
+            let kept = neighbours.len().min(self.cap0);
+            let start = i * self.cap0;
+            self.level0[start..start + kept].copy_from_slice(&neighbours[..kept]);
+            self.count0[i] = kept as u32;
+        } else if let Some(list) = self.upper[i].get_mut(level - 1) {
+            list.clear();
+            list.extend_from_slice(neighbours);
+        }
+    }
+}
+
 /// The beam search of a level of a graph under construction.
 fn search_layer(
-    adjacency: &[Vec<Vec<u32>>],
+    adjacency: &Adjacency,
     level: usize,
     start: &[Scored],
     ef: usize,
     to_query: &dyn Fn(u32) -> f32,
     visited: &mut Stamps,
 ) -> Vec<Scored> {
-    beam(start, ef, to_query, visited, |i| {
-        adjacency[i as usize].get(level).map_or(&[][..], Vec::as_slice)
-    })
+    beam(start, ef, to_query, visited, |i| adjacency.get(i, level))
 }
 
 /// Up to `cap` of `candidates` (nearest first) that are nearer to the new
