@@ -162,7 +162,7 @@ fn calibrate_against(
                     let m = index
                         .code_width()
                         .ok_or_else(|| IndexError::params("codes without a quantizer"))?;
-                    let codes = payload.code_rows(m).unwrap_or_default();
+                    let codes = payload.code_rows().unwrap_or_default();
                     let table = index.estimator(&probe, p)?;
                     for &i in members[p as usize].iter().filter(|&&i| i != q) {
                         let code = codes

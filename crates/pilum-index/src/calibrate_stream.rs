@@ -163,7 +163,7 @@ impl StreamCalibration {
                     let width = index
                         .code_width()
                         .ok_or_else(|| IndexError::params("codes without a quantizer"))?;
-                    let codes = partition.payload.code_rows(width).unwrap_or_default();
+                    let codes = partition.payload.code_rows().unwrap_or_default();
                     let estimator = index.estimator(probe, number)?;
                     Box::new(move |i| {
                         codes

@@ -87,27 +87,33 @@ impl IvfIndex {
             return Ok(partitions);
         }
         let threads = threads.clamp(1, partitions.len().max(1));
-        let mut slots: Vec<Option<Result<Partition>>> = partitions.into_iter().map(|p| Some(Ok(p))).collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let cells: Vec<std::sync::Mutex<&mut Option<Result<Partition>>>> =
-            slots.iter_mut().map(std::sync::Mutex::new).collect();
+        let count = partitions.len();
+        // Partition i goes to thread i mod threads (partitions are of
+        // similar size, so this balances); results return by position.
+        let mut shares: Vec<Vec<(usize, Partition)>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, part) in partitions.into_iter().enumerate() {
+            shares[i % threads].push((i, part));
+        }
+        let mut out: Vec<Option<Result<Partition>>> = (0..count).map(|_| None).collect();
         std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(cell) = cells.get(i) else { break };
-                        let mut slot = cell.lock().unwrap_or_else(|p| p.into_inner());
-                        if let Some(Ok(part)) = slot.take() {
-                            **slot = Some(self.finish_partition(first + i as u32, part));
-                        }
-                    }
-                });
+            let handles: Vec<_> = shares
+                .into_iter()
+                .map(|share| {
+                    scope.spawn(move || {
+                        share
+                            .into_iter()
+                            .map(|(i, part)| (i, self.finish_partition(first + i as u32, part)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for handle in handles {
+                for (i, result) in handle.join().unwrap_or_default() {
+                    out[i] = Some(result);
+                }
             }
         });
-        drop(cells);
-        slots
-            .into_iter()
+        out.into_iter()
             .map(|s| s.unwrap_or_else(|| Err(IndexError::params("a graph build thread panicked"))))
             .collect()
     }

@@ -31,17 +31,12 @@ pub struct GraphCodes {
 }
 
 impl Payload {
-    /// The codes of a code payload, row-major (`width` bytes each).
-    pub fn code_rows(&self, width: usize) -> Option<Cow<'_, [u8]>> {
+    /// The codes of a code payload, row-major.
+    pub fn code_rows(&self) -> Option<Cow<'_, [u8]>> {
         match self {
             Self::Codes(codes) => Some(Cow::Borrowed(codes)),
             Self::Graph(graph) => Some(Cow::Borrowed(&graph.codes)),
-            Self::FastScan(packed) => Some(Cow::Owned(
-                (0..packed.len())
-                    .flat_map(|i| packed.row(i))
-                    .take(packed.len() * width)
-                    .collect(),
-            )),
+            Self::FastScan(packed) => Some(Cow::Owned((0..packed.len()).flat_map(|i| packed.row(i)).collect())),
             Self::Vectors(_) => None,
         }
     }
@@ -99,7 +94,7 @@ pub fn merge_partitions(parts: &[&Partition], width: usize, keep: &dyn Fn(u64) -
         Some(Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_)) | None => {
             let rows: Vec<Cow<'_, [u8]>> = parts
                 .iter()
-                .map(|part| part.payload.code_rows(width))
+                .map(|part| part.payload.code_rows())
                 .collect::<Option<_>>()
                 .ok_or_else(|| IndexError::params("mixed payload kinds"))?;
             let mut codes = Vec::with_capacity(entries.len() * width);

@@ -279,7 +279,7 @@ impl StorageWriter {
         }
         let payload: ArrayRef = match &partition.payload {
             Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_) => {
-                let codes = partition.payload.code_rows(width).unwrap_or_default();
+                let codes = partition.payload.code_rows().unwrap_or_default();
                 let mut b = FixedSizeListBuilder::new(UInt8Builder::new(), width as i32)
                     .with_field(Arc::new(Field::new("item", DataType::UInt8, false)));
                 for code in codes.chunks_exact(width) {
