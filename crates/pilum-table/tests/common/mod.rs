@@ -10,6 +10,8 @@ use object_store::memory::InMemory;
 use pilum_table::{BatchStream, Dataset, DatasetLocation, WriteMode, WriteParams};
 use std::sync::Arc;
 
+pub mod vectors;
+
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),

@@ -1,0 +1,198 @@
+//! Vector index kinds beyond the basics: IVF_PQ with 4-bit codes,
+//! IVF_HNSW_SQ, and the byte-bounded cache of loaded partitions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::vectors::*;
+use common::{ids_of, recall, stream_of};
+use pilum_table::*;
+
+/// 4-bit PQ codes: recall-first defaults for every metric, the index
+/// format version that names them, answers that survive a reopen (the
+/// codes are interleaved for the SIMD scan on load) and optimize's delta,
+/// merge and retrain keeping the codes 4-bit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_bit_pq_reaches_recall_and_survives_reopen_and_optimize() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ds = dataset_at(common::local_location(dir.path())).await;
+    let queries = clustered(20, 78);
+    // L2 last: the optimize checks below look a row up by its own vector.
+    for metric in [Metric::Dot, Metric::Cosine, Metric::L2] {
+        let four = VectorIndexParams {
+            num_bits: 4,
+            ..params(IndexType::IvfPq, metric)
+        };
+        ds.create_index(&four, &Progress::none()).await.unwrap();
+        let segment = &ds.index_segments()[0];
+        let details = segment.vector().unwrap();
+        assert_eq!((details.num_bits, details.num_sub_vectors), (4, 2 * DIM as u32 / 4));
+        assert_eq!(segment.message.index_version, 3);
+        let reopened = Dataset::open_location(common::local_location(dir.path()))
+            .await
+            .unwrap();
+        let mut total = 0.0;
+        for q in queries.chunks_exact(DIM) {
+            let query = VectorQuery::new("emb", q.to_vec(), 10);
+            let indexed = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+            let again = reopened.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+            assert_eq!(
+                ids_of(&indexed),
+                ids_of(&again),
+                "{metric}: a reopened index answers alike"
+            );
+            let exact = ds
+                .nearest_exact(&query.clone().with_metric(metric), None, false, Some(&["id"]))
+                .await
+                .unwrap();
+            total += recall(&ids_of(&indexed), &ids_of(&exact));
+        }
+        let mean = total / 20.0;
+        assert!(mean >= 0.9, "4-bit {metric}: recall@10 {mean}");
+    }
+    let extra = clustered(600, 22);
+    ds.append(
+        stream_of(vec![batch(ROWS..ROWS + 600, &extra)]),
+        &WriteParams::default(),
+    )
+    .await
+    .unwrap();
+    let delta = OptimizeIndexOptions {
+        num_indices_to_merge: 0,
+        ..Default::default()
+    };
+    ds.optimize_indices(&delta).await.unwrap();
+    ds.delete("id % 7 = 0").await.unwrap();
+    let merge = OptimizeIndexOptions {
+        num_indices_to_merge: 2,
+        ..Default::default()
+    };
+    ds.optimize_indices(&merge).await.unwrap();
+    let segments = ds.index_segments();
+    assert_eq!(segments.len(), 1);
+    assert_eq!(segments[0].message.num_entries, ds.count_rows(None).await.unwrap());
+    assert_eq!(segments[0].vector().unwrap().num_bits, 4);
+    // Row ROWS + 2 survives the delete (ROWS + 1 is a multiple of 7).
+    let query = VectorQuery::new("emb", extra[2 * DIM..3 * DIM].to_vec(), 1);
+    assert_eq!(
+        ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()),
+        [ROWS + 2]
+    );
+    ds.optimize_indices(&OptimizeIndexOptions {
+        retrain: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        ds.index_segments()[0].vector().unwrap().num_bits,
+        4,
+        "retrain keeps 4-bit codes"
+    );
+    let bad = VectorIndexParams {
+        num_bits: 4,
+        ..params(IndexType::IvfSq, Metric::L2)
+    };
+    assert!(matches!(
+        ds.create_index(&bad, &Progress::none()).await,
+        Err(TableError::InvalidIndexParams { .. })
+    ));
+}
+
+/// IVF_HNSW_SQ: few, large partitions (one below 131,072 rows) searched
+/// through their graphs; the graph parameters are recorded, `ef` widens
+/// the search (recall never drops as it grows), and graph parameters on
+/// another kind are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hnsw_partitions_search_through_their_graphs() {
+    let mut ds = dataset().await;
+    let graph = VectorIndexParams {
+        m: Some(12),
+        ef_construction: Some(80),
+        ..params(IndexType::IvfHnswSq, Metric::L2)
+    };
+    ds.create_index(&graph, &Progress::none()).await.unwrap();
+    let segment = &ds.index_segments()[0];
+    let details = segment.vector().unwrap();
+    assert_eq!(segment.kind_name(), "IVF_HNSW_SQ");
+    assert_eq!(
+        (details.num_partitions, details.hnsw_m, details.hnsw_ef_construction),
+        (1, 12, 80)
+    );
+    assert_eq!(segment.message.index_version, 3);
+    let queries = clustered(20, 91);
+    let mut recalls = Vec::new();
+    for ef in [10, 40, 200] {
+        let mut total = 0.0;
+        for q in queries.chunks_exact(DIM) {
+            let query = VectorQuery {
+                ef: Some(ef),
+                refine_factor: Some(1),
+                ..VectorQuery::new("emb", q.to_vec(), 10)
+            };
+            let indexed = ds.nearest(&query, None, false, Some(&["id"])).await.unwrap();
+            let exact = ds.nearest_exact(&query, None, false, Some(&["id"])).await.unwrap();
+            total += recall(&ids_of(&indexed), &ids_of(&exact));
+        }
+        recalls.push(total / 20.0);
+    }
+    assert!(recalls.windows(2).all(|w| w[0] <= w[1] + 0.02), "{recalls:?}");
+    assert!(recalls[2] >= 0.95, "{recalls:?}");
+    for bad in [
+        VectorIndexParams {
+            m: Some(8),
+            ..params(IndexType::IvfSq, Metric::L2)
+        },
+        VectorIndexParams {
+            m: Some(1),
+            ..params(IndexType::IvfHnswSq, Metric::L2)
+        },
+    ] {
+        assert!(
+            matches!(
+                ds.create_index(&bad, &Progress::none()).await,
+                Err(TableError::InvalidIndexParams { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+/// A byte budget for loaded partitions: answers stay the same while the
+/// cache holds at most the budget (partitions are read again when probed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_index_cache_answers_the_same_within_its_budget() {
+    let mut ds = dataset().await;
+    ds.create_index(&params(IndexType::IvfSq, Metric::L2), &Progress::none())
+        .await
+        .unwrap();
+    let queries = clustered(10, 55);
+    let mut want = Vec::new();
+    for q in queries.chunks_exact(DIM) {
+        let query = VectorQuery::new("emb", q.to_vec(), 10);
+        want.push(ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()));
+    }
+    let (used, budget) = ds.index_cache_bytes();
+    assert!(
+        used > 30_000 && budget == DEFAULT_INDEX_CACHE_BYTES,
+        "{used} of {budget}"
+    );
+    ds.set_index_cache_bytes(30_000);
+    assert!(ds.index_cache_bytes().0 <= 30_000);
+    for (q, want) in queries.chunks_exact(DIM).zip(&want) {
+        let query = VectorQuery::new("emb", q.to_vec(), 10);
+        assert_eq!(
+            &ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()),
+            want
+        );
+        let (used, _) = ds.index_cache_bytes();
+        assert!(used <= 30_000, "{used}");
+    }
+    ds.set_index_cache_bytes(0);
+    assert_eq!(ds.index_cache_bytes().0, 0);
+    let query = VectorQuery::new("emb", queries[..DIM].to_vec(), 10);
+    assert_eq!(
+        ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()),
+        want[0]
+    );
+}
