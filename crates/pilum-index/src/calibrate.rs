@@ -229,7 +229,7 @@ fn exact_truths(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(IndexError::params("a calibration thread panicked")))
+                    .unwrap_or(Err(IndexError::WorkerPanicked { task: "calibration" }))
             })
             .collect()
     });

@@ -26,6 +26,12 @@ pub enum IndexError {
         /// What was given.
         found: usize,
     },
+    /// A worker thread of a parallel step panicked (a bug, not bad input).
+    #[error("a {task} thread panicked")]
+    WorkerPanicked {
+        /// The step whose thread failed.
+        task: &'static str,
+    },
     /// Stored index data contradicts itself (the caller names the file).
     #[error("corrupt index data: {what}")]
     Corrupt {

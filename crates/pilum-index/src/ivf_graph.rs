@@ -114,7 +114,7 @@ impl IvfIndex {
             }
         });
         out.into_iter()
-            .map(|s| s.unwrap_or_else(|| Err(IndexError::params("a graph build thread panicked"))))
+            .map(|s| s.unwrap_or(Err(IndexError::WorkerPanicked { task: "graph build" })))
             .collect()
     }
 }

@@ -193,7 +193,7 @@ impl IvfIndex {
                 .into_iter()
                 .map(|h| {
                     h.join()
-                        .unwrap_or_else(|_| Err(IndexError::params("a PQ encoding thread panicked".to_string())))
+                        .unwrap_or(Err(IndexError::WorkerPanicked { task: "PQ encoding" }))
                 })
                 .collect()
         });

@@ -10,6 +10,7 @@
 const LANES: usize = 8;
 
 /// Squared Euclidean distance.
+#[inline]
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     #[cfg(target_arch = "x86_64")]
@@ -34,6 +35,7 @@ pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Dot product.
+#[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     #[cfg(target_arch = "x86_64")]
@@ -53,6 +55,93 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         sum += x * y;
     }
     sum
+}
+
+/// The index minimising `norms[c] − 2·dots[c]` (the first on ties) and
+/// that value; `(0, +∞)` when no value is below infinity. This is the
+/// nearest-centroid step after a matrix product of points by centroids.
+/// Every path computes each value by the same expression and breaks ties
+/// the same way, so the answer is the same bits on every CPU.
+pub fn argmin_shifted(dots: &[f32], norms: &[f32]) -> (u32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if dots.len() >= 2 * LANES && simd::available() {
+        return simd::argmin_shifted(dots, norms);
+    }
+    argmin_lanes(dots, norms)
+}
+
+/// The centroid nearest to `point` (first on ties) and its shifted
+/// distance `‖c‖² − 2·x·c`, with the centroids stored transposed
+/// (`transposed[j·k + c]` is dimension `j` of centroid `c`, `k` =
+/// `norms.len()`): the dot products accumulate into `dots` (length `k`) one
+/// dimension at a time, then [`argmin_shifted`]'s search runs over them.
+/// For points of a few dimensions (product-quantizer sub-vectors) this
+/// stays in the first-level cache, where a matrix product would not pay.
+pub fn nearest_transposed(point: &[f32], transposed: &[f32], norms: &[f32], dots: &mut [f32]) -> (u32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if norms.len() >= 2 * LANES && simd::available() {
+        return simd::nearest_transposed(point, transposed, norms, dots);
+    }
+    nearest_transposed_lanes(point, transposed, norms, dots)
+}
+
+#[inline(always)]
+fn nearest_transposed_lanes(point: &[f32], transposed: &[f32], norms: &[f32], dots: &mut [f32]) -> (u32, f32) {
+    let k = norms.len().min(dots.len());
+    let dots = &mut dots[..k];
+    dots.fill(0.0);
+    for (&x, column) in point.iter().zip(transposed.chunks_exact(k.max(1))) {
+        for (d, &c) in dots.iter_mut().zip(column) {
+            *d += x * c;
+        }
+    }
+    argmin_lanes(dots, &norms[..k])
+}
+
+/// The smallest lane minimum, the lowest index among equal ones.
+#[inline(always)]
+fn reduce_lanes(values: &[f32], indices: &[u32]) -> (u32, f32) {
+    let mut best = (0u32, f32::INFINITY);
+    for (&value, &i) in values.iter().zip(indices) {
+        if value < best.1 || (value == best.1 && value.is_finite() && i < best.0) {
+            best = (i, value);
+        }
+    }
+    best
+}
+
+/// [`argmin_shifted`] with one running minimum per lane, kept through
+/// masks instead of branches; the lanes reduce by value, then by index.
+/// Two registers' worth of lanes, so the minimum chains of consecutive
+/// steps do not wait on each other.
+#[inline(always)]
+fn argmin_lanes(dots: &[f32], norms: &[f32]) -> (u32, f32) {
+    const ARGMIN_LANES: usize = 2 * LANES;
+    let n = dots.len().min(norms.len());
+    let whole = n - n % ARGMIN_LANES;
+    let mut best_value = [f32::INFINITY; ARGMIN_LANES];
+    let mut best_index = [0u32; ARGMIN_LANES];
+    let mut index: [u32; ARGMIN_LANES] = std::array::from_fn(|lane| lane as u32);
+    for (d, c) in dots[..whole]
+        .chunks_exact(ARGMIN_LANES)
+        .zip(norms[..whole].chunks_exact(ARGMIN_LANES))
+    {
+        for lane in 0..ARGMIN_LANES {
+            let value = c[lane] - 2.0 * d[lane];
+            let better = value < best_value[lane];
+            best_value[lane] = if better { value } else { best_value[lane] };
+            best_index[lane] = if better { index[lane] } else { best_index[lane] };
+            index[lane] += ARGMIN_LANES as u32;
+        }
+    }
+    let mut best = reduce_lanes(&best_value, &best_index);
+    for c in whole..n {
+        let value = norms[c] - 2.0 * dots[c];
+        if value < best.1 {
+            best = (c as u32, value);
+        }
+    }
+    best
 }
 
 /// Squared Euclidean norm.
@@ -97,6 +186,33 @@ mod simd {
     pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: as in `l2_squared`.
         unsafe { dot_fma(a, b) }
+    }
+
+    /// [`super::argmin_shifted`]; callers checked [`available`].
+    pub(super) fn argmin_shifted(dots: &[f32], norms: &[f32]) -> (u32, f32) {
+        // SAFETY: as in `l2_squared`.
+        unsafe { argmin_avx2(dots, norms) }
+    }
+
+    /// The portable lane loop compiled for AVX2, where the per-lane selects
+    /// become 8-lane compares and blends (no fused operations: the values
+    /// are the portable ones).
+    #[target_feature(enable = "avx2")]
+    fn argmin_avx2(dots: &[f32], norms: &[f32]) -> (u32, f32) {
+        super::argmin_lanes(dots, norms)
+    }
+
+    /// [`super::nearest_transposed`]; callers checked [`available`].
+    pub(super) fn nearest_transposed(point: &[f32], transposed: &[f32], norms: &[f32], dots: &mut [f32]) -> (u32, f32) {
+        // SAFETY: as in `l2_squared`.
+        unsafe { nearest_transposed_avx2(point, transposed, norms, dots) }
+    }
+
+    /// The portable loops compiled for AVX2 (multiplies and adds, not
+    /// fused: the values are the portable ones).
+    #[target_feature(enable = "avx2")]
+    fn nearest_transposed_avx2(point: &[f32], transposed: &[f32], norms: &[f32], dots: &mut [f32]) -> (u32, f32) {
+        super::nearest_transposed_lanes(point, transposed, norms, dots)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -184,6 +300,63 @@ mod tests {
                 prop_assert!((simd::l2_squared(&a, &b) as f64 - l2).abs() <= 1e-5 * scale);
                 prop_assert!((simd::dot(&a, &b) as f64 - dp).abs() <= 1e-5 * scale);
             }
+        }
+    }
+
+    /// The one-pass scalar search the lane versions must reproduce.
+    fn argmin_scalar(dots: &[f32], norms: &[f32]) -> (u32, f32) {
+        let mut best = (0u32, f32::INFINITY);
+        for (c, (&d, &n)) in dots.iter().zip(norms).enumerate() {
+            let value = n - 2.0 * d;
+            if value < best.1 {
+                best = (c as u32, value);
+            }
+        }
+        best
+    }
+
+    proptest! {
+        #[test]
+        fn the_lane_minimum_search_is_the_scalar_one(
+            // Few distinct values, so ties are common.
+            pairs in proptest::collection::vec((-4i8..4, -4i8..4), 0..200),
+        ) {
+            let (dots, norms): (Vec<f32>, Vec<f32>) =
+                pairs.into_iter().map(|(d, n)| (d as f32 * 0.5, n as f32)).unzip();
+            let expected = argmin_scalar(&dots, &norms);
+            prop_assert_eq!(argmin_lanes(&dots, &norms), expected);
+            prop_assert_eq!(argmin_shifted(&dots, &norms), expected);
+        }
+
+        #[test]
+        fn the_transposed_search_finds_the_nearest_centroid(
+            dim in 1usize..9,
+            k in 1usize..70,
+            seed in 0u64..1000,
+        ) {
+            use rand::{Rng, SeedableRng};
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let centroids: Vec<f32> = (0..k * dim).map(|_| rng.random_range(-2i8..3) as f32).collect();
+            let point: Vec<f32> = (0..dim).map(|_| rng.random_range(-2i8..3) as f32).collect();
+            let mut transposed = vec![0f32; k * dim];
+            for c in 0..k {
+                for j in 0..dim {
+                    transposed[j * k + c] = centroids[c * dim + j];
+                }
+            }
+            let norms: Vec<f32> = centroids.chunks(dim).map(norm_squared).collect();
+            let dots: Vec<f32> = centroids.chunks(dim).map(|c| dot(&point, c)).collect();
+            let mut scratch = vec![0f32; k];
+            // Small integers: every product and sum is exact, so the
+            // accumulation order cannot matter and ties are exact.
+            prop_assert_eq!(
+                nearest_transposed(&point, &transposed, &norms, &mut scratch),
+                argmin_scalar(&dots, &norms)
+            );
+            prop_assert_eq!(
+                nearest_transposed_lanes(&point, &transposed, &norms, &mut scratch),
+                argmin_scalar(&dots, &norms)
+            );
         }
     }
 

@@ -83,7 +83,7 @@ impl KMeans {
             data
         };
         let dim = points.dim();
-        let mut centroids = seed_plus_plus(points, self.k, &mut rng);
+        let mut centroids = seed_plus_plus(points, self.k, &mut rng, self.threads);
         let mut assignment = vec![0u32; points.len()];
         let mut distance = vec![0f32; points.len()];
         let mut previous = f64::INFINITY;
@@ -109,37 +109,107 @@ impl KMeans {
     }
 }
 
+/// Points per block of k-means++'s running sums.
+const SEED_BLOCK: usize = 1024;
+
 /// k-means++: the first centroid uniformly, each next one with probability
 /// proportional to its squared distance from the nearest chosen so far.
-fn seed_plus_plus(points: Vectors<'_>, k: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+/// The distances are summed per block of [`SEED_BLOCK`] points as they are
+/// updated, so drawing a point walks block sums and then one block instead
+/// of every point.
+fn seed_plus_plus(points: Vectors<'_>, k: usize, rng: &mut ChaCha8Rng, threads: usize) -> Vec<f32> {
     let mut centroids = Vec::with_capacity(k * points.dim());
     let first = rng.random_range(0..points.len());
     centroids.extend_from_slice(points.get(first));
     let mut nearest: Vec<f32> = points.iter().map(|p| l2_squared(p, points.get(first))).collect();
+    let mut block_sums: Vec<f64> = nearest.chunks(SEED_BLOCK).map(block_sum).collect();
     for _ in 1..k {
-        let total: f64 = nearest.iter().map(|&d| d as f64).sum();
+        let total: f64 = block_sums.iter().sum();
         let chosen = if total > 0.0 {
-            let mut target = rng.random::<f64>() * total;
-            let mut chosen = points.len() - 1;
-            for (i, &d) in nearest.iter().enumerate() {
-                target -= d as f64;
-                if target < 0.0 {
-                    chosen = i;
-                    break;
-                }
-            }
-            chosen
+            draw(&nearest, &block_sums, rng.random::<f64>() * total)
         } else {
             // Every point coincides with a centroid: any point will do.
             rng.random_range(0..points.len())
         };
         let c = points.get(chosen);
         centroids.extend_from_slice(c);
-        for (d, p) in nearest.iter_mut().zip(points.iter()) {
-            *d = d.min(l2_squared(p, c));
-        }
+        lower_nearest(points, c, &mut nearest, &mut block_sums, threads);
     }
     centroids
+}
+
+/// Lowers each point's distance to its nearest centroid by the new centroid
+/// `c` and recomputes the block sums, block by block; the blocks are shared
+/// among `threads` threads once the points hold enough values to pay for
+/// them (each block's result does not depend on which thread computed it).
+fn lower_nearest(points: Vectors<'_>, c: &[f32], nearest: &mut [f32], block_sums: &mut [f64], threads: usize) {
+    let dim = points.dim();
+    let blocks = nearest
+        .chunks_mut(SEED_BLOCK)
+        .zip(block_sums.iter_mut())
+        .zip(points.as_slice().chunks(SEED_BLOCK * dim));
+    let lower = |((block, sum), data): ((&mut [f32], &mut f64), &[f32])| {
+        for (d, p) in block.iter_mut().zip(data.chunks_exact(dim)) {
+            *d = d.min(l2_squared(p, c));
+        }
+        *sum = block_sum(block);
+    };
+    let threads = threads.clamp(1, block_sums_len(points.len()));
+    if threads == 1 || points.as_slice().len() < PARALLEL_SEED_VALUES {
+        blocks.for_each(lower);
+        return;
+    }
+    let mut lanes: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, block) in blocks.enumerate() {
+        lanes[i % threads].push(block);
+    }
+    std::thread::scope(|scope| {
+        for lane in lanes {
+            scope.spawn(move || lane.into_iter().for_each(lower));
+        }
+    });
+}
+
+/// Below this many point values, one k-means++ step is too short to share.
+const PARALLEL_SEED_VALUES: usize = 1 << 20;
+
+fn block_sums_len(points: usize) -> usize {
+    points.div_ceil(SEED_BLOCK).max(1)
+}
+
+/// A block's distances summed in f64, in point order.
+fn block_sum(block: &[f32]) -> f64 {
+    block.iter().map(|&d| d as f64).sum()
+}
+
+/// The point where the running sum of `nearest` passes `target`: the block
+/// first, by its sum, then the point inside it (the last point when
+/// rounding leaves the target past every sum).
+fn draw(nearest: &[f32], block_sums: &[f64], mut target: f64) -> usize {
+    for (b, &sum) in block_sums.iter().enumerate() {
+        if target < sum {
+            let start = b * SEED_BLOCK;
+            for (i, &d) in nearest[start..(start + SEED_BLOCK).min(nearest.len())]
+                .iter()
+                .enumerate()
+            {
+                target -= d as f64;
+                if target < 0.0 {
+                    return start + i;
+                }
+            }
+            return last_positive(nearest, start..(start + SEED_BLOCK).min(nearest.len()));
+        }
+        target -= sum;
+    }
+    last_positive(nearest, 0..nearest.len())
+}
+
+/// The last point of `range` not yet at distance zero (so rounding never
+/// picks a point that is already a centroid), else the range's last point.
+fn last_positive(nearest: &[f32], range: std::ops::Range<usize>) -> usize {
+    let end = range.end.saturating_sub(1);
+    range.rev().find(|&i| nearest[i] > 0.0).unwrap_or(end)
 }
 
 /// A chunk of the assignment: its first point, and its slots for the

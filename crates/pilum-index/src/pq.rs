@@ -41,6 +41,53 @@ fn split(dim: usize, m: usize) -> Vec<usize> {
     (0..=m).map(|s| s * dim / m).collect()
 }
 
+/// One codebook per sub-space, trained independently: the sub-spaces are
+/// shared among `params.threads` threads, each k-means on one thread, so
+/// the serial steps of k-means (seeding, centroid updates) run in parallel
+/// too. Sub-space `s` is seeded with `params.seed + 0 + 1 + … + s`, so the
+/// codebooks do not depend on the thread count.
+fn train_codebooks(data: Vectors<'_>, bounds: &[usize], size: usize, params: &KMeans) -> Result<Vec<Vec<f32>>> {
+    let m = bounds.len() - 1;
+    let train_one = |s: usize| -> Result<Vec<f32>> {
+        let (lo, hi) = (bounds[s], bounds[s + 1]);
+        let sub: Vec<f32> = data.iter().flat_map(|v| v[lo..hi].iter().copied()).collect();
+        let mut one = params.clone();
+        one.k = size;
+        one.threads = 1;
+        one.seed = (0..=s as u64).fold(params.seed, u64::wrapping_add);
+        Ok(one.train(Vectors::new(&sub, hi - lo)?)?.centroids)
+    };
+    let threads = params.threads.clamp(1, m.max(1));
+    if threads == 1 {
+        return (0..m).map(train_one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut trained: Vec<(usize, Result<Vec<f32>>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let s = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if s >= m {
+                            return done;
+                        }
+                        done.push((s, train_one(s)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    });
+    if trained.len() != m {
+        return Err(IndexError::WorkerPanicked {
+            task: "codebook training",
+        });
+    }
+    trained.sort_by_key(|(s, _)| *s);
+    trained.into_iter().map(|(_, book)| book).collect()
+}
+
 impl ProductQuantizer {
     /// Trains `shape.sub_vectors` codebooks on `data` (at least 2^bits
     /// vectors); `params` supplies the k-means settings (its `k` is
@@ -61,14 +108,10 @@ impl ProductQuantizer {
             });
         }
         let bounds = split(dim, m);
-        let mut params = params.clone();
-        params.k = size;
+        let books = train_codebooks(data, &bounds, size, params)?;
         let mut codebooks = Vec::with_capacity(size * dim);
-        for s in 0..m {
-            let (lo, hi) = (bounds[s], bounds[s + 1]);
-            let sub: Vec<f32> = data.iter().flat_map(|v| v[lo..hi].iter().copied()).collect();
-            params.seed = params.seed.wrapping_add(s as u64);
-            codebooks.extend(params.train(Vectors::new(&sub, hi - lo)?)?.centroids);
+        for book in books {
+            codebooks.extend(book);
         }
         Ok(Self {
             dim,

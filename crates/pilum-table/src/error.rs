@@ -175,6 +175,9 @@ impl TableError {
     pub(crate) fn index(source: pilum_index::IndexError) -> Self {
         match source {
             pilum_index::IndexError::InvalidParams { what } => Self::InvalidIndexParams { what },
+            source @ pilum_index::IndexError::WorkerPanicked { .. } => Self::Internal {
+                what: source.to_string(),
+            },
             source => Self::Index { path: None, source },
         }
     }
