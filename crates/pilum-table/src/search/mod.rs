@@ -8,6 +8,7 @@ mod column;
 mod exact;
 mod output;
 mod plan;
+mod widen;
 
 pub use batch::QUERY_INDEX;
 pub(crate) use column::{VectorRows, VectorShape};

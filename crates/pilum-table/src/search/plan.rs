@@ -3,6 +3,7 @@
 
 use super::ann::AnnParams;
 use super::column::VectorShape;
+use super::widen::{sample_reaches_top, window_and_sample};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::expr::CompiledExpr;
@@ -170,28 +171,24 @@ impl Dataset {
                 for segment in &segments {
                     valid.push(self.valid_ids(segment).await?);
                 }
-                let mut lists = Vec::new();
-                for vector in query.query.chunks_exact(shape.dim) {
-                    let mut top = TopK::new(params.want);
-                    for (segment, valid) in segments.iter().zip(&valid) {
-                        for n in self.search_segment(vector, segment, valid, &params).await? {
-                            top.push(n.distance, n.id);
-                        }
-                    }
-                    lists.push(top.into_sorted());
-                }
                 if shape.multivector {
+                    let mut lists = Vec::new();
+                    for vector in query.query.chunks_exact(shape.dim) {
+                        lists.push(self.index_candidates(vector, &segments, &valid, &params).await?);
+                    }
                     let keep = query.k.saturating_mul(refine).saturating_mul(MULTIVECTOR_RERANK);
                     let ids = maxsim_candidates(&lists, keep);
                     self.rank_rows(query, metric, shape, ids).await?
+                } else if refine == 0 {
+                    self.index_candidates(&query.query, &segments, &valid, &params).await?
+                } else if let (Some(allowed), None) = (&allow, query.refine_factor) {
+                    let passing = usize::try_from(allowed.len()).unwrap_or(usize::MAX);
+                    self.filtered_window(query, metric, shape, &segments, &valid, params, passing)
+                        .await?
                 } else {
-                    let candidates = lists.into_iter().flatten();
-                    if refine > 0 {
-                        self.rank_rows(query, metric, shape, candidates.map(|n| n.id).collect())
-                            .await?
-                    } else {
-                        candidates.collect()
-                    }
+                    let window = self.index_candidates(&query.query, &segments, &valid, &params).await?;
+                    self.rank_rows(query, metric, shape, window.iter().map(|n| n.id).collect())
+                        .await?
                 }
             }
         };
@@ -225,6 +222,55 @@ impl Dataset {
             ..query.clone()
         };
         self.nearest(&query, filter, prefilter, columns).await
+    }
+
+    /// Exact distances of a pre-filtered query's re-ranking window, which
+    /// starts at the calibrated width and doubles while a sample of the
+    /// rows ranked just past it reaches the top k (see `widen`), at worst
+    /// until it holds every one of the `passing` rows: then the answer is
+    /// exact, at about twice the cost of comparing those rows directly.
+    #[allow(clippy::too_many_arguments)]
+    async fn filtered_window(
+        &self,
+        query: &VectorQuery,
+        metric: Metric,
+        shape: VectorShape,
+        segments: &[&IndexSegment],
+        valid: &[RoaringTreemap],
+        mut params: AnnParams<'_>,
+        passing: usize,
+    ) -> Result<Vec<Neighbor>> {
+        let limit = passing.max(params.want);
+        loop {
+            let window = params.want;
+            params.want = window.saturating_mul(2);
+            let candidates = self.index_candidates(&query.query, segments, valid, &params).await?;
+            let (mut ids, sample) = window_and_sample(&candidates, window);
+            ids.extend(&sample);
+            let exact = self.rank_rows(query, metric, shape, ids).await?;
+            if window >= limit || !sample_reaches_top(&exact, &sample, query.k) {
+                return Ok(exact);
+            }
+            params.want = window.saturating_mul(2);
+        }
+    }
+
+    /// The `params.want` best index entries for one query vector over
+    /// every segment, by estimated distance.
+    async fn index_candidates(
+        &self,
+        vector: &[f32],
+        segments: &[&IndexSegment],
+        valid: &[RoaringTreemap],
+        params: &AnnParams<'_>,
+    ) -> Result<Vec<Neighbor>> {
+        let mut top = TopK::new(params.want);
+        for (segment, valid) in segments.iter().zip(valid) {
+            for n in self.search_segment(vector, segment, valid, params).await? {
+                top.push(n.distance, n.id);
+            }
+        }
+        Ok(top.into_sorted())
     }
 
     /// The readable segments of the first index on the query's column whose
