@@ -87,6 +87,81 @@ pub fn nearest_transposed(point: &[f32], transposed: &[f32], norms: &[f32], dots
 
 #[inline(always)]
 fn nearest_transposed_lanes(point: &[f32], transposed: &[f32], norms: &[f32], dots: &mut [f32]) -> (u32, f32) {
+    let fixed = match point.len() {
+        1 => nearest_fixed::<1>(point, transposed, norms),
+        2 => nearest_fixed::<2>(point, transposed, norms),
+        3 => nearest_fixed::<3>(point, transposed, norms),
+        4 => nearest_fixed::<4>(point, transposed, norms),
+        5 => nearest_fixed::<5>(point, transposed, norms),
+        6 => nearest_fixed::<6>(point, transposed, norms),
+        7 => nearest_fixed::<7>(point, transposed, norms),
+        8 => nearest_fixed::<8>(point, transposed, norms),
+        _ => None,
+    };
+    fixed.unwrap_or_else(|| nearest_accumulated(point, transposed, norms, dots))
+}
+
+/// Centroids per step of [`nearest_fixed`] (two AVX registers of dot
+/// products, which stay in registers).
+const BLOCK_CENTROIDS: usize = 2 * LANES;
+
+/// [`nearest_transposed`] for points of exactly `D` values, the dot
+/// products of each block of centroids kept in registers; each one sums
+/// its `D` products in dimension order from zero, as
+/// [`nearest_accumulated`] does, so both give the same bits. `None` when
+/// the slices do not have the shapes the search needs.
+#[inline(always)]
+fn nearest_fixed<const D: usize>(point: &[f32], transposed: &[f32], norms: &[f32]) -> Option<(u32, f32)> {
+    let k = norms.len();
+    let x: &[f32; D] = point.try_into().ok()?;
+    let columns: [&[f32]; D] = std::array::from_fn(|j| transposed.get(j * k..(j + 1) * k).unwrap_or(&[]));
+    if columns.iter().any(|c| c.len() != k) {
+        return None;
+    }
+    let whole = k - k % BLOCK_CENTROIDS;
+    let mut best_value = [f32::INFINITY; BLOCK_CENTROIDS];
+    let mut best_index = [0u32; BLOCK_CENTROIDS];
+    let mut index: [u32; BLOCK_CENTROIDS] = std::array::from_fn(|lane| lane as u32);
+    let mut start = 0;
+    while start < whole {
+        let mut acc = [0f32; BLOCK_CENTROIDS];
+        for (lane, a) in acc.iter_mut().enumerate() {
+            *a = x[0] * columns[0][start + lane];
+        }
+        for j in 1..D {
+            let column = &columns[j][start..start + BLOCK_CENTROIDS];
+            for lane in 0..BLOCK_CENTROIDS {
+                acc[lane] += x[j] * column[lane];
+            }
+        }
+        let norm = &norms[start..start + BLOCK_CENTROIDS];
+        for lane in 0..BLOCK_CENTROIDS {
+            let value = norm[lane] - (acc[lane] + acc[lane]);
+            let better = value < best_value[lane];
+            best_value[lane] = if better { value } else { best_value[lane] };
+            best_index[lane] = if better { index[lane] } else { best_index[lane] };
+            index[lane] += BLOCK_CENTROIDS as u32;
+        }
+        start += BLOCK_CENTROIDS;
+    }
+    let mut best = reduce_lanes(&best_value, &best_index);
+    for c in whole..k {
+        let mut acc = x[0] * columns[0][c];
+        for j in 1..D {
+            acc += x[j] * columns[j][c];
+        }
+        let value = norms[c] - (acc + acc);
+        if value < best.1 {
+            best = (c as u32, value);
+        }
+    }
+    Some(best)
+}
+
+/// [`nearest_transposed`] for any width: the dot products accumulate in
+/// `dots` one dimension at a time.
+#[inline(always)]
+fn nearest_accumulated(point: &[f32], transposed: &[f32], norms: &[f32], dots: &mut [f32]) -> (u32, f32) {
     let k = norms.len().min(dots.len());
     let dots = &mut dots[..k];
     dots.fill(0.0);
@@ -208,11 +283,94 @@ mod simd {
         unsafe { nearest_transposed_avx2(point, transposed, norms, dots) }
     }
 
-    /// The portable loops compiled for AVX2 (multiplies and adds, not
-    /// fused: the values are the portable ones).
+    /// Points of 1–8 values through [`nearest_fixed_avx2`]; others through
+    /// the portable loops compiled for AVX2. Multiplies and adds, never
+    /// fused: the values are the portable ones.
     #[target_feature(enable = "avx2")]
     fn nearest_transposed_avx2(point: &[f32], transposed: &[f32], norms: &[f32], dots: &mut [f32]) -> (u32, f32) {
-        super::nearest_transposed_lanes(point, transposed, norms, dots)
+        let fixed = match point.len() {
+            1 => nearest_fixed_avx2::<1>(point, transposed, norms),
+            2 => nearest_fixed_avx2::<2>(point, transposed, norms),
+            3 => nearest_fixed_avx2::<3>(point, transposed, norms),
+            4 => nearest_fixed_avx2::<4>(point, transposed, norms),
+            5 => nearest_fixed_avx2::<5>(point, transposed, norms),
+            6 => nearest_fixed_avx2::<6>(point, transposed, norms),
+            7 => nearest_fixed_avx2::<7>(point, transposed, norms),
+            8 => nearest_fixed_avx2::<8>(point, transposed, norms),
+            _ => None,
+        };
+        fixed.unwrap_or_else(|| super::nearest_accumulated(point, transposed, norms, dots))
+    }
+
+    /// [`super::nearest_fixed`] with 8-lane registers, two blocks of eight
+    /// centroids per step so consecutive minimum updates do not wait on
+    /// each other. Each dot product is `x₀c₀ + x₁c₁ + …` in dimension
+    /// order and the value `‖c‖² − (dot + dot)`, the portable bits.
+    #[target_feature(enable = "avx2")]
+    fn nearest_fixed_avx2<const D: usize>(point: &[f32], transposed: &[f32], norms: &[f32]) -> Option<(u32, f32)> {
+        let k = norms.len();
+        let x: &[f32; D] = point.try_into().ok()?;
+        if transposed.len() < D * k {
+            return None;
+        }
+        const STEP: usize = 2 * LANES;
+        let whole = k - k % STEP;
+        let xs: [__m256; D] = std::array::from_fn(|j| _mm256_set1_ps(x[j]));
+        let mut best = [_mm256_set1_ps(f32::INFINITY); 2];
+        let mut best_index = [_mm256_setzero_si256(); 2];
+        let mut index = [
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15),
+        ];
+        let step = _mm256_set1_epi32(STEP as i32);
+        let mut start = 0;
+        while start < whole {
+            for half in 0..2 {
+                let at = start + half * LANES;
+                // SAFETY: at + 8 ≤ whole ≤ k = norms.len(), and for every
+                // j < D, j·k + at + 8 ≤ D·k ≤ transposed.len() (checked
+                // above): every load reads eight values inside its slice.
+                let (value, mask) = unsafe {
+                    let mut acc = _mm256_mul_ps(xs[0], _mm256_loadu_ps(transposed.as_ptr().add(at)));
+                    for (j, xj) in xs.iter().enumerate().skip(1) {
+                        let c = _mm256_loadu_ps(transposed.as_ptr().add(j * k + at));
+                        acc = _mm256_add_ps(acc, _mm256_mul_ps(*xj, c));
+                    }
+                    let value = _mm256_sub_ps(_mm256_loadu_ps(norms.as_ptr().add(at)), _mm256_add_ps(acc, acc));
+                    (value, _mm256_cmp_ps::<_CMP_LT_OQ>(value, best[half]))
+                };
+                best[half] = _mm256_blendv_ps(best[half], value, mask);
+                best_index[half] = _mm256_castps_si256(_mm256_blendv_ps(
+                    _mm256_castsi256_ps(best_index[half]),
+                    _mm256_castsi256_ps(index[half]),
+                    mask,
+                ));
+                index[half] = _mm256_add_epi32(index[half], step);
+            }
+            start += STEP;
+        }
+        let mut values = [0f32; STEP];
+        let mut indices = [0u32; STEP];
+        for half in 0..2 {
+            // SAFETY: each store writes eight values into its half of a
+            // 16-value array.
+            unsafe {
+                _mm256_storeu_ps(values.as_mut_ptr().add(half * LANES), best[half]);
+                _mm256_storeu_si256(indices.as_mut_ptr().add(half * LANES).cast(), best_index[half]);
+            }
+        }
+        let mut found = super::reduce_lanes(&values, &indices);
+        for c in whole..k {
+            let mut acc = x[0] * transposed[c];
+            for (j, &xj) in x.iter().enumerate().skip(1) {
+                acc += xj * transposed[j * k + c];
+            }
+            let value = norms[c] - (acc + acc);
+            if value < found.1 {
+                found = (c as u32, value);
+            }
+        }
+        Some(found)
     }
 
     #[target_feature(enable = "avx2,fma")]
