@@ -1,4 +1,5 @@
-//! Times product-quantizer training and encoding on clustered vectors:
+//! Times coarse k-means, product-quantizer training and encoding on
+//! clustered vectors:
 //! `cargo run --release -p pilum-index --example pq_build_time -- [rows] [dim] [sub_vectors] [bits]`.
 
 use pilum_index::{KMeans, PqShape, ProductQuantizer, Vectors};
@@ -20,6 +21,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.extend((0..dim).map(|j| centres[c * dim + j] + 0.2 * (rng.random::<f32>() - 0.5)));
     }
     let view = Vectors::new(&data, dim)?;
+    let started = Instant::now();
+    let coarse = KMeans::new(((rows as f64).sqrt().round() as usize).max(1)).train(view)?;
+    println!(
+        "coarse k-means ({} centroids): {:.2} s, {} iterations",
+        coarse.centroids.len() / dim,
+        started.elapsed().as_secs_f64(),
+        coarse.iterations
+    );
     let shape = PqShape { sub_vectors, bits };
     let started = Instant::now();
     let pq = ProductQuantizer::train(view, shape, &KMeans::new(1 << bits))?;

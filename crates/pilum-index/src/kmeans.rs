@@ -83,7 +83,17 @@ impl KMeans {
             data
         };
         let dim = points.dim();
-        let mut centroids = seed_plus_plus(points, self.k, &mut rng, self.threads);
+        let seeding_limit = self.k.saturating_mul(SEED_POINTS_PER_CENTROID);
+        let seeding_points: Vec<f32>;
+        let seeding = if points.len() > seeding_limit {
+            let mut picked = sample(&mut rng, points.len(), seeding_limit).into_vec();
+            picked.sort_unstable();
+            seeding_points = picked.iter().flat_map(|&i| points.get(i).iter().copied()).collect();
+            Vectors::new(&seeding_points, dim)?
+        } else {
+            points
+        };
+        let mut centroids = seed_plus_plus(seeding, self.k, &mut rng, self.threads);
         let mut assignment = vec![0u32; points.len()];
         let mut distance = vec![0f32; points.len()];
         let mut previous = f64::INFINITY;
@@ -108,6 +118,12 @@ impl KMeans {
         })
     }
 }
+
+/// k-means++ picks its seeds among at most this many points per cluster
+/// (a random sample of the training points): its cost grows with points ×
+/// clusters, and Lloyd's iterations over every training point refine the
+/// seeds anyway.
+const SEED_POINTS_PER_CENTROID: usize = 32;
 
 /// Points per block of k-means++'s running sums.
 const SEED_BLOCK: usize = 1024;
