@@ -147,7 +147,43 @@ def test_hamming_on_binary_codes_matches_pylance(tmp_path):
     assert got["_distance"].to_pylist() == want["_distance"].to_pylist()
     brute = np.unpackbits(codes ^ codes[5], axis=1).sum(axis=1)
     assert got["id"].to_pylist() == np.argsort(brute, kind="stable")[:10].tolist()
-    with pytest.raises(NotImplementedError, match="hamming"):
-        ds.create_index("bits", "IVF_FLAT", metric="hamming")
     with pytest.raises(ValueError, match="hamming"):
         ds.to_table(nearest={"column": "bits", "q": np.full(8, 0.5), "metric": "hamming"})
+
+
+def _binary_codes(rows, seed):
+    """32-byte codes a few bits away from one of 40 fixed random codes."""
+    centres = np.random.default_rng(90).integers(0, 256, (40, 32), dtype=np.uint8)
+    rng = np.random.default_rng(seed)
+    codes = centres[rng.integers(0, 40, rows)].copy()
+    flips = rng.random((rows, 256)) < 0.04
+    return codes ^ np.packbits(flips, axis=1)
+
+
+def test_hamming_ivf_flat_index_on_binary_codes(tmp_path):
+    codes = _binary_codes(5000, 3)
+    table = pa.table({"id": np.arange(5000), "bits": pa.FixedSizeListArray.from_arrays(pa.array(codes.ravel()), 32)})
+    ds = pilum.write_dataset(table, str(tmp_path / "p"))
+    ds.create_index("bits", "IVF_FLAT", metric="hamming", num_partitions=40)
+    (entry,) = ds.list_indices()
+    assert entry["type"] == "IVF_FLAT" and entry["fields"] == ["bits"]
+    assert ds.index_statistics("bits_idx")["metric_type"] == "hamming"
+    total = 0.0
+    for q in _binary_codes(20, 77):
+        got = ds.to_table(nearest={"column": "bits", "q": q, "k": 10, "metric": "hamming"}, columns=["id"])
+        brute = np.unpackbits(codes ^ q, axis=1).sum(axis=1)
+        ids = got["id"].to_pylist()
+        # Distances are exact bit counts of the rows returned.
+        assert got["_distance"].to_pylist() == [float(brute[i]) for i in ids]
+        total += len(set(ids) & set(np.argsort(brute, kind="stable")[:10].tolist())) / 10
+    assert total / 20 >= 0.9
+    # The index's own metric applies when the query names none.
+    q = codes[17]
+    assert ds.to_table(nearest={"column": "bits", "q": q, "k": 1}, columns=["id"])["_distance"].to_pylist() == [0.0]
+    for kind in ("IVF_PQ", "IVF_SQ", "IVF_HNSW_SQ"):
+        with pytest.raises(ValueError, match="IVF_FLAT"):
+            ds.create_index("bits", kind, metric="hamming", replace=True)
+    floats = pa.table({"id": np.arange(300), "emb": pa.FixedSizeListArray.from_arrays(pa.array(np.ones(300 * 8, np.float32)), 8)})
+    fds = pilum.write_dataset(floats, str(tmp_path / "f"))
+    with pytest.raises(ValueError, match="u8"):
+        fds.create_index("emb", "IVF_FLAT", metric="hamming")

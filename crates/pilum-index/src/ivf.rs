@@ -1,6 +1,7 @@
 //! Inverted-file partitioning: centroids that split vectors into
 //! partitions, and the ranking of partitions a query probes.
 
+use crate::binary::{assign_codes, nearest_code, to_bytes};
 use crate::error::{IndexError, Result, check_dim};
 use crate::kernels::{dot, normalized};
 use crate::kmeans::{KMeans, assign, nearest};
@@ -13,7 +14,9 @@ use std::borrow::Cow;
 /// Cosine works on unit-length vectors throughout (training, assignment
 /// and queries are normalized first), where ranking by L2 equals ranking
 /// by cosine. Dot trains and assigns by L2 but probes the partitions whose
-/// centroids have the largest inner product with the query.
+/// centroids have the largest inner product with the query. Hamming
+/// clusters binary codes in Hamming space: its centroids are codes too
+/// (byte values), and every distance counts differing bits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IvfModel {
     metric: Metric,
@@ -25,13 +28,17 @@ impl IvfModel {
     /// Trains `partitions` centroids on `data` with `params` (its `k` is
     /// replaced by `partitions`).
     pub fn train(data: Vectors<'_>, metric: Metric, partitions: usize, params: &KMeans) -> Result<Self> {
+        let mut params = params.clone();
+        params.k = partitions;
+        if metric == Metric::Hamming {
+            let centroids = crate::binary::train_binary(data, &params)?;
+            return Self::from_centroids(metric, data.dim(), centroids);
+        }
         let prepared = prepare_block(metric, data);
         let data = match &prepared {
             Some(values) => Vectors::new(values, data.dim())?,
             None => data,
         };
-        let mut params = params.clone();
-        params.k = partitions;
         let result = params.train(data)?;
         Self::from_centroids(metric, data.dim(), result.centroids)
     }
@@ -47,6 +54,11 @@ impl IvfModel {
         if centroids.iter().any(|v| !v.is_finite()) {
             return Err(IndexError::Corrupt {
                 what: "a centroid holds NaN or infinite values".into(),
+            });
+        }
+        if metric == Metric::Hamming && to_bytes(&centroids).is_none() {
+            return Err(IndexError::Corrupt {
+                what: "a hamming centroid holds a value that is not a byte".into(),
             });
         }
         Ok(Self { metric, dim, centroids })
@@ -87,6 +99,10 @@ impl IvfModel {
     /// The partition of every vector of `data`, on `threads` threads.
     pub fn assign(&self, data: Vectors<'_>, threads: usize) -> Result<Vec<u32>> {
         check_dim(self.dim, data.dim())?;
+        if self.metric == Metric::Hamming {
+            let codes = binary_codes(data.as_slice())?;
+            return Ok(assign_codes(&codes, &self.centroid_codes()?, self.dim, threads));
+        }
         let prepared = prepare_block(self.metric, data);
         let data = match &prepared {
             Some(values) => Vectors::new(values, data.dim())?,
@@ -101,7 +117,17 @@ impl IvfModel {
     /// The partition of one vector.
     pub fn assign_one(&self, v: &[f32]) -> Result<u32> {
         check_dim(self.dim, v.len())?;
+        if self.metric == Metric::Hamming {
+            return Ok(nearest_code(&binary_codes(v)?, &self.centroid_codes()?, self.dim).0);
+        }
         Ok(nearest(&self.prepare(v), self.centroid_view()).0)
+    }
+
+    /// The centroids as binary codes (a Hamming model's are bytes).
+    fn centroid_codes(&self) -> Result<Vec<u8>> {
+        to_bytes(&self.centroids).ok_or_else(|| IndexError::Corrupt {
+            what: "a hamming centroid holds a value that is not a byte".into(),
+        })
     }
 
     /// The `nprobes` partitions to search for `query`, nearest first, with
@@ -116,6 +142,7 @@ impl IvfModel {
             .map(|(i, c)| {
                 let d = match self.metric {
                     Metric::Dot => -dot(&query, c),
+                    Metric::Hamming => Metric::Hamming.distance(&query, c),
                     _ => crate::kernels::l2_squared(&query, c),
                 };
                 (i as u32, d)
@@ -129,6 +156,11 @@ impl IvfModel {
     /// `v` minus the centroid of `partition` (both as prepared).
     pub fn residual(&self, v: &[f32], partition: u32) -> Result<Vec<f32>> {
         check_dim(self.dim, v.len())?;
+        if self.metric == Metric::Hamming {
+            return Err(IndexError::params(
+                "binary codes have no residuals (hamming indexes IVF_FLAT only)",
+            ));
+        }
         let c = self.centroid_view();
         if partition as usize >= c.len() {
             return Err(IndexError::Corrupt {
@@ -142,6 +174,11 @@ impl IvfModel {
             .map(|(x, y)| x - y)
             .collect())
     }
+}
+
+/// The bytes of binary codes given as f32 values.
+fn binary_codes(values: &[f32]) -> Result<Vec<u8>> {
+    to_bytes(values).ok_or_else(|| IndexError::params("hamming vectors must hold bytes (whole numbers 0 to 255)"))
 }
 
 /// `data` normalized to unit length when `metric` is cosine (`None`: use
@@ -177,6 +214,20 @@ mod tests {
         assert_eq!(dot.rank(&[1.0, 0.1], 1).unwrap()[0].0, 1, "5.5 beats 1.0");
         let cos = IvfModel::from_centroids(Metric::Cosine, 2, vec![1.0, 0.0, 0.6, 0.8]).unwrap();
         assert_eq!(cos.assign_one(&[100.0, 1.0]).unwrap(), 0);
+    }
+
+    #[test]
+    fn hamming_models_rank_and_assign_by_differing_bits() {
+        // Codes 0b0000_0000, 0b1111_0000 and 0b1111_1111.
+        let model = IvfModel::from_centroids(Metric::Hamming, 1, vec![0.0, 240.0, 255.0]).unwrap();
+        assert_eq!(model.assign_one(&[0b1110_0000 as f32]).unwrap(), 1);
+        let ranked = model.rank(&[0b0000_0011 as f32], 3).unwrap();
+        assert_eq!(ranked, vec![(0, 2.0), (1, 6.0), (2, 6.0)]);
+        let data = Vectors::new(&[1.0, 254.0, 16.0], 1).unwrap();
+        assert_eq!(model.assign(data, 1).unwrap(), vec![0, 2, 0]);
+        assert!(model.residual(&[1.0], 0).is_err());
+        assert!(model.assign_one(&[0.5]).is_err());
+        assert!(IvfModel::from_centroids(Metric::Hamming, 1, vec![1.5]).is_err());
     }
 
     #[test]

@@ -47,8 +47,10 @@ impl IvfIndex {
         pq: Option<PqShape>,
         params: &KMeans,
     ) -> Result<Self> {
-        if metric == Metric::Hamming {
-            return Err(IndexError::params("no index kind supports the hamming metric yet"));
+        if metric == Metric::Hamming && pq.is_some() {
+            return Err(IndexError::params(
+                "the hamming metric indexes binary codes with IVF_FLAT only (codes cannot be quantized further)",
+            ));
         }
         if partitions == 0 || partitions > sample.len() {
             return Err(IndexError::params(format!(
@@ -78,6 +80,11 @@ impl IvfIndex {
     /// Trains `partitions` centroids and an 8-bit scalar quantizer over the
     /// sample's vectors (as the metric compares them).
     pub fn train_sq(sample: Vectors<'_>, metric: Metric, partitions: usize, params: &KMeans) -> Result<Self> {
+        if metric == Metric::Hamming {
+            return Err(IndexError::params(
+                "the hamming metric indexes binary codes with IVF_FLAT only (codes cannot be quantized further)",
+            ));
+        }
         let flat = Self::train(sample, metric, partitions, None, params)?;
         let mut prepared = Vec::with_capacity(sample.as_slice().len());
         for v in sample.iter() {

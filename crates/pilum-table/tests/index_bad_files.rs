@@ -1,6 +1,6 @@
-//! Damaged index files: every byte flip, truncation or deletion of an
-//! IVF_FLAT or IVF_PQ segment's files either gives a typed error naming an
-//! index file, or (when the damaged bytes are never read) exactly the
+//! Damaged index files: every byte flip, truncation or deletion of the
+//! files of a segment of every kind (and of a hamming IVF_FLAT segment
+//! over binary codes) either gives a typed error naming an index file, or (when the damaged bytes are never read) exactly the
 //! undamaged answer; never a panic, never a silently different answer. A
 //! search that does not use the index keeps working throughout.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -43,14 +43,47 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Full-probe answers of a few queries: (ids, distances) each.
-async fn answers(ds: &Dataset, use_index: bool) -> Result<Vec<(Vec<i64>, Vec<f32>)>> {
+/// The same rows as 8-byte binary codes in a `bits` column.
+fn binary_batch() -> RecordBatch {
+    use arrow_array::builder::{FixedSizeListBuilder, UInt8Builder};
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut builder = FixedSizeListBuilder::new(UInt8Builder::new(), DIM as i32);
+    for i in 0..ROWS {
+        let code: Vec<u8> = (0..DIM)
+            .map(|b| ((i % 9) as u8).wrapping_mul(29).wrapping_add(b as u8 * 17) ^ rng.random_range(0u8..4))
+            .collect();
+        builder.values().append_slice(&code);
+        builder.append(true);
+    }
+    let bits: arrow_array::ArrayRef = std::sync::Arc::new(builder.finish());
+    let schema = arrow_schema::Schema::new(vec![
+        arrow_schema::Field::new("id", arrow_schema::DataType::Int64, false),
+        arrow_schema::Field::new("bits", bits.data_type().clone(), true),
+    ]);
+    RecordBatch::try_new(
+        std::sync::Arc::new(schema),
+        vec![
+            std::sync::Arc::new(arrow_array::Int64Array::from_iter_values(0..ROWS as i64)),
+            bits,
+        ],
+    )
+    .unwrap()
+}
+
+/// Full-probe answers of a few queries: (ids, distances) each; on the
+/// `bits` column by hamming distance when `binary`.
+async fn answers(ds: &Dataset, use_index: bool, binary: bool) -> Result<Vec<(Vec<i64>, Vec<f32>)>> {
     let mut out = Vec::new();
     for q in 0..4 {
+        let base = if binary {
+            VectorQuery::new("bits", vec![(q * 40) as f32; DIM], 5).with_metric(Metric::Hamming)
+        } else {
+            VectorQuery::new("emb", vec![q as f32 * 2.0 + 0.1; DIM], 5).with_metric(Metric::L2)
+        };
         let query = VectorQuery {
             nprobes: Some(64),
             use_index,
-            ..VectorQuery::new("emb", vec![q as f32 * 2.0 + 0.1; DIM], 5).with_metric(Metric::L2)
+            ..base
         };
         let result = ds.nearest(&query, None, false, Some(&["id"])).await?;
         out.push((
@@ -91,16 +124,45 @@ async fn damaged_index_files_give_typed_errors_or_the_same_answer() {
             ..VectorIndexParams::new("emb", kind)
         };
         ds.create_index(&params, &Progress::none()).await.unwrap();
-        let baseline = answers(&ds, true).await.unwrap();
-        let exact = answers(&ds, false).await.unwrap();
-        let files: Vec<String> = ds.index_segments()[0]
-            .message
-            .files
-            .iter()
-            .map(|f| f.path.clone())
-            .collect();
+        cases += sweep(pristine.path(), &ds, &format!("{kind:?}"), false, &mut rng).await;
+    }
+    let binary = tempfile::tempdir().unwrap();
+    let rows = binary_batch();
+    let mut ds = Dataset::write(
+        common::local_location(binary.path()),
+        rows.schema(),
+        stream_of(vec![rows]),
+        WriteMode::Create,
+        &WriteParams::default(),
+    )
+    .await
+    .unwrap();
+    let hamming = VectorIndexParams {
+        num_partitions: Some(6),
+        metric: Metric::Hamming,
+        ..VectorIndexParams::new("bits", IndexType::IvfFlat)
+    };
+    ds.create_index(&hamming, &Progress::none()).await.unwrap();
+    cases += sweep(binary.path(), &ds, "hamming IVF_FLAT", true, &mut rng).await;
+    assert!(cases >= 9 * 51, "{cases} cases");
+}
+
+/// Damages each file of `ds`'s first index segment (stored under
+/// `pristine`) in turn, in copies, and checks every outcome; returns the
+/// cases run.
+async fn sweep(pristine: &Path, ds: &Dataset, kind: &str, binary: bool, rng: &mut StdRng) -> usize {
+    let mut cases = 0;
+    let baseline = answers(ds, true, binary).await.unwrap();
+    let exact = answers(ds, false, binary).await.unwrap();
+    let files: Vec<String> = ds.index_segments()[0]
+        .message
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .collect();
+    {
         for file in &files {
-            let size = std::fs::metadata(pristine.path().join(file)).unwrap().len() as usize;
+            let size = std::fs::metadata(pristine.join(file)).unwrap().len() as usize;
             // Flips spread over the file plus random ones, truncations, deletion.
             let mut damages: Vec<Damage> = Vec::new();
             for i in 0..48 {
@@ -117,7 +179,7 @@ async fn damaged_index_files_give_typed_errors_or_the_same_answer() {
             }
             for (n, damage) in damages.iter().enumerate() {
                 let dir = tempfile::tempdir().unwrap();
-                copy_dir(pristine.path(), dir.path());
+                copy_dir(pristine, dir.path());
                 let path = dir.path().join(file);
                 let mut bytes = std::fs::read(&path).unwrap();
                 damage(&mut bytes);
@@ -125,36 +187,36 @@ async fn damaged_index_files_give_typed_errors_or_the_same_answer() {
                 let damaged = Dataset::open_location(common::local_location(dir.path()))
                     .await
                     .unwrap();
-                match answers(&damaged, true).await {
-                    Ok(got) => assert_eq!(got, baseline, "{kind:?} {file} damage {n}: a different answer"),
+                match answers(&damaged, true, binary).await {
+                    Ok(got) => assert_eq!(got, baseline, "{kind} {file} damage {n}: a different answer"),
                     Err(e) => {
                         let text = e.to_string();
                         assert!(
                             matches!(e, TableError::Corrupt { .. } | TableError::File(_) | TableError::Io(_)),
-                            "{kind:?} {file} damage {n}: {e:?}"
+                            "{kind} {file} damage {n}: {e:?}"
                         );
                         assert!(
                             text.contains("_indices/"),
-                            "{kind:?} {file} damage {n}: error names no index file: {text}"
+                            "{kind} {file} damage {n}: error names no index file: {text}"
                         );
                     }
                 }
                 assert_eq!(
-                    answers(&damaged, false).await.unwrap(),
+                    answers(&damaged, false, binary).await.unwrap(),
                     exact,
                     "exact search is unaffected"
                 );
                 cases += 1;
             }
             let dir = tempfile::tempdir().unwrap();
-            copy_dir(pristine.path(), dir.path());
+            copy_dir(pristine, dir.path());
             std::fs::remove_file(dir.path().join(file)).unwrap();
             let damaged = Dataset::open_location(common::local_location(dir.path()))
                 .await
                 .unwrap();
-            let err = answers(&damaged, true).await.unwrap_err();
+            let err = answers(&damaged, true, binary).await.unwrap_err();
             assert!(err.to_string().contains(file.as_str()), "{err}");
         }
     }
-    assert!(cases >= 8 * 51, "{cases} cases");
+    cases
 }

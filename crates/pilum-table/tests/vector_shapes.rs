@@ -410,12 +410,24 @@ async fn hamming_ranks_binary_codes_by_differing_bits() {
         float_ds.nearest(&on_floats, None, false, None).await,
         Err(TableError::InvalidArgument(_))
     ));
-    let index = VectorIndexParams {
+    // Hamming indexes binary codes with IVF_FLAT only, and only u8 columns.
+    for kind in [IndexType::IvfPq, IndexType::IvfSq, IndexType::IvfHnswSq] {
+        let index = VectorIndexParams {
+            metric: Metric::Hamming,
+            ..VectorIndexParams::new("bits", kind)
+        };
+        assert!(matches!(
+            ds.create_index(&index, &Progress::none()).await,
+            Err(TableError::InvalidIndexParams { .. })
+        ));
+    }
+    let mut float_ds = float_ds;
+    let on_floats = VectorIndexParams {
         metric: Metric::Hamming,
-        ..VectorIndexParams::new("bits", IndexType::IvfFlat)
+        ..VectorIndexParams::new("emb", IndexType::IvfFlat)
     };
     assert!(matches!(
-        ds.create_index(&index, &Progress::none()).await,
+        float_ds.create_index(&on_floats, &Progress::none()).await,
         Err(TableError::InvalidIndexParams { .. })
     ));
 }

@@ -31,7 +31,7 @@ VECTOR_INDEX_TYPES = ("IVF_FLAT", "IVF_PQ", "IVF_SQ", "IVF_HNSW_SQ")
 #: pylance kinds Pilum does not build yet.
 _PLANNED_TYPES = ("IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTREE", "BITMAP", "LABEL_LIST", "INVERTED", "FTS", "NGRAM", "ZONEMAP")
 
-_METRICS = {"l2": "l2", "euclidean": "l2", "cosine": "cosine", "dot": "dot"}
+_METRICS = {"l2": "l2", "euclidean": "l2", "cosine": "cosine", "dot": "dot", "hamming": "hamming"}
 
 #: ``create_index`` arguments that tune only pylance's build machinery
 #: (cache sizes, shuffle batching, transposition of its files, where it
@@ -234,13 +234,12 @@ class IndexMethods:
         if kind not in VECTOR_INDEX_TYPES:
             raise NotImplementedError(f"create_index: unknown index type {index_type!r} (supported: {', '.join(VECTOR_INDEX_TYPES)})")
         metric_name = _METRICS.get(str(metric).lower())
-        if str(metric).lower() == "hamming":
-            raise NotImplementedError(
-                "create_index(metric='hamming'): no Pilum index kind supports hamming yet; "
-                "nearest={..., 'metric': 'hamming'} searches u8 binary codes exactly"
-            )
         if metric_name is None:
-            raise ValueError(f"create_index: metric {metric!r} is not supported (l2, euclidean, cosine, dot)")
+            raise ValueError(f"create_index: metric {metric!r} is not supported (l2, euclidean, cosine, dot, hamming)")
+        if metric_name == "hamming" and kind != "IVF_FLAT":
+            raise ValueError(
+                f"create_index(metric='hamming'): binary codes are indexed with IVF_FLAT only, not {kind}"
+            )
         if num_bits is None:
             num_bits = 8
         if isinstance(num_bits, bool) or not isinstance(num_bits, (int, np.integer)) or int(num_bits) not in (4, 8):

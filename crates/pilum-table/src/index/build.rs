@@ -133,13 +133,8 @@ impl Dataset {
     pub async fn create_index(&mut self, params: &VectorIndexParams, progress: &Progress) -> Result<()> {
         let name = params.resolved_name();
         validate_name(&name)?;
-        if params.metric == Metric::Hamming {
-            return Err(TableError::InvalidIndexParams {
-                what: "no index kind supports the hamming metric yet; search u8 codes exactly (no index, or use_index false)"
-                    .into(),
-            });
-        }
         let (field_id, column_shape) = self.vector_field(&params.column)?;
+        check_hamming(params, column_shape)?;
         let dim = match params.dimensions {
             None => column_shape.dim,
             Some(d) if (1..=column_shape.dim).contains(&d) => d,
@@ -252,12 +247,38 @@ impl Dataset {
     }
 }
 
+/// The hamming metric indexes binary codes: a fixed-size u8 column, with
+/// IVF_FLAT (the codes are already as small as they get).
+fn check_hamming(params: &VectorIndexParams, column: VectorShape) -> Result<()> {
+    if params.metric != Metric::Hamming {
+        return Ok(());
+    }
+    if params.index_type != IndexType::IvfFlat {
+        return Err(TableError::InvalidIndexParams {
+            what: format!(
+                "the hamming metric indexes binary codes with IVF_FLAT only, not {:?}",
+                params.index_type
+            ),
+        });
+    }
+    if !column.bytes || column.multivector {
+        return Err(TableError::InvalidIndexParams {
+            what: format!(
+                "the hamming metric needs a fixed-size list of u8 (binary codes); {:?} is not one",
+                params.column
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The stored code of a metric.
 pub(crate) fn metric_code(metric: Metric) -> proto::VectorMetric {
     match metric {
         Metric::L2 => proto::VectorMetric::L2,
         Metric::Cosine => proto::VectorMetric::Cosine,
         Metric::Dot => proto::VectorMetric::Dot,
+        Metric::Hamming => proto::VectorMetric::Hamming,
         _ => proto::VectorMetric::Unspecified,
     }
 }

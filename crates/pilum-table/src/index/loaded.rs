@@ -124,6 +124,7 @@ pub(crate) fn metric_of(details: &proto::VectorIndexDetails) -> Result<Metric> {
         proto::VectorMetric::L2 => Ok(Metric::L2),
         proto::VectorMetric::Cosine => Ok(Metric::Cosine),
         proto::VectorMetric::Dot => Ok(Metric::Dot),
+        proto::VectorMetric::Hamming => Ok(Metric::Hamming),
         proto::VectorMetric::Unspecified => Err(TableError::InvalidArgument(
             "the index names no metric this library knows".into(),
         )),

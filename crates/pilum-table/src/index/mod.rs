@@ -30,10 +30,10 @@ use roaring::RoaringBitmap;
 pub const INDICES_DIR: &str = "_indices";
 /// Highest format version of the vector kinds this library reads. It
 /// writes version 1, or 2 for what version 1 cannot express (a matryoshka
-/// prefix or a multivector column), or 3 for 4-bit PQ codes, so older
-/// readers skip those segments (and search their fragments exactly)
-/// instead of misreading them.
-pub const VECTOR_INDEX_VERSION: u32 = 3;
+/// prefix or a multivector column), 3 for 4-bit PQ codes or IVF_HNSW_SQ,
+/// or 4 for the hamming metric, so older readers skip those segments (and
+/// search their fragments exactly) instead of misreading them.
+pub const VECTOR_INDEX_VERSION: u32 = 4;
 
 /// One segment of an index, as a manifest holds it.
 #[derive(Debug, Clone, PartialEq)]

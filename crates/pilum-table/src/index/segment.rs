@@ -189,7 +189,9 @@ impl Dataset {
 /// 4-bit PQ codes or a graph (IVF_HNSW_SQ), 2 for prefix or multivector indices, else 1 (so older
 /// readers keep reading what they can).
 fn index_version(details: &proto::VectorIndexDetails) -> u32 {
-    if details.num_bits == 4 || details.hnsw_m != 0 {
+    if details.metric() == proto::VectorMetric::Hamming {
+        4
+    } else if details.num_bits == 4 || details.hnsw_m != 0 {
         3
     } else if details.column_dimension != 0 || details.multivector {
         2
