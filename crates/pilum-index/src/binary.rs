@@ -8,8 +8,8 @@
 use crate::error::{IndexError, Result};
 use crate::kmeans::KMeans;
 use crate::vectors::Vectors;
+use rand::SeedableRng;
 use rand::seq::index::sample;
-use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Points one assignment task handles.
@@ -23,8 +23,19 @@ pub fn to_bytes(data: &[f32]) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Differing bits of two codes of equal length.
+/// Differing bits of two codes of equal length (with the CPU's popcount
+/// instruction where it has one, checked at run time).
 pub fn hamming_bytes(a: &[u8], b: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::popcnt_available() {
+        return crate::kernels::hamming_bytes_popcnt(a, b);
+    }
+    hamming_bytes_portable(a, b)
+}
+
+/// [`hamming_bytes`] in 64-bit words.
+#[inline(always)]
+pub(crate) fn hamming_bytes_portable(a: &[u8], b: &[u8]) -> u32 {
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     let mut bits = 0u32;
@@ -34,6 +45,32 @@ pub fn hamming_bytes(a: &[u8], b: &[u8]) -> u32 {
     }
     for (x, y) in ra.iter().zip(rb) {
         bits += (x ^ y).count_ones();
+    }
+    bits
+}
+
+/// Differing bits between `code` and a code held as f32 byte values
+/// (`values`, already checked to be bytes: a value outside 0–255 counts as
+/// its saturated byte). The values convert 32 at a time into a buffer on
+/// the stack.
+pub fn hamming_values(code: &[u8], values: &[f32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::popcnt_available() {
+        return crate::kernels::hamming_values_popcnt(code, values);
+    }
+    hamming_values_portable(code, values)
+}
+
+/// [`hamming_values`] with portable code.
+#[inline(always)]
+pub(crate) fn hamming_values_portable(code: &[u8], values: &[f32]) -> u32 {
+    let mut buffer = [0u8; 32];
+    let mut bits = 0;
+    for (q, v) in code.chunks(32).zip(values.chunks(32)) {
+        for (b, &x) in buffer.iter_mut().zip(v) {
+            *b = x as u8;
+        }
+        bits += hamming_bytes_portable(q, &buffer[..v.len()]);
     }
     bits
 }
@@ -89,11 +126,13 @@ pub fn assign_codes(codes: &[u8], centroids: &[u8], width: usize, threads: usize
     out
 }
 
-/// k-means in Hamming space over the codes of `data` (byte values): seeds
-/// by k-means++ on Hamming distance, then Lloyd's iterations where each
-/// centroid bit is the majority of its cluster's bits (a tie keeps the
-/// previous bit) until no assignment changes. Returns `params.k` centroid
-/// codes as f32 byte values, row-major. Deterministic for a seed.
+/// k-means in Hamming space over the codes of `data` (byte values): the
+/// codes' bits become 0/1 values, where squared L2 distance is the Hamming
+/// distance, k-means runs there with real-valued centroids (as FAISS's
+/// binary IVF trains), and each centroid bit is then set where its mean is
+/// above one half, the majority of its cluster. Returns `params.k`
+/// centroid codes as f32 byte values, row-major. Deterministic for a seed
+/// and any thread count.
 pub fn train_binary(data: Vectors<'_>, params: &KMeans) -> Result<Vec<f32>> {
     let k = params.k;
     let width = data.dim();
@@ -117,94 +156,30 @@ pub fn train_binary(data: Vectors<'_>, params: &KMeans) -> Result<Vec<f32>> {
     };
     let codes = to_bytes(&values)
         .ok_or_else(|| IndexError::params("hamming vectors must hold bytes (whole numbers 0 to 255)"))?;
-    let n = codes.len() / width;
-    let mut centroids = seed(&codes, width, k, &mut rng);
-    let mut assignment: Vec<u32> = vec![u32::MAX; n];
-    for _ in 0..params.max_iters.max(1) {
-        let next = assign_codes(&codes, &centroids, width, params.threads);
-        let moved = next.iter().zip(&assignment).any(|(a, b)| a != b);
-        assignment = next;
-        if !moved {
-            break;
-        }
-        centroids = majority(&codes, width, &assignment, &centroids);
-    }
-    Ok(centroids.iter().map(|&b| b as f32).collect())
-}
-
-/// k-means++ seeds in Hamming space: the first code uniformly, each next
-/// one with probability proportional to its distance from the nearest
-/// seed so far (any code when every distance is zero).
-fn seed(codes: &[u8], width: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
-    let n = codes.len() / width;
-    let code = |i: usize| &codes[i * width..(i + 1) * width];
-    let first = rng.random_range(0..n);
-    let mut centroids = code(first).to_vec();
-    let mut nearest: Vec<u32> = (0..n).map(|i| hamming_bytes(code(i), code(first))).collect();
-    for _ in 1..k {
-        let total: u64 = nearest.iter().map(|&d| u64::from(d)).sum();
-        let chosen = if total == 0 {
-            rng.random_range(0..n)
-        } else {
-            let mut target = rng.random_range(0..total);
-            let mut chosen = n - 1;
-            for (i, &d) in nearest.iter().enumerate() {
-                if target < u64::from(d) {
-                    chosen = i;
-                    break;
-                }
-                target -= u64::from(d);
-            }
-            chosen
-        };
-        let c = code(chosen).to_vec();
-        for (i, d) in nearest.iter_mut().enumerate() {
-            *d = (*d).min(hamming_bytes(code(i), &c));
-        }
-        centroids.extend(c);
-    }
-    centroids
-}
-
-/// New centroids: per cluster, each bit set when more than half of its
-/// codes have it; a tie, or an empty cluster, keeps the previous centroid's
-/// bits.
-fn majority(codes: &[u8], width: usize, assignment: &[u32], previous: &[u8]) -> Vec<u8> {
-    let k = previous.len() / width;
-    let bits = width * 8;
-    let mut ones = vec![0u32; k * bits];
-    let mut sizes = vec![0u32; k];
-    for (code, &c) in codes.chunks_exact(width).zip(assignment) {
-        let c = c as usize;
-        sizes[c] += 1;
-        let counts = &mut ones[c * bits..(c + 1) * bits];
-        for (byte_index, &byte) in code.iter().enumerate() {
-            for bit in 0..8 {
-                counts[byte_index * 8 + bit] += u32::from((byte >> bit) & 1);
-            }
+    drop(values);
+    let bits: Vec<f32> = codes
+        .iter()
+        .flat_map(|&byte| (0..8).map(move |bit| f32::from((byte >> bit) & 1)))
+        .collect();
+    let trained = params.train(Vectors::new(&bits, width * 8)?)?;
+    let mut centroids = Vec::with_capacity(k * width);
+    for centroid in trained.centroids.chunks_exact(width * 8) {
+        for byte_bits in centroid.chunks_exact(8) {
+            let byte = byte_bits
+                .iter()
+                .enumerate()
+                .fold(0u8, |acc, (bit, &mean)| acc | (u8::from(mean > 0.5) << bit));
+            centroids.push(f32::from(byte));
         }
     }
-    let mut out = previous.to_vec();
-    for c in 0..k {
-        let size = sizes[c];
-        for (byte_index, slot) in out[c * width..(c + 1) * width].iter_mut().enumerate() {
-            for bit in 0..8 {
-                let count = ones[c * bits + byte_index * 8 + bit];
-                if 2 * count > size {
-                    *slot |= 1 << bit;
-                } else if 2 * count < size {
-                    *slot &= !(1 << bit);
-                }
-            }
-        }
-    }
-    out
+    Ok(centroids)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use rand::Rng;
 
     #[test]
     fn popcount_distance_counts_differing_bits() {
@@ -212,6 +187,12 @@ mod tests {
         let b: Vec<u8> = (0..19).map(|i| i ^ 0b101).collect();
         assert_eq!(hamming_bytes(&a, &b), 19 * 2);
         assert_eq!(hamming_bytes(&a, &a), 0);
+        let long: Vec<u8> = (0..70).map(|i| (i * 7) as u8).collect();
+        let other: Vec<u8> = long.iter().map(|b| b ^ 0b1001).collect();
+        let values: Vec<f32> = other.iter().map(|&b| f32::from(b)).collect();
+        assert_eq!(hamming_values(&long, &values), 70 * 2);
+        assert_eq!(hamming_values_portable(&long, &values), 70 * 2);
+        assert_eq!(hamming_bytes_portable(&long, &other), hamming_bytes(&long, &other));
         assert_eq!(to_bytes(&[0.0, 255.0, 7.0]), Some(vec![0, 255, 7]));
         assert_eq!(to_bytes(&[256.0]), None);
         assert_eq!(to_bytes(&[1.5]), None);

@@ -1,7 +1,7 @@
 //! Inverted-file partitioning: centroids that split vectors into
 //! partitions, and the ranking of partitions a query probes.
 
-use crate::binary::{assign_codes, nearest_code, to_bytes};
+use crate::binary::{assign_codes, hamming_bytes, nearest_code, to_bytes};
 use crate::error::{IndexError, Result, check_dim};
 use crate::kernels::{dot, normalized};
 use crate::kmeans::{KMeans, assign, nearest};
@@ -22,6 +22,8 @@ pub struct IvfModel {
     metric: Metric,
     dim: usize,
     centroids: Vec<f32>,
+    /// The centroids as binary codes (hamming models; empty otherwise).
+    codes: Vec<u8>,
 }
 
 impl IvfModel {
@@ -56,12 +58,19 @@ impl IvfModel {
                 what: "a centroid holds NaN or infinite values".into(),
             });
         }
-        if metric == Metric::Hamming && to_bytes(&centroids).is_none() {
-            return Err(IndexError::Corrupt {
+        let codes = if metric == Metric::Hamming {
+            to_bytes(&centroids).ok_or_else(|| IndexError::Corrupt {
                 what: "a hamming centroid holds a value that is not a byte".into(),
-            });
-        }
-        Ok(Self { metric, dim, centroids })
+            })?
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            metric,
+            dim,
+            centroids,
+            codes,
+        })
     }
 
     /// The metric.
@@ -101,7 +110,7 @@ impl IvfModel {
         check_dim(self.dim, data.dim())?;
         if self.metric == Metric::Hamming {
             let codes = binary_codes(data.as_slice())?;
-            return Ok(assign_codes(&codes, &self.centroid_codes()?, self.dim, threads));
+            return Ok(assign_codes(&codes, &self.codes, self.dim, threads));
         }
         let prepared = prepare_block(self.metric, data);
         let data = match &prepared {
@@ -118,22 +127,25 @@ impl IvfModel {
     pub fn assign_one(&self, v: &[f32]) -> Result<u32> {
         check_dim(self.dim, v.len())?;
         if self.metric == Metric::Hamming {
-            return Ok(nearest_code(&binary_codes(v)?, &self.centroid_codes()?, self.dim).0);
+            return Ok(nearest_code(&binary_codes(v)?, &self.codes, self.dim).0);
         }
         Ok(nearest(&self.prepare(v), self.centroid_view()).0)
-    }
-
-    /// The centroids as binary codes (a Hamming model's are bytes).
-    fn centroid_codes(&self) -> Result<Vec<u8>> {
-        to_bytes(&self.centroids).ok_or_else(|| IndexError::Corrupt {
-            what: "a hamming centroid holds a value that is not a byte".into(),
-        })
     }
 
     /// The `nprobes` partitions to search for `query`, nearest first, with
     /// the query's distance to each centroid.
     pub fn rank(&self, query: &[f32], nprobes: usize) -> Result<Vec<(u32, f32)>> {
         check_dim(self.dim, query.len())?;
+        if self.metric == Metric::Hamming {
+            let code = binary_codes(query)?;
+            let mut ranked: Vec<(u32, f32)> = self
+                .codes
+                .chunks_exact(self.dim)
+                .enumerate()
+                .map(|(i, c)| (i as u32, hamming_bytes(&code, c) as f32))
+                .collect();
+            return Ok(keep_nearest(ranked.as_mut_slice(), nprobes));
+        }
         let query = self.prepare(query);
         let mut ranked: Vec<(u32, f32)> = self
             .centroid_view()
@@ -142,15 +154,12 @@ impl IvfModel {
             .map(|(i, c)| {
                 let d = match self.metric {
                     Metric::Dot => -dot(&query, c),
-                    Metric::Hamming => Metric::Hamming.distance(&query, c),
                     _ => crate::kernels::l2_squared(&query, c),
                 };
                 (i as u32, d)
             })
             .collect();
-        ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(nprobes.max(1));
-        Ok(ranked)
+        Ok(keep_nearest(ranked.as_mut_slice(), nprobes))
     }
 
     /// `v` minus the centroid of `partition` (both as prepared).
@@ -174,6 +183,13 @@ impl IvfModel {
             .map(|(x, y)| x - y)
             .collect())
     }
+}
+
+/// The `nprobes` nearest of `ranked` (partition, distance), nearest first,
+/// ties by partition.
+fn keep_nearest(ranked: &mut [(u32, f32)], nprobes: usize) -> Vec<(u32, f32)> {
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    ranked.iter().take(nprobes.max(1)).copied().collect()
 }
 
 /// The bytes of binary codes given as f32 values.

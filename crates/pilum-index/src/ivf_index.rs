@@ -9,6 +9,7 @@
 //! a [`TopK`]; the caller decides which ids are acceptable, and is asked
 //! only about members that would enter the top-k.
 
+use crate::binary::{hamming_values, to_bytes};
 use crate::error::{IndexError, Result, check_dim};
 use crate::fastscan::FastScanCodes;
 use crate::hnsw::HnswParams;
@@ -243,6 +244,14 @@ impl IvfIndex {
     /// The form of a stored partition that searches fastest: 4-bit codes
     /// interleaved for the SIMD scan, other payloads as they are.
     pub fn prepare_partition(&self, partition: Partition) -> Result<Partition> {
+        if self.ivf.metric() == Metric::Hamming
+            && let Payload::Vectors(values) = &partition.payload
+            && to_bytes(values).is_none()
+        {
+            return Err(IndexError::Corrupt {
+                what: "a hamming partition holds a value that is not a byte".into(),
+            });
+        }
         match (&self.pq, partition.payload) {
             (Some(pq), Payload::Codes(codes)) if pq.bits() == 4 => Ok(Partition {
                 ids: partition.ids,
@@ -293,6 +302,17 @@ impl IvfIndex {
     ) -> Result<()> {
         let metric = self.ivf.metric();
         match (&partition.payload, &self.pq, &probe.sq) {
+            (Payload::Vectors(vectors), None, None) if metric == Metric::Hamming => {
+                let code = to_bytes(&probe.prepared)
+                    .ok_or_else(|| IndexError::params("a hamming query holds bytes (whole numbers 0 to 255)"))?;
+                offer(
+                    &partition.ids,
+                    vectors.chunks_exact(self.ivf.dim()),
+                    |v| hamming_values(&code, v) as f32,
+                    top,
+                    accept,
+                );
+            }
             (Payload::Vectors(vectors), None, None) => offer(
                 &partition.ids,
                 vectors.chunks_exact(self.ivf.dim()),

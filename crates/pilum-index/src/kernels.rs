@@ -219,6 +219,27 @@ fn argmin_lanes(dots: &[f32], norms: &[f32]) -> (u32, f32) {
     best
 }
 
+/// Whether this CPU has AVX2 and the popcount instruction (the standard
+/// library caches the answer).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn popcnt_available() -> bool {
+    std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("avx2")
+}
+
+/// [`crate::binary::hamming_bytes`] compiled for popcount; callers checked
+/// [`popcnt_available`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn hamming_bytes_popcnt(a: &[u8], b: &[u8]) -> u32 {
+    simd::hamming_bytes(a, b)
+}
+
+/// [`crate::binary::hamming_values`] compiled for popcount and AVX2;
+/// callers checked [`popcnt_available`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn hamming_values_popcnt(code: &[u8], values: &[f32]) -> u32 {
+    simd::hamming_values(code, values)
+}
+
 /// Squared Euclidean norm.
 pub fn norm_squared(a: &[f32]) -> f32 {
     dot(a, a)
@@ -275,6 +296,30 @@ mod simd {
     #[target_feature(enable = "avx2")]
     fn argmin_avx2(dots: &[f32], norms: &[f32]) -> (u32, f32) {
         super::argmin_lanes(dots, norms)
+    }
+
+    /// Differing bits; callers checked [`super::popcnt_available`].
+    pub(super) fn hamming_bytes(a: &[u8], b: &[u8]) -> u32 {
+        // SAFETY: the caller checked that the CPU has popcount and AVX2, the
+        // only requirement of the target-feature function beyond its slices.
+        unsafe { hamming_bytes_popcnt(a, b) }
+    }
+
+    /// Differing bits against byte values; callers checked
+    /// [`super::popcnt_available`].
+    pub(super) fn hamming_values(code: &[u8], values: &[f32]) -> u32 {
+        // SAFETY: as in `hamming_bytes`.
+        unsafe { hamming_values_popcnt(code, values) }
+    }
+
+    #[target_feature(enable = "popcnt,avx2")]
+    fn hamming_bytes_popcnt(a: &[u8], b: &[u8]) -> u32 {
+        crate::binary::hamming_bytes_portable(a, b)
+    }
+
+    #[target_feature(enable = "popcnt,avx2")]
+    fn hamming_values_popcnt(code: &[u8], values: &[f32]) -> u32 {
+        crate::binary::hamming_values_portable(code, values)
     }
 
     /// [`super::nearest_transposed`]; callers checked [`available`].

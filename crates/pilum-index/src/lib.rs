@@ -21,7 +21,7 @@
 //! - [`exact_search`]: brute force, the ground truth every index answers to.
 #![deny(unsafe_code)]
 
-mod binary;
+pub mod binary;
 mod calibrate;
 mod calibrate_stream;
 mod error;

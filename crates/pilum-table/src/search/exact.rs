@@ -8,9 +8,9 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::scan_tasks::spawned;
 use crate::scanner::ROW_ID;
-use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
-use arrow_array::types::UInt64Type;
+use arrow_array::types::{UInt8Type, UInt64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt64Array};
 use futures::TryStreamExt;
 use pilum_index::{Metric, MultiQuery, Neighbor, TopK};
 use std::sync::Arc;
@@ -145,6 +145,14 @@ pub(crate) fn rank_batch(
     let vectors = batch.column_by_name(column).ok_or_else(|| missing(column))?;
     let ids = batch.column_by_name(ROW_ID).ok_or_else(|| missing(ROW_ID))?;
     let ids = ids.as_primitive::<UInt64Type>();
+    if let Scorer::Single {
+        metric: Metric::Hamming,
+        prepared,
+    } = scorer
+        && rank_codes(vectors, prepared, ids, top)
+    {
+        return Ok(());
+    }
     let rows = VectorRows::new(vectors, shape)?;
     for row in 0..rows.len() {
         let Some(values) = rows.row(row) else { continue };
@@ -153,4 +161,40 @@ pub(crate) fn rank_batch(
         }
     }
     Ok(())
+}
+
+/// Hamming search straight over a `FixedSizeList<UInt8>` column's bytes
+/// (no conversion to f32): offers every non-null row to `top` and returns
+/// true, or returns false (nothing offered) when the column is not one
+/// whose values are all present bytes, or the query is not a code of its
+/// width, for the general path to handle.
+fn rank_codes(vectors: &ArrayRef, query: &[f32], ids: &UInt64Array, top: &mut TopK) -> bool {
+    let Some(list) = vectors.as_fixed_size_list_opt() else {
+        return false;
+    };
+    let Some(bytes) = list.values().as_primitive_opt::<UInt8Type>() else {
+        return false;
+    };
+    let width = list.value_length() as usize;
+    let Some(code) = pilum_index::binary::to_bytes(query) else {
+        return false;
+    };
+    if bytes.null_count() > 0 || code.len() != width {
+        return false;
+    }
+    let values = bytes.values();
+    for row in 0..list.len() {
+        if list.is_null(row) {
+            continue;
+        }
+        let start = list.value_offset(row) as usize;
+        let Some(row_code) = values.get(start..start + width) else {
+            continue;
+        };
+        top.push(
+            pilum_index::binary::hamming_bytes(&code, row_code) as f32,
+            ids.value(row),
+        );
+    }
+    true
 }
