@@ -179,22 +179,33 @@ impl Dataset {
         for first in (0..partitions).step_by(step) {
             let (index, spill) = (index.clone(), spill.clone());
             let last = (first + step).min(partitions);
+            let read_index = index.clone();
             let (parts, observed) = blocking("index writing task", move || -> Result<_> {
                 let mut parts = Vec::with_capacity(last - first);
                 for p in first..last {
                     let part = spill.partition(p)?;
                     calibration
-                        .observe_partition(&index, p as u32, &part)
+                        .observe_partition(&read_index, p as u32, &part)
                         .map_err(TableError::index)?;
                     parts.push(part);
                 }
-                let parts = index
-                    .finish_partitions(first as u32, parts, threads)
-                    .map_err(TableError::index)?;
                 Ok((parts, calibration))
             })
             .await?;
             calibration = observed;
+            // Graphs are built one per task on the runtime's blocking pool,
+            // whose threads outlive the chunk: their allocator heaps are
+            // reused by the next chunk's graphs instead of being abandoned
+            // with a thread per chunk (which made resident memory grow
+            // with the table).
+            let parts = futures::future::try_join_all(parts.into_iter().enumerate().map(|(i, part)| {
+                let index = index.clone();
+                let number = (first + i) as u32;
+                blocking("index graph task", move || {
+                    index.finish_partition(number, part).map_err(TableError::index)
+                })
+            }))
+            .await?;
             for part in &parts {
                 writer.push(part).await?;
             }
