@@ -168,6 +168,7 @@ impl PyDataset {
             num_indices_to_merge,
             index_names,
             retrain,
+            ..OptimizeIndexOptions::default()
         };
         self.mutate(py, move |mut dataset| async move {
             dataset.optimize_indices(&options).await?;

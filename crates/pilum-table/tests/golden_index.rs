@@ -105,6 +105,7 @@ async fn regenerate_golden_indexed_dataset() {
         num_indices_to_merge: 0,
         index_names: Some(vec!["flat".into()]),
         retrain: false,
+        ..Default::default()
     };
     ds.optimize_indices(&delta).await.unwrap();
     ds.append(stream_of(vec![batch(650..700)]), &params).await.unwrap();

@@ -341,3 +341,54 @@ async fn check_hamming(ds: &Dataset, queries: &[Vec<u8>], label: &str) {
     let mean = total / queries.len() as f32;
     assert!(mean >= 0.9, "{label}: hamming recall@10 {mean}");
 }
+
+/// `optimize_indices` under a memory limit far below the new rows spills
+/// them (encoded batch by batch) and writes the segment partition by
+/// partition; the result answers exactly as an update with the default
+/// limit does, for a delta segment, a merge and an IVF_HNSW_SQ merge (whose
+/// graphs are rebuilt partition by partition).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optimize_under_a_small_memory_limit_answers_alike() {
+    for kind in [IndexType::IvfPq, IndexType::IvfHnswSq] {
+        let mut answers = Vec::new();
+        for memory_limit in [1usize << 30, 16 * 1024] {
+            let mut ds = dataset().await;
+            ds.create_index(&params(kind, Metric::L2), &Progress::none())
+                .await
+                .unwrap();
+            let extra = clustered(3000, 23);
+            ds.append(
+                stream_of(vec![batch(ROWS..ROWS + 3000, &extra)]),
+                &WriteParams::default(),
+            )
+            .await
+            .unwrap();
+            let delta = OptimizeIndexOptions {
+                num_indices_to_merge: 0,
+                memory_limit,
+                ..Default::default()
+            };
+            ds.optimize_indices(&delta).await.unwrap();
+            assert_eq!(ds.index_segments().len(), 2);
+            ds.delete("id % 5 = 0").await.unwrap();
+            let merge = OptimizeIndexOptions {
+                num_indices_to_merge: 2,
+                memory_limit,
+                ..Default::default()
+            };
+            ds.optimize_indices(&merge).await.unwrap();
+            assert_eq!(ds.index_segments().len(), 1);
+            assert_eq!(
+                ds.index_segments()[0].message.num_entries,
+                ds.count_rows(None).await.unwrap()
+            );
+            let mut lines = Vec::new();
+            for q in clustered(10, 61).chunks_exact(DIM) {
+                let query = VectorQuery::new("emb", q.to_vec(), 10);
+                lines.push(common::id_line(&ds, &query).await);
+            }
+            answers.push(lines);
+        }
+        assert_eq!(answers[0], answers[1], "{kind:?}");
+    }
+}

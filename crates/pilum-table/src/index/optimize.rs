@@ -4,16 +4,20 @@
 
 use super::IndexSegment;
 use super::build::{IndexType, VectorIndexParams};
+use super::files::StorageWriter;
 use super::metric_of;
-use super::segment::{IndexedShape, NewSegment};
+use super::segment::{IndexedShape, NewSegment, VectorColumn};
+use super::spill::Spill;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
 use crate::proto::{self, Operation};
 use crate::scan_tasks::blocking;
 use crate::transaction::{Change, Transaction};
-use pilum_index::{Partition, Vectors, group_by_partition, merge_partitions};
+use futures::TryStreamExt;
+use pilum_index::{Partition, Vectors, merge_partitions};
 use roaring::{RoaringBitmap, RoaringTreemap};
+use std::sync::Arc;
 
 /// Options of [`Dataset::optimize_indices`].
 #[derive(Debug, Clone)]
@@ -26,6 +30,11 @@ pub struct OptimizeIndexOptions {
     pub index_names: Option<Vec<String>>,
     /// Train a new model on all live rows and replace every segment.
     pub retrain: bool,
+    /// Memory an update may use, in bytes (default 1 GiB): new rows are
+    /// encoded batch by batch and spilled to the temporary directory past a
+    /// quarter of it, and segments are written one partition at a time; a
+    /// retrain builds as `create_index` does with this `memory_limit`.
+    pub memory_limit: usize,
 }
 
 impl Default for OptimizeIndexOptions {
@@ -34,6 +43,7 @@ impl Default for OptimizeIndexOptions {
             num_indices_to_merge: 1,
             index_names: None,
             retrain: false,
+            memory_limit: 1 << 30,
         }
     }
 }
@@ -58,14 +68,20 @@ impl Dataset {
         }
         if options.retrain {
             for name in names {
-                let params = self.params_of(&name)?;
+                let params = VectorIndexParams {
+                    memory_limit: options.memory_limit,
+                    ..self.params_of(&name)?
+                };
                 self.create_index(&params, &Progress::none()).await?;
             }
             return Ok(());
         }
         let (mut added, mut removed) = (Vec::new(), Vec::new());
         for name in &names {
-            if let Some((segment, folded)) = self.update_index(name, options.num_indices_to_merge).await? {
+            if let Some((segment, folded)) = self
+                .update_index(name, options.num_indices_to_merge, options.memory_limit)
+                .await?
+            {
                 added.push(segment);
                 removed.extend(folded);
             }
@@ -114,7 +130,12 @@ impl Dataset {
     /// A segment covering the uncovered fragments (plus the folded
     /// segments' live entries), and the uuids it replaces; `None` when
     /// there is nothing to do.
-    async fn update_index(&self, name: &str, merge: usize) -> Result<Option<(IndexSegment, Vec<String>)>> {
+    async fn update_index(
+        &self,
+        name: &str,
+        merge: usize,
+        memory_limit: usize,
+    ) -> Result<Option<(IndexSegment, Vec<String>)>> {
         let segments: Vec<IndexSegment> = self.segments_named(name).into_iter().cloned().collect();
         let Some(newest) = segments
             .iter()
@@ -152,46 +173,73 @@ impl Dataset {
         let dim = details.dimension as usize;
         let (_, column_shape) = self.vector_field(&column)?;
         let shape = IndexedShape::of_segment(column_shape, &details);
-        let fresh = self
-            .read_vectors(&column, shape, false, Some(uncovered.clone()))
-            .await?;
-        let fresh_skipped = fresh.skipped;
-        let index = model.index.clone();
+        // The uncovered rows are encoded batch by batch into a spill, and
+        // the segment is written partition by partition: an update holds
+        // one batch, then one partition (fresh and folded entries), never
+        // the new rows or the whole index.
+        let budget = memory_limit / 4;
+        let index = Arc::new(model.index.clone());
         let partitions_count = index.ivf().num_partitions();
-        let fresh_parts = blocking("index update task", move || -> Result<Vec<Partition>> {
-            let data = Vectors::new(&fresh.values, dim).map_err(TableError::index)?;
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
-            group_by_partition(
-                partitions_count,
-                &fresh.ids,
-                &assignment,
-                &payload,
-                index.payload_width(),
-            )
-            .map_err(TableError::index)
-        })
-        .await?;
+        let mut spill = Spill::new(
+            partitions_count,
+            index.payload_width(),
+            index.code_width().is_none(),
+            budget,
+        )?;
+        let mut fresh_skipped = 0u64;
+        if !uncovered.is_empty() {
+            let mut stream = self
+                .scan()
+                .project([column.as_str()])
+                .with_row_id(true)
+                .with_fragments(uncovered.clone())
+                .try_into_stream()
+                .await?;
+            while let Some(batch) = stream.try_next().await? {
+                let batch = VectorColumn::of_batch(&batch, &column, shape, false)?;
+                fresh_skipped += batch.skipped;
+                let index = index.clone();
+                spill = blocking("index update task", move || -> Result<Spill> {
+                    let data = Vectors::new(&batch.values, dim).map_err(TableError::index)?;
+                    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    let (assignment, payload) = index.encode(data, threads).map_err(TableError::index)?;
+                    spill.add(&assignment, &batch.ids, &payload)?;
+                    Ok(spill)
+                })
+                .await?;
+            }
+        }
+        let spill = Arc::new(spill);
+        let uuid = crate::paths::random_id();
+        let mut writer = StorageWriter::create(&self.location, &uuid, &model.index).await?;
         let width = model.index.code_width().unwrap_or(dim);
-        let mut merged = Vec::with_capacity(partitions_count);
-        for (p, fresh_part) in fresh_parts.iter().enumerate() {
+        for p in 0..partitions_count {
+            let fresh_spill = spill.clone();
+            let fresh_part = blocking("index update task", move || fresh_spill.partition(p)).await?;
             let mut loaded_parts = Vec::with_capacity(folded.len());
             for (segment, _) in &folded {
                 let loaded = self.cache.segments.get(&self.location, segment).await?;
                 loaded_parts.push(loaded.partition(p as u32).await?);
             }
-            let mut parts: Vec<&Partition> = vec![fresh_part];
+            let mut parts: Vec<&Partition> = vec![&fresh_part];
             parts.extend(loaded_parts.iter().map(|p| p.as_ref()));
-            let fresh_len = fresh_part.len();
             // Fresh entries are live by construction; folded ones only if
             // their row is still live in a fragment their segment covers.
             let keep = |id: u64| folded.iter().any(|(_, valid)| valid.contains(id));
             let mut part = merge_partitions(&parts[1..], width, &keep).map_err(TableError::index)?;
-            if fresh_len > 0 {
-                part = merge_partitions(&[fresh_part, &part], width, &|_| true).map_err(TableError::index)?;
+            if !fresh_part.is_empty() {
+                part = merge_partitions(&[&fresh_part, &part], width, &|_| true).map_err(TableError::index)?;
             }
-            merged.push(part);
+            drop(loaded_parts);
+            // IVF_HNSW_SQ partitions get their graph (others are unchanged).
+            let index = index.clone();
+            let part = blocking("index graph task", move || {
+                index.finish_partition(p as u32, part).map_err(TableError::index)
+            })
+            .await?;
+            writer.push(&part).await?;
         }
+        let storage = writer.finish().await?;
         let mut fragments: RoaringBitmap = uncovered.iter().map(|&id| id as u32).collect();
         for (segment, _) in &folded {
             fragments |= &segment.fragments;
@@ -206,9 +254,10 @@ impl Dataset {
             ..details
         };
         let segment = self
-            .write_segment(
+            .finish_segment(
+                uuid,
                 &model.index,
-                merged,
+                storage,
                 NewSegment {
                     name: name.to_string(),
                     field_id: newest.field_id().unwrap_or_default(),

@@ -1,7 +1,7 @@
 //! Reading a vector column for indexing, and writing a segment's files.
 
 use super::IndexSegment;
-use super::files::{Extent, write_model, write_storage};
+use super::files::{Extent, write_model};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::proto;
@@ -11,7 +11,7 @@ use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use futures::TryStreamExt;
-use pilum_index::{IvfIndex, Partition};
+use pilum_index::IvfIndex;
 use roaring::RoaringBitmap;
 
 /// Vectors read for indexing: values (the indexed prefix of each), their
@@ -136,19 +136,6 @@ impl Dataset {
             out.extend(VectorColumn::of_batch(&batch, column, shape, keep_full)?);
         }
         Ok(out)
-    }
-
-    /// Writes the files of a new segment holding `partitions` under a fresh
-    /// uuid, and returns its manifest entry.
-    pub(crate) async fn write_segment(
-        &self,
-        index: &IvfIndex,
-        partitions: Vec<Partition>,
-        new: NewSegment,
-    ) -> Result<IndexSegment> {
-        let uuid = crate::paths::random_id();
-        let storage = write_storage(&self.location, &uuid, index, partitions).await?;
-        self.finish_segment(uuid, index, storage, new).await
     }
 
     /// Writes the model files of segment `uuid`, whose storage is written,
