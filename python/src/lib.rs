@@ -20,11 +20,6 @@ mod vector;
 
 use pyo3::prelude::*;
 
-/// Every Rust allocation of the module goes through mimalloc (see
-/// `Cargo.toml`: glibc's malloc kept the buffers of large index builds).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<dataset::PyDataset>()?;

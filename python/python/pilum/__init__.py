@@ -17,16 +17,7 @@ from typing import Any, Dict, Optional, Union
 
 import pyarrow as pa
 
-# The native module allocates through mimalloc, which reads its options when
-# the module loads. Freed pages go back to the system at once (unless the
-# caller chose otherwise): with mimalloc's default delay, a streamed
-# IVF_HNSW_SQ build's resident memory grew with the table (the freed
-# buffers of one partition's graph stayed resident while the next one's
-# were allocated); at once, it stays flat (benches/RESULTS.md, "Index build
-# memory").
-os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
-
-from . import _native, errors  # noqa: E402
+from . import _native, errors
 from ._args import WRITE_NOOPS, WRITE_UNSUPPORTED, check_kwargs
 from ._data import ReaderLike, progress_callback, to_reader
 from ._native import __version__

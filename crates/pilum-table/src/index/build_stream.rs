@@ -194,10 +194,10 @@ impl Dataset {
             .await?;
             calibration = observed;
             // Graphs are built one per task on the runtime's blocking pool,
-            // whose threads outlive the chunk: their allocator heaps are
-            // reused by the next chunk's graphs instead of being abandoned
-            // with a thread per chunk (which made resident memory grow
-            // with the table).
+            // whose threads outlive the chunk, rather than on fresh threads
+            // per chunk. (Resident memory still grows with the table under
+            // glibc's malloc, which keeps freed graph buffers in per-thread
+            // arenas: benches/RESULTS.md, "IVF_HNSW_SQ streamed builds".)
             let parts = futures::future::try_join_all(parts.into_iter().enumerate().map(|(i, part)| {
                 let index = index.clone();
                 let number = (first + i) as u32;
