@@ -59,7 +59,7 @@ pub(crate) fn nearest_block(
             return direct_all(block, centroids, out, dist);
         };
         for (j, (row, p)) in all.chunks_exact(k).zip(part.iter()).enumerate() {
-            let best = crate::kernels::argmin_shifted(row, centroid_norms);
+            let best = crate::nearest::argmin_shifted(row, centroid_norms);
             let i = start + j;
             out[i] = best.0;
             dist[i] = (best.1 + norm_squared(p)).max(0.0);
@@ -79,7 +79,7 @@ fn fused_all(block: Vectors<'_>, centroids: Vectors<'_>, norms: &[f32], out: &mu
     let mut dots = vec![0f32; k];
     for (i, (slot, best)) in out.iter_mut().zip(dist.iter_mut()).enumerate() {
         let point = block.get(i);
-        let (c, shifted) = crate::kernels::nearest_transposed(point, &transposed, norms, &mut dots);
+        let (c, shifted) = crate::nearest::nearest_transposed(point, &transposed, norms, &mut dots);
         *slot = c;
         *best = (shifted + norm_squared(point)).max(0.0);
     }

@@ -3,7 +3,10 @@
 //! manifests or fragments (the table layer maps rows to stable row ids and
 //! stores what these types produce).
 //!
-//! - [`kernels`]: distance kernels (squared L2, dot product, norms).
+//! - [`kernels`]: distance kernels (squared L2, dot product, norms); the
+//!   nearest-centroid kernels of k-means and encoding are in `nearest`.
+//! - [`binary`]: binary codes (Hamming distance by popcount, k-means in
+//!   Hamming space).
 //! - [`Metric`]: the distances a query can rank by.
 //! - [`KMeans`]: seeded, deterministic k-means (k-means++ start, Lloyd).
 //! - [`IvfModel`]: partition centroids, assignment and probe ranking.
@@ -11,7 +14,10 @@
 //!   PQ codes) and the partition scan a search runs.
 //! - [`ProductQuantizer`]: 8-bit and 4-bit product quantization with
 //!   lookup tables; [`FastScanCodes`] scans 4-bit codes 32 at a time with
-//!   byte shuffles (the crate's only `unsafe`, in that kernel).
+//!   byte shuffles.
+//!
+//! `unsafe` appears only in the SIMD kernels (`kernels`, `nearest`, `sq`,
+//! `fastscan`), each behind a run-time CPU check with a SAFETY comment.
 //! - [`HnswGraph`]: a navigable graph over a partition's members
 //!   (IVF_HNSW_SQ).
 //! - [`MultiQuery`]: MaxSim (late-interaction) distances of vector bags.
@@ -37,6 +43,7 @@ pub mod kernels;
 mod kmeans;
 mod metric;
 mod multivector;
+mod nearest;
 mod partition;
 mod pq;
 mod pq_terms;
