@@ -275,6 +275,11 @@ impl HnswGraph {
         &self.links
     }
 
+    /// The stored form, by value: [`Self::starts`] and [`Self::links`].
+    pub fn into_parts(self) -> (Vec<u32>, Vec<u32>) {
+        (self.starts, self.links)
+    }
+
     /// Member `i`'s neighbours on `level` (empty above its own level).
     fn neighbours(&self, i: u32, level: usize) -> &[u32] {
         let (mut at, hi) = (self.starts[i as usize] as usize, self.starts[i as usize + 1] as usize);

@@ -206,7 +206,7 @@ impl Dataset {
                 })
             }))
             .await?;
-            for part in &parts {
+            for part in parts {
                 writer.push(part).await?;
             }
             progress.report("writing", last as u64, partitions as u64);

@@ -13,11 +13,13 @@ use super::INDICES_DIR;
 use crate::error::{Result, TableError};
 use crate::location::DatasetLocation;
 use crate::proto;
-use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, UInt8Builder};
-use arrow_array::{ArrayRef, Float32Array, ListArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
+use arrow_array::{
+    ArrayRef, FixedSizeListArray, Float32Array, ListArray, RecordBatch, UInt8Array, UInt32Array, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema};
 use pilum_file::{FileWriter, WriterOptions};
-use pilum_index::{IvfIndex, Partition, Payload};
+use pilum_index::{GraphCodes, IvfIndex, Partition, Payload};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -215,7 +217,7 @@ pub(crate) async fn write_storage(
     } else {
         partitions
     };
-    for partition in &partitions {
+    for partition in partitions {
         writer.push(partition).await?;
     }
     writer.finish().await
@@ -265,54 +267,59 @@ impl StorageWriter {
         })
     }
 
-    /// Appends the next partition.
-    pub async fn push(&mut self, partition: &Partition) -> Result<()> {
+    /// Appends the next partition. Its buffers become the written
+    /// columns' buffers (codes, vectors, ids and links are not copied).
+    pub async fn push(&mut self, partition: Partition) -> Result<()> {
         let width = self.width;
         self.extents.push(Extent {
             offset: self.offset,
             length: partition.len() as u64,
-            crc32: partition_crc(partition),
+            crc32: partition_crc(&partition),
         });
         self.offset += partition.len() as u64;
         if partition.is_empty() {
             return Ok(());
         }
-        let payload: ArrayRef = match &partition.payload {
-            Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_) => {
-                let codes = partition.payload.code_rows().unwrap_or_default();
-                let mut b = FixedSizeListBuilder::new(UInt8Builder::new(), width as i32)
-                    .with_field(Arc::new(Field::new("item", DataType::UInt8, false)));
-                for code in codes.chunks_exact(width) {
-                    b.values().append_slice(code);
-                    b.append(true);
-                }
-                Arc::new(b.finish())
-            }
-            Payload::Vectors(values) => {
-                let mut b = FixedSizeListBuilder::new(Float32Builder::new(), width as i32)
-                    .with_field(Arc::new(Field::new("item", DataType::Float32, false)));
-                for v in values.chunks_exact(width) {
-                    b.values().append_slice(v);
-                    b.append(true);
-                }
-                Arc::new(b.finish())
+        let Partition { ids, payload } = partition;
+        let (payload, graph) = match payload {
+            Payload::Graph(GraphCodes { codes, graph }) => (Payload::Codes(codes), Some(graph)),
+            other => (other, None),
+        };
+        let item = |data_type| Arc::new(Field::new("item", data_type, false));
+        let payload: ArrayRef = match payload {
+            Payload::Vectors(values) => Arc::new(FixedSizeListArray::try_new(
+                item(DataType::Float32),
+                width as i32,
+                Arc::new(Float32Array::from(values)),
+                None,
+            )?),
+            codes => {
+                let codes = match codes {
+                    Payload::Codes(codes) => codes,
+                    other => other.code_rows().map(|c| c.into_owned()).unwrap_or_default(),
+                };
+                Arc::new(FixedSizeListArray::try_new(
+                    item(DataType::UInt8),
+                    width as i32,
+                    Arc::new(UInt8Array::from(codes)),
+                    None,
+                )?)
             }
         };
-        let ids: ArrayRef = Arc::new(UInt64Array::from(partition.ids.clone()));
+        let ids: ArrayRef = Arc::new(UInt64Array::from(ids));
         let mut columns = vec![ids, payload];
         if self.schema.fields().len() == 3 {
-            let Payload::Graph(graph) = &partition.payload else {
+            let Some(graph) = graph else {
                 return Err(TableError::Internal {
                     what: "an IVF_HNSW_SQ partition reached the writer without its graph".into(),
                 });
             };
-            let starts: Vec<i32> = graph.graph.starts().iter().map(|&s| s as i32).collect();
-            let offsets = arrow_buffer::OffsetBuffer::new(starts.into());
-            let values: ArrayRef = Arc::new(UInt32Array::from(graph.graph.links().to_vec()));
+            let (starts, links) = graph.into_parts();
+            let starts: Vec<i32> = starts.iter().map(|&s| s as i32).collect();
             columns.push(Arc::new(ListArray::try_new(
-                Arc::new(Field::new("item", DataType::UInt32, false)),
-                offsets,
-                values,
+                item(DataType::UInt32),
+                arrow_buffer::OffsetBuffer::new(starts.into()),
+                Arc::new(UInt32Array::from(links)),
                 None,
             )?));
         }

@@ -237,7 +237,7 @@ impl Dataset {
                 index.finish_partition(p as u32, part).map_err(TableError::index)
             })
             .await?;
-            writer.push(&part).await?;
+            writer.push(part).await?;
         }
         let storage = writer.finish().await?;
         let mut fragments: RoaringBitmap = uncovered.iter().map(|&id| id as u32).collect();
