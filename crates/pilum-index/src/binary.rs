@@ -12,6 +12,10 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 
+/// Training codes are expanded to one f32 per bit for k-means: at most
+/// this many values (256 MiB), so wide codes train on a smaller sample.
+const MAX_BIT_VALUES: usize = 1 << 26;
+
 /// Points one assignment task handles.
 const CHUNK_POINTS: usize = 4096;
 
@@ -146,7 +150,10 @@ pub fn train_binary(data: Vectors<'_>, params: &KMeans) -> Result<Vec<f32>> {
         });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let limit = k.saturating_mul(params.max_points_per_centroid.max(1));
+    // Each code becomes 8 f32 per byte: cap the sample so that expansion
+    // stays within MAX_BIT_VALUES (at least one code per cluster).
+    let affordable = (MAX_BIT_VALUES / (width * 8).max(1)).max(k);
+    let limit = k.saturating_mul(params.max_points_per_centroid.max(1)).min(affordable);
     let values: Vec<f32> = if data.len() > limit {
         let mut picked = sample(&mut rng, data.len(), limit).into_vec();
         picked.sort_unstable();
