@@ -9,13 +9,10 @@
 
 mod common;
 
-use arrow_array::builder::{FixedSizeListBuilder, UInt8Builder};
-use arrow_array::{ArrayRef, Int64Array, RecordBatch};
-use arrow_schema::{Field, Schema};
+use arrow_array::RecordBatch;
 use common::stream_of;
 use pilum_table::*;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 const WIDTH: usize = 8;
 
@@ -42,21 +39,7 @@ fn code(id: i64) -> [u8; WIDTH] {
 }
 
 fn batch(ids: std::ops::Range<i64>) -> RecordBatch {
-    let mut builder = FixedSizeListBuilder::new(UInt8Builder::new(), WIDTH as i32);
-    for id in ids.clone() {
-        builder.values().append_slice(&code(id));
-        builder.append(true);
-    }
-    let bits: ArrayRef = Arc::new(builder.finish());
-    let schema = Schema::new(vec![
-        Field::new("id", arrow_schema::DataType::Int64, false),
-        Field::new("bits", bits.data_type().clone(), true),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![Arc::new(Int64Array::from_iter_values(ids)), bits],
-    )
-    .unwrap()
+    common::binary_batch(ids.clone(), ids.map(code), WIDTH)
 }
 
 async fn answers(ds: &Dataset) -> Vec<String> {

@@ -45,29 +45,15 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The same rows as 8-byte binary codes in a `bits` column.
 fn binary_batch() -> RecordBatch {
-    use arrow_array::builder::{FixedSizeListBuilder, UInt8Builder};
     let mut rng = StdRng::seed_from_u64(4);
-    let mut builder = FixedSizeListBuilder::new(UInt8Builder::new(), DIM as i32);
-    for i in 0..ROWS {
-        let code: Vec<u8> = (0..DIM)
-            .map(|b| ((i % 9) as u8).wrapping_mul(29).wrapping_add(b as u8 * 17) ^ rng.random_range(0u8..4))
-            .collect();
-        builder.values().append_slice(&code);
-        builder.append(true);
-    }
-    let bits: arrow_array::ArrayRef = std::sync::Arc::new(builder.finish());
-    let schema = arrow_schema::Schema::new(vec![
-        arrow_schema::Field::new("id", arrow_schema::DataType::Int64, false),
-        arrow_schema::Field::new("bits", bits.data_type().clone(), true),
-    ]);
-    RecordBatch::try_new(
-        std::sync::Arc::new(schema),
-        vec![
-            std::sync::Arc::new(arrow_array::Int64Array::from_iter_values(0..ROWS as i64)),
-            bits,
-        ],
-    )
-    .unwrap()
+    let codes: Vec<Vec<u8>> = (0..ROWS)
+        .map(|i| {
+            (0..DIM)
+                .map(|b| ((i % 9) as u8).wrapping_mul(29).wrapping_add(b as u8 * 17) ^ rng.random_range(0u8..4))
+                .collect()
+        })
+        .collect();
+    common::binary_batch(0..ROWS as i64, codes, DIM)
 }
 
 /// Full-probe answers of a few queries: (ids, distances) each; on the

@@ -217,26 +217,6 @@ fn binary_codes(rows: usize, seed: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn binary_batch(ids: std::ops::Range<i64>, codes: &[Vec<u8>]) -> arrow_array::RecordBatch {
-    use arrow_array::builder::{FixedSizeListBuilder, UInt8Builder};
-    use std::sync::Arc;
-    let mut builder = FixedSizeListBuilder::new(UInt8Builder::new(), 32);
-    for code in codes {
-        builder.values().append_slice(code);
-        builder.append(true);
-    }
-    let bits: arrow_array::ArrayRef = Arc::new(builder.finish());
-    let schema = arrow_schema::Schema::new(vec![
-        arrow_schema::Field::new("id", arrow_schema::DataType::Int64, false),
-        arrow_schema::Field::new("bits", bits.data_type().clone(), true),
-    ]);
-    arrow_array::RecordBatch::try_new(
-        Arc::new(schema),
-        vec![Arc::new(arrow_array::Int64Array::from_iter_values(ids)), bits],
-    )
-    .unwrap()
-}
-
 /// IVF_FLAT over u8 binary codes with the hamming metric: partitions are
 /// trained in Hamming space, results carry the exact number of differing
 /// bits, the default search reaches recall@10 ≥ 0.9 against exact search,
@@ -248,7 +228,7 @@ async fn hamming_ivf_flat_indexes_binary_codes() {
     let dir = tempfile::tempdir().unwrap();
     let codes = binary_codes(6000, 3);
     let location = common::local_location(dir.path());
-    let first = binary_batch(0..6000, &codes);
+    let first = common::binary_batch(0..6000, &codes, 32);
     let mut ds = Dataset::write(
         location,
         first.schema(),
@@ -277,7 +257,7 @@ async fn hamming_ivf_flat_indexes_binary_codes() {
     check_hamming(&reopened, &queries, "reopened").await;
     let more = binary_codes(500, 12);
     ds.append(
-        stream_of(vec![binary_batch(6000..6500, &more)]),
+        stream_of(vec![common::binary_batch(6000..6500, &more, 32)]),
         &WriteParams::default(),
     )
     .await

@@ -362,21 +362,7 @@ async fn vectors_holding_nan_never_match_under_any_metric() {
 async fn hamming_ranks_binary_codes_by_differing_bits() {
     let mut rng = StdRng::seed_from_u64(21);
     let codes: Vec<Vec<u8>> = (0..1500).map(|_| (0..8).map(|_| rng.random()).collect()).collect();
-    let mut builder = FixedSizeListBuilder::new(UInt8Builder::new(), 8);
-    for code in &codes {
-        builder.values().append_slice(code);
-        builder.append(true);
-    }
-    let bits: ArrayRef = Arc::new(builder.finish());
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("bits", bits.data_type().clone(), true),
-    ]);
-    let batch = RecordBatch::try_new(
-        Arc::new(schema),
-        vec![Arc::new(Int64Array::from_iter_values(0..1500)), bits],
-    )
-    .unwrap();
+    let batch = common::binary_batch(0..1500, &codes, 8);
     let mut ds = write(memory("bits"), vec![batch]).await;
     let query: Vec<f32> = codes[9].iter().map(|&b| b as f32).collect();
     let q = VectorQuery::new("bits", query.clone(), 20).with_metric(Metric::Hamming);

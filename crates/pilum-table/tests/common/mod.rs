@@ -1,6 +1,7 @@
 //! Helpers shared by the dataset tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use arrow_array::builder::{FixedSizeListBuilder, UInt8Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt64Type};
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray};
@@ -187,6 +188,30 @@ pub fn vector_batch(ids: std::ops::Range<i64>, values: Vec<f32>, dim: usize) -> 
     RecordBatch::try_new(
         Arc::new(schema),
         vec![Arc::new(Int64Array::from_iter_values(ids)) as ArrayRef, Arc::new(emb)],
+    )
+    .unwrap()
+}
+
+/// Rows `ids` with a `bits` column of binary codes (`FixedSizeList<u8>`,
+/// `width` bytes each), one code per id, in order.
+pub fn binary_batch<C: AsRef<[u8]>>(
+    ids: std::ops::Range<i64>,
+    codes: impl IntoIterator<Item = C>,
+    width: usize,
+) -> RecordBatch {
+    let mut builder = FixedSizeListBuilder::new(UInt8Builder::new(), width as i32);
+    for code in codes {
+        builder.values().append_slice(code.as_ref());
+        builder.append(true);
+    }
+    let bits: ArrayRef = Arc::new(builder.finish());
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("bits", bits.data_type().clone(), true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(Int64Array::from_iter_values(ids)), bits],
     )
     .unwrap()
 }
