@@ -279,11 +279,18 @@ impl IvfIndex {
             Some(sq) => Some(sq.prepare(&prepared, self.ivf.metric())?),
             None => None,
         };
+        let code = if self.ivf.metric() == Metric::Hamming {
+            to_bytes(&prepared)
+                .ok_or_else(|| IndexError::params("a hamming query holds bytes (whole numbers 0 to 255)"))?
+        } else {
+            Vec::new()
+        };
         Ok(Probe {
             prepared,
             ranked,
             terms,
             sq,
+            code,
             ef: 0,
         })
     }
@@ -302,17 +309,13 @@ impl IvfIndex {
     ) -> Result<()> {
         let metric = self.ivf.metric();
         match (&partition.payload, &self.pq, &probe.sq) {
-            (Payload::Vectors(vectors), None, None) if metric == Metric::Hamming => {
-                let code = to_bytes(&probe.prepared)
-                    .ok_or_else(|| IndexError::params("a hamming query holds bytes (whole numbers 0 to 255)"))?;
-                offer(
-                    &partition.ids,
-                    vectors.chunks_exact(self.ivf.dim()),
-                    |v| hamming_values(&code, v) as f32,
-                    top,
-                    accept,
-                );
-            }
+            (Payload::Vectors(vectors), None, None) if metric == Metric::Hamming => offer(
+                &partition.ids,
+                vectors.chunks_exact(self.ivf.dim()),
+                |v| hamming_values(&probe.code, v) as f32,
+                top,
+                accept,
+            ),
             (Payload::Vectors(vectors), None, None) => offer(
                 &partition.ids,
                 vectors.chunks_exact(self.ivf.dim()),

@@ -139,6 +139,8 @@ pub struct Probe {
     pub(crate) terms: Vec<f32>,
     /// The query prepared for scalar-quantized codes (IVF_SQ).
     pub(crate) sq: Option<SqQuery>,
+    /// The query's bytes, for the hamming metric (empty otherwise).
+    pub(crate) code: Vec<u8>,
     /// Graph search width per partition (IVF_HNSW_SQ); at least the
     /// candidates wanted.
     pub ef: usize,
