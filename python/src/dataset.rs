@@ -150,7 +150,7 @@ impl PyDataset {
         let newest = dataset
             .fragments()
             .iter()
-            .flat_map(|f| f.files.iter().map(|d| (d.format_major, d.format_minor)))
+            .flat_map(|f| f.files.iter().map(|d| d.format_version))
             .max()
             .unwrap_or((
                 u32::from(pilum::FILE_MAJOR_VERSION),
@@ -181,7 +181,7 @@ impl PyDataset {
                 let entry = PyDict::new(py);
                 entry.set_item("version", info.version)?;
                 entry.set_item("timestamp", info.timestamp)?;
-                entry.set_item("operation", info.operation.as_str_name().to_lowercase())?;
+                entry.set_item("operation", info.operation.name())?;
                 entry.set_item("num_rows", info.num_rows)?;
                 entry.set_item("num_fragments", info.num_fragments)?;
                 entry.set_item("metadata", info.properties)?;

@@ -10,7 +10,7 @@ use pyo3::types::PyType;
 
 /// Any error a binding call can end with.
 #[derive(Debug)]
-pub enum PilumErr {
+pub(crate) enum PilumErr {
     /// From the table layer (and, through it, files and storage).
     Table(TableError),
     /// From SQL planning or execution.

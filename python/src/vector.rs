@@ -194,22 +194,23 @@ impl PyDataset {
         let mut out = Vec::new();
         for segment in dataset.index_segments() {
             let d = PyDict::new(py);
-            let m = &segment.message;
             d.set_item("name", segment.name())?;
             d.set_item("type", segment.kind_name())?;
             d.set_item("uuid", segment.uuid())?;
-            let names: Vec<String> = m.field_ids.iter().filter_map(|id| schema.field_name(*id)).collect();
+            let field_ids = segment.field_ids();
+            let names: Vec<String> = field_ids.iter().filter_map(|id| schema.field_name(*id)).collect();
             d.set_item("fields", names)?;
-            d.set_item("field_ids", m.field_ids.clone())?;
-            d.set_item("version", m.dataset_version)?;
+            d.set_item("field_ids", field_ids.to_vec())?;
+            d.set_item("version", segment.dataset_version())?;
             d.set_item("fragment_ids", segment.fragments.iter().collect::<Vec<u32>>())?;
-            d.set_item("num_entries", m.num_entries)?;
-            d.set_item("created_at_micros", m.created_at_micros)?;
-            d.set_item("index_version", m.index_version)?;
-            d.set_item("size_bytes", m.files.iter().map(|f| f.size).sum::<u64>())?;
-            d.set_item("files", m.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>())?;
-            if let Some(v) = segment.vector() {
-                d.set_item("metric", segment.metric().map_or("unknown", |m| m.name()))?;
+            d.set_item("num_entries", segment.num_entries())?;
+            d.set_item("created_at_micros", segment.created_at_micros())?;
+            d.set_item("index_version", segment.index_version())?;
+            let files = segment.files();
+            d.set_item("size_bytes", files.iter().map(|f| f.size).sum::<u64>())?;
+            d.set_item("files", files.into_iter().map(|f| f.path).collect::<Vec<_>>())?;
+            if let Some(v) = segment.vector_info() {
+                d.set_item("metric", v.metric.map_or("unknown", |m| m.name()))?;
                 d.set_item("dimension", v.dimension)?;
                 d.set_item("num_partitions", v.num_partitions)?;
                 d.set_item("num_sub_vectors", v.num_sub_vectors)?;

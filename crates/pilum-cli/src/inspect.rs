@@ -113,7 +113,7 @@ pub async fn info(uri: &str, style: Style, options: &HashMap<String, String>) ->
 /// Prints the version history.
 pub async fn versions(uri: &str, style: Style, options: &HashMap<String, String>) -> Result<()> {
     let versions = open(uri, options).await?.versions().await?;
-    let op = |v: &pilum::VersionInfo| v.operation.as_str_name().to_lowercase();
+    let op = |v: &pilum::VersionInfo| v.operation.name().to_string();
     let rows = versions
         .iter()
         .map(|v| {

@@ -45,7 +45,7 @@ impl PilumScanExec {
         let indices = projection.unwrap_or_else(|| (0..full.fields().len()).collect());
         let schema = Arc::new(full.project(&indices)?);
         let columns = indices.iter().map(|&i| full.field(i).name().clone()).collect();
-        let ids: Vec<u64> = dataset.fragments().iter().map(|f| f.id).collect();
+        let ids: Vec<u64> = dataset.fragment_ids();
         let per_group = ids.len().div_ceil(partitions.max(1)).max(1);
         let mut groups: Vec<Vec<u64>> = ids.chunks(per_group).map(<[u64]>::to_vec).collect();
         if groups.is_empty() {
@@ -92,7 +92,7 @@ impl PilumScanExec {
                 .fragments()
                 .iter()
                 .filter(|f| ids.contains(&f.id))
-                .map(pilum_table::fragment_live_rows)
+                .map(|f| f.live_rows())
                 .sum();
             self.limit.map_or(live as usize, |l| (live as usize).min(l))
         };

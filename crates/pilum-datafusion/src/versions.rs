@@ -52,7 +52,7 @@ impl TableFunctionImpl for PilumVersionsFunction {
                     .with_timezone("UTC"),
             ),
             Arc::new(StringArray::from_iter_values(
-                versions.iter().map(|v| v.operation.as_str_name().to_lowercase()),
+                versions.iter().map(|v| v.operation.name()),
             )),
             Arc::new(UInt64Array::from_iter_values(versions.iter().map(|v| v.num_rows))),
             Arc::new(UInt64Array::from_iter_values(

@@ -335,9 +335,10 @@ async fn apply(
                 };
                 let concurrent = current.as_ref() - read.as_ref();
                 let only_deletes = txn.operation == Operation::Delete
-                    && others
-                        .iter()
-                        .all(|o| o.operation() == Operation::Delete || !o.transaction.modified_fragments.contains(&id));
+                    && others.iter().all(|o| {
+                        o.transaction.operation() == Operation::Delete
+                            || !o.transaction.modified_fragments.contains(&id)
+                    });
                 if !only_deletes && !concurrent.is_disjoint(delta) {
                     return Err(conflict(latest, format!("rows of fragment {id} changed concurrently")));
                 }

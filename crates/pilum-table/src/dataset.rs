@@ -3,9 +3,10 @@
 use crate::cache::DatasetCache;
 use crate::commit::{CommitConfig, commit};
 use crate::error::{Result, TableError};
+use crate::fragment_info::FragmentInfo;
 use crate::location::DatasetLocation;
 use crate::manifest::Manifest;
-use crate::proto::{self, Operation};
+use crate::proto::Operation;
 use crate::rowids::RowIdIndex;
 use crate::scanner::Scanner;
 use crate::transaction::{Change, Transaction};
@@ -36,7 +37,7 @@ pub struct VersionInfo {
     /// Commit time.
     pub timestamp: DateTime<Utc>,
     /// What the commit did.
-    pub operation: Operation,
+    pub operation: crate::Operation,
     /// Live rows in the version.
     pub num_rows: u64,
     /// Fragments in the version.
@@ -218,9 +219,14 @@ impl Dataset {
         self.manifest.schema.arrow()
     }
 
-    /// The live fragments.
-    pub fn fragments(&self) -> &[proto::Fragment] {
-        &self.manifest.fragments
+    /// The live fragments, in row order.
+    pub fn fragments(&self) -> Vec<FragmentInfo> {
+        self.manifest.fragments.iter().map(FragmentInfo::of).collect()
+    }
+
+    /// The ids of the live fragments, in row order.
+    pub fn fragment_ids(&self) -> Vec<u64> {
+        self.manifest.fragments.iter().map(|f| f.id).collect()
     }
 
     /// The commit time of the checked-out version.

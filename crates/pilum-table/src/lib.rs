@@ -13,20 +13,28 @@
 mod arrays;
 mod blobs;
 mod cache;
+mod column_summary;
 mod commit;
 mod dataset;
 mod deletion;
 mod error;
 mod expr;
 mod fragment;
+mod fragment_info;
 mod index;
 mod location;
 mod manifest;
+mod operation;
 mod ops;
 mod paths;
 mod progress;
+/// The generated protobuf messages of manifests and index sections: public
+/// only with the `internals` feature (this crate's tests), never part of the API.
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod proto;
+#[cfg(not(feature = "internals"))]
+mod proto;
 mod rowids;
 mod scan_tasks;
 mod scanner;
@@ -40,25 +48,25 @@ mod transaction;
 mod write;
 
 pub use blobs::BlobRows;
+pub use column_summary::ColumnSummary;
 pub use commit::CommitConfig;
 pub use dataset::{Dataset, VersionInfo, WriteMode};
 pub use error::{Result, TableError};
 pub use expr::CompiledExpr;
+pub use fragment_info::{DataFileInfo, DeletionFileInfo, FragmentInfo};
 pub use index::{
-    DEFAULT_INDEX_CACHE_BYTES, IndexDescription, IndexSegment, IndexStatistics, IndexType, OptimizeIndexOptions,
-    VectorIndexParams,
+    DEFAULT_INDEX_CACHE_BYTES, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType,
+    OptimizeIndexOptions, VectorIndexParams, VectorSegmentInfo,
 };
 pub use location::DatasetLocation;
-pub use manifest::{
-    FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest, fragment_live_rows,
-};
+pub use manifest::{FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest};
+pub use operation::Operation;
 pub use ops::*;
 pub use pilum_index::Metric;
 pub use progress::{Progress, ProgressUpdate};
-pub use proto::Operation;
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
 pub use schema::{TableSchema, value_bytes, view_type};
 pub use search::{DISTANCE, QUERY_INDEX, VectorQuery};
-pub use stats::{MAX_BOUND_BYTES, decode_bounds};
+pub use stats::MAX_BOUND_BYTES;
 pub use tags::{TagInfo, Tags, validate_tag_name};
 pub use write::{BatchStream, WriteParams, conform_batch};

@@ -52,7 +52,7 @@ pub struct Manifest {
     /// The schema.
     pub schema: TableSchema,
     /// Live fragments, in row order.
-    pub fragments: Arc<Vec<proto::Fragment>>,
+    pub(crate) fragments: Arc<Vec<proto::Fragment>>,
     /// Highest fragment id ever issued.
     pub max_fragment_id: u64,
     /// Next stable row id to issue.
@@ -64,7 +64,7 @@ pub struct Manifest {
     /// Table metadata.
     pub metadata: HashMap<String, String>,
     /// The transaction that produced this version.
-    pub transaction: proto::Transaction,
+    pub(crate) transaction: proto::Transaction,
     /// Index segments of this version.
     pub indices: Arc<Vec<crate::index::IndexSegment>>,
 }
@@ -81,8 +81,8 @@ impl Manifest {
     }
 
     /// The operation that produced this version.
-    pub fn operation(&self) -> proto::Operation {
-        self.transaction.operation()
+    pub fn operation(&self) -> crate::operation::Operation {
+        crate::operation::Operation::of(self.transaction.operation())
     }
 
     /// Serializes into the framed form.
@@ -148,7 +148,7 @@ impl Manifest {
 }
 
 /// Live rows of one fragment.
-pub fn fragment_live_rows(fragment: &proto::Fragment) -> u64 {
+pub(crate) fn fragment_live_rows(fragment: &proto::Fragment) -> u64 {
     let deleted = fragment.deletion.as_ref().map_or(0, |d| d.num_deleted);
     fragment.physical_rows.saturating_sub(deleted)
 }

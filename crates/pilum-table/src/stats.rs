@@ -146,7 +146,10 @@ fn encode_bound(value: &ScalarValue) -> Option<Vec<u8>> {
 /// `data_type`; `None` without bounds, when the column was written with
 /// another type (a fragment appended across a cast), or when the bytes do
 /// not fit the type (statistics are advisory: bad ones are ignored).
-pub fn decode_bounds(statistics: &proto::ColumnStatistics, data_type: &DataType) -> Option<(ScalarValue, ScalarValue)> {
+pub(crate) fn decode_bounds(
+    statistics: &proto::ColumnStatistics,
+    data_type: &DataType,
+) -> Option<(ScalarValue, ScalarValue)> {
     if !statistics.has_bounds || statistics.data_type != data_type.to_string() {
         return None;
     }

@@ -111,7 +111,7 @@ async fn golden_v2_indexed_dataset_reads_back_and_answers_the_same() {
     let ds = Dataset::open_location(location()).await.unwrap();
     let segments = ds.index_segments();
     assert_eq!(segments.len(), 2);
-    assert!(segments.iter().all(|s| s.message.index_version == 2));
+    assert!(segments.iter().all(|s| s.index_version() == 2));
     let prefix = segments.iter().find(|s| s.name() == "prefix").unwrap();
     assert!(prefix.is_prefix() && prefix.index_dim() == 4);
     let multi = segments.iter().find(|s| s.name() == "multi").unwrap();

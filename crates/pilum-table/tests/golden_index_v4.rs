@@ -94,7 +94,7 @@ async fn golden_v4_indexed_dataset_reads_back_and_answers_the_same() {
     let ds = Dataset::open_location(location()).await.unwrap();
     let segments = ds.index_segments();
     assert_eq!(segments.len(), 1);
-    assert_eq!(segments[0].message.index_version, 4);
+    assert_eq!(segments[0].index_version(), 4);
     assert_eq!(segments[0].kind_name(), "IVF_FLAT");
     assert_eq!(segments[0].metric(), Some(Metric::Hamming));
     assert_eq!(ds.index_statistics("bits_idx").unwrap().num_unindexed_rows, 50);

@@ -140,12 +140,7 @@ async fn sweep(pristine: &Path, ds: &Dataset, kind: &str, binary: bool, rng: &mu
     let mut cases = 0;
     let baseline = answers(ds, true, binary).await.unwrap();
     let exact = answers(ds, false, binary).await.unwrap();
-    let files: Vec<String> = ds.index_segments()[0]
-        .message
-        .files
-        .iter()
-        .map(|f| f.path.clone())
-        .collect();
+    let files: Vec<String> = ds.index_segments()[0].files().iter().map(|f| f.path.clone()).collect();
     {
         for file in &files {
             let size = std::fs::metadata(pristine.join(file)).unwrap().len() as usize;

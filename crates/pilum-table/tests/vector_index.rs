@@ -297,7 +297,12 @@ async fn corrupt_index_files_are_reported_and_exact_search_still_works() {
     ds.create_index(&params(IndexType::IvfPq, Metric::L2), &Progress::none())
         .await
         .unwrap();
-    let storage = ds.index_segments()[0].file("storage").unwrap().path.clone();
+    let storage = ds.index_segments()[0]
+        .files()
+        .into_iter()
+        .find(|f| f.role == "storage")
+        .unwrap()
+        .path;
     // Flip bytes in the middle of the codes.
     let file = dir.path().join(&storage);
     let mut bytes = std::fs::read(&file).unwrap();
@@ -325,8 +330,14 @@ async fn corrupt_index_files_are_reported_and_exact_search_still_works() {
     assert_eq!(ds.nearest(&exact, None, false, None).await.unwrap().num_rows(), 5);
     // A missing model file is reported by path too.
     std::fs::remove_file(
-        dir.path()
-            .join(ds.index_segments()[0].file("ivf").unwrap().path.clone()),
+        dir.path().join(
+            ds.index_segments()[0]
+                .files()
+                .into_iter()
+                .find(|f| f.role == "ivf")
+                .unwrap()
+                .path,
+        ),
     )
     .unwrap();
     let ds = Dataset::open(&uri).await.unwrap();
@@ -401,7 +412,7 @@ async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entrie
         let segments = ds.index_segments().to_vec();
         assert_eq!(segments.len(), 2, "{kind:?}");
         assert_eq!(segments[0], first, "the first segment is untouched");
-        assert_eq!(segments[1].message.num_entries, 600);
+        assert_eq!(segments[1].num_entries(), 600);
         assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 0);
         let version = ds.version();
         ds.optimize_indices(&delta).await.unwrap();
@@ -422,7 +433,7 @@ async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entrie
         ds.optimize_indices(&merge).await.unwrap();
         let segments = ds.index_segments();
         assert_eq!(segments.len(), 1, "{kind:?}");
-        assert_eq!(segments[0].message.num_entries, ds.count_rows(None).await.unwrap());
+        assert_eq!(segments[0].num_entries(), ds.count_rows(None).await.unwrap());
         assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 0);
         if kind == IndexType::IvfFlat {
             assert_full_probe_is_exact(&ds, "merged").await;

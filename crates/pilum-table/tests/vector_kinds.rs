@@ -25,9 +25,9 @@ async fn four_bit_pq_reaches_recall_and_survives_reopen_and_optimize() {
         };
         ds.create_index(&four, &Progress::none()).await.unwrap();
         let segment = &ds.index_segments()[0];
-        let details = segment.vector().unwrap();
+        let details = segment.vector_info().unwrap();
         assert_eq!((details.num_bits, details.num_sub_vectors), (4, 2 * DIM as u32 / 4));
-        assert_eq!(segment.message.index_version, 3);
+        assert_eq!(segment.index_version(), 3);
         let reopened = Dataset::open_location(common::local_location(dir.path()))
             .await
             .unwrap();
@@ -70,8 +70,8 @@ async fn four_bit_pq_reaches_recall_and_survives_reopen_and_optimize() {
     ds.optimize_indices(&merge).await.unwrap();
     let segments = ds.index_segments();
     assert_eq!(segments.len(), 1);
-    assert_eq!(segments[0].message.num_entries, ds.count_rows(None).await.unwrap());
-    assert_eq!(segments[0].vector().unwrap().num_bits, 4);
+    assert_eq!(segments[0].num_entries(), ds.count_rows(None).await.unwrap());
+    assert_eq!(segments[0].vector_info().unwrap().num_bits, 4);
     // Row ROWS + 2 survives the delete (ROWS + 1 is a multiple of 7).
     let query = VectorQuery::new("emb", extra[2 * DIM..3 * DIM].to_vec(), 1);
     assert_eq!(
@@ -85,7 +85,7 @@ async fn four_bit_pq_reaches_recall_and_survives_reopen_and_optimize() {
     .await
     .unwrap();
     assert_eq!(
-        ds.index_segments()[0].vector().unwrap().num_bits,
+        ds.index_segments()[0].vector_info().unwrap().num_bits,
         4,
         "retrain keeps 4-bit codes"
     );
@@ -113,13 +113,13 @@ async fn hnsw_partitions_search_through_their_graphs() {
     };
     ds.create_index(&graph, &Progress::none()).await.unwrap();
     let segment = &ds.index_segments()[0];
-    let details = segment.vector().unwrap();
+    let details = segment.vector_info().unwrap();
     assert_eq!(segment.kind_name(), "IVF_HNSW_SQ");
     assert_eq!(
         (details.num_partitions, details.hnsw_m, details.hnsw_ef_construction),
         (1, 12, 80)
     );
-    assert_eq!(segment.message.index_version, 3);
+    assert_eq!(segment.index_version(), 3);
     let queries = clustered(20, 91);
     let mut recalls = Vec::new();
     for ef in [10, 40, 200] {
@@ -245,9 +245,9 @@ async fn hamming_ivf_flat_indexes_binary_codes() {
     };
     ds.create_index(&index, &Progress::none()).await.unwrap();
     let segment = &ds.index_segments()[0];
-    assert_eq!(segment.message.index_version, 4);
+    assert_eq!(segment.index_version(), 4);
     assert_eq!(segment.metric(), Some(Metric::Hamming));
-    let probes = segment.vector().unwrap().default_nprobes;
+    let probes = segment.vector_info().unwrap().default_nprobes;
     assert!((1..40).contains(&probes), "calibrated probes {probes} of 40 partitions");
     let queries = binary_codes(30, 77);
     check_hamming(&ds, &queries, "built").await;
@@ -358,10 +358,7 @@ async fn optimize_under_a_small_memory_limit_answers_alike() {
             };
             ds.optimize_indices(&merge).await.unwrap();
             assert_eq!(ds.index_segments().len(), 1);
-            assert_eq!(
-                ds.index_segments()[0].message.num_entries,
-                ds.count_rows(None).await.unwrap()
-            );
+            assert_eq!(ds.index_segments()[0].num_entries(), ds.count_rows(None).await.unwrap());
             let mut lines = Vec::new();
             for q in clustered(10, 61).chunks_exact(DIM) {
                 let query = VectorQuery::new("emb", q.to_vec(), 10);

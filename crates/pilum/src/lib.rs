@@ -30,10 +30,11 @@ pub use pilum_file::{
 };
 pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri, parse_uri_with_options};
 pub use pilum_table::{
-    BatchStream, BlobRows, CleanupStats, ColumnAlteration, CommitConfig, CompactionMetrics, CompactionOptions,
-    DISTANCE, Dataset, DatasetLocation, IndexDescription, IndexSegment, IndexStatistics, IndexType, Materialization,
-    MergeInsertBuilder, MergeStats, Metric, NewColumns, Operation, OptimizeIndexOptions, Progress, ProgressUpdate,
-    QUERY_INDEX, ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VectorIndexParams, VectorQuery, VersionInfo,
+    BatchStream, BlobRows, CleanupStats, ColumnAlteration, ColumnSummary, CommitConfig, CompactionMetrics,
+    CompactionOptions, DISTANCE, DataFileInfo, Dataset, DatasetLocation, DeletionFileInfo, FragmentInfo,
+    IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType, Materialization, MergeInsertBuilder,
+    MergeStats, Metric, NewColumns, Operation, OptimizeIndexOptions, Progress, ProgressUpdate, QUERY_INDEX,
+    ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VectorIndexParams, VectorQuery, VectorSegmentInfo, VersionInfo,
     WhenMatched, WhenNotMatchedBySource, WriteMode, WriteParams,
 };
 

@@ -13,6 +13,7 @@ mod optimize;
 mod partition_cache;
 mod read;
 mod segment;
+mod segment_info;
 mod spill;
 
 pub use build::{IndexType, VectorIndexParams};
@@ -21,6 +22,7 @@ pub(crate) use loaded::{SegmentCache, metric_of};
 pub use manage::{IndexDescription, IndexStatistics};
 pub use optimize::OptimizeIndexOptions;
 pub use partition_cache::DEFAULT_INDEX_CACHE_BYTES;
+pub use segment_info::{IndexFileInfo, VectorSegmentInfo};
 
 use crate::error::{Result, TableError};
 use crate::proto;
@@ -39,14 +41,14 @@ pub const VECTOR_INDEX_VERSION: u32 = 4;
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexSegment {
     /// The stored message.
-    pub message: proto::IndexSegment,
+    pub(crate) message: proto::IndexSegment,
     /// Covered fragment ids (decoded `fragment_bitmap`).
     pub fragments: RoaringBitmap,
 }
 
 impl IndexSegment {
     /// Decodes and validates a stored segment read from `path`.
-    pub fn from_message(message: proto::IndexSegment, path: &str) -> Result<Self> {
+    pub(crate) fn from_message(message: proto::IndexSegment, path: &str) -> Result<Self> {
         let corrupt = |what: String| TableError::corrupt(path, format!("index segment {:?}: {what}", message.name));
         if message.uuid.len() != 32 || !message.uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(corrupt(format!("uuid {:?} is not 32 hex digits", message.uuid)));
@@ -58,7 +60,7 @@ impl IndexSegment {
     }
 
     /// The message with the bitmap re-encoded.
-    pub fn to_message(&self) -> proto::IndexSegment {
+    pub(crate) fn to_message(&self) -> proto::IndexSegment {
         let mut message = self.message.clone();
         let mut bytes = Vec::with_capacity(self.fragments.serialized_size());
         // Writing into a Vec cannot fail.
@@ -83,7 +85,7 @@ impl IndexSegment {
     }
 
     /// Vector details, for vector kinds.
-    pub fn vector(&self) -> Option<&proto::VectorIndexDetails> {
+    pub(crate) fn vector(&self) -> Option<&proto::VectorIndexDetails> {
         match &self.message.details {
             Some(proto::index_segment::Details::Vector(v)) => Some(v),
             None => None,
@@ -135,7 +137,7 @@ impl IndexSegment {
     }
 
     /// The path of the file with `role`, if the segment lists one.
-    pub fn file(&self, role: &str) -> Option<&proto::IndexFile> {
+    pub(crate) fn file(&self, role: &str) -> Option<&proto::IndexFile> {
         self.message.files.iter().find(|f| f.role == role)
     }
 }

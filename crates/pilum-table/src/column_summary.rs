@@ -1,0 +1,85 @@
+//! One column's statistics over a set of fragments, merged from the
+//! per-file statistics a manifest keeps (`format-spec/table.md` section
+//! 6.3), for planners that estimate selectivities or answer `min`/`max`
+//! from metadata.
+
+use crate::dataset::Dataset;
+use crate::proto;
+use crate::stats::decode_bounds;
+use datafusion::common::ScalarValue;
+use std::cmp::Ordering;
+
+/// What the manifest says about one column over some fragments.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ColumnSummary {
+    /// Null values (rows of fragments written before the column existed count).
+    pub null_count: u64,
+    /// The smallest and largest non-null values, in the column's type;
+    /// `None` when a file with values has no usable bounds, or no file has values.
+    pub bounds: Option<(ScalarValue, ScalarValue)>,
+    /// Whether the figures are exact: no chosen fragment has deleted rows
+    /// (statistics count deleted rows too, so they are bounds otherwise).
+    pub exact: bool,
+}
+
+impl Dataset {
+    /// Statistics of top-level column `column` over `fragments` (every
+    /// fragment when `None`); `None` for an unknown column or when a file
+    /// holding it has no statistics (written before dataset format 1.1).
+    pub fn column_summary(&self, column: &str, fragments: Option<&[u64]>) -> Option<ColumnSummary> {
+        let schema = &self.manifest().schema;
+        let field_id = schema.field_id(column).ok()?;
+        let data_type = schema.arrow().field_with_name(column).ok()?.data_type().clone();
+        let chosen: Vec<&proto::Fragment> = self
+            .manifest()
+            .fragments
+            .iter()
+            .filter(|f| fragments.is_none_or(|ids| ids.contains(&f.id)))
+            .collect();
+        let mut null_count = 0;
+        let mut with_values = Vec::new();
+        for fragment in &chosen {
+            // Later files hold the current copy of a column (table.md section 6.2).
+            let file = fragment.files.iter().rev().find(|f| f.field_ids.contains(&field_id));
+            let Some(file) = file else {
+                // A fragment written before the column existed reads as nulls.
+                null_count += fragment.physical_rows;
+                continue;
+            };
+            let stats = file.statistics.iter().find(|s| s.field_id == field_id)?;
+            null_count += stats.null_count;
+            if stats.null_count < fragment.physical_rows {
+                with_values.push(stats);
+            }
+        }
+        // Every file with values must have usable bounds, or none count.
+        let bounds: Option<Vec<(ScalarValue, ScalarValue)>> =
+            with_values.iter().map(|s| decode_bounds(s, &data_type)).collect();
+        let bounds = bounds.filter(|b| !b.is_empty()).and_then(|b| {
+            let (mins, maxs): (Vec<_>, Vec<_>) = b.into_iter().unzip();
+            extreme(mins, Ordering::Less).zip(extreme(maxs, Ordering::Greater))
+        });
+        Some(ColumnSummary {
+            null_count,
+            bounds,
+            exact: chosen.iter().all(|f| f.deletion.is_none()),
+        })
+    }
+}
+
+/// The smallest (`Less`) or largest (`Greater`) of `values`; `None` when two
+/// do not compare.
+fn extreme(values: Vec<ScalarValue>, keep: Ordering) -> Option<ScalarValue> {
+    let mut best: Option<ScalarValue> = None;
+    for value in values {
+        best = Some(match best {
+            None => value,
+            Some(current) => match value.partial_cmp(&current)? {
+                order if order == keep => value,
+                _ => current,
+            },
+        });
+    }
+    best
+}
