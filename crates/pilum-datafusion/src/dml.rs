@@ -3,6 +3,7 @@
 //! statement is harmless), and each statement commits at most one version.
 
 use crate::error::external;
+use crate::filters::display_sql;
 use crate::provider::Shared;
 use crate::views::conform;
 use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
@@ -12,12 +13,13 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::sink::DataSink;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
-use pilum_table::{BatchStream, Dataset, TableError, WriteMode, WriteParams};
+use pilum_table::{BatchStream, Dataset, Predicate, TableError, WriteMode, WriteParams};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -103,11 +105,11 @@ impl DataSink for PilumSink {
 #[derive(Debug, Clone)]
 pub(crate) enum DmlOp {
     /// Delete the rows matching the predicate (all rows for `None`).
-    Delete { predicate: Option<String> },
+    Delete { predicate: Option<Expr> },
     /// Set columns to SQL expressions where the predicate matches.
     Update {
         assignments: Vec<(String, String)>,
-        predicate: Option<String>,
+        predicate: Option<Expr>,
     },
 }
 
@@ -115,14 +117,23 @@ impl DmlOp {
     /// Runs the change on `dataset`, returning the rows it touched.
     async fn apply(&self, dataset: &mut Dataset) -> pilum_table::Result<u64> {
         match self {
-            Self::Delete { predicate } => dataset.delete(predicate.as_deref().unwrap_or("true")).await,
+            Self::Delete { predicate } => match predicate {
+                Some(expr) => dataset.delete(expr.clone()).await,
+                None => dataset.delete("true").await,
+            },
             Self::Update { assignments, predicate } if assignments.is_empty() => {
                 // Every column set to itself: nothing to commit.
-                dataset.count_rows(predicate.as_deref()).await
+                let mut scan = dataset.scan();
+                if let Some(expr) = predicate {
+                    scan = scan.filter(expr.clone());
+                }
+                scan.count_rows().await
             }
             Self::Update { assignments, predicate } => {
                 let values: Vec<(&str, &str)> = assignments.iter().map(|(c, v)| (c.as_str(), v.as_str())).collect();
-                dataset.update(&values, predicate.as_deref()).await
+                dataset
+                    .update_matching(&values, predicate.clone().map(Predicate::from))
+                    .await
             }
         }
     }
@@ -159,7 +170,7 @@ impl DisplayAs for DmlExec {
             DmlOp::Delete { predicate } => write!(
                 f,
                 "PilumDeleteExec: uri={uri}, predicate={}",
-                predicate.as_deref().unwrap_or("true")
+                predicate.as_ref().map_or_else(|| "true".to_string(), display_sql)
             ),
             DmlOp::Update { assignments, predicate } => {
                 let set: Vec<String> = assignments.iter().map(|(c, v)| format!("{c} = {v}")).collect();
@@ -167,7 +178,7 @@ impl DisplayAs for DmlExec {
                     f,
                     "PilumUpdateExec: uri={uri}, set=[{}], predicate={}",
                     set.join(", "),
-                    predicate.as_deref().unwrap_or("true")
+                    predicate.as_ref().map_or_else(|| "true".to_string(), display_sql)
                 )
             }
         }

@@ -1,5 +1,6 @@
 //! The scan operator: one partition per group of fragments.
 
+use crate::filters::display_sql;
 use crate::statistics::column_statistics;
 use crate::views::{conform, view_schema};
 use arrow_schema::SchemaRef;
@@ -7,6 +8,7 @@ use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{ColumnStatistics, DataFusionError, Result, Statistics};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -15,13 +17,13 @@ use futures::{StreamExt, TryStreamExt};
 use pilum_table::Dataset;
 use std::sync::Arc;
 
-/// Scans a dataset version with a projection, an optional SQL predicate and
+/// Scans a dataset version with a projection, an optional predicate and
 /// an optional limit; partition `i` reads the `i`-th contiguous group of fragments.
 #[derive(Debug)]
 pub struct PilumScanExec {
     dataset: Dataset,
     columns: Vec<String>,
-    predicate: Option<String>,
+    predicate: Option<Expr>,
     limit: Option<usize>,
     /// Share of rows the predicate is estimated to keep.
     selectivity: f64,
@@ -37,7 +39,7 @@ impl PilumScanExec {
     pub fn try_new(
         dataset: Dataset,
         projection: Option<Vec<usize>>,
-        predicate: Option<String>,
+        predicate: Option<Expr>,
         limit: Option<usize>,
         partitions: usize,
     ) -> Result<Self> {
@@ -137,7 +139,7 @@ impl DisplayAs for PilumScanExec {
             self.dataset.uri(),
             self.dataset.version(),
             self.columns.join(", "),
-            self.predicate.as_deref().unwrap_or("none"),
+            self.predicate.as_ref().map_or_else(|| "none".to_string(), display_sql),
             self.selectivity,
             self.limit,
             self.groups.len()

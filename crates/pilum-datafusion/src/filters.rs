@@ -1,13 +1,13 @@
-//! Turning DataFusion expressions into the SQL text the dataset scanner and
-//! dataset operations evaluate.
+//! Handing DataFusion's filter expressions to the dataset scanner and
+//! dataset operations, as expressions (no SQL text in between).
 //!
-//! The scanner parses that text with DataFusion again, against the table's
-//! unqualified columns. A filter is pushed into a scan only when it unparses,
-//! compiles against the table, and calls only immutable functions (a stable
+//! A filter is pushed into a scan only when it compiles against the table's
+//! unqualified columns and calls only immutable functions (a stable
 //! function such as `now()` would be evaluated outside the query's context);
 //! anything else stays with DataFusion. For DML every condition must
-//! translate, or the statement fails: a dropped condition would change rows
-//! the statement does not name.
+//! compile, or the statement fails: a dropped condition would change rows
+//! the statement does not name. SQL text is made only for display (EXPLAIN)
+//! and for update assignments.
 
 use arrow_schema::Schema;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -53,29 +53,33 @@ fn calls_non_immutable(expr: &Expr) -> bool {
     .unwrap_or(true)
 }
 
-/// The SQL text of a filter the scanner evaluates exactly as DataFusion
-/// would, or `None` when it must stay with DataFusion.
-pub(crate) fn pushable_filter(expr: &Expr, schema: &Schema) -> Option<String> {
+/// A filter (with unqualified columns) the scanner evaluates exactly as
+/// DataFusion would, or `None` when it must stay with DataFusion.
+pub(crate) fn pushable_filter(expr: &Expr, schema: &Schema) -> Option<Expr> {
     if calls_non_immutable(expr) {
         return None;
     }
-    let sql = expr_sql(expr).ok()?;
-    CompiledExpr::compile_predicate(&sql, schema).ok()?;
-    Some(sql)
+    let expr = unqualified(expr).ok()?;
+    CompiledExpr::compile_predicate_expr(expr.clone(), schema).ok()?;
+    Some(expr)
 }
 
-/// The conjunction of `filters` as one SQL predicate (`None` when empty);
-/// fails when any of them does not translate.
-pub(crate) fn conjunction(filters: &[Expr], schema: &Schema) -> Result<Option<String>> {
+/// The conjunction of `filters` (`None` when empty); fails when any of them
+/// does not compile against the table.
+pub(crate) fn conjunction(filters: &[Expr], schema: &Schema) -> Result<Option<Expr>> {
     let mut parts = Vec::with_capacity(filters.len());
     for filter in filters {
-        let sql = expr_sql(filter)
-            .map_err(|e| DataFusionError::NotImplemented(format!("condition {filter} cannot be passed on: {e}")))?;
-        CompiledExpr::compile_predicate(&sql, schema)
+        let expr = unqualified(filter)?;
+        CompiledExpr::compile_predicate_expr(expr.clone(), schema)
             .map_err(|e| DataFusionError::NotImplemented(format!("condition {filter} cannot be evaluated: {e}")))?;
-        parts.push(format!("({sql})"));
+        parts.push(expr);
     }
-    Ok((!parts.is_empty()).then(|| parts.join(" AND ")))
+    Ok(datafusion::logical_expr::utils::conjunction(parts))
+}
+
+/// The SQL text of a filter for display (its display form when it does not unparse).
+pub(crate) fn display_sql(expr: &Expr) -> String {
+    expr_sql(expr).unwrap_or_else(|_| expr.to_string())
 }
 
 #[cfg(test)]
@@ -95,7 +99,7 @@ mod tests {
     fn pushes_immutable_filters_only() {
         let schema = schema();
         let qualified = Expr::Column(Column::new(Some("t"), "id")).gt(lit(5i64));
-        assert_eq!(pushable_filter(&qualified, &schema).as_deref(), Some("(id > 5)"));
+        assert_eq!(pushable_filter(&qualified, &schema), Some(col("id").gt(lit(5i64))));
         let random = col("id").lt(datafusion::functions::math::expr_fn::random());
         assert_eq!(pushable_filter(&random, &schema), None, "volatile");
         let now = col("id").lt(datafusion::functions::datetime::expr_fn::now());
@@ -112,7 +116,8 @@ mod tests {
     fn conjunction_fails_instead_of_dropping() {
         let schema = schema();
         let both = conjunction(&[col("id").gt(lit(1i64)), col("name").is_null()], &schema).unwrap();
-        assert_eq!(both.as_deref(), Some("((id > 1)) AND (\"name\" IS NULL)"));
+        assert_eq!(both, Some(col("id").gt(lit(1i64)).and(col("name").is_null())));
+        assert_eq!(display_sql(&both.unwrap()), "((id > 1) AND \"name\" IS NULL)");
         assert_eq!(conjunction(&[], &schema).unwrap(), None);
         assert!(conjunction(&[col("id").gt(lit(1i64)), col("nope").gt(lit(1i64))], &schema).is_err());
     }

@@ -174,19 +174,19 @@ impl TableProvider for PilumTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let dataset = self.dataset();
         // DataFusion passes only the filters accepted above; each must still
-        // translate, or the scan would return rows the query excludes.
+        // compile, or the scan would return rows the query excludes.
         let mut parts = Vec::with_capacity(filters.len());
         for filter in filters {
-            let sql = pushable_filter(filter, dataset.schema())
+            let expr = pushable_filter(filter, dataset.schema())
                 .ok_or_else(|| DataFusionError::Internal(format!("filter {filter} cannot be pushed")))?;
-            parts.push(format!("({sql})"));
+            parts.push(expr);
         }
-        let predicate = (!parts.is_empty()).then(|| parts.join(" AND "));
+        let predicate = datafusion::logical_expr::utils::conjunction(parts);
         // Planners size joins from the scan's row estimate; a sample beats a
         // fixed guess. A failed sample only loses the estimate.
         let selectivity = match &predicate {
-            Some(sql) => dataset
-                .estimate_selectivity(sql, SELECTIVITY_SAMPLE_BLOCKS)
+            Some(expr) => dataset
+                .estimate_selectivity(expr.clone(), SELECTIVITY_SAMPLE_BLOCKS)
                 .await
                 .ok()
                 .flatten(),

@@ -180,7 +180,7 @@ async fn explain_plans_without_committing() {
     session.register("t", ds).unwrap();
     let plan = plan_text(&session.collect("EXPLAIN DELETE FROM t WHERE id < 5").await.unwrap());
     assert!(
-        plan.contains("PilumDeleteExec") && plan.contains("predicate=((id < 5))"),
+        plan.contains("PilumDeleteExec") && plan.contains("predicate=(id < 5)"),
         "{plan}"
     );
     let plan = plan_text(

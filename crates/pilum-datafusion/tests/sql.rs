@@ -114,7 +114,7 @@ async fn filters_are_pushed_into_the_scan() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(text.contains("PilumScanExec"), "{text}");
-    assert!(text.contains("predicate=((id > 990)) AND ((grp = 1))"), "{text}");
+    assert!(text.contains("predicate=((id > 990) AND (grp = 1))"), "{text}");
     assert!(
         !text.contains("FilterExec"),
         "exact pushdown needs no FilterExec:\n{text}"

@@ -6,6 +6,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions
 use arrow_schema::{DataType, Schema, SchemaRef};
 use datafusion::common::{DFSchema, SchemaError};
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
@@ -30,6 +31,25 @@ impl CompiledExpr {
         let expr = CONTEXT
             .parse_sql_expr(sql, &full)
             .map_err(|e| expression_error(sql, e))?;
+        Self::compile_parsed(expr, sql.to_string(), schema)
+    }
+
+    /// Type-checks a DataFusion logical expression over `schema`'s columns
+    /// (as a SQL front end or a caller built it; table qualifiers are
+    /// dropped), without going through SQL text.
+    pub fn compile_expr(expr: Expr, schema: &Schema) -> Result<Self> {
+        let expr = unqualified(expr)?;
+        let label = expr_label(&expr);
+        Self::compile_parsed(expr, label, schema)
+    }
+
+    /// Like [`compile_expr`](Self::compile_expr), and requires a boolean result.
+    pub fn compile_predicate_expr(expr: Expr, schema: &Schema) -> Result<Self> {
+        Self::compile_expr(expr, schema)?.into_predicate()
+    }
+
+    fn compile_parsed(expr: Expr, sql: String, schema: &Schema) -> Result<Self> {
+        let sql = sql.as_str();
         let mut names: Vec<String> = expr.column_refs().into_iter().map(|c| c.name.clone()).collect();
         names.sort_by_key(|name| schema.index_of(name).unwrap_or(usize::MAX));
         names.dedup();
@@ -65,18 +85,23 @@ impl CompiledExpr {
 
     /// Like [`compile`](Self::compile), and requires a boolean result.
     pub fn compile_predicate(sql: &str, schema: &Schema) -> Result<Self> {
-        let compiled = Self::compile(sql, schema)?;
-        let data_type = compiled.data_type()?;
+        Self::compile(sql, schema)?.into_predicate()
+    }
+
+    /// `self`, when it is boolean.
+    fn into_predicate(self) -> Result<Self> {
+        let data_type = self.data_type()?;
         if data_type != DataType::Boolean && data_type != DataType::Null {
             return Err(TableError::InvalidExpression {
-                expression: sql.to_string(),
+                expression: self.sql,
                 reason: format!("a filter must be boolean, this is {data_type}"),
             });
         }
-        Ok(compiled)
+        Ok(self)
     }
 
-    /// The SQL text.
+    /// The SQL text (for an expression compiled from a logical expression,
+    /// its SQL form, or its display form when it has none).
     pub fn sql(&self) -> &str {
         &self.sql
     }
@@ -131,6 +156,28 @@ impl CompiledExpr {
             None => mask,
         })
     }
+}
+
+/// `expr` with table qualifiers removed from its column references.
+fn unqualified(expr: Expr) -> Result<Expr> {
+    use datafusion::common::Column;
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    Ok(expr
+        .transform(|e| {
+            Ok(match e {
+                Expr::Column(column) if column.relation.is_some() => {
+                    Transformed::yes(Expr::Column(Column::new_unqualified(column.name)))
+                }
+                other => Transformed::no(other),
+            })
+        })?
+        .data)
+}
+
+/// The SQL text of `expr` (its display form when it does not unparse), for
+/// messages and history.
+pub(crate) fn expr_label(expr: &Expr) -> String {
+    datafusion::sql::unparser::expr_to_sql(expr).map_or_else(|_| expr.to_string(), |sql| sql.to_string())
 }
 
 /// A boolean SQL condition over two tables, referenced as `target.x` and `source.x`.

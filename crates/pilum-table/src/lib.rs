@@ -27,6 +27,7 @@ mod manifest;
 mod operation;
 mod ops;
 mod paths;
+mod predicate;
 mod progress;
 /// The generated protobuf messages of manifests and index sections: public
 /// only with the `internals` feature (this crate's tests), never part of the API.
@@ -63,6 +64,7 @@ pub use manifest::{FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIF
 pub use operation::Operation;
 pub use ops::*;
 pub use pilum_index::Metric;
+pub use predicate::Predicate;
 pub use progress::{Progress, ProgressUpdate};
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
 pub use schema::{TableSchema, value_bytes, view_type};

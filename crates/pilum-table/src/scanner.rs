@@ -6,6 +6,7 @@ use crate::error::{Result, TableError};
 use crate::expr::CompiledExpr;
 use crate::fragment::FragmentReader;
 use crate::manifest::fragment_live_rows;
+use crate::predicate::Predicate;
 use crate::proto;
 use crate::rowids;
 use crate::scan_tasks::{Task, TaskList, cut_span, spawned};
@@ -41,7 +42,7 @@ pub enum Materialization {
 pub struct Scanner {
     dataset: Dataset,
     columns: Option<Vec<String>>,
-    filter: Option<String>,
+    filter: Option<Predicate>,
     limit: Option<u64>,
     offset: u64,
     with_row_id: bool,
@@ -174,8 +175,9 @@ impl Scanner {
         self
     }
 
-    /// Keeps rows for which the SQL predicate is true.
-    pub fn filter(mut self, predicate: impl Into<String>) -> Self {
+    /// Keeps rows for which the predicate (SQL text or a DataFusion
+    /// expression) is true.
+    pub fn filter(mut self, predicate: impl Into<Predicate>) -> Self {
         self.filter = Some(predicate.into());
         self
     }
@@ -350,7 +352,7 @@ impl Scanner {
         let projection = self.projection()?;
         let schema = &self.table_schema();
         let filter = match &self.filter {
-            Some(sql) => Some(CompiledExpr::compile_predicate(sql, schema.arrow())?),
+            Some(predicate) => Some(predicate.compile(schema.arrow())?),
             None => None,
         };
         let filter_columns = filter.as_ref().map(|f| f.columns()).unwrap_or_default();

@@ -3,8 +3,8 @@
 
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::expr::CompiledExpr;
 use crate::fragment::FragmentReader;
+use crate::predicate::Predicate;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -17,9 +17,9 @@ impl Dataset {
     /// each of `blocks` equal strata of the table,
     /// or from every row when the table is no larger than that. `None` when
     /// the dataset is empty. Clustered data can skew the estimate.
-    pub async fn estimate_selectivity(&self, predicate: &str, blocks: usize) -> Result<Option<f64>> {
+    pub async fn estimate_selectivity(&self, predicate: impl Into<Predicate>, blocks: usize) -> Result<Option<f64>> {
         let schema = &self.manifest.schema;
-        let filter = CompiledExpr::compile_predicate(predicate, schema.arrow())?;
+        let filter = predicate.into().compile(schema.arrow())?;
         let projection = schema.project(&filter.columns())?;
         let mut readers: BTreeMap<usize, FragmentReader> = BTreeMap::new();
         let (mut rows, mut kept) = (0u64, 0u64);

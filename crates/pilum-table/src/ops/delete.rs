@@ -2,7 +2,7 @@
 
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::expr::CompiledExpr;
+use crate::predicate::Predicate;
 use crate::proto::Operation;
 use crate::scanner::ROW_ADDRESS;
 use crate::transaction::{Change, Transaction};
@@ -14,17 +14,18 @@ use roaring::RoaringBitmap;
 use std::collections::BTreeMap;
 
 impl Dataset {
-    /// Deletes the rows matching a SQL predicate and returns how many were
-    /// deleted. Concurrent commits are rebased; on a row-level conflict the
-    /// delete re-runs against the latest version.
-    pub async fn delete(&mut self, predicate: &str) -> Result<u64> {
-        CompiledExpr::compile_predicate(predicate, self.schema())?;
-        let predicate = predicate.to_string();
+    /// Deletes the rows matching a predicate (SQL text or a DataFusion
+    /// expression) and returns how many were deleted. Concurrent commits
+    /// are rebased; on a row-level conflict the delete re-runs against the
+    /// latest version.
+    pub async fn delete(&mut self, predicate: impl Into<Predicate>) -> Result<u64> {
+        let predicate = predicate.into();
+        predicate.compile(self.schema())?;
         self.with_retries(move |dataset| Box::pin(dataset.delete_once(predicate.clone())))
             .await
     }
 
-    async fn delete_once(&mut self, predicate: String) -> Result<u64> {
+    async fn delete_once(&mut self, predicate: Predicate) -> Result<u64> {
         let deleted = self.addresses_matching(&predicate).await?;
         let count: u64 = deleted.values().map(|b| b.len()).sum();
         if count == 0 {
@@ -38,17 +39,17 @@ impl Dataset {
                 inserted: Vec::new(),
             },
         );
-        txn.predicate = predicate;
+        txn.predicate = predicate.to_sql();
         self.commit(txn).await?;
         Ok(count)
     }
 
     /// Offsets of the rows matching `predicate`, per fragment id.
-    pub(crate) async fn addresses_matching(&self, predicate: &str) -> Result<BTreeMap<u64, RoaringBitmap>> {
+    pub(crate) async fn addresses_matching(&self, predicate: &Predicate) -> Result<BTreeMap<u64, RoaringBitmap>> {
         let mut stream = self
             .scan()
             .project(Vec::<String>::new())
-            .filter(predicate)
+            .filter(predicate.clone())
             .with_row_address(true)
             .try_into_stream()
             .await?;

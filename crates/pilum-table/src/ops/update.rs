@@ -5,6 +5,7 @@ use super::delete::add_addresses;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::expr::CompiledExpr;
+use crate::predicate::Predicate;
 use crate::proto::Operation;
 use crate::scanner::{ROW_ADDRESS, ROW_ID};
 use crate::transaction::{Change, Transaction};
@@ -22,16 +23,21 @@ impl Dataset {
     /// rows matching `predicate` (all rows when `None`). Returns the number
     /// of rows updated.
     pub async fn update(&mut self, values: &[(&str, &str)], predicate: Option<&str>) -> Result<u64> {
+        self.update_matching(values, predicate.map(Predicate::from)).await
+    }
+
+    /// [`Dataset::update`] with the condition as a [`Predicate`] (SQL text
+    /// or a DataFusion expression).
+    pub async fn update_matching(&mut self, values: &[(&str, &str)], predicate: Option<Predicate>) -> Result<u64> {
         if values.is_empty() {
             return Err(TableError::InvalidArgument("update needs at least one column".into()));
         }
         let values: Vec<(String, String)> = values.iter().map(|(c, e)| (c.to_string(), e.to_string())).collect();
-        let predicate = predicate.map(str::to_string);
         self.with_retries(move |dataset| Box::pin(dataset.update_once(values.clone(), predicate.clone())))
             .await
     }
 
-    async fn update_once(&mut self, values: Vec<(String, String)>, predicate: Option<String>) -> Result<u64> {
+    async fn update_once(&mut self, values: Vec<(String, String)>, predicate: Option<Predicate>) -> Result<u64> {
         let schema = self.manifest.schema.clone();
         let mut setters = Vec::new();
         for (column, sql) in &values {
@@ -39,7 +45,7 @@ impl Dataset {
             setters.push((index, CompiledExpr::compile(sql, schema.arrow())?));
         }
         if let Some(predicate) = &predicate {
-            CompiledExpr::compile_predicate(predicate, schema.arrow())?;
+            predicate.compile(schema.arrow())?;
         }
         let mut scan = self.scan().with_row_id(true).with_row_address(true);
         if let Some(predicate) = &predicate {
@@ -104,7 +110,7 @@ impl Dataset {
                 inserted: Vec::new(),
             },
         );
-        txn.predicate = predicate.unwrap_or_default();
+        txn.predicate = predicate.map(|p| p.to_sql()).unwrap_or_default();
         self.commit(txn).await?;
         Ok(ids.len() as u64)
     }
