@@ -25,6 +25,8 @@
 //!   for builds that stream the column instead of holding it.
 //! - [`TopK`]: the k nearest, ties broken by row id.
 //! - [`exact_search`]: brute force, the ground truth every index answers to.
+//! - [`text`]: analyzers, block-compressed posting lists, BM25 and
+//!   block-max WAND top-k for full-text search.
 #![deny(unsafe_code)]
 
 pub mod binary;
@@ -49,6 +51,7 @@ mod pq;
 mod pq_terms;
 mod reservoir;
 mod sq;
+pub mod text;
 mod topk;
 mod vectors;
 

@@ -1,0 +1,338 @@
+//! Turning text into index terms: a base tokenizer, then filters (lower
+//! case, ASCII folding, maximum length, stop words, stemming), configured
+//! per index. Word boundaries follow Unicode (UAX #29, through
+//! `unicode-segmentation`); runs of Chinese, Japanese or Korean script,
+//! which have no spaces between words, become overlapping character
+//! bigrams (as Lucene's CJK analyzer does), so a query term matches inside
+//! a sentence without a dictionary. Stemmers are Snowball's (through
+//! `rust-stemmers`) and stop word lists NLTK's (through `stop-words`).
+
+use super::fold::fold_to_ascii;
+use super::language::Language;
+use crate::error::{IndexError, Result};
+use rust_stemmers::Stemmer;
+use std::collections::HashSet;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// How text is first split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BaseTokenizer {
+    /// Unicode words (letters and digits; punctuation and spaces dropped),
+    /// with CJK runs as character bigrams.
+    Simple,
+    /// Runs of non-whitespace characters.
+    Whitespace,
+    /// The whole text as one term.
+    Raw,
+    /// Character n-grams of every length from `min` to `max` (substring search).
+    NGram {
+        /// Shortest gram, in characters.
+        min: usize,
+        /// Longest gram, in characters.
+        max: usize,
+    },
+}
+
+/// An analyzer's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyzerConfig {
+    /// How text is first split.
+    pub base: BaseTokenizer,
+    /// Lower-case every term.
+    pub lower_case: bool,
+    /// Replace accented Latin letters by their ASCII base (`é` → `e`).
+    pub ascii_folding: bool,
+    /// Terms longer than this many bytes are dropped (0: no limit).
+    pub max_token_length: usize,
+    /// Drop this language's stop words (checked before stemming).
+    pub stop_words: Option<Language>,
+    /// Stem terms with this language's Snowball stemmer.
+    pub stem: Option<Language>,
+}
+
+impl Default for AnalyzerConfig {
+    /// Unicode words, lower-cased and folded, at most 40 bytes, English
+    /// stop words removed and English stemming (what a search over English
+    /// prose wants).
+    fn default() -> Self {
+        Self {
+            base: BaseTokenizer::Simple,
+            lower_case: true,
+            ascii_folding: true,
+            max_token_length: 40,
+            stop_words: Some(Language::English),
+            stem: Some(Language::English),
+        }
+    }
+}
+
+/// One term of a text and its position (0, 1, 2, ... over the terms the
+/// base tokenizer produced, so positions keep the gaps stop words leave).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The term.
+    pub text: String,
+    /// Its position.
+    pub position: u32,
+}
+
+/// A configured analyzer; cheap to share between threads.
+pub struct Analyzer {
+    config: AnalyzerConfig,
+    stemmer: Option<Stemmer>,
+    stop: HashSet<String>,
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer").field("config", &self.config).finish()
+    }
+}
+
+impl Analyzer {
+    /// An analyzer with `config`; fails on n-gram bounds out of order or zero.
+    pub fn new(config: AnalyzerConfig) -> Result<Self> {
+        if let BaseTokenizer::NGram { min, max } = config.base
+            && (min == 0 || max < min)
+        {
+            return Err(IndexError::params(format!(
+                "n-gram lengths must satisfy 1 ≤ min ≤ max, got min={min} max={max}"
+            )));
+        }
+        let stop = match config.stop_words {
+            Some(language) => stop_words::lookup(language.code())
+                .ok_or_else(|| IndexError::params(format!("no stop words for {}", language.name())))?
+                .iter()
+                .map(|w| w.to_string())
+                .collect(),
+            None => HashSet::new(),
+        };
+        Ok(Self {
+            stemmer: config.stem.map(|l| Stemmer::create(l.algorithm())),
+            stop,
+            config,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AnalyzerConfig {
+        &self.config
+    }
+
+    /// The terms of `text`, in order, with their positions.
+    pub fn tokens(&self, text: &str) -> Vec<Token> {
+        let mut out = Vec::new();
+        let mut position = 0u32;
+        let mut emit = |raw: &str| {
+            if let Some(term) = self.filter(raw) {
+                out.push(Token { text: term, position });
+            }
+            position = position.saturating_add(1);
+        };
+        match self.config.base {
+            BaseTokenizer::Simple => {
+                // Unicode word boundaries make each ideograph its own word:
+                // adjacent CJK words are joined back into runs for bigrams.
+                let mut run: Option<(usize, usize)> = None;
+                for (start, word) in text.unicode_word_indices() {
+                    let end = start + word.len();
+                    if word.chars().any(is_cjk) {
+                        run = match run {
+                            Some((from, to)) if to == start => Some((from, end)),
+                            Some((from, to)) => {
+                                cjk_pieces(&text[from..to]).iter().for_each(|g| emit(g));
+                                Some((start, end))
+                            }
+                            None => Some((start, end)),
+                        };
+                        continue;
+                    }
+                    if let Some((from, to)) = run.take() {
+                        cjk_pieces(&text[from..to]).iter().for_each(|g| emit(g));
+                    }
+                    emit(word);
+                }
+                if let Some((from, to)) = run {
+                    cjk_pieces(&text[from..to]).iter().for_each(|g| emit(g));
+                }
+            }
+            BaseTokenizer::Whitespace => text.split_whitespace().for_each(&mut emit),
+            BaseTokenizer::Raw => emit(text),
+            BaseTokenizer::NGram { min, max } => {
+                let chars: Vec<(usize, char)> = text.char_indices().collect();
+                for start in 0..chars.len() {
+                    for len in min..=max {
+                        let Some(&(from, _)) = chars.get(start) else { break };
+                        if start + len > chars.len() {
+                            break;
+                        }
+                        let to = chars.get(start + len).map_or(text.len(), |&(i, _)| i);
+                        emit(&text[from..to]);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The terms of `text` without positions.
+    pub fn terms(&self, text: &str) -> Vec<String> {
+        self.tokens(text).into_iter().map(|t| t.text).collect()
+    }
+
+    /// One raw piece through the filters; `None` when it is dropped.
+    fn filter(&self, raw: &str) -> Option<String> {
+        let mut term = if self.config.lower_case {
+            raw.to_lowercase()
+        } else {
+            raw.to_string()
+        };
+        if self.config.ascii_folding {
+            term = fold_to_ascii(&term);
+        }
+        if term.is_empty() || (self.config.max_token_length > 0 && term.len() > self.config.max_token_length) {
+            return None;
+        }
+        if self.stop.contains(&term) {
+            return None;
+        }
+        if let Some(stemmer) = &self.stemmer {
+            term = stemmer.stem(&term).into_owned();
+        }
+        Some(term)
+    }
+}
+
+/// Whether `c` is written without spaces between words (Han, Hiragana,
+/// Katakana, Hangul syllables).
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F    // half-width Katakana
+        | 0x20000..=0x2FA1F) // CJK extensions B–F, supplement
+}
+
+/// A word holding CJK characters as overlapping bigrams of each CJK run
+/// (a lone CJK character stays a unigram); other runs stay whole.
+fn cjk_pieces(word: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let chars: Vec<char> = word.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let cjk = is_cjk(chars[i]);
+        let start = i;
+        while i < chars.len() && is_cjk(chars[i]) == cjk {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        if !cjk {
+            pieces.push(run.iter().collect());
+        } else if run.len() == 1 {
+            pieces.push(run[0].to_string());
+        } else {
+            pieces.extend(run.windows(2).map(|w| w.iter().collect::<String>()));
+        }
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn plain() -> AnalyzerConfig {
+        AnalyzerConfig {
+            stop_words: None,
+            stem: None,
+            ..AnalyzerConfig::default()
+        }
+    }
+
+    #[test]
+    fn english_prose_is_lowered_folded_stopped_and_stemmed() {
+        let analyzer = Analyzer::new(AnalyzerConfig::default()).unwrap();
+        let tokens = analyzer.tokens("The Cafés were RUNNING, and the runner ran!");
+        let terms: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(terms, ["cafe", "run", "runner", "ran"]);
+        // Positions keep the gaps of dropped stop words ("the", "were", "and", "the").
+        let positions: Vec<u32> = tokens.iter().map(|t| t.position).collect();
+        assert_eq!(positions, [1, 3, 6, 7]);
+    }
+
+    #[test]
+    fn base_tokenizers_split_as_documented() {
+        let words = Analyzer::new(plain()).unwrap();
+        assert_eq!(
+            words.terms("state-of-the-art x86_64 v2.0"),
+            ["state", "of", "the", "art", "x86_64", "v2.0"]
+        );
+        let spaces = Analyzer::new(AnalyzerConfig {
+            base: BaseTokenizer::Whitespace,
+            ..plain()
+        })
+        .unwrap();
+        assert_eq!(spaces.terms("a-b  C.d"), ["a-b", "c.d"]);
+        let raw = Analyzer::new(AnalyzerConfig {
+            base: BaseTokenizer::Raw,
+            lower_case: false,
+            ..plain()
+        })
+        .unwrap();
+        assert_eq!(raw.terms("Keep Me Whole"), ["Keep Me Whole"]);
+        let grams = Analyzer::new(AnalyzerConfig {
+            base: BaseTokenizer::NGram { min: 2, max: 3 },
+            ..plain()
+        })
+        .unwrap();
+        assert_eq!(grams.terms("abcd"), ["ab", "abc", "bc", "bcd", "cd"]);
+        assert_eq!(grams.terms("éa"), ["ea"]);
+        assert!(
+            Analyzer::new(AnalyzerConfig {
+                base: BaseTokenizer::NGram { min: 3, max: 2 },
+                ..plain()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn chinese_and_japanese_become_bigrams_not_sentences() {
+        let analyzer = Analyzer::new(plain()).unwrap();
+        assert_eq!(
+            analyzer.terms("我爱北京天安门"),
+            ["我爱", "爱北", "北京", "京天", "天安", "安门"]
+        );
+        // Japanese: kanji and kana runs alike; Latin words inside stay whole.
+        let terms = analyzer.terms("東京タワーはLinux");
+        assert!(terms.contains(&"東京".to_string()), "{terms:?}");
+        assert!(terms.contains(&"タワ".to_string()), "{terms:?}");
+        assert!(terms.contains(&"linux".to_string()), "{terms:?}");
+        assert!(terms.iter().all(|t| t.chars().count() <= 5), "{terms:?}");
+    }
+
+    #[test]
+    fn long_terms_are_dropped_and_languages_parse() {
+        let analyzer = Analyzer::new(AnalyzerConfig {
+            max_token_length: 5,
+            ..plain()
+        })
+        .unwrap();
+        assert_eq!(analyzer.terms("short enormously tiny"), ["short", "tiny"]);
+        assert_eq!(Language::parse("FR").unwrap(), Language::French);
+        assert_eq!(Language::parse("german").unwrap(), Language::German);
+        assert!(Language::parse("klingon").is_err());
+        let french = Analyzer::new(AnalyzerConfig {
+            stop_words: Some(Language::French),
+            stem: Some(Language::French),
+            ..AnalyzerConfig::default()
+        })
+        .unwrap();
+        assert_eq!(french.terms("les chanteuses chantaient"), ["chanteux", "chant"]);
+    }
+}
