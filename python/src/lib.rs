@@ -8,6 +8,7 @@
 
 mod blob;
 mod dataset;
+mod distributed;
 mod errors;
 mod evolve;
 mod ffi;
@@ -25,6 +26,10 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<dataset::PyDataset>()?;
     module.add_class::<blob::PyBlobFile>()?;
     module.add_class::<sql::PySession>()?;
+    module.add_function(wrap_pyfunction!(distributed::write_pending, module)?)?;
+    module.add_function(wrap_pyfunction!(distributed::commit_pending, module)?)?;
+    module.add_function(wrap_pyfunction!(distributed::pending_info, module)?)?;
+    module.add_function(wrap_pyfunction!(distributed::pending_schema, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -79,6 +79,8 @@ FACTORIES = {
     "CleanupStats": lambda: pilum.CleanupStats(0, 0, 0),
     "Session": session,
     "ColumnOrdering": lambda: pilum.ColumnOrdering("id", ascending=False),
+    "FragmentMetadata": lambda: pilum.fragment.write_fragments(TABLE.slice(0, 3), fresh_dataset().uri)[0],
+    "LanceOperation": lambda: pilum.LanceOperation(),
 }
 
 # Argument values by parameter name, built fresh for each call.
@@ -99,6 +101,8 @@ VALUES = {
     "reference": lambda: None, "limit": lambda: 3, "format_spec": lambda: "", "b": lambda: bytearray(4),
     "lines": lambda: [], "hint": lambda: -1, "pos": lambda: 0, "alterations": lambda: {"path": "name", "name": "label"},
     "target_rows_per_fragment": lambda: 10, "mode": lambda: "append",
+    "fragments": lambda: pilum.fragment.write_fragments(TABLE.slice(0, 3), fresh_dataset().uri),
+    "new_schema": lambda: TABLE.schema, "read_version": lambda: None,
 }
 
 # Extra keyword sets for the read calls the pyarrow and pylance surfaces share.

@@ -71,7 +71,7 @@ def test_every_public_class_is_walked(walk):
     _, lines = walk
     assert {"missing_factories": []} in lines
     walked = {line["class"] for line in lines if "class" in line}
-    assert {"PilumDataset", "PilumScanner", "FilteredDataset", "PilumFragment", "BlobFile", "Session"} <= walked
+    assert {"PilumDataset", "PilumScanner", "FilteredDataset", "PilumFragment", "BlobFile", "Session", "FragmentMetadata"} <= walked
 
 
 def test_failures_are_clear_python_exceptions(walk):

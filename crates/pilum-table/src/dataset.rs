@@ -85,7 +85,7 @@ impl Dataset {
         ))
     }
 
-    fn from_manifest(
+    pub(crate) fn from_manifest(
         location: DatasetLocation,
         manifest: Manifest,
         cache: Arc<DatasetCache>,
@@ -135,12 +135,21 @@ impl Dataset {
                     None => Operation::Create,
                 };
                 let txn = Transaction::new(operation, Change::Replace { schema, fragments });
-                let cache = Arc::<DatasetCache>::default();
-                let base = existing.as_ref().map(|d| d.manifest.as_ref());
-                let manifest = commit(&location, &cache, base, &txn, &CommitConfig::default()).await?;
-                Ok(Self::from_manifest(location, manifest, cache, CommitConfig::default()))
+                let base = existing.map(|d| Arc::unwrap_or_clone(d.manifest));
+                Self::commit_replace(location, base, txn).await
             }
         }
+    }
+
+    /// Commits a create or overwrite on top of `base` (none for a new dataset).
+    pub(crate) async fn commit_replace(
+        location: DatasetLocation,
+        base: Option<Manifest>,
+        txn: Transaction,
+    ) -> Result<Self> {
+        let cache = Arc::<DatasetCache>::default();
+        let manifest = commit(&location, &cache, base.as_ref(), &txn, &CommitConfig::default()).await?;
+        Ok(Self::from_manifest(location, manifest, cache, CommitConfig::default()))
     }
 
     /// Appends `batches`, which must match the dataset's schema.

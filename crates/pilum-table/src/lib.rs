@@ -27,6 +27,7 @@ mod manifest;
 mod operation;
 mod ops;
 mod paths;
+mod pending;
 mod predicate;
 mod progress;
 /// The generated protobuf messages of manifests and index sections: public
@@ -63,6 +64,7 @@ pub use location::DatasetLocation;
 pub use manifest::{FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest};
 pub use operation::Operation;
 pub use ops::*;
+pub use pending::{PendingFragments, PendingOperation};
 pub use pilum_index::Metric;
 pub use predicate::Predicate;
 pub use progress::{Progress, ProgressUpdate};

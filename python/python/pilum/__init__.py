@@ -24,6 +24,7 @@ from ._native import __version__
 from ._ordering import ColumnOrdering
 from .blob import BlobFile
 from .dataset import PilumDataset
+from .distributed import FragmentMetadata, LanceOperation
 from .errors import *  # noqa: F401,F403
 from .fragment import PilumFragment
 from .maintenance import CleanupStats, CompactionMetrics, DatasetOptimizer, Tags
@@ -45,7 +46,9 @@ __all__ = [
     "PilumFragment",
     "FilteredDataset",
     "ColumnOrdering",
+    "FragmentMetadata",
     "LanceDataset",
+    "LanceOperation",
     "LanceScanner",
     "LanceFragment",
     "BlobFile",

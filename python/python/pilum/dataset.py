@@ -174,6 +174,18 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
             return self._ds.count_rows(filter)
         return super().count_rows(filter, **kwargs)
 
+    @staticmethod
+    def commit(base_uri: Any, operation: Any, read_version: Optional[int] = None, **kwargs: Any) -> "PilumDataset":
+        """pylance's ``LanceDataset.commit``: commits `operation`
+        (``LanceOperation.Append(fragments)`` or ``.Overwrite(schema,
+        fragments)``, fragments from ``write_fragments``) as one version, on
+        top of `read_version` (latest when None). ``storage_options`` as for
+        ``dataset``; ``commit_lock``, ``enable_v2_manifest_paths`` and
+        ``max_retries`` are accepted no-ops."""
+        from .distributed import commit
+
+        return commit(base_uri, operation, read_version, **kwargs)
+
     def scanner(
         self,
         columns: Optional[Union[List[str], Dict[str, str]]] = None,

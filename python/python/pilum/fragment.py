@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
 import pyarrow as pa
 
 from ._data import index_list
+from .distributed import FragmentMetadata, write_fragments
 
 if TYPE_CHECKING:
     from .dataset import PilumDataset
     from .scanner import PilumScanner
 
-__all__ = ["PilumFragment"]
+__all__ = ["FragmentMetadata", "PilumFragment", "write_fragments"]
 
 
 class PilumFragment:
@@ -33,6 +34,29 @@ class PilumFragment:
         self.num_deletions = num_deletions
         self._files = files
         self._deletion_file = deletion_file
+
+    @staticmethod
+    def create(
+        dataset_uri: Any,
+        data: Any,
+        fragment_id: Optional[int] = None,
+        schema: Optional[pa.Schema] = None,
+        *,
+        mode: str = "append",
+        **kwargs: Any,
+    ) -> FragmentMetadata:
+        """pylance's ``LanceFragment.create``: writes `data` as one
+        uncommitted fragment and returns its ``FragmentMetadata`` (commit it
+        with ``LanceDataset.commit``). ``fragment_id`` must be None: the
+        commit assigns ids. Other arguments as for ``write_fragments``."""
+        if fragment_id is not None:
+            raise NotImplementedError("LanceFragment.create(): fragment_id is assigned at commit by Pilum; pass None")
+        kwargs.setdefault("max_rows_per_file", 2**62)
+        kwargs.setdefault("max_bytes_per_file", 2**62)
+        written = write_fragments(data, dataset_uri, schema, mode=mode, **kwargs)
+        if len(written) != 1:
+            raise ValueError(f"LanceFragment.create(): data became {len(written)} fragments; it must make exactly one (is it empty?)")
+        return written[0]
 
     def __repr__(self) -> str:
         return f"PilumFragment(id={self.fragment_id}, rows={self.count_rows()}, files={len(self._files)})"

@@ -1,0 +1,211 @@
+"""Distributed writes with pylance's names: workers write fragments without
+committing (``write_fragments`` / ``LanceFragment.create``) and get back
+``FragmentMetadata`` that pickles; one process commits them all as one
+version (``LanceDataset.commit(uri, LanceOperation.Append(fragments))``),
+through the same conflict detection and rebase as any commit. Files of
+fragments never committed stay invisible and are removed by cleanup."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+import pyarrow as pa
+
+from . import _native
+from ._args import WRITE_NOOPS, WRITE_UNSUPPORTED, check_kwargs
+from ._data import ReaderLike, progress_callback, to_reader
+
+__all__ = ["FragmentMetadata", "LanceOperation", "commit", "write_fragments"]
+
+
+class FragmentMetadata:
+    """One written, not yet committed fragment: its rows and data files.
+    Pickles (and ``to_json``/``from_json``) so it can travel from a worker
+    to the process that commits."""
+
+    def __init__(self, payload: bytes):
+        rows, files = _native.pending_info(bytes(payload))
+        self._payload = bytes(payload)
+        self.physical_rows: int = rows
+        self.files: List[str] = list(files)
+
+    @property
+    def num_rows(self) -> int:
+        """Rows in the fragment."""
+        return self.physical_rows
+
+    def to_json(self) -> Dict[str, str]:
+        """A JSON-serializable form (see ``from_json``)."""
+        return {"pilum_pending_fragment": base64.b64encode(self._payload).decode("ascii")}
+
+    @staticmethod
+    def from_json(value: Union[str, Dict[str, str]]) -> "FragmentMetadata":
+        """The fragment ``to_json`` (or its ``json.dumps``) describes."""
+        data = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(data, dict) or "pilum_pending_fragment" not in data:
+            raise ValueError("not a Pilum fragment description (from FragmentMetadata.to_json)")
+        return FragmentMetadata(base64.b64decode(data["pilum_pending_fragment"]))
+
+    def __reduce__(self) -> Any:
+        return (FragmentMetadata, (self._payload,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FragmentMetadata) and other._payload == self._payload
+
+    def __hash__(self) -> int:
+        return hash(self._payload)
+
+    def __repr__(self) -> str:
+        return f"FragmentMetadata(rows={self.physical_rows}, files={self.files})"
+
+
+def write_fragments(
+    data: ReaderLike,
+    dataset_uri: Union[str, os.PathLike, Any],
+    schema: Optional[pa.Schema] = None,
+    *,
+    mode: str = "append",
+    max_rows_per_file: int = 1024 * 1024,
+    max_bytes_per_file: int = 90 * 1024**3,
+    progress: Any = None,
+    storage_options: Optional[Dict[str, str]] = None,
+    **kwargs: Any,
+) -> List[FragmentMetadata]:
+    """Writes `data` into new fragments of the dataset at `dataset_uri`
+    without committing them; returns one ``FragmentMetadata`` per fragment.
+    ``mode="append"`` writes for the existing dataset's schema (commit with
+    ``LanceOperation.Append``); ``"overwrite"`` or ``"create"`` for a new
+    schema (commit with ``LanceOperation.Overwrite``). Accepted no-ops as in
+    ``write_dataset``."""
+    check_kwargs("write_fragments", kwargs, WRITE_NOOPS, WRITE_UNSUPPORTED)
+    if mode not in ("append", "overwrite", "create"):
+        raise ValueError(f"mode must be 'append', 'overwrite' or 'create', not {mode!r}")
+    uri, storage_options = _uri_and_options(dataset_uri, storage_options)
+    reader = to_reader(data, schema)
+    total = data.num_rows if isinstance(data, pa.Table) else None
+    update, close = progress_callback(progress, "write", total=total)
+    try:
+        parts = _native.write_pending(
+            reader,
+            uri,
+            "append" if mode == "append" else "overwrite",
+            int(max_rows_per_file),
+            int(max_bytes_per_file),
+            storage_options,
+            update,
+        )
+    finally:
+        close()
+    return [FragmentMetadata(part) for part in parts]
+
+
+class _Operation:
+    """An operation ``commit`` applies."""
+
+    _name = ""
+
+    def _parts(self) -> List[bytes]:
+        fragments = list(getattr(self, "fragments"))
+        bad = [type(f).__name__ for f in fragments if not isinstance(f, FragmentMetadata)]
+        if bad:
+            raise TypeError(f"LanceOperation.{self._name}: fragments must be FragmentMetadata from write_fragments, got {bad[0]}")
+        return [f._payload for f in fragments]
+
+
+class _Append(_Operation):
+    """Add the fragments' rows to the dataset."""
+
+    _name = "Append"
+
+    def __init__(self, fragments: Iterable[FragmentMetadata]):
+        self.fragments = list(fragments)
+
+
+class _Overwrite(_Operation):
+    """Replace the dataset's schema and rows (create it if there is none)."""
+
+    _name = "Overwrite"
+
+    def __init__(self, new_schema: Any, fragments: Iterable[FragmentMetadata]):
+        self.new_schema = new_schema
+        self.fragments = list(fragments)
+
+
+def _unsupported(name: str) -> type:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(f"LanceOperation.{name} is not supported by Pilum yet (Append and Overwrite are)")
+
+    return type(name, (_Operation,), {"__init__": __init__, "__doc__": f"Not supported by Pilum yet: raises NotImplementedError."})
+
+
+class LanceOperation:
+    """Operations for ``LanceDataset.commit``, with pylance's names."""
+
+    Append = _Append
+    Overwrite = _Overwrite
+    Merge = _unsupported("Merge")
+    Delete = _unsupported("Delete")
+    Update = _unsupported("Update")
+    Rewrite = _unsupported("Rewrite")
+    Restore = _unsupported("Restore")
+    CreateIndex = _unsupported("CreateIndex")
+    DataReplacement = _unsupported("DataReplacement")
+    Project = _unsupported("Project")
+    UpdateConfig = _unsupported("UpdateConfig")
+
+
+COMMIT_NOOPS = frozenset({"commit_lock", "enable_v2_manifest_paths", "max_retries"})
+COMMIT_UNSUPPORTED = {"detached": ((False, None), "detached commits"), "commit_message": ((None,), "commit messages")}
+
+
+def commit(
+    base_uri: Union[str, os.PathLike, Any],
+    operation: Any,
+    read_version: Optional[int] = None,
+    *,
+    storage_options: Optional[Dict[str, str]] = None,
+    **kwargs: Any,
+) -> Any:
+    """Commits `operation` (``LanceOperation.Append`` or ``.Overwrite``) as
+    one version of the dataset at `base_uri`, on top of `read_version` (the
+    version the workers started from; the latest when None); versions
+    committed since are rebased over. Returns the dataset at the new version."""
+    from .dataset import PilumDataset
+
+    check_kwargs("commit", kwargs, COMMIT_NOOPS, COMMIT_UNSUPPORTED)
+    if isinstance(operation, _Append):
+        name = "append"
+    elif isinstance(operation, _Overwrite):
+        name = "overwrite"
+        if operation.new_schema is not None:
+            _check_schema(operation)
+    else:
+        raise TypeError(f"commit takes a LanceOperation.Append or Overwrite, not {type(operation).__name__}")
+    if read_version is not None and (isinstance(read_version, bool) or not isinstance(read_version, int) or read_version < 1):
+        raise ValueError(f"read_version must be a version number ≥ 1, got {read_version!r}")
+    uri, storage_options = _uri_and_options(base_uri, storage_options)
+    handle = _native.commit_pending(uri, name, operation._parts(), read_version, storage_options)
+    return PilumDataset(uri, storage_options=storage_options, _native_dataset=handle)
+
+
+def _check_schema(operation: _Overwrite) -> None:
+    """An Overwrite's `new_schema` must be the schema its fragments were written with."""
+    schema = operation.new_schema
+    if not isinstance(schema, pa.Schema):
+        schema = pa.schema(schema)
+    for fragment in operation.fragments:
+        if isinstance(fragment, FragmentMetadata):
+            written = pa.schema(_native.pending_schema(fragment._payload))
+            if not written.equals(schema):
+                raise ValueError("LanceOperation.Overwrite: new_schema differs from the schema the fragments were written with")
+
+
+def _uri_and_options(uri: Any, storage_options: Optional[Dict[str, str]]) -> tuple:
+    from .dataset import PilumDataset
+
+    if isinstance(uri, PilumDataset):
+        return uri.uri, storage_options or uri._storage_options
+    return os.fspath(uri), storage_options

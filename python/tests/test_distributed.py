@@ -1,0 +1,104 @@
+"""Distributed writes with pylance's names: workers in separate processes
+write fragments without committing, their metadata pickles back, and one
+commit lands them all."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import pickle
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import pilum
+import pilum as lance
+from pilum.fragment import FragmentMetadata, write_fragments
+
+
+def _rows(start: int, count: int) -> pa.Table:
+    ids = pa.array(range(start, start + count), pa.int64())
+    return pa.table({"id": ids, "name": pc.cast(ids, pa.string()), "x": pc.multiply(pc.cast(ids, pa.float64()), 0.5)})
+
+
+def _worker(args):
+    uri, start = args
+    written = write_fragments(_rows(start, 250), uri, max_rows_per_file=100)
+    return pickle.dumps(written)
+
+
+@pytest.mark.subprocess
+def test_workers_in_processes_write_and_one_commit_lands_them_all(tmp_path):
+    uri = str(tmp_path / "ds")
+    base = pilum.write_dataset(_rows(0, 10), uri)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(3) as pool:
+        results = pool.map(_worker, [(uri, 1000 * w) for w in (1, 2, 3)])
+    fragments = [f for r in results for f in pickle.loads(r)]
+    assert len(fragments) == 9 and sum(f.num_rows for f in fragments) == 750
+    assert all(f.files and f.files[0].startswith("data/") for f in fragments)
+    # Nothing is visible before the commit.
+    assert pilum.dataset(uri).count_rows() == 10
+    committed = lance.LanceDataset.commit(uri, lance.LanceOperation.Append(fragments), read_version=base.version)
+    assert committed.version == base.version + 1
+    got = sorted(committed.to_table(columns=["id"]).column("id").to_pylist())
+    want = sorted(list(range(10)) + [i for w in (1, 2, 3) for i in range(1000 * w, 1000 * w + 250)])
+    assert got == want
+    row = committed.to_table(filter="id = 2003")
+    assert row.column("name").to_pylist() == ["2003"] and row.column("x").to_pylist() == [1001.5]
+
+
+def test_commit_rebases_over_a_concurrent_append(tmp_path):
+    uri = str(tmp_path / "ds")
+    base = pilum.write_dataset(_rows(0, 10), uri)
+    fragments = write_fragments(_rows(100, 20), uri)
+    pilum.write_dataset(_rows(500, 5), uri, mode="append")
+    committed = pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append(fragments), read_version=base.version)
+    assert committed.count_rows() == 35
+    assert committed.version == 3
+
+
+def test_overwrite_creates_and_replaces(tmp_path):
+    uri = str(tmp_path / "new")
+    fragments = write_fragments(_rows(0, 30), uri, mode="create")
+    schema = _rows(0, 1).schema
+    ds = pilum.LanceDataset.commit(uri, pilum.LanceOperation.Overwrite(schema, fragments))
+    assert (ds.version, ds.count_rows()) == (1, 30)
+    one = pilum.LanceFragment.create(uri, _rows(7, 3), mode="overwrite")
+    ds = pilum.LanceDataset.commit(uri, pilum.LanceOperation.Overwrite(schema, [one]))
+    assert (ds.version, ds.to_table().column("id").to_pylist()) == (2, [7, 8, 9])
+    other = pa.schema([pa.field("other", pa.int64())])
+    with pytest.raises(ValueError, match="new_schema"):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Overwrite(other, [one]))
+
+
+def test_metadata_round_trips_and_bad_input_is_refused(tmp_path):
+    uri = str(tmp_path / "ds")
+    pilum.write_dataset(_rows(0, 10), uri)
+    (fragment,) = write_fragments(_rows(100, 20), uri)
+    assert pickle.loads(pickle.dumps(fragment)) == fragment
+    assert FragmentMetadata.from_json(json.dumps(fragment.to_json())) == fragment
+    damaged = bytearray(fragment._payload)
+    damaged[len(damaged) // 2] ^= 0x10
+    with pytest.raises(pilum.errors.CorruptFileError):
+        FragmentMetadata(bytes(damaged))
+    with pytest.raises(ValueError):
+        FragmentMetadata.from_json({"something": "else"})
+    with pytest.raises(TypeError, match="FragmentMetadata"):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append(["not a fragment"]))
+    with pytest.raises(NotImplementedError, match="Merge"):
+        pilum.LanceOperation.Merge([fragment], None)
+    with pytest.raises(NotImplementedError, match="detached"):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append([fragment]), detached=True)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append([fragment]), nope=1)
+    with pytest.raises(NotImplementedError, match="fragment_id"):
+        pilum.LanceFragment.create(uri, _rows(0, 1), fragment_id=3)
+    # Appending needs the dataset; fragments cleaned up before their commit are refused.
+    with pytest.raises(pilum.errors.DatasetNotFoundError):
+        write_fragments(_rows(0, 5), str(tmp_path / "missing"))
+    pilum.dataset(uri).cleanup_old_versions(older_than=__import__("datetime").timedelta(0))
+    with pytest.raises(ValueError, match="does not exist"):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append([fragment]))
+    assert pilum.dataset(uri).count_rows() == 10
