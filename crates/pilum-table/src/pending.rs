@@ -181,8 +181,9 @@ impl Dataset {
     /// as one version of the dataset at `location`, on top of `read_version`
     /// (the version the workers started from; the latest when `None`).
     /// Versions committed since are rebased over as for any commit. Every
-    /// data file must exist with the size recorded, and every part must
-    /// share one schema: the dataset's, for an append.
+    /// data file must exist with the size recorded and appear once, none
+    /// may be part of the latest version already (a retried commit), and
+    /// every part must share one schema: the dataset's, for an append.
     pub async fn commit_pending(
         location: DatasetLocation,
         operation: PendingOperation,
@@ -199,6 +200,7 @@ impl Dataset {
             });
         }
         let fragments: Vec<proto::Fragment> = parts.into_iter().flat_map(|p| p.fragments).collect();
+        check_not_committed(&location, &fragments).await?;
         check_files_exist(&location, &fragments).await?;
         let base = match read_version {
             Some(version) => Some(location.load_manifest(version).await?),
@@ -244,6 +246,36 @@ impl Dataset {
             }
         }
     }
+}
+
+/// Fails when a data file appears twice among `fragments`, or is already
+/// part of the latest version: committing a part twice (a retried commit
+/// whose first attempt landed, say) would duplicate its rows.
+async fn check_not_committed(location: &DatasetLocation, fragments: &[proto::Fragment]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let paths: Vec<&str> = fragments
+        .iter()
+        .flat_map(|f| f.files.iter().map(|d| d.path.as_str()))
+        .collect();
+    if let Some(twice) = paths.iter().find(|p| !seen.insert(**p)) {
+        return Err(TableError::InvalidArgument(format!(
+            "data file {twice} is in two of the fragments to commit"
+        )));
+    }
+    if let Some(latest) = location.load_latest().await? {
+        let committed: std::collections::HashSet<&str> = latest
+            .fragments
+            .iter()
+            .flat_map(|f| f.files.iter().map(|d| d.path.as_str()))
+            .collect();
+        if let Some(again) = paths.iter().find(|p| committed.contains(**p)) {
+            return Err(TableError::InvalidArgument(format!(
+                "data file {again} is already committed (version {}); its fragment would be added twice",
+                latest.version
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Fails unless every data file of `fragments` exists with its recorded size.

@@ -158,6 +158,20 @@ async fn bad_parts_are_refused_and_commit_nothing() {
         }];
         let mixed = Dataset::commit_pending(t.location.clone(), PendingOperation::Append, mixed, None).await;
         assert!(matches!(mixed, Err(TableError::SchemaMismatch { .. })), "{mixed:?}");
+        // The same part twice in one commit, or committed again: refused.
+        let twice = vec![part.clone(), part.clone()];
+        let twice = Dataset::commit_pending(t.location.clone(), PendingOperation::Append, twice, None).await;
+        assert!(matches!(twice, Err(TableError::InvalidArgument(_))), "{twice:?}");
+        let again = pending(&t.location, 700..710, PendingOperation::Append).await;
+        let landed = Dataset::commit_pending(t.location.clone(), PendingOperation::Append, vec![again.clone()], None)
+            .await
+            .unwrap();
+        assert_eq!(landed.count_rows(None).await.unwrap(), 20);
+        let retried = Dataset::commit_pending(t.location.clone(), PendingOperation::Append, vec![again], None).await;
+        match retried {
+            Err(TableError::InvalidArgument(what)) => assert!(what.contains("already committed"), "{what}"),
+            other => panic!("{other:?}"),
+        }
         // Files removed by cleanup before the commit: refused, naming the file.
         ds.cleanup_old_versions(Duration::ZERO).await.unwrap();
         let gone = Dataset::commit_pending(t.location.clone(), PendingOperation::Append, vec![part], None).await;
@@ -166,7 +180,7 @@ async fn bad_parts_are_refused_and_commit_nothing() {
             other => panic!("{other:?}"),
         }
         let latest = Dataset::open_location(t.location.clone()).await.unwrap();
-        assert_eq!((latest.version(), latest.count_rows(None).await.unwrap()), (1, 10));
+        assert_eq!((latest.version(), latest.count_rows(None).await.unwrap()), (2, 20));
     })
     .await;
 }
