@@ -6,7 +6,7 @@ use crate::dataset::{PyDataset, location};
 use crate::errors::{PilumErr, invalid_argument};
 use crate::runtime::run;
 use crate::stream::input_stream;
-use pilum::{Dataset, PendingFragments, PendingOperation, WriteParams};
+use pilum::{Dataset, PendingColumns, PendingFragments, PendingOperation, WriteParams};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3_arrow::{PyRecordBatchReader, PySchema};
@@ -83,16 +83,68 @@ pub fn commit_pending(
     Ok(PyDataset::new(dataset))
 }
 
-/// `(rows, data file paths)` of a serialized part.
+/// `(kind, rows, data file paths, fragment ids)` of a serialized part:
+/// kind `fragments` (new rows; no fragment ids yet) or `columns` (new
+/// columns for existing fragments; rows not recorded, 0).
 #[pyfunction]
-pub fn pending_info(bytes: &[u8]) -> PyResult<(u64, Vec<String>)> {
+pub fn pending_info(bytes: &[u8]) -> PyResult<(&'static str, u64, Vec<String>, Vec<u64>)> {
+    if bytes.starts_with(b"PLPC") {
+        let part = PendingColumns::from_bytes(bytes).map_err(PilumErr::from)?;
+        return Ok(("columns", 0, part.files(), part.fragment_ids()));
+    }
     let part = PendingFragments::from_bytes(bytes).map_err(PilumErr::from)?;
-    Ok((part.num_rows(), part.files()))
+    Ok(("fragments", part.num_rows(), part.files(), Vec::new()))
 }
 
-/// The Arrow schema a serialized part was written with.
+/// The Arrow schema a serialized part was written with (for new columns:
+/// the schema the commit gives the dataset).
 #[pyfunction]
 pub fn pending_schema(bytes: &[u8]) -> PyResult<PySchema> {
+    if bytes.starts_with(b"PLPC") {
+        let part = PendingColumns::from_bytes(bytes).map_err(PilumErr::from)?;
+        return Ok(PySchema::new(part.schema().clone()));
+    }
     let part = PendingFragments::from_bytes(bytes).map_err(PilumErr::from)?;
     Ok(PySchema::new(part.schema().clone()))
+}
+
+/// Writes new columns (`data`, one row per live row in scan order) for
+/// fragment `fragment_id` of version `version`; returns the serialized part.
+#[pyfunction]
+#[pyo3(signature = (data, uri, version, fragment_id, storage_options=None))]
+pub fn write_pending_columns<'py>(
+    py: Python<'py>,
+    data: PyRecordBatchReader,
+    uri: String,
+    version: u64,
+    fragment_id: u64,
+    storage_options: Option<HashMap<String, String>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let (schema, batches) = input_stream(data, None)?;
+    let part = run(py, async move {
+        let dataset = Dataset::open_location(location(&uri, storage_options)?).await?;
+        let dataset = dataset.checkout_version(version).await?;
+        dataset.write_pending_columns(fragment_id, schema, batches).await
+    })?;
+    Ok(PyBytes::new(py, &part.to_bytes()))
+}
+
+/// Commits serialized column parts as one version adding the columns.
+#[pyfunction]
+#[pyo3(signature = (uri, parts, storage_options=None))]
+pub fn commit_pending_columns(
+    py: Python<'_>,
+    uri: String,
+    parts: Vec<Vec<u8>>,
+    storage_options: Option<HashMap<String, String>>,
+) -> PyResult<PyDataset> {
+    let parts = parts
+        .iter()
+        .map(|bytes| PendingColumns::from_bytes(bytes))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(PilumErr::from)?;
+    let dataset = run(py, async move {
+        Dataset::commit_pending_columns(location(&uri, storage_options)?, parts).await
+    })?;
+    Ok(PyDataset::new(dataset))
 }

@@ -30,6 +30,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(distributed::commit_pending, module)?)?;
     module.add_function(wrap_pyfunction!(distributed::pending_info, module)?)?;
     module.add_function(wrap_pyfunction!(distributed::pending_schema, module)?)?;
+    module.add_function(wrap_pyfunction!(distributed::write_pending_columns, module)?)?;
+    module.add_function(wrap_pyfunction!(distributed::commit_pending_columns, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -87,8 +87,8 @@ def test_metadata_round_trips_and_bad_input_is_refused(tmp_path):
         FragmentMetadata.from_json({"something": "else"})
     with pytest.raises(TypeError, match="FragmentMetadata"):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append(["not a fragment"]))
-    with pytest.raises(NotImplementedError, match="Merge"):
-        pilum.LanceOperation.Merge([fragment], None)
+    with pytest.raises(NotImplementedError, match="Rewrite"):
+        pilum.LanceOperation.Rewrite([fragment], None)
     with pytest.raises(NotImplementedError, match="detached"):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append([fragment]), detached=True)
     with pytest.raises(TypeError, match="unexpected keyword"):
@@ -102,3 +102,49 @@ def test_metadata_round_trips_and_bad_input_is_refused(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append([fragment]))
     assert pilum.dataset(uri).count_rows() == 10
+
+
+def _add_double(args):
+    uri, version, fragment_id = args
+    fragment = pilum.dataset(uri, version=version).get_fragment(fragment_id)
+    metadata, schema = fragment.merge_columns(lambda b: {"doubled": pc.multiply(b.column("id"), 2)}, columns=["id"])
+    return pickle.dumps((metadata, schema))
+
+
+@pytest.mark.subprocess
+def test_workers_add_a_column_to_every_fragment_in_one_commit(tmp_path):
+    uri = str(tmp_path / "ds")
+    ds = pilum.write_dataset(_rows(0, 900), uri, max_rows_per_file=300)
+    ds.delete("id % 5 = 1")
+    ds = pilum.dataset(uri)
+    ids = [f.fragment_id for f in ds.get_fragments()]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(3) as pool:
+        results = [pickle.loads(r) for r in pool.map(_add_double, [(uri, ds.version, i) for i in ids])]
+    fragments = [m for m, _ in results]
+    schema = results[0][1]
+    assert schema.names == ["id", "name", "x", "doubled"]
+    assert sorted(f.fragment_id for f in fragments) == sorted(ids)
+    committed = lance.LanceDataset.commit(uri, lance.LanceOperation.Merge(fragments, schema), read_version=ds.version)
+    table = committed.to_table(columns=["id", "doubled"])
+    assert table.num_rows == 720
+    assert table.column("doubled").to_pylist() == [i * 2 for i in table.column("id").to_pylist()]
+
+
+def test_merge_refuses_mismatched_parts(tmp_path):
+    uri = str(tmp_path / "ds")
+    ds = pilum.write_dataset(_rows(0, 20), uri)
+    fragment = ds.get_fragments()[0]
+    metadata, schema = fragment.merge_columns(lambda b: pa.table({"y": pc.add(b.column("id"), 1)}))
+    assert metadata.fragment_id == fragment.fragment_id and "new columns" in repr(metadata)
+    with pytest.raises(ValueError, match="rows"):
+        fragment.merge_columns(lambda b: {"y": [1]})
+    with pytest.raises(TypeError, match="must come from write_fragments"):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append([metadata]))
+    with pytest.raises(ValueError, match="schema"):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Merge([metadata], pa.schema([("z", pa.int64())])))
+    # A row change since the base version is a conflict; nothing is committed.
+    pilum.write_dataset(_rows(100, 5), uri, mode="append")
+    with pytest.raises(pilum.errors.CommitConflictError):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Merge([metadata], schema))
+    assert "y" not in pilum.dataset(uri).schema.names

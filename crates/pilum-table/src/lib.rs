@@ -28,6 +28,7 @@ mod operation;
 mod ops;
 mod paths;
 mod pending;
+mod pending_columns;
 mod predicate;
 mod progress;
 /// The generated protobuf messages of manifests and index sections: public
@@ -65,6 +66,7 @@ pub use manifest::{FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIF
 pub use operation::Operation;
 pub use ops::*;
 pub use pending::{PendingFragments, PendingOperation};
+pub use pending_columns::PendingColumns;
 pub use pilum_index::Metric;
 pub use predicate::Predicate;
 pub use progress::{Progress, ProgressUpdate};

@@ -120,14 +120,7 @@ impl PendingFragments {
             }),
             fragments: self.fragments.clone(),
         };
-        let payload = message.encode_to_vec();
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&payload);
-        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        out
+        frame(MAGIC, &message.encode_to_vec())
     }
 
     /// Parses [`Self::to_bytes`]'s output; damaged or foreign bytes are
@@ -135,19 +128,7 @@ impl PendingFragments {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         const WHAT: &str = "pending fragments";
         let corrupt = |what: &str| TableError::corrupt(WHAT, what);
-        if bytes.len() < HEADER_LEN + 4 || bytes[..4] != MAGIC {
-            return Err(corrupt("not pending fragments (bad magic or too short)"));
-        }
-        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if version != VERSION {
-            return Err(corrupt(&format!(
-                "version {version}; this library reads version {VERSION}"
-            )));
-        }
-        let (payload, crc) = bytes[HEADER_LEN..].split_at(bytes.len() - HEADER_LEN - 4);
-        if crc32fast::hash(payload).to_le_bytes() != crc {
-            return Err(corrupt("checksum mismatch"));
-        }
+        let payload = unframe(MAGIC, bytes, WHAT)?;
         let message =
             proto::PendingFragments::decode(payload).map_err(|e| corrupt(&format!("does not decode: {e}")))?;
         let schema = message.schema.ok_or_else(|| corrupt("no schema"))?;
@@ -168,8 +149,38 @@ impl PendingFragments {
     }
 }
 
+/// `payload` framed: `magic`, u16 version, u16 zero, the payload, its CRC32.
+pub(crate) fn frame(magic: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
+    out.extend_from_slice(&magic);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out
+}
+
+/// The payload of [`frame`]'s output; anything else is corruption of `what`.
+pub(crate) fn unframe<'a>(magic: [u8; 4], bytes: &'a [u8], what: &str) -> Result<&'a [u8]> {
+    let corrupt = |reason: String| TableError::corrupt(what, reason);
+    if bytes.len() < HEADER_LEN + 4 || bytes[..4] != magic {
+        return Err(corrupt(format!("not {what} (bad magic or too short)")));
+    }
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if version != VERSION {
+        return Err(corrupt(format!(
+            "version {version}; this library reads version {VERSION}"
+        )));
+    }
+    let (payload, crc) = bytes[HEADER_LEN..].split_at(bytes.len() - HEADER_LEN - 4);
+    if crc32fast::hash(payload).to_le_bytes() != crc {
+        return Err(corrupt("checksum mismatch".into()));
+    }
+    Ok(payload)
+}
+
 /// Whether `path` stays inside the dataset's `data/` directory.
-fn safe(path: &str) -> bool {
+pub(crate) fn safe(path: &str) -> bool {
     path.starts_with("data/")
         && !path
             .split('/')
@@ -200,8 +211,8 @@ impl Dataset {
             });
         }
         let fragments: Vec<proto::Fragment> = parts.into_iter().flat_map(|p| p.fragments).collect();
-        check_not_committed(&location, &fragments).await?;
-        check_files_exist(&location, &fragments).await?;
+        let files: Vec<&proto::DataFile> = fragments.iter().flat_map(|f| &f.files).collect();
+        check_files(&location, &files).await?;
         let base = match read_version {
             Some(version) => Some(location.load_manifest(version).await?),
             None => location.load_latest().await?,
@@ -248,18 +259,20 @@ impl Dataset {
     }
 }
 
-/// Fails when a data file appears twice among `fragments`, or is already
-/// part of the latest version: committing a part twice (a retried commit
-/// whose first attempt landed, say) would duplicate its rows.
-async fn check_not_committed(location: &DatasetLocation, fragments: &[proto::Fragment]) -> Result<()> {
+/// Fails unless every file exists with its recorded size, appears once,
+/// and is not part of the latest version yet: committing a part twice (a
+/// retried commit whose first attempt landed, say) would duplicate rows.
+pub(crate) async fn check_files(location: &DatasetLocation, files: &[&proto::DataFile]) -> Result<()> {
+    check_not_committed(location, files).await?;
+    check_files_exist(location, files).await
+}
+
+async fn check_not_committed(location: &DatasetLocation, files: &[&proto::DataFile]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
-    let paths: Vec<&str> = fragments
-        .iter()
-        .flat_map(|f| f.files.iter().map(|d| d.path.as_str()))
-        .collect();
+    let paths: Vec<&str> = files.iter().map(|d| d.path.as_str()).collect();
     if let Some(twice) = paths.iter().find(|p| !seen.insert(**p)) {
         return Err(TableError::InvalidArgument(format!(
-            "data file {twice} is in two of the fragments to commit"
+            "data file {twice} is in two of the parts to commit"
         )));
     }
     if let Some(latest) = location.load_latest().await? {
@@ -270,7 +283,7 @@ async fn check_not_committed(location: &DatasetLocation, fragments: &[proto::Fra
             .collect();
         if let Some(again) = paths.iter().find(|p| committed.contains(**p)) {
             return Err(TableError::InvalidArgument(format!(
-                "data file {again} is already committed (version {}); its fragment would be added twice",
+                "data file {again} is already committed (version {}); committing it again would duplicate its rows",
                 latest.version
             )));
         }
@@ -278,9 +291,8 @@ async fn check_not_committed(location: &DatasetLocation, fragments: &[proto::Fra
     Ok(())
 }
 
-/// Fails unless every data file of `fragments` exists with its recorded size.
-async fn check_files_exist(location: &DatasetLocation, fragments: &[proto::Fragment]) -> Result<()> {
-    for file in fragments.iter().flat_map(|f| &f.files) {
+async fn check_files_exist(location: &DatasetLocation, files: &[&proto::DataFile]) -> Result<()> {
+    for file in files {
         let path = crate::paths::child(&location.root, &file.path);
         let meta = location.store.head(&path).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => TableError::InvalidArgument(format!(

@@ -4,6 +4,7 @@
 
 mod common;
 
+use arrow_array::Array;
 use common::*;
 use pilum_table::*;
 use std::time::Duration;
@@ -181,6 +182,153 @@ async fn bad_parts_are_refused_and_commit_nothing() {
         }
         let latest = Dataset::open_location(t.location.clone()).await.unwrap();
         assert_eq!((latest.version(), latest.count_rows(None).await.unwrap()), (2, 20));
+    })
+    .await;
+}
+
+/// A worker's new column for one fragment: `id * 2` over its live rows, in scan order.
+async fn doubled(ds: &Dataset, fragment: u64) -> PendingColumns {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    let live = ds
+        .scan()
+        .project(["id"])
+        .with_fragments([fragment])
+        .try_into_batch()
+        .await
+        .unwrap();
+    let values: arrow_array::Int64Array = live
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .iter()
+        .map(|v| v.map(|v| v * 2))
+        .collect();
+    let schema = std::sync::Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+        "doubled",
+        arrow_schema::DataType::Int64,
+        true,
+    )]));
+    let batch = arrow_array::RecordBatch::try_new(schema.clone(), vec![std::sync::Arc::new(values)]).unwrap();
+    // Two batches, to cross a batch boundary.
+    let (a, b) = (
+        batch.slice(0, batch.num_rows() / 2),
+        batch.slice(batch.num_rows() / 2, batch.num_rows() - batch.num_rows() / 2),
+    );
+    ds.write_pending_columns(fragment, schema, stream_of(vec![a, b]))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_add_a_column_fragment_by_fragment_in_one_commit() {
+    for_each_backend(|t| async move {
+        let mut ds = create(&t.location, vec![batch(0..300)], &small_files()).await;
+        ds.delete("id % 7 = 3").await.unwrap();
+        let base = ds.clone();
+        let mut parts = Vec::new();
+        for fragment in base.fragment_ids() {
+            let part = doubled(&base, fragment).await;
+            parts.push(PendingColumns::from_bytes(&part.to_bytes()).unwrap());
+        }
+        assert!(parts.iter().all(|p| p.base_version() == base.version()));
+        // An append landing meanwhile is a conflict (the new rows would miss
+        // the column): nothing is committed, and the workers redo their parts
+        // on the latest version.
+        let mut other = base.clone();
+        other
+            .append(stream_of(vec![batch(1000..1005)]), &WriteParams::default())
+            .await
+            .unwrap();
+        let conflict = Dataset::commit_pending_columns(t.location.clone(), parts).await;
+        assert!(
+            matches!(conflict, Err(TableError::CommitConflict { .. })),
+            "{conflict:?}"
+        );
+        let latest = Dataset::open_location(t.location.clone()).await.unwrap();
+        assert!(latest.schema().field_with_name("doubled").is_err());
+        let mut parts = Vec::new();
+        for fragment in latest.fragment_ids() {
+            parts.push(doubled(&latest, fragment).await);
+        }
+        let committed = Dataset::commit_pending_columns(t.location.clone(), parts)
+            .await
+            .unwrap();
+        assert_eq!(committed.version(), latest.version() + 1);
+        assert_eq!(committed.manifest().operation(), Operation::AddColumns);
+        let rows = committed
+            .scan()
+            .project(["id", "doubled"])
+            .try_into_batch()
+            .await
+            .unwrap();
+        let (ids, doubled_values) = (column_i64(&rows, "id"), rows.column_by_name("doubled").unwrap().clone());
+        let doubled_values = doubled_values
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap();
+        assert_eq!(doubled_values.null_count(), 0);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(doubled_values.value(i), id * 2, "row {id}");
+        }
+        assert_eq!(ids.len(), 300 - 43 + 5);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_column_parts_are_refused() {
+    for_each_backend(|t| async move {
+        let ds = create(&t.location, vec![batch(0..300)], &small_files()).await;
+        let fragments = ds.fragment_ids();
+        assert!(fragments.len() >= 2);
+        let schema = std::sync::Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            "x",
+            arrow_schema::DataType::Int64,
+            true,
+        )]));
+        let short = arrow_array::RecordBatch::try_new(
+            schema.clone(),
+            vec![std::sync::Arc::new(arrow_array::Int64Array::from(vec![1, 2, 3]))],
+        )
+        .unwrap();
+        // Too few rows for the fragment, too many, an unknown fragment.
+        let few = ds
+            .write_pending_columns(fragments[0], schema.clone(), stream_of(vec![short.clone()]))
+            .await;
+        assert!(matches!(few, Err(TableError::InvalidArgument(_))), "{few:?}");
+        let many = ds
+            .write_pending_columns(fragments[0], schema.clone(), stream_of(vec![short.clone(); 200]))
+            .await;
+        assert!(matches!(many, Err(TableError::InvalidArgument(_))), "{many:?}");
+        let unknown = ds
+            .write_pending_columns(9999, schema.clone(), stream_of(vec![short]))
+            .await;
+        assert!(matches!(unknown, Err(TableError::InvalidArgument(_))), "{unknown:?}");
+        // The same fragment in two parts; damaged bytes; nothing committed.
+        let part = doubled(&ds, fragments[1]).await;
+        let twice = Dataset::commit_pending_columns(t.location.clone(), vec![part.clone(), part.clone()]).await;
+        assert!(matches!(twice, Err(TableError::InvalidArgument(_))), "{twice:?}");
+        let mut bytes = part.to_bytes();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 1;
+        assert!(matches!(
+            PendingColumns::from_bytes(&bytes),
+            Err(TableError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            PendingFragments::from_bytes(&part.to_bytes()),
+            Err(TableError::Corrupt { .. })
+        ));
+        let latest = Dataset::open_location(t.location.clone()).await.unwrap();
+        assert_eq!(latest.version(), 1);
+        assert!(latest.schema().field_with_name("doubled").is_err());
+        // One part covering one fragment commits; the others read nulls.
+        let one = Dataset::commit_pending_columns(t.location.clone(), vec![part])
+            .await
+            .unwrap();
+        let rows = one.scan().project(["doubled"]).try_into_batch().await.unwrap();
+        let covered = rows.column(0).len() - rows.column(0).null_count();
+        assert_eq!(covered as u64, ds.fragments()[1].live_rows());
     })
     .await;
 }

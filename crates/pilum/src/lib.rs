@@ -33,9 +33,10 @@ pub use pilum_table::{
     BatchStream, BlobRows, CleanupStats, ColumnAlteration, ColumnSummary, CommitConfig, CompactionMetrics,
     CompactionOptions, DISTANCE, DataFileInfo, Dataset, DatasetLocation, DeletionFileInfo, FragmentInfo,
     IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType, Materialization, MergeInsertBuilder,
-    MergeStats, Metric, NewColumns, Operation, OptimizeIndexOptions, PendingFragments, PendingOperation, Predicate,
-    Progress, ProgressUpdate, QUERY_INDEX, ROW_ADDRESS, ROW_ID, Scanner, TableError, TagInfo, VectorIndexParams,
-    VectorQuery, VectorSegmentInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource, WriteMode, WriteParams,
+    MergeStats, Metric, NewColumns, Operation, OptimizeIndexOptions, PendingColumns, PendingFragments,
+    PendingOperation, Predicate, Progress, ProgressUpdate, QUERY_INDEX, ROW_ADDRESS, ROW_ID, Scanner, TableError,
+    TagInfo, VectorIndexParams, VectorQuery, VectorSegmentInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource,
+    WriteMode, WriteParams,
 };
 
 /// SQL over datasets through DataFusion (the `pilum-datafusion` crate).

@@ -22,15 +22,20 @@ __all__ = ["FragmentMetadata", "LanceOperation", "commit", "write_fragments"]
 
 
 class FragmentMetadata:
-    """One written, not yet committed fragment: its rows and data files.
-    Pickles (and ``to_json``/``from_json``) so it can travel from a worker
-    to the process that commits."""
+    """Written, not yet committed data: a new fragment (from
+    ``write_fragments``; its rows and data files) or new columns for an
+    existing fragment (from ``LanceFragment.merge_columns``; its
+    ``fragment_id``). Pickles (and ``to_json``/``from_json``) so it can
+    travel from a worker to the process that commits."""
 
     def __init__(self, payload: bytes):
-        rows, files = _native.pending_info(bytes(payload))
+        kind, rows, files, fragment_ids = _native.pending_info(bytes(payload))
         self._payload = bytes(payload)
+        self._kind: str = kind
         self.physical_rows: int = rows
         self.files: List[str] = list(files)
+        #: The fragment new columns belong to (None for a new fragment).
+        self.fragment_id: Optional[int] = fragment_ids[0] if len(fragment_ids) == 1 else None
 
     @property
     def num_rows(self) -> int:
@@ -59,6 +64,8 @@ class FragmentMetadata:
         return hash(self._payload)
 
     def __repr__(self) -> str:
+        if self._kind == "columns":
+            return f"FragmentMetadata(new columns for fragment {self.fragment_id}, files={self.files})"
         return f"FragmentMetadata(rows={self.physical_rows}, files={self.files})"
 
 
@@ -107,11 +114,17 @@ class _Operation:
 
     _name = ""
 
+    _kind = "fragments"
+    _source = "write_fragments"
+
     def _parts(self) -> List[bytes]:
         fragments = list(getattr(self, "fragments"))
         bad = [type(f).__name__ for f in fragments if not isinstance(f, FragmentMetadata)]
         if bad:
-            raise TypeError(f"LanceOperation.{self._name}: fragments must be FragmentMetadata from write_fragments, got {bad[0]}")
+            raise TypeError(f"LanceOperation.{self._name}: fragments must be FragmentMetadata from {self._source}, got {bad[0]}")
+        wrong = [f for f in fragments if f._kind != self._kind]
+        if wrong:
+            raise TypeError(f"LanceOperation.{self._name}: fragments must come from {self._source}, got {wrong[0]!r}")
         return [f._payload for f in fragments]
 
 
@@ -134,6 +147,20 @@ class _Overwrite(_Operation):
         self.fragments = list(fragments)
 
 
+class _Merge(_Operation):
+    """Add columns to existing fragments: `fragments` from
+    ``LanceFragment.merge_columns`` (fragments with no entry read the new
+    columns as nulls), `schema` the schema they return."""
+
+    _name = "Merge"
+    _kind = "columns"
+    _source = "LanceFragment.merge_columns"
+
+    def __init__(self, fragments: Iterable[FragmentMetadata], schema: Any):
+        self.fragments = list(fragments)
+        self.schema = schema
+
+
 def _unsupported(name: str) -> type:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError(f"LanceOperation.{name} is not supported by Pilum yet (Append and Overwrite are)")
@@ -146,7 +173,7 @@ class LanceOperation:
 
     Append = _Append
     Overwrite = _Overwrite
-    Merge = _unsupported("Merge")
+    Merge = _Merge
     Delete = _unsupported("Delete")
     Update = _unsupported("Update")
     Rewrite = _unsupported("Rewrite")
@@ -169,21 +196,27 @@ def commit(
     storage_options: Optional[Dict[str, str]] = None,
     **kwargs: Any,
 ) -> Any:
-    """Commits `operation` (``LanceOperation.Append`` or ``.Overwrite``) as
+    """Commits `operation` (``LanceOperation.Append``, ``.Overwrite`` or ``.Merge``) as
     one version of the dataset at `base_uri`, on top of `read_version` (the
     version the workers started from; the latest when None); versions
     committed since are rebased over. Returns the dataset at the new version."""
     from .dataset import PilumDataset
 
     check_kwargs("commit", kwargs, COMMIT_NOOPS, COMMIT_UNSUPPORTED)
+    if isinstance(operation, _Merge):
+        parts = operation._parts()
+        _check_schema(operation.schema, operation.fragments, "Merge: schema")
+        uri, storage_options = _uri_and_options(base_uri, storage_options)
+        handle = _native.commit_pending_columns(uri, parts, storage_options)
+        return PilumDataset(uri, storage_options=storage_options, _native_dataset=handle)
     if isinstance(operation, _Append):
         name = "append"
     elif isinstance(operation, _Overwrite):
         name = "overwrite"
         if operation.new_schema is not None:
-            _check_schema(operation)
+            _check_schema(operation.new_schema, operation.fragments, "Overwrite: new_schema")
     else:
-        raise TypeError(f"commit takes a LanceOperation.Append or Overwrite, not {type(operation).__name__}")
+        raise TypeError(f"commit takes a LanceOperation.Append, Overwrite or Merge, not {type(operation).__name__}")
     if read_version is not None and (isinstance(read_version, bool) or not isinstance(read_version, int) or read_version < 1):
         raise ValueError(f"read_version must be a version number ≥ 1, got {read_version!r}")
     uri, storage_options = _uri_and_options(base_uri, storage_options)
@@ -191,16 +224,32 @@ def commit(
     return PilumDataset(uri, storage_options=storage_options, _native_dataset=handle)
 
 
-def _check_schema(operation: _Overwrite) -> None:
-    """An Overwrite's `new_schema` must be the schema its fragments were written with."""
-    schema = operation.new_schema
+def _check_schema(schema: Any, fragments: List[Any], what: str) -> None:
+    """`schema` must be the schema the fragments were written with."""
     if not isinstance(schema, pa.Schema):
         schema = pa.schema(schema)
-    for fragment in operation.fragments:
+    for fragment in fragments:
         if isinstance(fragment, FragmentMetadata):
             written = pa.schema(_native.pending_schema(fragment._payload))
             if not written.equals(schema):
-                raise ValueError("LanceOperation.Overwrite: new_schema differs from the schema the fragments were written with")
+                raise ValueError(f"LanceOperation.{what} differs from the schema the fragments were written with")
+
+
+def _as_batch(value: Any, schema: Optional[pa.Schema]) -> pa.RecordBatch:
+    """A `value_func` result as one RecordBatch (of `schema` when given)."""
+    if isinstance(value, dict):
+        value = pa.RecordBatch.from_pydict(value)
+    elif hasattr(value, "to_arrow") and not isinstance(value, (pa.RecordBatch, pa.Table)):
+        value = value.to_arrow()
+    elif type(value).__module__.startswith("pandas"):
+        value = pa.RecordBatch.from_pandas(value, preserve_index=False)
+    if isinstance(value, pa.Table):
+        value = value.combine_chunks().to_batches()[0] if value.num_rows else pa.RecordBatch.from_pylist([], schema=value.schema)
+    if not isinstance(value, pa.RecordBatch):
+        raise TypeError(f"merge_columns: value_func must return a RecordBatch, Table, dict or DataFrame, not {type(value).__name__}")
+    if schema is not None and not value.schema.equals(schema):
+        value = value.cast(schema)
+    return value
 
 
 def _uri_and_options(uri: Any, storage_options: Optional[Dict[str, str]]) -> tuple:

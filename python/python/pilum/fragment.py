@@ -58,6 +58,55 @@ class PilumFragment:
             raise ValueError(f"LanceFragment.create(): data became {len(written)} fragments; it must make exactly one (is it empty?)")
         return written[0]
 
+    def merge_columns(
+        self,
+        value_func: Any,
+        columns: Optional[List[str]] = None,
+        batch_size: Optional[int] = None,
+        reader_schema: Optional[pa.Schema] = None,
+    ) -> Tuple[FragmentMetadata, pa.Schema]:
+        """pylance's ``merge_columns``: computes new columns for this
+        fragment with `value_func` (called on each batch of its live rows,
+        reading `columns`; it returns the new columns as a RecordBatch,
+        Table, dict or pandas DataFrame with one row per input row) and
+        writes them without committing. Returns the ``FragmentMetadata`` and
+        the schema the commit gives the dataset; commit every fragment's
+        result with ``LanceDataset.commit(uri, LanceOperation.Merge(fragments,
+        schema), read_version=...)``. `reader_schema` fixes the new columns'
+        schema (default: the first batch's)."""
+        from . import _native
+        from .distributed import _as_batch
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in self.to_batches(columns=columns, batch_size=batch_size):
+                out = _as_batch(value_func(batch), reader_schema)
+                if out.num_rows != batch.num_rows:
+                    raise ValueError(f"merge_columns: value_func returned {out.num_rows} rows for a batch of {batch.num_rows}")
+                yield out
+
+        produced = batches()
+        first = next(produced, None)
+        if first is None:
+            if reader_schema is None:
+                raise ValueError("merge_columns: the fragment has no live rows; pass reader_schema")
+            schema = reader_schema
+            chained: Iterator[pa.RecordBatch] = iter(())
+        else:
+            schema = first.schema
+
+            def chain() -> Iterator[pa.RecordBatch]:
+                yield first
+                yield from produced
+
+            chained = chain()
+        reader = pa.RecordBatchReader.from_batches(schema, chained)
+        dataset = self._dataset
+        payload = _native.write_pending_columns(
+            reader, dataset.uri, dataset.version, self.fragment_id, dataset._storage_options
+        )
+        metadata = FragmentMetadata(payload)
+        return metadata, pa.schema(_native.pending_schema(payload))
+
     def __repr__(self) -> str:
         return f"PilumFragment(id={self.fragment_id}, rows={self.count_rows()}, files={len(self._files)})"
 
