@@ -158,12 +158,14 @@ pub fn top_k_or(
     stats: &CorpusStats,
     doc_lens: &[u32],
 ) -> Result<Vec<ScoredDoc>> {
-    Ok(top_k_or_with_stats(terms, k, bm25, stats, doc_lens)?.0)
+    Ok(top_k_or_with_stats(terms, 1, k, bm25, stats, doc_lens)?.0)
 }
 
-/// [`top_k_or`], with the work it did.
+/// The `k` best documents holding at least `minimum_should_match` of
+/// `terms` (1 for a plain disjunction), with the work the search did.
 pub fn top_k_or_with_stats(
     terms: &[TermQuery<'_>],
+    minimum_should_match: usize,
     k: usize,
     bm25: Bm25,
     stats: &CorpusStats,
@@ -193,7 +195,11 @@ pub fn top_k_or_with_stats(
         }) else {
             break;
         };
-        let pivot_doc = cursors[pivot].doc;
+        // A document before the m-th list's holds fewer than m terms.
+        let pivot = pivot.max(minimum_should_match.max(1) - 1);
+        let Some(pivot_doc) = cursors.get(pivot).map(|c| c.doc) else {
+            break;
+        };
         if pivot_doc == END {
             break;
         }
@@ -236,13 +242,14 @@ pub fn top_k_or_with_stats(
             if moved {
                 continue;
             }
-            let mut score = 0.0f32;
+            let (mut score, mut matched) = (0.0f32, 0usize);
             work.docs_scored += 1;
             for c in cursors.iter_mut().take_while(|c| c.doc == pivot_doc) {
                 score += scorer.score(&c.term, c.tf(), pivot_doc);
+                matched += 1;
                 c.next()?;
             }
-            if score > threshold {
+            if score > threshold && matched >= minimum_should_match {
                 top.offer(pivot_doc, score);
             }
         } else {
@@ -345,7 +352,7 @@ mod tests {
 
     fn brute(
         query: &[usize],
-        all: bool,
+        minimum: usize,
         lists: &[PostingList],
         lens: &[u32],
         counts: &[BTreeMap<usize, u32>],
@@ -354,8 +361,8 @@ mod tests {
         let bm25 = Bm25::default();
         let mut out = Vec::new();
         for (d, doc) in counts.iter().enumerate() {
-            let present: Vec<&usize> = query.iter().filter(|t| doc.contains_key(t)).collect();
-            if present.is_empty() || (all && present.len() < query.len()) {
+            let present = query.iter().filter(|t| doc.contains_key(t)).count();
+            if present == 0 || present < minimum {
                 continue;
             }
             let score: f32 = query
@@ -373,7 +380,8 @@ mod tests {
         out
     }
 
-    fn check_against_brute(query: &[usize], k: usize, all: bool, seed: u64) {
+    /// `minimum`: terms a document must hold; `usize::MAX` for all of them (AND).
+    fn check_against_brute(query: &[usize], k: usize, minimum: usize, seed: u64) {
         let (lists, lens, counts) = corpus(3000, 200, seed);
         let stats = CorpusStats {
             num_docs: lens.len() as u64,
@@ -388,12 +396,13 @@ mod tests {
                 weight: 1.0,
             })
             .collect();
-        let got = if all {
+        let got = if minimum == usize::MAX {
             top_k_and(&terms, k, bm25, &stats, &lens).unwrap()
         } else {
-            top_k_or(&terms, k, bm25, &stats, &lens).unwrap()
+            top_k_or_with_stats(&terms, minimum, k, bm25, &stats, &lens).unwrap().0
         };
-        let want = brute(query, all, &lists, &lens, &counts, &stats);
+        let need = if minimum == usize::MAX { query.len() } else { minimum };
+        let want = brute(query, need, &lists, &lens, &counts, &stats);
         let want_scores: Vec<f32> = want.iter().take(k).map(|w| w.1).collect();
         let got_scores: Vec<f32> = got.iter().map(|g| g.score).collect();
         assert_eq!(got_scores.len(), want_scores.len(), "query {query:?}");
@@ -415,12 +424,17 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(48))]
         #[test]
         fn disjunctions_match_brute_force(query in proptest::collection::vec(0usize..200, 1..6), k in 1usize..30, seed in 0u64..1000) {
-            check_against_brute(&query, k, false, seed);
+            check_against_brute(&query, k, 1, seed);
+        }
+
+        #[test]
+        fn minimum_should_match_matches_brute_force(query in proptest::collection::vec(0usize..60, 2..6), minimum in 2usize..5, k in 1usize..30, seed in 0u64..1000) {
+            check_against_brute(&query, k, minimum, seed);
         }
 
         #[test]
         fn conjunctions_match_brute_force(query in proptest::collection::vec(0usize..12, 1..4), k in 1usize..30, seed in 0u64..1000) {
-            check_against_brute(&query, k, true, seed);
+            check_against_brute(&query, k, usize::MAX, seed);
         }
     }
 
@@ -442,7 +456,7 @@ mod tests {
                 weight: 1.0,
             })
             .collect();
-        let (got, work) = top_k_or_with_stats(&terms, 10, bm25, &stats, &lens).unwrap();
+        let (got, work) = top_k_or_with_stats(&terms, 1, 10, bm25, &stats, &lens).unwrap();
         assert_eq!(got.len(), 10);
         let blocks: u64 = terms.iter().map(|t| t.postings.blocks().len() as u64).sum();
         let matching: u64 = terms.iter().map(|t| t.postings.doc_count() as u64).sum();
@@ -462,7 +476,7 @@ mod tests {
                 weight: 1.0,
             })
             .collect();
-        let (got, work) = top_k_or_with_stats(&terms, 10, bm25, &stats, &lens).unwrap();
+        let (got, work) = top_k_or_with_stats(&terms, 1, 10, bm25, &stats, &lens).unwrap();
         let matching: u64 = terms.iter().map(|t| t.postings.doc_count() as u64).sum();
         assert_eq!(got.len(), 10);
         assert!(work.docs_scored * 3 < matching, "{work:?} of {matching} postings");
