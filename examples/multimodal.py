@@ -6,7 +6,9 @@ Run it with ``./scripts/demo.sh`` (builds and installs the package first), or
 It writes multimodal rows (PNG images stored out of line as blobs,
 captions, two embedding columns), reads images back lazily through
 file-like objects, adds a new embedding column without rewriting any
-existing file, travels in time, and queries with SQL, DuckDB and Polars.
+existing file, builds and searches vector indices, modifies rows, lets
+worker processes add a column fragment by fragment and commit it once,
+travels in time, and queries with SQL, DuckDB and Polars.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 import pyarrow as pa
@@ -84,6 +88,17 @@ def file_fingerprints(uri: str) -> dict:
         with open(os.path.join(root, name), "rb") as f:
             out[name] = hashlib.sha256(f.read()).hexdigest()
     return out
+
+
+def caption_words(job: tuple) -> tuple:
+    """A worker of the distributed step: the number of words of each caption
+    of one fragment, written as new column data without committing."""
+    uri, version, fragment_id = job
+    import pyarrow.compute as pc
+
+    fragment = pilum.dataset(uri, version=version).get_fragment(fragment_id)
+    count = lambda batch: {"caption_words": pc.add(pc.count_substring(batch.column("caption"), " "), 1)}
+    return fragment.merge_columns(count, columns=["caption"])
 
 
 def step(title: str) -> None:
@@ -162,6 +177,15 @@ def main(workdir: str) -> None:
     upsert = upsert.set_column(caption, upsert.schema.field("caption"), pa.array(["re-captioned", "a new row"]))
     print(ds.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(upsert))
     print(f"rows now: {ds.count_rows()}")
+
+    step("distributed: worker processes add a column fragment by fragment, one commit lands it")
+    jobs = [(uri, ds.version, f.fragment_id) for f in ds.get_fragments()]
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
+        results = list(pool.map(caption_words, jobs))
+    parts, schema = [metadata for metadata, _ in results], results[0][1]
+    ds = pilum.LanceDataset.commit(uri, pilum.LanceOperation.Merge(parts, schema), read_version=ds.version)
+    print(f"{len(parts)} fragments from 2 processes -> version {ds.version}, columns {ds.schema.names}")
+    print(ds.to_table(columns=["caption", "caption_words"], limit=2).to_pylist())
 
     step("time travel: versions, tags, and reading an older version")
     ds.tags.create("initial", 1)
