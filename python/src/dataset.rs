@@ -61,6 +61,20 @@ async fn checkout(
     }
 }
 
+/// Write parameters with these file size limits (both must be positive).
+pub fn write_params(max_rows_per_file: u64, max_bytes_per_file: u64) -> PyResult<WriteParams> {
+    if max_rows_per_file == 0 || max_bytes_per_file == 0 {
+        return Err(invalid_argument(
+            "max_rows_per_file and max_bytes_per_file must be positive",
+        ));
+    }
+    Ok(WriteParams {
+        max_rows_per_file,
+        max_bytes_per_file,
+        ..WriteParams::default()
+    })
+}
+
 #[pymethods]
 impl PyDataset {
     /// Opens the dataset at `uri`: the latest version, or `version`, `tag`, or
@@ -106,17 +120,8 @@ impl PyDataset {
                 )));
             }
         };
-        if max_rows_per_file == 0 || max_bytes_per_file == 0 {
-            return Err(invalid_argument(
-                "max_rows_per_file and max_bytes_per_file must be positive",
-            ));
-        }
+        let params = write_params(max_rows_per_file, max_bytes_per_file)?;
         let (schema, batches) = input_stream(data, progress)?;
-        let params = WriteParams {
-            max_rows_per_file,
-            max_bytes_per_file,
-            ..WriteParams::default()
-        };
         let dataset = run(py, async move {
             Dataset::write(location(&uri, storage_options)?, schema, batches, mode, &params).await
         })?;

@@ -2,11 +2,11 @@
 //! committing (`write_pending`, one serialized part per fragment), and one
 //! process commits every part as one version (`commit_pending`).
 
-use crate::dataset::{PyDataset, location};
+use crate::dataset::{PyDataset, location, write_params};
 use crate::errors::{PilumErr, invalid_argument};
 use crate::runtime::run;
 use crate::stream::input_stream;
-use pilum::{Dataset, PendingColumns, PendingFragments, PendingOperation, WriteParams};
+use pilum::{Dataset, PendingColumns, PendingFragments, PendingOperation};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3_arrow::{PyRecordBatchReader, PySchema};
@@ -38,17 +38,8 @@ pub fn write_pending<'py>(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let operation = operation(mode)?;
-    if max_rows_per_file == 0 || max_bytes_per_file == 0 {
-        return Err(invalid_argument(
-            "max_rows_per_file and max_bytes_per_file must be positive",
-        ));
-    }
+    let params = write_params(max_rows_per_file, max_bytes_per_file)?;
     let (schema, batches) = input_stream(data, progress)?;
-    let params = WriteParams {
-        max_rows_per_file,
-        max_bytes_per_file,
-        ..WriteParams::default()
-    };
     let pending = run(py, async move {
         PendingFragments::write(&location(&uri, storage_options)?, schema, batches, operation, &params).await
     })?;
@@ -83,17 +74,27 @@ pub fn commit_pending(
     Ok(PyDataset::new(dataset))
 }
 
-/// `(kind, rows, data file paths, fragment ids)` of a serialized part:
-/// kind `fragments` (new rows; no fragment ids yet) or `columns` (new
-/// columns for existing fragments; rows not recorded, 0).
+/// What a serialized part describes.
+type PartInfo = (&'static str, u64, Vec<String>, Vec<u64>, Option<u64>);
+
+/// `(kind, rows, data file paths, fragment ids, base version)` of a
+/// serialized part: kind `fragments` (new rows; no fragment ids or base
+/// version yet) or `columns` (new columns for existing fragments of the
+/// base version; rows not recorded, 0).
 #[pyfunction]
-pub fn pending_info(bytes: &[u8]) -> PyResult<(&'static str, u64, Vec<String>, Vec<u64>)> {
+pub fn pending_info(bytes: &[u8]) -> PyResult<PartInfo> {
     if bytes.starts_with(b"PLPC") {
         let part = PendingColumns::from_bytes(bytes).map_err(PilumErr::from)?;
-        return Ok(("columns", 0, part.files(), part.fragment_ids()));
+        return Ok((
+            "columns",
+            0,
+            part.files(),
+            part.fragment_ids(),
+            Some(part.base_version()),
+        ));
     }
     let part = PendingFragments::from_bytes(bytes).map_err(PilumErr::from)?;
-    Ok(("fragments", part.num_rows(), part.files(), Vec::new()))
+    Ok(("fragments", part.num_rows(), part.files(), Vec::new(), None))
 }
 
 /// The Arrow schema a serialized part was written with (for new columns:

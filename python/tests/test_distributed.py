@@ -143,6 +143,8 @@ def test_merge_refuses_mismatched_parts(tmp_path):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append([metadata]))
     with pytest.raises(ValueError, match="schema"):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.Merge([metadata], pa.schema([("z", pa.int64())])))
+    with pytest.raises(ValueError, match="read_version"):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Merge([metadata], schema), read_version=ds.version + 1)
     # A row change since the base version is a conflict; nothing is committed.
     pilum.write_dataset(_rows(100, 5), uri, mode="append")
     with pytest.raises(pilum.errors.CommitConflictError):

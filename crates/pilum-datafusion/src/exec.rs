@@ -28,6 +28,8 @@ pub struct PilumScanExec {
     /// Share of rows the predicate is estimated to keep.
     selectivity: f64,
     groups: Vec<Vec<u64>>,
+    /// Live rows of each group, from the manifest.
+    group_rows: Vec<u64>,
     /// Whether string and binary columns are decoded to view types.
     view_types: bool,
     schema: SchemaRef,
@@ -47,11 +49,19 @@ impl PilumScanExec {
         let indices = projection.unwrap_or_else(|| (0..full.fields().len()).collect());
         let schema = Arc::new(full.project(&indices)?);
         let columns = indices.iter().map(|&i| full.field(i).name().clone()).collect();
-        let ids: Vec<u64> = dataset.fragment_ids();
-        let per_group = ids.len().div_ceil(partitions.max(1)).max(1);
-        let mut groups: Vec<Vec<u64>> = ids.chunks(per_group).map(<[u64]>::to_vec).collect();
+        let fragments = dataset.fragments();
+        let per_group = fragments.len().div_ceil(partitions.max(1)).max(1);
+        let mut groups: Vec<Vec<u64>> = fragments
+            .chunks(per_group)
+            .map(|g| g.iter().map(|f| f.id).collect())
+            .collect();
+        let mut group_rows: Vec<u64> = fragments
+            .chunks(per_group)
+            .map(|g| g.iter().map(|f| f.live_rows()).sum())
+            .collect();
         if groups.is_empty() {
             groups.push(Vec::new());
+            group_rows.push(0);
         }
         let properties = Arc::new(plan_properties(schema.clone(), groups.len()));
         Ok(Self {
@@ -61,6 +71,7 @@ impl PilumScanExec {
             limit,
             selectivity: DEFAULT_FILTER_SELECTIVITY,
             groups,
+            group_rows,
             view_types: false,
             schema,
             properties,
@@ -88,19 +99,10 @@ impl PilumScanExec {
 
     /// Rows partition `partition` returns at most (all partitions for `None`).
     fn max_rows(&self, partition: Option<usize>) -> usize {
-        let group_rows = |ids: &Vec<u64>| {
-            let live: u64 = self
-                .dataset
-                .fragments()
-                .iter()
-                .filter(|f| ids.contains(&f.id))
-                .map(|f| f.live_rows())
-                .sum();
-            self.limit.map_or(live as usize, |l| (live as usize).min(l))
-        };
+        let capped = |live: &u64| self.limit.map_or(*live as usize, |l| (*live as usize).min(l));
         match partition {
-            Some(p) => self.groups.get(p).map_or(0, group_rows),
-            None => self.groups.iter().map(group_rows).sum(),
+            Some(p) => self.group_rows.get(p).map_or(0, capped),
+            None => self.group_rows.iter().map(capped).sum(),
         }
     }
 }

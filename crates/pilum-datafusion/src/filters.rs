@@ -10,24 +10,14 @@
 //! and for update assignments.
 
 use arrow_schema::Schema;
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DataFusionError, Result};
+use datafusion::common::tree_node::TreeNode;
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, Volatility};
-use pilum_table::CompiledExpr;
+use pilum_table::{CompiledExpr, without_qualifiers};
 
 /// `expr` with table qualifiers removed from its column references.
 fn unqualified(expr: &Expr) -> Result<Expr> {
-    Ok(expr
-        .clone()
-        .transform(|e| {
-            Ok(match e {
-                Expr::Column(column) if column.relation.is_some() => {
-                    Transformed::yes(Expr::Column(Column::new_unqualified(column.name)))
-                }
-                other => Transformed::no(other),
-            })
-        })?
-        .data)
+    without_qualifiers(expr.clone()).map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 /// The SQL text of `expr` over unqualified columns.
@@ -98,7 +88,7 @@ mod tests {
     #[test]
     fn pushes_immutable_filters_only() {
         let schema = schema();
-        let qualified = Expr::Column(Column::new(Some("t"), "id")).gt(lit(5i64));
+        let qualified = Expr::Column(datafusion::common::Column::new(Some("t"), "id")).gt(lit(5i64));
         assert_eq!(pushable_filter(&qualified, &schema), Some(col("id").gt(lit(5i64))));
         let random = col("id").lt(datafusion::functions::math::expr_fn::random());
         assert_eq!(pushable_filter(&random, &schema), None, "volatile");

@@ -38,7 +38,7 @@ impl CompiledExpr {
     /// (as a SQL front end or a caller built it; table qualifiers are
     /// dropped), without going through SQL text.
     pub fn compile_expr(expr: Expr, schema: &Schema) -> Result<Self> {
-        let expr = unqualified(expr)?;
+        let expr = without_qualifiers(expr)?;
         let label = expr_label(&expr);
         Self::compile_parsed(expr, label, schema)
     }
@@ -158,8 +158,9 @@ impl CompiledExpr {
     }
 }
 
-/// `expr` with table qualifiers removed from its column references.
-fn unqualified(expr: Expr) -> Result<Expr> {
+/// `expr` with table qualifiers removed from its column references (a
+/// dataset's columns are named without one).
+pub fn without_qualifiers(expr: Expr) -> Result<Expr> {
     use datafusion::common::Column;
     use datafusion::common::tree_node::{Transformed, TreeNode};
     Ok(expr

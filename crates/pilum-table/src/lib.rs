@@ -55,7 +55,7 @@ pub use column_summary::ColumnSummary;
 pub use commit::CommitConfig;
 pub use dataset::{Dataset, VersionInfo, WriteMode};
 pub use error::{Result, TableError};
-pub use expr::CompiledExpr;
+pub use expr::{CompiledExpr, without_qualifiers};
 pub use fragment_info::{DataFileInfo, DeletionFileInfo, FragmentInfo};
 pub use index::{
     DEFAULT_INDEX_CACHE_BYTES, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType,

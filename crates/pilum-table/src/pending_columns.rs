@@ -15,13 +15,11 @@ use crate::location::DatasetLocation;
 use crate::pending::{check_files, frame, unframe};
 use crate::proto::{self, Operation};
 use crate::schema::TableSchema;
-use crate::stats::StatisticsCollector;
 use crate::transaction::{Change, Transaction};
-use crate::write::{BatchStream, data_file};
+use crate::write::{BatchStream, OpenFile};
 use arrow_array::{RecordBatch, UInt32Array, new_null_array};
 use arrow_schema::SchemaRef;
 use futures::StreamExt;
-use pilum_file::FileWriter;
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -125,15 +123,7 @@ impl Dataset {
             Some(_) => self.cache.deletions(&self.location, &fragment).await?,
             None => Arc::default(),
         };
-        let path = crate::paths::new_data_file();
-        let mut writer = FileWriter::try_new(
-            self.location.store.clone(),
-            self.location.child(&path),
-            output.arrow().clone(),
-            self.location.writer_options(Default::default()),
-        )
-        .await?;
-        let mut statistics = StatisticsCollector::new(&output);
+        let mut file = OpenFile::start(&self.location, &output, Default::default()).await?;
         let mut position = 0u64;
         let result: Result<()> = async {
             while let Some(batch) = batches.next().await {
@@ -153,9 +143,7 @@ impl Dataset {
                     }
                     position += 1;
                 }
-                let placed = place(&batch, &UInt32Array::from(indices))?;
-                statistics.update(&placed)?;
-                writer.write(&placed).await?;
+                file.write(&place(&batch, &UInt32Array::from(indices))?).await?;
             }
             // Deleted rows after the last live one.
             let rest = (fragment.physical_rows - position) as usize;
@@ -169,19 +157,17 @@ impl Dataset {
                     .iter()
                     .map(|f| new_null_array(f.data_type(), rest))
                     .collect();
-                let batch = RecordBatch::try_new(output.arrow().clone(), nulls)?;
-                statistics.update(&batch)?;
-                writer.write(&batch).await?;
+                file.write(&RecordBatch::try_new(output.arrow().clone(), nulls)?)
+                    .await?;
             }
             Ok(())
         }
         .await;
         if let Err(e) = result {
-            let _ = writer.abort().await;
+            file.abort().await;
             return Err(e);
         }
-        let summary = writer.finish().await?;
-        let file = data_file(path, output.top_level_ids(), summary.file_size, statistics.finish()?);
+        let (file, _) = file.finish_file(&output).await?;
         Ok(PendingColumns {
             base_version: self.version(),
             schema,

@@ -95,8 +95,7 @@ pub async fn write_fragments(
                 let room = rows_left.min(bytes_left).max(1) as usize;
                 let take = room.min(batch.num_rows() - offset);
                 let slice = batch.slice(offset, take);
-                file.statistics.update(&slice)?;
-                file.writer.write(&slice).await?;
+                file.write(&slice).await?;
                 file.rows += take as u64;
                 file.bytes += take as u64 * row_bytes;
                 offset += take;
@@ -117,14 +116,16 @@ pub async fn write_fragments(
         Ok(()) => Ok(fragments),
         Err(e) => {
             if let Some(open) = current.take() {
-                let _ = open.writer.abort().await;
+                open.abort().await;
             }
             Err(e)
         }
     }
 }
 
-struct OpenFile {
+/// A data file being written, with its columns' statistics: the files of
+/// new fragments, and of columns added to existing ones.
+pub(crate) struct OpenFile {
     path: String,
     writer: FileWriter,
     statistics: StatisticsCollector,
@@ -133,7 +134,11 @@ struct OpenFile {
 }
 
 impl OpenFile {
-    async fn start(location: &DatasetLocation, schema: &TableSchema, options: WriterOptions) -> Result<Self> {
+    pub(crate) async fn start(
+        location: &DatasetLocation,
+        schema: &TableSchema,
+        options: WriterOptions,
+    ) -> Result<Self> {
         let path = paths::new_data_file();
         let writer = FileWriter::try_new(
             location.store.clone(),
@@ -151,17 +156,36 @@ impl OpenFile {
         })
     }
 
-    async fn finish(self, schema: &TableSchema) -> Result<proto::Fragment> {
+    /// Appends `batch` (of the file's schema).
+    pub(crate) async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.statistics.update(batch)?;
+        self.writer.write(batch).await?;
+        Ok(())
+    }
+
+    /// Removes the partial file (failures are ignored: cleanup finds it).
+    pub(crate) async fn abort(self) {
+        let _ = self.writer.abort().await;
+    }
+
+    /// Publishes the file; its manifest entry and its row count.
+    pub(crate) async fn finish_file(self, schema: &TableSchema) -> Result<(proto::DataFile, u64)> {
         let summary = self.writer.finish().await?;
+        let file = data_file(
+            self.path,
+            schema.top_level_ids(),
+            summary.file_size,
+            self.statistics.finish()?,
+        );
+        Ok((file, summary.num_rows))
+    }
+
+    async fn finish(self, schema: &TableSchema) -> Result<proto::Fragment> {
+        let (file, physical_rows) = self.finish_file(schema).await?;
         Ok(proto::Fragment {
             id: 0,
-            files: vec![data_file(
-                self.path,
-                schema.top_level_ids(),
-                summary.file_size,
-                self.statistics.finish()?,
-            )],
-            physical_rows: summary.num_rows,
+            files: vec![file],
+            physical_rows,
             deletion: None,
             row_ids: None,
         })

@@ -29,9 +29,10 @@ class FragmentMetadata:
     travel from a worker to the process that commits."""
 
     def __init__(self, payload: bytes):
-        kind, rows, files, fragment_ids = _native.pending_info(bytes(payload))
+        kind, rows, files, fragment_ids, base_version = _native.pending_info(bytes(payload))
         self._payload = bytes(payload)
         self._kind: str = kind
+        self._base_version: Optional[int] = base_version
         self.physical_rows: int = rows
         self.files: List[str] = list(files)
         #: The fragment new columns belong to (None for a new fragment).
@@ -199,12 +200,20 @@ def commit(
     """Commits `operation` (``LanceOperation.Append``, ``.Overwrite`` or ``.Merge``) as
     one version of the dataset at `base_uri`, on top of `read_version` (the
     version the workers started from; the latest when None); versions
-    committed since are rebased over. Returns the dataset at the new version."""
+    committed since are rebased over. For ``Merge`` the version is the one
+    the columns were computed on, which `read_version` must match when
+    given. Returns the dataset at the new version."""
     from .dataset import PilumDataset
 
     check_kwargs("commit", kwargs, COMMIT_NOOPS, COMMIT_UNSUPPORTED)
+    if read_version is not None and (isinstance(read_version, bool) or not isinstance(read_version, int) or read_version < 1):
+        raise ValueError(f"read_version must be a version number ≥ 1, got {read_version!r}")
     if isinstance(operation, _Merge):
         parts = operation._parts()
+        # New columns belong to the version they were computed on.
+        stale = [f._base_version for f in operation.fragments if read_version is not None and f._base_version != read_version]
+        if stale:
+            raise ValueError(f"LanceOperation.Merge: fragments were computed on version {stale[0]}, not read_version {read_version}")
         _check_schema(operation.schema, operation.fragments, "Merge: schema")
         uri, storage_options = _uri_and_options(base_uri, storage_options)
         handle = _native.commit_pending_columns(uri, parts, storage_options)
@@ -217,8 +226,6 @@ def commit(
             _check_schema(operation.new_schema, operation.fragments, "Overwrite: new_schema")
     else:
         raise TypeError(f"commit takes a LanceOperation.Append, Overwrite or Merge, not {type(operation).__name__}")
-    if read_version is not None and (isinstance(read_version, bool) or not isinstance(read_version, int) or read_version < 1):
-        raise ValueError(f"read_version must be a version number ≥ 1, got {read_version!r}")
     uri, storage_options = _uri_and_options(base_uri, storage_options)
     handle = _native.commit_pending(uri, name, operation._parts(), read_version, storage_options)
     return PilumDataset(uri, storage_options=storage_options, _native_dataset=handle)

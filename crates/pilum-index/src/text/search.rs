@@ -130,6 +130,26 @@ impl Scorer<'_> {
     }
 }
 
+/// Checks the query, and makes its scorer and one cursor per term.
+fn prepare<'a, 'd>(
+    terms: &[TermQuery<'a>],
+    bm25: Bm25,
+    stats: &CorpusStats,
+    doc_lens: &'d [u32],
+) -> Result<(Scorer<'d>, Vec<Cursor<'a>>)> {
+    check(terms, doc_lens)?;
+    let scorer = Scorer {
+        bm25,
+        average_length: stats.average_length(),
+        doc_lens,
+    };
+    let cursors = terms
+        .iter()
+        .map(|t| Cursor::new(*t, &scorer))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((scorer, cursors))
+}
+
 fn check(terms: &[TermQuery<'_>], doc_lens: &[u32]) -> Result<()> {
     for t in terms {
         if !(t.weight.is_finite() && t.weight >= 0.0 && t.idf.is_finite() && t.idf >= 0.0) {
@@ -171,17 +191,8 @@ pub fn top_k_or_with_stats(
     stats: &CorpusStats,
     doc_lens: &[u32],
 ) -> Result<(Vec<ScoredDoc>, SearchStats)> {
-    check(terms, doc_lens)?;
     let mut work = SearchStats::default();
-    let scorer = Scorer {
-        bm25,
-        average_length: stats.average_length(),
-        doc_lens,
-    };
-    let mut cursors = terms
-        .iter()
-        .map(|t| Cursor::new(*t, &scorer))
-        .collect::<Result<Vec<_>>>()?;
+    let (scorer, mut cursors) = prepare(terms, bm25, stats, doc_lens)?;
     let mut top = TopDocs::new(k);
     loop {
         cursors.sort_by_key(|c| c.doc);
@@ -270,19 +281,10 @@ pub fn top_k_and(
     stats: &CorpusStats,
     doc_lens: &[u32],
 ) -> Result<Vec<ScoredDoc>> {
-    check(terms, doc_lens)?;
-    if terms.is_empty() {
+    let (scorer, mut cursors) = prepare(terms, bm25, stats, doc_lens)?;
+    if cursors.is_empty() {
         return Ok(Vec::new());
     }
-    let scorer = Scorer {
-        bm25,
-        average_length: stats.average_length(),
-        doc_lens,
-    };
-    let mut cursors = terms
-        .iter()
-        .map(|t| Cursor::new(*t, &scorer))
-        .collect::<Result<Vec<_>>>()?;
     // The rarest list leads; the others seek its documents.
     cursors.sort_by_key(|c| c.term.postings.doc_count());
     let mut top = TopDocs::new(k);

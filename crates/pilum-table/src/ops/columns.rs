@@ -7,13 +7,11 @@ use crate::expr::CompiledExpr;
 use crate::fragment::FragmentReader;
 use crate::proto::{self, Operation};
 use crate::schema::TableSchema;
-use crate::stats::StatisticsCollector;
 use crate::transaction::{Change, Transaction};
-use crate::write::{BatchStream, data_file};
+use crate::write::{BatchStream, OpenFile};
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow_row::{RowConverter, SortField};
 use arrow_schema::{DataType, Field, FieldRef, Fields, SchemaRef};
-use pilum_file::FileWriter;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -238,15 +236,7 @@ impl Dataset {
         let mut files = HashMap::new();
         for fragment in self.manifest.fragments.iter() {
             let reader = FragmentReader::open(&self.location, &self.cache, Arc::new(fragment.clone())).await?;
-            let path = crate::paths::new_data_file();
-            let mut writer = FileWriter::try_new(
-                self.location.store.clone(),
-                self.location.child(&path),
-                output.arrow().clone(),
-                self.location.writer_options(Default::default()),
-            )
-            .await?;
-            let mut statistics = StatisticsCollector::new(output);
+            let mut file = OpenFile::start(&self.location, output, Default::default()).await?;
             let mut start = 0;
             let result: Result<()> = async {
                 while start < fragment.physical_rows {
@@ -259,27 +249,18 @@ impl Dataset {
                         .map(|(c, f)| crate::arrays::conform(c, f.data_type()))
                         .collect::<Result<Vec<_>>>()?;
                     let batch = RecordBatch::try_new(output.arrow().clone(), columns)?;
-                    statistics.update(&batch)?;
-                    writer.write(&batch).await?;
+                    file.write(&batch).await?;
                     start = end;
                 }
                 Ok(())
             }
             .await;
             if let Err(e) = result {
-                let _ = writer.abort().await;
+                file.abort().await;
                 return Err(e);
             }
-            let summary = writer.finish().await?;
-            files.insert(
-                fragment.id,
-                vec![data_file(
-                    path,
-                    output.top_level_ids(),
-                    summary.file_size,
-                    statistics.finish()?,
-                )],
-            );
+            let (file, _) = file.finish_file(output).await?;
+            files.insert(fragment.id, vec![file]);
         }
         Ok(files)
     }
