@@ -38,6 +38,18 @@ pub enum IndexError {
         /// What is inconsistent.
         what: String,
     },
+    /// Stored index data of a layout version this library does not read.
+    #[error("unsupported index data: {what}")]
+    Unsupported {
+        /// What is not supported.
+        what: String,
+    },
+    /// Spilled build data could not be written or read back.
+    #[error("index build spill: {what}")]
+    Spill {
+        /// What failed.
+        what: String,
+    },
 }
 
 /// Results of this crate.

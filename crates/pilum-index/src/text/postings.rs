@@ -49,6 +49,19 @@ pub struct PostingList {
     data: Vec<u8>,
     impacts: Vec<(u32, u32)>,
     doc_count: u32,
+    positions: Option<Positions>,
+}
+
+/// Where a term occurs in each of its documents (for phrase queries):
+/// posting after posting, its frequency's positions as ascending gaps
+/// (variable-length integers, the first counted from 0), and where each
+/// block's first posting starts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Positions {
+    /// Byte offset in `data` of each block's first posting.
+    pub block_starts: Vec<u32>,
+    /// The encoded positions.
+    pub data: Vec<u8>,
 }
 
 /// Builds a [`PostingList`] from postings in ascending document order.
@@ -66,9 +79,54 @@ impl PostingListBuilder {
         Self::default()
     }
 
+    /// An empty list that records positions ([`Self::push_with_positions`]).
+    pub fn with_positions() -> Self {
+        let mut builder = Self::default();
+        builder.list.positions = Some(Positions::default());
+        builder
+    }
+
+    /// Adds `doc` holding the term at `positions` (ascending, at least one;
+    /// their count is the frequency), for a list made by
+    /// [`Self::with_positions`].
+    pub fn push_with_positions(&mut self, doc: u32, positions: &[u32], doc_len: u32) -> Result<()> {
+        if positions.is_empty() || positions.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(IndexError::params("positions must be ascending and at least one"));
+        }
+        let starts_block = self.docs.is_empty();
+        let Some(store) = self.list.positions.as_mut() else {
+            return Err(IndexError::params("this list was not built to record positions"));
+        };
+        let mark = store.data.len();
+        let mut previous = 0u32;
+        for (i, &p) in positions.iter().enumerate() {
+            super::varint::put(&mut store.data, u64::from(if i == 0 { p } else { p - previous }));
+            previous = p;
+        }
+        if let Err(e) = self.push_unchecked_positions(doc, positions.len() as u32, doc_len) {
+            if let Some(store) = self.list.positions.as_mut() {
+                store.data.truncate(mark);
+            }
+            return Err(e);
+        }
+        if starts_block && let Some(store) = self.list.positions.as_mut() {
+            store.block_starts.push(mark as u32);
+        }
+        Ok(())
+    }
+
     /// Adds `doc` (greater than the previous one) holding the term `tf`
     /// (≥ 1) times; `doc_len` is the document's length in terms.
     pub fn push(&mut self, doc: u32, tf: u32, doc_len: u32) -> Result<()> {
+        if self.list.positions.is_some() {
+            return Err(IndexError::params(
+                "a list recording positions takes push_with_positions",
+            ));
+        }
+        self.push_unchecked_positions(doc, tf, doc_len)
+    }
+
+    fn push_unchecked_positions(&mut self, doc: u32, tf: u32, doc_len: u32) -> Result<()> {
         let last = self
             .docs
             .last()
@@ -190,8 +248,62 @@ impl PostingList {
             .unwrap_or(&[])
     }
 
+    /// Its positions, when it records them.
+    pub fn positions(&self) -> Option<&Positions> {
+        self.positions.as_ref()
+    }
+
+    /// The positions of posting `index` of block `block`, whose decoded
+    /// frequencies are `tfs`.
+    pub fn positions_at(&self, block: usize, index: usize, tfs: &[u32]) -> Result<Vec<u32>> {
+        let corrupt = |what: &str| IndexError::Corrupt {
+            what: format!("positions of posting block {block}: {what}"),
+        };
+        let store = self
+            .positions
+            .as_ref()
+            .ok_or_else(|| corrupt("the list records none"))?;
+        let mut at = *store.block_starts.get(block).ok_or_else(|| corrupt("no such block"))? as usize;
+        let skip: u64 = tfs
+            .get(..index)
+            .ok_or_else(|| corrupt("no such posting"))?
+            .iter()
+            .map(|&t| u64::from(t))
+            .sum();
+        for _ in 0..skip {
+            super::varint::get(&store.data, &mut at)?;
+        }
+        let tf = *tfs.get(index).ok_or_else(|| corrupt("no such posting"))?;
+        let mut out = Vec::with_capacity(tf as usize);
+        let mut position = 0u32;
+        for i in 0..tf {
+            let gap = super::varint::get_u32(&store.data, &mut at)?;
+            position = if i == 0 {
+                gap
+            } else {
+                position.checked_add(gap).ok_or_else(|| corrupt("position overflow"))?
+            };
+            out.push(position);
+        }
+        Ok(out)
+    }
+
     /// A list from stored parts, checked for consistency.
-    pub fn from_parts(blocks: Vec<BlockMeta>, data: Vec<u8>, impacts: Vec<(u32, u32)>) -> Result<Self> {
+    pub fn from_parts(
+        blocks: Vec<BlockMeta>,
+        data: Vec<u8>,
+        impacts: Vec<(u32, u32)>,
+        positions: Option<Positions>,
+    ) -> Result<Self> {
+        if let Some(p) = &positions
+            && (p.block_starts.len() != blocks.len()
+                || p.block_starts.windows(2).any(|w| w[1] <= w[0])
+                || p.block_starts.last().is_some_and(|&s| s as usize >= p.data.len()))
+        {
+            return Err(IndexError::Corrupt {
+                what: "position block offsets do not match the posting blocks".into(),
+            });
+        }
         let mut expected_offset = 0usize;
         let mut previous: Option<u32> = None;
         let mut doc_count = 0u32;
@@ -223,6 +335,7 @@ impl PostingList {
             data,
             impacts,
             doc_count,
+            positions,
         })
     }
 
@@ -289,7 +402,7 @@ mod tests {
             let list = builder.finish();
             prop_assert_eq!(list.doc_count() as usize, want.len());
             prop_assert_eq!(decode_all(&list), want.clone());
-            let again = PostingList::from_parts(list.blocks().to_vec(), list.data().to_vec(), list.impacts().to_vec()).unwrap();
+            let again = PostingList::from_parts(list.blocks().to_vec(), list.data().to_vec(), list.impacts().to_vec(), None).unwrap();
             prop_assert_eq!(again, list.clone());
             for (b, block) in list.blocks().iter().enumerate() {
                 let part = &want[b * BLOCK_LEN..(b * BLOCK_LEN + block.len as usize)];
@@ -317,13 +430,13 @@ mod tests {
         let list = list.finish();
         let mut data = list.data().to_vec();
         data.pop();
-        assert!(PostingList::from_parts(list.blocks().to_vec(), data, list.impacts().to_vec()).is_err());
+        assert!(PostingList::from_parts(list.blocks().to_vec(), data, list.impacts().to_vec(), None).is_err());
         let mut blocks = list.blocks().to_vec();
         blocks.swap(0, 1);
-        assert!(PostingList::from_parts(blocks, list.data().to_vec(), list.impacts().to_vec()).is_err());
+        assert!(PostingList::from_parts(blocks, list.data().to_vec(), list.impacts().to_vec(), None).is_err());
         let mut blocks = list.blocks().to_vec();
         blocks[1].last_doc += 1;
-        let bent = PostingList::from_parts(blocks, list.data().to_vec(), list.impacts().to_vec()).unwrap();
+        let bent = PostingList::from_parts(blocks, list.data().to_vec(), list.impacts().to_vec(), None).unwrap();
         let (mut docs, mut tfs) = ([0; BLOCK_LEN], [0; BLOCK_LEN]);
         assert!(bent.decode_block(1, &mut docs, &mut tfs).is_err());
     }

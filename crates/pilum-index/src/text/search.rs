@@ -24,6 +24,10 @@ pub struct TermQuery<'a> {
     pub weight: f32,
 }
 
+/// Which documents may be returned (deleted or filtered-out rows are
+/// not); `None` accepts every document.
+pub type DocFilter<'a> = Option<&'a (dyn Fn(u32) -> bool + Sync)>;
+
 /// Work a query did: blocks of postings decoded and documents scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SearchStats {
@@ -66,16 +70,16 @@ impl Ord for Ranked {
 }
 
 /// The best `k` documents, kept in a min-heap.
-struct TopDocs {
+pub(super) struct TopDocs {
     k: usize,
     heap: BinaryHeap<Ranked>,
 }
 
 impl TopDocs {
-    fn new(k: usize) -> Self {
+    pub(super) fn new(k: usize) -> Self {
         Self {
             k,
-            heap: BinaryHeap::with_capacity(k + 1),
+            heap: BinaryHeap::with_capacity(k.min(1 << 12) + 1),
         }
     }
 
@@ -88,7 +92,7 @@ impl TopDocs {
         }
     }
 
-    fn offer(&mut self, doc: u32, score: f32) {
+    pub(super) fn offer(&mut self, doc: u32, score: f32) {
         if self.k == 0 {
             return;
         }
@@ -99,7 +103,7 @@ impl TopDocs {
     }
 
     /// Best first; ties by ascending document.
-    fn into_sorted(self) -> Vec<ScoredDoc> {
+    pub(super) fn into_sorted(self) -> Vec<ScoredDoc> {
         let mut out: Vec<ScoredDoc> = self.heap.into_iter().map(|r| r.0).collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)));
         out
@@ -178,11 +182,12 @@ pub fn top_k_or(
     stats: &CorpusStats,
     doc_lens: &[u32],
 ) -> Result<Vec<ScoredDoc>> {
-    Ok(top_k_or_with_stats(terms, 1, k, bm25, stats, doc_lens)?.0)
+    Ok(top_k_or_with_stats(terms, 1, k, bm25, stats, doc_lens, None)?.0)
 }
 
 /// The `k` best documents holding at least `minimum_should_match` of
-/// `terms` (1 for a plain disjunction), with the work the search did.
+/// `terms` (1 for a plain disjunction) that `accept` lets through, with
+/// the work the search did.
 pub fn top_k_or_with_stats(
     terms: &[TermQuery<'_>],
     minimum_should_match: usize,
@@ -190,6 +195,7 @@ pub fn top_k_or_with_stats(
     bm25: Bm25,
     stats: &CorpusStats,
     doc_lens: &[u32],
+    accept: DocFilter<'_>,
 ) -> Result<(Vec<ScoredDoc>, SearchStats)> {
     let mut work = SearchStats::default();
     let (scorer, mut cursors) = prepare(terms, bm25, stats, doc_lens)?;
@@ -254,10 +260,13 @@ pub fn top_k_or_with_stats(
                 continue;
             }
             let (mut score, mut matched) = (0.0f32, 0usize);
-            work.docs_scored += 1;
+            let wanted = accept.is_none_or(|f| f(pivot_doc));
+            work.docs_scored += u64::from(wanted);
             for c in cursors.iter_mut().take_while(|c| c.doc == pivot_doc) {
-                score += scorer.score(&c.term, c.tf(), pivot_doc);
-                matched += 1;
+                if wanted {
+                    score += scorer.score(&c.term, c.tf(), pivot_doc);
+                    matched += 1;
+                }
                 c.next()?;
             }
             if score > threshold && matched >= minimum_should_match {
@@ -273,13 +282,15 @@ pub fn top_k_or_with_stats(
     Ok((top.into_sorted(), work))
 }
 
-/// The `k` best documents holding every one of `terms`.
+/// The `k` best documents holding every one of `terms` that `accept`
+/// lets through.
 pub fn top_k_and(
     terms: &[TermQuery<'_>],
     k: usize,
     bm25: Bm25,
     stats: &CorpusStats,
     doc_lens: &[u32],
+    accept: DocFilter<'_>,
 ) -> Result<Vec<ScoredDoc>> {
     let (scorer, mut cursors) = prepare(terms, bm25, stats, doc_lens)?;
     if cursors.is_empty() {
@@ -298,7 +309,7 @@ pub fn top_k_and(
             }
         }
         let score = cursors.iter().map(|c| scorer.score(&c.term, c.tf(), target)).sum();
-        if score > top.threshold() {
+        if score > top.threshold() && accept.is_none_or(|f| f(target)) {
             top.offer(target, score);
         }
         cursors[0].next()?;
@@ -398,13 +409,20 @@ mod tests {
                 weight: 1.0,
             })
             .collect();
+        // Odd seeds also filter documents out (as deletions do).
+        let modulus = if seed % 2 == 1 { 3 } else { u32::MAX };
+        let keep = move |d: u32| d % modulus != 1;
+        let accept: DocFilter<'_> = Some(&keep);
         let got = if minimum == usize::MAX {
-            top_k_and(&terms, k, bm25, &stats, &lens).unwrap()
+            top_k_and(&terms, k, bm25, &stats, &lens, accept).unwrap()
         } else {
-            top_k_or_with_stats(&terms, minimum, k, bm25, &stats, &lens).unwrap().0
+            top_k_or_with_stats(&terms, minimum, k, bm25, &stats, &lens, accept)
+                .unwrap()
+                .0
         };
         let need = if minimum == usize::MAX { query.len() } else { minimum };
-        let want = brute(query, need, &lists, &lens, &counts, &stats);
+        let mut want = brute(query, need, &lists, &lens, &counts, &stats);
+        want.retain(|w| keep(w.0));
         let want_scores: Vec<f32> = want.iter().take(k).map(|w| w.1).collect();
         let got_scores: Vec<f32> = got.iter().map(|g| g.score).collect();
         assert_eq!(got_scores.len(), want_scores.len(), "query {query:?}");
@@ -458,7 +476,7 @@ mod tests {
                 weight: 1.0,
             })
             .collect();
-        let (got, work) = top_k_or_with_stats(&terms, 1, 10, bm25, &stats, &lens).unwrap();
+        let (got, work) = top_k_or_with_stats(&terms, 1, 10, bm25, &stats, &lens, None).unwrap();
         assert_eq!(got.len(), 10);
         let blocks: u64 = terms.iter().map(|t| t.postings.blocks().len() as u64).sum();
         let matching: u64 = terms.iter().map(|t| t.postings.doc_count() as u64).sum();
@@ -478,7 +496,7 @@ mod tests {
                 weight: 1.0,
             })
             .collect();
-        let (got, work) = top_k_or_with_stats(&terms, 1, 10, bm25, &stats, &lens).unwrap();
+        let (got, work) = top_k_or_with_stats(&terms, 1, 10, bm25, &stats, &lens, None).unwrap();
         let matching: u64 = terms.iter().map(|t| t.postings.doc_count() as u64).sum();
         assert_eq!(got.len(), 10);
         assert!(work.docs_scored * 3 < matching, "{work:?} of {matching} postings");
