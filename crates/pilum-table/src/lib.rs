@@ -59,7 +59,7 @@ pub use expr::{CompiledExpr, without_qualifiers};
 pub use fragment_info::{DataFileInfo, DeletionFileInfo, FragmentInfo};
 pub use index::{
     DEFAULT_INDEX_CACHE_BYTES, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType,
-    OptimizeIndexOptions, VectorIndexParams, VectorSegmentInfo,
+    OptimizeIndexOptions, TEXT_INDEX_VERSION, TextIndexParams, VectorIndexParams, VectorSegmentInfo,
 };
 pub use location::DatasetLocation;
 pub use manifest::{FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest};
@@ -72,7 +72,9 @@ pub use predicate::Predicate;
 pub use progress::{Progress, ProgressUpdate};
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
 pub use schema::{TableSchema, value_bytes, view_type};
-pub use search::{DISTANCE, QUERY_INDEX, VectorQuery};
+pub use search::{
+    DISTANCE, FullTextQuery, FullTextSearch, MatchQuery, Occur, Operator, QUERY_INDEX, SCORE, VectorQuery,
+};
 pub use stats::MAX_BOUND_BYTES;
 pub use tags::{TagInfo, Tags, validate_tag_name};
 pub use write::{BatchStream, WriteParams, conform_batch};

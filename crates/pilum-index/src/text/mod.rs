@@ -25,7 +25,7 @@ pub use analyzer::{Analyzer, AnalyzerConfig, BaseTokenizer, Token};
 pub use bm25::{Bm25, CorpusStats};
 pub use fuzzy::{auto_fuzziness, edit_distance_within, expand_fuzzy, expand_prefix};
 pub use language::Language;
-pub use phrase::{PhraseTerm, top_k_phrase};
+pub use phrase::{PhraseTerm, phrase_frequency, top_k_phrase};
 pub use postings::{BLOCK_LEN, BlockMeta, MAX_DOC, Positions, PostingList, PostingListBuilder};
 pub use runs::{RunReader, merge_runs};
 pub use search::{DocFilter, ScoredDoc, SearchStats, TermQuery, top_k_and, top_k_or, top_k_or_with_stats};

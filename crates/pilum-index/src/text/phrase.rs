@@ -81,8 +81,11 @@ impl<'a> Walker<'a> {
 
 /// Occurrences of the phrase in one document, given each term's positions
 /// (terms in query order) and the query offsets.
-fn phrase_frequency(positions: &[Vec<u32>], offsets: &[u32], slop: u32) -> u32 {
+pub fn phrase_frequency(positions: &[Vec<u32>], offsets: &[u32], slop: u32) -> u32 {
     let mut count = 0;
+    if positions.is_empty() || positions.len() != offsets.len() {
+        return 0;
+    }
     'starts: for &start in &positions[0] {
         let (mut previous, mut extra) = (start, 0u32);
         for i in 1..positions.len() {

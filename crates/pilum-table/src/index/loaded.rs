@@ -138,6 +138,8 @@ pub(crate) struct SegmentCache {
     segments: Mutex<HashMap<String, Arc<OnceCell<Arc<LoadedSegment>>>>>,
     /// Loaded partitions of every segment.
     pub partitions: Arc<PartitionCache>,
+    /// Loaded inverted segments.
+    pub texts: super::text_loaded::TextCache,
 }
 
 impl SegmentCache {

@@ -15,6 +15,11 @@ mod read;
 mod segment;
 mod segment_info;
 mod spill;
+mod text_build;
+mod text_files;
+mod text_loaded;
+mod text_optimize;
+mod text_params;
 
 pub use build::{IndexType, VectorIndexParams};
 pub(crate) use coverage::carry_forward;
@@ -23,6 +28,9 @@ pub use manage::{IndexDescription, IndexStatistics};
 pub use optimize::OptimizeIndexOptions;
 pub use partition_cache::DEFAULT_INDEX_CACHE_BYTES;
 pub use segment_info::{IndexFileInfo, VectorSegmentInfo};
+pub(crate) use text_build::analyze_row;
+pub(crate) use text_loaded::{LoadedText, file_error};
+pub use text_params::TextIndexParams;
 
 use crate::error::{Result, TableError};
 use crate::proto;
@@ -36,6 +44,8 @@ pub const INDICES_DIR: &str = "_indices";
 /// or 4 for the hamming metric, so older readers skip those segments (and
 /// search their fragments exactly) instead of misreading them.
 pub const VECTOR_INDEX_VERSION: u32 = 4;
+/// Highest format version of INVERTED segments this library reads.
+pub const TEXT_INDEX_VERSION: u32 = 1;
 
 /// One segment of an index, as a manifest holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,8 +98,23 @@ impl IndexSegment {
     pub(crate) fn vector(&self) -> Option<&proto::VectorIndexDetails> {
         match &self.message.details {
             Some(proto::index_segment::Details::Vector(v)) => Some(v),
-            None => None,
+            _ => None,
         }
+    }
+
+    /// Text details, for INVERTED.
+    pub(crate) fn text(&self) -> Option<&proto::TextIndexDetails> {
+        match &self.message.details {
+            Some(proto::index_segment::Details::Text(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a readable inverted (full-text) index segment.
+    pub fn is_text(&self) -> bool {
+        self.message.kind() == proto::IndexKind::Inverted
+            && self.message.index_version <= TEXT_INDEX_VERSION
+            && self.text().is_some()
     }
 
     /// The metric of a vector index (None for other kinds, or an unknown metric).
@@ -116,7 +141,8 @@ impl IndexSegment {
         self.vector().is_some_and(|d| d.multivector)
     }
 
-    /// Whether this library can read the segment (known kind and version).
+    /// Whether this library can read the segment as a vector index (known
+    /// vector kind and version).
     pub fn is_readable(&self) -> bool {
         matches!(
             self.message.kind(),
@@ -132,6 +158,7 @@ impl IndexSegment {
             proto::IndexKind::IvfPq => "IVF_PQ",
             proto::IndexKind::IvfSq => "IVF_SQ",
             proto::IndexKind::IvfHnswSq => "IVF_HNSW_SQ",
+            proto::IndexKind::Inverted => "INVERTED",
             proto::IndexKind::Unspecified => "UNKNOWN",
         }
     }

@@ -68,6 +68,11 @@ impl Dataset {
         }
         if options.retrain {
             for name in names {
+                if self.segments_named(&name).iter().any(|s| s.is_text()) {
+                    let params = self.text_params_of(&name, options.memory_limit)?;
+                    self.create_text_index(&params, &Progress::none()).await?;
+                    continue;
+                }
                 let params = VectorIndexParams {
                     memory_limit: options.memory_limit,
                     ..self.params_of(&name)?
@@ -78,10 +83,14 @@ impl Dataset {
         }
         let (mut added, mut removed) = (Vec::new(), Vec::new());
         for name in &names {
-            if let Some((segment, folded)) = self
-                .update_index(name, options.num_indices_to_merge, options.memory_limit)
-                .await?
-            {
+            let update = if self.segments_named(name).iter().any(|s| s.is_text()) {
+                self.update_text_index(name, options.num_indices_to_merge, options.memory_limit)
+                    .await?
+            } else {
+                self.update_index(name, options.num_indices_to_merge, options.memory_limit)
+                    .await?
+            };
+            if let Some((segment, folded)) = update {
                 added.push(segment);
                 removed.extend(folded);
             }

@@ -8,7 +8,8 @@ use pilum_index::Metric;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IndexFileInfo {
-    /// What the file holds: `ivf`, `quantizer` or `storage`.
+    /// What the file holds: `ivf`, `quantizer` or `storage` (vector
+    /// kinds); `postings`, `terms` or `docs` (INVERTED).
     pub role: String,
     /// Path relative to the dataset root.
     pub path: String,

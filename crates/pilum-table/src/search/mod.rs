@@ -1,6 +1,7 @@
-//! Vector search over a dataset version: a small planner that searches the
-//! fragments an index covers through the index, the rest exactly, and
-//! merges the two by distance.
+//! Search over a dataset version: vector search (a small planner that
+//! searches the fragments an index covers through the index, the rest
+//! exactly, and merges the two by distance) and full-text search (BM25
+//! over inverted indices, unindexed fragments scored exactly).
 
 mod ann;
 mod batch;
@@ -8,8 +9,14 @@ mod column;
 mod exact;
 mod output;
 mod plan;
+mod text_leaf;
+mod text_query;
+mod text_search;
+mod text_unindexed;
 mod widen;
 
 pub use batch::QUERY_INDEX;
 pub(crate) use column::{VectorRows, VectorShape};
 pub use plan::{DISTANCE, VectorQuery};
+pub use text_query::{FullTextQuery, MatchQuery, Occur, Operator};
+pub use text_search::{FullTextSearch, SCORE};

@@ -21,6 +21,22 @@ impl Dataset {
         columns: Option<&[&str]>,
         post: Option<&CompiledExpr>,
     ) -> Result<RecordBatch> {
+        let ids: Vec<u64> = winners.iter().map(|n| n.id).collect();
+        let distances: Vec<f32> = winners.iter().map(|n| n.distance).collect();
+        self.ranked_output(&ids, &distances, DISTANCE, columns, post).await
+    }
+
+    /// Rows `ids` (in order) with `columns` (all when `None`), then
+    /// `_rowid` and a column `label` of `values`; rows failing `post` are
+    /// dropped.
+    pub(crate) async fn ranked_output(
+        &self,
+        ids: &[u64],
+        values: &[f32],
+        label: &str,
+        columns: Option<&[&str]>,
+        post: Option<&CompiledExpr>,
+    ) -> Result<RecordBatch> {
         let output: Vec<String> = match columns {
             Some(names) => names.iter().map(|n| n.to_string()).collect(),
             None => self.schema().fields().iter().map(|f| f.name().clone()).collect(),
@@ -30,8 +46,8 @@ impl Dataset {
             needed.extend(post.columns().into_iter().filter(|c| !output.contains(c)));
         }
         let needed_refs: Vec<&str> = needed.iter().map(String::as_str).collect();
-        let ids = UInt64Array::from_iter_values(winners.iter().map(|n| n.id));
-        let distances = Float32Array::from_iter_values(winners.iter().map(|n| n.distance));
+        let ids = UInt64Array::from(ids.to_vec());
+        let distances = Float32Array::from(values.to_vec());
         let mut rows = self.take_rows(ids.values(), Some(&needed_refs)).await?;
         let (mut ids, mut distances): (ArrayRef, ArrayRef) = (Arc::new(ids), Arc::new(distances));
         if let Some(post) = post {
@@ -49,7 +65,7 @@ impl Dataset {
         let mut arrays: Vec<ArrayRef> = rows.columns().to_vec();
         fields.push(Field::new(ROW_ID, DataType::UInt64, false));
         arrays.push(ids);
-        fields.push(Field::new(DISTANCE, DataType::Float32, true));
+        fields.push(Field::new(label, DataType::Float32, true));
         arrays.push(distances);
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }

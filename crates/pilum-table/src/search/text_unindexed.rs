@@ -1,0 +1,230 @@
+//! Full-text search over fragments no index segment covers: each row is
+//! analyzed as the index would, counted in the corpus statistics, and
+//! scored exactly with the same BM25 as the indexed rows.
+
+use super::text_leaf::{Group, Hit, Leaf};
+use super::text_query::Operator;
+use crate::dataset::Dataset;
+use crate::error::{Result, TableError};
+use crate::index::analyze_row;
+use crate::scanner::ROW_ID;
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use futures::TryStreamExt;
+use pilum_index::text::{Analyzer, Bm25, CorpusStats, edit_distance_within, phrase_frequency};
+use roaring::RoaringTreemap;
+use std::collections::{HashMap, HashSet};
+
+/// A query group as unindexed rows match it: its known terms grow as rows
+/// reveal fuzzy or prefix matches the dictionaries lacked.
+#[derive(Debug, Clone)]
+pub(crate) struct UnindexedGroup {
+    /// Terms searched for it.
+    pub terms: Vec<String>,
+    known: HashSet<String>,
+    rejected: HashSet<String>,
+    term: Vec<char>,
+    prefix_text: String,
+    offset: u32,
+    fuzziness: u32,
+    prefix_length: usize,
+    prefix: bool,
+}
+
+impl UnindexedGroup {
+    /// The group as the indexed segments search it.
+    pub fn of(group: &Group) -> Self {
+        Self {
+            terms: group.terms.clone(),
+            known: group.terms.iter().cloned().collect(),
+            rejected: HashSet::new(),
+            term: group.term.chars().collect(),
+            prefix_text: group.term.chars().take(group.prefix_length).collect(),
+            offset: group.offset,
+            fuzziness: group.fuzziness,
+            prefix_length: group.prefix_length,
+            prefix: group.prefix,
+        }
+    }
+
+    fn matches(&mut self, token: &str) -> bool {
+        if self.known.contains(token) {
+            return true;
+        }
+        if self.rejected.contains(token) {
+            return false;
+        }
+        let hit = if self.prefix {
+            token.starts_with(self.prefix_text_or_term().as_str())
+        } else if self.fuzziness > 0 && token.starts_with(&self.prefix_text) {
+            let chars: Vec<char> = token.chars().collect();
+            let _ = self.prefix_length;
+            edit_distance_within(&self.term, &chars, self.fuzziness).is_some()
+        } else {
+            false
+        };
+        if hit {
+            self.known.insert(token.to_string());
+            self.terms.push(token.to_string());
+        } else {
+            self.rejected.insert(token.to_string());
+        }
+        hit
+    }
+
+    fn prefix_text_or_term(&self) -> String {
+        self.term.iter().collect()
+    }
+}
+
+/// A row holding a query term: its length and, per matched term, the
+/// group, frequency and positions.
+struct Candidate {
+    row: u64,
+    len: u32,
+    terms: Vec<(usize, String, u32, Vec<u32>)>,
+}
+
+/// What unindexed rows add: their statistics and candidates.
+#[derive(Default)]
+pub(crate) struct Unindexed {
+    /// Rows with a value.
+    pub docs: u64,
+    /// Their terms in all.
+    pub total_terms: u64,
+    /// Rows holding each matched term.
+    pub df: HashMap<String, u64>,
+    candidates: Vec<Candidate>,
+}
+
+impl Dataset {
+    /// Analyzes the live rows of `fragments` against `groups`.
+    pub(crate) async fn scan_unindexed(
+        &self,
+        column: &str,
+        fragments: Vec<u64>,
+        analyzer: &Analyzer,
+        groups: &mut [UnindexedGroup],
+        positions: bool,
+    ) -> Result<Unindexed> {
+        let mut out = Unindexed::default();
+        let mut stream = self
+            .scan()
+            .project([column])
+            .with_row_id(true)
+            .with_fragments(fragments)
+            .try_into_stream()
+            .await?;
+        while let Some(batch) = stream.try_next().await? {
+            let missing = |name: &str| TableError::Internal {
+                what: format!("full-text scan lacks column {name}"),
+            };
+            let texts = batch.column_by_name(column).ok_or_else(|| missing(column))?;
+            let ids = batch
+                .column_by_name(ROW_ID)
+                .ok_or_else(|| missing(ROW_ID))?
+                .as_primitive::<UInt64Type>();
+            for row in 0..texts.len() {
+                if texts.is_null(row) {
+                    continue;
+                }
+                let tokens = analyze_row(analyzer, texts.as_ref(), row);
+                out.docs += 1;
+                out.total_terms += tokens.len() as u64;
+                let mut matched: HashMap<(usize, &str), (u32, Vec<u32>)> = HashMap::new();
+                for token in &tokens {
+                    for (g, group) in groups.iter_mut().enumerate() {
+                        if group.matches(&token.text) {
+                            let entry = matched.entry((g, token.text.as_str())).or_default();
+                            entry.0 += 1;
+                            if positions {
+                                entry.1.push(token.position);
+                            }
+                        }
+                    }
+                }
+                if matched.is_empty() {
+                    continue;
+                }
+                let mut seen: HashSet<&str> = HashSet::new();
+                for (_, term) in matched.keys() {
+                    if seen.insert(term) {
+                        *out.df.entry(term.to_string()).or_default() += 1;
+                    }
+                }
+                out.candidates.push(Candidate {
+                    row: ids.value(row),
+                    len: tokens.len() as u32,
+                    terms: matched
+                        .into_iter()
+                        .map(|((g, term), (tf, p))| (g, term.to_string(), tf, p))
+                        .collect(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Unindexed {
+    /// The candidates that match `leaf`, with their exact scores.
+    pub(crate) fn score(
+        &self,
+        leaf: Leaf<'_>,
+        groups: &[UnindexedGroup],
+        idfs: &HashMap<String, f32>,
+        bm25: Bm25,
+        stats: &CorpusStats,
+        allowed: Option<&RoaringTreemap>,
+    ) -> Vec<Hit> {
+        let average = stats.average_length();
+        let idf = |t: &str| idfs.get(t).copied().unwrap_or_else(|| bm25.idf(0, stats));
+        let mut out = Vec::new();
+        for c in &self.candidates {
+            if allowed.is_some_and(|a| !a.contains(c.row)) {
+                continue;
+            }
+            let score = match leaf {
+                Leaf::Phrase { slop, .. } => {
+                    let mut positions: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
+                    for (g, _, _, p) in &c.terms {
+                        positions[*g] = p.clone();
+                    }
+                    if positions.iter().any(Vec::is_empty) {
+                        continue;
+                    }
+                    let offsets: Vec<u32> = groups.iter().map(|g| g.offset).collect();
+                    let frequency = phrase_frequency(&positions, &offsets, slop);
+                    if frequency == 0 {
+                        continue;
+                    }
+                    let sum: f32 = groups.iter().filter_map(|g| g.terms.first()).map(|t| idf(t)).sum();
+                    bm25.score(sum, frequency, c.len, average)
+                }
+                Leaf::Prefix { .. } => c
+                    .terms
+                    .iter()
+                    .map(|(_, t, tf, _)| bm25.score(idf(t), *tf, c.len, average))
+                    .sum(),
+                Leaf::Terms(m) => {
+                    let mut hit_groups: HashSet<usize> = HashSet::new();
+                    let mut score = 0.0f32;
+                    for (g, t, tf, _) in &c.terms {
+                        hit_groups.insert(*g);
+                        score += m.boost * bm25.score(idf(t), *tf, c.len, average);
+                    }
+                    let needed = match m.operator {
+                        Operator::And => groups.len(),
+                        Operator::Or => m.minimum_should_match.max(1),
+                    };
+                    if hit_groups.len() < needed {
+                        continue;
+                    }
+                    score
+                }
+            };
+            out.push(Hit { row: c.row, score });
+        }
+        out
+    }
+}
