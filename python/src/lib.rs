@@ -17,6 +17,7 @@ mod runtime;
 mod scan;
 mod sql;
 mod stream;
+mod text;
 mod vector;
 
 use pyo3::prelude::*;

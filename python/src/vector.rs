@@ -223,6 +223,20 @@ impl PyDataset {
                 d.set_item("default_refine_factor", v.default_refine_factor)?;
                 d.set_item("skipped_rows", v.skipped_rows)?;
             }
+            if let Some(t) = segment.text_info() {
+                d.set_item("base_tokenizer", t.base_tokenizer)?;
+                d.set_item("language", t.stem_language.clone().or(t.stop_words_language.clone()))?;
+                d.set_item("stem", t.stem_language.is_some())?;
+                d.set_item("remove_stop_words", t.stop_words_language.is_some())?;
+                d.set_item("lower_case", t.lower_case)?;
+                d.set_item("ascii_folding", t.ascii_folding)?;
+                d.set_item("max_token_length", t.max_token_length)?;
+                d.set_item("with_position", t.with_position)?;
+                d.set_item("num_docs", t.num_docs)?;
+                d.set_item("num_terms", t.num_terms)?;
+                d.set_item("total_terms", t.total_terms)?;
+                d.set_item("skipped_rows", t.skipped_rows)?;
+            }
             out.push(d);
         }
         Ok(out)

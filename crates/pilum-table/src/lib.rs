@@ -59,7 +59,7 @@ pub use expr::{CompiledExpr, without_qualifiers};
 pub use fragment_info::{DataFileInfo, DeletionFileInfo, FragmentInfo};
 pub use index::{
     DEFAULT_INDEX_CACHE_BYTES, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType,
-    OptimizeIndexOptions, TEXT_INDEX_VERSION, TextIndexParams, VectorIndexParams, VectorSegmentInfo,
+    OptimizeIndexOptions, TEXT_INDEX_VERSION, TextIndexParams, TextSegmentInfo, VectorIndexParams, VectorSegmentInfo,
 };
 pub use location::DatasetLocation;
 pub use manifest::{FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest};
@@ -68,6 +68,7 @@ pub use ops::*;
 pub use pending::{PendingFragments, PendingOperation};
 pub use pending_columns::PendingColumns;
 pub use pilum_index::Metric;
+pub use pilum_index::text::{AnalyzerConfig, BaseTokenizer, Language};
 pub use predicate::Predicate;
 pub use progress::{Progress, ProgressUpdate};
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};

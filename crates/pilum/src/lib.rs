@@ -30,13 +30,14 @@ pub use pilum_file::{
 };
 pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri, parse_uri_with_options};
 pub use pilum_table::{
-    BatchStream, BlobRows, CleanupStats, ColumnAlteration, ColumnSummary, CommitConfig, CompactionMetrics,
-    CompactionOptions, DISTANCE, DataFileInfo, Dataset, DatasetLocation, DeletionFileInfo, FragmentInfo,
-    IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType, Materialization, MergeInsertBuilder,
-    MergeStats, Metric, NewColumns, Operation, OptimizeIndexOptions, PendingColumns, PendingFragments,
-    PendingOperation, Predicate, Progress, ProgressUpdate, QUERY_INDEX, ROW_ADDRESS, ROW_ID, Scanner, TableError,
-    TagInfo, VectorIndexParams, VectorQuery, VectorSegmentInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource,
-    WriteMode, WriteParams,
+    AnalyzerConfig, BaseTokenizer, BatchStream, BlobRows, CleanupStats, ColumnAlteration, ColumnSummary, CommitConfig,
+    CompactionMetrics, CompactionOptions, DISTANCE, DataFileInfo, Dataset, DatasetLocation, DeletionFileInfo,
+    FragmentInfo, FullTextQuery, FullTextSearch, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics,
+    IndexType, Language, MatchQuery, Materialization, MergeInsertBuilder, MergeStats, Metric, NewColumns, Occur,
+    Operation, Operator, OptimizeIndexOptions, PendingColumns, PendingFragments, PendingOperation, Predicate, Progress,
+    ProgressUpdate, QUERY_INDEX, ROW_ADDRESS, ROW_ID, SCORE, Scanner, TableError, TagInfo, TextIndexParams,
+    TextSegmentInfo, VectorIndexParams, VectorQuery, VectorSegmentInfo, VersionInfo, WhenMatched,
+    WhenNotMatchedBySource, WriteMode, WriteParams,
 };
 
 /// SQL over datasets through DataFusion (the `pilum-datafusion` crate).

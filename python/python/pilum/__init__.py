@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Union
 
 import pyarrow as pa
 
-from . import _native, errors
+from . import _native, errors, query
 from ._args import WRITE_NOOPS, WRITE_UNSUPPORTED, check_kwargs
 from ._data import ReaderLike, progress_callback, to_reader
 from ._native import __version__

@@ -54,7 +54,6 @@ SCAN_NOOPS = frozenset(
 )
 
 SCAN_UNSUPPORTED: Unsupported = {
-    "full_text_query": ((None,), "full-text search"),
     "disable_scoring_autoprojection": ((None, False), "search scores"),
     "index_segments": ((None,), "index segments"),
     "include_deleted_rows": ((None, False), "returning deleted rows"),

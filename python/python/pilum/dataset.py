@@ -203,6 +203,7 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         nearest: Optional[dict] = None,
         prefilter: Optional[bool] = None,
         fast_search: Optional[bool] = None,
+        full_text_query: Any = None,
         _view_filters: tuple = (),
         **kwargs: Any,
     ) -> PilumScanner:
@@ -226,8 +227,11 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         compares every row exactly. ``ef`` is the graph search width of an
         IVF_HNSW_SQ index; ``maximum_nprobes`` is an accepted no-op (probing
         widens only while too few candidates pass). `prefilter=True` applies `filter` before the search, else to its
-        k results. Full-text search (``full_text_query``) raises
-        ``NotImplementedError``.
+        k results. `full_text_query` is a string (matched in every column
+        with an inverted index), a ``pilum.query`` object or pylance's dict
+        ``{"query", "columns"}``; results gain ``_score`` (BM25), best first,
+        `limit` of them (all matches when None). Combining it with `nearest`
+        (hybrid search) raises ``NotImplementedError``.
         """
         check_kwargs("scanner", kwargs, SCAN_NOOPS, SCAN_UNSUPPORTED)
         fragment_ids = None
@@ -250,6 +254,7 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
             nearest=nearest,
             prefilter=prefilter,
             fast_search=fast_search,
+            full_text_query=full_text_query,
         )
 
     def _take_rows(self, row_ids: Any, columns: Optional[List[str]] = None, **kwargs: Any) -> pa.Table:

@@ -29,7 +29,7 @@ __all__ = ["IndexDescription", "IndexProgress", "IndexMethods", "VECTOR_INDEX_TY
 VECTOR_INDEX_TYPES = ("IVF_FLAT", "IVF_PQ", "IVF_SQ", "IVF_HNSW_SQ")
 
 #: pylance kinds Pilum does not build yet.
-_PLANNED_TYPES = ("IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTREE", "BITMAP", "LABEL_LIST", "INVERTED", "FTS", "NGRAM", "ZONEMAP")
+_PLANNED_TYPES = ("IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTREE", "BITMAP", "LABEL_LIST", "NGRAM", "ZONEMAP")
 
 _METRICS = {"l2": "l2", "euclidean": "l2", "cosine": "cosine", "dot": "dot", "hamming": "hamming"}
 
@@ -229,6 +229,8 @@ class IndexMethods:
         ):
             raise ValueError(f"create_index: memory_limit must be a positive number of bytes, got {memory_limit!r}")
         kind = str(index_type).upper()
+        if kind in ("INVERTED", "FTS"):
+            raise ValueError(f"create_index: build a {kind} index with create_scalar_index(column, {kind!r}, ...)")
         if kind in _PLANNED_TYPES:
             raise NotImplementedError(f"create_index: index type {kind} is not supported by Pilum yet (supported: {', '.join(VECTOR_INDEX_TYPES)})")
         if kind not in VECTOR_INDEX_TYPES:
@@ -288,6 +290,26 @@ class IndexMethods:
         )
         return self
 
+    def create_scalar_index(
+        self,
+        column: str,
+        index_type: str,
+        name: Optional[str] = None,
+        *,
+        replace: bool = True,
+        progress_callback: Optional[Callable[..., Any]] = None,
+        document_granularity: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Builds a scalar or full-text index on `column` (pylance's call;
+        Pilum builds ``INVERTED``/``FTS``, see ``pilum._scalar_index``).
+        The name defaults to ``{column}_idx``; an index of that name is
+        replaced unless ``replace=False``."""
+        from ._scalar_index import create_scalar_index
+
+        create_scalar_index(self, column, index_type, name, replace, progress_callback, document_granularity, kwargs)
+        return self
+
     def list_indices(self) -> List[Dict[str, Any]]:
         """Every index segment: ``name``, ``type``, ``uuid``, ``fields`` (names),
         ``version``, ``fragment_ids`` (a set), and Pilum's details (``metric``,
@@ -333,6 +355,13 @@ class IndexMethods:
         ``IndexNotFoundError`` (a ``KeyError``) for an unknown name."""
         stats = dict(self._ds.index_statistics(index_name))
         segments = [s for s in self._ds.index_segments() if s["name"] == index_name]
+        if stats["index_type"] == "INVERTED":
+            for key in ("metric_type", "num_partitions", "default_nprobes", "default_refine_factor"):
+                stats.pop(key, None)
+            keys = ("base_tokenizer", "language", "stem", "remove_stop_words", "lower_case", "ascii_folding", "max_token_length", "with_position")
+            stats["params"] = {k: segments[-1][k] for k in keys if k in segments[-1]} if segments else {}
+            stats["num_docs"] = sum(s["num_docs"] for s in segments)
+            stats["num_terms"] = [s["num_terms"] for s in segments]
         stats["name"] = index_name
         stats["num_segments"] = stats["num_indices"]
         stats["num_indexed_rows_per_delta"] = [s["num_entries"] for s in segments]

@@ -10,7 +10,9 @@ import pyarrow.dataset as pds
 from ._batching import RowWindow, exact_batches
 from ._data import index_list
 from ._expr import referenced_columns
+from ._full_text import full_text_schema, run_full_text
 from ._nearest import nearest_schema, parse_nearest, run_nearest
+from .query import full_text_dict
 from ._ordering import normalize_order_by
 from ._pyarrow_base import seal
 from ._scan_sources import Filter, filtered_reader, native_reader, split_filters
@@ -55,6 +57,7 @@ class PilumScanner(pds.Scanner):
         nearest: Any = None,
         prefilter: Optional[bool] = None,
         fast_search: Optional[bool] = None,
+        full_text_query: Any = None,
     ):
         if limit is not None and limit < 0:
             raise ValueError("limit must be non-negative")
@@ -85,6 +88,7 @@ class PilumScanner(pds.Scanner):
             nearest=nearest,
             prefilter=prefilter,
             fast_search=fast_search,
+            full_text_query=full_text_query,
         )
         self._expressions: Optional[Dict[str, str]] = None
         if isinstance(columns, dict):
@@ -104,6 +108,7 @@ class PilumScanner(pds.Scanner):
         self._prefilter = bool(prefilter)
         self._fast_search = bool(fast_search)
         self._nearest = None if nearest is None else parse_nearest(nearest, dataset.schema)
+        self._full_text = None if full_text_query is None else full_text_dict(full_text_query)
         self._check_nearest()
 
     def __reduce__(self) -> Any:
@@ -150,6 +155,8 @@ class PilumScanner(pds.Scanner):
         """The schema of the rows the scan returns."""
         if self._nearest is not None:
             return nearest_schema(self._dataset.schema, self._columns, self._with_row_id, self._nearest.batch is not None)
+        if self._full_text is not None:
+            return full_text_schema(self._dataset.schema, self._columns, self._with_row_id)
         if self._expressions is not None:
             return self._copy(limit=0, order_by=None).to_reader().schema
         return pa.schema(self._dataset._ds.scan_schema(self._columns, self._with_row_id, self._with_row_address))
@@ -158,6 +165,8 @@ class PilumScanner(pds.Scanner):
         """The rows as a streaming ``pyarrow.RecordBatchReader``."""
         if self._nearest is not None:
             reader = self._nearest_scan().to_reader(max_chunksize=self._batch_size)
+        elif self._full_text is not None:
+            reader = self._full_text_scan().to_reader(max_chunksize=self._batch_size)
         elif self._expressions is not None or self._orderings:
             reader = self._query_scan().to_reader(max_chunksize=self._batch_size)
         elif self._residual is None:
@@ -180,9 +189,9 @@ class PilumScanner(pds.Scanner):
     def scan_batches(self) -> Iterator[pds.TaggedRecordBatch]:
         """The rows as ``TaggedRecordBatch(record_batch, fragment)`` pairs, where
         `fragment` is the ``PilumFragment`` the rows come from."""
-        if self._expressions is not None or self._orderings or self._nearest is not None:
+        if self._expressions is not None or self._orderings or self._nearest is not None or self._full_text is not None:
             raise NotImplementedError(
-                "scan_batches(): batches of an order_by, nearest or SQL-expression scan have no single fragment; use to_batches()"
+                "scan_batches(): batches of an order_by, nearest, full-text or SQL-expression scan have no single fragment; use to_batches()"
             )
         fragments = self._dataset.get_fragments()
         if self._fragments is not None:
@@ -197,7 +206,13 @@ class PilumScanner(pds.Scanner):
         """Number of rows the scan returns."""
         if self._orderings:
             return self._copy(order_by=None).count_rows()
-        if self._residual is None and self._expressions is None and self._fragments is None and self._nearest is None:
+        if (
+            self._residual is None
+            and self._expressions is None
+            and self._fragments is None
+            and self._nearest is None
+            and self._full_text is None
+        ):
             total = max(0, self._dataset._ds.count_rows(self._sql_filter) - (self._offset or 0))
             return total if self._limit is None else min(total, self._limit)
         return sum(batch.num_rows for batch in self.to_reader())
@@ -230,6 +245,7 @@ class PilumScanner(pds.Scanner):
         return (
             self._sql_filter is None
             and self._nearest is None
+            and self._full_text is None
             and self._residual is None
             and self._expressions is None
             and not self._orderings
@@ -261,10 +277,16 @@ class PilumScanner(pds.Scanner):
         raise NotImplementedError(f"order_by cannot be combined with {', '.join(conflicts)} in Pilum")
 
     def _check_nearest(self) -> None:
-        """A vector search returns its k rows, nearest first; what cannot apply to that raises."""
-        if self._nearest is None:
+        """A vector or full-text search returns its k rows, best first; what cannot apply to that raises."""
+        if self._nearest is not None and self._full_text is not None:
+            raise NotImplementedError(
+                "nearest= with full_text_query= (hybrid search) is not supported by Pilum yet; run the two searches separately"
+            )
+        if self._full_text is not None and self._arguments["fast_search"]:
+            raise NotImplementedError("fast_search=True with full_text_query= is not supported by Pilum yet")
+        if self._nearest is None and self._full_text is None:
             if self._arguments["prefilter"]:
-                raise ValueError("prefilter=True needs nearest= (it chooses when the filter applies to a search)")
+                raise ValueError("prefilter=True needs nearest= or full_text_query= (it chooses when the filter applies to a search)")
             if self._arguments["fast_search"]:
                 raise ValueError("fast_search=True needs nearest= (it limits a search to indexed fragments)")
             return
@@ -280,7 +302,8 @@ class PilumScanner(pds.Scanner):
             if present
         ]
         if conflicts:
-            raise NotImplementedError(f"nearest cannot be combined with {', '.join(conflicts)} in Pilum")
+            what = "nearest" if self._nearest is not None else "full_text_query"
+            raise NotImplementedError(f"{what} cannot be combined with {', '.join(conflicts)} in Pilum")
 
     def _nearest_scan(self) -> pa.Table:
         assert self._nearest is not None  # callers check
@@ -291,6 +314,19 @@ class PilumScanner(pds.Scanner):
             sql_filter=self._sql_filter,
             prefilter=self._prefilter,
             fast_search=self._fast_search,
+            with_row_id=self._with_row_id,
+            limit=self._limit,
+            offset=self._offset,
+        )
+
+    def _full_text_scan(self) -> pa.Table:
+        assert self._full_text is not None  # callers check
+        return run_full_text(
+            self._dataset._ds,
+            self._full_text,
+            columns=self._columns,
+            sql_filter=self._sql_filter,
+            prefilter=self._prefilter,
             with_row_id=self._with_row_id,
             limit=self._limit,
             offset=self._offset,

@@ -86,6 +86,24 @@ impl IndexSegment {
             .collect()
     }
 
+    /// The analyzer and corpus totals, for INVERTED.
+    pub fn text_info(&self) -> Option<TextSegmentInfo> {
+        let d = self.text()?;
+        Some(TextSegmentInfo {
+            base_tokenizer: d.base_tokenizer.clone(),
+            stop_words_language: (!d.stop_words_language.is_empty()).then(|| d.stop_words_language.clone()),
+            stem_language: (!d.stem_language.is_empty()).then(|| d.stem_language.clone()),
+            lower_case: d.lower_case,
+            ascii_folding: d.ascii_folding,
+            max_token_length: d.max_token_length,
+            with_position: d.with_position,
+            num_docs: d.num_docs,
+            total_terms: d.total_terms,
+            num_terms: d.num_terms,
+            skipped_rows: d.skipped_rows,
+        })
+    }
+
     /// The model's parameters, for vector kinds.
     pub fn vector_info(&self) -> Option<VectorSegmentInfo> {
         let d = self.vector()?;
@@ -108,4 +126,32 @@ impl IndexSegment {
             multivector: d.multivector,
         })
     }
+}
+
+/// What an INVERTED segment records: its analyzer and corpus totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TextSegmentInfo {
+    /// `simple`, `whitespace`, `raw` or `ngram`.
+    pub base_tokenizer: String,
+    /// Language whose stop words were removed.
+    pub stop_words_language: Option<String>,
+    /// Language of the stemmer.
+    pub stem_language: Option<String>,
+    /// Terms lower-cased.
+    pub lower_case: bool,
+    /// Accents folded to ASCII.
+    pub ascii_folding: bool,
+    /// Longer terms dropped (0: no limit).
+    pub max_token_length: u32,
+    /// Postings carry positions (phrase queries).
+    pub with_position: bool,
+    /// Documents indexed.
+    pub num_docs: u64,
+    /// Terms in all documents.
+    pub total_terms: u64,
+    /// Distinct terms.
+    pub num_terms: u64,
+    /// Null rows of covered fragments.
+    pub skipped_rows: u64,
 }

@@ -1,0 +1,116 @@
+"""``create_scalar_index``: pylance's scalar and full-text index call.
+
+Pilum builds ``INVERTED`` (alias ``FTS``): an inverted index for
+full-text search with BM25 scoring. Its analyzer arguments are pylance's:
+``base_tokenizer`` (``simple``, ``whitespace``, ``raw``, ``ngram``),
+``language`` (17 Snowball languages, English by default), ``stem``,
+``remove_stop_words``, ``lower_case``, ``ascii_folding``,
+``max_token_length`` (40; None for no limit), ``with_position`` (False;
+phrase queries need True), ``min_ngram_length``/``max_ngram_length`` (3/3,
+for ``ngram``) and ``memory_limit`` (MiB the build's term buffers may hold
+before spilling sorted runs to the temporary directory; default 1024).
+The other kinds pylance names raise ``NotImplementedError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+from .errors import ColumnNotFoundError
+
+#: Kinds Pilum builds, by pylance's names.
+TEXT_INDEX_TYPES = ("INVERTED", "FTS")
+
+#: pylance's scalar kinds Pilum does not build yet.
+PLANNED_SCALAR_TYPES = ("BTREE", "BITMAP", "LABEL_LIST", "NGRAM", "ZONEMAP", "BLOOMFILTER", "RTREE")
+
+#: Arguments that tune only pylance's build machinery: accepted, no effect.
+#: ``num_workers``: Pilum analyzes on every core. ``block_size=128``: the
+#: posting block length Pilum always uses (any other value raises).
+SCALAR_NOOPS = frozenset({"num_workers", "storage_options"})
+
+#: Arguments whose non-default value Pilum does not support yet.
+SCALAR_UNSUPPORTED: Dict[str, Any] = {
+    "train": ((True,), "untrained indices"),
+    "fragment_ids": ((None,), "indexing a subset of fragments (use optimize.optimize_indices for new fragments)"),
+    "index_uuid": ((None,), "caller-chosen index uuids"),
+    "format_version": ((None,), "pylance's index format versions"),
+    "custom_stop_words": ((None,), "custom stop word lists"),
+    "prefix_only": ((None, False), "prefix-only n-grams"),
+    "block_size": ((None, 128), "posting blocks other than 128"),
+}
+
+_TEXT_ARGUMENTS = (
+    "with_position",
+    "base_tokenizer",
+    "language",
+    "stem",
+    "remove_stop_words",
+    "lower_case",
+    "ascii_folding",
+    "max_token_length",
+    "min_ngram_length",
+    "max_ngram_length",
+)
+
+
+def create_scalar_index(
+    dataset: Any,
+    column: str,
+    index_type: str,
+    name: Optional[str],
+    replace: bool,
+    progress_callback: Optional[Callable[..., Any]],
+    document_granularity: Any,
+    kwargs: Dict[str, Any],
+) -> None:
+    """Checks every argument and builds the index (see the module docs)."""
+    kind = str(index_type).upper()
+    if kind in PLANNED_SCALAR_TYPES:
+        raise NotImplementedError(f"create_scalar_index: index type {kind} is not supported by Pilum yet (supported: INVERTED, FTS)")
+    if kind not in TEXT_INDEX_TYPES:
+        raise ValueError(f"create_scalar_index: unknown index type {index_type!r} (supported: INVERTED, FTS)")
+    granularity = getattr(document_granularity, "value", document_granularity)
+    if granularity is not None and str(granularity).upper() not in ("ROW", "DOCUMENTGRANULARITY.ROW"):
+        raise NotImplementedError(f"create_scalar_index: document_granularity={document_granularity!r} is not supported by Pilum (rows only)")
+    for key, (off, what) in SCALAR_UNSUPPORTED.items():
+        if key in kwargs:
+            value = kwargs.pop(key)
+            if not any(value is v or (type(value) is type(v) and value == v) for v in off):
+                raise NotImplementedError(f"create_scalar_index({key}=...): {what} are not supported by Pilum yet")
+    for noop in SCALAR_NOOPS & set(kwargs):
+        kwargs.pop(noop)
+    text = {k: kwargs.pop(k) for k in _TEXT_ARGUMENTS if k in kwargs}
+    memory_mib = kwargs.pop("memory_limit", None)
+    if kwargs:
+        raise TypeError(f"create_scalar_index() got unexpected keyword arguments {sorted(kwargs)}")
+    if not isinstance(column, str):
+        raise TypeError(f"create_scalar_index: column must be a column name, got {type(column).__name__}")
+    if column not in dataset.schema.names:
+        raise ColumnNotFoundError(f"create_scalar_index: no column {column!r}")
+    for flag in ("with_position", "stem", "remove_stop_words", "lower_case", "ascii_folding"):
+        if flag in text and not isinstance(text[flag], bool):
+            raise TypeError(f"create_scalar_index: {flag} must be a bool, got {text[flag]!r}")
+    if "max_token_length" in text and text["max_token_length"] is not None:
+        value = text["max_token_length"]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"create_scalar_index: max_token_length must be a positive integer or None, got {value!r}")
+    memory_limit = None
+    if memory_mib is not None:
+        if isinstance(memory_mib, bool) or not isinstance(memory_mib, int) or memory_mib <= 0:
+            raise ValueError(f"create_scalar_index: memory_limit must be a positive number of MiB, got {memory_mib!r}")
+        memory_limit = memory_mib << 20
+    progress = None
+    if progress_callback is not None:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            progress_callback(stage, done, total)
+
+    dataset._ds.create_text_index(
+        column,
+        name=name,
+        replace=bool(replace),
+        memory_limit=memory_limit,
+        progress=progress,
+        **text,
+    )

@@ -1,0 +1,208 @@
+//! Full-text indices and search on `_Dataset`: building an inverted index
+//! with pylance's analyzer arguments, and running a query tree given as
+//! nested dicts (built by `pilum.query`).
+
+use crate::dataset::PyDataset;
+use crate::errors::invalid_argument;
+use crate::maintain::progress_hook;
+use crate::runtime::run;
+use pilum::{
+    AnalyzerConfig, BaseTokenizer, FullTextQuery, FullTextSearch, Language, MatchQuery, Occur, Operator, Predicate,
+    TextIndexParams,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pyo3_arrow::PyTable;
+
+fn language(name: &str) -> PyResult<Language> {
+    Language::parse(name).map_err(|e| invalid_argument(format!("language: {e}")))
+}
+
+fn operator(name: &str) -> PyResult<Operator> {
+    match name.to_ascii_uppercase().as_str() {
+        "OR" => Ok(Operator::Or),
+        "AND" => Ok(Operator::And),
+        other => Err(invalid_argument(format!("operator must be AND or OR, got {other:?}"))),
+    }
+}
+
+/// An item of a query dict, converted.
+fn item<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+    match d.get_item(key)? {
+        Some(v) if !v.is_none() => match v.extract::<T>() {
+            Ok(value) => Ok(Some(value)),
+            Err(_) => Err(invalid_argument(format!(
+                "full-text query field {key:?} has the wrong type: {}",
+                v.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string())
+            ))),
+        },
+        _ => Ok(None),
+    }
+}
+
+fn required<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    item(d, key)?.ok_or_else(|| invalid_argument(format!("full-text query lacks {key:?}")))
+}
+
+/// A query tree from its dict form (see `pilum/query.py`).
+fn query_of(value: &Bound<'_, PyAny>) -> PyResult<FullTextQuery> {
+    let d = value
+        .cast::<PyDict>()
+        .map_err(|_| invalid_argument("a full-text query must be a dict made by pilum.query"))?;
+    let kind: String = required(d, "kind")?;
+    Ok(match kind.as_str() {
+        "match" => {
+            let defaults = MatchQuery::new(required::<String>(d, "query")?, item(d, "column")?);
+            FullTextQuery::Match(MatchQuery {
+                operator: operator(&item::<String>(d, "operator")?.unwrap_or_else(|| "OR".into()))?,
+                boost: item(d, "boost")?.unwrap_or(1.0),
+                // Explicit None means automatic; a missing key means exact.
+                fuzziness: if d.contains("fuzziness")? {
+                    item(d, "fuzziness")?
+                } else {
+                    Some(0)
+                },
+                max_expansions: item(d, "max_expansions")?.unwrap_or(defaults.max_expansions),
+                prefix_length: item(d, "prefix_length")?.unwrap_or(0),
+                minimum_should_match: item(d, "minimum_should_match")?.unwrap_or(1),
+                ..defaults
+            })
+        }
+        "phrase" => FullTextQuery::Phrase {
+            query: required(d, "query")?,
+            column: item(d, "column")?,
+            slop: item(d, "slop")?.unwrap_or(0),
+        },
+        "prefix" => FullTextQuery::Prefix {
+            prefix: required(d, "query")?,
+            column: item(d, "column")?,
+            max_expansions: item(d, "max_expansions")?.unwrap_or(50),
+        },
+        "multi_match" => FullTextQuery::MultiMatch {
+            query: required(d, "query")?,
+            columns: required(d, "columns")?,
+            boosts: item(d, "boosts")?,
+            operator: operator(&item::<String>(d, "operator")?.unwrap_or_else(|| "OR".into()))?,
+        },
+        "boost" => FullTextQuery::Boost {
+            positive: Box::new(query_of(&required::<Bound<'_, PyAny>>(d, "positive")?)?),
+            negative: Box::new(query_of(&required::<Bound<'_, PyAny>>(d, "negative")?)?),
+            negative_boost: item(d, "negative_boost")?.unwrap_or(0.5),
+        },
+        "boolean" => {
+            let clauses: Bound<'_, PyList> = required(d, "clauses")?;
+            let mut out = Vec::with_capacity(clauses.len());
+            for clause in clauses.iter() {
+                let (occur, query): (String, Bound<'_, PyAny>) = clause
+                    .extract()
+                    .map_err(|_| invalid_argument("a boolean clause is (occur, query)"))?;
+                let occur = match occur.to_ascii_uppercase().as_str() {
+                    "MUST" => Occur::Must,
+                    "SHOULD" => Occur::Should,
+                    "MUST_NOT" => Occur::MustNot,
+                    other => {
+                        return Err(invalid_argument(format!(
+                            "occur must be MUST, SHOULD or MUST_NOT, got {other:?}"
+                        )));
+                    }
+                };
+                out.push((occur, query_of(&query)?));
+            }
+            FullTextQuery::Boolean(out)
+        }
+        other => return Err(invalid_argument(format!("unknown full-text query kind {other:?}"))),
+    })
+}
+
+#[pymethods]
+impl PyDataset {
+    /// Builds an inverted (full-text) index on `column` and commits it.
+    #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
+    #[pyo3(signature = (column, name=None, replace=false, with_position=false, base_tokenizer="simple",
+                        language="english", stem=true, remove_stop_words=true, lower_case=true,
+                        ascii_folding=true, max_token_length=Some(40), min_ngram_length=3,
+                        max_ngram_length=3, memory_limit=None, progress=None))]
+    fn create_text_index(
+        &self,
+        py: Python<'_>,
+        column: String,
+        name: Option<String>,
+        replace: bool,
+        with_position: bool,
+        base_tokenizer: &str,
+        language: &str,
+        stem: bool,
+        remove_stop_words: bool,
+        lower_case: bool,
+        ascii_folding: bool,
+        max_token_length: Option<usize>,
+        min_ngram_length: usize,
+        max_ngram_length: usize,
+        memory_limit: Option<usize>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let base = match base_tokenizer.to_ascii_lowercase().as_str() {
+            "simple" => BaseTokenizer::Simple,
+            "whitespace" => BaseTokenizer::Whitespace,
+            "raw" => BaseTokenizer::Raw,
+            "ngram" => BaseTokenizer::NGram {
+                min: min_ngram_length,
+                max: max_ngram_length,
+            },
+            other => {
+                return Err(invalid_argument(format!(
+                    "base_tokenizer: unknown or unsupported tokenizer {other:?} (supported: simple, whitespace, raw, ngram)"
+                )));
+            }
+        };
+        let lang = self::language(language)?;
+        let defaults = TextIndexParams::new(column);
+        let params = TextIndexParams {
+            name,
+            replace,
+            with_position,
+            analyzer: AnalyzerConfig {
+                base,
+                lower_case,
+                ascii_folding,
+                max_token_length: max_token_length.unwrap_or(0),
+                stop_words: remove_stop_words.then_some(lang),
+                stem: stem.then_some(lang),
+            },
+            memory_limit: memory_limit.unwrap_or(defaults.memory_limit),
+            ..defaults
+        };
+        let progress = progress_hook(progress);
+        self.mutate(py, move |mut dataset| async move {
+            dataset.create_text_index(&params, &progress).await?;
+            Ok((dataset, ()))
+        })
+    }
+
+    /// The best `limit` rows (all matches when None) of a full-text query
+    /// (a dict tree from `pilum.query`): `columns` (all when None), then
+    /// `_rowid` and `_score`. `filter` (SQL) applies before ranking with
+    /// `prefilter`, else to the ranked rows.
+    #[pyo3(signature = (query, limit=None, filter=None, prefilter=false, columns=None))]
+    fn full_text_search(
+        &self,
+        py: Python<'_>,
+        query: &Bound<'_, PyAny>,
+        limit: Option<usize>,
+        filter: Option<String>,
+        prefilter: bool,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<PyTable> {
+        let search = FullTextSearch {
+            query: query_of(query)?,
+            limit,
+            filter: filter.map(Predicate::Sql),
+            prefilter,
+            columns,
+        };
+        let dataset = self.snapshot();
+        let batch = run(py, async move { dataset.full_text_search(&search).await })?;
+        let schema = batch.schema();
+        PyTable::try_new(vec![batch], schema)
+    }
+}
