@@ -109,12 +109,14 @@ class DatasetOptimizer:
         return CompactionMetrics(removed, added, files_removed, files_added)
 
     def optimize_indices(self, **kwargs: Any) -> None:
-        """Brings vector indices up to date in one new version (none if nothing to do).
+        """Brings vector and full-text indices up to date in one new version (none if nothing to do).
 
         ``num_indices_to_merge`` (default 1): 0 indexes the fragments no
-        segment covers as a new segment, reusing the index's trained model;
+        segment covers as a new segment, reusing a vector index's trained
+        model (an inverted index analyzes them with its analyzer);
         n >= 1 folds them and the newest n segments into one, dropping the
-        entries of deleted and updated rows. ``index_names`` limits the work to
+        entries of deleted and updated rows (for an inverted index, also
+        from its BM25 statistics). ``index_names`` limits the work to
         those indices; ``retrain=True`` rebuilds each index from scratch.
         """
         merge = kwargs.pop("num_indices_to_merge", 1)

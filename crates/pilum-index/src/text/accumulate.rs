@@ -6,7 +6,8 @@
 
 use super::analyzer::Token;
 use super::varint;
-use std::collections::HashMap;
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 use std::io::{self, Write};
 
 /// Bytes a term costs beyond its text and postings (map slot, buffer).

@@ -1,10 +1,11 @@
 //! Turning text into index terms: a base tokenizer, then filters (lower
 //! case, ASCII folding, maximum length, stop words, stemming), configured
-//! per index. Word boundaries follow Unicode (UAX #29, through
-//! `unicode-segmentation`); runs of Chinese, Japanese or Korean script,
-//! which have no spaces between words, become overlapping character
-//! bigrams (as Lucene's CJK analyzer does), so a query term matches inside
-//! a sentence without a dictionary. Stemmers are Snowball's (through
+//! per index. Words are maximal runs of Unicode letters and digits (as
+//! tantivy's and so Lance's simple tokenizer split, so `get_content` and
+//! `San_Marino` give two words each); runs of Chinese, Japanese or Korean
+//! script, which have no spaces between words, become overlapping
+//! character bigrams (as Lucene's CJK analyzer does), so a query term
+//! matches inside a sentence without a dictionary. Stemmers are Snowball's (through
 //! `rust-stemmers`) and stop word lists NLTK's (through `stop-words`).
 
 use super::fold::fold_to_ascii;
@@ -12,13 +13,12 @@ use super::language::Language;
 use crate::error::{IndexError, Result};
 use rust_stemmers::Stemmer;
 use std::collections::HashSet;
-use unicode_segmentation::UnicodeSegmentation;
 
 /// How text is first split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BaseTokenizer {
-    /// Unicode words (letters and digits; punctuation and spaces dropped),
+    /// Maximal runs of Unicode letters and digits (anything else splits),
     /// with CJK runs as character bigrams.
     Simple,
     /// Runs of non-whitespace characters.
@@ -132,29 +132,37 @@ impl Analyzer {
         };
         match self.config.base {
             BaseTokenizer::Simple => {
-                // Unicode word boundaries make each ideograph its own word:
-                // adjacent CJK words are joined back into runs for bigrams.
-                let mut run: Option<(usize, usize)> = None;
-                for (start, word) in text.unicode_word_indices() {
-                    let end = start + word.len();
-                    if word.chars().any(is_cjk) {
-                        run = match run {
-                            Some((from, to)) if to == start => Some((from, end)),
-                            Some((from, to)) => {
-                                cjk_pieces(&text[from..to]).iter().for_each(|g| emit(g));
-                                Some((start, end))
-                            }
-                            None => Some((start, end)),
-                        };
+                // Maximal runs of letters and digits; within one, a stretch
+                // of CJK script becomes bigrams.
+                let mut word: Option<usize> = None;
+                let mut cjk: Option<bool> = None;
+                let flush = |from: usize, to: usize, is_cjk: bool, emit: &mut dyn FnMut(&str)| {
+                    if is_cjk {
+                        cjk_pieces(&text[from..to]).iter().for_each(|g| emit(g));
+                    } else {
+                        emit(&text[from..to]);
+                    }
+                };
+                for (i, c) in text.char_indices() {
+                    if !c.is_alphanumeric() {
+                        if let (Some(from), Some(kind)) = (word.take(), cjk.take()) {
+                            flush(from, i, kind, &mut emit);
+                        }
                         continue;
                     }
-                    if let Some((from, to)) = run.take() {
-                        cjk_pieces(&text[from..to]).iter().for_each(|g| emit(g));
+                    let kind = is_cjk(c);
+                    match (word, cjk) {
+                        (Some(from), Some(previous)) if previous != kind => {
+                            flush(from, i, previous, &mut emit);
+                            word = Some(i);
+                        }
+                        (None, _) => word = Some(i),
+                        _ => {}
                     }
-                    emit(word);
+                    cjk = Some(kind);
                 }
-                if let Some((from, to)) = run {
-                    cjk_pieces(&text[from..to]).iter().for_each(|g| emit(g));
+                if let (Some(from), Some(kind)) = (word, cjk) {
+                    flush(from, text.len(), kind, &mut emit);
                 }
             }
             BaseTokenizer::Whitespace => text.split_whitespace().for_each(&mut emit),
@@ -269,8 +277,10 @@ mod tests {
     fn base_tokenizers_split_as_documented() {
         let words = Analyzer::new(plain()).unwrap();
         assert_eq!(
-            words.terms("state-of-the-art x86_64 v2.0"),
-            ["state", "of", "the", "art", "x86_64", "v2.0"]
+            words.terms("state-of-the-art x86_64 v2.0 Europe/San_Marino"),
+            [
+                "state", "of", "the", "art", "x86", "64", "v2", "0", "europe", "san", "marino"
+            ]
         );
         let spaces = Analyzer::new(AnalyzerConfig {
             base: BaseTokenizer::Whitespace,

@@ -8,6 +8,9 @@ use crate::error::Result;
 /// A position in one term's postings.
 pub(super) struct Cursor<'a> {
     pub(super) term: TermQuery<'a>,
+    /// The term's place in the query (scores are summed in this order, so
+    /// equal documents get bit-identical scores).
+    pub(super) order: usize,
     /// Largest score any document of the list can get.
     pub(super) list_max: f32,
     /// The block the cursor is in (the block count once exhausted).
@@ -24,22 +27,20 @@ pub(super) struct Cursor<'a> {
     pub(super) doc: u32,
     exact: bool,
     pub(super) decoded: u64,
+    /// The block whose bound `bound` holds.
+    bound_block: usize,
+    bound: f32,
 }
 
 /// The document past every real one.
 pub(super) const END: u32 = u32::MAX;
 
 impl<'a> Cursor<'a> {
-    pub(super) fn new(term: TermQuery<'a>, scorer: &Scorer<'_>) -> Result<Self> {
-        let list_max = term
-            .postings
-            .blocks()
-            .iter()
-            .enumerate()
-            .map(|(i, _)| scorer.block_bound(&term, i))
-            .fold(0.0f32, f32::max);
+    pub(super) fn new(term: TermQuery<'a>, order: usize, scorer: &Scorer<'_>) -> Result<Self> {
+        let list_max = scorer.impacts_bound(&term, term.postings.list_impacts());
         let mut cursor = Self {
             term,
+            order,
             list_max,
             block: 0,
             decoded_block: None,
@@ -50,6 +51,8 @@ impl<'a> Cursor<'a> {
             doc: 0,
             exact: false,
             decoded: 0,
+            bound_block: usize::MAX,
+            bound: 0.0,
         };
         cursor.enter(0, 0);
         Ok(cursor)
@@ -121,6 +124,16 @@ impl<'a> Cursor<'a> {
         let blocks = self.term.postings.blocks();
         let from = self.block.min(blocks.len());
         from + blocks[from..].partition_point(|b| b.last_doc < target)
+    }
+
+    /// The best score a document of block `b` can reach (cached for the
+    /// last block asked about).
+    pub(super) fn block_bound(&mut self, b: usize, scorer: &Scorer<'_>) -> f32 {
+        if self.bound_block != b {
+            self.bound = scorer.block_bound(&self.term, b);
+            self.bound_block = b;
+        }
+        self.bound
     }
 
     /// Moves to a lower bound ≥ `target` of the next document, without decoding.

@@ -28,4 +28,6 @@ pub use language::Language;
 pub use phrase::{PhraseTerm, phrase_frequency, top_k_phrase};
 pub use postings::{BLOCK_LEN, BlockMeta, MAX_DOC, Positions, PostingList, PostingListBuilder};
 pub use runs::{RunReader, merge_runs};
-pub use search::{DocFilter, ScoredDoc, SearchStats, TermQuery, top_k_and, top_k_or, top_k_or_with_stats};
+pub use search::{
+    DocFilter, ScoredDoc, SearchStats, TermQuery, in_query_order, top_k_and, top_k_or, top_k_or_with_stats,
+};

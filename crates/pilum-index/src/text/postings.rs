@@ -50,6 +50,9 @@ pub struct PostingList {
     impacts: Vec<(u32, u32)>,
     doc_count: u32,
     positions: Option<Positions>,
+    /// The impacts no posting of the whole list beats in both (derived
+    /// from the blocks' impacts; not stored).
+    list_impacts: Vec<(u32, u32)>,
 }
 
 /// Where a term occurs in each of its documents (for phrase queries):
@@ -151,6 +154,8 @@ impl PostingListBuilder {
         if !self.docs.is_empty() {
             self.flush();
         }
+        let (tfs, lens): (Vec<u32>, Vec<u32>) = self.list.impacts.iter().copied().unzip();
+        self.list.list_impacts = frontier(&tfs, &lens);
         self.list
     }
 
@@ -238,6 +243,12 @@ impl PostingList {
     /// Every block's impacts, block after block (see [`BlockMeta::impact_start`]).
     pub fn impacts(&self) -> &[(u32, u32)] {
         &self.impacts
+    }
+
+    /// The impacts of the whole list (the frontier of its blocks' impacts):
+    /// the best score any of its documents can reach is at one of them.
+    pub fn list_impacts(&self) -> &[(u32, u32)] {
+        &self.list_impacts
     }
 
     /// The impacts of block `index`.
@@ -330,7 +341,9 @@ impl PostingList {
                 what: format!("posting data holds {} bytes, its blocks {expected_offset}", data.len()),
             });
         }
+        let (tfs, lens): (Vec<u32>, Vec<u32>) = impacts.iter().copied().unzip();
         Ok(Self {
+            list_impacts: frontier(&tfs, &lens),
             blocks,
             data,
             impacts,

@@ -110,6 +110,14 @@ impl TopDocs {
     }
 }
 
+/// The sum of a document's term scores, added in query order (float
+/// addition is not associative: a fixed order gives equal documents equal
+/// scores, whatever order the cursors stood in).
+pub fn in_query_order(parts: &mut [(usize, f32)]) -> f32 {
+    parts.sort_unstable_by_key(|p| p.0);
+    parts.iter().map(|p| p.1).sum()
+}
+
 /// Scores with the corpus statistics and document lengths.
 pub(super) struct Scorer<'a> {
     bm25: Bm25,
@@ -126,8 +134,12 @@ impl Scorer<'_> {
     /// The largest score of the term in block `b`: the best of the block's
     /// impacts (BM25 grows with frequency and shrinks with length).
     pub(super) fn block_bound(&self, term: &TermQuery<'_>, b: usize) -> f32 {
-        term.postings
-            .block_impacts(b)
+        self.impacts_bound(term, term.postings.block_impacts(b))
+    }
+
+    /// The best score over `impacts`.
+    pub(super) fn impacts_bound(&self, term: &TermQuery<'_>, impacts: &[(u32, u32)]) -> f32 {
+        impacts
             .iter()
             .map(|&(tf, len)| term.weight * self.bm25.score(term.idf, tf, len, self.average_length))
             .fold(0.0f32, f32::max)
@@ -149,7 +161,8 @@ fn prepare<'a, 'd>(
     };
     let cursors = terms
         .iter()
-        .map(|t| Cursor::new(*t, &scorer))
+        .enumerate()
+        .map(|(order, t)| Cursor::new(*t, order, &scorer))
         .collect::<Result<Vec<_>>>()?;
     Ok((scorer, cursors))
 }
@@ -200,6 +213,7 @@ pub fn top_k_or_with_stats(
     let mut work = SearchStats::default();
     let (scorer, mut cursors) = prepare(terms, bm25, stats, doc_lens)?;
     let mut top = TopDocs::new(k);
+    let mut parts: Vec<(usize, f32)> = Vec::with_capacity(terms.len());
     loop {
         cursors.sort_by_key(|c| c.doc);
         let threshold = top.threshold();
@@ -228,11 +242,12 @@ pub fn top_k_or_with_stats(
         // Block-max check: the current blocks' bounds at the pivot document.
         let mut block_upper = 0.0f32;
         let mut next_boundary = END;
-        for c in &cursors[..=pivot] {
+        for c in &mut cursors[..=pivot] {
             let b = c.block_of(pivot_doc);
             if let Some(meta) = c.term.postings.blocks().get(b) {
-                block_upper += scorer.block_bound(&c.term, b);
-                next_boundary = next_boundary.min(meta.last_doc.saturating_add(1));
+                let last = meta.last_doc;
+                block_upper += c.block_bound(b, &scorer);
+                next_boundary = next_boundary.min(last.saturating_add(1));
             }
         }
         if block_upper <= threshold {
@@ -259,16 +274,17 @@ pub fn top_k_or_with_stats(
             if moved {
                 continue;
             }
-            let (mut score, mut matched) = (0.0f32, 0usize);
             let wanted = accept.is_none_or(|f| f(pivot_doc));
             work.docs_scored += u64::from(wanted);
+            parts.clear();
             for c in cursors.iter_mut().take_while(|c| c.doc == pivot_doc) {
                 if wanted {
-                    score += scorer.score(&c.term, c.tf(), pivot_doc);
-                    matched += 1;
+                    parts.push((c.order, scorer.score(&c.term, c.tf(), pivot_doc)));
                 }
                 c.next()?;
             }
+            let matched = parts.len();
+            let score = in_query_order(&mut parts);
             if score > threshold && matched >= minimum_should_match {
                 top.offer(pivot_doc, score);
             }
@@ -308,7 +324,11 @@ pub fn top_k_and(
                 continue 'docs;
             }
         }
-        let score = cursors.iter().map(|c| scorer.score(&c.term, c.tf(), target)).sum();
+        let mut parts: Vec<(usize, f32)> = cursors
+            .iter()
+            .map(|c| (c.order, scorer.score(&c.term, c.tf(), target)))
+            .collect();
+        let score = in_query_order(&mut parts);
         if score > top.threshold() && accept.is_none_or(|f| f(target)) {
             top.offer(target, score);
         }

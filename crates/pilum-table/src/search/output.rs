@@ -6,7 +6,7 @@ use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::expr::CompiledExpr;
 use crate::scanner::ROW_ID;
-use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
+use arrow_array::{ArrayRef, Float32Array, RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use arrow_select::filter::{filter as filter_array, filter_record_batch};
 use pilum_index::Neighbor;
@@ -48,7 +48,17 @@ impl Dataset {
         let needed_refs: Vec<&str> = needed.iter().map(String::as_str).collect();
         let ids = UInt64Array::from(ids.to_vec());
         let distances = Float32Array::from(values.to_vec());
-        let mut rows = self.take_rows(ids.values(), Some(&needed_refs)).await?;
+        let mut rows = if needed_refs.is_empty() {
+            // No column to read: only the row count (a batch without columns
+            // must say how many rows it has).
+            RecordBatch::try_new_with_options(
+                Arc::new(Schema::empty()),
+                Vec::new(),
+                &RecordBatchOptions::new().with_row_count(Some(ids.len())),
+            )?
+        } else {
+            self.take_rows(ids.values(), Some(&needed_refs)).await?
+        };
         let (mut ids, mut distances): (ArrayRef, ArrayRef) = (Arc::new(ids), Arc::new(distances));
         if let Some(post) = post {
             let mask = post.mask(&rows)?;

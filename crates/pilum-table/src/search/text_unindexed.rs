@@ -11,7 +11,7 @@ use crate::scanner::ROW_ID;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use futures::TryStreamExt;
-use pilum_index::text::{Analyzer, Bm25, CorpusStats, edit_distance_within, phrase_frequency};
+use pilum_index::text::{Analyzer, Bm25, CorpusStats, edit_distance_within, in_query_order, phrase_frequency};
 use roaring::RoaringTreemap;
 use std::collections::{HashMap, HashSet};
 
@@ -75,6 +75,13 @@ impl UnindexedGroup {
     fn prefix_text_or_term(&self) -> String {
         self.term.iter().collect()
     }
+}
+
+/// Where term `term` of group `g` stands in the query's flattened term
+/// list (the order the indexed search sums in).
+fn query_order(groups: &[UnindexedGroup], g: usize, term: &str) -> usize {
+    let before: usize = groups[..g].iter().map(|x| x.terms.len()).sum();
+    before + groups[g].terms.iter().position(|t| t == term).unwrap_or(0)
 }
 
 /// A row holding a query term: its length and, per matched term, the
@@ -201,18 +208,25 @@ impl Unindexed {
                     let sum: f32 = groups.iter().filter_map(|g| g.terms.first()).map(|t| idf(t)).sum();
                     bm25.score(sum, frequency, c.len, average)
                 }
-                Leaf::Prefix { .. } => c
-                    .terms
-                    .iter()
-                    .map(|(_, t, tf, _)| bm25.score(idf(t), *tf, c.len, average))
-                    .sum(),
+                Leaf::Prefix { .. } => {
+                    let mut parts: Vec<(usize, f32)> = c
+                        .terms
+                        .iter()
+                        .map(|(g, t, tf, _)| (query_order(groups, *g, t), bm25.score(idf(t), *tf, c.len, average)))
+                        .collect();
+                    in_query_order(&mut parts)
+                }
                 Leaf::Terms(m) => {
                     let mut hit_groups: HashSet<usize> = HashSet::new();
-                    let mut score = 0.0f32;
+                    let mut parts: Vec<(usize, f32)> = Vec::with_capacity(c.terms.len());
                     for (g, t, tf, _) in &c.terms {
                         hit_groups.insert(*g);
-                        score += m.boost * bm25.score(idf(t), *tf, c.len, average);
+                        parts.push((
+                            query_order(groups, *g, t),
+                            m.boost * bm25.score(idf(t), *tf, c.len, average),
+                        ));
                     }
+                    let score = in_query_order(&mut parts);
                     let needed = match m.operator {
                         Operator::And => groups.len(),
                         Operator::Or => m.minimum_should_match.max(1),
