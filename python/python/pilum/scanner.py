@@ -180,6 +180,9 @@ class PilumScanner(pds.Scanner):
 
     def to_table(self) -> pa.Table:
         """All rows as a ``pyarrow.Table``."""
+        if self._full_text is not None and not self._strict:
+            # A search's result is already one table: no reader round trip.
+            return self._full_text_scan()
         return self.to_reader().read_all()
 
     def to_batches(self) -> Iterator[pa.RecordBatch]:

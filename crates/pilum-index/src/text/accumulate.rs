@@ -1,21 +1,33 @@
-//! The in-memory part of an inverted index build: documents' terms
-//! gathered into per-term posting buffers, written out as a sorted run
-//! when a memory budget is reached (see `runs.rs` for the merge). A build
-//! feeds each worker its own accumulator; documents are numbered by the
-//! caller, ascending within one accumulator.
+//! The in-memory part of an inverted index build: documents analyzed into
+//! per-term posting buffers, written out as a sorted run when a memory
+//! budget is reached (see `runs.rs` for the merge). A build gives each
+//! worker its own accumulator; documents are numbered by the caller,
+//! ascending within one accumulator.
+//!
+//! Terms are interned: each distinct analyzed term gets a number, and each
+//! distinct raw piece of text remembers its term's number (or that the
+//! filters drop it), so a repeated word costs one hash lookup — no
+//! stemming, no allocation and no string comparison.
 
-use super::analyzer::Token;
+use super::analyzer::Analyzer;
 use super::varint;
 use foldhash::HashMap;
-use foldhash::HashMapExt;
 use std::io::{self, Write};
 
-/// Bytes a term costs beyond its text and postings (map slot, buffer).
-const TERM_OVERHEAD: usize = 64;
+/// Bytes a term costs beyond its text and postings (map slots, buffer).
+const TERM_OVERHEAD: usize = 96;
 
-/// Postings of one term gathered so far: per document, its number's gap
-/// from the previous one, the frequency, the document's length and, when
-/// positions are kept, their gaps (all variable-length integers).
+/// Raw pieces remembered at most (the memory is then released).
+const PIECE_CACHE_ENTRIES: usize = 1 << 18;
+
+/// Positions between the strings of one document: a phrase (within any
+/// slop below this) never spans two of them.
+pub const ELEMENT_GAP: u32 = 100;
+
+/// Postings of one term gathered since the last run: per document, its
+/// number's gap from the previous one, the frequency, the document's
+/// length and, when positions are kept, their gaps (all variable-length
+/// integers).
 #[derive(Debug, Default)]
 struct TermBuffer {
     last_doc: Option<u32>,
@@ -23,13 +35,19 @@ struct TermBuffer {
     data: Vec<u8>,
 }
 
-/// Terms of documents, gathered.
+/// Documents' terms, gathered.
 #[derive(Debug)]
 pub struct InvertedAccumulator {
     positions: bool,
-    terms: HashMap<Box<str>, TermBuffer>,
+    ids: HashMap<Box<str>, u32>,
+    terms: Vec<Box<str>>,
+    buffers: Vec<TermBuffer>,
+    /// Terms with postings since the last run.
+    touched: Vec<u32>,
+    pieces: HashMap<Box<str>, Option<u32>>,
     bytes: usize,
     docs: u64,
+    scratch: Vec<(u32, u32)>,
 }
 
 impl InvertedAccumulator {
@@ -37,37 +55,77 @@ impl InvertedAccumulator {
     pub fn new(positions: bool) -> Self {
         Self {
             positions,
-            terms: HashMap::new(),
+            ids: HashMap::default(),
+            terms: Vec::new(),
+            buffers: Vec::new(),
+            touched: Vec::new(),
+            pieces: HashMap::default(),
             bytes: 0,
             docs: 0,
+            scratch: Vec::new(),
         }
     }
 
-    /// Adds document `doc` (above every document added before) with its
-    /// analyzed `tokens`; returns its length in terms.
-    pub fn add(&mut self, doc: u32, tokens: &[Token]) -> u32 {
-        self.docs += 1;
-        let length = tokens.len() as u32;
-        if tokens.is_empty() {
-            return 0;
+    /// The number of `term`, interned on first sight.
+    fn intern(&mut self, term: String) -> u32 {
+        if let Some(&id) = self.ids.get(term.as_str()) {
+            return id;
         }
-        let mut order: Vec<u32> = (0..tokens.len() as u32).collect();
-        // Stable: a term's positions stay ascending.
-        order.sort_by(|&a, &b| tokens[a as usize].text.cmp(&tokens[b as usize].text));
+        let id = self.terms.len() as u32;
+        self.bytes += 2 * term.len() + TERM_OVERHEAD;
+        let term: Box<str> = term.into_boxed_str();
+        self.ids.insert(term.clone(), id);
+        self.terms.push(term);
+        self.buffers.push(TermBuffer::default());
+        id
+    }
+
+    /// Adds document `doc` (above every document added before), made of
+    /// `texts` analyzed by `analyzer` (positions continue from one text to
+    /// the next after [`ELEMENT_GAP`]); returns its length in terms.
+    pub fn add_texts<S: AsRef<str>>(&mut self, doc: u32, texts: &[S], analyzer: &Analyzer) -> u32 {
+        self.docs += 1;
+        let mut pairs = std::mem::take(&mut self.scratch);
+        pairs.clear();
+        let mut base = 0u32;
+        for text in texts {
+            let mut position = base;
+            let mut last = None;
+            analyzer.for_each_piece(text.as_ref(), &mut |raw: &str| {
+                let id = match self.pieces.get(raw) {
+                    Some(id) => *id,
+                    None => {
+                        if self.pieces.len() >= PIECE_CACHE_ENTRIES {
+                            self.pieces = HashMap::default();
+                        }
+                        let id = analyzer.filter_piece(raw).map(|term| self.intern(term));
+                        self.pieces.insert(raw.into(), id);
+                        id
+                    }
+                };
+                if let Some(id) = id {
+                    pairs.push((id, position));
+                    last = Some(position);
+                }
+                position = position.saturating_add(1);
+            });
+            if let Some(last) = last {
+                base = last.saturating_add(ELEMENT_GAP);
+            }
+        }
+        let length = pairs.len() as u32;
+        pairs.sort_unstable();
         let mut start = 0;
-        while start < order.len() {
-            let term = &tokens[order[start] as usize].text;
+        while start < pairs.len() {
+            let id = pairs[start].0;
             let mut end = start + 1;
-            while end < order.len() && tokens[order[end] as usize].text == *term {
+            while end < pairs.len() && pairs[end].0 == id {
                 end += 1;
             }
-            let buffer = match self.terms.get_mut(term.as_str()) {
-                Some(b) => b,
-                None => {
-                    self.bytes += term.len() + TERM_OVERHEAD;
-                    self.terms.entry(term.as_str().into()).or_default()
-                }
-            };
+            let buffer = &mut self.buffers[id as usize];
+            if buffer.count == 0 {
+                self.touched.push(id);
+            }
             let before = buffer.data.capacity();
             let gap = buffer.last_doc.map_or(doc, |last| doc.wrapping_sub(last));
             varint::put(&mut buffer.data, u64::from(gap));
@@ -75,8 +133,7 @@ impl InvertedAccumulator {
             varint::put(&mut buffer.data, u64::from(length));
             if self.positions {
                 let mut previous = 0u32;
-                for (i, &t) in order[start..end].iter().enumerate() {
-                    let p = tokens[t as usize].position;
+                for (i, &(_, p)) in pairs[start..end].iter().enumerate() {
                     varint::put(&mut buffer.data, u64::from(if i == 0 { p } else { p - previous }));
                     previous = p;
                 }
@@ -86,10 +143,12 @@ impl InvertedAccumulator {
             self.bytes += buffer.data.capacity() - before;
             start = end;
         }
+        self.scratch = pairs;
         length
     }
 
-    /// Bytes held (an estimate that counts buffers' capacity).
+    /// Bytes held (an estimate that counts buffers' capacity and the
+    /// dictionary).
     pub fn memory(&self) -> usize {
         self.bytes
     }
@@ -101,19 +160,22 @@ impl InvertedAccumulator {
 
     /// Whether nothing was added since the last run.
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
+        self.touched.is_empty()
     }
 
-    /// Writes what was gathered as one run, terms in byte order, and
-    /// empties the accumulator. Run layout: per term a tag byte 1, the
-    /// term's length and bytes, its posting count and its buffer's length
-    /// and bytes (lengths and counts as variable-length integers); a tag
-    /// byte 0 ends the run.
+    /// Writes what was gathered since the last run as one run, terms in
+    /// byte order, and empties the buffers (the dictionary stays). Run
+    /// layout: per term a tag byte 1, the term's length and bytes, its
+    /// posting count and its buffer's length and bytes (lengths and counts
+    /// as variable-length integers); a tag byte 0 ends the run.
     pub fn write_run(&mut self, out: &mut impl Write) -> io::Result<()> {
-        let mut terms: Vec<(Box<str>, TermBuffer)> = std::mem::take(&mut self.terms).into_iter().collect();
-        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable_by(|&a, &b| self.terms[a as usize].cmp(&self.terms[b as usize]));
         let mut head = Vec::with_capacity(32);
-        for (term, buffer) in terms {
+        for id in touched {
+            let buffer = std::mem::take(&mut self.buffers[id as usize]);
+            self.bytes = self.bytes.saturating_sub(buffer.data.capacity());
+            let term = &self.terms[id as usize];
             head.clear();
             head.push(1);
             varint::put(&mut head, term.len() as u64);
@@ -124,7 +186,6 @@ impl InvertedAccumulator {
             out.write_all(&buffer.data)?;
         }
         out.write_all(&[0])?;
-        self.bytes = 0;
         Ok(())
     }
 }

@@ -12,7 +12,6 @@ use super::fold::fold_to_ascii;
 use super::language::Language;
 use crate::error::{IndexError, Result};
 use rust_stemmers::Stemmer;
-use std::collections::HashSet;
 
 /// How text is first split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,11 +76,29 @@ pub struct Token {
     pub position: u32,
 }
 
+/// Filtered terms of raw pieces already seen, for one thread's
+/// [`Analyzer::tokens_cached`]; emptied whenever it reaches its capacity.
+#[derive(Debug)]
+pub struct TermCache {
+    terms: foldhash::HashMap<Box<str>, Option<Box<str>>>,
+    capacity: usize,
+}
+
+impl TermCache {
+    /// A cache of at most `capacity` pieces.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            terms: foldhash::HashMap::default(),
+            capacity: capacity.max(1),
+        }
+    }
+}
+
 /// A configured analyzer; cheap to share between threads.
 pub struct Analyzer {
     config: AnalyzerConfig,
     stemmer: Option<Stemmer>,
-    stop: HashSet<String>,
+    stop: foldhash::HashSet<String>,
 }
 
 impl std::fmt::Debug for Analyzer {
@@ -106,7 +123,7 @@ impl Analyzer {
                 .iter()
                 .map(|w| w.to_string())
                 .collect(),
-            None => HashSet::new(),
+            None => foldhash::HashSet::default(),
         };
         Ok(Self {
             stemmer: config.stem.map(|l| Stemmer::create(l.algorithm())),
@@ -124,12 +141,28 @@ impl Analyzer {
     pub fn tokens(&self, text: &str) -> Vec<Token> {
         let mut out = Vec::new();
         let mut position = 0u32;
-        let mut emit = |raw: &str| {
+        self.pieces(text, &mut |raw: &str| {
             if let Some(term) = self.filter(raw) {
                 out.push(Token { text: term, position });
             }
             position = position.saturating_add(1);
-        };
+        });
+        out
+    }
+
+    /// The base tokenizer's pieces of `text`, in order, before the filters
+    /// (each advances the position by one, kept or not).
+    pub fn for_each_piece(&self, text: &str, emit: &mut dyn FnMut(&str)) {
+        self.pieces(text, emit)
+    }
+
+    /// One piece through the filters; `None` when they drop it.
+    pub fn filter_piece(&self, raw: &str) -> Option<String> {
+        self.filter(raw)
+    }
+
+    /// The base tokenizer's pieces of `text`, in order (before filters).
+    fn pieces(&self, text: &str, emit: &mut dyn FnMut(&str)) {
         match self.config.base {
             BaseTokenizer::Simple => {
                 // Maximal runs of letters and digits; within one, a stretch
@@ -146,14 +179,14 @@ impl Analyzer {
                 for (i, c) in text.char_indices() {
                     if !c.is_alphanumeric() {
                         if let (Some(from), Some(kind)) = (word.take(), cjk.take()) {
-                            flush(from, i, kind, &mut emit);
+                            flush(from, i, kind, &mut *emit);
                         }
                         continue;
                     }
                     let kind = is_cjk(c);
                     match (word, cjk) {
                         (Some(from), Some(previous)) if previous != kind => {
-                            flush(from, i, previous, &mut emit);
+                            flush(from, i, previous, &mut *emit);
                             word = Some(i);
                         }
                         (None, _) => word = Some(i),
@@ -162,10 +195,10 @@ impl Analyzer {
                     cjk = Some(kind);
                 }
                 if let (Some(from), Some(kind)) = (word, cjk) {
-                    flush(from, text.len(), kind, &mut emit);
+                    flush(from, text.len(), kind, &mut *emit);
                 }
             }
-            BaseTokenizer::Whitespace => text.split_whitespace().for_each(&mut emit),
+            BaseTokenizer::Whitespace => text.split_whitespace().for_each(emit),
             BaseTokenizer::Raw => emit(text),
             BaseTokenizer::NGram { min, max } => {
                 let chars: Vec<(usize, char)> = text.char_indices().collect();
@@ -181,12 +214,40 @@ impl Analyzer {
                 }
             }
         }
-        out
     }
 
     /// The terms of `text` without positions.
     pub fn terms(&self, text: &str) -> Vec<String> {
         self.tokens(text).into_iter().map(|t| t.text).collect()
+    }
+
+    /// Tokens of `text` as [`Self::tokens`] gives them, with each distinct
+    /// piece filtered once per `cache` (stemming is most of the cost of
+    /// analysis, and words repeat).
+    pub fn tokens_cached(&self, text: &str, cache: &mut TermCache) -> Vec<Token> {
+        let mut out = Vec::new();
+        let mut position = 0u32;
+        self.pieces(text, &mut |raw: &str| {
+            let term = match cache.terms.get(raw) {
+                Some(term) => term.clone(),
+                None => {
+                    if cache.terms.len() >= cache.capacity {
+                        cache.terms.clear();
+                    }
+                    let term: Option<Box<str>> = self.filter(raw).map(String::into_boxed_str);
+                    cache.terms.insert(raw.into(), term.clone());
+                    term
+                }
+            };
+            if let Some(term) = term {
+                out.push(Token {
+                    text: term.into_string(),
+                    position,
+                });
+            }
+            position = position.saturating_add(1);
+        });
+        out
     }
 
     /// One raw piece through the filters; `None` when it is dropped.
@@ -271,6 +332,28 @@ mod tests {
         // Positions keep the gaps of dropped stop words ("the", "were", "and", "the").
         let positions: Vec<u32> = tokens.iter().map(|t| t.position).collect();
         assert_eq!(positions, [1, 3, 6, 7]);
+    }
+
+    #[test]
+    fn cached_analysis_gives_the_same_tokens() {
+        let analyzer = Analyzer::new(AnalyzerConfig::default()).unwrap();
+        let texts = [
+            "Running runners ran; the café's CAFÉ",
+            "東京は日本の首都です and running again",
+            "x86_64 v2.0 — state-of-the-art, running",
+        ];
+        for capacity in [1, 3, 1000] {
+            let mut cache = TermCache::new(capacity);
+            for _ in 0..2 {
+                for text in texts {
+                    assert_eq!(
+                        analyzer.tokens_cached(text, &mut cache),
+                        analyzer.tokens(text),
+                        "{capacity}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

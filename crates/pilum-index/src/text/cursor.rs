@@ -17,8 +17,9 @@ pub(super) struct Cursor<'a> {
     pub(super) block: usize,
     /// The block `docs` and `tfs` hold.
     decoded_block: Option<usize>,
-    docs: [u32; BLOCK_LEN],
-    tfs: [u32; BLOCK_LEN],
+    /// Boxed, so cursors stay small: WAND re-sorts them at every step.
+    docs: Box<[u32; BLOCK_LEN]>,
+    tfs: Box<[u32; BLOCK_LEN]>,
     len: usize,
     at: usize,
     /// The current document; after [`Cursor::skip`] only a lower bound of
@@ -44,8 +45,8 @@ impl<'a> Cursor<'a> {
             list_max,
             block: 0,
             decoded_block: None,
-            docs: [0; BLOCK_LEN],
-            tfs: [0; BLOCK_LEN],
+            docs: Box::new([0; BLOCK_LEN]),
+            tfs: Box::new([0; BLOCK_LEN]),
             len: 0,
             at: 0,
             doc: 0,
@@ -123,6 +124,13 @@ impl<'a> Cursor<'a> {
     pub(super) fn block_of(&self, target: u32) -> usize {
         let blocks = self.term.postings.blocks();
         let from = self.block.min(blocks.len());
+        // Usually the target is in the current block or the next one.
+        for b in from..(from + 2).min(blocks.len()) {
+            if blocks[b].last_doc >= target {
+                return b;
+            }
+        }
+        let from = (from + 2).min(blocks.len());
         from + blocks[from..].partition_point(|b| b.last_doc < target)
     }
 

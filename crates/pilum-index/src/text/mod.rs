@@ -20,8 +20,8 @@ mod runs;
 mod search;
 mod varint;
 
-pub use accumulate::InvertedAccumulator;
-pub use analyzer::{Analyzer, AnalyzerConfig, BaseTokenizer, Token};
+pub use accumulate::{ELEMENT_GAP, InvertedAccumulator};
+pub use analyzer::{Analyzer, AnalyzerConfig, BaseTokenizer, TermCache, Token};
 pub use bm25::{Bm25, CorpusStats};
 pub use fuzzy::{auto_fuzziness, edit_distance_within, expand_fuzzy, expand_prefix};
 pub use language::Language;

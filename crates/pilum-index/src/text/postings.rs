@@ -299,6 +299,49 @@ impl PostingList {
         Ok(out)
     }
 
+    /// Where each posting of block `block` (frequencies `tfs`) starts in
+    /// the positions bytes, found in one pass over the block.
+    pub fn block_position_offsets(&self, block: usize, tfs: &[u32], out: &mut Vec<usize>) -> Result<()> {
+        let corrupt = |what: &str| IndexError::Corrupt {
+            what: format!("positions of posting block {block}: {what}"),
+        };
+        let store = self
+            .positions
+            .as_ref()
+            .ok_or_else(|| corrupt("the list records none"))?;
+        let mut at = *store.block_starts.get(block).ok_or_else(|| corrupt("no such block"))? as usize;
+        out.clear();
+        for &tf in tfs {
+            out.push(at);
+            for _ in 0..tf {
+                super::varint::get(&store.data, &mut at)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `tf` positions starting at byte `offset` of the positions bytes
+    /// (from [`Self::block_position_offsets`]), into `out`.
+    pub fn positions_from(&self, offset: usize, tf: u32, out: &mut Vec<u32>) -> Result<()> {
+        let store = self.positions.as_ref().ok_or_else(|| IndexError::Corrupt {
+            what: "the list records no positions".into(),
+        })?;
+        out.clear();
+        let (mut at, mut position) = (offset, 0u32);
+        for i in 0..tf {
+            let gap = super::varint::get_u32(&store.data, &mut at)?;
+            position = if i == 0 {
+                gap
+            } else {
+                position.checked_add(gap).ok_or_else(|| IndexError::Corrupt {
+                    what: "position overflow".into(),
+                })?
+            };
+            out.push(position);
+        }
+        Ok(())
+    }
+
     /// A list from stored parts, checked for consistency.
     pub fn from_parts(
         blocks: Vec<BlockMeta>,

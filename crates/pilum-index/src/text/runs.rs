@@ -242,7 +242,7 @@ mod tests {
         let mut runs = Vec::new();
         for (d, text) in docs.iter().enumerate() {
             let w = &mut workers[(d / 50) % 3];
-            w.add(d as u32, &analyzer.tokens(text));
+            w.add_texts(d as u32, &[text], &analyzer);
             if w.docs().is_multiple_of(90) {
                 let mut bytes = Vec::new();
                 w.write_run(&mut bytes).unwrap();
@@ -275,7 +275,7 @@ mod tests {
     fn a_damaged_run_is_an_error() {
         let mut acc = InvertedAccumulator::new(false);
         let analyzer = Analyzer::new(AnalyzerConfig::default()).unwrap();
-        acc.add(0, &analyzer.tokens("search engines rank documents"));
+        acc.add_texts(0, &["search engines rank documents"], &analyzer);
         let mut bytes = Vec::new();
         acc.write_run(&mut bytes).unwrap();
         bytes.truncate(bytes.len() - 3);

@@ -7,7 +7,7 @@
 
 use super::bm25::{Bm25, CorpusStats};
 use super::cursor::{Cursor, END};
-use super::postings::PostingList;
+use super::postings::{BLOCK_LEN, PostingList};
 use crate::error::{IndexError, Result};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -84,7 +84,7 @@ impl TopDocs {
     }
 
     /// The score a document must beat to enter (−∞ until k are held).
-    fn threshold(&self) -> f32 {
+    pub(super) fn threshold(&self) -> f32 {
         if self.heap.len() < self.k {
             f32::NEG_INFINITY
         } else {
@@ -210,6 +210,11 @@ pub fn top_k_or_with_stats(
     doc_lens: &[u32],
     accept: DocFilter<'_>,
 ) -> Result<(Vec<ScoredDoc>, SearchStats)> {
+    if let [term] = terms
+        && minimum_should_match <= 1
+    {
+        return top_k_single(term, k, bm25, stats, doc_lens, accept);
+    }
     let mut work = SearchStats::default();
     let (scorer, mut cursors) = prepare(terms, bm25, stats, doc_lens)?;
     let mut top = TopDocs::new(k);
@@ -295,6 +300,39 @@ pub fn top_k_or_with_stats(
         }
     }
     work.blocks_decoded = cursors.iter().map(|c| c.decoded).sum();
+    Ok((top.into_sorted(), work))
+}
+
+/// One term's `k` best documents: block by block, a block whose best
+/// possible score cannot enter is skipped undecoded, the others are scored
+/// in one tight pass.
+fn top_k_single(
+    term: &TermQuery<'_>,
+    k: usize,
+    bm25: Bm25,
+    stats: &CorpusStats,
+    doc_lens: &[u32],
+    accept: DocFilter<'_>,
+) -> Result<(Vec<ScoredDoc>, SearchStats)> {
+    let (scorer, _) = prepare(std::slice::from_ref(term), bm25, stats, doc_lens)?;
+    let mut work = SearchStats::default();
+    let mut top = TopDocs::new(k);
+    let (mut docs, mut tfs) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
+    for b in 0..term.postings.blocks().len() {
+        let threshold = top.threshold();
+        if scorer.block_bound(term, b) <= threshold {
+            continue;
+        }
+        let len = term.postings.decode_block(b, &mut docs, &mut tfs)?;
+        work.blocks_decoded += 1;
+        for (&doc, &tf) in docs[..len].iter().zip(&tfs[..len]) {
+            let score = scorer.score(term, tf, doc);
+            work.docs_scored += 1;
+            if score > top.threshold() && accept.is_none_or(|f| f(doc)) {
+                top.offer(doc, score);
+            }
+        }
+    }
     Ok((top.into_sorted(), work))
 }
 

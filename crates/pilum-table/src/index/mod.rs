@@ -28,7 +28,7 @@ pub use manage::{IndexDescription, IndexStatistics};
 pub use optimize::OptimizeIndexOptions;
 pub use partition_cache::DEFAULT_INDEX_CACHE_BYTES;
 pub use segment_info::{IndexFileInfo, TextSegmentInfo, VectorSegmentInfo};
-pub(crate) use text_build::analyze_row;
+pub(crate) use text_build::{TERM_CACHE_ENTRIES, analyze_row};
 pub(crate) use text_loaded::{LoadedText, file_error};
 pub use text_params::TextIndexParams;
 

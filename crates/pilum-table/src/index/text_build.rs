@@ -19,14 +19,10 @@ use arrow_array::types::UInt64Type;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use futures::TryStreamExt;
-use pilum_index::text::{Analyzer, InvertedAccumulator, MAX_DOC, RunReader, Token};
+use pilum_index::text::{Analyzer, ELEMENT_GAP, InvertedAccumulator, MAX_DOC, RunReader, TermCache, Token};
 use std::io::{BufReader, BufWriter, Cursor, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
-
-/// Positions between the elements of a list value: a phrase (within any
-/// slop below this) never spans two elements.
-const ELEMENT_GAP: u32 = 100;
 
 /// The least memory a worker's accumulator gets before it spills.
 const MIN_WORKER_BUDGET: usize = 64 << 10;
@@ -55,38 +51,47 @@ pub(crate) fn is_text_type(data_type: &DataType) -> bool {
     }
 }
 
-/// The strings of row `row` of a text column (none when null).
-pub(crate) fn row_strings(array: &dyn Array, row: usize) -> Vec<String> {
+/// The strings of row `row` of a text column (none when null), borrowed.
+pub(crate) fn row_texts(array: &dyn Array, row: usize) -> Vec<&str> {
+    fn strings(values: &dyn Array, range: std::ops::Range<usize>) -> Vec<&str> {
+        range
+            .filter(|&i| !values.is_null(i))
+            .filter_map(|i| match values.data_type() {
+                DataType::Utf8 => Some(values.as_string::<i32>().value(i)),
+                DataType::LargeUtf8 => Some(values.as_string::<i64>().value(i)),
+                DataType::Utf8View => Some(values.as_string_view().value(i)),
+                _ => None,
+            })
+            .collect()
+    }
     if array.is_null(row) {
         return Vec::new();
     }
     match array.data_type() {
-        DataType::Utf8 => vec![array.as_string::<i32>().value(row).to_string()],
-        DataType::LargeUtf8 => vec![array.as_string::<i64>().value(row).to_string()],
-        DataType::Utf8View => vec![array.as_string_view().value(row).to_string()],
         DataType::List(_) => {
-            let values = array.as_list::<i32>().value(row);
-            (0..values.len())
-                .flat_map(|i| row_strings(values.as_ref(), i))
-                .collect()
+            let list = array.as_list::<i32>();
+            let offsets = list.value_offsets();
+            strings(list.values().as_ref(), offsets[row] as usize..offsets[row + 1] as usize)
         }
         DataType::LargeList(_) => {
-            let values = array.as_list::<i64>().value(row);
-            (0..values.len())
-                .flat_map(|i| row_strings(values.as_ref(), i))
-                .collect()
+            let list = array.as_list::<i64>();
+            let offsets = list.value_offsets();
+            strings(list.values().as_ref(), offsets[row] as usize..offsets[row + 1] as usize)
         }
-        _ => Vec::new(),
+        _ => strings(array, row..row + 1),
     }
 }
 
+/// Distinct pieces a worker remembers the analysis of.
+pub(crate) const TERM_CACHE_ENTRIES: usize = 1 << 18;
+
 /// The tokens of row `row`: each element analyzed, positions continuing
-/// across elements after a gap.
-pub(crate) fn analyze_row(analyzer: &Analyzer, array: &dyn Array, row: usize) -> Vec<Token> {
+/// across elements after a gap (as `InvertedAccumulator::add_texts` does).
+pub(crate) fn analyze_row(analyzer: &Analyzer, cache: &mut TermCache, array: &dyn Array, row: usize) -> Vec<Token> {
     let mut out: Vec<Token> = Vec::new();
     let mut base = 0u32;
-    for text in row_strings(array, row) {
-        let tokens = analyzer.tokens(&text);
+    for text in row_texts(array, row) {
+        let tokens = analyzer.tokens_cached(text, cache);
         let next = tokens
             .last()
             .map_or(base, |t| base.saturating_add(t.position).saturating_add(ELEMENT_GAP));
@@ -132,8 +137,8 @@ fn work(
         let Some(job) = job else { break };
         let mut lengths = Vec::with_capacity(job.rows.len());
         for (i, &row) in job.rows.iter().enumerate() {
-            let tokens = analyze_row(&analyzer, job.texts.as_ref(), row as usize);
-            lengths.push(acc.add(job.first_doc + i as u32, &tokens));
+            let texts = row_texts(job.texts.as_ref(), row as usize);
+            lengths.push(acc.add_texts(job.first_doc + i as u32, &texts, &analyzer));
         }
         out.lengths.push((job.first_doc, lengths));
         if acc.memory() > budget {

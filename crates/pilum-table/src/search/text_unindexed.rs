@@ -6,12 +6,14 @@ use super::text_leaf::{Group, Hit, Leaf};
 use super::text_query::Operator;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
-use crate::index::analyze_row;
+use crate::index::{TERM_CACHE_ENTRIES, analyze_row};
 use crate::scanner::ROW_ID;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use futures::TryStreamExt;
-use pilum_index::text::{Analyzer, Bm25, CorpusStats, edit_distance_within, in_query_order, phrase_frequency};
+use pilum_index::text::{
+    Analyzer, Bm25, CorpusStats, TermCache, edit_distance_within, in_query_order, phrase_frequency,
+};
 use roaring::RoaringTreemap;
 use std::collections::{HashMap, HashSet};
 
@@ -115,6 +117,7 @@ impl Dataset {
         positions: bool,
     ) -> Result<Unindexed> {
         let mut out = Unindexed::default();
+        let mut cache = TermCache::new(TERM_CACHE_ENTRIES);
         let mut stream = self
             .scan()
             .project([column])
@@ -135,7 +138,7 @@ impl Dataset {
                 if texts.is_null(row) {
                     continue;
                 }
-                let tokens = analyze_row(analyzer, texts.as_ref(), row);
+                let tokens = analyze_row(analyzer, &mut cache, texts.as_ref(), row);
                 out.docs += 1;
                 out.total_terms += tokens.len() as u64;
                 let mut matched: HashMap<(usize, &str), (u32, Vec<u32>)> = HashMap::new();
