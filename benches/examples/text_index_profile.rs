@@ -16,8 +16,37 @@ fn main() {
     let params = TextIndexParams {
         replace: true,
         with_position: std::env::var("WITH_POSITION").is_ok(),
+        memory_limit: std::env::var("MEMORY_LIMIT_MIB")
+            .ok()
+            .and_then(|m| m.parse::<usize>().ok())
+            .map_or(1 << 30, |m| m << 20),
         ..TextIndexParams::new("text")
     };
+    if std::env::var("SCAN_ONLY").is_ok() {
+        // The build's input alone: one scan of the column, batches dropped.
+        use futures::TryStreamExt;
+        let start = Instant::now();
+        let rows = rt.block_on(async {
+            let mut stream = ds
+                .scan()
+                .project(["text"])
+                .with_row_id(true)
+                .try_into_stream()
+                .await
+                .unwrap();
+            let mut rows = 0;
+            let pause = std::env::var("SCAN_PAUSE_MS").ok().and_then(|p| p.parse::<u64>().ok());
+            while let Some(batch) = stream.try_next().await.unwrap() {
+                rows += batch.num_rows();
+                if let Some(ms) = pause {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+            }
+            rows
+        });
+        println!("scan: {rows} rows in {:.3} s", start.elapsed().as_secs_f64());
+        return;
+    }
     if std::env::var("SKIP_BUILD").is_err() {
         let start = Instant::now();
         rt.block_on(ds.create_text_index(&params, &Progress::none())).unwrap();

@@ -162,27 +162,40 @@ impl PostingListBuilder {
     fn flush(&mut self) {
         let len = self.docs.len();
         let initial = self.list.blocks.last().map_or(0, |b| b.last_doc);
-        let (mut docs, mut tfs) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
-        docs[..len].copy_from_slice(&self.docs);
         let last_doc = self.docs[len - 1];
-        // Padding continues the documents one by one (gap 0 in strictly
-        // sorted packing) with frequency 1; `push` keeps room for it.
-        for (i, slot) in docs[len..].iter_mut().enumerate() {
-            *slot = last_doc + 1 + i as u32;
-        }
-        for (slot, tf) in tfs.iter_mut().zip(&self.tfs) {
-            *slot = tf - 1;
-        }
-        let packer = BitPacker4x::new();
-        let doc_bits = packer.num_bits_strictly_sorted(initial_for_gaps(initial, &self.list), &docs);
-        let tf_bits = packer.num_bits(&tfs);
         let offset = self.list.data.len();
-        let mut buffer = [0u8; 4 * BLOCK_LEN];
-        let written =
-            packer.compress_strictly_sorted(initial_for_gaps(initial, &self.list), &docs, &mut buffer, doc_bits);
-        self.list.data.extend_from_slice(&buffer[..written]);
-        let written = packer.compress(&tfs, &mut buffer, tf_bits);
-        self.list.data.extend_from_slice(&buffer[..written]);
+        let (doc_bits, tf_bits) = if len < BLOCK_LEN {
+            // A short (last) block: gaps minus one and frequencies minus
+            // one as variable-length integers, not padded to 128 values.
+            let mut previous = if self.list.blocks.is_empty() {
+                None
+            } else {
+                Some(initial)
+            };
+            for (&doc, &tf) in self.docs.iter().zip(&self.tfs) {
+                let gap = previous.map_or(doc, |p| doc - p - 1);
+                super::varint::put(&mut self.list.data, u64::from(gap));
+                super::varint::put(&mut self.list.data, u64::from(tf - 1));
+                previous = Some(doc);
+            }
+            (0, 0)
+        } else {
+            let (mut docs, mut tfs) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
+            docs.copy_from_slice(&self.docs);
+            for (slot, tf) in tfs.iter_mut().zip(&self.tfs) {
+                *slot = tf - 1;
+            }
+            let packer = BitPacker4x::new();
+            let doc_bits = packer.num_bits_strictly_sorted(initial_for_gaps(initial, &self.list), &docs);
+            let tf_bits = packer.num_bits(&tfs);
+            let mut buffer = [0u8; 4 * BLOCK_LEN];
+            let written =
+                packer.compress_strictly_sorted(initial_for_gaps(initial, &self.list), &docs, &mut buffer, doc_bits);
+            self.list.data.extend_from_slice(&buffer[..written]);
+            let written = packer.compress(&tfs, &mut buffer, tf_bits);
+            self.list.data.extend_from_slice(&buffer[..written]);
+            (doc_bits, tf_bits)
+        };
         let impact_start = self.list.impacts.len() as u32;
         self.list.impacts.extend(frontier(&self.tfs, &self.lens));
         self.list.blocks.push(BlockMeta {
@@ -299,6 +312,46 @@ impl PostingList {
         Ok(out)
     }
 
+    /// Decodes the short last block `index` (variable-length integers).
+    fn decode_short_block(
+        &self,
+        index: usize,
+        previous: Option<u32>,
+        docs: &mut [u32; BLOCK_LEN],
+        tfs: &mut [u32; BLOCK_LEN],
+    ) -> Result<usize> {
+        let block = self.blocks[index];
+        let corrupt = |what: &str| IndexError::Corrupt {
+            what: format!("posting block {index}: {what}"),
+        };
+        let bytes = self
+            .data
+            .get(block.offset as usize..)
+            .ok_or_else(|| corrupt("offset past the data"))?;
+        let (mut at, mut last) = (0usize, previous);
+        let len = block.len as usize;
+        for (doc_slot, tf_slot) in docs[..len].iter_mut().zip(tfs[..len].iter_mut()) {
+            let gap = super::varint::get_u32(bytes, &mut at)?;
+            let doc = match last {
+                None => gap,
+                Some(p) => p
+                    .checked_add(gap)
+                    .and_then(|d| d.checked_add(1))
+                    .ok_or_else(|| corrupt("document number overflow"))?,
+            };
+            let tf = super::varint::get_u32(bytes, &mut at)?
+                .checked_add(1)
+                .ok_or_else(|| corrupt("frequency overflow"))?;
+            *doc_slot = doc;
+            *tf_slot = tf;
+            last = Some(doc);
+        }
+        if at != bytes.len() || last != Some(block.last_doc) {
+            return Err(corrupt("decodes to other documents than recorded"));
+        }
+        Ok(len)
+    }
+
     /// Where each posting of block `block` (frequencies `tfs`) starts in
     /// the positions bytes, found in one pass over the block.
     pub fn block_position_offsets(&self, block: usize, tfs: &[u32], out: &mut Vec<usize>) -> Result<()> {
@@ -361,7 +414,7 @@ impl PostingList {
         let mut expected_offset = 0usize;
         let mut previous: Option<u32> = None;
         let mut doc_count = 0u32;
-        for b in &blocks {
+        for (index, b) in blocks.iter().enumerate() {
             let bad = |what: &str| IndexError::Corrupt {
                 what: format!("posting block: {what}"),
             };
@@ -375,7 +428,19 @@ impl PostingList {
             if own.is_none_or(|i| i.is_empty() || i.iter().any(|&(tf, _)| tf == 0 || tf > b.max_tf)) {
                 return Err(bad("impacts out of range"));
             }
-            expected_offset += (b.doc_bits as usize + b.tf_bits as usize) * BLOCK_LEN / 8;
+            if (b.len as usize) < BLOCK_LEN {
+                // A short block is the last one, its postings as
+                // variable-length integers to the end of the data.
+                if index + 1 != blocks.len() || b.doc_bits != 0 || b.tf_bits != 0 {
+                    return Err(bad("a short block that is not the last, or has bit widths"));
+                }
+                if data.len() < expected_offset + 2 * b.len as usize {
+                    return Err(bad("short block runs past its data"));
+                }
+                expected_offset = data.len();
+            } else {
+                expected_offset += (b.doc_bits as usize + b.tf_bits as usize) * BLOCK_LEN / 8;
+            }
             previous = Some(b.last_doc);
             doc_count = doc_count.saturating_add(b.len);
         }
@@ -402,6 +467,9 @@ impl PostingList {
         })?;
         let previous = index.checked_sub(1).map(|i| self.blocks[i].last_doc);
         let start = block.offset as usize;
+        if (block.len as usize) < BLOCK_LEN {
+            return self.decode_short_block(index, previous, docs, tfs);
+        }
         let doc_bytes = block.doc_bits as usize * BLOCK_LEN / 8;
         let tf_bytes = block.tf_bits as usize * BLOCK_LEN / 8;
         let packed = self

@@ -162,7 +162,8 @@ async fn put(location: &DatasetLocation, uuid: &str, name: &str, bytes: Vec<u8>)
 /// Uploads a local file in 8 MiB pieces (a multipart upload when larger).
 async fn upload(location: &DatasetLocation, uuid: &str, name: &str, mut file: File) -> Result<proto::IndexFile> {
     let relative = text_path(uuid, name);
-    let mut sink = ObjectSink::new(location.store.clone(), location.child(&relative));
+    // At most two parts in flight: memory stays bounded however large the file.
+    let mut sink = ObjectSink::new(location.store.clone(), location.child(&relative)).with_uploads_in_flight(2);
     loop {
         let mut chunk = vec![0u8; 8 << 20];
         let mut filled = 0;
