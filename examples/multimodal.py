@@ -6,7 +6,9 @@ Run it with ``./scripts/demo.sh`` (builds and installs the package first), or
 It writes multimodal rows (PNG images stored out of line as blobs,
 captions, two embedding columns), reads images back lazily through
 file-like objects, adds a new embedding column without rewriting any
-existing file, builds and searches vector indices, modifies rows, lets
+existing file, builds and searches vector indices, searches captions
+with BM25 (full-text, phrase) and fuses a vector and a text query into one
+re-ranked hybrid ranking, modifies rows, lets
 worker processes add a column fragment by fragment and commit it once,
 travels in time, and queries with SQL, DuckDB and Polars.
 """
@@ -28,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 import pilum
+from pilum.query import MatchQuery, PhraseQuery
 
 ROWS = 2_000
 BATCH = 250
@@ -167,6 +170,27 @@ def main(workdir: str) -> None:
                                  "metric": "cosine"}, columns=["id"])
     overlap = len(set(hits["id"].to_pylist()) & set(exact["id"].to_pylist()))
     print(f"recall@10 of the default indexed search against exact search for this query: {overlap / 10:.1f}")
+
+    step("full-text and hybrid search: BM25 beside the vectors")
+    start = time.perf_counter()
+    ds.create_scalar_index("caption", "INVERTED", with_position=True)
+    print(f"inverted index on caption built in {time.perf_counter() - start:.2f} s")
+    text_hits = ds.to_table(full_text_query="dog 1042", columns=["id", "caption"], limit=3)
+    print(text_hits.to_pandas())
+    assert text_hits["id"][0].as_py() == 1042
+    phrase = ds.to_table(full_text_query=PhraseQuery("photo of a cat", "caption"), columns=["id"], limit=5)
+    assert phrase.num_rows == 5
+    fused = ds.hybrid_search(
+        {"column": "clip_v2", "q": probe["clip_v2"][0].values.to_numpy()},
+        MatchQuery("dog", "caption"),
+        filter="id < 1000",
+        limit=5,
+        columns=["id", "label"],
+        # Any callable re-ranks the fused candidates (a cross-encoder in practice).
+        reranker=lambda t: [float(label == "dog") + r for label, r in zip(t["label"].to_pylist(), t["_relevance_score"].to_pylist())],
+    )
+    print(fused.to_pandas())
+    assert all(i < 1000 for i in fused["id"].to_pylist()) and fused["label"][0].as_py() == "dog"
 
     step("modify: delete, update, upsert (each commits one version)")
     print(ds.delete("label = 'tree' AND id >= 1500"))

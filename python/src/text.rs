@@ -7,8 +7,8 @@ use crate::errors::invalid_argument;
 use crate::maintain::progress_hook;
 use crate::runtime::run;
 use pilum::{
-    AnalyzerConfig, BaseTokenizer, FullTextQuery, FullTextSearch, Language, MatchQuery, Occur, Operator, Predicate,
-    TextIndexParams,
+    AnalyzerConfig, BaseTokenizer, FullTextQuery, FullTextSearch, Fusion, HybridSearch, Language, MatchQuery, Metric,
+    Occur, Operator, Predicate, TextIndexParams, VectorQuery,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -202,6 +202,77 @@ impl PyDataset {
         };
         let dataset = self.snapshot();
         let batch = run(py, async move { dataset.full_text_search(&search).await })?;
+        let schema = batch.schema();
+        PyTable::try_new(vec![batch], schema)
+    }
+
+    /// A hybrid search: the vector query (`query`, little-endian f32
+    /// bytes, on `column`) and the full-text query (a dict tree), both
+    /// pre-filtered by `filter` (SQL), fused by `fusion` ("rrf" with
+    /// `rrf_k`, or "weighted" with `vector_weight`): the best `limit` rows
+    /// with `columns`, `_rowid`, `_relevance_score`, `_distance`,
+    /// `_score`, `_vector_rank` and `_text_rank`.
+    #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
+    #[pyo3(signature = (column, query, text_query, limit, candidates=None, filter=None, fusion="rrf",
+                        rrf_k=60.0, vector_weight=0.5, columns=None, metric=None, nprobes=None,
+                        refine_factor=None, ef=None))]
+    fn hybrid_search(
+        &self,
+        py: Python<'_>,
+        column: String,
+        query: &[u8],
+        text_query: &Bound<'_, PyAny>,
+        limit: usize,
+        candidates: Option<usize>,
+        filter: Option<String>,
+        fusion: &str,
+        rrf_k: f32,
+        vector_weight: f32,
+        columns: Option<Vec<String>>,
+        metric: Option<String>,
+        nprobes: Option<usize>,
+        refine_factor: Option<usize>,
+        ef: Option<usize>,
+    ) -> PyResult<PyTable> {
+        if !query.len().is_multiple_of(4) {
+            return Err(invalid_argument("the query vector must be little-endian f32 bytes"));
+        }
+        let values: Vec<f32> = query
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let metric = metric
+            .as_deref()
+            .map(|m| Metric::parse(m).map_err(|e| invalid_argument(e.to_string())))
+            .transpose()?;
+        let fusion = match fusion.to_ascii_lowercase().as_str() {
+            "rrf" => Fusion::Rrf { k: rrf_k },
+            "weighted" | "linear" => Fusion::Weighted { vector_weight },
+            other => {
+                return Err(invalid_argument(format!(
+                    "fusion must be \"rrf\" or \"weighted\", got {other:?}"
+                )));
+            }
+        };
+        let search = HybridSearch {
+            candidates,
+            filter: filter.map(Predicate::Sql),
+            fusion,
+            columns,
+            ..HybridSearch::new(
+                VectorQuery {
+                    metric,
+                    nprobes,
+                    refine_factor,
+                    ef,
+                    ..VectorQuery::new(column, values, limit)
+                },
+                query_of(text_query)?,
+                limit,
+            )
+        };
+        let dataset = self.snapshot();
+        let batch = run(py, async move { dataset.hybrid_search(&search).await })?;
         let schema = batch.schema();
         PyTable::try_new(vec![batch], schema)
     }

@@ -368,7 +368,11 @@ def test_errors_commit_nothing(fruit, tmp_path):
     with pytest.raises(InvalidArgumentError, match="inverted index"):
         ds.to_table(full_text_query=MatchQuery("x", "id"))
     with pytest.raises(NotImplementedError, match="hybrid"):
-        other.to_table(full_text_query="a", nearest={"column": "v", "q": np.zeros(2, np.float32), "k": 1})
+        other.to_table(full_text_query="a", nearest={"column": "v", "q": np.zeros(2, np.float32), "k": 1}, fast_search=True)
+    with pytest.raises(ValueError, match="fusion"):
+        other.hybrid_search({"column": "v", "q": np.zeros(2, np.float32)}, "a", fusion="max")
+    with pytest.raises(ValueError, match="scores"):
+        other.hybrid_search({"column": "v", "q": np.zeros(2, np.float32)}, "a", reranker=lambda t: [1.0] * (t.num_rows + 1))
     with pytest.raises(ValueError, match="fuzziness"):
         MatchQuery("x", "text", fuzziness=3)
     with pytest.raises(InvalidArgumentError, match="tokenizer"):
@@ -446,3 +450,58 @@ def test_memory_limited_build_matches_default(tmp_path):
         assert small.to_table(full_text_query=query, limit=50).equals(expected)
     ref = _bm25(docs, "w2999x w40x")
     _assert_ranking(_search(small, MatchQuery("w2999x w40x", "text"), limit=20), ref, 20, exact=False)
+
+
+def _hybrid_dataset(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 300
+    words = ["harbor", "signal", "meadow", "copper", "glacier", "summit"]
+    texts = [f"{words[i % 6]} {words[(i // 6) % 6]} notes {i}" for i in range(n)]
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+    t = pa.table({"id": pa.array(range(n), pa.int64()), "text": texts,
+                  "v": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), 8)})
+    ds = pilum.write_dataset(t, str(tmp_path / "hybrid"))
+    ds.create_scalar_index("text", "INVERTED")
+    return ds, vectors
+
+
+def test_hybrid_search_fuses_prefiltered_rankings_with_rrf(tmp_path):
+    ds, vectors = _hybrid_dataset(tmp_path)
+    q = vectors[7] + 0.01
+    nearest = {"column": "v", "q": q, "k": 30}
+    vec = ds.to_table(nearest=nearest, filter="id % 2 = 0", prefilter=True, columns=["id"])["id"].to_pylist()
+    txt = ds.to_table(full_text_query="glacier", filter="id % 2 = 0", prefilter=True, limit=30, columns=["id"])["id"].to_pylist()
+    fused = {}
+    for side in (vec, txt):
+        for rank, i in enumerate(side):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (60 + rank + 1)
+    want = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
+    got = ds.hybrid_search(nearest, "glacier", limit=8, filter="id % 2 = 0", candidates=30, columns=["id"])
+    assert got["id"].to_pylist() == [i for i, _ in want]
+    np.testing.assert_allclose(got["_relevance_score"].to_numpy(), [s for _, s in want], rtol=1e-6)
+    assert got.column_names == ["id", "_relevance_score", "_distance", "_score", "_vector_rank", "_text_rank"]
+    # The same through to_table(nearest=..., full_text_query=...).
+    scan = ds.to_table(nearest={**nearest, "k": 8}, full_text_query="glacier", filter="id % 2 = 0", columns=["id"])
+    assert scan.num_rows == 8 and all(i % 2 == 0 for i in scan["id"].to_pylist())
+    # Weighted fusion with every weight on the vector side follows the vector ranking.
+    by_vector = ds.hybrid_search(nearest, "glacier", limit=5, fusion="weighted", vector_weight=1.0,
+                                 filter="id % 2 = 0", candidates=30, columns=["id"])
+    assert by_vector["id"].to_pylist() == vec[:5]
+
+
+def test_hybrid_search_reranker_orders_the_fused_candidates(tmp_path):
+    ds, vectors = _hybrid_dataset(tmp_path)
+    seen = []
+
+    def by_id(table):
+        seen.append(table.num_rows)
+        assert "text" in table.column_names and "_relevance_score" in table.column_names
+        return table["id"].to_numpy().astype(float)
+
+    got = ds.hybrid_search({"column": "v", "q": vectors[3]}, MatchQuery("summit", "text"), limit=4,
+                           candidates=20, reranker=by_id, columns=["id", "text"], with_row_id=True)
+    ids = got["id"].to_pylist()
+    assert ids == sorted(ids, reverse=True) and len(ids) == 4
+    assert seen and seen[0] > 4, "the reranker sees every fused candidate"
+    assert got["_relevance_score"].to_pylist() == [float(i) for i in ids]
+    assert got.column_names[-1] == "_rowid"

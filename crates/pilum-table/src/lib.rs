@@ -74,7 +74,8 @@ pub use progress::{Progress, ProgressUpdate};
 pub use scanner::{Materialization, ROW_ADDRESS, ROW_ID, Scanner};
 pub use schema::{TableSchema, value_bytes, view_type};
 pub use search::{
-    DISTANCE, FullTextQuery, FullTextSearch, MatchQuery, Occur, Operator, QUERY_INDEX, SCORE, VectorQuery,
+    DISTANCE, FullTextQuery, FullTextSearch, Fusion, HybridSearch, MatchQuery, Occur, Operator, QUERY_INDEX, RELEVANCE,
+    Reranker, SCORE, TEXT_RANK, VECTOR_RANK, VectorQuery,
 };
 pub use stats::MAX_BOUND_BYTES;
 pub use tags::{TagInfo, Tags, validate_tag_name};

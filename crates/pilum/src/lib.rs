@@ -32,12 +32,12 @@ pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri, p
 pub use pilum_table::{
     AnalyzerConfig, BaseTokenizer, BatchStream, BlobRows, CleanupStats, ColumnAlteration, ColumnSummary, CommitConfig,
     CompactionMetrics, CompactionOptions, DISTANCE, DataFileInfo, Dataset, DatasetLocation, DeletionFileInfo,
-    FragmentInfo, FullTextQuery, FullTextSearch, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics,
-    IndexType, Language, MatchQuery, Materialization, MergeInsertBuilder, MergeStats, Metric, NewColumns, Occur,
-    Operation, Operator, OptimizeIndexOptions, PendingColumns, PendingFragments, PendingOperation, Predicate, Progress,
-    ProgressUpdate, QUERY_INDEX, ROW_ADDRESS, ROW_ID, SCORE, Scanner, TableError, TagInfo, TextIndexParams,
-    TextSegmentInfo, VectorIndexParams, VectorQuery, VectorSegmentInfo, VersionInfo, WhenMatched,
-    WhenNotMatchedBySource, WriteMode, WriteParams,
+    FragmentInfo, FullTextQuery, FullTextSearch, Fusion, HybridSearch, IndexDescription, IndexFileInfo, IndexSegment,
+    IndexStatistics, IndexType, Language, MatchQuery, Materialization, MergeInsertBuilder, MergeStats, Metric,
+    NewColumns, Occur, Operation, Operator, OptimizeIndexOptions, PendingColumns, PendingFragments, PendingOperation,
+    Predicate, Progress, ProgressUpdate, QUERY_INDEX, RELEVANCE, ROW_ADDRESS, ROW_ID, Reranker, SCORE, Scanner,
+    TEXT_RANK, TableError, TagInfo, TextIndexParams, TextSegmentInfo, VECTOR_RANK, VectorIndexParams, VectorQuery,
+    VectorSegmentInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource, WriteMode, WriteParams,
 };
 
 /// SQL over datasets through DataFusion (the `pilum-datafusion` crate).

@@ -230,8 +230,11 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         k results. `full_text_query` is a string (matched in every column
         with an inverted index), a ``pilum.query`` object or pylance's dict
         ``{"query", "columns"}``; results gain ``_score`` (BM25), best first,
-        `limit` of them (all matches when None). Combining it with `nearest`
-        (hybrid search) raises ``NotImplementedError``.
+        `limit` of them (all matches when None). With both `nearest` and
+        `full_text_query` the scan is a hybrid search: both pre-filtered by
+        `filter`, fused by Reciprocal Rank Fusion, `limit` rows (default the
+        nearest query's k) with ``_relevance_score`` (``hybrid_search`` offers
+        weighted fusion and a reranker).
         """
         check_kwargs("scanner", kwargs, SCAN_NOOPS, SCAN_UNSUPPORTED)
         fragment_ids = None

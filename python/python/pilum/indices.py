@@ -310,6 +310,15 @@ class IndexMethods:
         create_scalar_index(self, column, index_type, name, replace, progress_callback, document_granularity, kwargs)
         return self
 
+    def hybrid_search(self, nearest: dict, full_text_query: Any, **kwargs: Any) -> pa.Table:
+        """A vector and a full-text search fused into one ranking (see
+        ``pilum._hybrid``): ``limit``, ``filter``, ``fusion`` ("rrf" or
+        "weighted"), ``rrf_k``, ``vector_weight``, ``candidates``,
+        ``reranker``, ``columns``, ``with_row_id``."""
+        from ._hybrid import hybrid_search
+
+        return hybrid_search(self, nearest, full_text_query, **kwargs)
+
     def list_indices(self) -> List[Dict[str, Any]]:
         """Every index segment: ``name``, ``type``, ``uuid``, ``fields`` (names),
         ``version``, ``fragment_ids`` (a set), and Pilum's details (``metric``,

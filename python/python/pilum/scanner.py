@@ -153,6 +153,8 @@ class PilumScanner(pds.Scanner):
     @property
     def projected_schema(self) -> pa.Schema:
         """The schema of the rows the scan returns."""
+        if self._nearest is not None and self._full_text is not None:
+            return self._copy(limit=1).to_reader().schema
         if self._nearest is not None:
             return nearest_schema(self._dataset.schema, self._columns, self._with_row_id, self._nearest.batch is not None)
         if self._full_text is not None:
@@ -163,7 +165,9 @@ class PilumScanner(pds.Scanner):
 
     def to_reader(self) -> pa.RecordBatchReader:
         """The rows as a streaming ``pyarrow.RecordBatchReader``."""
-        if self._nearest is not None:
+        if self._nearest is not None and self._full_text is not None:
+            reader = self._hybrid_scan().to_reader(max_chunksize=self._batch_size)
+        elif self._nearest is not None:
             reader = self._nearest_scan().to_reader(max_chunksize=self._batch_size)
         elif self._full_text is not None:
             reader = self._full_text_scan().to_reader(max_chunksize=self._batch_size)
@@ -180,7 +184,7 @@ class PilumScanner(pds.Scanner):
 
     def to_table(self) -> pa.Table:
         """All rows as a ``pyarrow.Table``."""
-        if self._full_text is not None and not self._strict:
+        if self._full_text is not None and self._nearest is None and not self._strict:
             # A search's result is already one table: no reader round trip.
             return self._full_text_scan()
         return self.to_reader().read_all()
@@ -281,10 +285,8 @@ class PilumScanner(pds.Scanner):
 
     def _check_nearest(self) -> None:
         """A vector or full-text search returns its k rows, best first; what cannot apply to that raises."""
-        if self._nearest is not None and self._full_text is not None:
-            raise NotImplementedError(
-                "nearest= with full_text_query= (hybrid search) is not supported by Pilum yet; run the two searches separately"
-            )
+        if self._nearest is not None and self._full_text is not None and self._arguments["fast_search"]:
+            raise NotImplementedError("fast_search=True with a hybrid search (nearest= and full_text_query=) is not supported by Pilum yet")
         if self._full_text is not None and self._arguments["fast_search"]:
             raise NotImplementedError("fast_search=True with full_text_query= is not supported by Pilum yet")
         if self._nearest is None and self._full_text is None:
@@ -321,6 +323,26 @@ class PilumScanner(pds.Scanner):
             limit=self._limit,
             offset=self._offset,
         )
+
+    def _hybrid_scan(self) -> pa.Table:
+        """``nearest=`` with ``full_text_query=``: both searches pre-filtered
+        by `filter`, fused by Reciprocal Rank Fusion (see ``pilum._hybrid``);
+        `limit` rows (default the nearest query's k)."""
+        from ._hybrid import hybrid_search
+
+        assert self._nearest is not None and self._full_text is not None  # callers check
+        start = self._offset or 0
+        limit = self._limit if self._limit is not None else self._nearest.k
+        table = hybrid_search(
+            self._dataset,
+            self._arguments["nearest"],
+            self._arguments["full_text_query"],
+            limit=start + limit,
+            filter=self._sql_filter,
+            columns=self._columns,
+            with_row_id=self._with_row_id,
+        )
+        return table.slice(start) if start else table
 
     def _full_text_scan(self) -> pa.Table:
         assert self._full_text is not None  # callers check

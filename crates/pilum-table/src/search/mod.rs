@@ -7,6 +7,7 @@ mod ann;
 mod batch;
 mod column;
 mod exact;
+mod hybrid;
 mod output;
 mod plan;
 mod text_leaf;
@@ -17,6 +18,7 @@ mod widen;
 
 pub use batch::QUERY_INDEX;
 pub(crate) use column::{VectorRows, VectorShape};
+pub use hybrid::{Fusion, HybridSearch, RELEVANCE, Reranker, TEXT_RANK, VECTOR_RANK};
 pub use plan::{DISTANCE, VectorQuery};
 pub use text_query::{FullTextQuery, MatchQuery, Occur, Operator};
 pub use text_search::{FullTextSearch, SCORE};
