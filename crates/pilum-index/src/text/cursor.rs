@@ -125,10 +125,8 @@ impl<'a> Cursor<'a> {
         let blocks = self.term.postings.blocks();
         let from = self.block.min(blocks.len());
         // Usually the target is in the current block or the next one.
-        for b in from..(from + 2).min(blocks.len()) {
-            if blocks[b].last_doc >= target {
-                return b;
-            }
+        if let Some(ahead) = blocks[from..].iter().take(2).position(|b| b.last_doc >= target) {
+            return from + ahead;
         }
         let from = (from + 2).min(blocks.len());
         from + blocks[from..].partition_point(|b| b.last_doc < target)
