@@ -26,6 +26,7 @@ mod provider;
 mod search;
 mod session;
 mod statistics;
+mod text_search;
 mod url;
 mod versions;
 mod views;
@@ -38,6 +39,7 @@ pub use guard::{DmlGuard, install_dml_guard};
 pub use provider::{PilumTable, register_dataset};
 pub use search::PilumSearchFunction;
 pub use session::Session;
+pub use text_search::{PilumHybridSearchFunction, PilumTextSearchFunction};
 pub use url::DatasetUrlTables;
 pub use versions::PilumVersionsFunction;
 

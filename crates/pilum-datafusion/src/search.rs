@@ -92,7 +92,7 @@ impl TableFunctionImpl for PilumSearchFunction {
 }
 
 /// The query vector: an array literal (`[0.1, -2, 3e-1]`) of numbers.
-fn vector(expr: &Expr) -> Result<Vec<f32>> {
+pub(crate) fn vector(expr: &Expr) -> Result<Vec<f32>> {
     let items: Vec<Expr> = match expr {
         Expr::ScalarFunction(call) if call.func.name() == "make_array" => call.args.clone(),
         other => {

@@ -6,6 +6,7 @@ use crate::function::{PilumScanFunction, VersionSpec};
 use crate::guard::install_dml_guard;
 use crate::provider::PilumTable;
 use crate::search::PilumSearchFunction;
+use crate::text_search::{PilumHybridSearchFunction, PilumTextSearchFunction};
 use crate::url::DatasetUrlTables;
 use crate::versions::PilumVersionsFunction;
 use arrow_array::RecordBatch;
@@ -78,6 +79,14 @@ impl Session {
         ctx.register_udtf(
             "pilum_search",
             Arc::new(PilumSearchFunction::new(storage_options.clone())),
+        );
+        ctx.register_udtf(
+            "pilum_text_search",
+            Arc::new(PilumTextSearchFunction::new(storage_options.clone())),
+        );
+        ctx.register_udtf(
+            "pilum_hybrid_search",
+            Arc::new(PilumHybridSearchFunction::new(storage_options.clone())),
         );
         ctx.register_udtf("pilum_scan", Arc::new(PilumScanFunction::new(storage_options)));
         install_dml_guard(&ctx);
