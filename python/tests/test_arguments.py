@@ -14,6 +14,7 @@ import pytest
 
 import pilum
 from pilum import _args
+from pilum.errors import InvalidArgumentError
 from _helpers import assert_tables_equal, ids
 
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
@@ -46,8 +47,11 @@ def test_read_calls_reject_unknown_and_unsupported_arguments(ds, call):
     run = _read_calls(ds)[call]
     with pytest.raises(TypeError, match="bogus"):
         run(bogus=1)
+    # Full-text search runs, and says why it cannot here (no inverted index;
+    # a fragment's scan cannot search).
+    with pytest.raises((InvalidArgumentError, NotImplementedError), match="inverted index|full_text_query"):
+        run(full_text_query="cat")
     unsupported = {
-        "full_text_query": "cat",
         "include_deleted_rows": True,
         "scan_stats_callback": print,
         "index_segments": ["seg"],

@@ -513,3 +513,41 @@ async fn damaged_index_files_are_reported_as_corruption_naming_the_file() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_racing_appends_and_deletes_lands_and_stays_exact() {
+    let guard = TestLocation::new(Backend::Local);
+    let ds = create(&guard.location, 3000).await;
+    let mut builder = ds.clone();
+    let mut writer = ds.clone();
+    // The writer appends and deletes while the index builds from the
+    // version it started on; the build's commit rebases over them.
+    let writes = async move {
+        for round in 0..3i64 {
+            let start = 3000 + round * 100;
+            writer
+                .append(stream_of(vec![batch(start..start + 100)]), &WriteParams::default())
+                .await
+                .unwrap();
+        }
+        writer.delete("id % 11 = 0").await.unwrap();
+    };
+    let build = async move {
+        builder.create_text_index(&text_params(false), &Progress::none()).await.unwrap();
+        builder
+    };
+    let ((), builder) = tokio::join!(writes, build);
+    let latest = builder.checkout_latest().await.unwrap();
+    let stats = latest.index_statistics("text_idx").unwrap();
+    assert_eq!(stats.num_indexed_rows + stats.num_unindexed_rows, latest.count_rows(None).await.unwrap());
+    assert!(stats.num_unindexed_rows >= 300 - 300 / 11 - 1, "{stats:?}");
+    // Whichever way the race went, results equal the reference: indexed
+    // rows (deleted ones included) and unindexed live rows form the
+    // statistics, and only live rows are returned.
+    let live: Vec<i64> = (0..3300).filter(|i| i % 11 != 0).collect();
+    let corpus: Vec<i64> = (0..3300).filter(|&i| i < 3000 || i % 11 != 0).collect();
+    for q in QUERIES {
+        let got = search(&latest, FullTextQuery::text(q), Some(20)).await;
+        assert_matches_reference(&got, &reference(q, &corpus, &live, 20), "race");
+    }
+}
