@@ -533,13 +533,19 @@ async fn a_build_racing_appends_and_deletes_lands_and_stays_exact() {
         writer.delete("id % 11 = 0").await.unwrap();
     };
     let build = async move {
-        builder.create_text_index(&text_params(false), &Progress::none()).await.unwrap();
+        builder
+            .create_text_index(&text_params(false), &Progress::none())
+            .await
+            .unwrap();
         builder
     };
     let ((), builder) = tokio::join!(writes, build);
     let latest = builder.checkout_latest().await.unwrap();
     let stats = latest.index_statistics("text_idx").unwrap();
-    assert_eq!(stats.num_indexed_rows + stats.num_unindexed_rows, latest.count_rows(None).await.unwrap());
+    assert_eq!(
+        stats.num_indexed_rows + stats.num_unindexed_rows,
+        latest.count_rows(None).await.unwrap()
+    );
     assert!(stats.num_unindexed_rows >= 300 - 300 / 11 - 1, "{stats:?}");
     // Whichever way the race went, results equal the reference: indexed
     // rows (deleted ones included) and unindexed live rows form the
