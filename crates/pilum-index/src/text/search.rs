@@ -354,7 +354,23 @@ pub fn top_k_and(
     cursors.sort_by_key(|c| c.term.postings.doc_count());
     let mut top = TopDocs::new(k);
     let mut target = cursors[0].doc;
+    // What the other terms can add at most: a lead block whose bound plus
+    // this cannot beat the k-th score is skipped undecoded.
+    let others: f32 = cursors[1..].iter().map(|c| c.list_max).sum();
+    let mut parts: Vec<(usize, f32)> = Vec::with_capacity(cursors.len());
     'docs: while target != END {
+        let threshold = top.threshold();
+        if threshold > f32::NEG_INFINITY {
+            let lead = &mut cursors[0];
+            let b = lead.block_of(target);
+            if let Some(last) = lead.term.postings.blocks().get(b).map(|m| m.last_doc)
+                && lead.block_bound(b, &scorer) + others <= threshold
+            {
+                lead.skip(last.saturating_add(1));
+                target = lead.doc;
+                continue;
+            }
+        }
         for c in cursors.iter_mut() {
             c.seek(target)?;
             if c.doc != target {
@@ -362,10 +378,8 @@ pub fn top_k_and(
                 continue 'docs;
             }
         }
-        let mut parts: Vec<(usize, f32)> = cursors
-            .iter()
-            .map(|c| (c.order, scorer.score(&c.term, c.tf(), target)))
-            .collect();
+        parts.clear();
+        parts.extend(cursors.iter().map(|c| (c.order, scorer.score(&c.term, c.tf(), target))));
         let score = in_query_order(&mut parts);
         if score > top.threshold() && accept.is_none_or(|f| f(target)) {
             top.offer(target, score);
