@@ -276,4 +276,43 @@ impl PyDataset {
         let schema = batch.schema();
         PyTable::try_new(vec![batch], schema)
     }
+
+    /// The `k` rows of `row_ids` nearest to `query` (little-endian f32
+    /// bytes) in `column`, compared exactly: `columns` (all when None),
+    /// `_rowid`, `_distance`. A full-text pre-filter's matches are the rows.
+    #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
+    #[pyo3(signature = (column, query, k, row_ids, metric=None, columns=None))]
+    fn nearest_among(
+        &self,
+        py: Python<'_>,
+        column: String,
+        query: &[u8],
+        k: usize,
+        row_ids: Vec<u64>,
+        metric: Option<String>,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<PyTable> {
+        if !query.len().is_multiple_of(4) {
+            return Err(invalid_argument("the query vector must be little-endian f32 bytes"));
+        }
+        let values: Vec<f32> = query
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let metric = metric
+            .as_deref()
+            .map(|m| Metric::parse(m).map_err(|e| invalid_argument(e.to_string())))
+            .transpose()?;
+        let search = VectorQuery {
+            metric,
+            ..VectorQuery::new(column, values, k)
+        };
+        let dataset = self.snapshot();
+        let batch = run(py, async move {
+            let names: Option<Vec<&str>> = columns.as_ref().map(|c| c.iter().map(String::as_str).collect());
+            dataset.nearest_among(&search, &row_ids, names.as_deref()).await
+        })?;
+        let schema = batch.schema();
+        PyTable::try_new(vec![batch], schema)
+    }
 }

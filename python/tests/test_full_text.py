@@ -505,3 +505,27 @@ def test_hybrid_search_reranker_orders_the_fused_candidates(tmp_path):
     assert seen and seen[0] > 4, "the reranker sees every fused candidate"
     assert got["_relevance_score"].to_pylist() == [float(i) for i in ids]
     assert got.column_names[-1] == "_rowid"
+
+
+def test_full_text_pre_filter_of_a_vector_search(tmp_path):
+    ds, vectors = _hybrid_dataset(tmp_path)
+    q = vectors[11]
+    texts = ds.to_table(columns=["text"])["text"].to_pylist()
+    got = ds.to_table(
+        nearest={"column": "v", "q": q, "k": 6},
+        filter={"search_filter": MatchQuery("glacier", "text"), "expr_filter": "id > 50"},
+        prefilter=True,
+        columns=["id"],
+        with_row_id=True,
+    )
+    # Brute force over the rows the text query matches and the SQL filter passes.
+    allowed = [i for i, t in enumerate(texts) if "glacier" in t.split() and i > 50]
+    distances = {i: float(((vectors[i] - q) ** 2).sum()) for i in allowed}
+    want = sorted(allowed, key=lambda i: (distances[i], i))[:6]
+    assert got["id"].to_pylist() == want
+    np.testing.assert_allclose(got["_distance"].to_numpy(), [distances[i] for i in want], rtol=1e-5)
+    assert got.column_names == ["id", "_distance", "_rowid"]
+    with pytest.raises(ValueError, match="search_filter"):
+        ds.to_table(nearest={"column": "v", "q": q}, filter={"search_filter": "glacier"})
+    with pytest.raises(TypeError, match="search_filter"):
+        ds.to_table(nearest={"column": "v", "q": q}, filter={"expr_filter": "id > 1"}, prefilter=True)

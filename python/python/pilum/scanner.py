@@ -103,6 +103,15 @@ class PilumScanner(pds.Scanner):
         self._with_row_address = bool(with_row_address)
         self._late = late_materialization
         self._strict = bool(strict_batch_size)
+        # pylance's full-text pre-filter of a vector search:
+        # filter={"search_filter": <full-text query>, "expr_filter": <SQL or None>}.
+        self._search_filter = None
+        if isinstance(filter, dict):
+            unknown = sorted(set(filter) - {"search_filter", "expr_filter"})
+            if unknown or "search_filter" not in filter:
+                raise TypeError(f"a dict filter has 'search_filter' and optionally 'expr_filter', got keys {sorted(filter)}")
+            self._search_filter = full_text_dict(filter["search_filter"])
+            filter = filter.get("expr_filter")
         self._sql_filter, self._residual = split_filters((*view_filters, filter), dataset.schema)
         self._check_query_scan()
         self._prefilter = bool(prefilter)
@@ -289,6 +298,10 @@ class PilumScanner(pds.Scanner):
             raise NotImplementedError("fast_search=True with a hybrid search (nearest= and full_text_query=) is not supported by Pilum yet")
         if self._full_text is not None and self._arguments["fast_search"]:
             raise NotImplementedError("fast_search=True with full_text_query= is not supported by Pilum yet")
+        if self._search_filter is not None and (self._nearest is None or self._full_text is not None or not self._arguments["prefilter"]):
+            raise ValueError(
+                "filter={'search_filter': ...} pre-filters a vector search: it needs nearest= and prefilter=True, without full_text_query="
+            )
         if self._nearest is None and self._full_text is None:
             if self._arguments["prefilter"]:
                 raise ValueError("prefilter=True needs nearest= or full_text_query= (it chooses when the filter applies to a search)")
@@ -312,6 +325,8 @@ class PilumScanner(pds.Scanner):
 
     def _nearest_scan(self) -> pa.Table:
         assert self._nearest is not None  # callers check
+        if self._search_filter is not None:
+            return self._nearest_among_matches()
         return run_nearest(
             self._dataset._ds,
             self._nearest,
@@ -323,6 +338,32 @@ class PilumScanner(pds.Scanner):
             limit=self._limit,
             offset=self._offset,
         )
+
+    def _nearest_among_matches(self) -> pa.Table:
+        """A vector search among the rows a full-text query matches (and
+        `expr_filter` passes), compared exactly; pylance's column order."""
+        assert self._nearest is not None and self._search_filter is not None  # callers check
+        if self._nearest.batch is not None:
+            raise NotImplementedError("a full-text pre-filter with a batch of query vectors is not supported by Pilum yet")
+        matches = pa.table(
+            self._dataset._ds.full_text_search(self._search_filter, filter=self._sql_filter, prefilter=True, columns=[])
+        )
+        table = pa.table(
+            self._dataset._ds.nearest_among(
+                self._nearest.column,
+                self._nearest.q,
+                self._nearest.k,
+                matches["_rowid"].to_pylist(),
+                metric=self._nearest.metric,
+                columns=self._columns,
+            )
+        )
+        names = table.column_names
+        table = table.select(names[:-2] + ["_distance", "_rowid"]) if self._with_row_id else table.drop_columns(["_rowid"])
+        start = self._offset or 0
+        if start or self._limit is not None:
+            table = table.slice(start, self._limit) if self._limit is not None else table.slice(start)
+        return table
 
     def _hybrid_scan(self) -> pa.Table:
         """``nearest=`` with ``full_text_query=``: both searches pre-filtered

@@ -3,6 +3,7 @@
 //! exactly, and merges the two by distance) and full-text search (BM25
 //! over inverted indices, unindexed fragments scored exactly).
 
+mod among;
 mod ann;
 mod batch;
 mod column;
