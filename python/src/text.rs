@@ -6,9 +6,10 @@ use crate::dataset::PyDataset;
 use crate::errors::invalid_argument;
 use crate::maintain::progress_hook;
 use crate::runtime::run;
+use crate::vector::query_vector;
 use pilum::{
-    AnalyzerConfig, BaseTokenizer, FullTextQuery, FullTextSearch, Fusion, HybridSearch, Language, MatchQuery, Metric,
-    Occur, Operator, Predicate, TextIndexParams, VectorQuery,
+    AnalyzerConfig, BaseTokenizer, FullTextQuery, FullTextSearch, Fusion, HybridSearch, Language, MatchQuery, Occur,
+    Operator, Predicate, TextIndexParams, VectorQuery,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -234,17 +235,8 @@ impl PyDataset {
         refine_factor: Option<usize>,
         ef: Option<usize>,
     ) -> PyResult<PyTable> {
-        if !query.len().is_multiple_of(4) {
-            return Err(invalid_argument("the query vector must be little-endian f32 bytes"));
-        }
-        let values: Vec<f32> = query
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let metric = metric
-            .as_deref()
-            .map(|m| Metric::parse(m).map_err(|e| invalid_argument(e.to_string())))
-            .transpose()?;
+        let values = query_vector(query)?;
+        let metric = metric.as_deref().map(crate::vector::metric).transpose()?;
         let fusion = match fusion.to_ascii_lowercase().as_str() {
             "rrf" => Fusion::Rrf { k: rrf_k },
             "weighted" | "linear" => Fusion::Weighted { vector_weight },
@@ -292,17 +284,8 @@ impl PyDataset {
         metric: Option<String>,
         columns: Option<Vec<String>>,
     ) -> PyResult<PyTable> {
-        if !query.len().is_multiple_of(4) {
-            return Err(invalid_argument("the query vector must be little-endian f32 bytes"));
-        }
-        let values: Vec<f32> = query
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let metric = metric
-            .as_deref()
-            .map(|m| Metric::parse(m).map_err(|e| invalid_argument(e.to_string())))
-            .transpose()?;
+        let values = query_vector(query)?;
+        let metric = metric.as_deref().map(crate::vector::metric).transpose()?;
         let search = VectorQuery {
             metric,
             ..VectorQuery::new(column, values, k)

@@ -10,8 +10,19 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 
-fn metric(name: &str) -> PyResult<Metric> {
+pub(crate) fn metric(name: &str) -> PyResult<Metric> {
     Metric::parse(name).map_err(|e| invalid_argument(e.to_string()))
+}
+
+/// A query vector passed as little-endian f32 bytes.
+pub(crate) fn query_vector(bytes: &[u8]) -> PyResult<Vec<f32>> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(invalid_argument("the query vector must be little-endian f32 bytes"));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 #[pymethods]
@@ -43,13 +54,7 @@ impl PyDataset {
         ef: Option<usize>,
     ) -> PyResult<PyTable> {
         let metric = metric.as_deref().map(self::metric).transpose()?;
-        if !query.len().is_multiple_of(4) {
-            return Err(invalid_argument("the query vector must be little-endian f32 bytes"));
-        }
-        let query: Vec<f32> = query
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let query = query_vector(query)?;
         let query = VectorQuery {
             metric,
             nprobes,

@@ -137,12 +137,12 @@ pub fn decode_list(bytes: &[u8]) -> Result<PostingList> {
         at: 0,
     };
     let (blocks, impacts, data, positions) = (r.u32()? as usize, r.u32()? as usize, r.u32()?, r.u32()?);
-    let need = blocks
+    // Counts that cannot fit the bytes are refused before allocating for them.
+    blocks
         .checked_mul(BLOCK_BYTES)
         .and_then(|n| n.checked_add(impacts.checked_mul(8)?))
         .filter(|&n| n <= r.bytes.len())
         .ok_or_else(|| corrupt("posting list counts exceed its bytes"))?;
-    let _ = need;
     let mut metas = Vec::with_capacity(blocks);
     for _ in 0..blocks {
         let (last_doc, len, offset) = (r.u32()?, r.u32()?, r.u32()?);

@@ -148,16 +148,7 @@ impl Dataset {
             column: column_shape,
             index_dim: dim,
         };
-        let existing: Vec<String> = self
-            .manifest
-            .indices
-            .iter()
-            .filter(|s| s.name() == name)
-            .map(|s| s.uuid().to_string())
-            .collect();
-        if !existing.is_empty() && !params.replace {
-            return Err(TableError::IndexAlreadyExists { name });
-        }
+        let existing = self.replaced_segments(&name, params.replace)?;
         check_graph_params(params)?;
         let sub_vectors = sub_vectors_for(params, dim)?;
         // Hold the column when it fits the budget (one pass, calibrated on

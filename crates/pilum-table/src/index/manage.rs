@@ -70,6 +70,16 @@ impl Dataset {
         &self.manifest.indices
     }
 
+    /// The uuids of the segments a build of index `name` replaces: none
+    /// when it does not exist; an error when it does and `replace` is not set.
+    pub(crate) fn replaced_segments(&self, name: &str, replace: bool) -> Result<Vec<String>> {
+        let existing: Vec<String> = self.segments_named(name).iter().map(|s| s.uuid().to_string()).collect();
+        if !existing.is_empty() && !replace {
+            return Err(TableError::IndexAlreadyExists { name: name.into() });
+        }
+        Ok(existing)
+    }
+
     /// The segments of index `name` (none when it does not exist).
     pub(crate) fn segments_named(&self, name: &str) -> Vec<&IndexSegment> {
         self.manifest.indices.iter().filter(|s| s.name() == name).collect()

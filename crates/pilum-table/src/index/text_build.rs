@@ -162,16 +162,7 @@ impl Dataset {
         validate_name(&name)?;
         let field_id = self.text_field(&params.column)?;
         Analyzer::new(params.analyzer.clone()).map_err(TableError::index)?;
-        let existing: Vec<String> = self
-            .manifest
-            .indices
-            .iter()
-            .filter(|s| s.name() == name)
-            .map(|s| s.uuid().to_string())
-            .collect();
-        if !existing.is_empty() && !params.replace {
-            return Err(TableError::IndexAlreadyExists { name });
-        }
+        let existing = self.replaced_segments(&name, params.replace)?;
         let fragments: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();
         let segment = self
             .build_text_segment(params, &name, field_id, fragments, progress)

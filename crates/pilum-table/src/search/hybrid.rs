@@ -183,7 +183,7 @@ impl Dataset {
             ));
         }
         let allowed = match &search.filter {
-            Some(p) => Some(self.allowed_rows(p).await?),
+            Some(p) => Some(self.allowed_rows(p, None).await?),
             None => None,
         };
         let sql = search.filter.as_ref().map(Predicate::to_sql);

@@ -8,11 +8,8 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::expr::CompiledExpr;
 use crate::index::IndexSegment;
-use crate::scanner::ROW_ID;
+use crate::predicate::Predicate;
 use arrow_array::RecordBatch;
-use arrow_array::cast::AsArray;
-use arrow_array::types::UInt64Type;
-use futures::TryStreamExt;
 use pilum_index::{Metric, Neighbor, TopK, maxsim_candidates};
 use roaring::{RoaringBitmap, RoaringTreemap};
 
@@ -145,7 +142,10 @@ impl Dataset {
             .map(|f| f.id)
             .partition(|id| covered.contains(*id as u32));
         let allow = match pre {
-            Some(sql) if !covered_ids.is_empty() => Some(self.allowed_ids(sql, covered_ids).await?),
+            Some(sql) if !covered_ids.is_empty() => Some(
+                self.allowed_rows(&Predicate::Sql(sql.to_string()), Some(covered_ids))
+                    .await?,
+            ),
             _ => None,
         };
         let refine = refine_factor(query, shape, &segments);
@@ -292,26 +292,6 @@ impl Dataset {
             .filter(|s| s.name() == name)
             .filter(fits)
             .collect())
-    }
-
-    /// Row ids of the live rows of `fragments` that pass `filter`.
-    async fn allowed_ids(&self, filter: &str, fragments: Vec<u64>) -> Result<RoaringTreemap> {
-        let mut stream = self
-            .scan()
-            .project(Vec::<String>::new())
-            .filter(filter)
-            .with_row_id(true)
-            .with_fragments(fragments)
-            .try_into_stream()
-            .await?;
-        let mut allowed = RoaringTreemap::new();
-        while let Some(batch) = stream.try_next().await? {
-            let ids = batch.column_by_name(ROW_ID).ok_or_else(|| TableError::Internal {
-                what: "filter scan lacks _rowid".into(),
-            })?;
-            allowed.extend(ids.as_primitive::<UInt64Type>().values().iter().copied());
-        }
-        Ok(allowed)
     }
 }
 

@@ -88,7 +88,7 @@ impl Dataset {
     pub async fn full_text_search(&self, search: &FullTextSearch) -> Result<RecordBatch> {
         let k = search.limit.unwrap_or(usize::MAX);
         let (allowed, post) = match (&search.filter, search.prefilter) {
-            (Some(p), true) => (Some(self.allowed_rows(p).await?), None),
+            (Some(p), true) => (Some(self.allowed_rows(p, None).await?), None),
             (Some(p), false) => (None, Some(p.compile(self.schema())?)),
             (None, _) => (None, None),
         };
@@ -116,15 +116,22 @@ impl Dataset {
             .collect())
     }
 
-    /// Row ids of the live rows passing `predicate`.
-    pub(crate) async fn allowed_rows(&self, predicate: &Predicate) -> Result<RoaringTreemap> {
-        let mut stream = self
+    /// Row ids of the live rows of `fragments` (all when `None`) passing
+    /// `predicate`.
+    pub(crate) async fn allowed_rows(
+        &self,
+        predicate: &Predicate,
+        fragments: Option<Vec<u64>>,
+    ) -> Result<RoaringTreemap> {
+        let mut scan = self
             .scan()
             .project(Vec::<String>::new())
             .filter(predicate.clone())
-            .with_row_id(true)
-            .try_into_stream()
-            .await?;
+            .with_row_id(true);
+        if let Some(ids) = fragments {
+            scan = scan.with_fragments(ids);
+        }
+        let mut stream = scan.try_into_stream().await?;
         let mut allowed = RoaringTreemap::new();
         while let Some(batch) = stream.try_next().await? {
             let ids = batch.column_by_name(ROW_ID).ok_or_else(|| TableError::Internal {

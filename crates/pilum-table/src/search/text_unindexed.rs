@@ -26,10 +26,11 @@ pub(crate) struct UnindexedGroup {
     known: HashSet<String>,
     rejected: HashSet<String>,
     term: Vec<char>,
-    prefix_text: String,
+    /// What a matching term starts with: the whole prefix of a prefix
+    /// query, or the first `prefix_length` characters of a fuzzy term.
+    required_prefix: String,
     offset: u32,
     fuzziness: u32,
-    prefix_length: usize,
     prefix: bool,
 }
 
@@ -41,10 +42,13 @@ impl UnindexedGroup {
             known: group.terms.iter().cloned().collect(),
             rejected: HashSet::new(),
             term: group.term.chars().collect(),
-            prefix_text: group.term.chars().take(group.prefix_length).collect(),
+            required_prefix: if group.prefix {
+                group.term.clone()
+            } else {
+                group.term.chars().take(group.prefix_length).collect()
+            },
             offset: group.offset,
             fuzziness: group.fuzziness,
-            prefix_length: group.prefix_length,
             prefix: group.prefix,
         }
     }
@@ -57,10 +61,9 @@ impl UnindexedGroup {
             return false;
         }
         let hit = if self.prefix {
-            token.starts_with(self.prefix_text_or_term().as_str())
-        } else if self.fuzziness > 0 && token.starts_with(&self.prefix_text) {
+            token.starts_with(&self.required_prefix)
+        } else if self.fuzziness > 0 && token.starts_with(&self.required_prefix) {
             let chars: Vec<char> = token.chars().collect();
-            let _ = self.prefix_length;
             edit_distance_within(&self.term, &chars, self.fuzziness).is_some()
         } else {
             false
@@ -72,10 +75,6 @@ impl UnindexedGroup {
             self.rejected.insert(token.to_string());
         }
         hit
-    }
-
-    fn prefix_text_or_term(&self) -> String {
-        self.term.iter().collect()
     }
 }
 
