@@ -25,6 +25,8 @@
 //!   for builds that stream the column instead of holding it.
 //! - [`TopK`]: the k nearest, ties broken by row id.
 //! - [`exact_search`]: brute force, the ground truth every index answers to.
+//! - [`ngram`]: trigrams of strings, and those a `LIKE` pattern or a
+//!   regular expression requires (n-gram index filters).
 //! - [`text`]: analyzers, block-compressed posting lists, BM25 and
 //!   block-max WAND top-k for full-text search.
 #![deny(unsafe_code)]
@@ -46,6 +48,7 @@ mod kmeans;
 mod metric;
 mod multivector;
 mod nearest;
+pub mod ngram;
 mod partition;
 mod pq;
 mod pq_terms;

@@ -20,6 +20,8 @@ static CONTEXT: LazyLock<SessionContext> = LazyLock::new(SessionContext::new);
 #[derive(Debug, Clone)]
 pub struct CompiledExpr {
     sql: String,
+    /// The coerced, simplified logical form (what scalar indices inspect).
+    logical: Expr,
     physical: Arc<dyn PhysicalExpr>,
     input: SchemaRef,
 }
@@ -74,10 +76,11 @@ impl CompiledExpr {
             .and_then(|e| simplifier.simplify(e))
             .map_err(|e| expression_error(sql, e))?;
         let physical = CONTEXT
-            .create_physical_expr(expr, &input_df)
+            .create_physical_expr(expr.clone(), &input_df)
             .map_err(|e| expression_error(sql, e))?;
         Ok(Self {
             sql: sql.to_string(),
+            logical: expr,
             physical,
             input,
         })
@@ -104,6 +107,11 @@ impl CompiledExpr {
     /// its SQL form, or its display form when it has none).
     pub fn sql(&self) -> &str {
         &self.sql
+    }
+
+    /// The coerced and simplified logical expression.
+    pub fn logical(&self) -> &Expr {
+        &self.logical
     }
 
     /// Top-level columns the expression reads, in table order.

@@ -58,8 +58,9 @@ pub use error::{Result, TableError};
 pub use expr::{CompiledExpr, without_qualifiers};
 pub use fragment_info::{DataFileInfo, DeletionFileInfo, FragmentInfo};
 pub use index::{
-    DEFAULT_INDEX_CACHE_BYTES, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType,
-    OptimizeIndexOptions, TEXT_INDEX_VERSION, TextIndexParams, TextSegmentInfo, VectorIndexParams, VectorSegmentInfo,
+    DEFAULT_INDEX_CACHE_BYTES, DEFAULT_ZONE_ROWS, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics,
+    IndexType, OptimizeIndexOptions, SCALAR_INDEX_VERSION, ScalarIndexParams, ScalarIndexType, TEXT_INDEX_VERSION,
+    TextIndexParams, TextSegmentInfo, VectorIndexParams, VectorSegmentInfo,
 };
 pub use location::DatasetLocation;
 pub use manifest::{FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest};

@@ -1,5 +1,8 @@
 //! Scans: projection, SQL filter, limit/offset pushdown, row ids and
-//! addresses, late materialization, streaming output.
+//! addresses, late materialization, streaming output, and scalar indices
+//! narrowing a filter to candidate rows (`indexed`).
+
+mod indexed;
 
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
@@ -11,6 +14,7 @@ use crate::proto;
 use crate::rowids;
 use crate::scan_tasks::{Task, TaskList, cut_span, spawned};
 use crate::schema::{TableSchema, value_bytes};
+use crate::search::IndexedRows;
 use crate::write::BatchStream;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -52,6 +56,7 @@ pub struct Scanner {
     materialization: Materialization,
     parallelism: usize,
     string_views: bool,
+    use_scalar_index: bool,
 }
 
 /// Scans of few rows are split into tasks no smaller than this, so that
@@ -166,6 +171,7 @@ impl Scanner {
             materialization: Materialization::Auto,
             parallelism: 2 * cores,
             string_views: false,
+            use_scalar_index: true,
         }
     }
 
@@ -233,6 +239,13 @@ impl Scanner {
         self
     }
 
+    /// Whether scalar indices (BTREE, BITMAP, LABEL_LIST, NGRAM, ZONEMAP)
+    /// narrow the filter's rows (default true; the result is the same).
+    pub fn use_scalar_index(mut self, yes: bool) -> Self {
+        self.use_scalar_index = yes;
+        self
+    }
+
     /// The table's columns as this scan returns them.
     fn table_schema(&self) -> TableSchema {
         let schema = &self.dataset.manifest.schema;
@@ -264,10 +277,19 @@ impl Scanner {
     pub async fn try_into_stream(self) -> Result<BatchStream> {
         let mut plan = self.plan()?;
         let row_bytes = self.size_from_sample(&mut plan).await?;
+        let mut selected = self.selected_fragments()?;
+        if let (true, Some(filter)) = (self.use_scalar_index, &plan.filter) {
+            plan.indexed = self.dataset.indexed_rows(filter.logical(), &selected).await?;
+        }
+        if let Some(indexed) = &plan.indexed {
+            selected.retain(|f| indexed.get(&f.id).is_none_or(|c| !c.offsets.is_empty()));
+        }
         let plan = Arc::new(plan);
-        let selected = self.selected_fragments()?;
         let step = self.task_rows(&selected, row_bytes);
-        let tasks = self.tasks(selected);
+        let mut tasks = self.tasks(selected);
+        if let Some(indexed) = &plan.indexed {
+            indexed::narrow_spans(&mut tasks.spans, indexed);
+        }
         let mut skip = tasks.offset_left;
         let mut left = self.limit.unwrap_or(u64::MAX);
         let batch_size = self.batch_size;
@@ -374,6 +396,7 @@ impl Scanner {
             with_row_id: self.with_row_id,
             with_row_address: self.with_row_address,
             materialization: self.materialization,
+            indexed: None,
         })
     }
 
@@ -489,6 +512,8 @@ struct ScanPlan {
     with_row_id: bool,
     with_row_address: bool,
     materialization: Materialization,
+    /// Candidate rows from scalar indices, by fragment.
+    indexed: Option<IndexedRows>,
 }
 
 fn output_schema(projection: &TableSchema, with_row_id: bool, with_row_address: bool) -> SchemaRef {
@@ -504,6 +529,9 @@ fn output_schema(projection: &TableSchema, with_row_id: bool, with_row_address: 
 
 async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<RecordBatch> {
     let reader = FragmentReader::open(&dataset.location, &dataset.cache, task.fragment.clone()).await?;
+    if let Some(candidates) = plan.indexed.as_ref().and_then(|i| i.get(&task.fragment.id)) {
+        return indexed::run_candidates(&reader, &plan, &task, candidates).await;
+    }
     let live = live_mask(reader.deletions(), &task.rows);
     let Some(filter) = &plan.filter else {
         let batch = reader.read_range(&plan.projection, task.rows.clone()).await?;
@@ -550,6 +578,17 @@ async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<R
             arrow_select::filter::filter_record_batch(&all, &keep)?
         })
     };
+    let batch = assemble(&plan, &filter_batch, rest.as_ref(), count)?;
+    finish(&plan, &task, batch, &kept)
+}
+
+/// The projection's columns, from the filter's batch or the rest's.
+fn assemble(
+    plan: &ScanPlan,
+    filter_batch: &RecordBatch,
+    rest: Option<&RecordBatch>,
+    count: usize,
+) -> Result<RecordBatch> {
     let columns = plan
         .projection
         .arrow()
@@ -558,14 +597,17 @@ async fn run_task(dataset: Dataset, plan: Arc<ScanPlan>, task: Task) -> Result<R
         .map(|f| {
             filter_batch
                 .column_by_name(f.name())
-                .or_else(|| rest.as_ref().and_then(|r| r.column_by_name(f.name())))
+                .or_else(|| rest.and_then(|r| r.column_by_name(f.name())))
                 .cloned()
                 .ok_or_else(|| TableError::ColumnNotFound { name: f.name().clone() })
         })
         .collect::<Result<Vec<_>>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(count));
-    let batch = RecordBatch::try_new_with_options(plan.projection.arrow().clone(), columns, &options)?;
-    finish(&plan, &task, batch, &kept)
+    Ok(RecordBatch::try_new_with_options(
+        plan.projection.arrow().clone(),
+        columns,
+        &options,
+    )?)
 }
 
 /// The fragment rows (offsets) a batch holds; listed only when asked

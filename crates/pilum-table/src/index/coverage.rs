@@ -8,7 +8,8 @@
 //! - removed fragments leave every bitmap;
 //! - a compaction whose inputs a segment covered entirely hands coverage to
 //!   the outputs (same rows, ids and vectors), otherwise the outputs stay
-//!   uncovered and exact search takes them;
+//!   uncovered and exact search takes them (zone maps, which address rows
+//!   by position, never hand coverage on);
 //! - rewriting or dropping an indexed column drops the column's segments.
 
 use super::IndexSegment;
@@ -113,7 +114,9 @@ pub(crate) fn carry_forward(
                 at_removed += removed_count;
                 at_new += new_count;
                 for segment in &mut segments {
-                    if !inputs.is_empty() && inputs.is_subset(&segment.fragments) {
+                    // Zone maps address rows by position, which a rewrite changes.
+                    let positional = segment.message.kind() == proto::IndexKind::Zonemap;
+                    if !positional && !inputs.is_empty() && inputs.is_subset(&segment.fragments) {
                         segment.fragments |= &produced;
                     }
                 }

@@ -93,7 +93,7 @@ pub(crate) fn partition_crc(partition: &Partition) -> u32 {
     hasher.finalize()
 }
 
-fn schema_with_role(fields: Vec<Field>, role: &str) -> Arc<Schema> {
+pub(crate) fn schema_with_role(fields: Vec<Field>, role: &str) -> Arc<Schema> {
     let metadata = HashMap::from([(ROLE_KEY.to_string(), role.to_string())]);
     Arc::new(Schema::new_with_metadata(fields, metadata))
 }
@@ -106,7 +106,7 @@ fn vector_field(name: &str, item: DataType, width: usize) -> Field {
     )
 }
 
-async fn write_file(
+pub(crate) async fn write_file(
     location: &DatasetLocation,
     relative: String,
     role: &str,

@@ -140,6 +140,8 @@ pub(crate) struct SegmentCache {
     pub partitions: Arc<PartitionCache>,
     /// Loaded inverted segments.
     pub texts: super::text_loaded::TextCache,
+    /// Loaded scalar segments.
+    pub scalars: super::ScalarCache,
 }
 
 impl SegmentCache {

@@ -12,6 +12,12 @@ mod manage;
 mod optimize;
 mod partition_cache;
 mod read;
+mod scalar_build;
+mod scalar_files;
+mod scalar_loaded;
+mod scalar_optimize;
+mod scalar_params;
+mod scalar_query;
 mod segment;
 mod segment_info;
 mod spill;
@@ -27,6 +33,9 @@ pub(crate) use loaded::{SegmentCache, metric_of};
 pub use manage::{IndexDescription, IndexStatistics};
 pub use optimize::OptimizeIndexOptions;
 pub use partition_cache::DEFAULT_INDEX_CACHE_BYTES;
+pub(crate) use scalar_loaded::ScalarCache;
+pub use scalar_params::{DEFAULT_ZONE_ROWS, ScalarIndexParams, ScalarIndexType};
+pub(crate) use scalar_query::{CmpOp, LeafTest, SegmentRows, is_float, widen_for_floats};
 pub use segment_info::{IndexFileInfo, TextSegmentInfo, VectorSegmentInfo};
 pub(crate) use text_build::{TERM_CACHE_ENTRIES, analyze_row};
 pub(crate) use text_loaded::{LoadedText, file_error};
@@ -46,6 +55,9 @@ pub const INDICES_DIR: &str = "_indices";
 pub const VECTOR_INDEX_VERSION: u32 = 4;
 /// Highest format version of INVERTED segments this library reads.
 pub const TEXT_INDEX_VERSION: u32 = 1;
+/// Highest format version of scalar segments (BTREE, BITMAP, LABEL_LIST,
+/// NGRAM, ZONEMAP) this library reads.
+pub const SCALAR_INDEX_VERSION: u32 = 1;
 
 /// One segment of an index, as a manifest holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +122,20 @@ impl IndexSegment {
         }
     }
 
+    /// Scalar details, for the scalar kinds.
+    pub(crate) fn scalar(&self) -> Option<&proto::ScalarIndexDetails> {
+        match &self.message.details {
+            Some(proto::index_segment::Details::Scalar(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The scalar kind of a readable scalar segment (`None` otherwise).
+    pub fn scalar_type(&self) -> Option<ScalarIndexType> {
+        ScalarIndexType::of_kind(self.message.kind())
+            .filter(|_| self.message.index_version <= SCALAR_INDEX_VERSION && self.scalar().is_some())
+    }
+
     /// Whether this is a readable inverted (full-text) index segment.
     pub fn is_text(&self) -> bool {
         self.message.kind() == proto::IndexKind::Inverted
@@ -159,6 +185,11 @@ impl IndexSegment {
             proto::IndexKind::IvfSq => "IVF_SQ",
             proto::IndexKind::IvfHnswSq => "IVF_HNSW_SQ",
             proto::IndexKind::Inverted => "INVERTED",
+            proto::IndexKind::Btree => "BTREE",
+            proto::IndexKind::Bitmap => "BITMAP",
+            proto::IndexKind::LabelList => "LABEL_LIST",
+            proto::IndexKind::Ngram => "NGRAM",
+            proto::IndexKind::Zonemap => "ZONEMAP",
             proto::IndexKind::Unspecified => "UNKNOWN",
         }
     }

@@ -73,6 +73,11 @@ impl Dataset {
                     self.create_text_index(&params, &Progress::none()).await?;
                     continue;
                 }
+                if self.segments_named(&name).iter().any(|s| s.scalar_type().is_some()) {
+                    let params = self.scalar_params_of(&name)?;
+                    self.create_scalar_index(&params, &Progress::none()).await?;
+                    continue;
+                }
                 let params = VectorIndexParams {
                     memory_limit: options.memory_limit,
                     ..self.params_of(&name)?
@@ -86,6 +91,8 @@ impl Dataset {
             let update = if self.segments_named(name).iter().any(|s| s.is_text()) {
                 self.update_text_index(name, options.num_indices_to_merge, options.memory_limit)
                     .await?
+            } else if self.segments_named(name).iter().any(|s| s.scalar_type().is_some()) {
+                self.update_scalar_index(name, options.num_indices_to_merge).await?
             } else {
                 self.update_index(name, options.num_indices_to_merge, options.memory_limit)
                     .await?

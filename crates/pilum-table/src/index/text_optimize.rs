@@ -47,6 +47,21 @@ impl Dataset {
     ) -> Result<Option<(IndexSegment, Vec<String>)>> {
         let params = self.text_params_of(name, memory_limit)?;
         let segments: Vec<&IndexSegment> = self.segments_named(name).into_iter().filter(|s| s.is_text()).collect();
+        let Some((fragments, folded)) = self.update_plan(&segments, merge) else {
+            return Ok(None);
+        };
+        let field_id = self.text_field(&params.column)?;
+        let segment = self
+            .build_text_segment(&params, name, field_id, fragments, &Progress::none())
+            .await?;
+        Ok(Some((segment, folded)))
+    }
+
+    /// What updating an index made of `segments` rebuilds: the uncovered
+    /// fragments with those of the newest `merge` segments folded in
+    /// (sorted), and the uuids of the folded segments; `None` when there
+    /// is nothing to do.
+    pub(crate) fn update_plan(&self, segments: &[&IndexSegment], merge: usize) -> Option<(Vec<u64>, Vec<String>)> {
         let covered = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
         let live: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();
         let uncovered: Vec<u64> = live
@@ -54,20 +69,16 @@ impl Dataset {
             .copied()
             .filter(|id| !covered.contains(*id as u32))
             .collect();
-        let mut by_age = segments.clone();
+        let mut by_age = segments.to_vec();
         by_age.sort_by_key(|s| std::cmp::Reverse(s.message.created_at_micros));
         let folded: Vec<&IndexSegment> = by_age.into_iter().take(merge).collect();
         if uncovered.is_empty() && folded.len() <= 1 {
-            return Ok(None);
+            return None;
         }
         let folded_fragments = folded.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
         let mut fragments = uncovered;
         fragments.extend(live.iter().copied().filter(|id| folded_fragments.contains(*id as u32)));
         fragments.sort_unstable();
-        let field_id = self.text_field(&params.column)?;
-        let segment = self
-            .build_text_segment(&params, name, field_id, fragments, &Progress::none())
-            .await?;
-        Ok(Some((segment, folded.iter().map(|s| s.uuid().to_string()).collect())))
+        Some((fragments, folded.iter().map(|s| s.uuid().to_string()).collect()))
     }
 }

@@ -1,0 +1,109 @@
+//! Scan tasks of fragments that scalar indices narrowed: only the
+//! candidate rows are read (by position when they are sparse, as a masked
+//! range when dense), and the filter is re-checked on them unless the
+//! indices answered it exactly.
+
+use super::{Kept, ScanPlan, assemble, finish};
+use crate::error::Result;
+use crate::fragment::FragmentReader;
+use crate::scan_tasks::Task;
+use crate::schema::TableSchema;
+use crate::search::{Candidates, IndexedRows};
+use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchOptions};
+use std::ops::Range;
+
+/// Below one candidate in this many rows, candidates are fetched by
+/// position; above, their range is read and masked.
+const DENSE_BELOW: u64 = 16;
+
+/// Shrinks each span of a narrowed fragment to its first..last candidate.
+pub(super) fn narrow_spans(spans: &mut [Task], indexed: &IndexedRows) {
+    for span in spans {
+        let Some(candidates) = indexed.get(&span.fragment.id) else {
+            continue;
+        };
+        if let (Some(min), Some(max)) = (candidates.offsets.min(), candidates.offsets.max()) {
+            let start = span.rows.start.max(min as u64);
+            let end = span.rows.end.min(max as u64 + 1).max(start);
+            span.rows = start..end;
+        }
+    }
+}
+
+/// Runs `task` over its candidate rows.
+pub(super) async fn run_candidates(
+    reader: &FragmentReader,
+    plan: &ScanPlan,
+    task: &Task,
+    candidates: &Candidates,
+) -> Result<RecordBatch> {
+    let deletions = reader.deletions();
+    let offsets: Vec<u64> = candidates
+        .offsets
+        .range(task.rows.start as u32..task.rows.end as u32)
+        .filter(|o| !deletions.contains(*o))
+        .map(u64::from)
+        .collect();
+    if offsets.is_empty() {
+        return Ok(RecordBatch::new_empty(plan.output.clone()));
+    }
+    let filter = match &plan.filter {
+        Some(filter) if !candidates.exact => filter,
+        _ => {
+            let batch = read_rows(reader, &plan.projection, &task.rows, &offsets).await?;
+            return finish(plan, task, batch, &Kept::Some(offsets));
+        }
+    };
+    let filter_batch = read_rows(reader, &plan.filter_schema, &task.rows, &offsets).await?;
+    let matches = filter.mask(&filter_batch)?;
+    let matches = match matches.nulls() {
+        Some(_) => arrow_select::filter::prep_null_mask_filter(&matches),
+        None => matches,
+    };
+    let kept: Vec<u64> = offsets
+        .iter()
+        .zip(matches.values().iter())
+        .filter_map(|(&offset, keep)| keep.then_some(offset))
+        .collect();
+    if kept.is_empty() {
+        return Ok(RecordBatch::new_empty(plan.output.clone()));
+    }
+    let filter_batch = arrow_select::filter::filter_record_batch(&filter_batch, &matches)?;
+    let rest = if plan.rest_schema.arrow().fields().is_empty() {
+        None
+    } else {
+        Some(read_rows(reader, &plan.rest_schema, &task.rows, &kept).await?)
+    };
+    let batch = assemble(plan, &filter_batch, rest.as_ref(), kept.len())?;
+    finish(plan, task, batch, &Kept::Some(kept))
+}
+
+/// Rows `offsets` (ascending, within `rows`) of `schema`'s columns.
+async fn read_rows(
+    reader: &FragmentReader,
+    schema: &TableSchema,
+    rows: &Range<u64>,
+    offsets: &[u64],
+) -> Result<RecordBatch> {
+    if schema.arrow().fields().is_empty() {
+        let options = RecordBatchOptions::new().with_row_count(Some(offsets.len()));
+        return Ok(RecordBatch::try_new_with_options(
+            schema.arrow().clone(),
+            Vec::new(),
+            &options,
+        )?);
+    }
+    let span = rows.end - rows.start;
+    if offsets.len() as u64 * DENSE_BELOW < span {
+        return reader.take(schema, offsets).await;
+    }
+    let all = reader.read_range(schema, rows.clone()).await?;
+    let mut keep = vec![false; span as usize];
+    for &offset in offsets {
+        keep[(offset - rows.start) as usize] = true;
+    }
+    Ok(arrow_select::filter::filter_record_batch(
+        &all,
+        &BooleanArray::from(keep),
+    )?)
+}
