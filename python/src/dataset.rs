@@ -260,10 +260,22 @@ impl PyDataset {
     }
 
     /// Rows matching `filter` (all live rows without one).
-    #[pyo3(signature = (filter=None))]
-    fn count_rows(&self, py: Python<'_>, filter: Option<String>) -> PyResult<u64> {
+    #[pyo3(signature = (filter=None, use_scalar_index=true))]
+    fn count_rows(&self, py: Python<'_>, filter: Option<String>, use_scalar_index: bool) -> PyResult<u64> {
         let dataset = self.snapshot();
-        run(py, async move { dataset.count_rows(filter.as_deref()).await })
+        run(py, async move {
+            match filter {
+                Some(filter) => {
+                    dataset
+                        .scan()
+                        .filter(filter)
+                        .use_scalar_index(use_scalar_index)
+                        .count_rows()
+                        .await
+                }
+                None => dataset.count_rows(None).await,
+            }
+        })
     }
 
     /// The fragments: `(id, physical_rows, deleted_rows, [(path, size)], deletion_path)`.
@@ -333,7 +345,8 @@ impl PyDataset {
 
     /// Scans as a lazy Arrow stream.
     #[pyo3(signature = (columns=None, filter=None, limit=None, offset=None, with_row_id=false,
-        with_row_address=false, batch_size=None, fragments=None, late_materialization=None))]
+        with_row_address=false, batch_size=None, fragments=None, late_materialization=None,
+        use_scalar_index=true))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
@@ -347,8 +360,10 @@ impl PyDataset {
         batch_size: Option<usize>,
         fragments: Option<Vec<u64>>,
         late_materialization: Option<bool>,
+        use_scalar_index: bool,
     ) -> PyResult<PyRecordBatchReader> {
         let scanner = crate::scan::ScanRequest {
+            use_scalar_index,
             columns,
             filter,
             limit,

@@ -14,6 +14,7 @@ mod evolve;
 mod ffi;
 mod maintain;
 mod runtime;
+mod scalar;
 mod scan;
 mod sql;
 mod stream;

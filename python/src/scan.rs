@@ -3,7 +3,7 @@
 use pilum::{Dataset, Materialization, Scanner};
 
 /// The options of one scan, as Python passes them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ScanRequest {
     pub columns: Option<Vec<String>>,
     pub filter: Option<String>,
@@ -14,6 +14,25 @@ pub struct ScanRequest {
     pub batch_size: Option<usize>,
     pub fragments: Option<Vec<u64>>,
     pub late_materialization: Option<bool>,
+    /// Whether scalar indices narrow the filter (same result either way).
+    pub use_scalar_index: bool,
+}
+
+impl Default for ScanRequest {
+    fn default() -> Self {
+        Self {
+            columns: None,
+            filter: None,
+            limit: None,
+            offset: None,
+            with_row_id: false,
+            with_row_address: false,
+            batch_size: None,
+            fragments: None,
+            late_materialization: None,
+            use_scalar_index: true,
+        }
+    }
 }
 
 impl ScanRequest {
@@ -41,6 +60,7 @@ impl ScanRequest {
             None => {}
         }
         scanner
+            .use_scalar_index(self.use_scalar_index)
             .with_row_id(self.with_row_id)
             .with_row_address(self.with_row_address)
     }

@@ -72,7 +72,7 @@ def test_scan_noops_change_nothing(ds, table):
     noops = dict(
         batch_readahead=1, fragment_readahead=1, use_threads=False, cache_metadata=False,
         memory_pool=pa.default_memory_pool(), io_buffer_size=4096, scan_in_order=False, use_stats=False,
-        use_scalar_index=True, batch_size_bytes=1024,
+        batch_size_bytes=1024,
     )
     assert set(noops) == _args.SCAN_NOOPS
     assert_tables_equal(ds.to_table(filter="grp = 3", **noops), table.filter(pc.field("grp") == 3))

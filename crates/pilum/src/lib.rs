@@ -35,9 +35,10 @@ pub use pilum_table::{
     FragmentInfo, FullTextQuery, FullTextSearch, Fusion, HybridSearch, IndexDescription, IndexFileInfo, IndexSegment,
     IndexStatistics, IndexType, Language, MatchQuery, Materialization, MergeInsertBuilder, MergeStats, Metric,
     NewColumns, Occur, Operation, Operator, OptimizeIndexOptions, PendingColumns, PendingFragments, PendingOperation,
-    Predicate, Progress, ProgressUpdate, QUERY_INDEX, RELEVANCE, ROW_ADDRESS, ROW_ID, Reranker, SCORE, Scanner,
-    TEXT_RANK, TableError, TagInfo, TextIndexParams, TextSegmentInfo, VECTOR_RANK, VectorIndexParams, VectorQuery,
-    VectorSegmentInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource, WriteMode, WriteParams,
+    Predicate, Progress, ProgressUpdate, QUERY_INDEX, RELEVANCE, ROW_ADDRESS, ROW_ID, Reranker, SCORE,
+    ScalarIndexParams, ScalarIndexType, Scanner, TEXT_RANK, TableError, TagInfo, TextIndexParams, TextSegmentInfo,
+    VECTOR_RANK, VectorIndexParams, VectorQuery, VectorSegmentInfo, VersionInfo, WhenMatched, WhenNotMatchedBySource,
+    WriteMode, WriteParams,
 };
 
 /// SQL over datasets through DataFusion (the `pilum-datafusion` crate).

@@ -35,9 +35,8 @@ Unsupported = Mapping[str, Tuple[Tuple[Any, ...], str]]
 #: Scans (``scanner``, ``to_table``, ``to_batches``, ``head``, ``count_rows``,
 #: ``take``, ``to_pandas`` and the fragment methods): pyarrow's and pylance's
 #: read-ahead, threading, caching, memory-pool, I/O buffer, statistics and
-#: scalar-index knobs. Pilum always scans in order (``scan_in_order``), has no
-#: scalar indexes (``use_scalar_index``) and sizes batches by rows
-#: (``batch_size_bytes``).
+#: statistics knobs. Pilum always scans in order (``scan_in_order``) and sizes
+#: batches by rows (``batch_size_bytes``).
 SCAN_NOOPS = frozenset(
     {
         "batch_readahead",
@@ -48,7 +47,6 @@ SCAN_NOOPS = frozenset(
         "io_buffer_size",
         "scan_in_order",
         "use_stats",
-        "use_scalar_index",
         "batch_size_bytes",
     }
 )

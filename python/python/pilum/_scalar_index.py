@@ -9,7 +9,15 @@ full-text search with BM25 scoring. Its analyzer arguments are pylance's:
 phrase queries need True), ``min_ngram_length``/``max_ngram_length`` (3/3,
 for ``ngram``) and ``memory_limit`` (MiB the build's term buffers may hold
 before spilling sorted runs to the temporary directory; default 1024).
-The other kinds pylance names raise ``NotImplementedError``.
+
+The scalar kinds ``BTREE``, ``BITMAP`` (low cardinality), ``LABEL_LIST``
+(list columns: ``array_has_any`` / ``array_has_all`` / ``array_has``),
+``NGRAM`` (trigrams narrowing ``contains``, ``LIKE`` and regular
+expressions) and ``ZONEMAP`` (min/max per zone of ``rows_per_zone`` rows,
+default 8192) are used by every filter automatically (``use_scalar_index=False``
+turns that off). The analyzer arguments apply to ``INVERTED`` only and are
+refused with the scalar kinds. ``BLOOMFILTER`` and ``RTREE`` raise
+``NotImplementedError``.
 """
 
 from __future__ import annotations
@@ -21,8 +29,11 @@ from .errors import ColumnNotFoundError
 #: Kinds Pilum builds, by pylance's names.
 TEXT_INDEX_TYPES = ("INVERTED", "FTS")
 
+#: Scalar kinds Pilum builds, by pylance's names.
+SCALAR_INDEX_TYPES = ("BTREE", "BITMAP", "LABEL_LIST", "NGRAM", "ZONEMAP")
+
 #: pylance's scalar kinds Pilum does not build yet.
-PLANNED_SCALAR_TYPES = ("BTREE", "BITMAP", "LABEL_LIST", "NGRAM", "ZONEMAP", "BLOOMFILTER", "RTREE")
+PLANNED_SCALAR_TYPES = ("BLOOMFILTER", "RTREE")
 
 #: Arguments that tune only pylance's build machinery: accepted, no effect.
 #: ``num_workers``: Pilum analyzes on every core. ``block_size=128``: the
@@ -66,10 +77,11 @@ def create_scalar_index(
 ) -> None:
     """Checks every argument and builds the index (see the module docs)."""
     kind = str(index_type).upper()
+    supported = ", ".join(SCALAR_INDEX_TYPES + TEXT_INDEX_TYPES)
     if kind in PLANNED_SCALAR_TYPES:
-        raise NotImplementedError(f"create_scalar_index: index type {kind} is not supported by Pilum yet (supported: INVERTED, FTS)")
-    if kind not in TEXT_INDEX_TYPES:
-        raise ValueError(f"create_scalar_index: unknown index type {index_type!r} (supported: INVERTED, FTS)")
+        raise NotImplementedError(f"create_scalar_index: index type {kind} is not supported by Pilum yet (supported: {supported})")
+    if kind not in TEXT_INDEX_TYPES and kind not in SCALAR_INDEX_TYPES:
+        raise ValueError(f"create_scalar_index: unknown index type {index_type!r} (supported: {supported})")
     granularity = getattr(document_granularity, "value", document_granularity)
     if granularity is not None and str(granularity).upper() not in ("ROW", "DOCUMENTGRANULARITY.ROW"):
         raise NotImplementedError(f"create_scalar_index: document_granularity={document_granularity!r} is not supported by Pilum (rows only)")
@@ -80,6 +92,9 @@ def create_scalar_index(
                 raise NotImplementedError(f"create_scalar_index({key}=...): {what} are not supported by Pilum yet")
     for noop in SCALAR_NOOPS & set(kwargs):
         kwargs.pop(noop)
+    if kind in SCALAR_INDEX_TYPES:
+        _create_scalar(dataset, column, kind, name, replace, progress_callback, kwargs)
+        return
     text = {k: kwargs.pop(k) for k in _TEXT_ARGUMENTS if k in kwargs}
     memory_mib = kwargs.pop("memory_limit", None)
     if kwargs:
@@ -113,4 +128,45 @@ def create_scalar_index(
         memory_limit=memory_limit,
         progress=progress,
         **text,
+    )
+
+
+def _create_scalar(
+    dataset: Any,
+    column: Any,
+    kind: str,
+    name: Optional[str],
+    replace: bool,
+    progress_callback: Optional[Callable[..., Any]],
+    kwargs: Dict[str, Any],
+) -> None:
+    """Builds a BTREE, BITMAP, LABEL_LIST, NGRAM or ZONEMAP index."""
+    rows_per_zone = kwargs.pop("rows_per_zone", None)
+    text = sorted(k for k in kwargs if k in _TEXT_ARGUMENTS or k == "memory_limit")
+    if text:
+        raise TypeError(f"create_scalar_index: {', '.join(text)} apply to INVERTED indices, not {kind}")
+    if kwargs:
+        raise TypeError(f"create_scalar_index() got unexpected keyword arguments {sorted(kwargs)}")
+    if not isinstance(column, str):
+        raise TypeError(f"create_scalar_index: column must be a column name, got {type(column).__name__}")
+    if column not in dataset.schema.names:
+        raise ColumnNotFoundError(f"create_scalar_index: no column {column!r}")
+    if rows_per_zone is not None:
+        if kind != "ZONEMAP":
+            raise TypeError(f"create_scalar_index: rows_per_zone applies to ZONEMAP indices, not {kind}")
+        if isinstance(rows_per_zone, bool) or not isinstance(rows_per_zone, int) or not 0 < rows_per_zone < 2**32:
+            raise ValueError(f"create_scalar_index: rows_per_zone must be a positive integer, got {rows_per_zone!r}")
+    progress = None
+    if progress_callback is not None:
+
+        def progress(stage: str, done: int, total: int) -> None:
+            progress_callback(stage, done, total)
+
+    dataset._ds.create_scalar_index(
+        column,
+        kind,
+        name=name,
+        replace=bool(replace),
+        rows_per_zone=rows_per_zone,
+        progress=progress,
     )

@@ -204,6 +204,7 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         prefilter: Optional[bool] = None,
         fast_search: Optional[bool] = None,
         full_text_query: Any = None,
+        use_scalar_index: Optional[bool] = None,
         _view_filters: tuple = (),
         **kwargs: Any,
     ) -> PilumScanner:
@@ -218,7 +219,10 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         engine tuning): ``batch_readahead``, ``fragment_readahead``,
         ``use_threads``, ``cache_metadata``, ``memory_pool``,
         ``io_buffer_size``, ``scan_in_order``, ``use_stats``,
-        ``use_scalar_index``, ``batch_size_bytes``. `nearest` is pylance's
+        ``batch_size_bytes``. ``use_scalar_index=False`` makes the filter
+        ignore scalar indices (BTREE, BITMAP, LABEL_LIST, NGRAM, ZONEMAP),
+        which it otherwise uses; results are the same (searches' pre-filters
+        always use them). `nearest` is pylance's
         vector search (``{"column", "q", "k"=10, "metric", "nprobes",
         "refine_factor", "use_index"}``; results gain ``_distance``, nearest
         first). It uses a vector index on the column when one exists (defaults
@@ -258,6 +262,7 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
             prefilter=prefilter,
             fast_search=fast_search,
             full_text_query=full_text_query,
+            use_scalar_index=use_scalar_index,
         )
 
     def _take_rows(self, row_ids: Any, columns: Optional[List[str]] = None, **kwargs: Any) -> pa.Table:

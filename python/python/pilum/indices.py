@@ -29,7 +29,8 @@ __all__ = ["IndexDescription", "IndexProgress", "IndexMethods", "VECTOR_INDEX_TY
 VECTOR_INDEX_TYPES = ("IVF_FLAT", "IVF_PQ", "IVF_SQ", "IVF_HNSW_SQ")
 
 #: pylance kinds Pilum does not build yet.
-_PLANNED_TYPES = ("IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ", "BTREE", "BITMAP", "LABEL_LIST", "NGRAM", "ZONEMAP")
+_PLANNED_TYPES = ("IVF_HNSW_PQ", "IVF_HNSW_FLAT", "IVF_RQ")
+_SCALAR_TYPES = ("INVERTED", "FTS", "BTREE", "BITMAP", "LABEL_LIST", "NGRAM", "ZONEMAP")
 
 _METRICS = {"l2": "l2", "euclidean": "l2", "cosine": "cosine", "dot": "dot", "hamming": "hamming"}
 
@@ -229,7 +230,7 @@ class IndexMethods:
         ):
             raise ValueError(f"create_index: memory_limit must be a positive number of bytes, got {memory_limit!r}")
         kind = str(index_type).upper()
-        if kind in ("INVERTED", "FTS"):
+        if kind in _SCALAR_TYPES:
             raise ValueError(f"create_index: build a {kind} index with create_scalar_index(column, {kind!r}, ...)")
         if kind in _PLANNED_TYPES:
             raise NotImplementedError(f"create_index: index type {kind} is not supported by Pilum yet (supported: {', '.join(VECTOR_INDEX_TYPES)})")
@@ -302,7 +303,8 @@ class IndexMethods:
         **kwargs: Any,
     ) -> Any:
         """Builds a scalar or full-text index on `column` (pylance's call;
-        Pilum builds ``INVERTED``/``FTS``, see ``pilum._scalar_index``).
+        Pilum builds ``BTREE``, ``BITMAP``, ``LABEL_LIST``, ``NGRAM``, ``ZONEMAP``
+        and ``INVERTED``/``FTS``, see ``pilum._scalar_index``).
         The name defaults to ``{column}_idx``; an index of that name is
         replaced unless ``replace=False``."""
         from ._scalar_index import create_scalar_index
@@ -364,6 +366,9 @@ class IndexMethods:
         ``IndexNotFoundError`` (a ``KeyError``) for an unknown name."""
         stats = dict(self._ds.index_statistics(index_name))
         segments = [s for s in self._ds.index_segments() if s["name"] == index_name]
+        if stats["index_type"] in ("BTREE", "BITMAP", "LABEL_LIST", "NGRAM", "ZONEMAP"):
+            for key in ("metric_type", "num_partitions", "default_nprobes", "default_refine_factor"):
+                stats.pop(key, None)
         if stats["index_type"] == "INVERTED":
             for key in ("metric_type", "num_partitions", "default_nprobes", "default_refine_factor"):
                 stats.pop(key, None)

@@ -58,6 +58,7 @@ class PilumScanner(pds.Scanner):
         prefilter: Optional[bool] = None,
         fast_search: Optional[bool] = None,
         full_text_query: Any = None,
+        use_scalar_index: Optional[bool] = None,
     ):
         if limit is not None and limit < 0:
             raise ValueError("limit must be non-negative")
@@ -89,7 +90,11 @@ class PilumScanner(pds.Scanner):
             prefilter=prefilter,
             fast_search=fast_search,
             full_text_query=full_text_query,
+            use_scalar_index=use_scalar_index,
         )
+        if use_scalar_index is not None and not isinstance(use_scalar_index, bool):
+            raise TypeError(f"use_scalar_index must be a bool, got {use_scalar_index!r}")
+        self._use_scalar_index = use_scalar_index is not False
         self._expressions: Optional[Dict[str, str]] = None
         if isinstance(columns, dict):
             self._expressions = dict(columns)
@@ -229,7 +234,7 @@ class PilumScanner(pds.Scanner):
             and self._nearest is None
             and self._full_text is None
         ):
-            total = max(0, self._dataset._ds.count_rows(self._sql_filter) - (self._offset or 0))
+            total = max(0, self._dataset._ds.count_rows(self._sql_filter, self._use_scalar_index) - (self._offset or 0))
             return total if self._limit is None else min(total, self._limit)
         return sum(batch.num_rows for batch in self.to_reader())
 
@@ -446,6 +451,7 @@ class PilumScanner(pds.Scanner):
             batch_size=self._batch_size,
             fragments=self._fragments,
             late_materialization=self._late,
+            use_scalar_index=self._use_scalar_index,
         )
 
 
