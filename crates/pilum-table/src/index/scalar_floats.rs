@@ -1,0 +1,76 @@
+//! Float tests made safe for an index kept in IEEE total order: a filter
+//! may compare signed zeros and NaN differently, so a zero literal stands
+//! for both zeros, a NaN literal narrows nothing, and float answers are
+//! re-checked by the scan.
+
+use super::scalar_query::{CmpOp, LeafTest};
+use arrow_schema::DataType;
+use datafusion::common::ScalarValue;
+
+/// Whether `data_type` is a floating-point type.
+pub(crate) fn is_float(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Float16 | DataType::Float32 | DataType::Float64)
+}
+
+fn zero_or_nan(value: &ScalarValue) -> (bool, bool) {
+    match value {
+        ScalarValue::Float64(Some(v)) => (*v == 0.0, v.is_nan()),
+        ScalarValue::Float32(Some(v)) => (*v == 0.0, v.is_nan()),
+        ScalarValue::Float16(Some(v)) => (v.to_f32() == 0.0, v.is_nan()),
+        _ => (false, false),
+    }
+}
+
+fn signed_zero(value: &ScalarValue, negative: bool) -> ScalarValue {
+    let zero = if negative { -0.0f64 } else { 0.0 };
+    match value {
+        ScalarValue::Float32(_) => ScalarValue::Float32(Some(zero as f32)),
+        ScalarValue::Float16(_) => ScalarValue::Float64(Some(zero))
+            .cast_to(&DataType::Float16)
+            .unwrap_or(ScalarValue::Float64(Some(zero))),
+        _ => ScalarValue::Float64(Some(zero)),
+    }
+}
+
+/// A test on a float column widened so that its answer under the index's
+/// total order holds every row the filter can match, whichever way the
+/// filter orders signed zeros and NaN: a zero literal stands for both
+/// zeros, and a NaN literal narrows nothing. Float answers are re-checked.
+pub(crate) fn widen_for_floats(test: &LeafTest) -> Option<LeafTest> {
+    use LeafTest::*;
+    let nan = |v: &ScalarValue| zero_or_nan(v).1;
+    let zero = |v: &ScalarValue| zero_or_nan(v).0;
+    Some(match test {
+        Compare(_, v) if nan(v) => return None,
+        Compare(op, v) if zero(v) => match op {
+            CmpOp::Eq => Between(signed_zero(v, true), signed_zero(v, false)),
+            CmpOp::NotEq => return None,
+            CmpOp::Lt | CmpOp::LtEq => Compare(CmpOp::LtEq, signed_zero(v, false)),
+            CmpOp::Gt | CmpOp::GtEq => Compare(CmpOp::GtEq, signed_zero(v, true)),
+        },
+        InList(values) if values.iter().any(nan) => return None,
+        InList(values) => InList(
+            values
+                .iter()
+                .flat_map(|v| {
+                    if zero(v) {
+                        vec![signed_zero(v, true), signed_zero(v, false)]
+                    } else {
+                        vec![v.clone()]
+                    }
+                })
+                .collect(),
+        ),
+        Between(low, high) if nan(low) || nan(high) => return None,
+        Between(low, high) => Between(
+            if zero(low) { signed_zero(low, true) } else { low.clone() },
+            if zero(high) {
+                signed_zero(high, false)
+            } else {
+                high.clone()
+            },
+        ),
+        HasAny(_) | HasAll(_) => return None,
+        other => other.clone(),
+    })
+}
