@@ -302,6 +302,7 @@ impl Scanner {
                 let dataset = self.dataset.clone();
                 move |span| {
                     let (plan, dataset) = (plan.clone(), dataset.clone());
+                    let step = indexed::span_step(&plan, &span, step);
                     async move { cut_span(&dataset, &plan.projection, span, step).await }
                 }
             })

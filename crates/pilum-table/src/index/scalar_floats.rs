@@ -3,7 +3,7 @@
 //! for both zeros, a NaN literal narrows nothing, and float answers are
 //! re-checked by the scan.
 
-use super::scalar_query::{CmpOp, LeafTest};
+use super::scalar_query::{Bound, CmpOp, LeafTest};
 use arrow_schema::DataType;
 use datafusion::common::ScalarValue;
 
@@ -43,7 +43,7 @@ pub(crate) fn widen_for_floats(test: &LeafTest) -> Option<LeafTest> {
     Some(match test {
         Compare(_, v) if nan(v) => return None,
         Compare(op, v) if zero(v) => match op {
-            CmpOp::Eq => Between(signed_zero(v, true), signed_zero(v, false)),
+            CmpOp::Eq => Range(Some((signed_zero(v, true), true)), Some((signed_zero(v, false), true))),
             CmpOp::NotEq => return None,
             CmpOp::Lt | CmpOp::LtEq => Compare(CmpOp::LtEq, signed_zero(v, false)),
             CmpOp::Gt | CmpOp::GtEq => Compare(CmpOp::GtEq, signed_zero(v, true)),
@@ -61,15 +61,22 @@ pub(crate) fn widen_for_floats(test: &LeafTest) -> Option<LeafTest> {
                 })
                 .collect(),
         ),
-        Between(low, high) if nan(low) || nan(high) => return None,
-        Between(low, high) => Between(
-            if zero(low) { signed_zero(low, true) } else { low.clone() },
-            if zero(high) {
-                signed_zero(high, false)
-            } else {
-                high.clone()
-            },
-        ),
+        Range(low, high) => {
+            if [low, high].into_iter().flatten().any(|(v, _)| nan(v)) {
+                return None;
+            }
+            // A zero bound becomes the outer zero, included.
+            let widen = |bound: &Option<Bound>, negative: bool| {
+                bound.as_ref().map(|(v, inclusive)| {
+                    if zero(v) {
+                        (signed_zero(v, negative), true)
+                    } else {
+                        (v.clone(), *inclusive)
+                    }
+                })
+            };
+            Range(widen(low, true), widen(high, false))
+        }
         HasAny(_) | HasAll(_) => return None,
         other => other.clone(),
     })

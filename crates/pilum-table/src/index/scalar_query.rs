@@ -45,7 +45,9 @@ impl CmpOp {
 pub(crate) enum LeafTest {
     Compare(CmpOp, ScalarValue),
     InList(Vec<ScalarValue>),
-    Between(ScalarValue, ScalarValue),
+    /// Between optional bounds, each inclusive or not (`BETWEEN`, or a
+    /// column's comparisons under one `AND`).
+    Range(Option<Bound>, Option<Bound>),
     IsNull,
     IsNotNull,
     /// `array_has_any` (and `array_has` with one value).
@@ -55,6 +57,9 @@ pub(crate) enum LeafTest {
     /// The grams a `contains`, `LIKE` or regular-expression match needs.
     Grams(GramQuery),
 }
+
+/// A range bound: the value and whether it is included.
+pub(crate) type Bound = (ScalarValue, bool);
 
 /// A segment's answer.
 #[derive(Debug)]
@@ -73,7 +78,7 @@ impl ScalarIndexType {
         use LeafTest::*;
         match self {
             Self::BTree | Self::Bitmap | Self::ZoneMap => {
-                matches!(test, Compare(..) | InList(_) | Between(..) | IsNull | IsNotNull)
+                matches!(test, Compare(..) | InList(_) | Range(..) | IsNull | IsNotNull)
             }
             Self::LabelList => matches!(test, HasAny(_) | HasAll(_) | IsNull | IsNotNull),
             Self::NGram => matches!(test, Grams(q) if !q.is_all()),
@@ -134,6 +139,29 @@ fn definite(mask: BooleanArray) -> BooleanArray {
     }
 }
 
+/// A range's bounds as comparisons of a value with literals (`None` when
+/// a bound cannot be compared, or there is none).
+fn range_ops(
+    low: &Option<Bound>,
+    high: &Option<Bound>,
+    data_type: &DataType,
+) -> Option<Vec<(CmpOp, Scalar<ArrayRef>)>> {
+    let mut ops = Vec::new();
+    if let Some((value, inclusive)) = low {
+        ops.push((
+            if *inclusive { CmpOp::GtEq } else { CmpOp::Gt },
+            literal(value, data_type)?,
+        ));
+    }
+    if let Some((value, inclusive)) = high {
+        ops.push((
+            if *inclusive { CmpOp::LtEq } else { CmpOp::Lt },
+            literal(value, data_type)?,
+        ));
+    }
+    (!ops.is_empty()).then_some(ops)
+}
+
 /// The mask of `(min, max)` ranges that may hold a value passing `test`.
 fn range_mask(test: &LeafTest, mins: &ArrayRef, maxes: &ArrayRef) -> Result<Option<BooleanArray>> {
     let data_type = mins.data_type();
@@ -150,9 +178,22 @@ fn range_mask(test: &LeafTest, mins: &ArrayRef, maxes: &ArrayRef) -> Result<Opti
             Some(v) => may_hold(*op, &v)?,
             None => return Ok(None),
         },
-        LeafTest::Between(low, high) => match (literal(low, data_type), literal(high, data_type)) {
-            (Some(lo), Some(hi)) => and(&compare(CmpOp::GtEq, maxes, &lo)?, &compare(CmpOp::LtEq, mins, &hi)?)?,
-            _ => return Ok(None),
+        LeafTest::Range(low, high) => match range_ops(low, high, data_type) {
+            Some(bounds) => {
+                // A range [min, max] meets the bounds when max is above the
+                // low one and min below the high one.
+                let mut mask = BooleanArray::from(vec![true; mins.len()]);
+                for (op, value) in bounds {
+                    let side = if matches!(op, CmpOp::Gt | CmpOp::GtEq) {
+                        maxes
+                    } else {
+                        mins
+                    };
+                    mask = and(&mask, &compare(op, side, &value)?)?;
+                }
+                mask
+            }
+            None => return Ok(None),
         },
         LeafTest::InList(values) => {
             let mut mask = BooleanArray::from(vec![false; mins.len()]);
@@ -177,9 +218,15 @@ fn key_mask(test: &LeafTest, keys: &ArrayRef) -> Result<Option<BooleanArray>> {
             Some(v) => compare(*op, keys, &v)?,
             None => return Ok(None),
         },
-        LeafTest::Between(low, high) => match (literal(low, data_type), literal(high, data_type)) {
-            (Some(lo), Some(hi)) => and(&compare(CmpOp::GtEq, keys, &lo)?, &compare(CmpOp::LtEq, keys, &hi)?)?,
-            _ => return Ok(None),
+        LeafTest::Range(low, high) => match range_ops(low, high, data_type) {
+            Some(bounds) => {
+                let mut mask = BooleanArray::from(vec![true; keys.len()]);
+                for (op, value) in bounds {
+                    mask = and(&mask, &compare(op, keys, &value)?)?;
+                }
+                mask
+            }
+            None => return Ok(None),
         },
         LeafTest::InList(values) | LeafTest::HasAny(values) => {
             if values.is_empty() {

@@ -12,9 +12,9 @@ use crate::search::{Candidates, IndexedRows};
 use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchOptions};
 use std::ops::Range;
 
-/// Below one candidate in this many rows, candidates are fetched by
-/// position; above, their range is read and masked.
-const DENSE_BELOW: u64 = 16;
+/// Narrowed fragments with at most this many candidates are read as one
+/// task (the scan's row-sized tasks would mostly find none).
+pub(super) const ONE_TASK_CANDIDATES: u64 = 16_384;
 
 /// Shrinks each span of a narrowed fragment to its first..last candidate.
 pub(super) fn narrow_spans(spans: &mut [Task], indexed: &IndexedRows) {
@@ -28,6 +28,17 @@ pub(super) fn narrow_spans(spans: &mut [Task], indexed: &IndexedRows) {
             span.rows = start..end;
         }
     }
+}
+
+/// The task size for `span`: whole for a narrowed fragment with few
+/// candidates, else the scan's `step`.
+pub(super) fn span_step(plan: &ScanPlan, span: &Task, step: u64) -> u64 {
+    let few = plan
+        .indexed
+        .as_ref()
+        .and_then(|i| i.get(&span.fragment.id))
+        .is_some_and(|c| c.offsets.len() <= ONE_TASK_CANDIDATES);
+    if few { u64::MAX } else { step }
 }
 
 /// Runs `task` over its candidate rows.
@@ -93,8 +104,11 @@ async fn read_rows(
             &options,
         )?);
     }
+    // Fetch by position while the candidates touch under half the chunks
+    // (a chunk holds about `chunk_rows` rows); else read the range and mask.
     let span = rows.end - rows.start;
-    if offsets.len() as u64 * DENSE_BELOW < span {
+    let per_chunk = super::chunk_rows(schema.arrow()) as u64;
+    if (offsets.len() as u64).saturating_mul(per_chunk).saturating_mul(2) < span {
         return reader.take(schema, offsets).await;
     }
     let all = reader.read_range(schema, rows.clone()).await?;

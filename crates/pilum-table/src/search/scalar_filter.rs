@@ -28,7 +28,7 @@ impl FilterTree {
     pub fn of(expr: &Expr) -> Self {
         match expr {
             Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
-                Operator::And => Self::And(vec![Self::of(left), Self::of(right)]),
+                Operator::And => Self::and(vec![Self::of(left), Self::of(right)]),
                 Operator::Or => Self::Or(vec![Self::of(left), Self::of(right)]),
                 _ => binary(left, *op, right).unwrap_or(Self::Opaque),
             },
@@ -46,7 +46,9 @@ impl FilterTree {
                 low,
                 high,
             }) => match (column_of(expr), literal_of(low), literal_of(high)) {
-                (Some(column), Some(low), Some(high)) => leaf(column, LeafTest::Between(low, high)),
+                (Some(column), Some(low), Some(high)) => {
+                    leaf(column, LeafTest::Range(Some((low, true)), Some((high, true))))
+                }
                 _ => Self::Opaque,
             },
             Expr::IsNull(inner) => column_of(inner).map_or(Self::Opaque, |c| leaf(c, LeafTest::IsNull)),
@@ -55,6 +57,59 @@ impl FilterTree {
             Expr::ScalarFunction(call) => function(call).unwrap_or(Self::Opaque),
             _ => Self::Opaque,
         }
+    }
+}
+
+impl FilterTree {
+    /// A conjunction, flattened, with each column's first lower and upper
+    /// comparison merged into one range (`a >= 1 AND a < 5` is one lookup,
+    /// not two half-table ones).
+    fn and(parts: Vec<FilterTree>) -> Self {
+        let mut flat = Vec::new();
+        for part in parts {
+            match part {
+                Self::And(inner) => flat.extend(inner),
+                other => flat.push(other),
+            }
+        }
+        let mut out: Vec<FilterTree> = Vec::with_capacity(flat.len());
+        for part in flat {
+            let Self::Leaf {
+                column,
+                test: LeafTest::Compare(op, value),
+            } = &part
+            else {
+                out.push(part);
+                continue;
+            };
+            let lower = matches!(op, CmpOp::Gt | CmpOp::GtEq);
+            if !lower && !matches!(op, CmpOp::Lt | CmpOp::LtEq) {
+                out.push(part);
+                continue;
+            }
+            let bound = (value.clone(), matches!(op, CmpOp::GtEq | CmpOp::LtEq));
+            let merged = out.iter_mut().find_map(|other| match other {
+                Self::Leaf {
+                    column: c,
+                    test: LeafTest::Range(low, high),
+                } if c == column && (if lower { low.is_none() } else { high.is_none() }) => {
+                    Some(if lower { low } else { high })
+                }
+                _ => None,
+            });
+            match merged {
+                Some(slot) => *slot = Some(bound),
+                None => {
+                    let (low, high) = if lower {
+                        (Some(bound), None)
+                    } else {
+                        (None, Some(bound))
+                    };
+                    out.push(leaf(column.clone(), LeafTest::Range(low, high)));
+                }
+            }
+        }
+        if out.len() == 1 { out.remove(0) } else { Self::And(out) }
     }
 }
 

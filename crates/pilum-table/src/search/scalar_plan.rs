@@ -143,7 +143,8 @@ impl Dataset {
         } else {
             test
         };
-        let exact = kind.is_exact() && !float;
+        // Null tests are exact whatever the type.
+        let exact = kind.is_exact() && (!float || matches!(test, LeafTest::IsNull | LeafTest::IsNotNull));
         let mut out = IndexedRows::new();
         for segment in segments {
             let covered: Vec<&proto::Fragment> = segment
@@ -160,6 +161,12 @@ impl Dataset {
                 continue;
             };
             for (fragment, offsets) in physical_rows(rows, &covered) {
+                // Candidates to re-check in more than half a fragment are
+                // left to the scan: reading them costs about what it does.
+                let rows = selected.get(&fragment).map_or(0, |f| f.physical_rows);
+                if !exact && offsets.len() * 2 > rows {
+                    continue;
+                }
                 out.insert(fragment, Candidates { offsets, exact });
             }
         }
