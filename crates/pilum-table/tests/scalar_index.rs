@@ -121,6 +121,8 @@ fn filters() -> Vec<String> {
         out.push(format!("num {op} 3"));
         out.push(format!("price {op} 0.0"));
         out.push(format!("price {op} -0.0"));
+        out.push(format!("price {op} 1.5"));
+        out.push(format!("price {op} '-inf'::double"));
         out.push(format!("price {op} CAST('NaN' AS DOUBLE)"));
         out.push(format!("cat {op} 'beta'"));
         out.push(format!("day {op} 150"));

@@ -35,7 +35,7 @@ pub(crate) use loaded::{SegmentCache, metric_of};
 pub use manage::{IndexDescription, IndexStatistics};
 pub use optimize::OptimizeIndexOptions;
 pub use partition_cache::DEFAULT_INDEX_CACHE_BYTES;
-pub(crate) use scalar_floats::{is_float, widen_for_floats};
+pub(crate) use scalar_floats::{compares_with_zero, is_float, widen_for_floats};
 pub(crate) use scalar_loaded::ScalarCache;
 pub use scalar_params::{DEFAULT_ZONE_ROWS, ScalarIndexParams, ScalarIndexType};
 pub(crate) use scalar_query::{CmpOp, LeafTest, SegmentRows};

@@ -1,7 +1,8 @@
-//! Float tests made safe for an index kept in IEEE total order: a filter
-//! may compare signed zeros and NaN differently, so a zero literal stands
-//! for both zeros, a NaN literal narrows nothing, and float answers are
-//! re-checked by the scan.
+//! Float tests made safe for an index kept in IEEE total order. Filters
+//! order floats the same way (NaN above every number, negative NaN below)
+//! except that they take −0 and +0 as equal, so only a zero literal needs
+//! care: it stands for both zeros and its answer is re-checked. A NaN
+//! literal narrows nothing.
 
 use super::scalar_query::{Bound, CmpOp, LeafTest};
 use arrow_schema::DataType;
@@ -32,10 +33,22 @@ fn signed_zero(value: &ScalarValue, negative: bool) -> ScalarValue {
     }
 }
 
+/// Whether a test on a float column compares with a zero (its answer is
+/// then widened to both zeros and must be re-checked).
+pub(crate) fn compares_with_zero(test: &LeafTest) -> bool {
+    let zero = |v: &ScalarValue| zero_or_nan(v).0;
+    match test {
+        LeafTest::Compare(_, v) => zero(v),
+        LeafTest::InList(values) => values.iter().any(zero),
+        LeafTest::Range(low, high) => [low, high].into_iter().flatten().any(|(v, _)| zero(v)),
+        _ => false,
+    }
+}
+
 /// A test on a float column widened so that its answer under the index's
 /// total order holds every row the filter can match, whichever way the
 /// filter orders signed zeros and NaN: a zero literal stands for both
-/// zeros, and a NaN literal narrows nothing. Float answers are re-checked.
+/// zeros, and a NaN literal narrows nothing.
 pub(crate) fn widen_for_floats(test: &LeafTest) -> Option<LeafTest> {
     use LeafTest::*;
     let nan = |v: &ScalarValue| zero_or_nan(v).1;

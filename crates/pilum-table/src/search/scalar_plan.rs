@@ -9,7 +9,9 @@
 use super::scalar_filter::FilterTree;
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::index::{IndexSegment, LeafTest, ScalarIndexType, SegmentRows, is_float, widen_for_floats};
+use crate::index::{
+    IndexSegment, LeafTest, ScalarIndexType, SegmentRows, compares_with_zero, is_float, widen_for_floats,
+};
 use crate::proto;
 use datafusion::logical_expr::Expr;
 use futures::FutureExt;
@@ -124,13 +126,14 @@ impl Dataset {
         let Some((kind, segments)) = self.index_for(column, test) else {
             return Ok(IndexedRows::new());
         };
-        // Float columns: signed zeros and NaN may compare differently in the
-        // filter than in the index's total order, so the test is widened
+        // Float columns: filters take -0 and +0 as equal where the index's
+        // total order does not, so a test against a zero is widened to both
         // and its answer re-checked.
         let float = self
             .schema()
             .field_with_name(column)
             .is_ok_and(|f| is_float(f.data_type()) || matches!(f.data_type(), arrow_schema::DataType::List(i) | arrow_schema::DataType::LargeList(i) if is_float(i.data_type())));
+        let exact = kind.is_exact() && !(float && compares_with_zero(test));
         let widened;
         let test = if float {
             match widen_for_floats(test) {
@@ -143,8 +146,6 @@ impl Dataset {
         } else {
             test
         };
-        // Null tests are exact whatever the type.
-        let exact = kind.is_exact() && (!float || matches!(test, LeafTest::IsNull | LeafTest::IsNotNull));
         let mut out = IndexedRows::new();
         for segment in segments {
             let covered: Vec<&proto::Fragment> = segment
