@@ -105,9 +105,14 @@ async fn read_rows(
         )?);
     }
     // Fetch by position while the candidates touch under half the chunks
-    // (a chunk holds about `chunk_rows` rows); else read the range and mask.
+    // (of the widest column: its recorded value size says how many rows a
+    // chunk holds); else read the range and mask.
     let span = rows.end - rows.start;
-    let per_chunk = super::chunk_rows(schema.arrow()) as u64;
+    let measured = reader.widest_value_bytes(schema)?.filter(|b| *b >= 1.0);
+    let per_chunk = match measured {
+        Some(bytes) => ((super::CHUNK_BYTES as f64 / bytes) as usize).clamp(1, super::MAX_CHUNK_ROWS),
+        None => super::chunk_rows(schema.arrow()),
+    } as u64;
     if (offsets.len() as u64).saturating_mul(per_chunk).saturating_mul(2) < span {
         return reader.take(schema, offsets).await;
     }

@@ -161,6 +161,15 @@ impl Dataset {
             let Some(rows) = loaded.answer(test).await? else {
                 continue;
             };
+            // Inexact answers holding over half the covered rows are left to
+            // the scan before any mapping (see below).
+            let covered_rows: u64 = covered.iter().map(|f| f.physical_rows).sum();
+            if let SegmentRows::Ids(ids) = &rows
+                && !exact
+                && ids.len() * 2 > covered_rows
+            {
+                continue;
+            }
             for (fragment, offsets) in physical_rows(rows, &covered) {
                 // Candidates to re-check in more than half a fragment are
                 // left to the scan: reading them costs about what it does.
