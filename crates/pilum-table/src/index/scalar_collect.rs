@@ -169,11 +169,16 @@ pub(super) fn gram_postings(scanned: Scanned) -> Result<(Vec<u64>, Vec<RoaringTr
     Ok((keys, rows, nulls))
 }
 
+/// One worker's grams: a batch's (gram, row id) pairs are sorted, so each
+/// gram's ids reach its bitmap as one ascending run (appended in bulk
+/// when they follow its largest id, as they do in scan order).
 fn grams_of(batches: &[(ArrayRef, UInt64Array)]) -> Result<(HashMap<u64, RoaringTreemap>, RoaringTreemap)> {
     let mut grams: HashMap<u64, RoaringTreemap> = HashMap::new();
     let mut nulls = RoaringTreemap::new();
     let mut held = Vec::new();
+    let mut pairs: Vec<(u64, u64)> = Vec::new();
     for (array, ids) in batches {
+        pairs.clear();
         for row in 0..array.len() {
             let id = ids.value(row);
             let Some(text) = string_at(array.as_ref(), row) else {
@@ -181,8 +186,17 @@ fn grams_of(batches: &[(ArrayRef, UInt64Array)]) -> Result<(HashMap<u64, Roaring
                 continue;
             };
             ngram::grams(text, &mut held);
-            for &gram in &held {
-                grams.entry(gram).or_default().insert(id);
+            pairs.extend(held.iter().map(|&gram| (gram, id)));
+        }
+        pairs.sort_unstable();
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            let rows = grams.entry(run[0].0).or_default();
+            let ascending = run.iter().map(|&(_, id)| id);
+            if rows.max().is_some_and(|max| run[0].1 <= max) {
+                rows.extend(ascending);
+            } else if rows.append(ascending).is_err() {
+                // Ids repeat only if a row does: insert one by one.
+                rows.extend(run.iter().map(|&(_, id)| id));
             }
         }
     }
