@@ -15,6 +15,9 @@ pub const GRAM_CHARS: usize = 3;
 /// character, otherwise `c` itself. Folding applies to rows and queries
 /// alike, so a row holding a substring holds all of its grams.
 pub fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
     let mut lower = c.to_lowercase();
     match (lower.next(), lower.next()) {
         (Some(l), None) => l,
