@@ -55,17 +55,9 @@ writing its report; a Lance error is recorded in its cell.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
-import json
-import math
 import os
-import platform
 import re
-import shlex
-import shutil
-import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -75,12 +67,16 @@ os.environ.setdefault("LANCE_LOG", "error")
 import numpy as np
 import pyarrow as pa
 
+import bench_cells
+from bench_cells import (MODES, build_index, build_text, cell_text, data_dir_for, engine_module, exit_on_failures,
+                         failures_of, measure_query, parse_engines, prepare_dataset, record_query, run_info, save_meta,
+                         versions, write_json)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 #: Bump when `read_corpus` or the table layout changes, so stored datasets are rewritten.
 DATA_VERSION = 1
-MODES = ("idx", "scan")
 INDEX = ("line", "NGRAM")
 
 
@@ -222,136 +218,35 @@ def expected_ids(corpus: Corpus, queries: List[Query]) -> Dict[str, np.ndarray]:
 
 # ---------------------------------------------------------------- datasets
 
-def engine_module(engine: str) -> Any:
-    return __import__("lance" if engine == "lance" else "pilum")
-
-
-def dir_bytes(path: str) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                pass
-    return total
-
-
 def corpus_dir_for(data_dir: str, corpus: Corpus, rows_per_file: int, rewrite: bool) -> Tuple[str, Dict[str, Any]]:
     """The folder of this corpus's datasets and its metadata; cleared when it was made from other data."""
     path = os.path.join(data_dir, str(len(corpus.lines)))
     want = {"lines": len(corpus.lines), "fingerprint": corpus.fingerprint, "source": corpus.source,
             "data_version": DATA_VERSION, "rows_per_file": rows_per_file}
-    meta: Dict[str, Any] = {}
-    try:
-        with open(os.path.join(path, "meta.json")) as handle:
-            meta = json.load(handle)
-    except (OSError, ValueError):
-        pass
-    if rewrite or {k: meta.get(k) for k in want} != want:
-        shutil.rmtree(path, ignore_errors=True)
-        meta = {**want, "engines": {}}
-    os.makedirs(path, exist_ok=True)
-    return path, meta
+    return path, data_dir_for(path, want, rewrite)
 
 
-def save_meta(path: str, meta: Dict[str, Any]) -> None:
-    with open(os.path.join(path, "meta.json"), "w") as handle:
-        json.dump(meta, handle, indent=1)
-
-
-def prepare_dataset(engine: str, corpus_dir: str, table: Callable[[], pa.Table], meta: Dict[str, Any], version: str,
-                    rows_per_file: int) -> Dict[str, Any]:
-    """Writes `engine`'s copy unless a matching one is stored; drops any indices a stored copy has."""
-    module, uri = engine_module(engine), os.path.join(corpus_dir, engine)
-    info: Dict[str, Any] = {"uri": uri}
-    stored = meta["engines"].get(engine)
-    if stored and stored.get("version") == version and os.path.isdir(uri):
-        ds = module.dataset(uri)
-        dropped = [ix["name"] for ix in ds.list_indices()]
-        for name in dropped:
-            ds.drop_index(name)
-        if dropped:
-            try:
-                ds.cleanup_old_versions(older_than=dt.timedelta(0))
-            except Exception as exc:  # noqa: BLE001 - only disk space is at stake
-                print(f"  {engine}: cleanup_old_versions failed ({type(exc).__name__}: {exc}); old index files kept", flush=True)
-        info.update(reused=True, dropped_indices=dropped)
-        print(f"  {engine}: reusing {uri}" + (f", dropped {len(dropped)} indices" if dropped else ""), flush=True)
-    else:
-        shutil.rmtree(uri, ignore_errors=True)
-        data = table()
-        start = time.perf_counter()
-        module.write_dataset(data, uri, max_rows_per_file=rows_per_file)
-        info.update(reused=False, write_s=time.perf_counter() - start)
-        meta["engines"][engine] = {"version": version}
-        print(f"  {engine}: wrote {uri} in {info['write_s']:.1f} s", flush=True)
-    info["data_bytes"] = dir_bytes(uri) - dir_bytes(os.path.join(uri, "_indices"))
-    info["fragments"] = len(module.dataset(uri).get_fragments())
-    return info
-
-
-def build_index(engine: str, uri: str) -> Dict[str, Any]:
+def build_line_index(engine: str, uri: str) -> Dict[str, Any]:
     """The NGRAM index on `line`, timed. Pilum raising NotImplementedError ends the run (exit 2, a stale
     build); a Lance error is recorded."""
     column, kind = INDEX
-    before = dir_bytes(os.path.join(uri, "_indices"))
-    ds = engine_module(engine).dataset(uri)
-    start = time.perf_counter()
-    try:
-        ds.create_scalar_index(column, index_type=kind)
-    except NotImplementedError as exc:
-        if engine == "pilum":
-            print(f"pilum: create_scalar_index({column!r}, index_type={kind!r}) raised NotImplementedError: {exc}",
-                  file=sys.stderr, flush=True)
-            sys.exit(2)
-        out: Dict[str, Any] = {"error": f"unsupported: NotImplementedError: {exc}"[:500]}
-    except Exception as exc:  # noqa: BLE001 - Lance: recorded; Pilum: re-raised
-        if engine == "pilum":
-            raise
-        out = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-    else:
-        out = {"seconds": time.perf_counter() - start, "bytes": dir_bytes(os.path.join(uri, "_indices")) - before}
-    shown = out.get("error") or f"{out['seconds']:.2f} s, {out['bytes'] / 2**20:.1f} MiB"
-    print(f"  {engine}: {kind}({column}): {shown}", flush=True)
-    return out
+    return build_index(engine, engine_module(engine).dataset(uri), uri, column, kind)
 
 
 # ---------------------------------------------------------------- measuring
 
 @dataclass(eq=False)
-class Cell:
-    engine: str
-    mode: str  # "idx" or "scan"
-    uri: str
+class Cell(bench_cells.Cell):
+    """A cell that runs one spelling of the query's filter, `sql`."""
     spelling: str  # "as written" or "regexp_match"
     sql: str
-    ds: Any = None
 
     @property
     def name(self) -> str:
         return f"{self.engine} {self.mode}" + (" (regexp_match)" if self.spelling == "regexp_match" else "")
 
-    @property
-    def kwargs(self) -> Dict[str, Any]:
-        return {} if self.mode == "idx" else {"use_scalar_index": False}
-
-    def reopen(self) -> float:
-        start = time.perf_counter()
-        self.ds = engine_module(self.engine).dataset(self.uri)
-        return time.perf_counter() - start
-
-    def ids(self) -> np.ndarray:
-        return self.ds.to_table(columns=["id"], filter=self.sql, **self.kwargs).column("id").to_numpy()
-
-    def count(self) -> int:
-        return self.ds.count_rows(filter=self.sql, **self.kwargs)
-
-    def plan(self) -> Optional[str]:
-        try:
-            return self.ds.scanner(columns=["id"], filter=self.sql, **self.kwargs).explain_plan(True)
-        except Exception:  # noqa: BLE001 - Pilum has no explain_plan; Lance rejects some spellings
-            return None
+    def header(self) -> Dict[str, Any]:
+        return {"sql": self.sql, "spelling": self.spelling}
 
 
 def cells_for(query: Query, uris: Dict[str, str]) -> List[Cell]:
@@ -365,86 +260,6 @@ def cells_for(query: Query, uris: Dict[str, str]) -> List[Cell]:
     return cells
 
 
-def latency(seconds: List[float]) -> Dict[str, float]:
-    ordered = sorted(seconds)
-    return {"median_ms": statistics.median(ordered) * 1e3,
-            "p99_ms": ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)] * 1e3,
-            "runs": len(ordered)}
-
-
-def uses_index(plan: Optional[str]) -> Optional[bool]:
-    return None if plan is None else any(s in plan for s in ("ScalarIndexQuery", "MaterializeIndex", "ScalarIndexExec"))
-
-
-def measure_query(cells: List[Cell], expected: np.ndarray, reps: int) -> Dict[str, Dict[str, Any]]:
-    """Cold run per cell, then warm to_table and count_rows runs round-robin; every result checked."""
-    out: Dict[str, Dict[str, Any]] = {c.name: {"sql": c.sql, "spelling": c.spelling} for c in cells}
-    live: List[Cell] = []
-
-    def check(cell: Cell, got: np.ndarray) -> None:
-        if "mismatch" not in out[cell.name] and not np.array_equal(np.sort(got), expected):
-            got_set, want_set = set(got.tolist()), set(expected.tolist())
-            out[cell.name]["mismatch"] = {"rows": int(len(got)), "expected_rows": int(len(expected)),
-                                          "missing": sorted(want_set - got_set)[:10], "extra": sorted(got_set - want_set)[:10],
-                                          "duplicates": int(len(got) - len(got_set))}
-
-    def guarded(cell: Cell, step: Callable[[], None]) -> None:
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - recorded in the cell
-            out[cell.name]["error"] = f"{type(exc).__name__}: {exc}"[:500]
-            if cell in live:
-                live.remove(cell)
-
-    def cold(cell: Cell) -> None:
-        out[cell.name]["open_ms"] = cell.reopen() * 1e3
-        start = time.perf_counter()
-        got = cell.ids()
-        out[cell.name]["cold_ms"] = (time.perf_counter() - start) * 1e3
-        check(cell, got)
-        live.append(cell)
-
-    for cell in cells:
-        guarded(cell, lambda: cold(cell))
-    table_s: Dict[str, List[float]] = {c.name: [] for c in cells}
-    count_s: Dict[str, List[float]] = {c.name: [] for c in cells}
-
-    def warm_table(cell: Cell) -> None:
-        start = time.perf_counter()
-        got = cell.ids()
-        table_s[cell.name].append(time.perf_counter() - start)
-        check(cell, got)
-
-    def warm_count(cell: Cell) -> None:
-        start = time.perf_counter()
-        got = cell.count()
-        count_s[cell.name].append(time.perf_counter() - start)
-        if got != len(expected):
-            out[cell.name].setdefault("count_mismatch", {"count": int(got), "expected": int(len(expected))})
-
-    for step in (warm_table, warm_count):
-        for _ in range(reps):
-            for cell in list(live):
-                guarded(cell, lambda: step(cell))
-    for cell in cells:
-        if table_s[cell.name] and "error" not in out[cell.name]:
-            out[cell.name]["to_table"] = latency(table_s[cell.name])
-            out[cell.name]["count_rows"] = latency(count_s[cell.name])
-        if cell.ds is not None:
-            plan = cell.plan()
-            out[cell.name].update(plan=plan, uses_index=uses_index(plan))
-        cell.ds = None
-    return out
-
-
-def failures_of(engine: str, cell: Dict[str, Any]) -> List[str]:
-    """What makes a cell a failure: any wrong result; an error only for Pilum."""
-    found = [k for k in ("mismatch", "count_mismatch") if k in cell]
-    if engine == "pilum" and "error" in cell:
-        found.append("error")
-    return found
-
-
 def best(cells: Dict[str, Dict[str, Any]], engine: str, mode: str) -> Optional[str]:
     """The name of `engine`'s fastest correct `mode` cell (over spellings), else any of its cells."""
     names = [n for n in cells if n.split()[:2] == [engine, mode]]
@@ -456,20 +271,9 @@ def best(cells: Dict[str, Dict[str, Any]], engine: str, mode: str) -> Optional[s
 
 # ---------------------------------------------------------------- report
 
-def _cell_text(cell: Optional[Dict[str, Any]], key: str = "median_ms") -> str:
-    if cell is None:
-        return "–"
-    if "mismatch" in cell or "count_mismatch" in cell:
-        return "MISMATCH"
-    if "error" in cell:
-        return "error"
-    value = cell.get("to_table", {}).get(key)
-    return "–" if value is None else f"{value:.2f}"
-
-
 def _ratio(num: Optional[Dict[str, Any]], den: Optional[Dict[str, Any]]) -> str:
     a, b = ((c or {}).get("to_table", {}).get("median_ms") for c in (num, den))
-    return f"{a / b:.2f}" if a and b and _cell_text(num) != "MISMATCH" and _cell_text(den) != "MISMATCH" else "–"
+    return f"{a / b:.2f}" if a and b and cell_text(num) != "MISMATCH" and cell_text(den) != "MISMATCH" else "–"
 
 
 def markdown(results: Dict[str, Any]) -> str:
@@ -490,7 +294,7 @@ def markdown(results: Dict[str, Any]) -> str:
                 key = best(cells, engine, mode)
                 cell = cells.get(key) if key else None
                 chosen[f"{engine} {mode}"] = cell
-                text = _cell_text(cell)
+                text = cell_text(cell)
                 if cell and cell.get("spelling") == "regexp_match" and "to_table" in cell:
                     text += " m"
                 if cell and mode == "idx" and cell.get("uses_index") is False:
@@ -518,8 +322,8 @@ def markdown(results: Dict[str, Any]) -> str:
         row = [name]
         for cell_name in names:
             cell = q["cells"].get(cell_name)
-            if not cell or "to_table" not in cell or _cell_text(cell) == "MISMATCH":
-                row.append(_cell_text(cell))
+            if not cell or "to_table" not in cell or cell_text(cell) == "MISMATCH":
+                row.append(cell_text(cell))
                 continue
             mark = {True: " +", False: " -"}.get(cell.get("uses_index"), "") if " idx" in cell_name else ""
             row.append(f"{cell['to_table']['p99_ms']:.2f} / {cell.get('cold_ms', float('nan')):.2f} / "
@@ -531,22 +335,8 @@ def markdown(results: Dict[str, Any]) -> str:
               "| engine | index build | data MiB | fragments |", "|---|---|---|---|"]
     for engine in engines:
         b, d = results["builds"].get(engine, {}), results["datasets"].get(engine, {})
-        build = b["error"][:60] if "error" in b else f"{b['seconds']:.2f} ({b['bytes'] / 2**20:.1f})" if b else "–"
-        lines.append(f"| {engine} | {build} | {d.get('data_bytes', 0) / 2**20:.1f} | {d.get('fragments', '–')} |")
+        lines.append(f"| {engine} | {build_text(b)} | {d.get('data_bytes', 0) / 2**20:.1f} | {d.get('fragments', '–')} |")
     return "\n".join(lines)
-
-
-def versions(names: List[str]) -> Dict[str, str]:
-    """Installed package versions, where found."""
-    from importlib import metadata
-
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 # ---------------------------------------------------------------- main
@@ -567,9 +357,7 @@ def main() -> None:
     parser.add_argument("--out", default=os.path.join(HERE, "regex_code.json"))
     args = parser.parse_args()
 
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    if unknown := [e for e in engines if e not in ("pilum", "lance")]:
-        parser.error(f"--engines: unknown {unknown} (pilum, lance)")
+    engines = parse_engines(parser, args.engines)
     by_name = {q.name: q for q in QUERIES}
     names = [q.strip() for q in args.queries.split(",") if q.strip()] or list(by_name)
     if unknown := [q for q in names if q not in by_name]:
@@ -593,10 +381,7 @@ def main() -> None:
 
     pkg = versions(["pilum", "pylance", "pyarrow", "numpy"])
     results: Dict[str, Any] = {
-        "command": shlex.join([sys.executable] + sys.argv),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
-                    "python": platform.python_version()},
-        "versions": pkg,
+        **run_info(pkg),
         "corpus": stats,
         "settings": {"reps": args.reps, "max_lines": args.max_lines, "rows_per_file": args.rows_per_file,
                      "engines": engines, "data_dir": args.data_dir, "index": f"{INDEX[1]}({INDEX[0]})",
@@ -624,35 +409,22 @@ def main() -> None:
         save_meta(corpus_dir, meta)
     del cached[:], corpus
     for engine in engines:
-        results["builds"][engine] = build_index(engine, results["datasets"][engine]["uri"])
+        results["builds"][engine] = build_line_index(engine, results["datasets"][engine]["uri"])
     uris = {engine: results["datasets"][engine]["uri"] for engine in engines}
 
     for q in queries:
-        cells = measure_query(cells_for(q, uris), expected[q.name], args.reps)
+        cells = measure_query(cells_for(q, uris), lambda cell: cell.sql, expected[q.name], args.reps)
         results["queries"][q.name] = {"sql": q.sql, "regexp_match_sql": q.regexp_match_sql,
                                       "expected_rows": int(len(expected[q.name])), "cells": cells}
-        shown = []
-        for cell_name, cell in cells.items():
-            bad = failures_of(cell_name.split()[0], cell)
-            if bad:
-                results["failures"].append(f"{q.name}, {cell_name}: {', '.join(bad)}")
-                print(f"  !!! {q.name} {cell_name}: {'; '.join(f'{k}: {cell[k]}' for k in bad)}", flush=True)
-            shown.append(f"{cell_name} {_cell_text(cell)}")
-        print(f"  {q.name} ({len(expected[q.name]):,} lines): " + ", ".join(shown), flush=True)
-        with open(args.out, "w") as handle:
-            json.dump(results, handle, indent=1)
+        record_query(q.name, f"{len(expected[q.name]):,} lines", q.name, cells, results["failures"])
+        write_json(args.out, results)
 
-    with open(args.out, "w") as handle:
-        json.dump(results, handle, indent=1)
+    write_json(args.out, results)
     print(f"\n{os.cpu_count()} cores; pilum {pkg['pilum']}, pylance {pkg['pylance']}, pyarrow {pkg['pyarrow']}; "
           f"{results['command']}\n")
     print(markdown(results) + "\n")
     print(f"wrote {args.out}")
-    if results["failures"]:
-        print(f"\nFAILED: {len(results['failures'])} cells with wrong results or Pilum errors:", file=sys.stderr)
-        for failure in results["failures"]:
-            print(f"  {failure}", file=sys.stderr)
-        sys.exit(1)
+    exit_on_failures(results["failures"])
 
 
 if __name__ == "__main__":

@@ -50,24 +50,20 @@ and rebuilt (timed) on every run.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import math
 import os
-import platform
-import shlex
-import shutil
-import statistics
-import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 os.environ.setdefault("LANCE_LOG", "error")
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from bench_cells import (MODES, Cell, build_index, build_text, cell_text, data_dir_for, engine_module,
+                         exit_on_failures, measure_query, parse_engines, prepare_dataset, record_query, run_info,
+                         save_meta, versions, write_json)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -76,7 +72,6 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 DATA_VERSION = 1
 T0_US = int(np.datetime64("2024-01-01T00:00:00", "us").astype(np.int64))
 ROW_STEP_US = 1_000_000
-MODES = ("idx", "scan")
 
 #: (column, index type); each index gets the engines' default name ``<column>_idx``.
 INDICES: List[Tuple[str, str]] = [
@@ -208,231 +203,22 @@ OPT_IN_QUERIES = ("path_regexp_match",)
 
 # ---------------------------------------------------------------- datasets
 
-def engine_module(engine: str) -> Any:
-    return __import__("lance" if engine == "lance" else "pilum")
-
-
-def dir_bytes(path: str) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                pass
-    return total
-
-
-def prepare_dataset(engine: str, size_dir: str, table: pa.Table, meta: Dict[str, Any], version: str,
-                    rows_per_file: int) -> Dict[str, Any]:
-    """Writes `engine`'s copy unless a matching one is stored; drops any indices a stored copy has."""
-    module, uri = engine_module(engine), os.path.join(size_dir, engine)
-    info: Dict[str, Any] = {"uri": uri}
-    stored = meta["engines"].get(engine)
-    if stored and stored.get("version") == version and os.path.isdir(uri):
-        ds = module.dataset(uri)
-        dropped = [ix["name"] for ix in ds.list_indices()]
-        for name in dropped:
-            ds.drop_index(name)
-        if dropped:
-            try:
-                ds.cleanup_old_versions(older_than=dt.timedelta(0))
-            except Exception as exc:  # noqa: BLE001 - only disk space is at stake
-                print(f"  {engine}: cleanup_old_versions failed ({type(exc).__name__}: {exc}); old index files kept", flush=True)
-        info.update(reused=True, dropped_indices=dropped)
-        print(f"  {engine}: reusing {uri}" + (f", dropped {len(dropped)} indices" if dropped else ""), flush=True)
-    else:
-        shutil.rmtree(uri, ignore_errors=True)
-        start = time.perf_counter()
-        module.write_dataset(table, uri, max_rows_per_file=rows_per_file)
-        info.update(reused=False, write_s=time.perf_counter() - start)
-        meta["engines"][engine] = {"version": version}
-        print(f"  {engine}: wrote {uri} in {info['write_s']:.1f} s", flush=True)
-    info["data_bytes"] = dir_bytes(uri) - dir_bytes(os.path.join(uri, "_indices"))
-    info["fragments"] = len(module.dataset(uri).get_fragments())
-    return info
-
-
 def size_dir_for(data_dir: str, n: int, seed: int, rows_per_file: int, rewrite: bool) -> Tuple[str, Dict[str, Any]]:
     """The folder of `n`'s datasets and its metadata; cleared when it was made differently."""
     path = os.path.join(data_dir, str(n))
     want = {"rows": n, "seed": seed, "data_version": DATA_VERSION, "rows_per_file": rows_per_file}
-    meta: Dict[str, Any] = {}
-    try:
-        with open(os.path.join(path, "meta.json")) as handle:
-            meta = json.load(handle)
-    except (OSError, ValueError):
-        pass
-    if rewrite or {k: meta.get(k) for k in want} != want:
-        shutil.rmtree(path, ignore_errors=True)
-        meta = {**want, "engines": {}}
-    os.makedirs(path, exist_ok=True)
-    return path, meta
-
-
-def save_meta(path: str, meta: Dict[str, Any]) -> None:
-    with open(os.path.join(path, "meta.json"), "w") as handle:
-        json.dump(meta, handle, indent=1)
+    return path, data_dir_for(path, want, rewrite)
 
 
 def build_indices(engine: str, uri: str) -> Dict[str, Any]:
     """Builds every index of `INDICES`, timed. Pilum raising NotImplementedError ends the run
     (exit 2); a Lance error is recorded as unsupported."""
     ds = engine_module(engine).dataset(uri)
-    out: Dict[str, Any] = {}
-    for column, kind in INDICES:
-        key = f"{kind}({column})"
-        before = dir_bytes(os.path.join(uri, "_indices"))
-        start = time.perf_counter()
-        try:
-            ds.create_scalar_index(column, index_type=kind)
-        except NotImplementedError as exc:
-            if engine == "pilum":
-                print(f"pilum: create_scalar_index({column!r}, index_type={kind!r}) raised NotImplementedError: {exc}",
-                      file=sys.stderr, flush=True)
-                sys.exit(2)
-            out[key] = {"error": f"unsupported: NotImplementedError: {exc}"[:500]}
-        except Exception as exc:  # noqa: BLE001 - Lance: recorded; Pilum: re-raised
-            if engine == "pilum":
-                raise
-            out[key] = {"error": f"unsupported: {type(exc).__name__}: {exc}"[:500]}
-        else:
-            seconds = time.perf_counter() - start
-            out[key] = {"seconds": seconds, "bytes": dir_bytes(os.path.join(uri, "_indices")) - before}
-        shown = out[key].get("error") or f"{out[key]['seconds']:.2f} s, {out[key]['bytes'] / 2**20:.1f} MiB"
-        print(f"  {engine}: {key}: {shown}", flush=True)
-    return out
-
-
-# ---------------------------------------------------------------- measuring
-
-@dataclass(eq=False)
-class Cell:
-    engine: str
-    mode: str  # "idx" or "scan"
-    uri: str
-    ds: Any = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.engine} {self.mode}"
-
-    @property
-    def kwargs(self) -> Dict[str, Any]:
-        return {} if self.mode == "idx" else {"use_scalar_index": False}
-
-    def reopen(self) -> float:
-        start = time.perf_counter()
-        self.ds = engine_module(self.engine).dataset(self.uri)
-        return time.perf_counter() - start
-
-    def ids(self, sql: str) -> np.ndarray:
-        return self.ds.to_table(columns=["id"], filter=sql, **self.kwargs).column("id").to_numpy()
-
-    def count(self, sql: str) -> int:
-        return self.ds.count_rows(filter=sql, **self.kwargs)
-
-    def plan(self, sql: str) -> Optional[str]:
-        try:
-            return self.ds.scanner(columns=["id"], filter=sql, **self.kwargs).explain_plan(True)
-        except Exception:  # noqa: BLE001 - Pilum has no explain_plan
-            return None
-
-
-def latency(seconds: List[float]) -> Dict[str, float]:
-    ordered = sorted(seconds)
-    return {"median_ms": statistics.median(ordered) * 1e3,
-            "p99_ms": ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)] * 1e3,
-            "runs": len(ordered)}
-
-
-def uses_index(plan: Optional[str]) -> Optional[bool]:
-    return None if plan is None else any(s in plan for s in ("ScalarIndexQuery", "MaterializeIndex", "ScalarIndexExec"))
-
-
-def measure_query(query: Query, cells: List[Cell], expected: np.ndarray, args: argparse.Namespace) -> Dict[str, Dict[str, Any]]:
-    """Cold run per cell, then warm to_table and count_rows runs round-robin; every result checked."""
-    out: Dict[str, Dict[str, Any]] = {c.name: {} for c in cells}
-    live: List[Cell] = []
-
-    def check(cell: Cell, got: np.ndarray) -> None:
-        if "mismatch" not in out[cell.name] and not np.array_equal(np.sort(got), expected):
-            got_set, want_set = set(got.tolist()), set(expected.tolist())
-            out[cell.name]["mismatch"] = {"rows": int(len(got)), "expected_rows": int(len(expected)),
-                                          "missing": sorted(want_set - got_set)[:10], "extra": sorted(got_set - want_set)[:10],
-                                          "duplicates": int(len(got) - len(got_set))}
-
-    def guarded(cell: Cell, step: Callable[[], None]) -> None:
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - recorded in the cell
-            out[cell.name]["error"] = f"{type(exc).__name__}: {exc}"[:500]
-            if cell in live:
-                live.remove(cell)
-
-    def cold(cell: Cell) -> None:
-        out[cell.name]["open_ms"] = cell.reopen() * 1e3
-        start = time.perf_counter()
-        got = cell.ids(query.sql)
-        out[cell.name]["cold_ms"] = (time.perf_counter() - start) * 1e3
-        check(cell, got)
-        live.append(cell)
-
-    for cell in cells:
-        guarded(cell, lambda: cold(cell))
-    slow = any(out[c.name].get("cold_ms", 0.0) > args.slow_run * 1e3 for c in live)
-    reps = args.slow_reps if slow else args.reps
-    table_s: Dict[str, List[float]] = {c.name: [] for c in cells}
-    count_s: Dict[str, List[float]] = {c.name: [] for c in cells}
-
-    def warm_table(cell: Cell) -> None:
-        start = time.perf_counter()
-        got = cell.ids(query.sql)
-        table_s[cell.name].append(time.perf_counter() - start)
-        check(cell, got)
-
-    def warm_count(cell: Cell) -> None:
-        start = time.perf_counter()
-        got = cell.count(query.sql)
-        count_s[cell.name].append(time.perf_counter() - start)
-        if got != len(expected):
-            out[cell.name].setdefault("count_mismatch", {"count": int(got), "expected": int(len(expected))})
-
-    for step in (warm_table, warm_count):
-        for _ in range(reps):
-            for cell in list(live):
-                guarded(cell, lambda: step(cell))
-    for cell in cells:
-        if table_s[cell.name] and "error" not in out[cell.name]:
-            out[cell.name]["to_table"] = latency(table_s[cell.name])
-            out[cell.name]["count_rows"] = latency(count_s[cell.name])
-        if cell.ds is not None:
-            plan = cell.plan(query.sql)
-            out[cell.name].update(plan=plan, uses_index=uses_index(plan))
-        cell.ds = None
-    return out
-
-
-def failures_of(engine: str, cell: Dict[str, Any]) -> List[str]:
-    """What makes a cell a failure: any wrong result; an error only for Pilum."""
-    found = [k for k in ("mismatch", "count_mismatch") if k in cell]
-    if engine == "pilum" and "error" in cell:
-        found.append("error")
-    return found
+    return {f"{kind}({column})": build_index(engine, ds, uri, column, kind, error_prefix="unsupported: ")
+            for column, kind in INDICES}
 
 
 # ---------------------------------------------------------------- report
-
-def _cell_text(cell: Optional[Dict[str, Any]], key: str = "median_ms") -> str:
-    if cell is None:
-        return "–"
-    if "mismatch" in cell or "count_mismatch" in cell:
-        return "MISMATCH"
-    if "error" in cell:
-        return "error"
-    value = cell.get("to_table", {}).get(key)
-    return "–" if value is None else f"{value:.2f}"
-
 
 def markdown(n: int, size: Dict[str, Any], engines: List[str]) -> str:
     """Per query: median to_table ms per cell and Lance/Pilum indexed; then p99/cold/count_rows; then builds."""
@@ -445,7 +231,7 @@ def markdown(n: int, size: Dict[str, Any], engines: List[str]) -> str:
         for engine in ("pilum", "lance"):
             for mode in MODES:
                 cell = cells.get(f"{engine} {mode}")
-                text = _cell_text(cell)
+                text = cell_text(cell)
                 if cell and mode == "idx" and cell.get("uses_index") is False:
                     text += " †"
                 if cell and "error" in cell:
@@ -466,7 +252,7 @@ def markdown(n: int, size: Dict[str, Any], engines: List[str]) -> str:
         for cell_name in names:
             cell = q["cells"].get(cell_name)
             if not cell or "to_table" not in cell:
-                row.append(_cell_text(cell))
+                row.append(cell_text(cell))
                 continue
             row.append(f"{cell['to_table']['p99_ms']:.2f} / {cell.get('cold_ms', float('nan')):.2f} / "
                        f"{cell['count_rows']['median_ms']:.2f}")
@@ -477,23 +263,9 @@ def markdown(n: int, size: Dict[str, Any], engines: List[str]) -> str:
         key = f"{kind}({column})"
         row = [key]
         for engine in engines:
-            b = size["builds"].get(engine, {}).get(key, {})
-            row.append(b["error"][:60] if "error" in b else f"{b['seconds']:.2f} ({b['bytes'] / 2**20:.1f})" if b else "–")
+            row.append(build_text(size["builds"].get(engine, {}).get(key, {})))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
-
-
-def versions(names: List[str]) -> Dict[str, str]:
-    """Installed package versions, where found."""
-    from importlib import metadata
-
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 # ---------------------------------------------------------------- main
@@ -511,24 +283,23 @@ def run_size(n: int, engines: List[str], names: List[str], args: argparse.Namesp
     size: Dict[str, Any] = {"datasets": {}, "builds": {}, "queries": {}}
     for engine in engines:
         version = pkg["pylance" if engine == "lance" else "pilum"]
-        size["datasets"][engine] = prepare_dataset(engine, size_dir, table, meta, version, args.rows_per_file)
+        size["datasets"][engine] = prepare_dataset(engine, size_dir, lambda: table, meta, version, args.rows_per_file)
         save_meta(size_dir, meta)
     del table
     for engine in engines:
         size["builds"][engine] = build_indices(engine, size["datasets"][engine]["uri"])
     cells = [Cell(engine, mode, size["datasets"][engine]["uri"]) for engine in engines for mode in MODES]
+
+    def reps(cold: List[Dict[str, Any]]) -> int:
+        """--slow-reps when some cell's cold run took over --slow-run seconds, else --reps."""
+        slow = any(c.get("cold_ms", 0.0) > args.slow_run * 1e3 for c in cold)
+        return args.slow_reps if slow else args.reps
+
     for name in names:
         q = queries[name]
-        result = measure_query(q, cells, expected[name], args)
+        result = measure_query(cells, lambda cell: q.sql, expected[name], reps)
         size["queries"][name] = {"sql": q.sql, "index": q.index, "expected_rows": int(len(expected[name])), "cells": result}
-        shown = []
-        for cell_name, cell in result.items():
-            bad = failures_of(cell_name.split()[0], cell)
-            if bad:
-                failures.append(f"{n} rows, {name}, {cell_name}: {', '.join(bad)}")
-                print(f"  !!! {name} {cell_name}: {'; '.join(f'{k}: {cell[k]}' for k in bad)}", flush=True)
-            shown.append(f"{cell_name} {_cell_text(cell)}")
-        print(f"  {name} ({len(expected[name]):,} rows): " + ", ".join(shown), flush=True)
+        record_query(name, f"{len(expected[name]):,} rows", f"{n} rows, {name}", result, failures)
     return size
 
 
@@ -549,11 +320,9 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = [int(r) for r in args.rows.split(",") if r.strip()]
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    engines = parse_engines(parser, args.engines)
     if not rows or min(rows) <= 12345:
         parser.error("--rows: every row count must be above 12345 (the id = 12345 query)")
-    if unknown := [e for e in engines if e not in ("pilum", "lance")]:
-        parser.error(f"--engines: unknown {unknown} (pilum, lance)")
     every = list(make_queries(rows[0], args.seed))
     names = [q.strip() for q in args.queries.split(",") if q.strip()] or [q for q in every if q not in OPT_IN_QUERIES]
     if unknown := [q for q in names if q not in every]:
@@ -563,10 +332,7 @@ def main() -> None:
 
     pkg = versions(["pilum", "pylance", "pyarrow", "numpy"])
     results: Dict[str, Any] = {
-        "command": shlex.join([sys.executable] + sys.argv),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
-                    "python": platform.python_version()},
-        "versions": pkg,
+        **run_info(pkg),
         "settings": {"reps": args.reps, "slow_run_s": args.slow_run, "slow_reps": args.slow_reps, "seed": args.seed,
                      "rows_per_file": args.rows_per_file, "engines": engines, "data_dir": args.data_dir,
                      "indices": [f"{k}({c})" for c, k in INDICES],
@@ -577,18 +343,13 @@ def main() -> None:
     }
     for n in rows:
         results["sizes"][str(n)] = run_size(n, engines, names, args, pkg, results["failures"])
-        with open(args.out, "w") as handle:
-            json.dump(results, handle, indent=1)
+        write_json(args.out, results)
 
     print(f"\n{os.cpu_count()} cores; pilum {pkg['pilum']}, pylance {pkg['pylance']}; {results['command']}\n")
     for n in rows:
         print(markdown(n, results["sizes"][str(n)], engines) + "\n")
     print(f"wrote {args.out}")
-    if results["failures"]:
-        print(f"\nFAILED: {len(results['failures'])} cells with wrong results or Pilum errors:", file=sys.stderr)
-        for failure in results["failures"]:
-            print(f"  {failure}", file=sys.stderr)
-        sys.exit(1)
+    exit_on_failures(results["failures"])
 
 
 if __name__ == "__main__":
