@@ -99,10 +99,7 @@ def create_scalar_index(
     memory_mib = kwargs.pop("memory_limit", None)
     if kwargs:
         raise TypeError(f"create_scalar_index() got unexpected keyword arguments {sorted(kwargs)}")
-    if not isinstance(column, str):
-        raise TypeError(f"create_scalar_index: column must be a column name, got {type(column).__name__}")
-    if column not in dataset.schema.names:
-        raise ColumnNotFoundError(f"create_scalar_index: no column {column!r}")
+    _check_column(dataset, column)
     for flag in ("with_position", "stem", "remove_stop_words", "lower_case", "ascii_folding"):
         if flag in text and not isinstance(text[flag], bool):
             raise TypeError(f"create_scalar_index: {flag} must be a bool, got {text[flag]!r}")
@@ -115,12 +112,7 @@ def create_scalar_index(
         if isinstance(memory_mib, bool) or not isinstance(memory_mib, int) or memory_mib <= 0:
             raise ValueError(f"create_scalar_index: memory_limit must be a positive number of MiB, got {memory_mib!r}")
         memory_limit = memory_mib << 20
-    progress = None
-    if progress_callback is not None:
-
-        def progress(stage: str, done: int, total: int) -> None:
-            progress_callback(stage, done, total)
-
+    progress = _progress_hook(progress_callback)
     dataset._ds.create_text_index(
         column,
         name=name,
@@ -147,21 +139,13 @@ def _create_scalar(
         raise TypeError(f"create_scalar_index: {', '.join(text)} apply to INVERTED indices, not {kind}")
     if kwargs:
         raise TypeError(f"create_scalar_index() got unexpected keyword arguments {sorted(kwargs)}")
-    if not isinstance(column, str):
-        raise TypeError(f"create_scalar_index: column must be a column name, got {type(column).__name__}")
-    if column not in dataset.schema.names:
-        raise ColumnNotFoundError(f"create_scalar_index: no column {column!r}")
+    _check_column(dataset, column)
     if rows_per_zone is not None:
         if kind != "ZONEMAP":
             raise TypeError(f"create_scalar_index: rows_per_zone applies to ZONEMAP indices, not {kind}")
         if isinstance(rows_per_zone, bool) or not isinstance(rows_per_zone, int) or not 0 < rows_per_zone < 2**32:
             raise ValueError(f"create_scalar_index: rows_per_zone must be a positive integer, got {rows_per_zone!r}")
-    progress = None
-    if progress_callback is not None:
-
-        def progress(stage: str, done: int, total: int) -> None:
-            progress_callback(stage, done, total)
-
+    progress = _progress_hook(progress_callback)
     dataset._ds.create_scalar_index(
         column,
         kind,
@@ -170,3 +154,22 @@ def _create_scalar(
         rows_per_zone=rows_per_zone,
         progress=progress,
     )
+
+
+def _check_column(dataset: Any, column: Any) -> None:
+    """Raises unless `column` names a top-level column of `dataset`."""
+    if not isinstance(column, str):
+        raise TypeError(f"create_scalar_index: column must be a column name, got {type(column).__name__}")
+    if column not in dataset.schema.names:
+        raise ColumnNotFoundError(f"create_scalar_index: no column {column!r}")
+
+
+def _progress_hook(progress_callback: Optional[Callable[..., Any]]) -> Optional[Callable[[str, int, int], None]]:
+    """The native build's progress hook for pylance's `progress_callback`."""
+    if progress_callback is None:
+        return None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        progress_callback(stage, done, total)
+
+    return progress

@@ -8,9 +8,8 @@ use super::validate_name;
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
-use crate::proto::{self, Operation};
+use crate::proto;
 use crate::search::VectorShape;
-use crate::transaction::{Change, Transaction};
 use pilum_index::{HnswParams, IvfIndex, KMeans, Metric, PqShape, Vectors};
 
 /// Vector index kinds.
@@ -211,13 +210,7 @@ impl Dataset {
                 },
             )
             .await?;
-        let change = Change::Indices {
-            added: vec![segment],
-            removed: existing,
-        };
-        let mut txn = Transaction::new(Operation::CreateIndex, change);
-        txn.index_names = vec![name];
-        self.commit(txn).await
+        self.commit_new_index(name, segment, existing).await
     }
 
     /// The field id and shape of a vector column.

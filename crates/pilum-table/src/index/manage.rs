@@ -80,6 +80,23 @@ impl Dataset {
         Ok(existing)
     }
 
+    /// Commits a newly built `segment` of index `name`, replacing the
+    /// segments `existing` (a `CREATE_INDEX` version).
+    pub(crate) async fn commit_new_index(
+        &mut self,
+        name: String,
+        segment: IndexSegment,
+        existing: Vec<String>,
+    ) -> Result<()> {
+        let change = Change::Indices {
+            added: vec![segment],
+            removed: existing,
+        };
+        let mut txn = Transaction::new(Operation::CreateIndex, change);
+        txn.index_names = vec![name];
+        self.commit(txn).await
+    }
+
     /// The segments of index `name` (none when it does not exist).
     pub(crate) fn segments_named(&self, name: &str) -> Vec<&IndexSegment> {
         self.manifest.indices.iter().filter(|s| s.name() == name).collect()

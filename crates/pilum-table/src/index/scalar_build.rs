@@ -11,9 +11,8 @@ use super::{IndexSegment, validate_name};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
-use crate::proto::{self, Operation};
+use crate::proto;
 use crate::scanner::{ROW_ADDRESS, ROW_ID};
-use crate::transaction::{Change, Transaction};
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::{ArrayRef, UInt64Array};
@@ -44,13 +43,7 @@ impl Dataset {
         let segment = self
             .build_scalar_segment(params, &name, field_id, fragments, progress)
             .await?;
-        let change = Change::Indices {
-            added: vec![segment],
-            removed: existing,
-        };
-        let mut txn = Transaction::new(Operation::CreateIndex, change);
-        txn.index_names = vec![name];
-        self.commit(txn).await
+        self.commit_new_index(name, segment, existing).await
     }
 
     /// The field id of `column`, or why it cannot hold a `kind` index.
