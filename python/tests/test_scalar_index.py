@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 import pilum
-from pilum.errors import ColumnNotFoundError, CorruptFileError, IndexAlreadyExistsError, InvalidIndexParamsError
+from pilum.errors import ColumnNotFoundError, CorruptFileError, IndexAlreadyExistsError, InvalidFilterError, InvalidIndexParamsError
 
 KINDS = {
     "num": "BTREE",
@@ -168,6 +168,13 @@ def test_bad_arguments_raise_and_commit_nothing(indexed):
         indexed.create_scalar_index("num", "BITMAP", replace=False)
     with pytest.raises(TypeError, match="use_scalar_index"):
         indexed.to_table(filter="num = 1", use_scalar_index="no")
+    # A regular expression that does not compile is a filter error, with the
+    # n-gram index or without it.
+    for flag in (True, False):
+        with pytest.raises(InvalidFilterError, match="regex parse error"):
+            indexed.to_table(filter="code ~ '(ab'", use_scalar_index=flag)
+        with pytest.raises(InvalidFilterError, match="regex parse error"):
+            indexed.count_rows("regexp_like(code, '[x')", use_scalar_index=flag)
     assert indexed.version == version
 
 
