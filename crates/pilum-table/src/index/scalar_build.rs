@@ -88,19 +88,19 @@ impl Dataset {
             ScalarIndexType::Bitmap => {
                 let (values, ids, nulls) = split_nulls(&value_type, &scanned)?;
                 let (keys, rows) = group_by_value(&values, &ids)?;
-                scalar_files::write_postings(&self.location, &uuid, keys, &rows, &nulls).await?
+                scalar_files::write_postings(&self.location, &uuid, keys, rows, &nulls).await?
             }
             ScalarIndexType::LabelList => {
                 let (elements, ids, nulls) = flatten_lists(&scanned)?;
                 let (keys, rows) = group_by_value(&elements, &ids)?;
-                scalar_files::write_postings(&self.location, &uuid, keys, &rows, &nulls).await?
+                scalar_files::write_postings(&self.location, &uuid, keys, rows, &nulls).await?
             }
             ScalarIndexType::NGram => {
                 let (keys, rows, nulls) = tokio::task::spawn_blocking(move || gram_postings(scanned))
                     .await
                     .map_err(|e| TableError::Internal { what: e.to_string() })??;
                 let keys: ArrayRef = Arc::new(UInt64Array::from(keys));
-                scalar_files::write_postings(&self.location, &uuid, keys, &rows, &nulls).await?
+                scalar_files::write_postings(&self.location, &uuid, keys, rows, &nulls).await?
             }
             ScalarIndexType::ZoneMap => {
                 let (zones, values) = zones_of(&scanned, params.zone_rows, &value_type)?;

@@ -3,7 +3,8 @@
 //! - BTREE: `values.pilum` (`value`, `_rowid`, ascending by value), and
 //!   `pages.pilum` (`min`, `max` of each page of `page_rows` entries);
 //! - BITMAP, LABEL_LIST, NGRAM: `postings.pilum` (`key` ascending, `rows`:
-//!   the row ids holding it as a portable 64-bit Roaring bitmap);
+//!   the row ids holding it as a portable 64-bit Roaring bitmap, with run
+//!   containers where they are smaller);
 //! - BTREE, BITMAP, LABEL_LIST, NGRAM: `nulls.pilum`, one row: `rows`,
 //!   the ids of rows whose value is null;
 //! - ZONEMAP: `zones.pilum` (`fragment`, `start`, `rows`, `null_count`,
@@ -35,8 +36,10 @@ pub(crate) struct Zone {
     pub null_count: u64,
 }
 
-/// A bitmap in the portable serialization.
-pub(crate) fn bitmap_bytes(rows: &RoaringTreemap) -> Vec<u8> {
+/// A bitmap in the portable serialization, its containers first turned
+/// into runs where that is smaller (a gram every row holds is a few bytes).
+pub(crate) fn bitmap_bytes(mut rows: RoaringTreemap) -> Vec<u8> {
+    rows.optimize();
     let mut bytes = Vec::with_capacity(rows.serialized_size());
     // Writing into a Vec cannot fail.
     let _ = rows.serialize_into(&mut bytes);
@@ -55,7 +58,7 @@ async fn write(
 }
 
 async fn write_nulls(location: &DatasetLocation, uuid: &str, nulls: &RoaringTreemap) -> Result<proto::IndexFile> {
-    let rows: ArrayRef = Arc::new(BinaryArray::from_iter_values([bitmap_bytes(nulls)]));
+    let rows: ArrayRef = Arc::new(BinaryArray::from_iter_values([bitmap_bytes(nulls.clone())]));
     write(
         location,
         uuid,
@@ -119,7 +122,7 @@ pub(crate) async fn write_postings(
     location: &DatasetLocation,
     uuid: &str,
     keys: ArrayRef,
-    rows: &[RoaringTreemap],
+    rows: Vec<RoaringTreemap>,
     nulls: &RoaringTreemap,
 ) -> Result<ScalarFiles> {
     if keys.len() != rows.len() {
@@ -127,7 +130,7 @@ pub(crate) async fn write_postings(
             what: format!("{} keys but {} bitmaps", keys.len(), rows.len()),
         });
     }
-    let bitmaps: ArrayRef = Arc::new(BinaryArray::from_iter_values(rows.iter().map(bitmap_bytes)));
+    let bitmaps: ArrayRef = Arc::new(BinaryArray::from_iter_values(rows.into_iter().map(bitmap_bytes)));
     let key_type = keys.data_type().clone();
     let num_keys = keys.len() as u64;
     let postings = write(
