@@ -178,14 +178,14 @@ impl LoadedScalar {
         })))
     }
 
-    /// The row ids stored with the keys at `indices`, unioned (or
-    /// intersected when `all`).
-    pub async fn key_rows(&self, indices: &[u64], all: bool) -> Result<RoaringTreemap> {
+    /// The row ids stored with the keys at `indices` (ascending), one
+    /// bitmap per key, read in one request.
+    pub async fn key_bitmaps(&self, indices: &[u64]) -> Result<Vec<RoaringTreemap>> {
         let Self::Postings { reader, path, .. } = self else {
-            return Ok(RoaringTreemap::new());
+            return Ok(Vec::new());
         };
         if indices.is_empty() {
-            return Ok(RoaringTreemap::new());
+            return Ok(Vec::new());
         }
         let batch = reader
             .take(indices, &ReadOptions::default().with_columns(["rows"]))
@@ -194,16 +194,18 @@ impl LoadedScalar {
         let rows = rows
             .as_binary_opt::<i32>()
             .ok_or_else(|| TableError::corrupt(path, "row bitmaps are not binary"))?;
-        let mut out: Option<RoaringTreemap> = None;
-        for i in 0..rows.len() {
-            let bitmap = decode_bitmap(rows.value(i), path)?;
-            out = Some(match out {
-                None => bitmap,
-                Some(acc) if all => acc & bitmap,
-                Some(acc) => acc | bitmap,
-            });
-        }
-        Ok(out.unwrap_or_default())
+        (0..rows.len()).map(|i| decode_bitmap(rows.value(i), path)).collect()
+    }
+
+    /// The row ids stored with the keys at `indices`, unioned (or
+    /// intersected when `all`).
+    pub async fn key_rows(&self, indices: &[u64], all: bool) -> Result<RoaringTreemap> {
+        let combined = self
+            .key_bitmaps(indices)
+            .await?
+            .into_iter()
+            .reduce(|acc, bitmap| if all { acc & bitmap } else { acc | bitmap });
+        Ok(combined.unwrap_or_default())
     }
 }
 

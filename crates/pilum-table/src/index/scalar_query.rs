@@ -349,10 +349,12 @@ impl LoadedScalar {
             .iter()
             .filter_map(|g| keys.binary_search(g).ok().map(|i| (*g, i as u64)))
             .collect();
-        let mut bitmaps = HashMap::new();
-        for (gram, index) in &found {
-            bitmaps.insert(*gram, self.key_rows(&[*index], false).await?);
-        }
+        let indices: Vec<u64> = found.iter().map(|&(_, index)| index).collect();
+        let bitmaps: HashMap<u64, RoaringTreemap> = found
+            .iter()
+            .map(|&(gram, _)| gram)
+            .zip(self.key_bitmaps(&indices).await?)
+            .collect();
         Ok(SegmentRows::Ids(evaluate(query, &bitmaps).unwrap_or_default()))
     }
 }
