@@ -3,7 +3,8 @@
 //! range when dense), and the filter is re-checked on them unless the
 //! indices answered it exactly.
 
-use super::{Kept, ScanPlan, assemble, finish};
+use super::ScanPlan;
+use super::rows::{Kept, assemble, finish};
 use crate::error::Result;
 use crate::fragment::FragmentReader;
 use crate::scan_tasks::Task;
