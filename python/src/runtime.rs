@@ -5,27 +5,38 @@ use crate::errors::{PilumErr, internal_error};
 use pyo3::prelude::*;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::runtime::Runtime;
 
 /// How often a running call checks for Ctrl-C.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
-static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+/// The runtime and the process that built it. A child made by `fork` (as
+/// PyTorch's DataLoader and multiprocessing make workers) inherits the
+/// parent's runtime without its threads, and a call on it would wait for
+/// them forever; the child builds its own instead.
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
-/// The process-wide runtime, built on first use.
+/// The runtime of this process, built on first use (and again after a fork).
 pub fn runtime() -> PyResult<&'static Runtime> {
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("pilum-worker")
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| internal_error(format!("cannot start the I/O runtime: {e}")))
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((owner, rt)) = *slot
+        && owner == pid
+    {
+        return Ok(rt);
+    }
+    let built = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("pilum-worker")
+        .build()
+        .map_err(|e| internal_error(format!("cannot start the I/O runtime: {e}")))?;
+    // Leaked on purpose: a runtime inherited across a fork cannot be shut
+    // down (its threads are gone), so none is ever dropped.
+    let rt: &'static Runtime = Box::leak(Box::new(built));
+    *slot = Some((pid, rt));
+    Ok(rt)
 }
 
 /// Runs `future` to completion with the GIL released. A pending Ctrl-C

@@ -84,3 +84,33 @@ def test_ctrl_c_interrupts_a_long_write_and_commits_nothing(tmp_path):
     assert child.returncode == 0
     # Nothing was committed: there is no dataset to open.
     assert not os.path.exists(os.path.join(uri, "_versions")) or not os.listdir(os.path.join(uri, "_versions"))
+
+
+def test_a_forked_child_reads_after_the_parent_did(tmp_path):
+    """DataLoader and multiprocessing fork workers from a parent that has
+    already read: the child must get a runtime of its own (the parent's
+    threads do not survive a fork), not wait forever on the inherited one."""
+    uri = str(tmp_path / "ds")
+    pilum.write_dataset(pa.table({"id": pa.array(range(50_000), pa.int64())}), uri, max_rows_per_file=10_000)
+    script = textwrap.dedent(
+        """
+        import multiprocessing as mp, sys
+        import pilum
+
+        ds = pilum.dataset(sys.argv[1])
+        assert ds.to_table().num_rows == 50_000
+
+        def child(queue):
+            queue.put((ds.to_table(filter="id % 7 = 3").num_rows, pilum.dataset(sys.argv[1]).count_rows("id < 10")))
+
+        ctx = mp.get_context("fork")
+        queue = ctx.Queue()
+        worker = ctx.Process(target=child, args=(queue,))
+        worker.start()
+        print(queue.get(timeout=30))
+        worker.join(timeout=60)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script, uri], capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(7143, 10)"
