@@ -16,6 +16,16 @@ if ! python3 -c "import pyarrow, pandas, duckdb, polars, tqdm, PIL, pytest, nump
   python3 -m pip install --quiet --disable-pip-version-check \
     'maturin>=1.16,<2' pytest pyarrow numpy pandas duckdb polars tqdm pillow 'datafusion==55.0.0' >/dev/null
 fi
+# The loader and engine integrations are tested against the real libraries
+# (never skipped). PyPI's torch is the CUDA build (about 3 GB with its
+# nvidia-* wheels; it runs on CPU); with pyspark (a 456 MB sdist), Ray and
+# datasets a cold install took 1 min 42 s here, and pip's cache makes later
+# ones fast. Spark also needs Java 17 or newer.
+if ! python3 -c "import torch, ray.data, pyspark.sql.datasource, datasets" >/dev/null 2>&1; then
+  echo "== installing torch, ray[data], pyspark and datasets (engine integration tests)"
+  python3 -m pip install --quiet --disable-pip-version-check \
+    'torch==2.15.0' 'ray[data]==2.60.0' 'pyspark==4.3.0' 'datasets==5.2.0' >/dev/null
+fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (all targets, -D warnings)"
