@@ -7,6 +7,8 @@ from typing import Any, Callable, List, Optional
 import pyarrow as pa
 import pyarrow.dataset as pds
 
+from .huggingface import is_huggingface_dataset, reader_from_huggingface
+
 __all__ = ["to_reader", "index_list", "progress_callback", "ReaderLike"]
 
 #: Anything :func:`to_reader` accepts.
@@ -22,7 +24,8 @@ def to_reader(data: ReaderLike, schema: Optional[pa.Schema] = None) -> pa.Record
     """A ``pyarrow.RecordBatchReader`` over `data`, cast to `schema` when given.
 
     Accepts a pyarrow Table, RecordBatch, RecordBatchReader, Dataset or
-    Scanner; a pandas DataFrame; a list of dicts or a dict of lists; an
+    Scanner; a pandas DataFrame; a Hugging Face ``datasets.Dataset`` or
+    ``IterableDataset`` (the rows it shows, its features kept); a list of dicts or a dict of lists; an
     iterable of RecordBatches (with `schema`); or any object exporting the
     Arrow C stream interface (``__arrow_c_stream__``: polars, duckdb, ...).
     """
@@ -39,6 +42,8 @@ def to_reader(data: ReaderLike, schema: Optional[pa.Schema] = None) -> pa.Record
         reader = data.to_reader()
     elif _is_pandas(data):
         reader = pa.Table.from_pandas(data, preserve_index=False).to_reader()
+    elif is_huggingface_dataset(data):
+        reader = reader_from_huggingface(data)
     elif hasattr(data, "__arrow_c_stream__"):
         reader = pa.RecordBatchReader.from_stream(data)
     elif isinstance(data, dict):
