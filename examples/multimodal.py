@@ -10,7 +10,8 @@ existing file, builds and searches vector indices, searches captions
 with BM25 (full-text, phrase) and fuses a vector and a text query into one
 re-ranked hybrid ranking, filters through scalar indices, modifies rows, lets
 worker processes add a column fragment by fragment and commit it once,
-travels in time, and queries with SQL, DuckDB and Polars.
+trains a small PyTorch model through ``pilum.torch`` (two DataLoader
+workers, globally shuffled epochs, images decoded from blob files), travels in time, and queries with SQL, DuckDB and Polars.
 """
 
 from __future__ import annotations
@@ -102,6 +103,22 @@ def caption_words(job: tuple) -> tuple:
     fragment = pilum.dataset(uri, version=version).get_fragment(fragment_id)
     count = lambda batch: {"caption_words": pc.add(pc.count_substring(batch.column("caption"), " "), 1)}
     return fragment.merge_columns(count, columns=["caption"])
+
+
+def training_batch(batch, **_):
+    """The loader's to_tensor_fn: CLIP vectors, label ids, and each image
+    decoded from its blob file to a mean brightness (a stand-in feature)."""
+    import torch
+    from PIL import Image
+
+    clip = batch["clip"]
+    vectors = clip.values.slice(clip.offset * 128, len(clip) * 128).to_numpy().reshape(len(clip), 128)
+    brightness = [float(np.asarray(Image.open(f).convert("L")).mean()) / 255 for f in batch["image"]]
+    return {
+        "id": torch.from_numpy(batch["id"].to_numpy().copy()),
+        "x": torch.cat([torch.from_numpy(vectors), torch.tensor(brightness).unsqueeze(1)], dim=1),
+        "y": torch.tensor([LABELS.index(label) for label in batch["label"].to_pylist()]),
+    }
 
 
 def step(title: str) -> None:
@@ -224,6 +241,32 @@ def main(workdir: str) -> None:
     ds = pilum.LanceDataset.commit(uri, pilum.LanceOperation.Merge(parts, schema), read_version=ds.version)
     print(f"{len(parts)} fragments from 2 processes -> version {ds.version}, columns {ds.schema.names}")
     print(ds.to_table(columns=["caption", "caption_words"], limit=2).to_pylist())
+
+    step("training: a PyTorch DataLoader with 2 workers, globally shuffled epochs, images decoded from blobs")
+    import torch
+    from torch.utils.data import DataLoader
+
+    from pilum.torch.data import LanceDataset
+
+    train = LanceDataset(ds, batch_size=128, columns=["id", "label", "image", "clip"], shuffle=True, seed=0,
+                         to_tensor_fn=training_batch)
+    model = torch.nn.Linear(129, len(LABELS))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(2):
+        train.set_epoch(epoch)  # a new permutation of every row, read by random access
+        seen, first_ids = [], None
+        for batch in DataLoader(train, batch_size=None, num_workers=2):
+            loss = torch.nn.functional.cross_entropy(model(batch["x"]), batch["y"])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            seen.append(batch["id"])
+            first_ids = first_ids if first_ids is not None else batch["id"][:5].tolist()
+        ids = torch.cat(seen)
+        print(f"epoch {epoch}: {len(seen)} batches, every row once: {ids.unique().numel() == ids.numel() == ds.count_rows()}, "
+              f"first ids {first_ids}, loss {loss.item():.3f}")
+    state = train.state_dict(batches_consumed=5)
+    print(f"resumable mid-epoch from {state}")
 
     step("time travel: versions, tags, and reading an older version")
     ds.tags.create("initial", 1)

@@ -10,6 +10,8 @@ out="${1:-demo-data}"
 mkdir -p "$out"
 echo "== installing the walkthrough's Python dependencies"
 python3 -m pip install --quiet --disable-pip-version-check pyarrow numpy pandas pillow tqdm duckdb polars
+# The training step uses PyTorch (PyPI's build is the CUDA one, ~3 GB; it runs on CPU).
+python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'torch==2.15.0'
 echo "== building and installing the pilum package (pip install ./python)"
 python3 -m pip install --quiet --disable-pip-version-check ./python
 echo "== multimodal walkthrough (Python)"

@@ -150,3 +150,53 @@ def test_merge_refuses_mismatched_parts(tmp_path):
     with pytest.raises(pilum.errors.CommitConflictError):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.Merge([metadata], schema))
     assert "y" not in pilum.dataset(uri).schema.names
+
+
+def test_fragments_written_for_an_older_schema_are_refused(tmp_path):
+    uri = str(tmp_path / "ds")
+    pilum.write_dataset(_rows(0, 10), uri)
+    written = write_fragments(_rows(100, 20), uri)
+    pilum.dataset(uri).add_columns({"y": "x * 2"})
+    with pytest.raises(pilum.errors.SchemaMismatchError):
+        pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append(written))
+    assert pilum.dataset(uri).count_rows() == 10
+
+
+def _slow_rows(uri):
+    """Writes fragments forever (the test kills it mid-write)."""
+
+    def batches():
+        start = 0
+        while True:
+            yield _rows(start, 5000).to_batches()[0]
+            start += 5000
+
+    reader = pa.RecordBatchReader.from_batches(_rows(0, 1).schema, batches())
+    write_fragments(reader, uri, max_rows_per_file=20_000)
+
+
+@pytest.mark.subprocess
+def test_a_worker_killed_mid_write_leaves_nothing_visible_and_the_job_retries(tmp_path):
+    import os
+    import signal
+    import time
+    from datetime import timedelta
+
+    uri = str(tmp_path / "ds")
+    pilum.write_dataset(_rows(0, 10), uri)
+    worker = multiprocessing.get_context("spawn").Process(target=_slow_rows, args=(uri,))
+    worker.start()
+    data = os.path.join(uri, "data")
+    deadline = time.monotonic() + 60
+    while len(os.listdir(data)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    assert len(os.listdir(data)) >= 3, "the worker wrote files before it died"
+    ds = pilum.dataset(uri)
+    assert ds.count_rows() == 10 and ds.version == 1
+    # The retry commits; cleanup then removes the dead worker's files only.
+    ds = pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append(write_fragments(_rows(100, 50), uri)), read_version=1)
+    ds.cleanup_old_versions(older_than=timedelta(0))
+    assert ds.count_rows() == 60 and sorted(ds.to_table().column("id").to_pylist()) == list(range(10)) + list(range(100, 150))
+    assert len(os.listdir(data)) == len([p for f in ds.get_fragments() for p in f.data_files()])
