@@ -167,11 +167,13 @@ class ShardedFragmentSampler(Sampler):
         return [RowSet(ranges=[(spans[f][0], spans[f][0] + spans[f][1]) for f in fids]) for fids in owners]
 
     def _split_ids(self, dataset: Any, ids: np.ndarray, fragments: np.ndarray, batch_size: int) -> List[RowSet]:
-        fids, counts = np.unique(fragments, return_counts=True)
-        owners = self._assign({int(f): int(c) for f, c in zip(fids, counts)})
+        order = np.argsort(fragments, kind="stable")
+        fids, starts, counts = np.unique(fragments[order], return_index=True, return_counts=True)
+        rows_of = {int(f): ids[order[s : s + c]] for f, s, c in zip(fids, starts, counts)}
+        owners = self._assign({f: rows.size for f, rows in rows_of.items()})
         out = []
         for owned in owners:
-            parts = [ids[fragments == f] for f in owned]
+            parts = [rows_of[f] for f in owned]
             out.append(RowSet(array=np.concatenate(parts) if parts else np.empty(0, np.int64), row_ids=True))
         return out
 
