@@ -6,7 +6,7 @@ use crate::dataset::{PyDataset, location, write_params};
 use crate::errors::{PilumErr, invalid_argument};
 use crate::runtime::run;
 use crate::stream::input_stream;
-use pilum::{Dataset, PendingColumns, PendingFragments, PendingOperation};
+use pilum::{Dataset, IndexSegment, PendingColumns, PendingFragments, PendingOperation};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3_arrow::{PyRecordBatchReader, PySchema};
@@ -148,4 +148,62 @@ pub fn commit_pending_columns(
         Dataset::commit_pending_columns(location(&uri, storage_options)?, parts).await
     })?;
     Ok(PyDataset::new(dataset))
+}
+
+/// Builds (without committing) a segment of the vector index `trained`
+/// (a serialized segment) over fragments `fragments` of version `version`
+/// with `trained`'s model; returns it serialized.
+#[pyfunction]
+#[pyo3(signature = (uri, version, trained, fragments, memory_limit=1 << 30, storage_options=None))]
+pub fn build_index_segment<'py>(
+    py: Python<'py>,
+    uri: String,
+    version: u64,
+    trained: &[u8],
+    fragments: Vec<u64>,
+    memory_limit: usize,
+    storage_options: Option<HashMap<String, String>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let trained = IndexSegment::from_bytes(trained).map_err(PilumErr::from)?;
+    let segment = run(py, async move {
+        let dataset = Dataset::open_location(location(&uri, storage_options)?).await?;
+        let dataset = dataset.checkout_version(version).await?;
+        dataset.build_index_segment(&trained, &fragments, memory_limit).await
+    })?;
+    Ok(PyBytes::new(py, &segment.to_bytes()))
+}
+
+/// Commits serialized segments of one vector index as one version.
+#[pyfunction]
+#[pyo3(signature = (uri, parts, replace=false, storage_options=None))]
+pub fn commit_index_segments(
+    py: Python<'_>,
+    uri: String,
+    parts: Vec<Vec<u8>>,
+    replace: bool,
+    storage_options: Option<HashMap<String, String>>,
+) -> PyResult<PyDataset> {
+    let segments = parts
+        .iter()
+        .map(|bytes| IndexSegment::from_bytes(bytes))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(PilumErr::from)?;
+    let dataset = run(py, async move {
+        let mut dataset = Dataset::open_location(location(&uri, storage_options)?).await?;
+        dataset.commit_index_segments(segments, replace).await?;
+        Ok::<_, pilum::TableError>(dataset)
+    })?;
+    Ok(PyDataset::new(dataset))
+}
+
+/// `(name, uuid, kind, fragment ids)` of a serialized index segment.
+#[pyfunction]
+pub fn index_segment_info(bytes: &[u8]) -> PyResult<(String, String, String, Vec<u64>)> {
+    let segment = IndexSegment::from_bytes(bytes).map_err(PilumErr::from)?;
+    Ok((
+        segment.name().to_string(),
+        segment.uuid().to_string(),
+        segment.kind_name().to_string(),
+        segment.fragment_ids(),
+    ))
 }

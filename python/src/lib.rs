@@ -34,6 +34,9 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(distributed::pending_schema, module)?)?;
     module.add_function(wrap_pyfunction!(distributed::write_pending_columns, module)?)?;
     module.add_function(wrap_pyfunction!(distributed::commit_pending_columns, module)?)?;
+    module.add_function(wrap_pyfunction!(distributed::build_index_segment, module)?)?;
+    module.add_function(wrap_pyfunction!(distributed::commit_index_segments, module)?)?;
+    module.add_function(wrap_pyfunction!(distributed::index_segment_info, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use crate::maintain::progress_hook;
 use crate::runtime::run;
 use pilum::{IndexType, Metric, OptimizeIndexOptions, VectorIndexParams, VectorQuery};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 
@@ -102,14 +103,17 @@ impl PyDataset {
         PyTable::try_new(vec![batch], schema)
     }
 
-    /// Builds a vector index on `column` and commits it.
+    /// Builds a vector index on `column` and commits it; with `fragments`,
+    /// builds one segment over those fragments (training on them) without
+    /// committing and returns it serialized (a distributed build's first step).
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, index_type, name=None, metric="l2", replace=false, num_partitions=None,
                         num_sub_vectors=None, max_iters=None, sample_rate=None, seed=None, progress=None,
-                        dimensions=None, memory_limit=None, num_bits=None, m=None, ef_construction=None))]
-    fn create_index(
+                        dimensions=None, memory_limit=None, num_bits=None, m=None, ef_construction=None,
+                        fragments=None))]
+    fn create_index<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         column: String,
         index_type: &str,
         name: Option<String>,
@@ -126,7 +130,8 @@ impl PyDataset {
         num_bits: Option<u8>,
         m: Option<usize>,
         ef_construction: Option<usize>,
-    ) -> PyResult<()> {
+        fragments: Option<Vec<u64>>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let index_type = IndexType::parse(index_type).map_err(crate::errors::PilumErr::from)?;
         let defaults = VectorIndexParams::new(column, index_type);
         let params = VectorIndexParams {
@@ -143,13 +148,19 @@ impl PyDataset {
             num_bits: num_bits.unwrap_or(defaults.num_bits),
             m,
             ef_construction,
+            fragments,
             ..defaults
         };
         let progress = progress_hook(progress);
-        self.mutate(py, move |mut dataset| async move {
+        let built = self.mutate(py, move |mut dataset| async move {
+            if params.fragments.is_some() {
+                let segment = dataset.build_vector_segment(&params, &progress).await?;
+                return Ok((dataset, Some(segment.to_bytes())));
+            }
             dataset.create_index(&params, &progress).await?;
-            Ok((dataset, ()))
-        })
+            Ok((dataset, None))
+        })?;
+        Ok(built.map(|bytes| PyBytes::new(py, &bytes)))
     }
 
     /// Drops index `name`.

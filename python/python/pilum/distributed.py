@@ -17,8 +17,9 @@ import pyarrow as pa
 from . import _native
 from ._args import WRITE_NOOPS, WRITE_UNSUPPORTED, check_kwargs
 from ._data import ReaderLike, progress_callback, to_reader
+from ._index_segments import CreateIndex, IndexSegmentMetadata
 
-__all__ = ["FragmentMetadata", "LanceOperation", "commit", "write_fragments"]
+__all__ = ["FragmentMetadata", "IndexSegmentMetadata", "LanceOperation", "commit", "write_fragments"]
 
 
 class FragmentMetadata:
@@ -164,7 +165,7 @@ class _Merge(_Operation):
 
 def _unsupported(name: str) -> type:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(f"LanceOperation.{name} is not supported by Pilum yet (Append and Overwrite are)")
+        raise NotImplementedError(f"LanceOperation.{name} is not supported by Pilum yet (Append, Overwrite, Merge and CreateIndex are)")
 
     return type(name, (_Operation,), {"__init__": __init__, "__doc__": f"Not supported by Pilum yet: raises NotImplementedError."})
 
@@ -179,7 +180,7 @@ class LanceOperation:
     Update = _unsupported("Update")
     Rewrite = _unsupported("Rewrite")
     Restore = _unsupported("Restore")
-    CreateIndex = _unsupported("CreateIndex")
+    CreateIndex = CreateIndex
     DataReplacement = _unsupported("DataReplacement")
     Project = _unsupported("Project")
     UpdateConfig = _unsupported("UpdateConfig")
@@ -197,7 +198,7 @@ def commit(
     storage_options: Optional[Dict[str, str]] = None,
     **kwargs: Any,
 ) -> Any:
-    """Commits `operation` (``LanceOperation.Append``, ``.Overwrite`` or ``.Merge``) as
+    """Commits `operation` (``LanceOperation.Append``, ``.Overwrite``, ``.Merge`` or ``.CreateIndex``) as
     one version of the dataset at `base_uri`, on top of `read_version` (the
     version the workers started from; the latest when None); versions
     committed since are rebased over. For ``Merge`` the version is the one
@@ -208,6 +209,10 @@ def commit(
     check_kwargs("commit", kwargs, COMMIT_NOOPS, COMMIT_UNSUPPORTED)
     if read_version is not None and (isinstance(read_version, bool) or not isinstance(read_version, int) or read_version < 1):
         raise ValueError(f"read_version must be a version number ≥ 1, got {read_version!r}")
+    if isinstance(operation, CreateIndex):
+        uri, storage_options = _uri_and_options(base_uri, storage_options)
+        handle = operation._commit(uri, read_version, storage_options)
+        return PilumDataset(uri, storage_options=storage_options, _native_dataset=handle)
     if isinstance(operation, _Merge):
         parts = operation._parts()
         # New columns belong to the version they were computed on.
@@ -225,7 +230,7 @@ def commit(
         if operation.new_schema is not None:
             _check_schema(operation.new_schema, operation.fragments, "Overwrite: new_schema")
     else:
-        raise TypeError(f"commit takes a LanceOperation.Append, Overwrite or Merge, not {type(operation).__name__}")
+        raise TypeError(f"commit takes a LanceOperation.Append, Overwrite, Merge or CreateIndex, not {type(operation).__name__}")
     uri, storage_options = _uri_and_options(base_uri, storage_options)
     handle = _native.commit_pending(uri, name, operation._parts(), read_version, storage_options)
     return PilumDataset(uri, storage_options=storage_options, _native_dataset=handle)

@@ -23,7 +23,9 @@ import pyarrow as pa
 from ._nearest import vector_dimension
 from .errors import ColumnNotFoundError
 
-__all__ = ["IndexDescription", "IndexProgress", "IndexMethods", "VECTOR_INDEX_TYPES"]
+from ._index_segments import IndexSegmentMetadata, build_index_segment
+
+__all__ = ["IndexDescription", "IndexProgress", "IndexMethods", "IndexSegmentMetadata", "VECTOR_INDEX_TYPES", "build_index_segment"]
 
 #: Index kinds Pilum builds.
 VECTOR_INDEX_TYPES = ("IVF_FLAT", "IVF_PQ", "IVF_SQ", "IVF_HNSW_SQ")
@@ -58,7 +60,6 @@ CREATE_INDEX_UNSUPPORTED = {
     "ivf_centroids_file": ((None,), "precomputed IVF centroids"),
     "precomputed_partition_dataset": ((None,), "precomputed partition assignments"),
     "accelerator": ((None,), "GPU training"),
-    "fragment_ids": ((None,), "indexing a subset of fragments (use optimize.optimize_indices for new fragments)"),
     "index_uuid": ((None,), "caller-chosen index uuids"),
     "train": ((True,), "untrained indices"),
     "streaming_sample_rate": ((None,), "streaming training"),
@@ -167,6 +168,15 @@ class IndexMethods:
         skipped) are accepted no-ops. `progress_callback` receives
         ``IndexProgress(stage, done, total)`` reports.
 
+        ``fragment_ids`` starts a distributed build: the index is trained on
+        those fragments and one segment covering them is written but not
+        committed; the call returns its ``IndexSegmentMetadata`` (it
+        pickles). Workers build segments for the other fragments with
+        ``pilum.indices.build_index_segment(uri, trained, fragment_ids)``,
+        and one ``LanceDataset.commit(uri,
+        LanceOperation.CreateIndex([trained, *segments]))`` lands them as one
+        index.
+
         Vector columns are fixed-size lists of f16, f32, f64, u8 or i8, or
         lists of such vectors (multivector columns: every vector of a row's
         bag is indexed, and queries by a bag of vectors rank rows by MaxSim).
@@ -185,7 +195,6 @@ class IndexMethods:
                 ivf_centroids_file=ivf_centroids_file,
                 precomputed_partition_dataset=precomputed_partition_dataset,
                 accelerator=accelerator,
-                fragment_ids=fragment_ids,
                 index_uuid=index_uuid,
                 train=train,
                 streaming_sample_rate=streaming_sample_rate,
@@ -271,7 +280,12 @@ class IndexMethods:
             def progress(stage: str, done: int, total: int) -> None:
                 progress_callback(IndexProgress(stage, done, total))
 
-        self._ds.create_index(
+        fragments = None
+        if fragment_ids is not None:
+            fragments = [int(f) for f in fragment_ids]
+            if any(isinstance(f, bool) for f in fragment_ids) or not fragments:
+                raise ValueError("create_index: fragment_ids must be a non-empty list of fragment ids")
+        built = self._ds.create_index(
             column,
             kind,
             name=name,
@@ -288,7 +302,12 @@ class IndexMethods:
             num_bits=int(num_bits),
             m=None if hnsw_m is None else int(hnsw_m),
             ef_construction=None if ef_construction is None else int(ef_construction),
+            fragments=fragments,
         )
+        if built is not None:
+            from ._index_segments import IndexSegmentMetadata
+
+            return IndexSegmentMetadata(bytes(built), self.version)
         return self
 
     def create_scalar_index(

@@ -4,7 +4,7 @@
 
 use super::segment::{IndexedShape, NewSegment};
 
-use super::validate_name;
+use super::{IndexSegment, validate_name};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::progress::Progress;
@@ -94,6 +94,10 @@ pub struct VectorIndexParams {
     /// to local disk in runs of a quarter of it), so memory stays bounded
     /// whatever the table's size.
     pub memory_limit: usize,
+    /// Build over these fragments only (training included); default every
+    /// fragment. [`Dataset::build_vector_segment`] with fragments is the
+    /// first step of a distributed build.
+    pub fragments: Option<Vec<u64>>,
 }
 
 impl VectorIndexParams {
@@ -115,6 +119,7 @@ impl VectorIndexParams {
             seed: 42,
             dimensions: None,
             memory_limit: 1 << 30,
+            fragments: None,
         }
     }
 
@@ -132,6 +137,19 @@ impl Dataset {
     pub async fn create_index(&mut self, params: &VectorIndexParams, progress: &Progress) -> Result<()> {
         let name = params.resolved_name();
         validate_name(&name)?;
+        let existing = self.replaced_segments(&name, params.replace)?;
+        let segment = self.build_vector_segment(params, progress).await?;
+        self.commit_new_index(name, segment, existing).await
+    }
+
+    /// Builds the files of one index segment over `params.fragments` (every
+    /// fragment when `None`), training its model on them, without
+    /// committing: commit it with [`Dataset::commit_index_segments`], with
+    /// the segments [`Dataset::build_index_segment`] made for other
+    /// fragments from its model.
+    pub async fn build_vector_segment(&self, params: &VectorIndexParams, progress: &Progress) -> Result<IndexSegment> {
+        let name = params.resolved_name();
+        validate_name(&name)?;
         let (field_id, column_shape) = self.vector_field(&params.column)?;
         check_hamming(params, column_shape)?;
         let dim = match params.dimensions {
@@ -147,16 +165,19 @@ impl Dataset {
             column: column_shape,
             index_dim: dim,
         };
-        let existing = self.replaced_segments(&name, params.replace)?;
         check_graph_params(params)?;
         let sub_vectors = sub_vectors_for(params, dim)?;
+        let covered = self.fragments_to_index(params.fragments.as_deref())?;
         // Hold the column when it fits the budget (one pass, calibrated on
         // every vector); stream it twice with a spill otherwise.
         // An in-memory build holds the values (and the whole vectors of a
         // prefix index), their payload and the grouped partitions: about
         // four times the f32 values. A multivector column's size is not
         // known before a scan, so it always streams.
-        let live = self.count_rows(None).await?;
+        let live = match &params.fragments {
+            None => self.count_rows(None).await?,
+            Some(ids) => self.scan().with_fragments(ids.clone()).count_rows().await?,
+        };
         let values =
             live.saturating_mul(((dim + if dim < column_shape.dim { column_shape.dim } else { 0 }) * 4) as u64);
         let built = if !column_shape.multivector && values <= params.memory_limit as u64 / 4 {
@@ -196,21 +217,19 @@ impl Dataset {
             hnsw_m: hnsw.map_or(0, |h| h.m as u32),
             hnsw_ef_construction: hnsw.map_or(0, |h| h.ef_construction as u32),
         };
-        let segment = self
-            .finish_segment(
-                built.uuid,
-                &built.index,
-                built.storage,
-                NewSegment {
-                    name: name.clone(),
-                    field_id,
-                    kind,
-                    details,
-                    fragments: self.manifest.fragments.iter().map(|f| f.id as u32).collect(),
-                },
-            )
-            .await?;
-        self.commit_new_index(name, segment, existing).await
+        self.finish_segment(
+            built.uuid,
+            &built.index,
+            built.storage,
+            NewSegment {
+                name,
+                field_id,
+                kind,
+                details,
+                fragments: covered,
+            },
+        )
+        .await
     }
 
     /// The field id and shape of a vector column.

@@ -25,7 +25,9 @@ impl Dataset {
     ) -> Result<BuiltFiles> {
         let (dim, full_dim) = (shape.index_dim, shape.column.dim);
         progress.report("reading vectors", 0, 1);
-        let column = self.read_vectors(&params.column, shape, true, None).await?;
+        let column = self
+            .read_vectors(&params.column, shape, true, params.fragments.clone())
+            .await?;
         progress.report("reading vectors", 1, 1);
         let partitions = check_partitions(params, column.ids.len(), sub_vectors)?;
         let params = params.clone();

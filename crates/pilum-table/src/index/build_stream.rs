@@ -51,16 +51,11 @@ impl Dataset {
     ) -> Result<BuiltFiles> {
         let (dim, index_dim) = (shape.column.dim, shape.index_dim);
         // Pass 1: the sample.
-        let live = self.count_rows(None).await? as usize;
+        let live = self.vector_scan(params).count_rows().await? as usize;
         // Sized on the first batch, which tells how many vectors a row holds.
         let mut reservoir: Option<Reservoir> = None;
         let mut skipped = 0u64;
-        let mut stream = self
-            .scan()
-            .project([params.column.as_str()])
-            .with_row_id(true)
-            .try_into_stream()
-            .await?;
+        let mut stream = self.vector_scan(params).try_into_stream().await?;
         progress.report("sampling", 0, live as u64);
         let mut rows_seen = 0u64;
         while let Some(batch) = stream.try_next().await? {
@@ -128,12 +123,7 @@ impl Dataset {
                 spill_budget,
             )?,
         );
-        let mut stream = self
-            .scan()
-            .project([params.column.as_str()])
-            .with_row_id(true)
-            .try_into_stream()
-            .await?;
+        let mut stream = self.vector_scan(params).try_into_stream().await?;
         let mut encoded = 0u64;
         progress.report("encoding", 0, vectors as u64);
         while let Some(batch) = stream.try_next().await? {
@@ -221,6 +211,17 @@ impl Dataset {
             storage,
             skipped,
         })
+    }
+}
+
+impl Dataset {
+    /// A scan of the indexed column with row ids, over the build's fragments.
+    fn vector_scan(&self, params: &VectorIndexParams) -> crate::scanner::Scanner {
+        let scan = self.scan().project([params.column.as_str()]).with_row_id(true);
+        match &params.fragments {
+            Some(ids) => scan.with_fragments(ids.clone()),
+            None => scan,
+        }
     }
 }
 

@@ -46,6 +46,9 @@ pub(crate) fn carry_forward(
                 }
             }
             let live = schema.top_level_ids();
+            // A CREATE_INDEX may add several segments of one new index (a
+            // distributed build); the name must be new before it.
+            let names_before: Vec<String> = segments.iter().map(|s| s.name().to_string()).collect();
             for segment in added {
                 if !segment.message.field_ids.iter().all(|id| live.contains(id)) {
                     return Err(conflict(
@@ -54,7 +57,7 @@ pub(crate) fn carry_forward(
                     ));
                 }
                 let same_name = segments.iter().filter(|s| s.name() == segment.name());
-                if txn.operation == proto::Operation::CreateIndex && same_name.clone().next().is_some() {
+                if txn.operation == proto::Operation::CreateIndex && names_before.iter().any(|n| n == segment.name()) {
                     return Err(TableError::IndexAlreadyExists {
                         name: segment.name().to_string(),
                     });

@@ -6,6 +6,7 @@ mod build;
 mod build_memory;
 mod build_stream;
 mod coverage;
+mod distributed;
 mod files;
 mod loaded;
 mod manage;

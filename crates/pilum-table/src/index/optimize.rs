@@ -160,7 +160,6 @@ impl Dataset {
         else {
             return Ok(None);
         };
-        let details = newest.vector().cloned().unwrap_or_default();
         let Some(column) = newest.field_id().and_then(|id| self.manifest.schema.field_name(id)) else {
             return Ok(None);
         };
@@ -186,8 +185,28 @@ impl Dataset {
         if uncovered.is_empty() && folded.len() <= 1 {
             return Ok(None);
         }
+        let uuids = folded.iter().map(|(s, _)| s.uuid().to_string()).collect();
+        let segment = self
+            .encode_segment(name, newest, &column, uncovered, folded, memory_limit)
+            .await?;
+        Ok(Some((segment, uuids)))
+    }
+
+    /// A segment of index `name` with `model`'s model (a segment of it)
+    /// over fragments `uncovered`, plus the live entries of `folded`.
+    pub(crate) async fn encode_segment(
+        &self,
+        name: &str,
+        newest: &IndexSegment,
+        column: &str,
+        uncovered: Vec<u64>,
+        folded: Vec<(&IndexSegment, RoaringTreemap)>,
+        memory_limit: usize,
+    ) -> Result<IndexSegment> {
+        let details = newest.vector().cloned().unwrap_or_default();
+        let model = self.cache.segments.get(&self.location, newest).await?;
         let dim = details.dimension as usize;
-        let (_, column_shape) = self.vector_field(&column)?;
+        let (_, column_shape) = self.vector_field(column)?;
         let shape = IndexedShape::of_segment(column_shape, &details);
         // The uncovered rows are encoded batch by batch into a spill, and
         // the segment is written partition by partition: an update holds
@@ -206,13 +225,13 @@ impl Dataset {
         if !uncovered.is_empty() {
             let mut stream = self
                 .scan()
-                .project([column.as_str()])
+                .project([column])
                 .with_row_id(true)
                 .with_fragments(uncovered.clone())
                 .try_into_stream()
                 .await?;
             while let Some(batch) = stream.try_next().await? {
-                let batch = VectorColumn::of_batch(&batch, &column, shape, false)?;
+                let batch = VectorColumn::of_batch(&batch, column, shape, false)?;
                 fresh_skipped += batch.skipped;
                 let index = index.clone();
                 spill = blocking("index update task", move || -> Result<Spill> {
@@ -269,23 +288,18 @@ impl Dataset {
             skipped_rows: folded_skipped + fresh_skipped,
             ..details
         };
-        let segment = self
-            .finish_segment(
-                uuid,
-                &model.index,
-                storage,
-                NewSegment {
-                    name: name.to_string(),
-                    field_id: newest.field_id().unwrap_or_default(),
-                    kind: newest.message.kind(),
-                    details,
-                    fragments,
-                },
-            )
-            .await?;
-        Ok(Some((
-            segment,
-            folded.iter().map(|(s, _)| s.uuid().to_string()).collect(),
-        )))
+        self.finish_segment(
+            uuid,
+            &model.index,
+            storage,
+            NewSegment {
+                name: name.to_string(),
+                field_id: newest.field_id().unwrap_or_default(),
+                kind: newest.message.kind(),
+                details,
+                fragments,
+            },
+        )
+        .await
     }
 }

@@ -1,0 +1,179 @@
+//! Distributed vector index builds, on the distributed write protocol:
+//! train once ([`Dataset::build_vector_segment`] over some fragments), encode
+//! the other fragment groups with that model on any number of workers
+//! ([`Dataset::build_index_segment`]), and commit every segment as one
+//! logical index in one version ([`Dataset::commit_index_segments`]).
+//! Segments travel between processes as bytes ([`IndexSegment::to_bytes`]);
+//! files of segments never committed stay invisible and cleanup removes them.
+
+use super::IndexSegment;
+use crate::dataset::Dataset;
+use crate::error::{Result, TableError};
+use crate::pending::{frame, unframe};
+use crate::proto::{self, Operation};
+use crate::transaction::{Change, Transaction};
+use prost::Message;
+use roaring::RoaringBitmap;
+
+/// Magic of a serialized, uncommitted index segment.
+const MAGIC: [u8; 4] = *b"PLIS";
+
+impl IndexSegment {
+    /// The segment as bytes, to send from the worker that built it to the
+    /// process that commits (framed with a magic, a version and a CRC-32).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        frame(MAGIC, &self.to_message().encode_to_vec())
+    }
+
+    /// Parses [`Self::to_bytes`]'s output; damaged or foreign bytes are
+    /// reported as corruption.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        const WHAT: &str = "index segment";
+        let payload = unframe(MAGIC, bytes, WHAT)?;
+        let message = proto::IndexSegment::decode(payload)
+            .map_err(|e| TableError::corrupt(WHAT, format!("does not decode: {e}")))?;
+        Self::from_message(message, WHAT)
+    }
+
+    /// The fragment ids the segment covers.
+    pub fn fragment_ids(&self) -> Vec<u64> {
+        self.fragments.iter().map(u64::from).collect()
+    }
+}
+
+impl Dataset {
+    /// The bitmap of the fragments a build covers: `wanted` (which must be
+    /// fragments of this version, at least one) or every fragment.
+    pub(crate) fn fragments_to_index(&self, wanted: Option<&[u64]>) -> Result<RoaringBitmap> {
+        let present: RoaringBitmap = self.manifest.fragments.iter().map(|f| f.id as u32).collect();
+        let Some(wanted) = wanted else {
+            return Ok(present);
+        };
+        if wanted.is_empty() {
+            return Err(TableError::InvalidArgument(
+                "an index segment needs at least one fragment".into(),
+            ));
+        }
+        let mut out = RoaringBitmap::new();
+        for &id in wanted {
+            if u32::try_from(id).map_or(true, |id| !present.contains(id)) {
+                return Err(TableError::InvalidArgument(format!(
+                    "fragment {id} is not in version {}",
+                    self.manifest.version
+                )));
+            }
+            out.insert(id as u32);
+        }
+        Ok(out)
+    }
+
+    /// Builds (without committing) a segment over `fragments` with the
+    /// model of `trained`, a vector segment of this dataset (from
+    /// [`Dataset::build_vector_segment`], committed or not). The segment
+    /// shares `trained`'s name, column, model and search defaults.
+    pub async fn build_index_segment(
+        &self,
+        trained: &IndexSegment,
+        fragments: &[u64],
+        memory_limit: usize,
+    ) -> Result<IndexSegment> {
+        if trained.vector().is_none() {
+            return Err(TableError::InvalidArgument(format!(
+                "index segment {:?} is not a vector index segment",
+                trained.name()
+            )));
+        }
+        let covered = self.fragments_to_index(Some(fragments))?;
+        let column = trained
+            .field_id()
+            .and_then(|id| self.manifest.schema.field_name(id))
+            .ok_or_else(|| {
+                TableError::InvalidArgument(format!(
+                    "index segment {:?}: its column is not in this version",
+                    trained.name()
+                ))
+            })?;
+        let ids: Vec<u64> = covered.iter().map(u64::from).collect();
+        self.encode_segment(trained.name(), trained, &column, ids, Vec::new(), memory_limit)
+            .await
+    }
+
+    /// Commits `segments` (of one vector index: same name, column and
+    /// model, disjoint fragments) as one index in one version, replacing an
+    /// index of that name only when `replace`. Fragments appended since
+    /// stay uncovered and are searched exactly; a concurrent build of the
+    /// same name conflicts.
+    pub async fn commit_index_segments(&mut self, segments: Vec<IndexSegment>, replace: bool) -> Result<()> {
+        let Some(first) = segments.first() else {
+            return Err(TableError::InvalidArgument(
+                "commit_index_segments needs at least one segment".into(),
+            ));
+        };
+        let name = first.name().to_string();
+        let model = first.vector().map(|d| (d.model_crc32, d.num_partitions, d.dimension));
+        let mut covered = RoaringBitmap::new();
+        for segment in &segments {
+            if segment.name() != name
+                || segment.field_id() != first.field_id()
+                || segment.message.kind() != first.message.kind()
+            {
+                return Err(TableError::InvalidArgument(format!(
+                    "segments of different indices ({:?} and {:?}) cannot be committed as one",
+                    name,
+                    segment.name()
+                )));
+            }
+            if segment.vector().map(|d| (d.model_crc32, d.num_partitions, d.dimension)) != model || model.is_none() {
+                return Err(TableError::InvalidArgument(format!(
+                    "segment {} of index {name:?} was not built with the same model as the others",
+                    segment.uuid()
+                )));
+            }
+            if !(&covered & &segment.fragments).is_empty() {
+                return Err(TableError::InvalidArgument(format!(
+                    "segments of index {name:?} cover fragment {} twice",
+                    (&covered & &segment.fragments).min().unwrap_or_default()
+                )));
+            }
+            covered |= &segment.fragments;
+            if segments.iter().filter(|s| s.uuid() == segment.uuid()).count() > 1 {
+                return Err(TableError::InvalidArgument(format!(
+                    "segment {} is given twice",
+                    segment.uuid()
+                )));
+            }
+        }
+        if first
+            .field_id()
+            .and_then(|id| self.manifest.schema.field_name(id))
+            .is_none()
+        {
+            return Err(TableError::InvalidArgument(format!(
+                "index {name:?}: its column is not in this version"
+            )));
+        }
+        self.check_segment_files(&segments).await?;
+        let existing = self.replaced_segments(&name, replace)?;
+        let change = Change::Indices {
+            added: segments,
+            removed: existing,
+        };
+        let mut txn = Transaction::new(Operation::CreateIndex, change);
+        txn.index_names = vec![name];
+        self.commit(txn).await
+    }
+
+    /// Every segment's files exist (a segment whose worker died before
+    /// writing them, or whose files cleanup removed, cannot be committed).
+    async fn check_segment_files(&self, segments: &[IndexSegment]) -> Result<()> {
+        for segment in segments {
+            if let Err(error) = self.cache.segments.get(&self.location, segment).await {
+                return Err(TableError::InvalidArgument(format!(
+                    "index segment {} cannot be read ({error}); was it removed by cleanup?",
+                    segment.uuid()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
