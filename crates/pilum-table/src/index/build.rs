@@ -137,19 +137,16 @@ impl Dataset {
     pub async fn create_index(&mut self, params: &VectorIndexParams, progress: &Progress) -> Result<()> {
         let name = params.resolved_name();
         validate_name(&name)?;
+        // Bad parameters are reported before a name clash.
+        self.vector_build_shape(params)?;
         let existing = self.replaced_segments(&name, params.replace)?;
         let segment = self.build_vector_segment(params, progress).await?;
         self.commit_new_index(name, segment, existing).await
     }
 
-    /// Builds the files of one index segment over `params.fragments` (every
-    /// fragment when `None`), training its model on them, without
-    /// committing: commit it with [`Dataset::commit_index_segments`], with
-    /// the segments [`Dataset::build_index_segment`] made for other
-    /// fragments from its model.
-    pub async fn build_vector_segment(&self, params: &VectorIndexParams, progress: &Progress) -> Result<IndexSegment> {
-        let name = params.resolved_name();
-        validate_name(&name)?;
+    /// The field id, indexed shape and PQ shape of a build, or why
+    /// `params` cannot build on this version.
+    fn vector_build_shape(&self, params: &VectorIndexParams) -> Result<(i32, IndexedShape, Option<PqShape>)> {
         let (field_id, column_shape) = self.vector_field(&params.column)?;
         check_hamming(params, column_shape)?;
         let dim = match params.dimensions {
@@ -161,12 +158,25 @@ impl Dataset {
                 });
             }
         };
+        check_graph_params(params)?;
+        let sub_vectors = sub_vectors_for(params, dim)?;
         let shape = IndexedShape {
             column: column_shape,
             index_dim: dim,
         };
-        check_graph_params(params)?;
-        let sub_vectors = sub_vectors_for(params, dim)?;
+        Ok((field_id, shape, sub_vectors))
+    }
+
+    /// Builds the files of one index segment over `params.fragments` (every
+    /// fragment when `None`), training its model on them, without
+    /// committing: commit it with [`Dataset::commit_index_segments`], with
+    /// the segments [`Dataset::build_index_segment`] made for other
+    /// fragments from its model.
+    pub async fn build_vector_segment(&self, params: &VectorIndexParams, progress: &Progress) -> Result<IndexSegment> {
+        let name = params.resolved_name();
+        validate_name(&name)?;
+        let (field_id, shape, sub_vectors) = self.vector_build_shape(params)?;
+        let (column_shape, dim) = (shape.column, shape.index_dim);
         let covered = self.fragments_to_index(params.fragments.as_deref())?;
         // Hold the column when it fits the budget (one pass, calibrated on
         // every vector); stream it twice with a spill otherwise.
