@@ -12,6 +12,7 @@ use pilum::{
     Operator, Predicate, TextIndexParams, VectorQuery,
 };
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3::types::{PyDict, PyList};
 use pyo3_arrow::PyTable;
 
@@ -117,15 +118,17 @@ fn query_of(value: &Bound<'_, PyAny>) -> PyResult<FullTextQuery> {
 
 #[pymethods]
 impl PyDataset {
-    /// Builds an inverted (full-text) index on `column` and commits it.
+    /// Builds an inverted (full-text) index on `column` and commits it;
+    /// with `fragments`, builds one segment over them without committing
+    /// and returns it serialized (a distributed build).
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, name=None, replace=false, with_position=false, base_tokenizer="simple",
                         language="english", stem=true, remove_stop_words=true, lower_case=true,
                         ascii_folding=true, max_token_length=Some(40), min_ngram_length=3,
-                        max_ngram_length=3, memory_limit=None, progress=None))]
-    fn create_text_index(
+                        max_ngram_length=3, memory_limit=None, progress=None, fragments=None))]
+    fn create_text_index<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         column: String,
         name: Option<String>,
         replace: bool,
@@ -141,7 +144,8 @@ impl PyDataset {
         max_ngram_length: usize,
         memory_limit: Option<usize>,
         progress: Option<Py<PyAny>>,
-    ) -> PyResult<()> {
+        fragments: Option<Vec<u64>>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let base = match base_tokenizer.to_ascii_lowercase().as_str() {
             "simple" => BaseTokenizer::Simple,
             "whitespace" => BaseTokenizer::Whitespace,
@@ -174,10 +178,15 @@ impl PyDataset {
             ..defaults
         };
         let progress = progress_hook(progress);
-        self.mutate(py, move |mut dataset| async move {
+        let built = self.mutate(py, move |mut dataset| async move {
+            if let Some(fragments) = fragments {
+                let segment = dataset.build_text_index_segment(&params, &fragments, &progress).await?;
+                return Ok((dataset, Some(segment.to_bytes())));
+            }
             dataset.create_text_index(&params, &progress).await?;
-            Ok((dataset, ()))
-        })
+            Ok((dataset, None))
+        })?;
+        Ok(built.map(|bytes| PyBytes::new(py, &bytes)))
     }
 
     /// The best `limit` rows (all matches when None) of a full-text query

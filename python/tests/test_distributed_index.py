@@ -99,3 +99,45 @@ def test_bad_distributed_commits_are_refused(vec_ds):
     ds.cleanup_old_versions(older_than=timedelta(0))
     with pytest.raises(InvalidArgumentError, match="cleanup"):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.CreateIndex([orphan], replace=True))
+
+
+def _text_table(n: int) -> pa.Table:
+    rng = np.random.default_rng(4)
+    words = np.array([f"w{i}" for i in range(40)])
+    text = [" ".join(words[np.minimum(rng.integers(0, 40, k), rng.integers(0, 40, k))]) for k in rng.integers(3, 12, n)]
+    return pa.table({"id": pa.array(range(n), pa.int64()), "value": pa.array([(i * 37) % 101 for i in range(n)], pa.int64()), "text": text})
+
+
+def _build_text(job):
+    uri, version, fragments = job
+    ds = pilum.dataset(uri, version=version)
+    return (
+        ds.create_scalar_index("text", "INVERTED", fragment_ids=fragments),
+        ds.create_scalar_index("value", "BTREE", fragment_ids=fragments),
+    )
+
+
+@pytest.mark.subprocess
+def test_text_and_scalar_indices_build_in_workers_and_commit_once(tmp_path):
+    whole = pilum.write_dataset(_text_table(800), str(tmp_path / "whole"), max_rows_per_file=200)
+    whole.create_scalar_index("text", "INVERTED")
+    ds = pilum.write_dataset(_text_table(800), str(tmp_path / "parts"), max_rows_per_file=200)
+    fragments = [f.fragment_id for f in ds.get_fragments()]
+    jobs = [(ds.uri, ds.version, fragments[:2]), (ds.uri, ds.version, fragments[2:])]
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
+        built = list(pool.map(_build_text, jobs))
+    assert all(isinstance(s, IndexSegmentMetadata) for pair in built for s in pair)
+    assert pilum.dataset(ds.uri).list_indices() == []
+    pilum.LanceDataset.commit(ds.uri, pilum.LanceOperation.CreateIndex([text for text, _ in built]))
+    ds = pilum.LanceDataset.commit(ds.uri, pilum.LanceOperation.CreateIndex([btree for _, btree in built]))
+    assert sorted((d.name, d.num_segments) for d in ds.describe_indices()) == [("text_idx", 2), ("value_idx", 2)]
+    for query in ["w0", "w3 w17", "w25 w1 w39"]:
+        got = ds.to_table(columns=["id"], full_text_query=query, limit=30)
+        want = whole.to_table(columns=["id"], full_text_query=query, limit=30)
+        assert set(got["id"].to_pylist()) == set(want["id"].to_pylist())
+        assert np.allclose(sorted(got["_score"].to_pylist()), sorted(want["_score"].to_pylist()), rtol=1e-4)
+    for where in ["value = 17", "value BETWEEN 10 AND 20"]:
+        indexed = sorted(ds.to_table(columns=["id"], filter=where)["id"].to_pylist())
+        assert indexed and indexed == sorted(ds.to_table(columns=["id"], filter=where, use_scalar_index=False)["id"].to_pylist())
+    with pytest.raises(ValueError, match="fragment_ids"):
+        ds.create_scalar_index("value", "BTREE", fragment_ids=[])

@@ -11,6 +11,7 @@ use common::vectors::*;
 use common::{distances_of, ids_of, stream_of};
 use pilum_index::Metric;
 use pilum_table::*;
+use std::sync::Arc;
 
 fn train_params(fragments: Vec<u64>) -> VectorIndexParams {
     VectorIndexParams {
@@ -177,4 +178,146 @@ async fn bad_commits_are_refused_and_commit_nothing() {
     assert_eq!(orphan_files, 0, "cleanup removes an uncommitted segment's files");
     let mut reopened = Dataset::open(&uri).await.unwrap();
     assert!(invalid(reopened.commit_index_segments(vec![orphan], true).await));
+}
+
+/// 800 rows of words from a 40-word vocabulary, in fragments of 200.
+async fn text_dataset(location: DatasetLocation) -> Dataset {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let mut rng = StdRng::seed_from_u64(5);
+    let words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+    let text: Vec<String> = (0..800)
+        .map(|_| {
+            let n = rng.random_range(3..12);
+            (0..n)
+                .map(|_| words[rng.random_range(0..40usize).min(rng.random_range(0..40usize))].clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("id", Arc::new(Int64Array::from_iter_values(0..800)) as ArrayRef),
+        (
+            "value",
+            Arc::new(Int64Array::from_iter_values((0..800).map(|i| (i * 37) % 101))) as ArrayRef,
+        ),
+        ("text", Arc::new(StringArray::from(text)) as ArrayRef),
+    ])
+    .unwrap();
+    let params = WriteParams {
+        max_rows_per_file: 200,
+        ..Default::default()
+    };
+    Dataset::write(
+        location,
+        batch.schema(),
+        stream_of(vec![batch]),
+        WriteMode::Create,
+        &params,
+    )
+    .await
+    .unwrap()
+}
+
+async fn filtered_ids(ds: &Dataset, filter: &str, use_index: bool) -> Vec<i64> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    let batch = ds
+        .scan()
+        .project(["id"])
+        .filter(filter)
+        .use_scalar_index(use_index)
+        .try_into_batch()
+        .await
+        .unwrap();
+    let mut ids = batch.column(0).as_primitive::<Int64Type>().values().to_vec();
+    ids.sort_unstable();
+    ids
+}
+
+async fn text_hits(ds: &Dataset, query: &str) -> Vec<(i64, f32)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Int64Type};
+    let result = ds
+        .full_text_search(&FullTextSearch {
+            limit: Some(50),
+            columns: Some(vec!["id".into()]),
+            ..FullTextSearch::new(FullTextQuery::text(query))
+        })
+        .await
+        .unwrap();
+    let ids = result.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+    let scores = result.column_by_name("_score").unwrap().as_primitive::<Float32Type>();
+    ids.values()
+        .iter()
+        .copied()
+        .zip(scores.values().iter().copied())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_and_scalar_indices_build_per_fragment_group_and_commit_once() {
+    let mem = || DatasetLocation::in_store(Arc::new(object_store::memory::InMemory::new()), "t");
+    let mut whole = text_dataset(mem()).await;
+    whole
+        .create_text_index(&TextIndexParams::new("text"), &Progress::none())
+        .await
+        .unwrap();
+    let mut ds = text_dataset(mem()).await;
+    let ids = fragment_ids(&ds).await;
+    let text = TextIndexParams::new("text");
+    let btree = ScalarIndexParams::new("value", ScalarIndexType::BTree);
+    let mut text_parts = Vec::new();
+    let mut scalar_parts = Vec::new();
+    for group in ids.chunks(2) {
+        let part = ds
+            .build_text_index_segment(&text, group, &Progress::none())
+            .await
+            .unwrap();
+        text_parts.push(IndexSegment::from_bytes(&part.to_bytes()).unwrap());
+        scalar_parts.push(
+            ds.build_scalar_index_segment(&btree, group, &Progress::none())
+                .await
+                .unwrap(),
+        );
+    }
+    // A segment built with another analyzer does not join.
+    let mut stemmed = TextIndexParams::new("text");
+    stemmed.with_position = true;
+    let odd = ds
+        .build_text_index_segment(&stemmed, &ids[..1], &Progress::none())
+        .await
+        .unwrap();
+    assert!(matches!(
+        ds.commit_index_segments(vec![odd, text_parts[1].clone()], false).await,
+        Err(TableError::InvalidArgument(_))
+    ));
+    ds.commit_index_segments(text_parts, false).await.unwrap();
+    ds.commit_index_segments(scalar_parts, false).await.unwrap();
+    assert_eq!(
+        ds.describe_indices()
+            .iter()
+            .map(|d| d.segments.len())
+            .collect::<Vec<_>>(),
+        [2, 2]
+    );
+    // BM25 statistics summed over the segments: the scores of one index over everything.
+    for query in ["w0", "w3 w17", "w25 w1 w39"] {
+        let (got, want) = (text_hits(&ds, query).await, text_hits(&whole, query).await);
+        assert_eq!(got.len(), want.len(), "{query}");
+        for ((gi, gs), (wi, ws)) in got.iter().zip(&want) {
+            assert!(
+                (gs - ws).abs() <= 1e-4 * ws.abs().max(1.0),
+                "{query}: {gi} {gs} vs {wi} {ws}"
+            );
+        }
+        let rank = |v: &[(i64, f32)]| v.iter().map(|(i, _)| *i).collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(rank(&got), rank(&want), "{query}");
+    }
+    // The BTREE segments answer filters as an unindexed scan does.
+    for filter in ["value = 17", "value BETWEEN 10 AND 20", "value IN (3, 99)"] {
+        let indexed = filtered_ids(&ds, filter, true).await;
+        assert!(!indexed.is_empty(), "{filter}");
+        assert_eq!(indexed, filtered_ids(&ds, filter, false).await, "{filter}");
+    }
 }

@@ -22,7 +22,7 @@ refused with the scalar kinds. ``BLOOMFILTER`` and ``RTREE`` raise
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from .errors import ColumnNotFoundError
 
@@ -43,7 +43,6 @@ SCALAR_NOOPS = frozenset({"num_workers", "storage_options"})
 #: Arguments whose non-default value Pilum does not support yet.
 SCALAR_UNSUPPORTED: Dict[str, Any] = {
     "train": ((True,), "untrained indices"),
-    "fragment_ids": ((None,), "indexing a subset of fragments (use optimize.optimize_indices for new fragments)"),
     "index_uuid": ((None,), "caller-chosen index uuids"),
     "format_version": ((None,), "pylance's index format versions"),
     "custom_stop_words": ((None,), "custom stop word lists"),
@@ -74,8 +73,10 @@ def create_scalar_index(
     progress_callback: Optional[Callable[..., Any]],
     document_granularity: Any,
     kwargs: Dict[str, Any],
-) -> None:
-    """Checks every argument and builds the index (see the module docs)."""
+) -> Optional[bytes]:
+    """Checks every argument and builds the index (see the module docs).
+    With ``fragment_ids`` the index is built over those fragments only and
+    not committed: returns the serialized segment (a distributed build)."""
     kind = str(index_type).upper()
     supported = ", ".join(SCALAR_INDEX_TYPES + TEXT_INDEX_TYPES)
     if kind in PLANNED_SCALAR_TYPES:
@@ -92,9 +93,9 @@ def create_scalar_index(
                 raise NotImplementedError(f"create_scalar_index({key}=...): {what} are not supported by Pilum yet")
     for noop in SCALAR_NOOPS & set(kwargs):
         kwargs.pop(noop)
+    fragments = _fragment_ids(kwargs.pop("fragment_ids", None))
     if kind in SCALAR_INDEX_TYPES:
-        _create_scalar(dataset, column, kind, name, replace, progress_callback, kwargs)
-        return
+        return _create_scalar(dataset, column, kind, name, replace, progress_callback, kwargs, fragments)
     text = {k: kwargs.pop(k) for k in _TEXT_ARGUMENTS if k in kwargs}
     memory_mib = kwargs.pop("memory_limit", None)
     if kwargs:
@@ -113,14 +114,25 @@ def create_scalar_index(
             raise ValueError(f"create_scalar_index: memory_limit must be a positive number of MiB, got {memory_mib!r}")
         memory_limit = memory_mib << 20
     progress = _progress_hook(progress_callback)
-    dataset._ds.create_text_index(
+    return dataset._ds.create_text_index(
         column,
         name=name,
         replace=bool(replace),
         memory_limit=memory_limit,
         progress=progress,
+        fragments=fragments,
         **text,
     )
+
+
+def _fragment_ids(value: Any) -> Optional[List[int]]:
+    """``fragment_ids`` as a list of ints (None when not given)."""
+    if value is None:
+        return None
+    ids = list(value)
+    if not ids or any(isinstance(f, bool) or not isinstance(f, int) or f < 0 for f in ids):
+        raise ValueError(f"create_scalar_index: fragment_ids must be a non-empty list of fragment ids, got {value!r}")
+    return ids
 
 
 def _create_scalar(
@@ -131,7 +143,8 @@ def _create_scalar(
     replace: bool,
     progress_callback: Optional[Callable[..., Any]],
     kwargs: Dict[str, Any],
-) -> None:
+    fragments: Optional[List[int]],
+) -> Optional[bytes]:
     """Builds a BTREE, BITMAP, LABEL_LIST, NGRAM or ZONEMAP index."""
     rows_per_zone = kwargs.pop("rows_per_zone", None)
     text = sorted(k for k in kwargs if k in _TEXT_ARGUMENTS or k == "memory_limit")
@@ -146,13 +159,14 @@ def _create_scalar(
         if isinstance(rows_per_zone, bool) or not isinstance(rows_per_zone, int) or not 0 < rows_per_zone < 2**32:
             raise ValueError(f"create_scalar_index: rows_per_zone must be a positive integer, got {rows_per_zone!r}")
     progress = _progress_hook(progress_callback)
-    dataset._ds.create_scalar_index(
+    return dataset._ds.create_scalar_index(
         column,
         kind,
         name=name,
         replace=bool(replace),
         rows_per_zone=rows_per_zone,
         progress=progress,
+        fragments=fragments,
     )
 
 

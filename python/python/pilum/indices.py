@@ -325,10 +325,16 @@ class IndexMethods:
         Pilum builds ``BTREE``, ``BITMAP``, ``LABEL_LIST``, ``NGRAM``, ``ZONEMAP``
         and ``INVERTED``/``FTS``, see ``pilum._scalar_index``).
         The name defaults to ``{column}_idx``; an index of that name is
-        replaced unless ``replace=False``."""
+        replaced unless ``replace=False``. ``fragment_ids`` builds the index
+        over those fragments only, without committing, and returns the
+        segment's ``IndexSegmentMetadata``: workers each build theirs with
+        the same arguments, and ``LanceDataset.commit(uri,
+        LanceOperation.CreateIndex(segments))`` lands them as one index."""
         from ._scalar_index import create_scalar_index
 
-        create_scalar_index(self, column, index_type, name, replace, progress_callback, document_granularity, kwargs)
+        built = create_scalar_index(self, column, index_type, name, replace, progress_callback, document_granularity, kwargs)
+        if built is not None:
+            return IndexSegmentMetadata(bytes(built), self.version)
         return self
 
     def hybrid_search(self, nearest: dict, full_text_query: Any, **kwargs: Any) -> pa.Table:

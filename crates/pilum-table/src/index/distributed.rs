@@ -1,17 +1,23 @@
-//! Distributed vector index builds, on the distributed write protocol:
-//! train once ([`Dataset::build_vector_segment`] over some fragments), encode
-//! the other fragment groups with that model on any number of workers
-//! ([`Dataset::build_index_segment`]), and commit every segment as one
-//! logical index in one version ([`Dataset::commit_index_segments`]).
+//! Distributed index builds, on the distributed write protocol. Vector
+//! indices train once ([`Dataset::build_vector_segment`] over some
+//! fragments) and encode the other fragment groups with that model on any
+//! number of workers ([`Dataset::build_index_segment`]); inverted and
+//! scalar indices need no model, so every worker builds its fragments'
+//! segment with the same parameters ([`Dataset::build_text_index_segment`],
+//! [`Dataset::build_scalar_index_segment`]). One process commits every
+//! segment as one logical index in one version
+//! ([`Dataset::commit_index_segments`]).
 //! Segments travel between processes as bytes ([`IndexSegment::to_bytes`]);
 //! files of segments never committed stay invisible and cleanup removes them.
 
-use super::IndexSegment;
+use super::{IndexSegment, ScalarIndexParams, ScalarIndexType, TextIndexParams, validate_name};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::pending::{frame, unframe};
+use crate::progress::Progress;
 use crate::proto::{self, Operation};
 use crate::transaction::{Change, Transaction};
+use object_store::ObjectStoreExt;
 use prost::Message;
 use roaring::RoaringBitmap;
 
@@ -98,8 +104,62 @@ impl Dataset {
             .await
     }
 
-    /// Commits `segments` (of one vector index: same name, column and
-    /// model, disjoint fragments) as one index in one version, replacing an
+    /// Builds (without committing) a segment of an inverted index over
+    /// `fragments`; workers building other fragments with the same `params`
+    /// make segments that commit together as one index (BM25 statistics
+    /// are summed over segments at query time).
+    pub async fn build_text_index_segment(
+        &self,
+        params: &TextIndexParams,
+        fragments: &[u64],
+        progress: &Progress,
+    ) -> Result<IndexSegment> {
+        let name = params.resolved_name();
+        validate_name(&name)?;
+        let field_id = self.text_field(&params.column)?;
+        pilum_index::text::Analyzer::new(params.analyzer.clone()).map_err(TableError::index)?;
+        let covered = self.fragments_to_index(Some(fragments))?;
+        self.build_text_segment(
+            params,
+            &name,
+            field_id,
+            covered.iter().map(u64::from).collect(),
+            progress,
+        )
+        .await
+    }
+
+    /// Builds (without committing) a segment of a scalar index over
+    /// `fragments`, to commit with the segments other workers build with
+    /// the same `params`.
+    pub async fn build_scalar_index_segment(
+        &self,
+        params: &ScalarIndexParams,
+        fragments: &[u64],
+        progress: &Progress,
+    ) -> Result<IndexSegment> {
+        let name = params.resolved_name();
+        validate_name(&name)?;
+        if params.index_type == ScalarIndexType::ZoneMap && params.zone_rows == 0 {
+            return Err(TableError::InvalidIndexParams {
+                what: "rows_per_zone must be at least 1".into(),
+            });
+        }
+        let field_id = self.scalar_field(&params.column, params.index_type)?;
+        let covered = self.fragments_to_index(Some(fragments))?;
+        self.build_scalar_segment(
+            params,
+            &name,
+            field_id,
+            covered.iter().map(u64::from).collect(),
+            progress,
+        )
+        .await
+    }
+
+    /// Commits `segments` (of one index: same name, column, kind and
+    /// settings — for vector indices the same model — and disjoint
+    /// fragments) as one index in one version, replacing an
     /// index of that name only when `replace`. Fragments appended since
     /// stay uncovered and are searched exactly; a concurrent build of the
     /// same name conflicts.
@@ -110,7 +170,7 @@ impl Dataset {
             ));
         };
         let name = first.name().to_string();
-        let model = first.vector().map(|d| (d.model_crc32, d.num_partitions, d.dimension));
+        let model = settings_of(first);
         let mut covered = RoaringBitmap::new();
         for segment in &segments {
             if segment.name() != name
@@ -123,9 +183,9 @@ impl Dataset {
                     segment.name()
                 )));
             }
-            if segment.vector().map(|d| (d.model_crc32, d.num_partitions, d.dimension)) != model || model.is_none() {
+            if settings_of(segment) != model || model.is_none() {
                 return Err(TableError::InvalidArgument(format!(
-                    "segment {} of index {name:?} was not built with the same model as the others",
+                    "segment {} of index {name:?} was not built with the same model or settings as the others",
                     segment.uuid()
                 )));
             }
@@ -163,17 +223,72 @@ impl Dataset {
         self.commit(txn).await
     }
 
-    /// Every segment's files exist (a segment whose worker died before
-    /// writing them, or whose files cleanup removed, cannot be committed).
+    /// Every segment's files exist with their recorded sizes (a segment
+    /// whose worker died before writing them, or whose files cleanup
+    /// removed, cannot be committed).
     async fn check_segment_files(&self, segments: &[IndexSegment]) -> Result<()> {
         for segment in segments {
-            if let Err(error) = self.cache.segments.get(&self.location, segment).await {
-                return Err(TableError::InvalidArgument(format!(
-                    "index segment {} cannot be read ({error}); was it removed by cleanup?",
-                    segment.uuid()
-                )));
+            for file in &segment.message.files {
+                let path = crate::paths::child(&self.location.root, &file.path);
+                let size = match self.location.store.head(&path).await {
+                    Ok(meta) => meta.size,
+                    Err(object_store::Error::NotFound { .. }) => {
+                        return Err(TableError::InvalidArgument(format!(
+                            "index segment {}: file {} does not exist (removed by cleanup, or built for another dataset)",
+                            segment.uuid(),
+                            file.path
+                        )));
+                    }
+                    Err(other) => return Err(pilum_io::IoError::from_store(&path, other).into()),
+                };
+                if size != file.size {
+                    return Err(TableError::corrupt(
+                        &file.path,
+                        format!("{size} bytes, the index segment records {}", file.size),
+                    ));
+                }
             }
         }
         Ok(())
     }
+}
+
+/// What segments of one index must share: the model of a vector index, the
+/// analyzer of an inverted one, the layout of a scalar one (their counts
+/// differ by fragment). `None` for a kind this library cannot build.
+#[derive(PartialEq)]
+enum Settings {
+    Vector {
+        model_crc32: u32,
+        partitions: u32,
+        dimension: u32,
+    },
+    Text(proto::TextIndexDetails),
+    Scalar {
+        page_rows: u32,
+        zone_rows: u32,
+    },
+}
+
+fn settings_of(segment: &IndexSegment) -> Option<Settings> {
+    if let Some(d) = segment.vector() {
+        return Some(Settings::Vector {
+            model_crc32: d.model_crc32,
+            partitions: d.num_partitions,
+            dimension: d.dimension,
+        });
+    }
+    if let Some(d) = segment.text() {
+        return Some(Settings::Text(proto::TextIndexDetails {
+            num_docs: 0,
+            total_terms: 0,
+            num_terms: 0,
+            skipped_rows: 0,
+            ..d.clone()
+        }));
+    }
+    segment.scalar().map(|d| Settings::Scalar {
+        page_rows: d.page_rows,
+        zone_rows: d.zone_rows,
+    })
 }
