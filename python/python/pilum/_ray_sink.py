@@ -252,8 +252,13 @@ def add_columns(
         results += ray.get(pending)
         pending = []
     finally:
-        for ref in pending:
-            ray.cancel(ref)
+        if pending:
+            # After a failure, let the other tasks finish (their files stay
+            # uncommitted; cleanup removes them). Cancelling tasks that may
+            # be completing trips a fatal check in Ray 2.60's driver
+            # ("Tried to complete task that was not pending"), which aborts
+            # the whole driver process.
+            ray.wait(pending, num_returns=len(pending))
     if any(not schema.equals(results[0][1]) for _, schema in results):
         raise errors.SchemaMismatchError(
             "add_columns: fn returned different column types on different fragments; pass reader_schema")
