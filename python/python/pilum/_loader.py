@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ._plan import BatchPlan
 
-__all__ = ["PlannedBatch", "read_plan", "read_planned"]
+__all__ = ["PlannedBatch", "read_planned"]
 
 #: Threads reading at once for a local dataset, at most (they mostly wait
 #: on the native reader, which decodes in parallel itself).
@@ -93,16 +93,3 @@ def read_planned(
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
 
-
-def read_plan(
-    dataset: Any,
-    plan: BatchPlan,
-    batch_indices: Iterable[int],
-    *,
-    columns: Optional[List[str]] = None,
-    with_row_id: bool = False,
-    readahead: int = 16,
-) -> Iterator[pa.RecordBatch]:
-    """As :func:`read_planned`, yielding the record batches alone."""
-    for planned in read_planned(dataset, plan, batch_indices, columns=columns, with_row_id=with_row_id, readahead=readahead):
-        yield planned.data

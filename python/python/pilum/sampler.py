@@ -121,12 +121,13 @@ class Sampler:
         **kwargs: Any,
     ) -> Iterator[pa.RecordBatch]:
         """pylance's sampler call: this rank's batches as RecordBatches."""
-        from ._loader import read_plan
+        from ._loader import read_planned
 
         if kwargs:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword argument {sorted(kwargs)[0]!r}")
         plan = self.plan(dataset, batch_size, filter=filter, row_ids=with_row_id)
-        return read_plan(dataset, plan, range(len(plan)), columns=columns, with_row_id=with_row_id, readahead=batch_readahead)
+        planned = read_planned(dataset, plan, range(len(plan)), columns=columns, with_row_id=with_row_id, readahead=batch_readahead)
+        return (batch.data for batch in planned)
 
 
 class FullScanSampler(Sampler):

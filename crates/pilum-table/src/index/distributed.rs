@@ -10,7 +10,7 @@
 //! Segments travel between processes as bytes ([`IndexSegment::to_bytes`]);
 //! files of segments never committed stay invisible and cleanup removes them.
 
-use super::{IndexSegment, ScalarIndexParams, ScalarIndexType, TextIndexParams, validate_name};
+use super::{IndexSegment, ScalarIndexParams, TextIndexParams};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::pending::{frame, unframe};
@@ -114,19 +114,14 @@ impl Dataset {
         fragments: &[u64],
         progress: &Progress,
     ) -> Result<IndexSegment> {
-        let name = params.resolved_name();
-        validate_name(&name)?;
-        let field_id = self.text_field(&params.column)?;
-        pilum_index::text::Analyzer::new(params.analyzer.clone()).map_err(TableError::index)?;
-        let covered = self.fragments_to_index(Some(fragments))?;
-        self.build_text_segment(
-            params,
-            &name,
-            field_id,
-            covered.iter().map(u64::from).collect(),
-            progress,
-        )
-        .await
+        let (name, field_id) = self.text_build_target(params)?;
+        let covered = self
+            .fragments_to_index(Some(fragments))?
+            .iter()
+            .map(u64::from)
+            .collect();
+        self.build_text_segment(params, &name, field_id, covered, progress)
+            .await
     }
 
     /// Builds (without committing) a segment of a scalar index over
@@ -138,23 +133,14 @@ impl Dataset {
         fragments: &[u64],
         progress: &Progress,
     ) -> Result<IndexSegment> {
-        let name = params.resolved_name();
-        validate_name(&name)?;
-        if params.index_type == ScalarIndexType::ZoneMap && params.zone_rows == 0 {
-            return Err(TableError::InvalidIndexParams {
-                what: "rows_per_zone must be at least 1".into(),
-            });
-        }
-        let field_id = self.scalar_field(&params.column, params.index_type)?;
-        let covered = self.fragments_to_index(Some(fragments))?;
-        self.build_scalar_segment(
-            params,
-            &name,
-            field_id,
-            covered.iter().map(u64::from).collect(),
-            progress,
-        )
-        .await
+        let (name, field_id) = self.scalar_build_target(params)?;
+        let covered = self
+            .fragments_to_index(Some(fragments))?
+            .iter()
+            .map(u64::from)
+            .collect();
+        self.build_scalar_segment(params, &name, field_id, covered, progress)
+            .await
     }
 
     /// Commits `segments` (of one index: same name, column, kind and

@@ -30,6 +30,18 @@ impl Dataset {
     /// Builds a scalar index over the live rows of this version and commits
     /// it; fragments appended meanwhile stay uncovered and are scanned.
     pub async fn create_scalar_index(&mut self, params: &ScalarIndexParams, progress: &Progress) -> Result<()> {
+        let (name, field_id) = self.scalar_build_target(params)?;
+        let existing = self.replaced_segments(&name, params.replace)?;
+        let fragments: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();
+        let segment = self
+            .build_scalar_segment(params, &name, field_id, fragments, progress)
+            .await?;
+        self.commit_new_index(name, segment, existing).await
+    }
+
+    /// The index name and field id a build of `params` writes, or why
+    /// `params` cannot build on this version.
+    pub(crate) fn scalar_build_target(&self, params: &ScalarIndexParams) -> Result<(String, i32)> {
         let name = params.resolved_name();
         validate_name(&name)?;
         if params.index_type == ScalarIndexType::ZoneMap && params.zone_rows == 0 {
@@ -37,13 +49,7 @@ impl Dataset {
                 what: "rows_per_zone must be at least 1".into(),
             });
         }
-        let field_id = self.scalar_field(&params.column, params.index_type)?;
-        let existing = self.replaced_segments(&name, params.replace)?;
-        let fragments: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();
-        let segment = self
-            .build_scalar_segment(params, &name, field_id, fragments, progress)
-            .await?;
-        self.commit_new_index(name, segment, existing).await
+        Ok((name, self.scalar_field(&params.column, params.index_type)?))
     }
 
     /// The field id of `column`, or why it cannot hold a `kind` index.

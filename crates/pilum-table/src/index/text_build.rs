@@ -157,16 +157,23 @@ impl Dataset {
     /// this version and commits it; fragments appended meanwhile stay
     /// uncovered and are searched exactly. Null values are skipped.
     pub async fn create_text_index(&mut self, params: &TextIndexParams, progress: &Progress) -> Result<()> {
-        let name = params.resolved_name();
-        validate_name(&name)?;
-        let field_id = self.text_field(&params.column)?;
-        Analyzer::new(params.analyzer.clone()).map_err(TableError::index)?;
+        let (name, field_id) = self.text_build_target(params)?;
         let existing = self.replaced_segments(&name, params.replace)?;
         let fragments: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();
         let segment = self
             .build_text_segment(params, &name, field_id, fragments, progress)
             .await?;
         self.commit_new_index(name, segment, existing).await
+    }
+
+    /// The index name and field id a build of `params` writes, or why
+    /// `params` cannot build on this version.
+    pub(crate) fn text_build_target(&self, params: &TextIndexParams) -> Result<(String, i32)> {
+        let name = params.resolved_name();
+        validate_name(&name)?;
+        let field_id = self.text_field(&params.column)?;
+        Analyzer::new(params.analyzer.clone()).map_err(TableError::index)?;
+        Ok((name, field_id))
     }
 
     /// The field id of a text column, or why it cannot hold an inverted index.
