@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 import pilum
 from pilum.errors import ColumnNotFoundError, VersionNotFoundError
-from pilum.sampler import ShardedFixedBatchSampler
+from pilum.sampler import GlobalShuffleSampler, ShardedFixedBatchSampler, ShardedFragmentSampler
 from pilum.torch.data import LanceDataset, SafeLanceDataset, get_safe_loader
 
 ROWS = 1000
@@ -94,6 +94,15 @@ def test_ranks_and_workers_read_every_row_once(data):
         per_rank.append(list(DataLoader(ds, batch_size=None, num_workers=2)))
     assert len({len(b) for b in per_rank}) == 1
     assert sorted(_ids(b for batches in per_rank for b in batches)) == list(range(ROWS))
+
+
+def test_an_explicit_sampler_decides_rows_and_follows_set_epoch(data):
+    sampler = ShardedFragmentSampler(1, 2, randomize=True, seed=5)
+    ds = LanceDataset(data, batch_size=40, columns=["id"], sampler=sampler)
+    direct = [b.column("id").to_pylist() for b in ShardedFragmentSampler(1, 2, randomize=True, seed=5)(data, batch_size=40, columns=["id"])]
+    assert [b.tolist() for b in ds] == direct
+    ds.set_epoch(2)
+    assert sampler.epoch == 2
 
 
 def test_uneven_fragments_give_equal_batch_counts(data):
@@ -223,6 +232,9 @@ def test_multivector_needs_a_to_tensor_fn(tmp_path):
         ({"blob_mode": "url"}, ValueError, "blob_mode"),
         ({"vector_dtype": torch.float16, "to_tensor_fn": None}, TypeError, "vector_dtype"),
         ({"columns": {"x": "id + 1"}}, NotImplementedError, "SQL"),
+        ({"sampler": ShardedFixedBatchSampler(0, 1, batch_size=8, total_num_rows=8), "seed": 3}, ValueError, "seed"),
+        ({"sampler": GlobalShuffleSampler(0, 2), "rank": 1, "world_size": 2}, ValueError, "rank"),
+        ({"sampler": "full"}, TypeError, "sampler"),
     ],
 )
 def test_bad_arguments_raise_naming_them(data, kwargs, error, match):

@@ -120,6 +120,11 @@ class LanceDataset(torch.utils.data.IterableDataset):
             raise ValueError(f"choose one way of sampling: {', '.join(chosen)} were given together")
         if sampler is not None and not isinstance(sampler, Sampler):
             raise TypeError(f"sampler must be a pilum.sampler.Sampler, not {type(sampler).__name__}")
+        if sampler is not None:
+            # The sampler carries its own rank, world size and seed.
+            given = [n for n, v in (("rank", rank), ("world_size", world_size), ("seed", seed or None)) if v is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)} cannot be combined with sampler=, which sets its own")
         if blob_mode not in _BLOB_MODES:
             raise ValueError(f"blob_mode must be 'file' or 'bytes', got {blob_mode!r}")
         if vector_dtype is not None and to_tensor_fn is not to_tensor:
