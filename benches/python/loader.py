@@ -201,7 +201,8 @@ def child(args: argparse.Namespace) -> None:
     if args.engine == "pilum":
         from pilum.torch.data import LanceDataset
 
-        dataset: Any = LanceDataset(uri, args.batch_size, to_tensor_fn=_convert, shuffle=args.mode == "shuffle", seed=1)
+        shuffled = args.mode == "shuffle"
+        dataset: Any = LanceDataset(uri, args.batch_size, to_tensor_fn=_convert, shuffle=shuffled, seed=1 if shuffled else 0)
     elif args.mode == "shuffle":
         dataset = _lance_take_loop(uri, args.batch_size, seed=1)
     else:

@@ -235,6 +235,7 @@ def test_multivector_needs_a_to_tensor_fn(tmp_path):
         ({"sampler": ShardedFixedBatchSampler(0, 1, batch_size=8, total_num_rows=8), "seed": 3}, ValueError, "seed"),
         ({"sampler": GlobalShuffleSampler(0, 2), "rank": 1, "world_size": 2}, ValueError, "rank"),
         ({"sampler": "full"}, TypeError, "sampler"),
+        ({"seed": 7}, ValueError, "seed"),
     ],
 )
 def test_bad_arguments_raise_naming_them(data, kwargs, error, match):

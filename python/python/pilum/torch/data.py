@@ -120,6 +120,8 @@ class LanceDataset(torch.utils.data.IterableDataset):
             raise ValueError(f"choose one way of sampling: {', '.join(chosen)} were given together")
         if sampler is not None and not isinstance(sampler, Sampler):
             raise TypeError(f"sampler must be a pilum.sampler.Sampler, not {type(sampler).__name__}")
+        if seed and sampler is None and not shuffle and not samples:
+            raise ValueError("seed orders shuffled or sampled reads: pass shuffle=True or samples=, or a randomized sampler")
         if sampler is not None:
             # The sampler carries its own rank, world size and seed.
             given = [n for n, v in (("rank", rank), ("world_size", world_size), ("seed", seed or None)) if v is not None]
