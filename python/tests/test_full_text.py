@@ -531,3 +531,40 @@ def test_full_text_pre_filter_of_a_vector_search(tmp_path):
         ds.to_table(nearest={"column": "v", "q": q}, filter={"search_filter": "glacier"})
     with pytest.raises(TypeError, match="search_filter"):
         ds.to_table(nearest={"column": "v", "q": q}, filter={"expr_filter": "id > 1"}, prefilter=True)
+
+
+def _struct_docs(n: int, seed: int) -> pa.Table:
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(30)]
+    titles = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 4))) for _ in range(n)]
+    bodies = [None if i % 11 == 0 else " ".join(rng.choice(words) for _ in range(rng.randint(2, 9))) for i in range(n)]
+    meta = pa.StructArray.from_arrays(
+        [pa.array(titles), pa.array(list(range(n)), pa.int32()), pa.StructArray.from_arrays([pa.array(bodies)], ["body"])],
+        ["title", "year", "inner"],
+    )
+    # The same texts as a list column: the oracle for the struct's analysis.
+    as_list = pa.array([[t] + ([b] if b is not None else []) for t, b in zip(titles, bodies)], pa.list_(pa.string()))
+    return pa.table({"id": pa.array(range(n), pa.int64()), "meta": meta, "texts": as_list})
+
+
+def test_struct_columns_index_their_text_fields_like_a_list(tmp_path):
+    ds = pilum.write_dataset(_struct_docs(300, 1), str(tmp_path / "s"), max_rows_per_file=100)
+    ds.create_scalar_index("meta", "INVERTED", with_position=True)
+    ds.create_scalar_index("texts", "INVERTED", with_position=True)
+    # Rows appended after the build are searched exactly, with the same analysis.
+    more = _struct_docs(340, 1).slice(300)
+    ds = pilum.write_dataset(more, ds.uri, mode="append")
+    for query in ["w1", "w2 w17", "w29 w0 w5"]:
+        by_struct = ds.to_table(columns=["id"], full_text_query=MatchQuery(query, "meta"), limit=40)
+        by_list = ds.to_table(columns=["id"], full_text_query=MatchQuery(query, "texts"), limit=40)
+        assert by_struct["id"].to_pylist() == by_list["id"].to_pylist()
+        assert np.allclose(by_struct["_score"].to_numpy(), by_list["_score"].to_numpy(), rtol=1e-6)
+    # A phrase never spans two fields.
+    row = _struct_docs(340, 1).to_pylist()[5]
+    across = f"{row['meta']['title'].split()[-1]} {row['meta']['inner']['body'].split()[0]}"
+    hits = ds.to_table(columns=["id"], full_text_query=PhraseQuery(across, "meta"))["id"].to_pylist()
+    assert 5 not in hits
+    assert hits == ds.to_table(columns=["id"], full_text_query=PhraseQuery(across, "texts"))["id"].to_pylist()
+    numbers = pa.table({"s": pa.StructArray.from_arrays([pa.array([1, 2])], ["n"])})
+    with pytest.raises(InvalidIndexParamsError, match="struct with string fields"):
+        pilum.write_dataset(numbers, str(tmp_path / "n")).create_scalar_index("s", "INVERTED")

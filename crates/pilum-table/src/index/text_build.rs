@@ -39,18 +39,22 @@ struct WorkerOutput {
     lengths: Vec<(u32, Vec<u32>)>,
 }
 
-/// Whether `data_type` holds text an inverted index can analyze.
+/// Whether `data_type` holds text an inverted index can analyze: strings,
+/// lists of strings, and structs with at least one such field (nested
+/// structs included; their other fields are not indexed).
 pub(crate) fn is_text_type(data_type: &DataType) -> bool {
     match data_type {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
         DataType::List(f) | DataType::LargeList(f) => {
             matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
         }
+        DataType::Struct(fields) => fields.iter().any(|f| is_text_type(f.data_type())),
         _ => false,
     }
 }
 
-/// The strings of row `row` of a text column (none when null), borrowed.
+/// The strings of row `row` of a text column (none when null), borrowed:
+/// one string, a list's elements, or a struct's text fields in order.
 pub(crate) fn row_texts(array: &dyn Array, row: usize) -> Vec<&str> {
     fn strings(values: &dyn Array, range: std::ops::Range<usize>) -> Vec<&str> {
         range
@@ -67,6 +71,16 @@ pub(crate) fn row_texts(array: &dyn Array, row: usize) -> Vec<&str> {
         return Vec::new();
     }
     match array.data_type() {
+        DataType::Struct(_) => {
+            // The text fields in schema order, depth first.
+            let fields = array.as_struct();
+            fields
+                .columns()
+                .iter()
+                .filter(|child| is_text_type(child.data_type()))
+                .flat_map(|child| row_texts(child.as_ref(), row))
+                .collect()
+        }
         DataType::List(_) => {
             let list = array.as_list::<i32>();
             let offsets = list.value_offsets();
@@ -187,7 +201,7 @@ impl Dataset {
         if !is_text_type(field.data_type()) {
             return Err(TableError::InvalidIndexParams {
                 what: format!(
-                    "an inverted index needs a string column or a list of strings; {column:?} is {}",
+                    "an inverted index needs a string column, a list of strings or a struct with string fields; {column:?} is {}",
                     field.data_type()
                 ),
             });
@@ -320,5 +334,42 @@ impl Dataset {
             }
         }
         Ok((row_ids, skipped))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use arrow_array::{ArrayRef, Int32Array, StringArray, StructArray};
+    use arrow_schema::Field;
+    use std::sync::Arc;
+
+    fn meta() -> StructArray {
+        let title: ArrayRef = Arc::new(StringArray::from(vec![Some("a title"), None, Some("t3")]));
+        let year: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3]));
+        let inner = StructArray::from(vec![(
+            Arc::new(Field::new("note", DataType::Utf8, true)),
+            Arc::new(StringArray::from(vec![Some("n1"), Some("n2"), None])) as ArrayRef,
+        )]);
+        StructArray::from(vec![
+            (Arc::new(Field::new("title", DataType::Utf8, true)), title),
+            (Arc::new(Field::new("year", DataType::Int32, false)), year),
+            (
+                Arc::new(Field::new("inner", inner.data_type().clone(), true)),
+                Arc::new(inner) as ArrayRef,
+            ),
+        ])
+    }
+
+    #[test]
+    fn structs_index_their_text_fields_in_order() {
+        let array = meta();
+        assert!(is_text_type(array.data_type()));
+        assert_eq!(row_texts(&array, 0), ["a title", "n1"]);
+        assert_eq!(row_texts(&array, 1), ["n2"]);
+        assert_eq!(row_texts(&array, 2), ["t3"]);
+        let numbers = DataType::Struct(vec![Field::new("year", DataType::Int32, false)].into());
+        assert!(!is_text_type(&numbers));
     }
 }
