@@ -47,6 +47,8 @@ os.environ.setdefault("LANCE_LOG", "error")  # pylance warns on every query that
 import numpy as np
 import pyarrow as pa
 
+from bench_cells import versions
+
 CHILD_PREFIX = "FTS_CHILD "
 KINDS = ("term_common", "term_rare", "or2", "or3", "and2", "phrase")
 TOKEN = re.compile(r"[^\W_]+")
@@ -282,19 +284,6 @@ def markdown(results: Dict[str, Any]) -> str:
         cells = [f"{per_kind[k]['jaccard']:.2f} / {per_kind[k]['recall_at_10']:.2f}" if k in per_kind else "–" for k in kinds]
         lines.append(f"| {pair} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def versions(names: List[str]) -> Dict[str, str]:
-    """Installed package versions, where found."""
-    from importlib import metadata
-
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def main() -> None:
