@@ -21,6 +21,8 @@ pub struct IoCounts {
     pub writes: u64,
     /// LIST requests started.
     pub lists: u64,
+    /// Bytes sent by single-request PUTs.
+    pub bytes_written: u64,
 }
 
 /// Wraps a store and counts what passes through it.
@@ -31,6 +33,7 @@ pub struct CountingStore {
     bytes_read: AtomicU64,
     writes: AtomicU64,
     lists: AtomicU64,
+    bytes_written: AtomicU64,
 }
 
 impl CountingStore {
@@ -42,6 +45,7 @@ impl CountingStore {
             bytes_read: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             lists: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
         }
     }
 
@@ -52,12 +56,19 @@ impl CountingStore {
             bytes_read: self.bytes_read.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
             lists: self.lists.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.load(Ordering::Relaxed),
         }
     }
 
     /// Sets every counter back to zero.
     pub fn reset(&self) {
-        for c in [&self.reads, &self.bytes_read, &self.writes, &self.lists] {
+        for c in [
+            &self.reads,
+            &self.bytes_read,
+            &self.writes,
+            &self.lists,
+            &self.bytes_written,
+        ] {
             c.store(0, Ordering::Relaxed);
         }
     }
@@ -73,6 +84,8 @@ impl fmt::Display for CountingStore {
 impl ObjectStore for CountingStore {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
         self.writes.fetch_add(1, Ordering::Relaxed);
+        self.bytes_written
+            .fetch_add(payload.content_length() as u64, Ordering::Relaxed);
         self.inner.put_opts(location, payload, opts).await
     }
 

@@ -26,10 +26,11 @@ const MAX_ENTRIES: usize = 16_384;
 impl DatasetCache {
     /// An open reader of `file` (one request on a miss when its size is known).
     pub async fn file(&self, location: &DatasetLocation, file: &proto::DataFile) -> Result<FileReader> {
-        if let Some(reader) = lock(&self.files).get(&file.path) {
+        let key = cache_key(file.base_id, &file.path);
+        if let Some(reader) = lock(&self.files).get(&key) {
             return Ok(reader.clone());
         }
-        let object = location.object(&file.path);
+        let object = location.base(file.base_id)?.object(&file.path);
         let reader = if file.size > 0 {
             FileReader::open_location_with_size(&object, file.size).await?
         } else {
@@ -39,7 +40,7 @@ impl DatasetCache {
         if files.len() >= MAX_ENTRIES {
             files.clear();
         }
-        files.insert(file.path.clone(), reader.clone());
+        files.insert(key, reader.clone());
         Ok(reader)
     }
 
@@ -52,7 +53,8 @@ impl DatasetCache {
         let Some(file) = &fragment.deletion else {
             return Ok(Arc::new(RoaringBitmap::new()));
         };
-        if let Some(bitmap) = lock(&self.deletions).get(&file.path) {
+        let key = cache_key(file.base_id, &file.path);
+        if let Some(bitmap) = lock(&self.deletions).get(&key) {
             return Ok(bitmap.clone());
         }
         let bitmap = Arc::new(read_deletions(location, fragment).await?);
@@ -60,8 +62,17 @@ impl DatasetCache {
         if deletions.len() >= MAX_ENTRIES {
             deletions.clear();
         }
-        deletions.insert(file.path.clone(), bitmap.clone());
+        deletions.insert(key, bitmap.clone());
         Ok(bitmap)
+    }
+}
+
+/// Files of different roots may share a relative path.
+fn cache_key(base_id: u32, path: &str) -> String {
+    if base_id == 0 {
+        path.to_string()
+    } else {
+        format!("{base_id}:{path}")
     }
 }
 

@@ -47,7 +47,7 @@ async fn commit_create(location: &DatasetLocation, cache: &DatasetCache, txn: &T
     }
     let manifest = build(location, cache, None, None, &[], txn, 1).await?;
     if !location
-        .put_if_absent(&paths::manifest(&location.root, 1), manifest.to_bytes())
+        .put_if_absent(&location.manifest_path(1), manifest.to_bytes())
         .await?
     {
         return Err(exists());
@@ -69,6 +69,7 @@ pub async fn commit(
     let Some(base) = base else {
         return commit_create(location, cache, txn).await;
     };
+    check_branch_exists(location).await?;
     let mut others: Vec<Manifest> = Vec::new();
     let mut next = base.version + 1;
     // Never claim a version number that cleanup already freed: find the
@@ -99,7 +100,7 @@ pub async fn commit(
         }
         let latest = others.last().unwrap_or(base);
         let manifest = build(location, cache, Some(base), Some(latest), &others, txn, next).await?;
-        let path = paths::manifest(&location.root, next);
+        let path = location.manifest_path(next);
         if location.put_if_absent(&path, manifest.to_bytes()).await? {
             // The hint only speeds up opening; a failed write is harmless.
             let _ = location.write_hint(next).await;
@@ -116,6 +117,24 @@ pub async fn commit(
         version: next,
         reason: format!("gave up after {} attempts to claim a version", config.max_retries + 1),
     })
+}
+
+/// On a branch, refuses to commit once the branch was deleted (or deleted
+/// and created again under the same name).
+async fn check_branch_exists(location: &DatasetLocation) -> Result<()> {
+    let Some(lineage) = &location.branch else {
+        return Ok(());
+    };
+    let gone = || TableError::BranchNotFound {
+        name: lineage.name().to_string(),
+    };
+    let branch = crate::branches::read_branch(location, lineage.name())
+        .await?
+        .ok_or_else(gone)?;
+    if branch.directory != lineage.directory() {
+        return Err(gone());
+    }
+    Ok(())
 }
 
 /// Refuses to build on a version written with writer features we lack.
@@ -219,12 +238,12 @@ async fn build(
         }
     }
     let indices = crate::index::carry_forward(latest, txn, &fragments, &schema)?;
-    let writer_features = if indices.is_empty() {
-        crate::manifest::KNOWN_FEATURES
-    } else {
-        crate::manifest::KNOWN_FEATURES | crate::manifest::FEATURE_INDICES
+    let base_paths = match &txn.change {
+        Change::Replace { .. } => Vec::new(),
+        Change::Restore { manifest } => manifest.base_paths.as_ref().clone(),
+        _ => latest.map(|m| m.base_paths.as_ref().clone()).unwrap_or_default(),
     };
-    Ok(Manifest {
+    let mut manifest = Manifest {
         version,
         // Commit times never go backwards, whatever the writers' clocks say,
         // so time travel by timestamp can binary-search the versions.
@@ -232,7 +251,6 @@ async fn build(
             .timestamp_micros()
             .max(latest.map_or(i64::MIN, |m| m.timestamp_micros.saturating_add(1))),
         writer_version: format!("pilum {}", env!("CARGO_PKG_VERSION")),
-        writer_features,
         schema,
         fragments: Arc::new(fragments),
         max_fragment_id: ids.max_fragment_id,
@@ -242,7 +260,16 @@ async fn build(
         metadata,
         transaction: record,
         indices: Arc::new(indices),
-    })
+        base_paths: Arc::new(base_paths),
+        writer_features: 0,
+    };
+    manifest.writer_features = manifest.reader_features()
+        | if manifest.indices.is_empty() {
+            0
+        } else {
+            crate::manifest::FEATURE_INDICES
+        };
+    Ok(manifest)
 }
 
 /// Issues fragment ids and row ids past everything the latest version used.

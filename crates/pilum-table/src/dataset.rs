@@ -66,7 +66,8 @@ impl Dataset {
     /// Opens the latest version with store options (see [`pilum_io::parse_uri_with_options`]).
     pub async fn open_with_options(uri: &str, options: &HashMap<String, String>) -> Result<Self> {
         let location = pilum_io::parse_uri_with_options(uri, options)?;
-        Self::open_location(DatasetLocation::from_store_location(location, uri)).await
+        Self::open_location(DatasetLocation::from_store_location(location, uri).with_storage_options(options.clone()))
+            .await
     }
 
     /// Opens the latest version at `location`.
@@ -86,11 +87,14 @@ impl Dataset {
     }
 
     pub(crate) fn from_manifest(
-        location: DatasetLocation,
+        mut location: DatasetLocation,
         manifest: Manifest,
         cache: Arc<DatasetCache>,
         commit_config: CommitConfig,
     ) -> Self {
+        if !location.bases.same_as(&manifest.base_paths) {
+            location.bases = Arc::new(crate::bases::BaseRoots::of(&manifest.base_paths));
+        }
         Self {
             location,
             manifest: Arc::new(manifest),
@@ -302,14 +306,23 @@ impl Dataset {
         self.checkout_as_of(local.with_timezone(&Utc)).await
     }
 
-    /// The version tagged `name`.
+    /// The version tagged `name` (on the branch the tag points into).
     pub async fn checkout_tag(&self, name: &str) -> Result<Self> {
-        let version = self.tags().get(name).await?;
-        self.checkout_version(version).await
+        let tag = self.tags().get_info(name).await?;
+        if tag.branch.as_deref() == self.branch() {
+            return self.checkout_version(tag.version).await;
+        }
+        self.checkout_branch(tag.branch.as_deref(), Some(tag.version)).await
     }
 
     fn with_manifest(&self, manifest: Manifest) -> Self {
         Self::from_manifest(self.location.clone(), manifest, self.cache.clone(), self.commit_config)
+    }
+
+    /// `manifest` read at `location` (e.g. another branch), sharing this
+    /// handle's caches.
+    pub(crate) fn at(&self, location: DatasetLocation, manifest: Manifest) -> Self {
+        Self::from_manifest(location, manifest, self.cache.clone(), self.commit_config)
     }
 
     /// Every retained version, oldest first (reads each manifest).

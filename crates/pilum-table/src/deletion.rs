@@ -16,8 +16,9 @@ pub async fn read_deletions(location: &DatasetLocation, fragment: &proto::Fragme
     let Some(file) = &fragment.deletion else {
         return Ok(RoaringBitmap::new());
     };
-    let path = location.child(&file.path);
-    let bytes = location.get(&path).await?;
+    let root = location.base(file.base_id)?;
+    let path = root.child(&file.path);
+    let bytes = root.get(&path).await?;
     let bitmap = decode(&bytes, path.as_ref())?;
     if bitmap.len() != file.num_deleted || bitmap.max().is_some_and(|max| u64::from(max) >= fragment.physical_rows) {
         return Err(TableError::corrupt(path, "deletion vector does not match its fragment"));
@@ -32,7 +33,11 @@ pub async fn write_deletions(
     read_version: u64,
     deleted: &RoaringBitmap,
 ) -> Result<proto::DeletionFile> {
-    let relative = paths::new_deletion_file(fragment_id, read_version);
+    let relative = format!(
+        "{}{}",
+        location.file_prefix(),
+        paths::new_deletion_file(fragment_id, read_version)
+    );
     let bytes = encode(deleted);
     let size = bytes.len() as u64;
     location.put(&location.child(&relative), bytes).await?;
@@ -40,6 +45,7 @@ pub async fn write_deletions(
         path: relative,
         num_deleted: deleted.len(),
         size,
+        base_id: 0,
     })
 }
 

@@ -51,6 +51,34 @@ pub enum TableError {
         /// Which rule it breaks.
         reason: &'static str,
     },
+    /// The branch does not exist (or was deleted).
+    #[error("branch {name:?} not found")]
+    BranchNotFound {
+        /// Branch name.
+        name: String,
+    },
+    /// A branch of that name already exists.
+    #[error("branch {name:?} already exists")]
+    BranchAlreadyExists {
+        /// Branch name.
+        name: String,
+    },
+    /// A branch name outside the allowed alphabet, or reserved.
+    #[error("invalid branch name {name:?}: {reason}")]
+    InvalidBranchName {
+        /// The rejected name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A branch that other references still depend on cannot be deleted.
+    #[error("branch {name:?} is still in use: {reason}")]
+    BranchInUse {
+        /// Branch name.
+        name: String,
+        /// What depends on it (child branches, tags, clones).
+        reason: String,
+    },
     /// Data whose schema does not match the dataset's.
     #[error("schema mismatch: {reason}")]
     SchemaMismatch {

@@ -11,8 +11,11 @@
 #![forbid(unsafe_code)]
 
 mod arrays;
+mod bases;
 mod blobs;
+mod branches;
 mod cache;
+mod clone;
 mod column_summary;
 mod commit;
 mod dataset;
@@ -29,6 +32,7 @@ mod ops;
 mod paths;
 mod pending;
 mod pending_columns;
+mod pins;
 mod predicate;
 mod progress;
 /// The generated protobuf messages of manifests and index sections: public
@@ -48,9 +52,11 @@ mod stats;
 mod tags;
 mod take;
 mod transaction;
+mod versions;
 mod write;
 
 pub use blobs::BlobRows;
+pub use branches::{BranchInfo, Branches, MAIN_BRANCH, VersionRef, validate_branch_name};
 pub use column_summary::ColumnSummary;
 pub use commit::CommitConfig;
 pub use dataset::{Dataset, VersionInfo, WriteMode};
@@ -63,7 +69,9 @@ pub use index::{
     TextIndexParams, TextSegmentInfo, VectorIndexParams, VectorSegmentInfo,
 };
 pub use location::DatasetLocation;
-pub use manifest::{FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest};
+pub use manifest::{
+    FEATURE_BASE_PATHS, FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest,
+};
 pub use operation::Operation;
 pub use ops::*;
 pub use pending::{PendingFragments, PendingOperation};

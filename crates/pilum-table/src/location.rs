@@ -2,7 +2,6 @@
 //! metadata objects.
 
 use crate::error::{Result, TableError};
-use crate::manifest::Manifest;
 use crate::paths;
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -31,6 +30,13 @@ pub struct DatasetLocation {
     pub local_root: Option<std::path::PathBuf>,
     /// How readers of this store's files group ranges into requests.
     pub read_options: ReadOptions,
+    /// The branch whose versions this location reads and commits (main
+    /// when `None`); files always resolve against `root`.
+    pub(crate) branch: Option<Arc<crate::branches::Lineage>>,
+    /// Store options the dataset was opened with, reused for other roots.
+    pub(crate) storage_options: Arc<std::collections::HashMap<String, String>>,
+    /// Other roots (shallow-clone sources), resolved on first use.
+    pub(crate) bases: Arc<crate::bases::BaseRoots>,
 }
 
 impl DatasetLocation {
@@ -42,7 +48,17 @@ impl DatasetLocation {
             uri: uri.to_string(),
             local_root: location.local_path,
             read_options: location.read_options,
+            branch: None,
+            storage_options: Arc::default(),
+            bases: Arc::default(),
         }
+    }
+
+    /// The same location, remembering the store options it was opened with
+    /// (used to reach the roots of shallow-clone sources).
+    pub fn with_storage_options(mut self, options: std::collections::HashMap<String, String>) -> Self {
+        self.storage_options = Arc::new(options);
+        self
     }
 
     /// A location inside an existing store (e.g. a shared in-memory store),
@@ -54,6 +70,9 @@ impl DatasetLocation {
             uri: root.to_string(),
             local_root: None,
             read_options: ReadOptions::local(),
+            branch: None,
+            storage_options: Arc::default(),
+            bases: Arc::default(),
         }
     }
 
@@ -79,6 +98,20 @@ impl DatasetLocation {
             },
             _ => options,
         }
+    }
+
+    /// The directory new files of this location's branch go under: "" on
+    /// main, `"{branch directory}/"` on a branch.
+    pub fn file_prefix(&self) -> String {
+        match &self.branch {
+            Some(lineage) => format!("{}/", lineage.directory()),
+            None => String::new(),
+        }
+    }
+
+    /// The branch this location reads and commits, `None` for main.
+    pub fn branch_name(&self) -> Option<&str> {
+        self.branch.as_ref().map(|lineage| lineage.name())
     }
 
     /// A [`StoreLocation`] of the object at `relative` (local files get the
@@ -162,99 +195,6 @@ impl DatasetLocation {
             .await
             .map_err(|e| TableError::store(&prefix, e))?;
         Ok(listed)
-    }
-
-    /// Loads the manifest of `version`.
-    pub async fn load_manifest(&self, version: u64) -> Result<Manifest> {
-        let path = paths::manifest(&self.root, version);
-        match self.get_opt(&path).await? {
-            Some(bytes) => Manifest::from_bytes(&bytes, path.as_ref()),
-            None => Err(TableError::VersionNotFound { version }),
-        }
-    }
-
-    /// Loads the manifest of `version` if it exists.
-    pub async fn try_load_manifest(&self, version: u64) -> Result<Option<Manifest>> {
-        match self.load_manifest(version).await {
-            Ok(manifest) => Ok(Some(manifest)),
-            Err(TableError::VersionNotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Every committed version number, ascending (one listing).
-    pub async fn list_versions(&self) -> Result<Vec<u64>> {
-        let mut versions: Vec<u64> = self
-            .list(paths::VERSIONS_DIR)
-            .await?
-            .iter()
-            .filter_map(|meta| meta.location.filename().and_then(paths::parse_manifest_name))
-            .collect();
-        versions.sort_unstable();
-        Ok(versions)
-    }
-
-    /// The latest manifest, or `None` when no version exists.
-    ///
-    /// Reads the latest-version hint, then probes the versions after it with
-    /// exponential then binary search, so the cost is a small constant when
-    /// the hint is current (hint, manifest, one miss) and logarithmic in its
-    /// lag otherwise. A hint naming a cleaned-up version falls back to a listing.
-    pub async fn load_latest(&self) -> Result<Option<Manifest>> {
-        let Some(hint) = self.read_hint().await? else {
-            return self.load_latest_by_listing().await;
-        };
-        let (current, next) = futures::join!(self.try_load_manifest(hint), self.try_load_manifest(hint + 1));
-        let (mut known, mut manifest) = match (current?, next?) {
-            (Some(current), None) => return Ok(Some(current)),
-            (_, Some(next)) => (hint + 1, next),
-            (None, None) => return self.load_latest_by_listing().await,
-        };
-        // Gallop forward while versions exist, then binary-search the gap.
-        let mut step = 1u64;
-        let mut missing = loop {
-            let probe = known + step;
-            match self.try_load_manifest(probe).await? {
-                Some(found) => {
-                    known = probe;
-                    manifest = found;
-                    step *= 2;
-                }
-                None => break probe,
-            }
-        };
-        while missing - known > 1 {
-            let mid = known + (missing - known) / 2;
-            match self.try_load_manifest(mid).await? {
-                Some(found) => {
-                    known = mid;
-                    manifest = found;
-                }
-                None => missing = mid,
-            }
-        }
-        Ok(Some(manifest))
-    }
-
-    async fn load_latest_by_listing(&self) -> Result<Option<Manifest>> {
-        match self.list_versions().await?.last() {
-            Some(&latest) => Ok(Some(self.load_manifest(latest).await?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn read_hint(&self) -> Result<Option<u64>> {
-        let path = paths::latest_hint(&self.root);
-        let Some(bytes) = self.get_opt(&path).await? else {
-            return Ok(None);
-        };
-        Ok(std::str::from_utf8(&bytes).ok().and_then(|s| s.trim().parse().ok()))
-    }
-
-    /// Records `version` as the latest (best effort; readers verify it).
-    pub async fn write_hint(&self, version: u64) -> Result<()> {
-        self.put(&paths::latest_hint(&self.root), Bytes::from(version.to_string()))
-            .await
     }
 }
 

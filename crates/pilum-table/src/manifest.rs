@@ -17,7 +17,7 @@ pub const MANIFEST_MAGIC: [u8; 4] = *b"PLMF";
 /// Manifest format major version; a reader refuses other majors.
 pub const MANIFEST_MAJOR: u16 = 1;
 /// Manifest format minor version.
-pub const MANIFEST_MINOR: u16 = 2;
+pub const MANIFEST_MINOR: u16 = 3;
 const HEADER_LEN: usize = 16;
 const COMPRESSION_NONE: u32 = 0;
 const COMPRESSION_ZSTD: u32 = 1;
@@ -33,8 +33,14 @@ pub const FEATURE_STABLE_ROW_IDS: u64 = 2;
 /// Writer feature: the manifest has an index section that writers must
 /// carry forward (a writer unaware of it would silently drop the indices).
 pub const FEATURE_INDICES: u64 = 4;
+/// Reader and writer feature: files may live under other roots
+/// (`base_paths`, shallow clones); a reader unaware of them would look for
+/// them under the dataset's own root.
+pub const FEATURE_BASE_PATHS: u64 = 8;
 /// Every reader feature bit this library understands.
-pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_FILES | FEATURE_STABLE_ROW_IDS;
+pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_FILES | FEATURE_STABLE_ROW_IDS | FEATURE_BASE_PATHS;
+/// The reader features every manifest sets.
+const ALWAYS_SET: u64 = FEATURE_DELETION_FILES | FEATURE_STABLE_ROW_IDS;
 /// Every writer feature bit this library understands.
 pub const KNOWN_WRITER_FEATURES: u64 = KNOWN_FEATURES | FEATURE_INDICES;
 
@@ -67,6 +73,8 @@ pub struct Manifest {
     pub(crate) transaction: proto::Transaction,
     /// Index segments of this version.
     pub indices: Arc<Vec<crate::index::IndexSegment>>,
+    /// Other roots this version's files may live under (shallow clones).
+    pub(crate) base_paths: Arc<Vec<proto::BasePath>>,
 }
 
 impl Manifest {
@@ -85,13 +93,22 @@ impl Manifest {
         crate::operation::Operation::of(self.transaction.operation())
     }
 
+    /// The reader features this version needs.
+    pub fn reader_features(&self) -> u64 {
+        if self.base_paths.is_empty() {
+            ALWAYS_SET
+        } else {
+            ALWAYS_SET | FEATURE_BASE_PATHS
+        }
+    }
+
     /// Serializes into the framed form.
     pub fn to_bytes(&self) -> Bytes {
         let message = proto::Manifest {
             version: self.version,
             timestamp_micros: self.timestamp_micros,
             writer_version: self.writer_version.clone(),
-            reader_features: KNOWN_FEATURES,
+            reader_features: self.reader_features(),
             writer_features: self.writer_features,
             schema: Some(proto::Schema {
                 arrow_schema: pilum_file::schema_to_bytes(self.schema.arrow()),
@@ -105,6 +122,7 @@ impl Manifest {
             metadata: self.metadata.clone(),
             transaction: Some(self.transaction.clone()),
             indices: self.indices.iter().map(|s| s.to_message()).collect(),
+            base_paths: self.base_paths.as_ref().clone(),
         };
         frame(&message.encode_to_vec())
     }
@@ -143,8 +161,23 @@ impl Manifest {
             metadata: message.metadata,
             transaction: message.transaction.unwrap_or_default(),
             indices: Arc::new(crate::index::decode_section(message.indices, path)?),
+            base_paths: Arc::new(validate_bases(message.base_paths, path)?),
         })
     }
+}
+
+/// Checks base paths: ids are unique and not 0.
+fn validate_bases(bases: Vec<proto::BasePath>, path: &str) -> Result<Vec<proto::BasePath>> {
+    let mut seen = std::collections::HashSet::new();
+    for base in &bases {
+        if base.id == 0 || !seen.insert(base.id) {
+            return Err(TableError::corrupt(
+                path,
+                format!("base path id {} is 0 or repeated", base.id),
+            ));
+        }
+    }
+    Ok(bases)
 }
 
 /// Live rows of one fragment.
@@ -266,12 +299,14 @@ mod tests {
                 format_major: 1,
                 format_minor: 0,
                 statistics: Vec::new(),
+                base_id: 0,
             }],
             physical_rows: 10,
             deletion: Some(proto::DeletionFile {
                 path: "_deletions/1-1-x.bin".into(),
                 num_deleted: 2,
                 size: 20,
+                base_id: 0,
             }),
             row_ids: Some(crate::rowids::fresh(0, 10)),
         };
@@ -289,6 +324,7 @@ mod tests {
             metadata: HashMap::new(),
             transaction: proto::Transaction::default(),
             indices: Arc::default(),
+            base_paths: Arc::default(),
         }
     }
 

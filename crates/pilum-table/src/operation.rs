@@ -38,6 +38,8 @@ pub enum Operation {
     DropIndex,
     /// Indexed new fragments or merged index segments.
     OptimizeIndices,
+    /// The first version of a clone.
+    Clone,
 }
 
 impl Operation {
@@ -60,6 +62,7 @@ impl Operation {
             Self::CreateIndex => "create_index",
             Self::DropIndex => "drop_index",
             Self::OptimizeIndices => "optimize_indices",
+            Self::Clone => "clone",
         }
     }
 
@@ -82,6 +85,7 @@ impl Operation {
             Stored::CreateIndex => Self::CreateIndex,
             Stored::DropIndex => Self::DropIndex,
             Stored::OptimizeIndices => Self::OptimizeIndices,
+            Stored::Clone => Self::Clone,
         }
     }
 }

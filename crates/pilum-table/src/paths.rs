@@ -11,6 +11,14 @@ pub const DATA_DIR: &str = "data";
 pub const DELETIONS_DIR: &str = "_deletions";
 /// Directory of the tags.
 pub const TAGS_DIR: &str = "_refs/tags";
+/// Directory of the branches.
+pub const BRANCHES_DIR: &str = "_refs/branches";
+/// Directory of shallow clones' pins on this dataset.
+pub const CLONES_DIR: &str = "_refs/clones";
+/// Directory of the intents of cleanups in progress.
+pub const CLEANUPS_DIR: &str = "_refs/cleanups";
+/// Directory under which each branch has its own directory.
+pub const TREE_DIR: &str = "tree";
 /// Name of the latest-version hint inside [`VERSIONS_DIR`].
 pub const LATEST_HINT: &str = "_latest";
 
@@ -46,6 +54,11 @@ pub fn new_deletion_file(fragment: u64, read_version: u64) -> String {
 /// The object of tag `name` (the name must be validated first).
 pub fn tag(root: &Path, name: &str) -> Path {
     child(root, &format!("{TAGS_DIR}/{name}.tag"))
+}
+
+/// The object of branch `name` (the name must be validated first).
+pub fn branch(root: &Path, name: &str) -> Path {
+    child(root, &format!("{BRANCHES_DIR}/{name}.branch"))
 }
 
 /// `root` joined with a relative path whose parts are separated by `/`.

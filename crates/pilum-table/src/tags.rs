@@ -1,6 +1,7 @@
 //! Tags: names for versions, created atomically, with names that cannot
 //! escape the dataset's directory.
 
+use crate::branches::VersionRef;
 use crate::dataset::{Dataset, micros_to_time};
 use crate::error::{Result, TableError};
 use crate::location::DatasetLocation;
@@ -17,6 +18,8 @@ pub struct TagInfo {
     pub name: String,
     /// Tagged version.
     pub version: u64,
+    /// The branch the version belongs to (`None`: main).
+    pub branch: Option<String>,
     /// When the tag was created or last moved.
     pub timestamp: DateTime<Utc>,
 }
@@ -66,37 +69,71 @@ impl Tags<'_> {
         &self.dataset.location
     }
 
-    fn encode(version: u64) -> Bytes {
+    fn encode(target: &Dataset) -> Bytes {
         let tag = proto::Tag {
-            version,
+            version: target.version(),
             timestamp_micros: Utc::now().timestamp_micros(),
+            branch: target.branch().unwrap_or_default().to_string(),
         };
         Bytes::from(tag.encode_to_vec())
     }
 
-    async fn check_version(&self, version: u64) -> Result<()> {
-        self.location().load_manifest(version).await.map(|_| ())
-    }
-
-    /// Tags `version` as `name`; fails if the tag exists (atomic put-if-absent).
+    /// Tags `version` of the handle's branch as `name`; fails if the tag
+    /// exists (atomic put-if-absent).
     pub async fn create(&self, name: &str, version: u64) -> Result<()> {
-        validate_tag_name(name)?;
-        self.check_version(version).await?;
-        let path = paths::tag(&self.location().root, name);
-        if self.location().put_if_absent(&path, Self::encode(version)).await? {
-            Ok(())
-        } else {
-            Err(TableError::TagAlreadyExists { name: name.to_string() })
-        }
+        self.create_ref(name, &VersionRef::Version(version)).await
     }
 
-    /// Moves an existing tag to `version`.
+    /// Tags the version `reference` names (on any branch) as `name`.
+    pub async fn create_ref(&self, name: &str, reference: &VersionRef) -> Result<()> {
+        validate_tag_name(name)?;
+        let target = self.dataset.checkout_ref(reference).await?;
+        let path = paths::tag(&self.location().root, name);
+        if !self.location().put_if_absent(&path, Self::encode(&target)).await? {
+            return Err(TableError::TagAlreadyExists { name: name.to_string() });
+        }
+        self.confirm(&path, &target).await
+    }
+
+    /// Moves an existing tag to `version` of the handle's branch.
     pub async fn update(&self, name: &str, version: u64) -> Result<()> {
-        self.get(name).await?;
-        self.check_version(version).await?;
-        self.location()
-            .put(&paths::tag(&self.location().root, name), Self::encode(version))
-            .await
+        self.update_ref(name, &VersionRef::Version(version)).await
+    }
+
+    /// Moves an existing tag to the version `reference` names.
+    pub async fn update_ref(&self, name: &str, reference: &VersionRef) -> Result<()> {
+        let previous = self.get_info(name).await?;
+        let target = self.dataset.checkout_ref(reference).await?;
+        let path = paths::tag(&self.location().root, name);
+        self.location().put(&path, Self::encode(&target)).await?;
+        if let Err(e) = self.confirm_target(&target).await {
+            // The new target is gone: point the tag back where it was.
+            let restored = proto::Tag {
+                version: previous.version,
+                timestamp_micros: previous.timestamp.timestamp_micros(),
+                branch: previous.branch.unwrap_or_default(),
+            };
+            self.location()
+                .put(&path, Bytes::from(restored.encode_to_vec()))
+                .await?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// After writing tag `path`: make sure no cleanup deleted its version,
+    /// else withdraw the tag.
+    async fn confirm(&self, path: &object_store::path::Path, target: &Dataset) -> Result<()> {
+        if let Err(e) = self.confirm_target(target).await {
+            let _ = self.location().delete(path).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn confirm_target(&self, target: &Dataset) -> Result<()> {
+        let manifest = target.location.manifest_path(target.version());
+        crate::pins::confirm(self.location(), &manifest, target.version()).await
     }
 
     /// Deletes a tag.
@@ -110,7 +147,8 @@ impl Tags<'_> {
         Ok(self.get_info(name).await?.version)
     }
 
-    async fn get_info(&self, name: &str) -> Result<TagInfo> {
+    /// Tag `name` with its branch and time.
+    pub async fn get_info(&self, name: &str) -> Result<TagInfo> {
         validate_tag_name(name)?;
         let path = paths::tag(&self.location().root, name);
         let bytes = self
@@ -122,6 +160,7 @@ impl Tags<'_> {
         Ok(TagInfo {
             name: name.to_string(),
             version: tag.version,
+            branch: (!tag.branch.is_empty()).then_some(tag.branch),
             timestamp: micros_to_time(tag.timestamp_micros),
         })
     }

@@ -139,7 +139,7 @@ impl OpenFile {
         schema: &TableSchema,
         options: WriterOptions,
     ) -> Result<Self> {
-        let path = paths::new_data_file();
+        let path = format!("{}{}", location.file_prefix(), paths::new_data_file());
         let writer = FileWriter::try_new(
             location.store.clone(),
             location.child(&path),
@@ -206,5 +206,6 @@ pub(crate) fn data_file(
         format_major: u32::from(MAJOR_VERSION),
         format_minor: u32::from(MINOR_VERSION),
         statistics,
+        base_id: 0,
     }
 }

@@ -173,8 +173,13 @@ async fn bad_parts_are_refused_and_commit_nothing() {
             Err(TableError::InvalidArgument(what)) => assert!(what.contains("already committed"), "{what}"),
             other => panic!("{other:?}"),
         }
-        // Files removed by cleanup before the commit: refused, naming the file.
-        ds.cleanup_old_versions(Duration::ZERO).await.unwrap();
+        // Files removed by cleanup before the commit (never referenced, so
+        // only on request): refused, naming the file.
+        let unverified = CleanupOptions {
+            older_than: Duration::ZERO,
+            delete_unverified: true,
+        };
+        ds.cleanup_with_options(&unverified, &Progress::none()).await.unwrap();
         let gone = Dataset::commit_pending(t.location.clone(), PendingOperation::Append, vec![part], None).await;
         match gone {
             Err(TableError::InvalidArgument(what)) => assert!(what.contains("data/"), "{what}"),

@@ -171,9 +171,18 @@ async fn bad_commits_are_refused_and_commit_nothing() {
         ds.commit_index_segments(vec![trained.clone()], false).await,
         Err(TableError::IndexAlreadyExists { .. })
     ));
-    // Uncommitted segments are removed by cleanup; afterwards they cannot be committed.
+    // Uncommitted segments survive a plain cleanup (they may be in flight),
+    // are removed by one that deletes unverified files, and afterwards
+    // cannot be committed.
     let orphan = ds.build_index_segment(&trained, &ids[1..2], 1 << 30).await.unwrap();
     ds.cleanup_old_versions(std::time::Duration::ZERO).await.unwrap();
+    let kept = std::fs::read_dir(dir.path().join("_indices").join(orphan.uuid())).map_or(0, |d| d.count());
+    assert!(kept > 0, "a plain cleanup keeps an uncommitted segment's files");
+    let unverified = CleanupOptions {
+        older_than: std::time::Duration::ZERO,
+        delete_unverified: true,
+    };
+    ds.cleanup_with_options(&unverified, &Progress::none()).await.unwrap();
     let orphan_files = std::fs::read_dir(dir.path().join("_indices").join(orphan.uuid())).map_or(0, |d| d.count());
     assert_eq!(orphan_files, 0, "cleanup removes an uncommitted segment's files");
     let mut reopened = Dataset::open(&uri).await.unwrap();

@@ -18,6 +18,10 @@ __all__ = [
     "TagNotFoundError",
     "TagAlreadyExistsError",
     "InvalidTagNameError",
+    "BranchNotFoundError",
+    "BranchAlreadyExistsError",
+    "InvalidBranchNameError",
+    "BranchInUseError",
     "SchemaMismatchError",
     "ColumnNotFoundError",
     "InvalidFilterError",
@@ -66,6 +70,22 @@ class TagAlreadyExistsError(PilumError, ValueError):
 
 class InvalidTagNameError(PilumError, ValueError):
     """Tag names are ``[A-Za-z0-9._-]``, without a leading ``.`` or ``-`` and without ``..``."""
+
+
+class BranchNotFoundError(PilumError, ValueError):
+    """No branch of that name (or it was deleted)."""
+
+
+class BranchAlreadyExistsError(PilumError, ValueError):
+    """A branch of that name exists already."""
+
+
+class InvalidBranchNameError(PilumError, ValueError):
+    """Branch names follow the tag rules, and ``main`` is reserved."""
+
+
+class BranchInUseError(PilumError, ValueError):
+    """A branch that child branches, tags or clones depend on cannot be deleted."""
 
 
 class SchemaMismatchError(PilumError, ValueError):

@@ -26,9 +26,10 @@ use std::sync::Arc;
 /// Schema metadata key naming what an index file is.
 pub(crate) const ROLE_KEY: &str = "pilum:index-role";
 
-/// The path of `role`'s file of segment `uuid`, relative to the root.
-pub(crate) fn path(uuid: &str, role: &str) -> String {
-    format!("{INDICES_DIR}/{uuid}/{role}.pilum")
+/// The path of `role`'s file of segment `uuid`, relative to the root (under
+/// the branch's directory on a branch).
+pub(crate) fn path(location: &DatasetLocation, uuid: &str, role: &str) -> String {
+    format!("{}{INDICES_DIR}/{uuid}/{role}.pilum", location.file_prefix())
 }
 
 /// Where one partition lives in `storage.pilum`.
@@ -165,7 +166,7 @@ pub(crate) async fn write_model(
     let mut files = vec![
         write_file(
             location,
-            path(uuid, "ivf"),
+            path(location, uuid, "ivf"),
             "ivf",
             RecordBatch::try_new(schema, columns)?,
         )
@@ -175,7 +176,7 @@ pub(crate) async fn write_model(
         let schema = schema_with_role(vec![Field::new("codebook", DataType::Float32, false)], "quantizer");
         let column: ArrayRef = Arc::new(Float32Array::from(pq.codebooks().to_vec()));
         let batch = RecordBatch::try_new(schema, vec![column])?;
-        files.push(write_file(location, path(uuid, "quantizer"), "quantizer", batch).await?);
+        files.push(write_file(location, path(location, uuid, "quantizer"), "quantizer", batch).await?);
     }
     if let Some(sq) = index.scalar_quantizer() {
         let schema = schema_with_role(
@@ -190,7 +191,7 @@ pub(crate) async fn write_model(
             Arc::new(Float32Array::from(sq.hi().to_vec())),
         ];
         let batch = RecordBatch::try_new(schema, columns)?;
-        files.push(write_file(location, path(uuid, "quantizer"), "quantizer", batch).await?);
+        files.push(write_file(location, path(location, uuid, "quantizer"), "quantizer", batch).await?);
     }
     Ok(files)
 }
@@ -249,7 +250,7 @@ impl StorageWriter {
             fields.push(links_field());
         }
         let schema = schema_with_role(fields, "storage");
-        let relative = path(uuid, "storage");
+        let relative = path(location, uuid, "storage");
         let writer = FileWriter::try_new(
             location.store.clone(),
             location.child(&relative),

@@ -37,6 +37,7 @@ pub(crate) struct LoadedSegment {
 
 impl LoadedSegment {
     async fn open(location: &DatasetLocation, segment: &IndexSegment, cache: Arc<PartitionCache>) -> Result<Self> {
+        let location = &location.base(segment.message.base_id)?;
         let details = segment
             .vector()
             .ok_or_else(|| TableError::InvalidArgument(format!("index {:?} is not a vector index", segment.name())))?;

@@ -145,6 +145,7 @@ impl Dataset {
                 created_at_micros: chrono::Utc::now().timestamp_micros(),
                 num_entries: num_keys,
                 files,
+                base_id: 0,
                 details: Some(proto::index_segment::Details::Scalar(details)),
             },
             fragments: fragments.iter().map(|&f| f as u32).collect(),

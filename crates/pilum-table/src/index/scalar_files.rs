@@ -54,7 +54,7 @@ async fn write(
     columns: Vec<ArrayRef>,
 ) -> Result<proto::IndexFile> {
     let batch = RecordBatch::try_new(schema_with_role(fields, role), columns)?;
-    write_file(location, path(uuid, role), role, batch).await
+    write_file(location, path(location, uuid, role), role, batch).await
 }
 
 async fn write_nulls(location: &DatasetLocation, uuid: &str, nulls: &RoaringTreemap) -> Result<proto::IndexFile> {

@@ -97,6 +97,7 @@ async fn read_nulls(location: &DatasetLocation, segment: &IndexSegment) -> Resul
 
 impl LoadedScalar {
     async fn open(location: &DatasetLocation, segment: &IndexSegment) -> Result<Self> {
+        let location = &location.base(segment.message.base_id)?;
         let kind = segment
             .scalar_type()
             .ok_or_else(|| TableError::InvalidArgument(format!("index {:?} is not a scalar index", segment.name())))?;

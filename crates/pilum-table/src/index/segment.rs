@@ -165,6 +165,7 @@ impl Dataset {
                 created_at_micros: chrono::Utc::now().timestamp_micros(),
                 num_entries: extents.iter().map(|e| e.length).sum(),
                 files,
+                base_id: 0,
                 details: Some(proto::index_segment::Details::Vector(details)),
             },
             fragments: new.fragments,

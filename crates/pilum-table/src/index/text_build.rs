@@ -281,6 +281,7 @@ impl Dataset {
                 index_version: 1,
                 created_at_micros: chrono::Utc::now().timestamp_micros(),
                 num_entries: files.num_docs,
+                base_id: 0,
                 files: files.files,
                 details: Some(proto::index_segment::Details::Text(details)),
             },

@@ -18,9 +18,10 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The path of `name` of segment `uuid`, relative to the root.
-pub(crate) fn text_path(uuid: &str, name: &str) -> String {
-    format!("{INDICES_DIR}/{uuid}/{name}.bin")
+/// The path of `name` of segment `uuid`, relative to the root (under the
+/// branch's directory on a branch).
+pub(crate) fn text_path(location: &DatasetLocation, uuid: &str, name: &str) -> String {
+    format!("{}{INDICES_DIR}/{uuid}/{name}.bin", location.file_prefix())
 }
 
 /// What writing a segment's files produced.
@@ -144,7 +145,7 @@ pub(crate) fn local(path: &std::path::Path, source: std::io::Error) -> TableErro
 }
 
 async fn put(location: &DatasetLocation, uuid: &str, name: &str, bytes: Vec<u8>) -> Result<proto::IndexFile> {
-    let relative = text_path(uuid, name);
+    let relative = text_path(location, uuid, name);
     let path = location.child(&relative);
     let size = bytes.len() as u64;
     location
@@ -161,7 +162,7 @@ async fn put(location: &DatasetLocation, uuid: &str, name: &str, bytes: Vec<u8>)
 
 /// Uploads a local file in 8 MiB pieces (a multipart upload when larger).
 async fn upload(location: &DatasetLocation, uuid: &str, name: &str, mut file: File) -> Result<proto::IndexFile> {
-    let relative = text_path(uuid, name);
+    let relative = text_path(location, uuid, name);
     // At most two parts in flight: memory stays bounded however large the file.
     let mut sink = ObjectSink::new(location.store.clone(), location.child(&relative)).with_uploads_in_flight(2);
     loop {

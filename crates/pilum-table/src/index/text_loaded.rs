@@ -37,7 +37,8 @@ pub(crate) fn file_error(path: &str, e: IndexError) -> TableError {
 
 enum Postings {
     Whole(Bytes),
-    Ranged,
+    /// Read by range from the segment's root.
+    Ranged(DatasetLocation),
 }
 
 /// An INVERTED segment ready for queries.
@@ -88,6 +89,7 @@ async fn read_whole(location: &DatasetLocation, file: &proto::IndexFile) -> Resu
 
 impl LoadedText {
     async fn open(location: &DatasetLocation, segment: &IndexSegment) -> Result<Self> {
+        let location = &location.base(segment.message.base_id)?;
         let details = segment.text().ok_or_else(|| {
             TableError::InvalidArgument(format!("index {:?} is not an inverted index", segment.name()))
         })?;
@@ -118,7 +120,7 @@ impl LoadedText {
             check_header(&bytes, POSTINGS_MAGIC).map_err(|e| file_error(&postings_file.path, e))?;
             Postings::Whole(bytes)
         } else {
-            Postings::Ranged
+            Postings::Ranged(location.clone())
         };
         let analyzer = Analyzer::new(analyzer_of(details)?).map_err(TableError::index)?;
         let (terms, entries) = dictionary.into_iter().unzip();
@@ -149,7 +151,7 @@ impl LoadedText {
     }
 
     /// The postings of term number `ordinal`.
-    pub async fn list(&self, location: &DatasetLocation, ordinal: u32) -> Result<Arc<PostingList>> {
+    pub async fn list(&self, ordinal: u32) -> Result<Arc<PostingList>> {
         if let Some(list) = self.lists.lock().unwrap_or_else(|p| p.into_inner()).get(&ordinal) {
             return Ok(list.clone());
         }
@@ -160,7 +162,7 @@ impl LoadedText {
         let (start, end) = (entry.offset, entry.offset + u64::from(entry.length));
         let bytes = match &self.postings {
             Postings::Whole(all) => all.slice(start as usize..end as usize),
-            Postings::Ranged => {
+            Postings::Ranged(location) => {
                 let path = location.child(&self.postings_path);
                 location
                     .store

@@ -8,7 +8,7 @@ mod delete;
 mod merge_insert;
 mod update;
 
-pub use cleanup::CleanupStats;
+pub use cleanup::{CleanupOptions, CleanupStats, UNVERIFIED_GRACE};
 pub use columns::{ColumnAlteration, NewColumns};
 pub use compact::{CompactionMetrics, CompactionOptions};
 pub use merge_insert::{MergeInsertBuilder, MergeStats, WhenMatched, WhenNotMatchedBySource};

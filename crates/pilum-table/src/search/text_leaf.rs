@@ -211,7 +211,7 @@ impl Dataset {
             for term in &group.terms {
                 if let Some(ordinal) = text.lookup(term) {
                     let idf = idfs.get(term).copied().unwrap_or(0.0);
-                    found.push((text.list(&self.location, ordinal).await?, idf));
+                    found.push((text.list(ordinal).await?, idf));
                 }
             }
             lists.push(found);
