@@ -38,8 +38,9 @@ impl PyDataset {
 
 /// Resolves `uri` (local path, `file://`, `memory://`, `s3://`) with storage options.
 pub fn location(uri: &str, storage_options: Option<HashMap<String, String>>) -> Result<DatasetLocation, TableError> {
-    let store = pilum::parse_uri_with_options(uri, &storage_options.unwrap_or_default())?;
-    Ok(DatasetLocation::from_store_location(store, uri))
+    let options = storage_options.unwrap_or_default();
+    let store = pilum::parse_uri_with_options(uri, &options)?;
+    Ok(DatasetLocation::from_store_location(store, uri).with_storage_options(options))
 }
 
 /// Moves `dataset` to a version, a tag, or the latest version at or before `asof_micros` (UTC).
@@ -80,7 +81,7 @@ impl PyDataset {
     /// Opens the dataset at `uri`: the latest version, or `version`, `tag`, or
     /// the version current at `asof_micros` (microseconds since the epoch, UTC).
     #[staticmethod]
-    #[pyo3(signature = (uri, version=None, tag=None, asof_micros=None, storage_options=None))]
+    #[pyo3(signature = (uri, version=None, tag=None, asof_micros=None, storage_options=None, branch=None))]
     fn open(
         py: Python<'_>,
         uri: String,
@@ -88,9 +89,11 @@ impl PyDataset {
         tag: Option<String>,
         asof_micros: Option<i64>,
         storage_options: Option<HashMap<String, String>>,
+        branch: Option<String>,
     ) -> PyResult<Self> {
         let dataset = run(py, async move {
-            let dataset = Dataset::open_location(location(&uri, storage_options)?).await?;
+            let location = location(&uri, storage_options)?.on_branch(branch.as_deref()).await?;
+            let dataset = Dataset::open_location(location).await?;
             checkout(dataset, version, tag, asof_micros).await
         })?;
         Ok(Self::new(dataset))
@@ -98,7 +101,7 @@ impl PyDataset {
 
     /// Writes an Arrow stream as a new dataset (`mode` create/overwrite) or appends to one.
     #[staticmethod]
-    #[pyo3(signature = (data, uri, mode, max_rows_per_file, max_bytes_per_file, storage_options=None, progress=None))]
+    #[pyo3(signature = (data, uri, mode, max_rows_per_file, max_bytes_per_file, storage_options=None, progress=None, branch=None))]
     #[allow(clippy::too_many_arguments)]
     fn write(
         py: Python<'_>,
@@ -109,6 +112,7 @@ impl PyDataset {
         max_bytes_per_file: u64,
         storage_options: Option<HashMap<String, String>>,
         progress: Option<Py<PyAny>>,
+        branch: Option<String>,
     ) -> PyResult<Self> {
         let mode = match mode {
             "create" => WriteMode::Create,
@@ -123,7 +127,8 @@ impl PyDataset {
         let params = write_params(max_rows_per_file, max_bytes_per_file)?;
         let (schema, batches) = input_stream(data, progress)?;
         let dataset = run(py, async move {
-            Dataset::write(location(&uri, storage_options)?, schema, batches, mode, &params).await
+            let location = location(&uri, storage_options)?.on_branch(branch.as_deref()).await?;
+            Dataset::write(location, schema, batches, mode, &params).await
         })?;
         Ok(Self::new(dataset))
     }
@@ -224,27 +229,6 @@ impl PyDataset {
         })?;
         self.replace(restored);
         Ok(())
-    }
-
-    /// Tags as `(name, version, timestamp)`, sorted by name.
-    fn tags_list(&self, py: Python<'_>) -> PyResult<Vec<(String, u64, chrono::DateTime<chrono::Utc>)>> {
-        let dataset = self.snapshot();
-        let tags = run(py, async move { dataset.tags().list().await })?;
-        Ok(tags.into_iter().map(|t| (t.name, t.version, t.timestamp)).collect())
-    }
-
-    /// Creates (`update=false`) or moves (`update=true`) tag `name` to `version`.
-    #[pyo3(signature = (name, version, update=false))]
-    fn tag_set(&self, py: Python<'_>, name: String, version: u64, update: bool) -> PyResult<()> {
-        let dataset = self.snapshot();
-        run(py, async move {
-            let tags = dataset.tags();
-            if update {
-                tags.update(&name, version).await
-            } else {
-                tags.create(&name, version).await
-            }
-        })
     }
 
     /// Deletes tag `name`.

@@ -7,6 +7,7 @@
 //! the Arrow C data interface without copying.
 
 mod blob;
+mod branches;
 mod dataset;
 mod distributed;
 mod errors;

@@ -58,19 +58,24 @@ impl PyDataset {
     /// Deletes versions older than `older_than_seconds` (keeping the latest and
     /// tagged ones) and unreferenced files; returns
     /// `(versions_removed, files_removed, bytes_removed)`.
-    #[pyo3(signature = (older_than_seconds, progress=None))]
+    #[pyo3(signature = (older_than_seconds, progress=None, delete_unverified=false))]
     fn cleanup_old_versions(
         &self,
         py: Python<'_>,
         older_than_seconds: f64,
         progress: Option<Py<PyAny>>,
+        delete_unverified: bool,
     ) -> PyResult<(u64, u64, u64)> {
-        let older_than = Duration::try_from_secs_f64(older_than_seconds.max(0.0)).unwrap_or(Duration::MAX);
+        let options = pilum::CleanupOptions {
+            older_than: Duration::try_from_secs_f64(older_than_seconds.max(0.0)).unwrap_or(Duration::MAX),
+            delete_unverified,
+        };
         let progress = progress_hook(progress);
         let dataset = self.snapshot();
-        let stats = run(py, async move {
-            dataset.cleanup_old_versions_with_progress(older_than, &progress).await
-        })?;
+        let stats = run(
+            py,
+            async move { dataset.cleanup_with_options(&options, &progress).await },
+        )?;
         Ok((stats.versions_removed, stats.files_removed, stats.bytes_removed))
     }
 }

@@ -162,9 +162,11 @@ def test_compaction_arguments(ds):
 def test_cleanup_arguments(ds, table):
     with pytest.raises(TypeError, match="bogus"):
         ds.cleanup_old_versions(bogus=1)
-    for name, value in (("retain_versions", 2), ("versions", [1]), ("delete_unverified", True)):
+    for name, value in (("retain_versions", 2), ("versions", [1])):
         with pytest.raises(NotImplementedError, match=name):
             ds.cleanup_old_versions(**{name: value})
+    with pytest.raises(TypeError, match="delete_unverified"):
+        ds.cleanup_old_versions(delete_unverified="yes")
     ds.delete("id < 10")
     ds.tags.create("first", 1)
     with pytest.raises(ValueError, match="first"):

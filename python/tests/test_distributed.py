@@ -98,7 +98,7 @@ def test_metadata_round_trips_and_bad_input_is_refused(tmp_path):
     # Appending needs the dataset; fragments cleaned up before their commit are refused.
     with pytest.raises(pilum.errors.DatasetNotFoundError):
         write_fragments(_rows(0, 5), str(tmp_path / "missing"))
-    pilum.dataset(uri).cleanup_old_versions(older_than=__import__("datetime").timedelta(0))
+    pilum.dataset(uri).cleanup_old_versions(older_than=__import__("datetime").timedelta(0), delete_unverified=True)
     with pytest.raises(ValueError, match="does not exist"):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append([fragment]))
     assert pilum.dataset(uri).count_rows() == 10
@@ -195,8 +195,11 @@ def test_a_worker_killed_mid_write_leaves_nothing_visible_and_the_job_retries(tm
     assert len(os.listdir(data)) >= 3, "the worker wrote files before it died"
     ds = pilum.dataset(uri)
     assert ds.count_rows() == 10 and ds.version == 1
-    # The retry commits; cleanup then removes the dead worker's files only.
+    # The retry commits; a plain cleanup keeps the dead worker's files (they
+    # could belong to a write in flight); one of unverified files removes them only.
     ds = pilum.LanceDataset.commit(uri, pilum.LanceOperation.Append(write_fragments(_rows(100, 50), uri)), read_version=1)
     ds.cleanup_old_versions(older_than=timedelta(0))
+    assert len(os.listdir(data)) > len([p for f in ds.get_fragments() for p in f.data_files()])
+    ds.cleanup_old_versions(older_than=timedelta(0), delete_unverified=True)
     assert ds.count_rows() == 60 and sorted(ds.to_table().column("id").to_pylist()) == list(range(10)) + list(range(100, 150))
     assert len(os.listdir(data)) == len([p for f in ds.get_fragments() for p in f.data_files()])

@@ -94,9 +94,10 @@ def test_bad_distributed_commits_are_refused(vec_ds):
     assert ds.describe_indices()[0].index_type == "IVF_PQ"
     with pytest.raises(IndexAlreadyExistsError):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.CreateIndex([trained, rest]))
-    # A segment never committed is removed by cleanup and can no longer be committed.
+    # A segment never committed is removed by a cleanup of unverified files
+    # (a plain cleanup keeps it: it could be in flight) and can no longer be committed.
     orphan = build_index_segment(uri, trained, fragments[:1])
-    ds.cleanup_old_versions(older_than=timedelta(0))
+    ds.cleanup_old_versions(older_than=timedelta(0), delete_unverified=True)
     with pytest.raises(InvalidArgumentError, match="cleanup"):
         pilum.LanceDataset.commit(uri, pilum.LanceOperation.CreateIndex([orphan], replace=True))
 

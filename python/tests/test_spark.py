@@ -313,7 +313,7 @@ def test_a_failed_job_commits_nothing_and_cleanup_removes_its_files(spark, uri):
     ds = pilum.dataset(uri)
     assert ds.version == 1 and _rows(ds.to_table()) == _rows(_table())
     assert len(_data_files(uri) - before) == 1  # the other task's fragment, never committed
-    ds.cleanup_old_versions(older_than=dt.timedelta(0))
+    ds.cleanup_old_versions(older_than=dt.timedelta(0), delete_unverified=True)
     assert _data_files(uri) == _committed_files(uri) == before
     assert _rows(pilum.dataset(uri).to_table()) == _rows(_table())
 

@@ -33,6 +33,8 @@ pub enum Command {
     Versions(DatasetArg),
     /// List, create or delete tags.
     Tags(TagsArgs),
+    /// List, create or delete branches.
+    Branches(BranchesArgs),
     /// Import a Parquet, CSV or JSON Lines file into a dataset.
     Import(ImportArgs),
     /// Export a dataset version to a Parquet file.
@@ -56,6 +58,27 @@ pub struct SqlArgs {
 pub struct DatasetArg {
     /// Dataset path or URI.
     pub uri: String,
+    /// Read this branch instead of the main line.
+    #[arg(long)]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BranchesArgs {
+    /// Dataset path or URI.
+    pub uri: String,
+    /// Create a branch.
+    #[arg(long, value_name = "NAME", conflicts_with = "delete")]
+    pub create: Option<String>,
+    /// The branch --create starts from (default: main).
+    #[arg(long, requires = "create")]
+    pub from_branch: Option<String>,
+    /// The version --create starts from (default: the latest of --from-branch).
+    #[arg(long, requires = "create")]
+    pub from_version: Option<u64>,
+    /// Delete a branch and the files written on it.
+    #[arg(long, value_name = "NAME")]
+    pub delete: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,11 +1,20 @@
 //! `pilum info`, `pilum versions`, `pilum tags`.
 
-use crate::args::TagsArgs;
+use crate::args::{DatasetArg, TagsArgs};
 use crate::error::Result;
 use crate::output::{self, Style};
 use pilum::{Dataset, TableError};
 use serde_json::json;
 use std::collections::HashMap;
+
+/// Opens the latest version of `args.uri`, on `args.branch` when named.
+pub async fn open_arg(args: &DatasetArg, options: &HashMap<String, String>) -> Result<Dataset> {
+    let dataset = open(&args.uri, options).await?;
+    match &args.branch {
+        Some(branch) => Ok(dataset.checkout_branch(Some(branch), None).await?),
+        None => Ok(dataset),
+    }
+}
 
 /// Opens the latest version of `uri`.
 pub async fn open(uri: &str, options: &HashMap<String, String>) -> Result<Dataset> {
@@ -13,8 +22,8 @@ pub async fn open(uri: &str, options: &HashMap<String, String>) -> Result<Datase
 }
 
 /// Prints schema, version, fragments, sizes and indices.
-pub async fn info(uri: &str, style: Style, options: &HashMap<String, String>) -> Result<()> {
-    let dataset = open(uri, options).await?;
+pub async fn info(args: &DatasetArg, style: Style, options: &HashMap<String, String>) -> Result<()> {
+    let dataset = open_arg(args, options).await?;
     let versions = dataset.versions().await?;
     let tags = dataset.tags().list().await?;
     let fragments = dataset.fragments();
@@ -53,6 +62,7 @@ pub async fn info(uri: &str, style: Style, options: &HashMap<String, String>) ->
     if style == Style::Json {
         return output::json(&json!({
             "uri": dataset.uri(),
+            "branch": dataset.branch().unwrap_or(pilum::MAIN_BRANCH),
             "version": dataset.version(),
             "timestamp": dataset.timestamp().to_rfc3339(),
             "versions": versions.len(),
@@ -69,6 +79,10 @@ pub async fn info(uri: &str, style: Style, options: &HashMap<String, String>) ->
         }));
     }
     output::line(&format!("dataset    {}", dataset.uri()))?;
+    output::line(&format!(
+        "branch     {}",
+        dataset.branch().unwrap_or(pilum::MAIN_BRANCH)
+    ))?;
     output::line(&format!(
         "version    {} (latest, committed {}); {} versions retained, {} tags",
         dataset.version(),
@@ -111,8 +125,8 @@ pub async fn info(uri: &str, style: Style, options: &HashMap<String, String>) ->
 }
 
 /// Prints the version history.
-pub async fn versions(uri: &str, style: Style, options: &HashMap<String, String>) -> Result<()> {
-    let versions = open(uri, options).await?.versions().await?;
+pub async fn versions(args: &DatasetArg, style: Style, options: &HashMap<String, String>) -> Result<()> {
+    let versions = open_arg(args, options).await?.versions().await?;
     let op = |v: &pilum::VersionInfo| v.operation.name().to_string();
     let rows = versions
         .iter()
@@ -169,14 +183,21 @@ pub async fn tags(args: &TagsArgs, style: Style, options: &HashMap<String, Strin
     let list = tags.list().await?;
     let rows = list
         .iter()
-        .map(|t| vec![t.name.clone(), t.version.to_string(), t.timestamp.to_rfc3339()])
+        .map(|t| {
+            vec![
+                t.name.clone(),
+                t.branch.clone().unwrap_or_else(|| pilum::MAIN_BRANCH.into()),
+                t.version.to_string(),
+                t.timestamp.to_rfc3339(),
+            ]
+        })
         .collect();
     let value = json!(
         list.iter()
-            .map(|t| json!({"name": t.name, "version": t.version, "timestamp": t.timestamp.to_rfc3339()}))
+            .map(|t| json!({"name": t.name, "branch": t.branch, "version": t.version, "timestamp": t.timestamp.to_rfc3339()}))
             .collect::<Vec<_>>()
     );
-    output::records(style, &["tag", "version", "timestamp"], rows, value)
+    output::records(style, &["tag", "branch", "version", "timestamp"], rows, value)
 }
 
 /// Reports a finished change.

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod branches;
 mod error;
 mod export;
 mod import;
@@ -42,9 +43,10 @@ async fn run(cli: Cli) -> Result<()> {
     let options: HashMap<String, String> = cli.options.into_iter().collect();
     match cli.command {
         Command::Sql(args) => sql::run(args, style, &options).await,
-        Command::Info(args) => inspect::info(&args.uri, style, &options).await,
-        Command::Versions(args) => inspect::versions(&args.uri, style, &options).await,
+        Command::Info(args) => inspect::info(&args, style, &options).await,
+        Command::Versions(args) => inspect::versions(&args, style, &options).await,
         Command::Tags(args) => inspect::tags(&args, style, &options).await,
+        Command::Branches(args) => branches::run(&args, style, &options).await,
         Command::Import(args) => import::run(args, style, &options).await,
         Command::Export(args) => export::run(args, style, &options).await,
         Command::Compact(args) => maintain::compact(args, style, &options).await,

@@ -297,3 +297,34 @@ fn shell_reads_statements_from_stdin() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("(1 row)") && !stdout.contains("| 2 "), "{stdout}");
 }
+
+#[test]
+fn branches_are_listed_created_inspected_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = path(dir.path(), "in.csv");
+    let ds = path(dir.path(), "ds");
+    write_csv(&csv, 0..100);
+    json(&["import", &csv, &ds]);
+    json(&["import", &csv, &ds, "--mode", "append"]);
+    let created = json(&["branches", &ds, "--create", "exp", "--from-version", "1"]);
+    assert_eq!(
+        (created["parent_branch"].as_str(), created["parent_version"].as_u64()),
+        (Some("main"), Some(1))
+    );
+    let branches = json(&["branches", &ds]);
+    assert_eq!(branches[0]["name"], "exp");
+    assert_eq!(branches[0]["latest_version"].as_u64(), Some(1));
+    let info = json(&["info", &ds, "--branch", "exp"]);
+    assert_eq!((info["branch"].as_str(), info["rows"].as_u64()), (Some("exp"), Some(100)));
+    assert_eq!(json(&["info", &ds])["rows"].as_u64(), Some(200));
+    assert_eq!(json(&["versions", &ds, "--branch", "exp"]).as_array().unwrap().len(), 1);
+    assert!(ok(&["branches", &ds]).contains("| exp"));
+    let dup = fails(&["branches", &ds, "--create", "exp"], 1);
+    assert!(dup.contains("already exists"), "{dup}");
+    let bad = fails(&["branches", &ds, "--create", "../x"], 1);
+    assert!(bad.contains("invalid branch name"), "{bad}");
+    json(&["branches", &ds, "--delete", "exp"]);
+    assert_eq!(json(&["branches", &ds]), serde_json::json!([]));
+    let gone = fails(&["info", &ds, "--branch", "exp"], 1);
+    assert!(gone.contains("not found"), "{gone}");
+}

@@ -92,8 +92,11 @@ impl Lineage {
         let mut upper = u64::MAX;
         let mut out = Vec::new();
         for step in std::iter::once(&self.own).chain(&self.ancestors) {
-            out.push((step.directory.as_str(), step.parent_version, upper));
-            upper = step.parent_version;
+            // A branch created below its parent's fork point holds none of
+            // the parent's own versions.
+            let above = step.parent_version.min(upper);
+            out.push((step.directory.as_str(), above, upper));
+            upper = above;
         }
         out.push(("", 0, upper));
         out
@@ -192,6 +195,14 @@ pub(crate) async fn location_on(location: &DatasetLocation, name: Option<&str>) 
         Some(name) => Some(Arc::new(lineage(location, name).await?)),
     };
     Ok(on)
+}
+
+impl DatasetLocation {
+    /// The same dataset on branch `name` (`None` or `"main"`: main); reads
+    /// the branch's object and its ancestors'.
+    pub async fn on_branch(&self, name: Option<&str>) -> Result<DatasetLocation> {
+        location_on(self, name).await
+    }
 }
 
 /// The branches of a dataset.

@@ -95,8 +95,10 @@ def write_dataset(
     check_kwargs("write_dataset", kwargs, WRITE_NOOPS, WRITE_UNSUPPORTED)
     if mode not in ("create", "append", "overwrite"):
         raise ValueError(f"mode must be 'create', 'append' or 'overwrite', not {mode!r}")
+    branch = None
     if isinstance(uri, PilumDataset):
         storage_options = storage_options or uri._storage_options
+        branch = uri.branch
         uri = uri.uri
     uri = os.fspath(uri)
     reader = to_reader(data_obj, schema)
@@ -104,7 +106,7 @@ def write_dataset(
     update, close = progress_callback(progress, "write", total=total)
     try:
         handle = _native._Dataset.write(
-            reader, uri, mode, int(max_rows_per_file), int(max_bytes_per_file), storage_options, update
+            reader, uri, mode, int(max_rows_per_file), int(max_bytes_per_file), storage_options, update, branch
         )
     finally:
         close()
@@ -116,14 +118,17 @@ def dataset(
     version: Optional[Union[int, str]] = None,
     asof: Any = None,
     storage_options: Optional[Dict[str, str]] = None,
+    *,
+    branch: Optional[str] = None,
     **kwargs: Any,
 ) -> PilumDataset:
     """Opens the dataset at `uri`: the latest version, or `version` (a number
     or a tag), or the version current at `asof` (a datetime; naive means
-    local time). ``index_cache_size_bytes`` bounds the loaded index
+    local time); on `branch` when one is named (``None`` or ``"main"``: the
+    main line). ``index_cache_size_bytes`` bounds the loaded index
     partitions the dataset object keeps (default 4 GiB). Accepted no-ops
     (Pilum caches per dataset object and commits without a lock):
     ``block_size``, ``index_cache_size``, ``metadata_cache_size``,
     ``metadata_cache_size_bytes``, ``read_params``, ``session``,
     ``commit_lock``."""
-    return PilumDataset(uri, version=version, asof=asof, storage_options=storage_options, **kwargs)
+    return PilumDataset(uri, version=version, asof=asof, storage_options=storage_options, branch=branch, **kwargs)

@@ -153,7 +153,6 @@ CLEANUP_NOOPS = frozenset({"delete_rate_limit", "delete_concurrency"})
 CLEANUP_UNSUPPORTED: Unsupported = {
     "retain_versions": ((None,), "keeping a number of versions"),
     "versions": ((None,), "deleting listed versions"),
-    "delete_unverified": ((None, False), "deleting unreferenced files younger than older_than"),
 }
 
 

@@ -42,7 +42,7 @@ class DatasetWrites:
         """Appends (or with ``mode="overwrite"`` replaces) rows; commits a version."""
         from . import write_dataset
 
-        written = write_dataset(data, self._uri, mode=mode, storage_options=self._storage_options, **kwargs)
+        written = write_dataset(data, self, mode=mode, **kwargs)
         self._ds = written._ds
 
     def delete(self, predicate: "Filter") -> Dict[str, int]:

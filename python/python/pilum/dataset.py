@@ -19,6 +19,7 @@ from ._pyarrow_base import seal
 from ._reads import DatasetReads
 from ._writes import DatasetWrites
 from .blob import BlobFile
+from .branches import Branches, reference_arg, reopen as _reopen, same_storage as _same_storage
 from .fragment import PilumFragment
 from .indices import IndexMethods
 from .maintenance import CleanupStats, CompactionMetrics, DatasetOptimizer, Tags, cleanup_old_versions
@@ -28,6 +29,7 @@ __all__ = [
     "PilumDataset",
     "ColumnOrdering",
     "Tags",
+    "Branches",
     "DatasetOptimizer",
     "CompactionMetrics",
     "CleanupStats",
@@ -70,6 +72,7 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         asof: Any = None,
         storage_options: Optional[Dict[str, str]] = None,
         *,
+        branch: Optional[str] = None,
         _native_dataset: Any = None,
         **kwargs: Any,
     ):
@@ -84,10 +87,12 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         if _native_dataset is None:
             tag = version if isinstance(version, str) else None
             number = version if isinstance(version, int) else None
-            if version is not None and not isinstance(version, (int, str)):
+            if version is not None and (isinstance(version, bool) or not isinstance(version, (int, str))):
                 raise TypeError("version must be an int or a tag name")
+            if branch is not None and not isinstance(branch, str):
+                raise TypeError("branch must be a branch name")
             micros = asof_micros(asof) if asof is not None else None
-            _native_dataset = _native._Dataset.open(self._uri, number, tag, micros, self._storage_options)
+            _native_dataset = _native._Dataset.open(self._uri, number, tag, micros, self._storage_options, branch)
         self._ds = _native_dataset
         if index_cache_bytes is not None:
             self._ds.set_index_cache_bytes(int(index_cache_bytes))
@@ -97,11 +102,13 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         return PilumDataset(self._uri, storage_options=self._storage_options, _native_dataset=native)
 
     def __reduce__(self) -> Any:
-        # Pickles as (uri, version): Polars, Ray and multiprocessing ship datasets to workers.
-        return (PilumDataset, (self._uri, self.version, None, self._storage_options))
+        # Pickles as (uri, version, branch): Polars, Ray and multiprocessing ship datasets to workers.
+        return (_reopen, (self._uri, self.version, self._storage_options, self.branch))
 
     def __repr__(self) -> str:
-        return f"PilumDataset(uri={self._uri!r}, version={self.version})"
+        branch = self.branch
+        on = f", branch={branch!r}" if branch is not None else ""
+        return f"PilumDataset(uri={self._uri!r}, version={self.version}{on})"
 
     # --- metadata -----------------------------------------------------------------------------
 
@@ -137,6 +144,52 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         return self._ds.versions()
 
     @property
+    def branch(self) -> Optional[str]:
+        """The branch this object reads and commits (``None``: the main line)."""
+        return self._ds.branch
+
+    @property
+    def branches(self) -> "Branches":
+        """Branches: ``list``, ``list_ordered``, ``delete``."""
+        return Branches(self)
+
+    def create_branch(
+        self, branch: str, reference: Any = None, storage_options: Optional[Dict[str, str]] = None
+    ) -> "PilumDataset":
+        """Creates `branch` from `reference` (a version of this branch, a tag, or
+        ``(branch, version)`` with ``None``/``"main"`` for the main line and
+        ``None`` for the latest; default: this branch's latest version) and returns
+        the dataset on it. Costs one small write whatever the table's size; the
+        branch shares every file with its parent and writes its own under
+        ``tree/``. `storage_options` must match this dataset's when given."""
+        _same_storage(self, storage_options, "create_branch")
+        return self._wrap(self._ds.create_branch(branch, reference_arg(reference, optional=True)))
+
+    def shallow_clone(
+        self, target_path: Any, reference: Any, storage_options: Optional[Dict[str, str]] = None, **kwargs: Any
+    ) -> "PilumDataset":
+        """A new dataset at `target_path` whose first version is `reference` of this
+        one, its files referenced in place (nothing is copied). Writes to the clone
+        stay in the clone; this dataset's cleanup keeps the cloned version while the
+        clone exists."""
+        return self._clone(target_path, reference, storage_options, kwargs, deep=False)
+
+    def deep_clone(
+        self, target_path: Any, reference: Any, storage_options: Optional[Dict[str, str]] = None, **kwargs: Any
+    ) -> "PilumDataset":
+        """A new dataset at `target_path` whose first version is `reference` of this
+        one, with every file copied (server-side within one store)."""
+        return self._clone(target_path, reference, storage_options, kwargs, deep=True)
+
+    def _clone(self, target: Any, reference: Any, storage_options: Any, kwargs: Dict[str, Any], deep: bool) -> "PilumDataset":
+        name = "deep_clone" if deep else "shallow_clone"
+        check_kwargs(name, kwargs, frozenset(), {})
+        target = os.fspath(target)
+        options = dict(storage_options) if storage_options else self._storage_options
+        native = self._ds.clone_to(target, reference_arg(reference), deep, options)
+        return PilumDataset(target, storage_options=options, _native_dataset=native)
+
+    @property
     def tags(self) -> "Tags":
         """Named versions: ``create``, ``update``, ``delete``, ``list``, ``get_version``."""
         return Tags(self)
@@ -147,11 +200,11 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         the newest among them, or the one this library writes when there are none."""
         return self._ds.data_storage_version
 
-    def checkout_version(self, version: Union[int, str]) -> "PilumDataset":
-        """This dataset at `version` (a number or a tag name)."""
-        if isinstance(version, str):
-            return self._wrap(self._ds.checkout(tag=version))
-        return self._wrap(self._ds.checkout(version=int(version)))
+    def checkout_version(self, version: Any) -> "PilumDataset":
+        """This dataset at `version`: a number (on this branch), a tag name, or
+        ``(branch, version)`` (``None``/``"main"`` for the main line, ``None``
+        for the latest version)."""
+        return self._wrap(self._ds.checkout_ref(reference_arg(version)))
 
     def checkout_latest(self) -> "PilumDataset":
         """This dataset at its newest version."""
@@ -326,8 +379,11 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         progress: Any = None,
         **kwargs: Any,
     ) -> CleanupStats:
-        """Deletes versions older than `older_than` (default 14 days) except the latest
-        and tagged ones, and the files no remaining version uses.
+        """Deletes this branch's versions older than `older_than` (default 14 days)
+        except the latest, tagged ones, fork points of branches and versions
+        shallow clones use; then the files no remaining version of any branch uses.
+        Files no version ever used (a write in flight, or a failed one) are kept
+        for 7 days unless ``delete_unverified=True`` (unsafe while writes run).
 
         With ``error_if_tagged_old_versions=True`` (pylance's default) a tagged
         version older than `older_than` raises ``ValueError`` instead of being

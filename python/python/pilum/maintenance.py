@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ._args import CLEANUP_NOOPS, CLEANUP_UNSUPPORTED, COMPACT_NOOPS, COMPACT_UNSUPPORTED, check_kwargs
 from ._data import staged_progress
+from .branches import reference_arg
 
 if TYPE_CHECKING:
     from .dataset import PilumDataset
@@ -41,23 +42,21 @@ class Tags:
         self._dataset = dataset
 
     def list(self) -> Dict[str, Dict[str, Any]]:
-        """``{name: {"version": v, "timestamp": t}}``."""
-        return {name: {"version": v, "timestamp": ts} for name, v, ts in self._dataset._ds.tags_list()}
+        """``{name: {"version": v, "branch": b, "timestamp": t}}`` (``branch`` is
+        ``None`` for the main line)."""
+        return {
+            name: {"version": v, "branch": branch, "timestamp": ts}
+            for name, v, branch, ts in self._dataset._ds.tags_list()
+        }
 
-    def _resolve(self, reference: Optional[Union[int, str]]) -> int:
-        if reference is None:
-            return self._dataset.latest_version
-        if isinstance(reference, str):
-            return self.get_version(reference)
-        return int(reference)
+    def create(self, tag: str, reference: Any = None) -> None:
+        """Names `reference`: a version of this dataset's branch, another tag,
+        ``(branch, version)``, or this branch's latest version when ``None``."""
+        self._dataset._ds.tag_set(tag, reference_arg(reference, optional=True), False)
 
-    def create(self, tag: str, reference: Optional[Union[int, str]] = None) -> None:
-        """Names version `reference` (a number, another tag, or the latest when ``None``)."""
-        self._dataset._ds.tag_set(tag, self._resolve(reference), False)
-
-    def update(self, tag: str, reference: Optional[Union[int, str]] = None) -> None:
-        """Moves an existing tag."""
-        self._dataset._ds.tag_set(tag, self._resolve(reference), True)
+    def update(self, tag: str, reference: Any = None) -> None:
+        """Moves an existing tag to `reference` (as in ``create``)."""
+        self._dataset._ds.tag_set(tag, reference_arg(reference, optional=True), True)
 
     def delete(self, tag: str) -> None:
         """Deletes a tag (the version stays)."""
@@ -139,6 +138,9 @@ def cleanup_old_versions(
     kwargs: Dict[str, Any],
 ) -> CleanupStats:
     """``PilumDataset.cleanup_old_versions`` (see there)."""
+    delete_unverified = kwargs.pop("delete_unverified", False)
+    if not isinstance(delete_unverified, bool):
+        raise TypeError("delete_unverified must be a bool")
     check_kwargs("cleanup_old_versions", kwargs, CLEANUP_NOOPS, CLEANUP_UNSUPPORTED)
     if older_than is None:
         older_than = _dt.timedelta(days=14)
@@ -146,7 +148,7 @@ def cleanup_old_versions(
         _refuse_old_tags(dataset, older_than)
     report, close = staged_progress(progress, "cleanup")
     try:
-        versions, files, size = dataset._ds.cleanup_old_versions(older_than.total_seconds(), report)
+        versions, files, size = dataset._ds.cleanup_old_versions(older_than.total_seconds(), report, delete_unverified)
     finally:
         close()
     return CleanupStats(old_versions=versions, files_removed=files, bytes_removed=size)
@@ -160,7 +162,8 @@ def _refuse_old_tags(dataset: "PilumDataset", older_than: _dt.timedelta) -> None
     old = sorted(
         f"{name} (version {entry['version']})"
         for name, entry in dataset.tags.list().items()
-        if entry["version"] < latest and entry["version"] in committed and committed[entry["version"]] < cutoff
+        if entry["branch"] == dataset.branch
+        and entry["version"] < latest and entry["version"] in committed and committed[entry["version"]] < cutoff
     )
     if old:
         raise ValueError(
