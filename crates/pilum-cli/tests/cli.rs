@@ -315,7 +315,10 @@ fn branches_are_listed_created_inspected_and_deleted() {
     assert_eq!(branches[0]["name"], "exp");
     assert_eq!(branches[0]["latest_version"].as_u64(), Some(1));
     let info = json(&["info", &ds, "--branch", "exp"]);
-    assert_eq!((info["branch"].as_str(), info["rows"].as_u64()), (Some("exp"), Some(100)));
+    assert_eq!(
+        (info["branch"].as_str(), info["rows"].as_u64()),
+        (Some("exp"), Some(100))
+    );
     assert_eq!(json(&["info", &ds])["rows"].as_u64(), Some(200));
     assert_eq!(json(&["versions", &ds, "--branch", "exp"]).as_array().unwrap().len(), 1);
     assert!(ok(&["branches", &ds]).contains("| exp"));

@@ -31,7 +31,7 @@ impl Dataset {
         refuse_existing(&target).await?;
         let pin = Pin::write(&source, &target).await?;
         let result = async {
-            let manifest = shallow_manifest(&source)?;
+            let manifest = shallow_manifest(&source, &target)?;
             create_first_version(&target, manifest).await
         }
         .await;
@@ -99,13 +99,13 @@ async fn create_first_version(target: &DatasetLocation, mut manifest: Manifest) 
 
 /// The source's manifest with every file moved to a base path: the
 /// source's own root becomes a new base, its bases keep theirs.
-fn shallow_manifest(source: &Dataset) -> Result<Manifest> {
+fn shallow_manifest(source: &Dataset, target: &DatasetLocation) -> Result<Manifest> {
     let mut manifest = source.manifest().clone();
     let mut bases: Vec<proto::BasePath> = Vec::new();
     let mut remap: HashMap<u32, u32> = HashMap::new();
     let own = proto::BasePath {
         id: 1,
-        uri: source.location.base_uri(),
+        uri: target.uri_of(&source.location),
         source_branch: source.branch().unwrap_or_default().to_string(),
         source_version: source.version(),
     };
@@ -114,7 +114,13 @@ fn shallow_manifest(source: &Dataset) -> Result<Manifest> {
     for base in source.manifest().base_paths.iter() {
         let id = bases.len() as u32 + 1;
         remap.insert(base.id, id);
-        bases.push(proto::BasePath { id, ..base.clone() });
+        // Re-expressed from the target's root (relative forms are per root).
+        let root = source.location.base(base.id)?;
+        bases.push(proto::BasePath {
+            id,
+            uri: target.uri_of(&root),
+            ..base.clone()
+        });
     }
     let moved = |old: u32| {
         remap
@@ -229,7 +235,7 @@ impl Pin {
     /// Writes the pin, then makes sure no cleanup deleted the version.
     async fn write(source: &Dataset, target: &DatasetLocation) -> Result<Self> {
         let record = proto::ClonePin {
-            target_uri: target.base_uri(),
+            target_uri: source.location.uri_of(target),
             branch: source.branch().unwrap_or_default().to_string(),
             version: source.version(),
             created_at_micros: chrono::Utc::now().timestamp_micros(),
