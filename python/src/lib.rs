@@ -24,6 +24,19 @@ mod vector;
 
 use pyo3::prelude::*;
 
+/// Empties the process-wide metadata cache (open file readers and decoded
+/// manifests shared by every dataset object).
+#[pyfunction]
+fn clear_metadata_cache() {
+    pilum::clear_metadata_cache();
+}
+
+/// Bytes the process-wide metadata cache holds.
+#[pyfunction]
+fn metadata_cache_bytes() -> u64 {
+    pilum::metadata_cache_bytes()
+}
+
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<dataset::PyDataset>()?;
@@ -38,6 +51,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(distributed::build_index_segment, module)?)?;
     module.add_function(wrap_pyfunction!(distributed::commit_index_segments, module)?)?;
     module.add_function(wrap_pyfunction!(distributed::index_segment_info, module)?)?;
+    module.add_function(wrap_pyfunction!(clear_metadata_cache, module)?)?;
+    module.add_function(wrap_pyfunction!(metadata_cache_bytes, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -25,6 +25,8 @@ pub(crate) struct Inner {
     pub(crate) created_by: String,
     /// The writer recorded `Column.value_bytes` (format 1.2 and later).
     pub(crate) value_bytes_recorded: bool,
+    /// Size of the metadata section in bytes.
+    pub(crate) metadata_bytes: u64,
 }
 
 impl Inner {

@@ -119,8 +119,15 @@ impl FileReader {
             file_size,
             created_by: meta.created_by,
             value_bytes_recorded: footer.minor >= 2,
+            metadata_bytes: footer.metadata_length,
         };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Size of the file's metadata section in bytes (what a reader keeps
+    /// decoded, roughly).
+    pub fn metadata_bytes(&self) -> u64 {
+        self.inner.metadata_bytes
     }
 
     /// The file's schema (as written).

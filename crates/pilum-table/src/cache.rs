@@ -30,11 +30,19 @@ impl DatasetCache {
         if let Some(reader) = lock(&self.files).get(&key) {
             return Ok(reader.clone());
         }
-        let object = location.base(file.base_id)?.object(&file.path);
-        let reader = if file.size > 0 {
-            FileReader::open_location_with_size(&object, file.size).await?
-        } else {
-            FileReader::open_location(&object).await?
+        let root = location.base(file.base_id)?;
+        let reader = match crate::metadata_cache::file(&root, &file.path, file.size) {
+            Some(reader) => reader,
+            None => {
+                let object = root.object(&file.path);
+                let reader = if file.size > 0 {
+                    FileReader::open_location_with_size(&object, file.size).await?
+                } else {
+                    FileReader::open_location(&object).await?
+                };
+                crate::metadata_cache::insert_file(&root, &file.path, file.size, &reader);
+                reader
+            }
         };
         let mut files = lock(&self.files);
         if files.len() >= MAX_ENTRIES {

@@ -27,6 +27,7 @@ mod fragment_info;
 mod index;
 mod location;
 mod manifest;
+mod metadata_cache;
 mod operation;
 mod ops;
 mod paths;
@@ -72,6 +73,7 @@ pub use location::DatasetLocation;
 pub use manifest::{
     FEATURE_BASE_PATHS, FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest,
 };
+pub use metadata_cache::{DEFAULT_METADATA_CACHE_BYTES, clear_metadata_cache, metadata_cache_bytes};
 pub use operation::Operation;
 pub use ops::*;
 pub use pending::{PendingFragments, PendingOperation};

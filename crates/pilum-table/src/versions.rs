@@ -37,7 +37,7 @@ impl DatasetLocation {
     pub async fn load_manifest(&self, version: u64) -> Result<Manifest> {
         let path = self.manifest_path(version);
         match self.get_opt(&path).await? {
-            Some(bytes) => Manifest::from_bytes(&bytes, path.as_ref()),
+            Some(bytes) => crate::metadata_cache::manifest(self, path.as_ref(), &bytes),
             None => Err(TableError::VersionNotFound { version }),
         }
     }

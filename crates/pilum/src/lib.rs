@@ -31,15 +31,15 @@ pub use pilum_file::{
 pub use pilum_io::{CountingStore, IoCounts, IoError, StoreLocation, parse_uri, parse_uri_with_options};
 pub use pilum_table::{
     AnalyzerConfig, BaseTokenizer, BatchStream, BlobRows, BranchInfo, Branches, CleanupOptions, CleanupStats,
-    ColumnAlteration, ColumnSummary, CommitConfig, CompactionMetrics, CompactionOptions, DISTANCE, DataFileInfo,
-    Dataset, DatasetLocation, DeletionFileInfo, FragmentInfo, FullTextQuery, FullTextSearch, Fusion, HybridSearch,
-    IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType, Language, MAIN_BRANCH, MatchQuery,
-    Materialization, MergeInsertBuilder, MergeStats, Metric, NewColumns, Occur, Operation, Operator,
-    OptimizeIndexOptions, PendingColumns, PendingFragments, PendingOperation, Predicate, Progress, ProgressUpdate,
-    QUERY_INDEX, RELEVANCE, ROW_ADDRESS, ROW_ID, Reranker, SCORE, ScalarIndexParams, ScalarIndexType, Scanner,
-    TEXT_RANK, TableError, TagInfo, TextIndexParams, TextSegmentInfo, UNVERIFIED_GRACE, VECTOR_RANK, VectorIndexParams,
-    VectorQuery, VectorSegmentInfo, VersionInfo, VersionRef, WhenMatched, WhenNotMatchedBySource, WriteMode,
-    WriteParams, validate_branch_name,
+    ColumnAlteration, ColumnSummary, CommitConfig, CompactionMetrics, CompactionOptions, DEFAULT_METADATA_CACHE_BYTES,
+    DISTANCE, DataFileInfo, Dataset, DatasetLocation, DeletionFileInfo, FragmentInfo, FullTextQuery, FullTextSearch,
+    Fusion, HybridSearch, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics, IndexType, Language,
+    MAIN_BRANCH, MatchQuery, Materialization, MergeInsertBuilder, MergeStats, Metric, NewColumns, Occur, Operation,
+    Operator, OptimizeIndexOptions, PendingColumns, PendingFragments, PendingOperation, Predicate, Progress,
+    ProgressUpdate, QUERY_INDEX, RELEVANCE, ROW_ADDRESS, ROW_ID, Reranker, SCORE, ScalarIndexParams, ScalarIndexType,
+    Scanner, TEXT_RANK, TableError, TagInfo, TextIndexParams, TextSegmentInfo, UNVERIFIED_GRACE, VECTOR_RANK,
+    VectorIndexParams, VectorQuery, VectorSegmentInfo, VersionInfo, VersionRef, WhenMatched, WhenNotMatchedBySource,
+    WriteMode, WriteParams, clear_metadata_cache, metadata_cache_bytes, validate_branch_name,
 };
 
 /// SQL over datasets through DataFusion (the `pilum-datafusion` crate).

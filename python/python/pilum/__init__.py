@@ -20,7 +20,7 @@ import pyarrow as pa
 from . import _native, errors, query
 from ._args import WRITE_NOOPS, WRITE_UNSUPPORTED, check_kwargs
 from ._data import ReaderLike, progress_callback, to_reader
-from ._native import __version__
+from ._native import __version__, clear_metadata_cache, metadata_cache_bytes
 from ._ordering import ColumnOrdering
 from .blob import BlobFile
 from .dataset import PilumDataset
@@ -60,6 +60,8 @@ __all__ = [
     "Session",
     "errors",
     "__version__",
+    "clear_metadata_cache",
+    "metadata_cache_bytes",
 ] + errors.__all__
 
 

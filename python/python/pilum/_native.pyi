@@ -5,6 +5,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __version__: str
 
+def clear_metadata_cache() -> None: ...
+def metadata_cache_bytes() -> int: ...
+
 _ArrowStream = Any  # an object exporting __arrow_c_stream__
 _ArrowSchema = Any  # an object exporting __arrow_c_schema__
 
