@@ -175,6 +175,13 @@ pub struct CleanupArgs {
     /// Age of the versions to delete: `30s`, `15m`, `2h`, `7d` or `0` (everything but the latest and tagged).
     #[arg(long, default_value = "7d", value_parser = duration)]
     pub older_than: std::time::Duration,
+    /// Clean up this branch's versions instead of main's.
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Also delete files no version ever referenced once older than
+    /// --older-than (default: after 7 days). Unsafe while writes run.
+    #[arg(long)]
+    pub delete_unverified: bool,
 }
 
 fn key_value(text: &str) -> Result<(String, String), String> {

@@ -45,8 +45,15 @@ pub async fn compact(args: CompactArgs, style: Style, options: &HashMap<String, 
 
 /// Runs `pilum cleanup`.
 pub async fn cleanup(args: CleanupArgs, style: Style, options: &HashMap<String, String>) -> Result<()> {
-    let dataset = open(&args.uri, options).await?;
-    let stats = dataset.cleanup_old_versions(args.older_than).await?;
+    let mut dataset = open(&args.uri, options).await?;
+    if let Some(branch) = &args.branch {
+        dataset = dataset.checkout_branch(Some(branch), None).await?;
+    }
+    let cleanup = pilum::CleanupOptions {
+        older_than: args.older_than,
+        delete_unverified: args.delete_unverified,
+    };
+    let stats = dataset.cleanup_with_options(&cleanup, &pilum::Progress::none()).await?;
     done(
         style,
         json!({

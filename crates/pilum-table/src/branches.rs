@@ -197,6 +197,23 @@ pub(crate) async fn location_on(location: &DatasetLocation, name: Option<&str>) 
     Ok(on)
 }
 
+/// On a branch: fails with "branch not found" unless the branch object
+/// still names this lineage's directory (it may have been deleted, or
+/// deleted and created again).
+pub(crate) async fn check_live(location: &DatasetLocation) -> Result<()> {
+    let Some(lineage) = &location.branch else {
+        return Ok(());
+    };
+    let gone = || TableError::BranchNotFound {
+        name: lineage.name().to_string(),
+    };
+    let branch = read_branch(location, lineage.name()).await?.ok_or_else(gone)?;
+    if branch.directory != lineage.directory() {
+        return Err(gone());
+    }
+    Ok(())
+}
+
 impl DatasetLocation {
     /// The same dataset on branch `name` (`None` or `"main"`: main); reads
     /// the branch's object and its ancestors'.
@@ -220,6 +237,12 @@ impl Dataset {
     /// The branch this handle reads and commits, `None` for main.
     pub fn branch(&self) -> Option<&str> {
         self.location.branch_name()
+    }
+
+    /// Fails with "branch not found" when this handle's branch was deleted
+    /// (writes check this before reading the branch's files).
+    pub(crate) async fn check_branch_live(&self) -> Result<()> {
+        check_live(&self.location).await
     }
 
     /// Branch `name` (`None` or `"main"`: main) at `version` (`None`: its

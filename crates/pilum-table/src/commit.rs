@@ -69,20 +69,21 @@ pub async fn commit(
     let Some(base) = base else {
         return commit_create(location, cache, txn).await;
     };
-    check_branch_exists(location).await?;
+    crate::branches::check_live(location).await?;
     let mut others: Vec<Manifest> = Vec::new();
     let mut next = base.version + 1;
+    // The highest version known to have been committed: one at or below it
+    // that is missing was cleaned up, not yet claimed.
+    let mut committed = base.version;
     // Never claim a version number that cleanup already freed: find the
     // latest version and insist every version since ours is still there.
     if let Some(latest) = location.load_latest().await? {
         check_writable(&latest)?;
+        committed = committed.max(latest.version);
         if latest.version > base.version {
             // The first newer version is checked here once, not reloaded below.
             let Some(first) = location.try_load_manifest(next).await? else {
-                return Err(TableError::CommitConflict {
-                    version: latest.version,
-                    reason: format!("version {next} was cleaned up; reopen the dataset at its latest version"),
-                });
+                return Err(cleaned_up(next, latest.version));
             };
             check_writable(&first)?;
             txn.check(&first)?;
@@ -98,6 +99,13 @@ pub async fn commit(
             others.push(other);
             next += 1;
         }
+        // A missing `next` is free only above every version known to be
+        // committed and above every cleanup's mark (a cleanup marks the
+        // versions it may delete before deleting them).
+        let mark = location.cleanup_mark().await?;
+        if next <= committed || next < mark {
+            return Err(cleaned_up(next, committed.max(mark)));
+        }
         let latest = others.last().unwrap_or(base);
         let manifest = build(location, cache, Some(base), Some(latest), &others, txn, next).await?;
         let path = location.manifest_path(next);
@@ -106,6 +114,8 @@ pub async fn commit(
             let _ = location.write_hint(next).await;
             return Ok(manifest);
         }
+        // Another writer claimed `next`.
+        committed = next;
         if attempt == config.max_retries {
             break;
         }
@@ -119,22 +129,12 @@ pub async fn commit(
     })
 }
 
-/// On a branch, refuses to commit once the branch was deleted (or deleted
-/// and created again under the same name).
-async fn check_branch_exists(location: &DatasetLocation) -> Result<()> {
-    let Some(lineage) = &location.branch else {
-        return Ok(());
-    };
-    let gone = || TableError::BranchNotFound {
-        name: lineage.name().to_string(),
-    };
-    let branch = crate::branches::read_branch(location, lineage.name())
-        .await?
-        .ok_or_else(gone)?;
-    if branch.directory != lineage.directory() {
-        return Err(gone());
+/// The conflict of a commit whose next version number was cleaned up.
+fn cleaned_up(next: u64, latest: u64) -> TableError {
+    TableError::CommitConflict {
+        version: latest,
+        reason: format!("version {next} was cleaned up; reopen the dataset at its latest version"),
     }
-    Ok(())
 }
 
 /// Refuses to build on a version written with writer features we lack.

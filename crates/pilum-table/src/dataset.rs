@@ -185,6 +185,7 @@ impl Dataset {
         F: for<'a> FnMut(&'a mut Dataset) -> futures::future::BoxFuture<'a, Result<T>>,
     {
         const ATTEMPTS: usize = 10;
+        self.check_branch_live().await?;
         let mut last = None;
         for _ in 0..ATTEMPTS {
             match operation(self).await {

@@ -19,6 +19,10 @@ pub const CLONES_DIR: &str = "_refs/clones";
 pub const CLEANUPS_DIR: &str = "_refs/cleanups";
 /// Directory under which each branch has its own directory.
 pub const TREE_DIR: &str = "tree";
+/// Directory (inside a `_versions/`) of cleanup marks: `{version:020}`
+/// says a cleanup whose latest was `version` may have deleted any version
+/// below it.
+pub const CLEANED_DIR: &str = "_cleaned";
 /// Name of the latest-version hint inside [`VERSIONS_DIR`].
 pub const LATEST_HINT: &str = "_latest";
 

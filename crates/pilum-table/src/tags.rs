@@ -173,7 +173,12 @@ impl Tags<'_> {
                 continue;
             };
             if validate_tag_name(name).is_ok() {
-                tags.push(self.get_info(name).await?);
+                // A tag deleted between the listing and the read is gone.
+                match self.get_info(name).await {
+                    Ok(tag) => tags.push(tag),
+                    Err(TableError::TagNotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         tags.sort_by(|a, b| a.name.cmp(&b.name));

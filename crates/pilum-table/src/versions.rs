@@ -129,10 +129,14 @@ impl DatasetLocation {
 
     async fn load_latest_by_listing(&self) -> Result<Option<Manifest>> {
         if let Some(lineage) = &self.branch {
-            // A branch's own versions, else its fork point (which cleanup keeps).
+            // A branch's own versions, else its fork point (which cleanup
+            // keeps) if the branch still exists.
             return match self.list_versions_in(lineage.directory()).await?.last() {
                 Some(&latest) => Ok(Some(self.load_manifest(latest).await?)),
-                None => Ok(Some(self.load_manifest(lineage.parent_version()).await?)),
+                None => {
+                    crate::branches::check_live(self).await?;
+                    Ok(Some(self.load_manifest(lineage.parent_version()).await?))
+                }
             };
         }
         match self.list_versions_in("").await?.last() {
@@ -147,6 +151,50 @@ impl DatasetLocation {
             return Ok(None);
         };
         Ok(std::str::from_utf8(&bytes).ok().and_then(|s| s.trim().parse().ok()))
+    }
+
+    /// The highest cleanup mark of this location's own `_versions/` (0 when
+    /// none): every missing version below it was deleted by a cleanup, and
+    /// must never be claimed again. One small listing.
+    pub(crate) async fn cleanup_mark(&self) -> Result<u64> {
+        Ok(self.cleanup_marks().await?.into_iter().max().unwrap_or(0))
+    }
+
+    async fn cleanup_marks(&self) -> Result<Vec<u64>> {
+        let listed = self.list(&self.cleaned_dir()).await?;
+        Ok(listed
+            .iter()
+            .filter_map(|meta| meta.location.filename())
+            .filter(|name| name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()))
+            .filter_map(|name| name.parse().ok())
+            .collect())
+    }
+
+    /// `_versions/_cleaned` of this location's own versions, relative to the root.
+    fn cleaned_dir(&self) -> String {
+        match &self.branch {
+            Some(lineage) => format!("{}/{}/{}", lineage.directory(), paths::VERSIONS_DIR, paths::CLEANED_DIR),
+            None => format!("{}/{}", paths::VERSIONS_DIR, paths::CLEANED_DIR),
+        }
+    }
+
+    /// Records, before a cleanup deletes versions below `latest`, that it
+    /// may; then drops lower marks (only the highest matters).
+    pub(crate) async fn mark_cleanup(&self, latest: u64) -> Result<()> {
+        let directory = self.cleaned_dir();
+        self.put(&self.child(&format!("{directory}/{latest:020}")), Bytes::new())
+            .await
+    }
+
+    /// Deletes cleanup marks below `latest` (after a cleanup with that mark).
+    pub(crate) async fn prune_cleanup_marks(&self, latest: u64) -> Result<()> {
+        let directory = self.cleaned_dir();
+        for mark in self.cleanup_marks().await? {
+            if mark < latest {
+                self.delete(&self.child(&format!("{directory}/{mark:020}"))).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Records `version` as the latest (best effort; readers verify it).

@@ -340,6 +340,9 @@ async fn corrupt_index_files_are_reported_and_exact_search_still_works() {
         ),
     )
     .unwrap();
+    // As a new process would: this one's metadata cache still holds the
+    // file's reader (files are immutable; only damage in place goes unseen).
+    clear_metadata_cache();
     let ds = Dataset::open(&uri).await.unwrap();
     let err = ds.nearest(&query, None, false, None).await.unwrap_err();
     assert!(err.to_string().contains("ivf.pilum"), "{err}");

@@ -135,6 +135,7 @@ impl Dataset {
     /// and are searched exactly). Rows with null, NaN or infinite vectors
     /// are skipped and counted.
     pub async fn create_index(&mut self, params: &VectorIndexParams, progress: &Progress) -> Result<()> {
+        self.check_branch_live().await?;
         let name = params.resolved_name();
         validate_name(&name)?;
         // Bad parameters are reported before a name clash.

@@ -30,6 +30,7 @@ impl Dataset {
     /// Builds a scalar index over the live rows of this version and commits
     /// it; fragments appended meanwhile stay uncovered and are scanned.
     pub async fn create_scalar_index(&mut self, params: &ScalarIndexParams, progress: &Progress) -> Result<()> {
+        self.check_branch_live().await?;
         let (name, field_id) = self.scalar_build_target(params)?;
         let existing = self.replaced_segments(&name, params.replace)?;
         let fragments: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();

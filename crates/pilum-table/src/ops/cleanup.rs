@@ -128,6 +128,12 @@ impl Dataset {
         .await?;
         let pinned = pinned_versions(self, now).await?;
         doomed.retain(|(version, _)| !is_pinned(&pinned, &own_directory, *version));
+        if !doomed.is_empty() {
+            // Writers never claim a number below the mark again (a stale
+            // writer would otherwise re-create a deleted version, hidden
+            // below the latest).
+            location.mark_cleanup(latest.version()).await?;
+        }
         let mut verified: HashSet<String> = HashSet::new();
         let doomed_total = doomed.len() as u64;
         for (version, manifest) in &doomed {
@@ -139,6 +145,7 @@ impl Dataset {
         let swept = sweep_files(self, options, now, cutoff, &verified, &mut stats).await;
         intent.finish(location).await?;
         swept?;
+        location.prune_cleanup_marks(latest.version()).await?;
         Ok(stats)
     }
 

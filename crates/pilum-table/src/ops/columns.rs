@@ -44,6 +44,7 @@ pub struct ColumnAlteration {
 impl Dataset {
     /// Adds columns without rewriting existing data files.
     pub async fn add_columns(&mut self, columns: NewColumns) -> Result<()> {
+        self.check_branch_live().await?;
         let schema = self.manifest.schema.clone();
         match columns {
             NewColumns::AllNulls(fields) => {

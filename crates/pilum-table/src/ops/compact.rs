@@ -61,6 +61,7 @@ impl Dataset {
         options: &CompactionOptions,
         progress: &Progress,
     ) -> Result<CompactionMetrics> {
+        self.check_branch_live().await?;
         // Fragments covered by different index segments are never merged:
         // a merged fragment stays covered only if one segment covered all
         // its inputs (format-spec/index.md section 4).
