@@ -277,6 +277,19 @@ def main(workdir: str) -> None:
     as_of = pilum.dataset(uri, asof=dt.datetime.now())
     print(f"asof now -> version {as_of.version}")
 
+    step("branches and clones: try a change on a fork, keep main as it is")
+    start = time.perf_counter()
+    fork = ds.create_branch("relabel-experiment")
+    print(f"branch created in {1000 * (time.perf_counter() - start):.1f} ms (nothing copied), at version {fork.version}")
+    fork.update({"label": "'reviewed'"}, where="id < 100")
+    on_fork = fork.to_table(columns=["label"], filter="id < 100").column("label").unique().to_pylist()
+    on_main = ds.to_table(columns=["label"], filter="id < 100").column("label").unique().to_pylist()
+    print(f"fork v{fork.version} labels {on_fork}; main v{ds.version} labels {sorted(on_main)}")
+    copy = ds.shallow_clone(os.path.join(workdir, "clone"), ds.version)
+    print(f"shallow clone: {copy.count_rows()} rows, version {copy.version}, its data files are main's")
+    print(f"branches: {list(ds.branches.list())}")
+    ds.branches.delete("relabel-experiment")
+
     step("SQL (DataFusion), DuckDB and Polars over the same dataset")
     print(ds.sql("SELECT label, count(*) AS n, avg(caption_len) AS avg_len FROM dataset GROUP BY label ORDER BY label"))
     try:

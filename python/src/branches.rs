@@ -115,6 +115,29 @@ impl PyDataset {
         })
     }
 
+    /// Writes through this handle's own branch (not a branch looked up by
+    /// name, which may have been deleted and created again) and returns the
+    /// handle at the committed version.
+    #[pyo3(signature = (data, mode, max_rows_per_file, max_bytes_per_file, progress=None))]
+    fn write_into(
+        &self,
+        py: Python<'_>,
+        data: pyo3_arrow::PyRecordBatchReader,
+        mode: &str,
+        max_rows_per_file: u64,
+        max_bytes_per_file: u64,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let mode = crate::dataset::write_mode(mode)?;
+        let params = crate::dataset::write_params(max_rows_per_file, max_bytes_per_file)?;
+        let (schema, batches) = crate::stream::input_stream(data, progress)?;
+        let location = self.snapshot().location().clone();
+        let written = run(py, async move {
+            Dataset::write(location, schema, batches, mode, &params).await
+        })?;
+        Ok(Self::new(written))
+    }
+
     /// Creates a dataset at `target_uri` from `reference`: its files in
     /// place (`deep=false`) or copied (`deep=true`).
     #[pyo3(signature = (target_uri, reference, deep, storage_options=None))]

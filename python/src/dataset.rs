@@ -62,6 +62,18 @@ async fn checkout(
     }
 }
 
+/// The write mode named `mode`.
+pub(crate) fn write_mode(mode: &str) -> PyResult<WriteMode> {
+    match mode {
+        "create" => Ok(WriteMode::Create),
+        "append" => Ok(WriteMode::Append),
+        "overwrite" => Ok(WriteMode::Overwrite),
+        other => Err(invalid_argument(format!(
+            "unknown mode {other:?}: use create, append or overwrite"
+        ))),
+    }
+}
+
 /// Write parameters with these file size limits (both must be positive).
 pub fn write_params(max_rows_per_file: u64, max_bytes_per_file: u64) -> PyResult<WriteParams> {
     if max_rows_per_file == 0 || max_bytes_per_file == 0 {
@@ -114,16 +126,7 @@ impl PyDataset {
         progress: Option<Py<PyAny>>,
         branch: Option<String>,
     ) -> PyResult<Self> {
-        let mode = match mode {
-            "create" => WriteMode::Create,
-            "append" => WriteMode::Append,
-            "overwrite" => WriteMode::Overwrite,
-            other => {
-                return Err(invalid_argument(format!(
-                    "unknown mode {other:?}: use create, append or overwrite"
-                )));
-            }
-        };
+        let mode = write_mode(mode)?;
         let params = write_params(max_rows_per_file, max_bytes_per_file)?;
         let (schema, batches) = input_stream(data, progress)?;
         let dataset = run(py, async move {

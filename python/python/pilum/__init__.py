@@ -98,18 +98,25 @@ def write_dataset(
     if mode not in ("create", "append", "overwrite"):
         raise ValueError(f"mode must be 'create', 'append' or 'overwrite', not {mode!r}")
     branch = None
+    on_branch = None
     if isinstance(uri, PilumDataset):
         storage_options = storage_options or uri._storage_options
         branch = uri.branch
+        on_branch = uri._ds if branch is not None else None
         uri = uri.uri
     uri = os.fspath(uri)
     reader = to_reader(data_obj, schema)
     total = data_obj.num_rows if isinstance(data_obj, pa.Table) else None
     update, close = progress_callback(progress, "write", total=total)
     try:
-        handle = _native._Dataset.write(
-            reader, uri, mode, int(max_rows_per_file), int(max_bytes_per_file), storage_options, update, branch
-        )
+        if on_branch is not None:
+            # The handle's own branch: a branch deleted and created again under
+            # its name is another branch, and writes to it are refused.
+            handle = on_branch.write_into(reader, mode, int(max_rows_per_file), int(max_bytes_per_file), update)
+        else:
+            handle = _native._Dataset.write(
+                reader, uri, mode, int(max_rows_per_file), int(max_bytes_per_file), storage_options, update, branch
+            )
     finally:
         close()
     return PilumDataset(uri, storage_options=storage_options, _native_dataset=handle)

@@ -52,6 +52,18 @@ def asof_micros(asof: Any) -> int:
     return int(asof.timestamp() * 1_000_000)
 
 
+def _check_open_kwargs(call: str, kwargs: Dict[str, Any]) -> Optional[int]:
+    """Checks the opening arguments beyond Pilum's own (pylance's, see
+    ``OPEN_NOOPS``); pops and returns ``index_cache_size_bytes``."""
+    index_cache_bytes = kwargs.pop("index_cache_size_bytes", None)
+    if index_cache_bytes is not None and (
+        isinstance(index_cache_bytes, bool) or not isinstance(index_cache_bytes, int) or index_cache_bytes < 0
+    ):
+        raise ValueError(f"index_cache_size_bytes must be a byte count >= 0, got {index_cache_bytes!r}")
+    check_kwargs(call, kwargs, OPEN_NOOPS, OPEN_UNSUPPORTED)
+    return index_cache_bytes
+
+
 class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemDataset):
     """A Pilum dataset at one version.
 
@@ -76,12 +88,7 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         _native_dataset: Any = None,
         **kwargs: Any,
     ):
-        index_cache_bytes = kwargs.pop("index_cache_size_bytes", None)
-        if index_cache_bytes is not None and (
-            isinstance(index_cache_bytes, bool) or not isinstance(index_cache_bytes, int) or index_cache_bytes < 0
-        ):
-            raise ValueError(f"index_cache_size_bytes must be a byte count >= 0, got {index_cache_bytes!r}")
-        check_kwargs("dataset", kwargs, OPEN_NOOPS, OPEN_UNSUPPORTED)
+        index_cache_bytes = _check_open_kwargs("dataset", kwargs)
         self._uri = os.fspath(uri)
         self._storage_options = dict(storage_options) if storage_options else None
         if _native_dataset is None:
@@ -171,23 +178,29 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         """A new dataset at `target_path` whose first version is `reference` of this
         one, its files referenced in place (nothing is copied). Writes to the clone
         stay in the clone; this dataset's cleanup keeps the cloned version while the
-        clone exists."""
+        clone exists. Other keyword arguments are ``dataset``'s, for opening the
+        clone (as pylance)."""
         return self._clone(target_path, reference, storage_options, kwargs, deep=False)
 
     def deep_clone(
         self, target_path: Any, reference: Any, storage_options: Optional[Dict[str, str]] = None, **kwargs: Any
     ) -> "PilumDataset":
         """A new dataset at `target_path` whose first version is `reference` of this
-        one, with every file copied (server-side within one store)."""
+        one, with every file copied (server-side within one store). Other keyword
+        arguments are ``dataset``'s, for opening the clone (as pylance)."""
         return self._clone(target_path, reference, storage_options, kwargs, deep=True)
 
     def _clone(self, target: Any, reference: Any, storage_options: Any, kwargs: Dict[str, Any], deep: bool) -> "PilumDataset":
         name = "deep_clone" if deep else "shallow_clone"
-        check_kwargs(name, kwargs, frozenset(), {})
+        # Like pylance, the clone is opened with `kwargs` (``dataset``'s
+        # arguments); they are checked before anything is written.
+        open_kwargs = dict(kwargs)
+        index_cache_bytes = _check_open_kwargs(name, open_kwargs)
         target = os.fspath(target)
         options = dict(storage_options) if storage_options else self._storage_options
         native = self._ds.clone_to(target, reference_arg(reference), deep, options)
-        return PilumDataset(target, storage_options=options, _native_dataset=native)
+        extra = {} if index_cache_bytes is None else {"index_cache_size_bytes": index_cache_bytes}
+        return PilumDataset(target, storage_options=options, _native_dataset=native, **extra)
 
     @property
     def tags(self) -> "Tags":
