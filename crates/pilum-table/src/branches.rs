@@ -285,8 +285,23 @@ impl Dataset {
             parent_branch,
             parent_directory,
             parent_version: source.version(),
-            directory,
+            directory: directory.clone(),
             created_at_micros: Utc::now().timestamp_micros(),
+        };
+        // The new lineage is the source's plus one step: no need to read back.
+        let ancestors = match &source.location.branch {
+            Some(parent) => std::iter::once(parent.own.clone())
+                .chain(parent.ancestors.iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        };
+        let lineage = Lineage {
+            name: name.to_string(),
+            own: Step {
+                directory,
+                parent_version: source.version(),
+            },
+            ancestors,
         };
         let path = paths::branch(&self.location.root, name);
         let created = self
@@ -303,7 +318,8 @@ impl Dataset {
             let _ = self.location.delete(&path).await;
             return Err(e);
         }
-        let location = location_on(&self.location, Some(name)).await?;
+        let mut location = self.location.clone();
+        location.branch = Some(Arc::new(lineage));
         Ok(self.at(location, source.manifest.as_ref().clone()))
     }
 }
