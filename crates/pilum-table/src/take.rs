@@ -50,9 +50,8 @@ impl Dataset {
             located.push((position, offset - first));
         }
         // Live positions become physical offsets once deletions are known.
-        for &(position, _) in &located {
-            self.open_fragment(readers, position).await?;
-        }
+        self.open_fragments(readers, located.iter().map(|&(position, _)| position))
+            .await?;
         Ok(located
             .into_iter()
             .map(|(position, live)| (position, nth_live(readers[&position].deletions(), live)))
@@ -67,6 +66,14 @@ impl Dataset {
         readers: &mut BTreeMap<usize, FragmentReader>,
     ) -> Result<Vec<(usize, u64)>> {
         let index = self.row_id_index();
+        // Open every candidate fragment at once (an id has one candidate
+        // unless updates moved its row).
+        self.open_fragments(
+            readers,
+            ids.iter()
+                .flat_map(|&id| index.candidates(id).into_iter().map(|(position, _)| position)),
+        )
+        .await?;
         let mut located = Vec::with_capacity(ids.len());
         for &id in ids {
             let mut live = None;
@@ -83,6 +90,28 @@ impl Dataset {
     }
 
     /// Opens the fragment at `position` into `readers` unless it is there.
+    /// Opens the fragments at `positions` not yet in `readers`, several at
+    /// once (on object storage each open is a request).
+    pub(crate) async fn open_fragments(
+        &self,
+        readers: &mut BTreeMap<usize, FragmentReader>,
+        positions: impl Iterator<Item = usize>,
+    ) -> Result<()> {
+        use futures::{StreamExt, TryStreamExt};
+        let missing: std::collections::BTreeSet<usize> = positions.filter(|p| !readers.contains_key(p)).collect();
+        let opened: Vec<(usize, FragmentReader)> = futures::stream::iter(missing)
+            .map(|position| async move {
+                let fragment = Arc::new(self.manifest.fragments[position].clone());
+                let reader = FragmentReader::open(&self.location, &self.cache, fragment).await?;
+                Ok::<_, TableError>((position, reader))
+            })
+            .buffer_unordered(OPENS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        readers.extend(opened);
+        Ok(())
+    }
+
     pub(crate) async fn open_fragment(
         &self,
         readers: &mut BTreeMap<usize, FragmentReader>,
@@ -102,6 +131,9 @@ impl Dataset {
         }
     }
 }
+
+/// Fragments a take opens at once.
+const OPENS_IN_FLIGHT: usize = 16;
 
 /// The physical offset of the `n`-th non-deleted row.
 fn nth_live(deletions: &roaring::RoaringBitmap, n: u64) -> u64 {
