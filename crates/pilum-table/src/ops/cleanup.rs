@@ -117,34 +117,24 @@ impl Dataset {
         }
         progress.report("versions examined", total, total);
 
-        // 2. Announce, look again for new pins, delete the rest.
-        let intent = Intent::announce(
-            location,
-            doomed
-                .iter()
-                .map(|(v, _)| relative(location, &location.manifest_path(*v)))
-                .collect(),
-        )
-        .await?;
-        let pinned = pinned_versions(self, now).await?;
-        doomed.retain(|(version, _)| !is_pinned(&pinned, &own_directory, *version));
-        if !doomed.is_empty() {
-            // Writers never claim a number below the mark again (a stale
-            // writer would otherwise re-create a deleted version, hidden
-            // below the latest).
-            location.mark_cleanup(latest.version()).await?;
-        }
+        // 2. Announce, look again for new pins, delete the rest. The intent
+        // covers the manifests only: it is withdrawn before the file sweep,
+        // which reads every remaining manifest anyway.
         let mut verified: HashSet<String> = HashSet::new();
-        let doomed_total = doomed.len() as u64;
-        for (version, manifest) in &doomed {
-            location.delete(&location.manifest_path(*version)).await?;
-            add_referenced(&mut verified, manifest);
-            stats.versions_removed += 1;
-            progress.report("versions removed", stats.versions_removed, doomed_total);
+        if !doomed.is_empty() {
+            let intent = Intent::announce(
+                location,
+                doomed
+                    .iter()
+                    .map(|(v, _)| relative(location, &location.manifest_path(*v)))
+                    .collect(),
+            )
+            .await?;
+            let deleted = delete_doomed(self, &mut doomed, &latest, now, &mut verified, &mut stats, progress).await;
+            intent.finish(location).await?;
+            deleted?;
         }
-        let swept = sweep_files(self, options, now, cutoff, &verified, &mut stats).await;
-        intent.finish(location).await?;
-        swept?;
+        sweep_files(self, options, now, cutoff, &verified, &mut stats).await?;
         location.prune_cleanup_marks(latest.version()).await?;
         Ok(stats)
     }
@@ -157,6 +147,37 @@ impl Dataset {
             .map(|lineage| lineage.directory().to_string())
             .unwrap_or_default()
     }
+}
+
+/// Drops the versions pinned since the first look, marks the cleanup
+/// (writers never claim a number below the mark again: a stale writer would
+/// otherwise re-create a deleted version, hidden below the latest), then
+/// deletes the doomed manifests, collecting their files into `verified`.
+async fn delete_doomed(
+    dataset: &Dataset,
+    doomed: &mut Vec<(u64, Manifest)>,
+    latest: &Dataset,
+    now: chrono::DateTime<chrono::Utc>,
+    verified: &mut HashSet<String>,
+    stats: &mut CleanupStats,
+    progress: &Progress,
+) -> Result<()> {
+    let location = &latest.location;
+    let own_directory = dataset.branch_directory();
+    let pinned = pinned_versions(dataset, now).await?;
+    doomed.retain(|(version, _)| !is_pinned(&pinned, &own_directory, *version));
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    location.mark_cleanup(latest.version()).await?;
+    let total = doomed.len() as u64;
+    for (version, manifest) in doomed.iter() {
+        location.delete(&location.manifest_path(*version)).await?;
+        add_referenced(verified, manifest);
+        stats.versions_removed += 1;
+        progress.report("versions removed", stats.versions_removed, total);
+    }
+    Ok(())
 }
 
 /// Deletes files no retained manifest of any live branch references:
