@@ -19,6 +19,9 @@ use std::sync::Arc;
 
 const ROWS: i64 = 900;
 
+/// A change to a file's bytes.
+type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+
 fn rows() -> RecordBatch {
     let mut rng = StdRng::seed_from_u64(5);
     let cats = ["alpha", "beta", "gamma", "delta"];
@@ -125,7 +128,7 @@ async fn damaged_scalar_index_files_give_typed_errors_or_the_same_answer() {
         let files: Vec<String> = ds.index_segments()[0].files().iter().map(|f| f.path.clone()).collect();
         for file in &files {
             let size = std::fs::metadata(pristine.path().join(file)).unwrap().len() as usize;
-            let mut damages: Vec<Box<dyn Fn(&mut Vec<u8>)>> = Vec::new();
+            let mut damages: Vec<Damage> = Vec::new();
             for i in 0..24 {
                 let at = if i < 16 {
                     i * size / 16
