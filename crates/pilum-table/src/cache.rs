@@ -31,19 +31,7 @@ impl DatasetCache {
             return Ok(reader.clone());
         }
         let root = location.base(file.base_id)?;
-        let reader = match crate::metadata_cache::file(&root, &file.path, file.size) {
-            Some(reader) => reader,
-            None => {
-                let object = root.object(&file.path);
-                let reader = if file.size > 0 {
-                    FileReader::open_location_with_size(&object, file.size).await?
-                } else {
-                    FileReader::open_location(&object).await?
-                };
-                crate::metadata_cache::insert_file(&root, &file.path, file.size, &reader);
-                reader
-            }
-        };
+        let reader = crate::metadata_cache::open_file(&root, &file.path, file.size).await?;
         let mut files = lock(&self.files);
         if files.len() >= MAX_ENTRIES {
             files.clear();

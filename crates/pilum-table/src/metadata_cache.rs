@@ -10,6 +10,7 @@
 //! path, length and checksum). Stores without a stable identity (in-memory
 //! stores built per handle) are not cached.
 
+use crate::error::Result;
 use crate::location::DatasetLocation;
 use crate::manifest::Manifest;
 use pilum_file::FileReader;
@@ -86,8 +87,25 @@ fn file_key(location: &DatasetLocation, relative: &str, size: u64) -> Option<Str
     Some(format!("f|{}/{relative}|{size}", root_key(location)?))
 }
 
+/// A reader of the file at `relative` (of `size` bytes, 0 when unknown)
+/// under `location`: from the cache, else opened (one request when the size
+/// is known) and cached.
+pub(crate) async fn open_file(location: &DatasetLocation, relative: &str, size: u64) -> Result<FileReader> {
+    if let Some(reader) = file(location, relative, size) {
+        return Ok(reader);
+    }
+    let object = location.object(relative);
+    let reader = if size > 0 {
+        FileReader::open_location_with_size(&object, size).await?
+    } else {
+        FileReader::open_location(&object).await?
+    };
+    insert_file(location, relative, size, &reader);
+    Ok(reader)
+}
+
 /// A cached reader of the file at `relative` of `size` bytes under `location`.
-pub(crate) fn file(location: &DatasetLocation, relative: &str, size: u64) -> Option<FileReader> {
+fn file(location: &DatasetLocation, relative: &str, size: u64) -> Option<FileReader> {
     if size == 0 {
         return None;
     }
@@ -98,7 +116,7 @@ pub(crate) fn file(location: &DatasetLocation, relative: &str, size: u64) -> Opt
 }
 
 /// Remembers an open reader of the file at `relative` of `size` bytes.
-pub(crate) fn insert_file(location: &DatasetLocation, relative: &str, size: u64, reader: &FileReader) {
+fn insert_file(location: &DatasetLocation, relative: &str, size: u64, reader: &FileReader) {
     if size == 0 {
         return;
     }
@@ -116,7 +134,7 @@ fn manifest_key(location: &DatasetLocation, path: &str, bytes: &[u8]) -> Option<
 
 /// Decodes manifest bytes fetched from `path`, reusing an earlier decoding
 /// of the same bytes.
-pub(crate) fn manifest(location: &DatasetLocation, path: &str, bytes: &[u8]) -> crate::error::Result<Manifest> {
+pub(crate) fn manifest(location: &DatasetLocation, path: &str, bytes: &[u8]) -> Result<Manifest> {
     let key = manifest_key(location, path, bytes);
     if let Some(key) = &key
         && let Some(Entry::Manifest(manifest, _)) = cache().get(key)

@@ -10,14 +10,6 @@ use pilum_table::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A dataset root beside `location` (same store).
-fn sibling(location: &DatasetLocation, name: &str) -> DatasetLocation {
-    match &location.local_root {
-        Some(root) => local_location(&root.parent().unwrap().join(name)),
-        None => DatasetLocation::in_store(location.store.clone(), name),
-    }
-}
-
 async fn append(ds: &mut Dataset, ids: std::ops::Range<i64>) {
     ds.append(stream_of(vec![batch(ids)]), &WriteParams::default())
         .await

@@ -10,7 +10,7 @@ mod common;
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int64Type};
-use common::stream_of;
+use common::{copy_dir, stream_of};
 use pilum_index::Metric;
 use pilum_table::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -28,19 +28,6 @@ fn batch() -> RecordBatch {
         .map(|i| ((i / DIM) % 9) as f32 + rng.random_range(-0.3f32..0.3))
         .collect();
     common::vector_batch(0..ROWS as i64, values, DIM)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The same rows as 8-byte binary codes in a `bits` column.

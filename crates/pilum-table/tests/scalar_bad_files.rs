@@ -14,7 +14,6 @@ use arrow_schema::{DataType, Field, Schema};
 use common::*;
 use pilum_table::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use std::path::Path;
 use std::sync::Arc;
 
 const ROWS: i64 = 900;
@@ -60,19 +59,6 @@ fn rows() -> RecordBatch {
         Arc::new(Int64Array::from_iter_values((0..ROWS).map(|i| i / 3))),
     ];
     RecordBatch::try_new(Arc::new(schema), columns).unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 async fn matching(ds: &Dataset, filter: &str, use_index: bool) -> Result<Vec<i64>> {

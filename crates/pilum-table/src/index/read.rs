@@ -18,19 +18,7 @@ use pilum_index::{
 
 /// Opens an index file listed by a segment (one request when its size is known).
 pub(crate) async fn open(location: &DatasetLocation, file: &proto::IndexFile) -> Result<FileReader> {
-    let reader = match crate::metadata_cache::file(location, &file.path, file.size) {
-        Some(reader) => reader,
-        None => {
-            let object = location.object(&file.path);
-            let reader = if file.size > 0 {
-                FileReader::open_location_with_size(&object, file.size).await?
-            } else {
-                FileReader::open_location(&object).await?
-            };
-            crate::metadata_cache::insert_file(location, &file.path, file.size, &reader);
-            reader
-        }
-    };
+    let reader = crate::metadata_cache::open_file(location, &file.path, file.size).await?;
     let role = reader.schema().metadata().get(ROLE_KEY).map(String::as_str);
     if role != Some(file.role.as_str()) {
         return Err(TableError::corrupt(

@@ -215,3 +215,31 @@ pub fn binary_batch<C: AsRef<[u8]>>(
     )
     .unwrap()
 }
+
+/// A dataset root beside `location` (the same store).
+pub fn sibling(location: &DatasetLocation, name: &str) -> DatasetLocation {
+    match &location.local_root {
+        Some(root) => local_location(&root.parent().unwrap().join(name)),
+        None => DatasetLocation::in_store(location.store.clone(), name),
+    }
+}
+
+/// Copies a directory tree (a pristine dataset, to damage a copy of it).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `ids` in ascending order.
+pub fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids
+}
