@@ -158,10 +158,10 @@ impl PyDataset {
     /// `major.minor` among its data files, or the version this library
     /// writes when the version has no data files.
     #[getter]
-    fn data_storage_version(&self) -> String {
+    fn data_storage_version(&self, py: Python<'_>) -> PyResult<String> {
         let dataset = self.snapshot();
-        let newest = dataset
-            .fragments()
+        let fragments = run(py, async move { dataset.fragments().await })?;
+        let newest = fragments
             .iter()
             .flat_map(|f| f.files.iter().map(|d| d.format_version))
             .max()
@@ -169,13 +169,13 @@ impl PyDataset {
                 u32::from(pilum::FILE_MAJOR_VERSION),
                 u32::from(pilum::FILE_MINOR_VERSION),
             ));
-        format!("{}.{}", newest.0, newest.1)
+        Ok(format!("{}.{}", newest.0, newest.1))
     }
 
     /// Live rows in this version per the manifest, and fragment count.
     fn stats(&self) -> (u64, usize) {
         let dataset = self.snapshot();
-        (dataset.manifest().live_rows(), dataset.fragments().len())
+        (dataset.manifest().live_rows(), dataset.manifest().fragment_count())
     }
 
     /// The newest committed version.
@@ -267,9 +267,10 @@ impl PyDataset {
 
     /// The fragments: `(id, physical_rows, deleted_rows, [(path, size)], deletion_path)`.
     #[allow(clippy::type_complexity)]
-    fn fragments(&self) -> Vec<(u64, u64, u64, Vec<(String, u64)>, Option<String>)> {
-        self.snapshot()
-            .fragments()
+    fn fragments(&self, py: Python<'_>) -> PyResult<Vec<(u64, u64, u64, Vec<(String, u64)>, Option<String>)>> {
+        let dataset = self.snapshot();
+        let fragments = run(py, async move { dataset.fragments().await })?;
+        Ok(fragments
             .iter()
             .map(|f| {
                 let deleted = f.deletion.as_ref().map_or(0, |d| d.num_deleted);
@@ -277,7 +278,7 @@ impl PyDataset {
                 let deletion = f.deletion.as_ref().map(|d| d.path.clone());
                 (f.id, f.physical_rows, deleted, files, deletion)
             })
-            .collect()
+            .collect())
     }
 
     /// Rows at live positions `indices`, in that order.

@@ -260,10 +260,8 @@ impl PyDataset {
 
     /// Coverage statistics of index `name`.
     fn index_statistics<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
-        let stats = self
-            .snapshot()
-            .index_statistics(name)
-            .map_err(crate::errors::PilumErr::from)?;
+        let dataset = self.snapshot();
+        let stats = run(py, async move { dataset.index_statistics(name).await })?;
         let d = PyDict::new(py);
         d.set_item("index_type", stats.index_type)?;
         d.set_item("num_indices", stats.num_indices)?;

@@ -26,7 +26,7 @@ pub async fn info(args: &DatasetArg, style: Style, options: &HashMap<String, Str
     let dataset = open_arg(args, options).await?;
     let versions = dataset.versions().await?;
     let tags = dataset.tags().list().await?;
-    let fragments = dataset.fragments();
+    let fragments = dataset.fragments().await?;
     let physical: u64 = fragments.iter().map(|f| f.physical_rows).sum();
     let live = dataset.manifest().live_rows();
     let data_files: usize = fragments.iter().map(|f| f.files.len()).sum();
@@ -43,12 +43,10 @@ pub async fn info(args: &DatasetArg, style: Style, options: &HashMap<String, Str
         .iter()
         .map(|f| json!({"name": f.name(), "type": f.data_type().to_string(), "nullable": f.is_nullable()}))
         .collect();
-    let indices: Vec<serde_json::Value> = dataset
-        .describe_indices()
-        .iter()
-        .map(|d| {
-            let stats = dataset.index_statistics(&d.name).ok();
-            json!({
+    let mut indices: Vec<serde_json::Value> = Vec::new();
+    for d in dataset.describe_indices().await? {
+        let stats = dataset.index_statistics(&d.name).await.ok();
+        indices.push(json!({
                 "name": d.name,
                 "type": d.index_type,
                 "columns": d.field_names,
@@ -56,9 +54,8 @@ pub async fn info(args: &DatasetArg, style: Style, options: &HashMap<String, Str
                 "segments": d.segments.len(),
                 "indexed_rows": stats.as_ref().map(|s| s.num_indexed_rows),
                 "unindexed_rows": stats.as_ref().map(|s| s.num_unindexed_rows),
-            })
-        })
-        .collect();
+        }));
+    }
     if style == Style::Json {
         return output::json(&json!({
             "uri": dataset.uri(),

@@ -38,7 +38,7 @@ pub struct PilumScanExec {
 
 impl PilumScanExec {
     /// Plans the scan over at most `partitions` partitions.
-    pub fn try_new(
+    pub async fn try_new(
         dataset: Dataset,
         projection: Option<Vec<usize>>,
         predicate: Option<Expr>,
@@ -49,7 +49,7 @@ impl PilumScanExec {
         let indices = projection.unwrap_or_else(|| (0..full.fields().len()).collect());
         let schema = Arc::new(full.project(&indices)?);
         let columns = indices.iter().map(|&i| full.field(i).name().clone()).collect();
-        let fragments = dataset.fragments();
+        let fragments = dataset.fragments().await.map_err(crate::error::external)?;
         let per_group = fragments.len().div_ceil(partitions.max(1)).max(1);
         let mut groups: Vec<Vec<u64>> = fragments
             .chunks(per_group)

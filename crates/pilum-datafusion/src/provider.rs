@@ -193,7 +193,8 @@ impl TableProvider for PilumTable {
             None => None,
         };
         let partitions = state.config().target_partitions().max(1);
-        let exec = PilumScanExec::try_new(dataset, projection.cloned(), predicate, limit, partitions)?
+        let exec = PilumScanExec::try_new(dataset, projection.cloned(), predicate, limit, partitions)
+            .await?
             .with_view_types(self.view_types)
             .with_selectivity(selectivity);
         Ok(Arc::new(exec))

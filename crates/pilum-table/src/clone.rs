@@ -31,7 +31,7 @@ impl Dataset {
         refuse_existing(&target).await?;
         let pin = Pin::write(&source, &target).await?;
         let result = async {
-            let manifest = shallow_manifest(&source, &target)?;
+            let manifest = shallow_manifest(&source, &target).await?;
             create_first_version(&target, manifest).await
         }
         .await;
@@ -99,7 +99,7 @@ async fn create_first_version(target: &DatasetLocation, mut manifest: Manifest) 
 
 /// The source's manifest with every file moved to a base path: the
 /// source's own root becomes a new base, its bases keep theirs.
-fn shallow_manifest(source: &Dataset, target: &DatasetLocation) -> Result<Manifest> {
+async fn shallow_manifest(source: &Dataset, target: &DatasetLocation) -> Result<Manifest> {
     let mut manifest = source.manifest().clone();
     let mut bases: Vec<proto::BasePath> = Vec::new();
     let mut remap: HashMap<u32, u32> = HashMap::new();
@@ -128,7 +128,7 @@ fn shallow_manifest(source: &Dataset, target: &DatasetLocation) -> Result<Manife
             .copied()
             .ok_or_else(|| TableError::corrupt(&source.location.uri, format!("a file names undefined base path {old}")))
     };
-    let mut fragments = manifest.fragments.as_ref().clone();
+    let mut fragments = source.all_fragments().await?.as_ref().clone();
     for fragment in &mut fragments {
         for file in &mut fragment.files {
             file.base_id = moved(file.base_id)?;
@@ -141,7 +141,7 @@ fn shallow_manifest(source: &Dataset, target: &DatasetLocation) -> Result<Manife
     for segment in &mut indices {
         segment.message.base_id = moved(segment.message.base_id)?;
     }
-    manifest.fragments = Arc::new(fragments);
+    manifest.fragments = lay_out(target, &manifest, fragments).await?;
     manifest.indices = Arc::new(indices);
     manifest.base_paths = Arc::new(bases);
     Ok(manifest)
@@ -152,7 +152,7 @@ fn shallow_manifest(source: &Dataset, target: &DatasetLocation) -> Result<Manife
 async fn deep_copy(source: &Dataset, target: &DatasetLocation) -> Result<Manifest> {
     let mut manifest = source.manifest().clone();
     let mut copies: Vec<(u32, String)> = Vec::new();
-    let mut fragments = manifest.fragments.as_ref().clone();
+    let mut fragments = source.all_fragments().await?.as_ref().clone();
     for fragment in &mut fragments {
         for file in &mut fragment.files {
             copies.push((std::mem::take(&mut file.base_id), file.path.clone()));
@@ -184,10 +184,22 @@ async fn deep_copy(source: &Dataset, target: &DatasetLocation) -> Result<Manifes
         .buffer_unordered(COPIES_IN_FLIGHT)
         .try_collect::<Vec<()>>()
         .await?;
-    manifest.fragments = Arc::new(fragments);
+    manifest.fragments = lay_out(target, &manifest, fragments).await?;
     manifest.indices = Arc::new(indices);
     manifest.base_paths = Arc::default();
     Ok(manifest)
+}
+
+/// The clone's fragment list, in pages of its own when it needs them.
+async fn lay_out(
+    target: &DatasetLocation,
+    manifest: &Manifest,
+    fragments: Vec<proto::Fragment>,
+) -> Result<crate::fragment_list::FragmentList> {
+    let per_page = crate::fragment_pages::fragments_per_page(&manifest.config)?;
+    crate::page_layout::EditableList::fresh(fragments)
+        .finish(target, &manifest.schema, per_page)
+        .await
 }
 
 /// Copies `relative` from one root to another: a server-side copy within

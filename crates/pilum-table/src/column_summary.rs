@@ -6,6 +6,7 @@
 use crate::dataset::Dataset;
 use crate::proto;
 use crate::stats::decode_bounds;
+use arrow_schema::DataType;
 use datafusion::common::ScalarValue;
 use std::cmp::Ordering;
 
@@ -31,41 +32,81 @@ impl Dataset {
         let schema = &self.manifest().schema;
         let field_id = schema.field_id(column).ok()?;
         let data_type = schema.arrow().field_with_name(column).ok()?.data_type().clone();
-        let chosen: Vec<&proto::Fragment> = self
-            .manifest()
-            .fragments
+        let list = &self.manifest().fragments;
+        let Some(all) = list.loaded() else {
+            // A paged list not loaded: every fragment from the pages'
+            // summaries; a subset needs the fragments themselves.
+            return match (fragments, list.pages()) {
+                (None, Some(pages)) => summarize_pages(pages, field_id, &data_type),
+                _ => None,
+            };
+        };
+        let chosen: Vec<&proto::Fragment> = all
             .iter()
             .filter(|f| fragments.is_none_or(|ids| ids.contains(&f.id)))
             .collect();
-        let mut null_count = 0;
-        let mut with_values = Vec::new();
-        for fragment in &chosen {
-            // Later files hold the current copy of a column (table.md section 6.2).
-            let file = fragment.files.iter().rev().find(|f| f.field_ids.contains(&field_id));
-            let Some(file) = file else {
-                // A fragment written before the column existed reads as nulls.
-                null_count += fragment.physical_rows;
-                continue;
-            };
-            let stats = file.statistics.iter().find(|s| s.field_id == field_id)?;
-            null_count += stats.null_count;
-            if stats.null_count < fragment.physical_rows {
-                with_values.push(stats);
-            }
-        }
-        // Every file with values must have usable bounds, or none count.
-        let bounds: Option<Vec<(ScalarValue, ScalarValue)>> =
-            with_values.iter().map(|s| decode_bounds(s, &data_type)).collect();
-        let bounds = bounds.filter(|b| !b.is_empty()).and_then(|b| {
-            let (mins, maxs): (Vec<_>, Vec<_>) = b.into_iter().unzip();
-            extreme(mins, Ordering::Less).zip(extreme(maxs, Ordering::Greater))
-        });
-        Some(ColumnSummary {
-            null_count,
-            bounds,
-            exact: chosen.iter().all(|f| f.deletion.is_none()),
-        })
+        summarize_column(&chosen, field_id, &data_type)
     }
+}
+
+/// Statistics of the column with `field_id` (now of `data_type`) over
+/// `fragments`; `None` when a file holding it has no statistics.
+pub(crate) fn summarize_column(
+    fragments: &[&proto::Fragment],
+    field_id: i32,
+    data_type: &DataType,
+) -> Option<ColumnSummary> {
+    let mut null_count = 0;
+    let mut with_values = Vec::new();
+    for fragment in fragments {
+        // Later files hold the current copy of a column (table.md section 6.2).
+        let file = fragment.files.iter().rev().find(|f| f.field_ids.contains(&field_id));
+        let Some(file) = file else {
+            // A fragment written before the column existed reads as nulls.
+            null_count += fragment.physical_rows;
+            continue;
+        };
+        let stats = file.statistics.iter().find(|s| s.field_id == field_id)?;
+        null_count += stats.null_count;
+        if stats.null_count < fragment.physical_rows {
+            with_values.push(stats);
+        }
+    }
+    Some(ColumnSummary {
+        null_count,
+        bounds: merged_bounds(&with_values, data_type),
+        exact: fragments.iter().all(|f| f.deletion.is_none()),
+    })
+}
+
+/// The column's statistics over every page, from the pages' summaries.
+fn summarize_pages(pages: &[proto::FragmentPageRef], field_id: i32, data_type: &DataType) -> Option<ColumnSummary> {
+    let mut null_count = 0;
+    let mut with_values = Vec::new();
+    for page in pages {
+        let stats = page.statistics.iter().find(|s| s.field_id == field_id)?;
+        null_count += stats.null_count;
+        if stats.null_count < page.physical_rows {
+            with_values.push(stats);
+        }
+    }
+    Some(ColumnSummary {
+        null_count,
+        bounds: merged_bounds(&with_values, data_type),
+        exact: pages.iter().all(|p| p.deleted_rows == 0),
+    })
+}
+
+/// The smallest min and largest max of `statistics`, when every one of
+/// them has usable bounds.
+fn merged_bounds(statistics: &[&proto::ColumnStatistics], data_type: &DataType) -> Option<(ScalarValue, ScalarValue)> {
+    // Every file with values must have usable bounds, or none count.
+    let bounds: Option<Vec<(ScalarValue, ScalarValue)>> =
+        statistics.iter().map(|s| decode_bounds(s, data_type)).collect();
+    bounds.filter(|b| !b.is_empty()).and_then(|b| {
+        let (mins, maxs): (Vec<_>, Vec<_>) = b.into_iter().unzip();
+        extreme(mins, Ordering::Less).zip(extreme(maxs, Ordering::Greater))
+    })
 }
 
 /// The smallest (`Less`) or largest (`Greater`) of `values`; `None` when two

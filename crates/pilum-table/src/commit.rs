@@ -6,6 +6,7 @@ use crate::deletion::write_deletions;
 use crate::error::{Result, TableError};
 use crate::location::DatasetLocation;
 use crate::manifest::Manifest;
+use crate::page_layout::{EditableList, Touch};
 use crate::paths;
 use crate::proto::{self, Operation};
 use crate::rowids;
@@ -170,7 +171,7 @@ async fn build(
         ..Default::default()
     };
     let mut ids = IdAllocator::from(latest);
-    let (schema, fragments, max_field_id) = match &txn.change {
+    let (schema, list, max_field_id) = match &txn.change {
         Change::Replace { schema, fragments } => {
             // Files were written with ids counted from 0; shift them to the
             // fresh ids this version assigns.
@@ -183,22 +184,19 @@ async fn build(
                 }
             }
             let max_field_id = schema.max_field_id().max(ids.next_field_id - 1);
-            (schema, fragments, max_field_id)
+            (schema, EditableList::fresh(fragments), max_field_id)
         }
         Change::Restore { manifest } => {
             record.restored_version = manifest.version;
             let max_field_id = manifest.max_field_id.max(ids.next_field_id - 1);
-            (
-                manifest.schema.clone(),
-                manifest.fragments.as_ref().clone(),
-                max_field_id,
-            )
+            let list = EditableList::of(location, manifest, &Touch::Nothing).await?;
+            (manifest.schema.clone(), list, max_field_id)
         }
         _ => {
             let latest = latest.ok_or_else(|| TableError::DatasetNotFound {
                 uri: location.uri.clone(),
             })?;
-            let mut fragments = latest.fragments.as_ref().clone();
+            let mut list = EditableList::of(location, latest, &touched_by(txn)).await?;
             let mut schema = latest.schema.clone();
             apply(
                 location,
@@ -208,13 +206,13 @@ async fn build(
                 others,
                 txn,
                 &mut ids,
-                &mut fragments,
+                &mut list.fragments,
                 &mut schema,
                 &mut record,
             )
             .await?;
             let max_field_id = schema.max_field_id().max(latest.max_field_id);
-            (schema, fragments, max_field_id)
+            (schema, list, max_field_id)
         }
     };
     let (mut config, mut metadata) = match &txn.change {
@@ -237,7 +235,9 @@ async fn build(
             }
         }
     }
-    let indices = crate::index::carry_forward(latest, txn, &fragments, &schema)?;
+    let indices = crate::index::carry_forward(latest, txn, &list.live_ids(), &list.real_ids(), &schema)?;
+    let per_page = crate::fragment_pages::fragments_per_page(&config)?;
+    let fragments = list.finish(location, &schema, per_page).await?;
     let base_paths = match &txn.change {
         Change::Replace { .. } => Vec::new(),
         Change::Restore { manifest } => manifest.base_paths.as_ref().clone(),
@@ -252,7 +252,7 @@ async fn build(
             .max(latest.map_or(i64::MIN, |m| m.timestamp_micros.saturating_add(1))),
         writer_version: format!("pilum {}", env!("CARGO_PKG_VERSION")),
         schema,
-        fragments: Arc::new(fragments),
+        fragments,
         max_fragment_id: ids.max_fragment_id,
         next_row_id: ids.next_row_id,
         max_field_id,
@@ -356,7 +356,11 @@ async fn apply(
                     return Err(conflict(latest, format!("fragment {id} no longer exists")));
                 };
                 let current = cache.deletions(location, &fragments[position]).await?;
-                let read = match base.and_then(|b| b.fragments.iter().find(|f| f.id == id)) {
+                let in_base = match base {
+                    Some(base) => base.fragments.find(location, id).await?,
+                    None => None,
+                };
+                let read = match &in_base {
                     Some(f) => cache.deletions(location, f).await?,
                     None => current.clone(),
                 };
@@ -427,6 +431,24 @@ async fn apply(
         Change::Replace { .. } | Change::Restore { .. } => {}
     }
     Ok(())
+}
+
+/// The fragments a change needs to read from a paged list.
+fn touched_by(txn: &Transaction) -> Touch {
+    match &txn.change {
+        Change::Rows { deleted, .. } => Touch::Ids(deleted.keys().copied().collect()),
+        Change::Schema { added_files, .. } => Touch::Ids(added_files.keys().copied().collect()),
+        Change::Rewrite { removed, .. } => Touch::Ids(removed.clone()),
+        Change::Indices { added, .. } => Touch::Ids(
+            added
+                .iter()
+                .flat_map(|segment| segment.fragments.iter().map(u64::from))
+                .collect(),
+        ),
+        Change::Append { .. } | Change::Config { .. } | Change::Replace { .. } | Change::Restore { .. } => {
+            Touch::Nothing
+        }
+    }
 }
 
 fn conflict(latest: &Manifest, reason: String) -> TableError {

@@ -6,7 +6,7 @@ use crate::error::{Result, TableError};
 use crate::fragment_info::FragmentInfo;
 use crate::location::DatasetLocation;
 use crate::manifest::Manifest;
-use crate::proto::Operation;
+use crate::proto::{self, Operation};
 use crate::rowids::RowIdIndex;
 use crate::scanner::Scanner;
 use crate::transaction::{Change, Transaction};
@@ -234,13 +234,19 @@ impl Dataset {
     }
 
     /// The live fragments, in row order.
-    pub fn fragments(&self) -> Vec<FragmentInfo> {
-        self.manifest.fragments.iter().map(FragmentInfo::of).collect()
+    pub async fn fragments(&self) -> Result<Vec<FragmentInfo>> {
+        Ok(self.all_fragments().await?.iter().map(FragmentInfo::of).collect())
     }
 
     /// The ids of the live fragments, in row order.
-    pub fn fragment_ids(&self) -> Vec<u64> {
-        self.manifest.fragments.iter().map(|f| f.id).collect()
+    pub async fn fragment_ids(&self) -> Result<Vec<u64>> {
+        Ok(self.all_fragments().await?.iter().map(|f| f.id).collect())
+    }
+
+    /// Every fragment of this version, reading its fragment pages (at most
+    /// once per handle) when the list is kept in pages.
+    pub(crate) async fn all_fragments(&self) -> Result<&Arc<Vec<proto::Fragment>>> {
+        self.manifest.fragments.load(&self.location).await
     }
 
     /// The commit time of the checked-out version.
@@ -371,8 +377,9 @@ impl Dataset {
     }
 
     /// The id → address index of this version, built on first use.
-    pub(crate) fn row_id_index(&self) -> &RowIdIndex {
-        self.row_ids.get_or_init(|| RowIdIndex::build(&self.manifest.fragments))
+    pub(crate) async fn row_id_index(&self) -> Result<&RowIdIndex> {
+        let fragments = self.all_fragments().await?;
+        Ok(self.row_ids.get_or_init(|| RowIdIndex::build(fragments)))
     }
 
     /// Sets (or removes, with `None`) table config and metadata entries.

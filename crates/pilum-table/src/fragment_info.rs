@@ -47,6 +47,38 @@ pub struct DeletionFileInfo {
     pub num_deleted: u64,
 }
 
+/// One page of a version's fragment list (dataset format 1.4): what the
+/// manifest records about it without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FragmentPageInfo {
+    /// Path relative to the dataset root.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Fragments in the page.
+    pub fragment_count: u64,
+    /// Rows of those fragments, deleted rows included.
+    pub physical_rows: u64,
+    /// Deleted rows of those fragments.
+    pub deleted_rows: u64,
+    /// Smallest and largest fragment id in the page.
+    pub fragment_ids: (u64, u64),
+}
+
+impl FragmentPageInfo {
+    pub(crate) fn of(page: &proto::FragmentPageRef) -> Self {
+        Self {
+            path: page.path.clone(),
+            size: page.size,
+            fragment_count: page.fragment_count,
+            physical_rows: page.physical_rows,
+            deleted_rows: page.deleted_rows,
+            fragment_ids: (page.min_fragment_id, page.max_fragment_id),
+        }
+    }
+}
+
 impl FragmentInfo {
     /// Live rows: physical rows less deleted ones.
     pub fn live_rows(&self) -> u64 {

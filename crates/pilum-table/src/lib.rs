@@ -24,12 +24,15 @@ mod error;
 mod expr;
 mod fragment;
 mod fragment_info;
+mod fragment_list;
+mod fragment_pages;
 mod index;
 mod location;
 mod manifest;
 mod metadata_cache;
 mod operation;
 mod ops;
+mod page_layout;
 mod paths;
 mod pending;
 mod pending_columns;
@@ -63,7 +66,7 @@ pub use commit::CommitConfig;
 pub use dataset::{Dataset, VersionInfo, WriteMode};
 pub use error::{Result, TableError};
 pub use expr::{CompiledExpr, without_qualifiers};
-pub use fragment_info::{DataFileInfo, DeletionFileInfo, FragmentInfo};
+pub use fragment_info::{DataFileInfo, DeletionFileInfo, FragmentInfo, FragmentPageInfo};
 pub use index::{
     DEFAULT_INDEX_CACHE_BYTES, DEFAULT_ZONE_ROWS, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics,
     IndexType, OptimizeIndexOptions, SCALAR_INDEX_VERSION, ScalarIndexParams, ScalarIndexType, TEXT_INDEX_VERSION,

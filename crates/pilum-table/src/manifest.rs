@@ -5,6 +5,7 @@
 //! then the CRC32 of the payload as stored. All integers little-endian.
 
 use crate::error::{Result, TableError};
+use crate::fragment_list::FragmentList;
 use crate::proto;
 use crate::schema::TableSchema;
 use bytes::Bytes;
@@ -17,7 +18,7 @@ pub const MANIFEST_MAGIC: [u8; 4] = *b"PLMF";
 /// Manifest format major version; a reader refuses other majors.
 pub const MANIFEST_MAJOR: u16 = 1;
 /// Manifest format minor version.
-pub const MANIFEST_MINOR: u16 = 3;
+pub const MANIFEST_MINOR: u16 = 4;
 const HEADER_LEN: usize = 16;
 const COMPRESSION_NONE: u32 = 0;
 const COMPRESSION_ZSTD: u32 = 1;
@@ -37,8 +38,12 @@ pub const FEATURE_INDICES: u64 = 4;
 /// (`base_paths`, shallow clones); a reader unaware of them would look for
 /// them under the dataset's own root.
 pub const FEATURE_BASE_PATHS: u64 = 8;
+/// Reader and writer feature: the fragment list is kept in fragment pages
+/// (`fragment_pages`); a reader unaware of them would see no fragment.
+pub const FEATURE_FRAGMENT_PAGES: u64 = 16;
 /// Every reader feature bit this library understands.
-pub const KNOWN_FEATURES: u64 = FEATURE_DELETION_FILES | FEATURE_STABLE_ROW_IDS | FEATURE_BASE_PATHS;
+pub const KNOWN_FEATURES: u64 =
+    FEATURE_DELETION_FILES | FEATURE_STABLE_ROW_IDS | FEATURE_BASE_PATHS | FEATURE_FRAGMENT_PAGES;
 /// The reader features every manifest sets.
 const ALWAYS_SET: u64 = FEATURE_DELETION_FILES | FEATURE_STABLE_ROW_IDS;
 /// Every writer feature bit this library understands.
@@ -57,8 +62,8 @@ pub struct Manifest {
     pub writer_features: u64,
     /// The schema.
     pub schema: TableSchema,
-    /// Live fragments, in row order.
-    pub(crate) fragments: Arc<Vec<proto::Fragment>>,
+    /// Live fragments, in row order (inline, or in pages read on demand).
+    pub(crate) fragments: FragmentList,
     /// Highest fragment id ever issued.
     pub max_fragment_id: u64,
     /// Next stable row id to issue.
@@ -80,12 +85,36 @@ pub struct Manifest {
 impl Manifest {
     /// Rows including deleted ones.
     pub fn physical_rows(&self) -> u64 {
-        self.fragments.iter().map(|f| f.physical_rows).sum()
+        self.fragments.physical_rows()
     }
 
     /// Live rows (deleted rows excluded), from metadata alone.
     pub fn live_rows(&self) -> u64 {
-        self.fragments.iter().map(fragment_live_rows).sum()
+        self.fragments
+            .physical_rows()
+            .saturating_sub(self.fragments.deleted_rows())
+    }
+
+    /// Number of live fragments.
+    pub fn fragment_count(&self) -> usize {
+        self.fragments.len()
+    }
+
+    /// The pages of the fragment list; empty when the manifest lists its
+    /// fragments itself (at most one page's worth).
+    pub fn fragment_pages(&self) -> Vec<crate::FragmentPageInfo> {
+        self.fragments
+            .pages()
+            .map(|pages| pages.iter().map(crate::FragmentPageInfo::of).collect())
+            .unwrap_or_default()
+    }
+
+    /// This manifest without fragments loaded from its pages.
+    pub(crate) fn unloaded(&self) -> Self {
+        Self {
+            fragments: self.fragments.unloaded(),
+            ..self.clone()
+        }
     }
 
     /// The operation that produced this version.
@@ -95,11 +124,14 @@ impl Manifest {
 
     /// The reader features this version needs.
     pub fn reader_features(&self) -> u64 {
-        if self.base_paths.is_empty() {
-            ALWAYS_SET
-        } else {
-            ALWAYS_SET | FEATURE_BASE_PATHS
+        let mut features = ALWAYS_SET;
+        if !self.base_paths.is_empty() {
+            features |= FEATURE_BASE_PATHS;
         }
+        if self.fragments.pages().is_some() {
+            features |= FEATURE_FRAGMENT_PAGES;
+        }
+        features
     }
 
     /// Serializes into the framed form.
@@ -114,7 +146,15 @@ impl Manifest {
                 arrow_schema: pilum_file::schema_to_bytes(self.schema.arrow()),
                 field_ids: self.schema.field_ids().to_vec(),
             }),
-            fragments: self.fragments.as_ref().clone(),
+            fragments: match &self.fragments {
+                FragmentList::Inline(fragments) => fragments.as_ref().clone(),
+                FragmentList::Paged { .. } => Vec::new(),
+            },
+            fragment_pages: self
+                .fragments
+                .pages()
+                .map(|pages| pages.as_ref().clone())
+                .unwrap_or_default(),
             max_fragment_id: self.max_fragment_id,
             next_row_id: self.next_row_id,
             max_field_id: self.max_field_id,
@@ -146,14 +186,26 @@ impl Manifest {
             .ok_or_else(|| TableError::corrupt(path, "manifest has no schema"))?;
         let arrow = pilum_file::parse_schema(&schema.arrow_schema, path)?;
         let schema = TableSchema::from_parts(Arc::new(arrow), schema.field_ids)?;
-        validate_fragments(&message.fragments, path)?;
+        let fragments = if message.fragment_pages.is_empty() {
+            validate_fragments(&message.fragments, path)?;
+            FragmentList::inline(message.fragments)
+        } else {
+            if !message.fragments.is_empty() {
+                return Err(TableError::corrupt(
+                    path,
+                    "manifest has both inline fragments and fragment pages",
+                ));
+            }
+            crate::fragment_pages::validate_pages(&message.fragment_pages, path)?;
+            FragmentList::paged(message.fragment_pages, None)
+        };
         Ok(Self {
             version: message.version,
             timestamp_micros: message.timestamp_micros,
             writer_version: message.writer_version,
             writer_features: message.writer_features,
             schema,
-            fragments: Arc::new(message.fragments),
+            fragments,
             max_fragment_id: message.max_fragment_id,
             next_row_id: message.next_row_id,
             max_field_id: message.max_field_id,
@@ -188,7 +240,7 @@ pub(crate) fn fragment_live_rows(fragment: &proto::Fragment) -> u64 {
 
 /// Checks what later code relies on: ids fit in 32 bits, row id runs cover
 /// exactly the physical rows, deletion counts fit.
-fn validate_fragments(fragments: &[proto::Fragment], path: &str) -> Result<()> {
+pub(crate) fn validate_fragments(fragments: &[proto::Fragment], path: &str) -> Result<()> {
     for fragment in fragments {
         let bad = |what: String| TableError::corrupt(path, format!("fragment {}: {what}", fragment.id));
         if fragment.id > u64::from(u32::MAX) {
@@ -224,6 +276,17 @@ fn validate_fragments(fragments: &[proto::Fragment], path: &str) -> Result<()> {
 
 /// Wraps a payload in the manifest framing.
 pub fn frame(payload: &[u8]) -> Bytes {
+    frame_with(MANIFEST_MAGIC, payload)
+}
+
+/// Checks the manifest framing and returns the decompressed payload.
+pub fn unframe(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
+    unframe_with(MANIFEST_MAGIC, "manifest", bytes, path)
+}
+
+/// Wraps a payload in the framing manifests and fragment pages share,
+/// opened by `magic`.
+pub(crate) fn frame_with(magic: [u8; 4], payload: &[u8]) -> Bytes {
     let (compression, body) = if payload.len() > COMPRESS_ABOVE {
         match zstd::bulk::compress(payload, 3) {
             Ok(compressed) if compressed.len() < payload.len() => (COMPRESSION_ZSTD, compressed),
@@ -233,7 +296,7 @@ pub fn frame(payload: &[u8]) -> Bytes {
         (COMPRESSION_NONE, payload.to_vec())
     };
     let mut out = Vec::with_capacity(HEADER_LEN + body.len() + 4);
-    out.extend_from_slice(&MANIFEST_MAGIC);
+    out.extend_from_slice(&magic);
     out.extend_from_slice(&MANIFEST_MAJOR.to_le_bytes());
     out.extend_from_slice(&MANIFEST_MINOR.to_le_bytes());
     out.extend_from_slice(&compression.to_le_bytes());
@@ -243,11 +306,12 @@ pub fn frame(payload: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// Checks the framing and returns the decompressed payload.
-pub fn unframe(bytes: &[u8], path: &str) -> Result<Vec<u8>> {
+/// Checks the framing opened by `magic` (an object of `kind`) and returns
+/// the decompressed payload.
+pub(crate) fn unframe_with(magic: [u8; 4], kind: &str, bytes: &[u8], path: &str) -> Result<Vec<u8>> {
     let corrupt = |what: &str| TableError::corrupt(path, what);
-    if bytes.len() < HEADER_LEN + 4 || bytes[..4] != MANIFEST_MAGIC {
-        return Err(corrupt("not a Pilum manifest"));
+    if bytes.len() < HEADER_LEN + 4 || bytes[..4] != magic {
+        return Err(corrupt(&format!("not a Pilum {kind}")));
     }
     // Lengths were checked above, so the cursor reads cannot run short.
     let truncated = |_| corrupt("truncated header");
@@ -316,7 +380,7 @@ mod tests {
             writer_version: "pilum test".into(),
             writer_features: KNOWN_FEATURES,
             schema: TableSchema::assign(Arc::new(schema), 0),
-            fragments: Arc::new(vec![fragment]),
+            fragments: FragmentList::inline(vec![fragment]),
             max_fragment_id: 1,
             next_row_id: 10,
             max_field_id: 0,

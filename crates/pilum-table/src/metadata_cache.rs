@@ -13,9 +13,11 @@
 use crate::error::Result;
 use crate::location::DatasetLocation;
 use crate::manifest::Manifest;
+use crate::proto;
 use pilum_file::FileReader;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 /// Default budget of the cache (override with the environment variable
@@ -26,6 +28,8 @@ pub const DEFAULT_METADATA_CACHE_BYTES: u64 = 256 << 20;
 enum Entry {
     File(FileReader),
     Manifest(Box<Manifest>, u64),
+    /// A fragment page's fragments and its stored size.
+    Page(Arc<Vec<proto::Fragment>>, u64),
 }
 
 #[derive(Clone)]
@@ -36,6 +40,8 @@ impl Weighter<String, Entry> for ByBytes {
         let value = match entry {
             Entry::File(reader) => reader.metadata_bytes() + 512,
             Entry::Manifest(_, stored) => *stored * 2,
+            // Decoded fragments take several times their compressed bytes.
+            Entry::Page(_, stored) => *stored * 8,
         };
         key.len() as u64 + value
     }
@@ -143,7 +149,29 @@ pub(crate) fn manifest(location: &DatasetLocation, path: &str, bytes: &[u8]) -> 
     }
     let manifest = Manifest::from_bytes(bytes, path)?;
     if let Some(key) = key {
-        cache().insert(key, Entry::Manifest(Box::new(manifest.clone()), bytes.len() as u64));
+        // Pages a handle loads are not kept with the shared entry: they
+        // are cached page by page, within the budget.
+        cache().insert(key, Entry::Manifest(Box::new(manifest.unloaded()), bytes.len() as u64));
     }
     Ok(manifest)
+}
+
+fn page_key(location: &DatasetLocation, path: &str, size: u64) -> Option<String> {
+    Some(format!("p|{}|{path}|{size}", root_key(location)?))
+}
+
+/// The cached fragments of the page at `path` of `size` bytes.
+pub(crate) fn page(location: &DatasetLocation, path: &str, size: u64) -> Option<Arc<Vec<proto::Fragment>>> {
+    match cache().get(&page_key(location, path, size)?) {
+        Some(Entry::Page(fragments, _)) => Some(fragments),
+        _ => None,
+    }
+}
+
+/// Remembers the fragments of the page at `path` of `size` bytes (pages
+/// are immutable objects with random names).
+pub(crate) fn insert_page(location: &DatasetLocation, path: &str, size: u64, fragments: &Arc<Vec<proto::Fragment>>) {
+    if let Some(key) = page_key(location, path, size) {
+        cache().insert(key, Entry::Page(fragments.clone(), size));
+    }
 }

@@ -278,6 +278,8 @@ async fn check_not_committed(location: &DatasetLocation, files: &[&proto::DataFi
     if let Some(latest) = location.load_latest().await? {
         let committed: std::collections::HashSet<&str> = latest
             .fragments
+            .load(location)
+            .await?
             .iter()
             .flat_map(|f| f.files.iter().map(|d| d.path.as_str()))
             .collect();

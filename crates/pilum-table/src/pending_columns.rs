@@ -109,12 +109,11 @@ impl Dataset {
         let fragment = self
             .manifest
             .fragments
-            .iter()
-            .find(|f| f.id == fragment_id)
+            .find(&self.location, fragment_id)
+            .await?
             .ok_or_else(|| {
                 TableError::InvalidArgument(format!("version {} has no fragment {fragment_id}", self.version()))
-            })?
-            .clone();
+            })?;
         let table = self.manifest.schema.clone();
         let fields: Vec<arrow_schema::Field> = columns.fields().iter().map(|f| f.as_ref().clone()).collect();
         let schema = table.with_added(&fields, self.manifest.max_field_id)?;
@@ -204,7 +203,8 @@ impl Dataset {
             }
         }
         let base = location.load_manifest(base_version).await?;
-        if let Some(id) = added.keys().find(|id| !base.fragments.iter().any(|f| f.id == **id)) {
+        let base_fragments = base.fragments.load(&location).await?;
+        if let Some(id) = added.keys().find(|id| !base_fragments.iter().any(|f| f.id == **id)) {
             return Err(TableError::InvalidArgument(format!(
                 "version {base_version} has no fragment {id}"
             )));

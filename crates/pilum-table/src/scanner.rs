@@ -20,6 +20,7 @@ use crate::search::IndexedRows;
 use crate::write::BatchStream;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datafusion::logical_expr::Expr;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::sync::Arc;
 
@@ -276,8 +277,10 @@ impl Scanner {
     /// Runs the scan as a stream of batches.
     pub async fn try_into_stream(self) -> Result<BatchStream> {
         let mut plan = self.plan()?;
-        let row_bytes = self.size_from_sample(&mut plan).await?;
-        let mut selected = self.selected_fragments()?;
+        let mut selected = self
+            .selected_fragments(plan.filter.as_ref().map(|f| f.logical()), &plan.filter_schema)
+            .await?;
+        let row_bytes = self.size_from_sample(&mut plan, selected.first()).await?;
         if let (true, Some(filter)) = (self.use_scalar_index, &plan.filter) {
             plan.indexed = self.dataset.indexed_rows(filter.logical(), &selected).await?;
         }
@@ -435,22 +438,76 @@ impl Scanner {
         TaskList { spans, offset_left }
     }
 
-    /// The fragments the scan reads, in order.
-    fn selected_fragments(&self) -> Result<Vec<Arc<proto::Fragment>>> {
-        let all = &self.dataset.manifest.fragments;
-        match &self.fragments {
-            None => Ok(all.iter().cloned().map(Arc::new).collect()),
+    /// The fragments the scan reads, in order: the chosen ones (or all),
+    /// less those whose statistics (their page's, then their own) show they
+    /// hold no row the filter keeps. Of a list kept in pages, only the
+    /// pages that may hold such fragments are read.
+    async fn selected_fragments(
+        &self,
+        filter: Option<&Expr>,
+        filter_schema: &TableSchema,
+    ) -> Result<Vec<Arc<proto::Fragment>>> {
+        let list = &self.dataset.manifest.fragments;
+        let candidates: Vec<Arc<proto::Fragment>> = match (list.loaded(), list.pages()) {
+            (None, Some(pages)) => {
+                let wanted = match (&self.fragments, filter) {
+                    (Some(ids), _) => pages
+                        .iter()
+                        .map(|p| {
+                            ids.iter()
+                                .any(|id| (p.min_fragment_id..=p.max_fragment_id).contains(id))
+                        })
+                        .collect(),
+                    (None, Some(filter)) => crate::search::may_match(filter, pages, filter_schema)?,
+                    (None, None) => vec![true; pages.len()],
+                };
+                if wanted.iter().all(|w| *w) {
+                    self.dataset
+                        .all_fragments()
+                        .await?
+                        .iter()
+                        .cloned()
+                        .map(Arc::new)
+                        .collect()
+                } else {
+                    let chosen: Vec<proto::FragmentPageRef> = pages
+                        .iter()
+                        .zip(wanted)
+                        .filter(|(_, w)| *w)
+                        .map(|(p, _)| p.clone())
+                        .collect();
+                    crate::fragment_pages::load_all(&self.dataset.location, &chosen)
+                        .await?
+                        .into_iter()
+                        .map(Arc::new)
+                        .collect()
+                }
+            }
+            _ => list.get()?.iter().cloned().map(Arc::new).collect(),
+        };
+        let mut selected = match &self.fragments {
+            None => candidates,
             Some(ids) => ids
                 .iter()
                 .map(|id| {
-                    all.iter()
+                    candidates
+                        .iter()
                         .find(|f| f.id == *id)
                         .cloned()
-                        .map(Arc::new)
                         .ok_or_else(|| TableError::InvalidArgument(format!("fragment {id} is not in this version")))
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
+        };
+        if let Some(filter) = filter {
+            let units: Vec<proto::FragmentPageRef> = selected
+                .iter()
+                .map(|f| crate::fragment_pages::summarize(std::slice::from_ref(f.as_ref()), Some(filter_schema)))
+                .collect();
+            let keep = crate::search::may_match(filter, &units, filter_schema)?;
+            let mut keep = keep.into_iter();
+            selected.retain(|_| keep.next().unwrap_or(true));
         }
+        Ok(selected)
     }
 
     /// Rows per task for the selected fragments; see [`task_rows`].
@@ -464,31 +521,18 @@ impl Scanner {
         }
     }
 
-    /// The first selected fragment with rows, opened: the sample whose
-    /// recorded sizes stand for the scan's (`None` when there is none).
-    async fn sample_fragment(&self) -> Result<Option<FragmentReader>> {
-        let fragments = &self.dataset.manifest.fragments;
-        let first = match &self.fragments {
-            None => fragments.first(),
-            Some(ids) => ids.first().and_then(|id| fragments.iter().find(|f| f.id == *id)),
-        };
+    /// The first selected fragment, opened when it has rows: the sample
+    /// whose recorded sizes stand for the scan's.
+    async fn sample_fragment(&self, first: Option<&Arc<proto::Fragment>>) -> Result<Option<FragmentReader>> {
         let Some(first) = first.filter(|f| f.physical_rows > 0) else {
             return Ok(None);
         };
-        let reader = FragmentReader::open(&self.dataset.location, &self.dataset.cache, Arc::new(first.clone())).await?;
+        let reader = FragmentReader::open(&self.dataset.location, &self.dataset.cache, first.clone()).await?;
         Ok(Some(reader))
     }
 
-    /// Decoded bytes per row of the columns an unfiltered scan reads, from
-    /// the sizes the sample fragment's files record (`None` when unknown).
-    /// Filtered scans get `None`: they decode the other columns of matching
-    /// rows only (late materialization), so their batches are as small as
-    /// their matches. Instead, their chunk-sized blocks (see [`late_pays`])
-    /// shrink to what the widest non-filter column's recorded size implies
-    /// when that is smaller than the schema's guess: a document column of
-    /// 6 KB values holds about one row per chunk, not 32.
-    async fn size_from_sample(&self, plan: &mut ScanPlan) -> Result<Option<f64>> {
-        let Some(sample) = self.sample_fragment().await? else {
+    async fn size_from_sample(&self, plan: &mut ScanPlan, first: Option<&Arc<proto::Fragment>>) -> Result<Option<f64>> {
+        let Some(sample) = self.sample_fragment(first).await? else {
             return Ok(None);
         };
         if plan.filter.is_none() {

@@ -23,7 +23,8 @@ impl Dataset {
         let projection = schema.project(&filter.columns())?;
         let mut readers: BTreeMap<usize, FragmentReader> = BTreeMap::new();
         let (mut rows, mut kept) = (0u64, 0u64);
-        for (position, block) in self.sample_blocks(blocks) {
+        let fragments = self.all_fragments().await?.clone();
+        for (position, block) in Self::sample_blocks(&fragments, blocks) {
             self.open_fragment(&mut readers, position).await?;
             let batch = readers[&position].read_range(&projection, block.clone()).await?;
             kept += filter.mask(&batch)?.true_count() as u64;
@@ -33,8 +34,7 @@ impl Dataset {
     }
 
     /// `(fragment position, physical rows)` of the blocks to sample.
-    fn sample_blocks(&self, blocks: usize) -> Vec<(usize, Range<u64>)> {
-        let fragments = &self.manifest.fragments;
+    fn sample_blocks(fragments: &[crate::proto::Fragment], blocks: usize) -> Vec<(usize, Range<u64>)> {
         let total: u64 = fragments.iter().map(|f| f.physical_rows).sum();
         if blocks == 0 {
             return Vec::new();

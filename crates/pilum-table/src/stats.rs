@@ -122,7 +122,7 @@ impl StatisticsCollector {
 /// The bytes of a bound: UTF-8 for strings, one byte (0 or 1) for booleans,
 /// the little-endian value for fixed-width types. `None` for a null, a NaN
 /// or a string longer than [`MAX_BOUND_BYTES`].
-fn encode_bound(value: &ScalarValue) -> Option<Vec<u8>> {
+pub(crate) fn encode_bound(value: &ScalarValue) -> Option<Vec<u8>> {
     match value {
         v if v.is_null() => None,
         ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {

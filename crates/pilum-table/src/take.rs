@@ -33,7 +33,7 @@ impl Dataset {
         offsets: &[u64],
         readers: &mut BTreeMap<usize, FragmentReader>,
     ) -> Result<Vec<(usize, u64)>> {
-        let fragments = &self.manifest.fragments;
+        let fragments = self.all_fragments().await?;
         let mut ends = Vec::with_capacity(fragments.len());
         let mut total = 0u64;
         for fragment in fragments.iter() {
@@ -65,7 +65,7 @@ impl Dataset {
         ids: &[u64],
         readers: &mut BTreeMap<usize, FragmentReader>,
     ) -> Result<Vec<(usize, u64)>> {
-        let index = self.row_id_index();
+        let index = self.row_id_index().await?;
         // Open every candidate fragment at once (an id has one candidate
         // unless updates moved its row).
         self.open_fragments(
@@ -101,7 +101,7 @@ impl Dataset {
         let missing: std::collections::BTreeSet<usize> = positions.filter(|p| !readers.contains_key(p)).collect();
         let opened: Vec<(usize, FragmentReader)> = futures::stream::iter(missing)
             .map(|position| async move {
-                let fragment = Arc::new(self.manifest.fragments[position].clone());
+                let fragment = Arc::new(self.manifest.fragments.get()?[position].clone());
                 let reader = FragmentReader::open(&self.location, &self.cache, fragment).await?;
                 Ok::<_, TableError>((position, reader))
             })
@@ -118,7 +118,7 @@ impl Dataset {
         position: usize,
     ) -> Result<()> {
         if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
-            let fragment = Arc::new(self.manifest.fragments[position].clone());
+            let fragment = Arc::new(self.manifest.fragments.get()?[position].clone());
             entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
         }
         Ok(())

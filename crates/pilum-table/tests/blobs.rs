@@ -130,7 +130,7 @@ async fn blobs_survive_delete_update_and_compaction() {
         assert_eq!(read_all(blob).await, expect(*id), "row id of {id}");
     }
     ds.compact_files(&CompactionOptions::default()).await.unwrap();
-    assert_eq!(ds.fragments().len(), 1);
+    assert_eq!(ds.fragments().await.unwrap().len(), 1);
     for (id, bytes) in scanned(&ds).await {
         assert_eq!(bytes, expect(id), "row {id} after compaction");
     }

@@ -307,7 +307,7 @@ async fn cleanup_racing_writers_and_creators_loses_nothing() {
     // cheap, and leaves round 1's files to versions cleanup now deletes.
     let mut compacted = main.checkout_latest().await.unwrap();
     compacted.compact_files(&CompactionOptions::default()).await.unwrap();
-    assert_eq!(compacted.fragments().len(), 1);
+    assert_eq!(compacted.fragments().await.unwrap().len(), 1);
     let stop = Arc::new(AtomicBool::new(false));
     let options = CleanupOptions {
         older_than: Duration::ZERO,

@@ -134,7 +134,7 @@ async fn creating_a_branch_costs_a_constant() {
             ..WriteParams::default()
         };
         let main = create(&location, batches, &params).await;
-        assert_eq!(main.fragments().len(), fragments as usize);
+        assert_eq!(main.fragments().await.unwrap().len(), fragments as usize);
         store.reset();
         main.create_branch("fork", &VersionRef::Version(1)).await.unwrap();
         let counts = store.counts();

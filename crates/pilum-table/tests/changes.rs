@@ -54,9 +54,9 @@ async fn delete_update_and_stable_row_ids() {
         );
         assert_eq!(ds.count_rows(None).await.unwrap(), 270);
         // Delete everything in the first fragment: it leaves the manifest.
-        let first = ds.fragments()[0].id;
+        let first = ds.fragments().await.unwrap()[0].id;
         ds.delete("id < 100").await.unwrap();
-        assert!(ds.fragments().iter().all(|f| f.id != first));
+        assert!(ds.fragments().await.unwrap().iter().all(|f| f.id != first));
         // Compaction keeps row ids and old versions.
         let before = ds.scan().with_row_id(true).try_into_batch().await.unwrap();
         let version_before = ds.version();
@@ -68,8 +68,8 @@ async fn delete_update_and_stable_row_ids() {
             .await
             .unwrap();
         assert!(metrics.fragments_removed >= 2);
-        assert_eq!(ds.fragments().len(), 1);
-        assert!(ds.fragments()[0].deletion.is_none());
+        assert_eq!(ds.fragments().await.unwrap().len(), 1);
+        assert!(ds.fragments().await.unwrap()[0].deletion.is_none());
         let after = ds.scan().with_row_id(true).try_into_batch().await.unwrap();
         let pairs = |b: &RecordBatch| {
             let mut v: Vec<(u64, i64)> = column_u64(b, ROW_ID).into_iter().zip(column_i64(b, "value")).collect();
@@ -178,7 +178,7 @@ async fn schema_evolution_is_zero_copy() {
         );
         assert_eq!(
             after_add.len(),
-            original.len() + ds.fragments().len(),
+            original.len() + ds.fragments().await.unwrap().len(),
             "one new file per fragment"
         );
         let rows = ds

@@ -18,7 +18,7 @@ async fn create_append_overwrite_and_time_travel() {
         let loc = &t.location;
         let mut ds = create(loc, vec![batch(0..250)], &small_files()).await;
         assert_eq!(ds.version(), 1);
-        assert_eq!(ds.fragments().len(), 3);
+        assert_eq!(ds.fragments().await.unwrap().len(), 3);
         assert_eq!(ds.count_rows(None).await.unwrap(), 250);
         ds.append(stream_of(vec![batch(250..300)]), &small_files())
             .await
@@ -120,7 +120,13 @@ async fn files_are_cut_by_rows_and_by_bytes() {
         },
     )
     .await;
-    let rows: Vec<u64> = by_rows.fragments().iter().map(|f| f.physical_rows).collect();
+    let rows: Vec<u64> = by_rows
+        .fragments()
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.physical_rows)
+        .collect();
     assert_eq!(rows, vec![300, 300, 300, 100]);
     let t = TestLocation::new(Backend::Memory);
     // About 100 bytes per row in memory: 20 KB files hold ~200 rows.
@@ -134,9 +140,9 @@ async fn files_are_cut_by_rows_and_by_bytes() {
     )
     .await;
     assert!(
-        by_bytes.fragments().len() >= 3,
+        by_bytes.fragments().await.unwrap().len() >= 3,
         "{} fragments",
-        by_bytes.fragments().len()
+        by_bytes.fragments().await.unwrap().len()
     );
     assert_eq!(ids(&by_bytes).await, (0..1000).collect::<Vec<_>>());
 }

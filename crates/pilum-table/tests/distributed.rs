@@ -231,7 +231,7 @@ async fn workers_add_a_column_fragment_by_fragment_in_one_commit() {
         ds.delete("id % 7 = 3").await.unwrap();
         let base = ds.clone();
         let mut parts = Vec::new();
-        for fragment in base.fragment_ids() {
+        for fragment in base.fragment_ids().await.unwrap() {
             let part = doubled(&base, fragment).await;
             parts.push(PendingColumns::from_bytes(&part.to_bytes()).unwrap());
         }
@@ -252,7 +252,7 @@ async fn workers_add_a_column_fragment_by_fragment_in_one_commit() {
         let latest = Dataset::open_location(t.location.clone()).await.unwrap();
         assert!(latest.schema().field_with_name("doubled").is_err());
         let mut parts = Vec::new();
-        for fragment in latest.fragment_ids() {
+        for fragment in latest.fragment_ids().await.unwrap() {
             parts.push(doubled(&latest, fragment).await);
         }
         let committed = Dataset::commit_pending_columns(t.location.clone(), parts)
@@ -284,7 +284,7 @@ async fn workers_add_a_column_fragment_by_fragment_in_one_commit() {
 async fn bad_column_parts_are_refused() {
     for_each_backend(|t| async move {
         let ds = create(&t.location, vec![batch(0..300)], &small_files()).await;
-        let fragments = ds.fragment_ids();
+        let fragments = ds.fragment_ids().await.unwrap();
         assert!(fragments.len() >= 2);
         let schema = std::sync::Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
             "x",
@@ -333,7 +333,7 @@ async fn bad_column_parts_are_refused() {
             .unwrap();
         let rows = one.scan().project(["doubled"]).try_into_batch().await.unwrap();
         let covered = rows.column(0).len() - rows.column(0).null_count();
-        assert_eq!(covered as u64, ds.fragments()[1].live_rows());
+        assert_eq!(covered as u64, ds.fragments().await.unwrap()[1].live_rows());
     })
     .await;
 }

@@ -22,7 +22,7 @@ fn train_params(fragments: Vec<u64>) -> VectorIndexParams {
 }
 
 async fn fragment_ids(ds: &Dataset) -> Vec<u64> {
-    ds.fragments().iter().map(|f| f.id).collect()
+    ds.fragments().await.unwrap().iter().map(|f| f.id).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +54,15 @@ async fn train_once_build_per_group_commit_once() {
         parts.push(IndexSegment::from_bytes(&segment.to_bytes()).unwrap());
     }
     // Nothing is visible before the commit.
-    assert!(Dataset::open(&uri).await.unwrap().describe_indices().is_empty());
+    assert!(
+        Dataset::open(&uri)
+            .await
+            .unwrap()
+            .describe_indices()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Another writer appends meanwhile: the commit rebases over it.
     let mut other = Dataset::open(&uri).await.unwrap();
     let extra = clustered(500, 99);
@@ -68,9 +76,9 @@ async fn train_once_build_per_group_commit_once() {
     let mut ds = Dataset::open(&uri).await.unwrap();
     ds.commit_index_segments(parts, false).await.unwrap();
     assert_eq!(ds.manifest().operation(), Operation::CreateIndex);
-    let description = &ds.describe_indices()[0];
+    let description = &ds.describe_indices().await.unwrap()[0];
     assert_eq!((description.name.as_str(), description.segments.len()), ("emb_idx", 3));
-    let stats = ds.index_statistics("emb_idx").unwrap();
+    let stats = ds.index_statistics("emb_idx").await.unwrap();
     assert_eq!((stats.num_indexed_rows, stats.num_unindexed_rows), (ROWS as u64, 500));
     // Every partition probed: the indexed search is the exact one.
     for q in clustered(5, 31).chunks_exact(DIM) {
@@ -90,7 +98,7 @@ async fn train_once_build_per_group_commit_once() {
     })
     .await
     .unwrap();
-    let stats = ds.index_statistics("emb_idx").unwrap();
+    let stats = ds.index_statistics("emb_idx").await.unwrap();
     assert_eq!(
         (stats.num_indexed_rows, stats.num_unindexed_rows),
         (ROWS as u64 + 500, 0)
@@ -305,6 +313,8 @@ async fn text_and_scalar_indices_build_per_fragment_group_and_commit_once() {
     ds.commit_index_segments(scalar_parts, false).await.unwrap();
     assert_eq!(
         ds.describe_indices()
+            .await
+            .unwrap()
             .iter()
             .map(|d| d.segments.len())
             .collect::<Vec<_>>(),

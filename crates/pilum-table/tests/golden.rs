@@ -63,7 +63,7 @@ async fn golden_statistics() {
     let ds = Dataset::open_location(location(&fixture("dataset-v1.1")))
         .await
         .unwrap();
-    let first = ds.fragments()[0].id;
+    let first = ds.fragments().await.unwrap()[0].id;
     let summary = ds.column_summary("id", Some(&[first])).unwrap();
     let (min, max) = summary.bounds.unwrap();
     assert_eq!(min, datafusion::common::ScalarValue::Int64(Some(0)));

@@ -118,13 +118,13 @@ async fn golden_indexed_dataset_reads_back_and_answers_the_same() {
     let ds = Dataset::open_location(location()).await.unwrap();
     let segments = ds.index_segments();
     assert_eq!(segments.len(), 4, "flat, its delta, pq and sq");
-    assert_eq!(ds.index_statistics("sq").unwrap().index_type, "IVF_SQ");
-    let flat = ds.index_statistics("flat").unwrap();
+    assert_eq!(ds.index_statistics("sq").await.unwrap().index_type, "IVF_SQ");
+    let flat = ds.index_statistics("flat").await.unwrap();
     assert_eq!(
         (flat.index_type.as_str(), flat.num_indices, flat.num_unindexed_rows),
         ("IVF_FLAT", 2, 44)
     );
-    let pq = ds.index_statistics("pq").unwrap();
+    let pq = ds.index_statistics("pq").await.unwrap();
     assert_eq!((pq.index_type.as_str(), pq.metric.as_str()), ("IVF_PQ", "cosine"));
     let expected = std::fs::read_to_string(expected_path()).unwrap();
     assert_eq!(answers(&ds).await.join("\n") + "\n", expected);

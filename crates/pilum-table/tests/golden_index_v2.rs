@@ -116,7 +116,7 @@ async fn golden_v2_indexed_dataset_reads_back_and_answers_the_same() {
     assert!(prefix.is_prefix() && prefix.index_dim() == 4);
     let multi = segments.iter().find(|s| s.name() == "multi").unwrap();
     assert!(multi.is_multivector());
-    assert_eq!(ds.index_statistics("multi").unwrap().num_unindexed_rows, 50);
+    assert_eq!(ds.index_statistics("multi").await.unwrap().num_unindexed_rows, 50);
     let expected = std::fs::read_to_string(expected_path()).unwrap();
     assert_eq!(answers(&ds).await.join("\n") + "\n", expected);
 }

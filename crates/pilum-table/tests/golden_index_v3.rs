@@ -111,7 +111,7 @@ async fn golden_v3_indexed_dataset_reads_back_and_answers_the_same() {
     assert_eq!((details.num_bits, details.num_sub_vectors), (4, 3));
     assert_eq!(segments[1].kind_name(), "IVF_HNSW_SQ");
     assert_eq!(segments[1].vector_info().unwrap().hnsw_m, 4);
-    assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 50);
+    assert_eq!(ds.index_statistics("emb_idx").await.unwrap().num_unindexed_rows, 50);
     let expected = std::fs::read_to_string(expected_path()).unwrap();
     assert_eq!(answers(&ds).await.join("\n") + "\n", expected);
 }

@@ -97,7 +97,7 @@ async fn golden_v4_indexed_dataset_reads_back_and_answers_the_same() {
     assert_eq!(segments[0].index_version(), 4);
     assert_eq!(segments[0].kind_name(), "IVF_FLAT");
     assert_eq!(segments[0].metric(), Some(Metric::Hamming));
-    assert_eq!(ds.index_statistics("bits_idx").unwrap().num_unindexed_rows, 50);
+    assert_eq!(ds.index_statistics("bits_idx").await.unwrap().num_unindexed_rows, 50);
     let expected = std::fs::read_to_string(expected_path()).unwrap();
     assert_eq!(answers(&ds).await.join("\n") + "\n", expected);
 }

@@ -131,7 +131,7 @@ async fn golden_inverted_dataset_reads_back_and_answers_the_same() {
     assert_eq!(segments[0].index_version(), 1);
     let info = segments[0].text_info().unwrap();
     assert!(info.with_position && info.num_docs > 200, "{info:?}");
-    assert_eq!(ds.index_statistics("body_idx").unwrap().num_unindexed_rows, 60);
+    assert_eq!(ds.index_statistics("body_idx").await.unwrap().num_unindexed_rows, 60);
     let expected = std::fs::read_to_string(expected_path()).unwrap();
     assert_eq!(answers(&ds).await.join("\n") + "\n", expected);
 }

@@ -141,7 +141,7 @@ async fn golden_scalar_dataset_reads_back_and_answers_the_same() {
     let kinds: Vec<&str> = ds.index_segments().iter().map(|s| s.kind_name()).collect();
     assert_eq!(kinds, ["BTREE", "BITMAP", "LABEL_LIST", "NGRAM", "ZONEMAP"]);
     assert!(ds.index_segments().iter().all(|s| s.index_version() == 1));
-    assert_eq!(ds.index_statistics("num_idx").unwrap().num_unindexed_rows, 60);
+    assert_eq!(ds.index_statistics("num_idx").await.unwrap().num_unindexed_rows, 60);
     let expected = std::fs::read_to_string(expected_path()).unwrap();
     assert_eq!(answers(&ds, true).await.join("\n") + "\n", expected);
     assert_eq!(answers(&ds, false).await.join("\n") + "\n", expected);

@@ -39,7 +39,7 @@ async fn opening_the_latest_version_is_constant() {
         // in the manifest, so no HEAD), then at most one per column.
         store.reset();
         ds.scan()
-            .with_fragments([ds.fragments()[0].id])
+            .with_fragments([ds.fragments().await.unwrap()[0].id])
             .try_into_batch()
             .await
             .unwrap();
@@ -88,10 +88,16 @@ async fn opening_many_fragments_is_still_three_requests() {
     create(&location, vec![batch(0..2000)], &params).await;
     store.reset();
     let ds = Dataset::open_location(location).await.unwrap();
-    assert_eq!(ds.fragments().len(), 2000);
     assert_eq!((store.counts().reads, store.counts().lists), (3, 0));
     assert_eq!(ds.count_rows(None).await.unwrap(), 2000);
+    assert_eq!(ds.manifest().fragment_count(), 2000);
     assert_eq!(store.counts().reads, 3, "count_rows without a filter reads nothing");
+    // 2,000 fragments are two pages of 1,024 (format 1.4): listing them
+    // reads both, once.
+    assert_eq!(ds.fragments().await.unwrap().len(), 2000);
+    assert_eq!(store.counts().reads, 5);
+    assert_eq!(ds.fragments().await.unwrap().len(), 2000);
+    assert_eq!(store.counts().reads, 5, "a handle reads its pages once");
 }
 
 #[tokio::test]

@@ -214,7 +214,7 @@ async fn vector_index_on_s3() {
         "unindexed rows are searched exactly"
     );
     ds.optimize_indices(&OptimizeIndexOptions::default()).await.unwrap();
-    assert_eq!(ds.index_statistics("vec_idx").unwrap().num_unindexed_rows, 0);
+    assert_eq!(ds.index_statistics("vec_idx").await.unwrap().num_unindexed_rows, 0);
     ds.drop_index("vec_idx").await.unwrap();
     let stats = ds.cleanup_old_versions(Duration::ZERO).await.unwrap();
     assert!(stats.files_removed > 0);

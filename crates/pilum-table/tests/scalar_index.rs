@@ -292,10 +292,10 @@ async fn indices_are_listed_and_bad_requests_refused() {
     .await
     .unwrap();
     index(&mut ds, "num", ScalarIndexType::BTree).await;
-    let described = ds.describe_indices();
+    let described = ds.describe_indices().await.unwrap();
     assert_eq!(described[0].name, "num_idx");
     assert_eq!(described[0].index_type, "BTREE");
-    assert_eq!(ds.index_statistics("num_idx").unwrap().num_indexed_rows, 300);
+    assert_eq!(ds.index_statistics("num_idx").await.unwrap().num_indexed_rows, 300);
     let again = ds
         .create_scalar_index(
             &ScalarIndexParams::new("num", ScalarIndexType::Bitmap),

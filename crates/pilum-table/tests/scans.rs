@@ -164,7 +164,7 @@ async fn scanner_filters_limits_and_row_ids() {
         assert_eq!(ds.count_rows(Some("id < 10")).await.unwrap(), 10);
         let some = ds
             .scan()
-            .with_fragments([ds.fragments()[1].id])
+            .with_fragments([ds.fragments().await.unwrap()[1].id])
             .project(["id"])
             .try_into_batch()
             .await
@@ -261,7 +261,7 @@ async fn scans_of_vectors_cut_at_page_starts_return_every_row() {
         let batches = futures::TryStreamExt::try_collect(stream).await.unwrap();
         check(batches, (0..rows as i64).filter(|i| i % 5 == 1).collect(), batch_size);
     }
-    let fragment = ds.fragments()[1].id;
+    let fragment = ds.fragments().await.unwrap()[1].id;
     let stream = ds.scan().with_fragments([fragment]).try_into_stream().await.unwrap();
     let batches = futures::TryStreamExt::try_collect(stream).await.unwrap();
     check(batches, (5_000..10_000).collect(), 8192);

@@ -217,7 +217,7 @@ async fn bm25_matches_a_reference_after_append_delete_update_and_compaction() {
     ds = check(ds, corpus.clone(), live.clone(), "compacted").await;
     // optimize_indices indexes the rest: the results keep matching.
     ds.optimize_indices(&OptimizeIndexOptions::default()).await.unwrap();
-    let stats = ds.index_statistics("text_idx").unwrap();
+    let stats = ds.index_statistics("text_idx").await.unwrap();
     assert_eq!(stats.num_unindexed_rows, 0, "{stats:?}");
     // The folded segment is rebuilt from live rows: deleted ones leave
     // the statistics.
@@ -541,7 +541,7 @@ async fn a_build_racing_appends_and_deletes_lands_and_stays_exact() {
     };
     let ((), builder) = tokio::join!(writes, build);
     let latest = builder.checkout_latest().await.unwrap();
-    let stats = latest.index_statistics("text_idx").unwrap();
+    let stats = latest.index_statistics("text_idx").await.unwrap();
     assert_eq!(
         stats.num_indexed_rows + stats.num_unindexed_rows,
         latest.count_rows(None).await.unwrap()

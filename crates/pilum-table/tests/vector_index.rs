@@ -27,7 +27,7 @@ async fn default_parameters_reach_recall_for_every_kind_and_metric() {
     ] {
         for metric in [Metric::L2, Metric::Cosine, Metric::Dot] {
             ds.create_index(&params(kind, metric), &Progress::none()).await.unwrap();
-            let stats = ds.index_statistics("emb_idx").unwrap();
+            let stats = ds.index_statistics("emb_idx").await.unwrap();
             assert_eq!((stats.num_indexed_rows, stats.num_unindexed_rows), (ROWS as u64, 0));
             let mut total = 0.0;
             for q in queries.chunks_exact(DIM) {
@@ -50,7 +50,7 @@ async fn default_parameters_reach_recall_for_every_kind_and_metric() {
 /// Full-probe IVF_FLAT must equal exact search over the live rows: ids and
 /// distances. Checked after every kind of change.
 async fn assert_full_probe_is_exact(ds: &Dataset, what: &str) {
-    let stats = ds.index_statistics("emb_idx").unwrap();
+    let stats = ds.index_statistics("emb_idx").await.unwrap();
     for q in clustered(5, 1000 + ds.version()).chunks_exact(DIM) {
         let query = VectorQuery {
             nprobes: Some(stats.num_partitions as usize),
@@ -82,7 +82,7 @@ async fn changes_never_bring_back_stale_or_deleted_rows_and_need_no_remap() {
     )
     .await
     .unwrap();
-    assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 500);
+    assert_eq!(ds.index_statistics("emb_idx").await.unwrap().num_unindexed_rows, 500);
     let query = VectorQuery::new("emb", extra[..DIM].to_vec(), 1);
     assert_eq!(
         ids_of(&ds.nearest(&query, None, false, Some(&["id"])).await.unwrap()),
@@ -139,13 +139,13 @@ async fn compaction_of_covered_fragments_keeps_them_covered() {
         .unwrap();
     }
     ds.compact_files(&CompactionOptions::default()).await.unwrap();
-    let stats = ds.index_statistics("emb_idx").unwrap();
+    let stats = ds.index_statistics("emb_idx").await.unwrap();
     assert_eq!(
         (stats.num_indexed_rows, stats.num_unindexed_rows),
         (ROWS as u64, 200),
         "{stats:?}"
     );
-    assert_eq!(ds.fragments().len(), 2);
+    assert_eq!(ds.fragments().await.unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,8 +189,16 @@ async fn time_travel_drop_and_cleanup() {
         .unwrap();
     let indexed = ds.version();
     assert_eq!(ds.manifest().operation(), Operation::CreateIndex);
-    assert!(ds.checkout_version(before).await.unwrap().describe_indices().is_empty());
-    let description = &ds.describe_indices()[0];
+    assert!(
+        ds.checkout_version(before)
+            .await
+            .unwrap()
+            .describe_indices()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let description = &ds.describe_indices().await.unwrap()[0];
     assert_eq!(
         (
             description.name.as_str(),
@@ -206,7 +214,7 @@ async fn time_travel_drop_and_cleanup() {
     assert_eq!(reopened.nearest(&query, None, false, None).await.unwrap().num_rows(), 5);
 
     ds.drop_index("emb_idx").await.unwrap();
-    assert!(ds.describe_indices().is_empty());
+    assert!(ds.describe_indices().await.unwrap().is_empty());
     assert!(matches!(
         ds.drop_index("emb_idx").await,
         Err(TableError::IndexNotFound { .. })
@@ -367,7 +375,7 @@ async fn a_build_racing_an_append_lands_with_the_new_rows_uncovered() {
         .unwrap();
     let latest = builder.checkout_latest().await.unwrap();
     assert_eq!(latest.count_rows(None).await.unwrap(), ROWS as u64 + 200);
-    let stats = latest.index_statistics("emb_idx").unwrap();
+    let stats = latest.index_statistics("emb_idx").await.unwrap();
     assert_eq!((stats.num_indexed_rows, stats.num_unindexed_rows), (ROWS as u64, 200));
     assert_full_probe_is_exact(&latest, "after race").await;
     // Two builds of one name: the second loses cleanly.
@@ -416,7 +424,7 @@ async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entrie
         assert_eq!(segments.len(), 2, "{kind:?}");
         assert_eq!(segments[0], first, "the first segment is untouched");
         assert_eq!(segments[1].num_entries(), 600);
-        assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 0);
+        assert_eq!(ds.index_statistics("emb_idx").await.unwrap().num_unindexed_rows, 0);
         let version = ds.version();
         ds.optimize_indices(&delta).await.unwrap();
         assert_eq!(ds.version(), version, "nothing to do commits nothing");
@@ -437,7 +445,7 @@ async fn optimize_indexes_new_fragments_and_merges_segments_without_stale_entrie
         let segments = ds.index_segments();
         assert_eq!(segments.len(), 1, "{kind:?}");
         assert_eq!(segments[0].num_entries(), ds.count_rows(None).await.unwrap());
-        assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 0);
+        assert_eq!(ds.index_statistics("emb_idx").await.unwrap().num_unindexed_rows, 0);
         if kind == IndexType::IvfFlat {
             assert_full_probe_is_exact(&ds, "merged").await;
         }
@@ -537,7 +545,7 @@ async fn racing_index_changes_conflict_cleanly() {
     assert!(matches!(err, TableError::CommitConflict { .. }), "{err:?}");
     let latest = ds.checkout_latest().await.unwrap();
     assert_eq!(
-        latest.describe_indices().len(),
+        latest.describe_indices().await.unwrap().len(),
         1,
         "nothing of the losing build was committed"
     );
@@ -566,7 +574,7 @@ async fn a_build_larger_than_its_memory_limit_streams_and_answers_the_same() {
             stages.contains(&"sampling".to_string()) && stages.contains(&"encoding".to_string()),
             "{stages:?}"
         );
-        let stats = ds.index_statistics("emb_idx").unwrap();
+        let stats = ds.index_statistics("emb_idx").await.unwrap();
         assert_eq!((stats.num_indexed_rows, stats.num_unindexed_rows), (ROWS as u64, 0));
         let mut total = 0.0;
         for q in queries.chunks_exact(DIM) {

@@ -67,7 +67,7 @@ async fn dataset(values: &[f32], null_every: Option<i64>) -> Dataset {
     )
     .await
     .unwrap();
-    assert_eq!(ds.fragments().len(), 3);
+    assert_eq!(ds.fragments().await.unwrap().len(), 3);
     ds.delete("id % 7 = 3").await.unwrap();
     ds
 }

@@ -172,12 +172,12 @@ async fn multivector_index_finds_the_maxsim_neighbors_and_never_stale_rows() {
             ..VectorIndexParams::new("mv", kind)
         };
         ds.create_index(&params, &Progress::none()).await.unwrap();
-        let stats = ds.index_statistics("mv_idx").unwrap();
+        let stats = ds.index_statistics("mv_idx").await.unwrap();
         assert_eq!(
             stats.num_indexed_rows, 3000,
             "{kind:?}: rows, not vectors, count as indexed"
         );
-        let described = ds.describe_indices();
+        let described = ds.describe_indices().await.unwrap();
         assert!(described.iter().any(|d| d.name == "mv_idx"));
         let mut total = 0.0;
         for seed in 0..10 {
@@ -295,7 +295,7 @@ async fn a_prefix_index_reranks_on_the_whole_vector() {
     .await
     .unwrap();
     ds.optimize_indices(&OptimizeIndexOptions::default()).await.unwrap();
-    assert_eq!(ds.index_statistics("emb_idx").unwrap().num_unindexed_rows, 0);
+    assert_eq!(ds.index_statistics("emb_idx").await.unwrap().num_unindexed_rows, 0);
     let q = &values[..DIM];
     let got = ds
         .nearest(&VectorQuery::new("emb", q.to_vec(), 1), None, false, Some(&["id"]))

@@ -178,7 +178,7 @@ impl Dataset {
         validate_name(&name)?;
         let (field_id, shape, sub_vectors) = self.vector_build_shape(params)?;
         let (column_shape, dim) = (shape.column, shape.index_dim);
-        let covered = self.fragments_to_index(params.fragments.as_deref())?;
+        let covered = self.fragments_to_index(params.fragments.as_deref()).await?;
         // Hold the column when it fits the budget (one pass, calibrated on
         // every vector); stream it twice with a spill otherwise.
         // An in-memory build holds the values (and the whole vectors of a

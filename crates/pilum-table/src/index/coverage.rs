@@ -21,11 +21,14 @@ use crate::transaction::{Change, Transaction};
 use roaring::RoaringBitmap;
 
 /// The index section of the version `txn` builds on `latest`, given the
-/// version's resulting fragments and schema.
+/// new version's schema, the ids of fragments that may be live in it
+/// (`live`: every fragment of a page the commit did not read counts) and
+/// the ids of the fragments the commit holds (`present`, new ones included).
 pub(crate) fn carry_forward(
     latest: Option<&Manifest>,
     txn: &Transaction,
-    fragments: &[proto::Fragment],
+    live: &RoaringBitmap,
+    present: &RoaringBitmap,
     schema: &TableSchema,
 ) -> Result<Vec<IndexSegment>> {
     let mut segments: Vec<IndexSegment> = match &txn.change {
@@ -89,16 +92,11 @@ pub(crate) fn carry_forward(
             fragments: outputs,
             groups,
         } => {
-            // The outputs carry the ids this commit assigned, in order: the
-            // fragments of the new version that the old one did not have.
-            let old_ids: RoaringBitmap = latest
-                .map(|m| m.fragments.iter().map(|f| f.id as u32).collect())
-                .unwrap_or_default();
-            let new_ids: Vec<u32> = fragments
-                .iter()
-                .map(|f| f.id as u32)
-                .filter(|id| !old_ids.contains(*id))
-                .collect();
+            // The outputs carry the ids this commit assigned, in order
+            // (ids only grow): the fragments of the new version above the
+            // old version's highest id.
+            let old_max = latest.map_or(0, |m| m.max_fragment_id);
+            let new_ids: Vec<u32> = present.iter().filter(|id| u64::from(*id) > old_max).collect();
             let whole = [(removed.len(), outputs.len())];
             let groups = if groups.is_empty() {
                 &whole[..]
@@ -127,9 +125,8 @@ pub(crate) fn carry_forward(
         }
         _ => {}
     }
-    let live: RoaringBitmap = fragments.iter().map(|f| f.id as u32).collect();
     for segment in &mut segments {
-        segment.fragments &= &live;
+        segment.fragments &= live;
     }
     Ok(segments)
 }

@@ -50,8 +50,8 @@ impl IndexSegment {
 impl Dataset {
     /// The bitmap of the fragments a build covers: `wanted` (which must be
     /// fragments of this version, at least one) or every fragment.
-    pub(crate) fn fragments_to_index(&self, wanted: Option<&[u64]>) -> Result<RoaringBitmap> {
-        let present: RoaringBitmap = self.manifest.fragments.iter().map(|f| f.id as u32).collect();
+    pub(crate) async fn fragments_to_index(&self, wanted: Option<&[u64]>) -> Result<RoaringBitmap> {
+        let present: RoaringBitmap = self.all_fragments().await?.iter().map(|f| f.id as u32).collect();
         let Some(wanted) = wanted else {
             return Ok(present);
         };
@@ -89,7 +89,7 @@ impl Dataset {
                 trained.name()
             )));
         }
-        let covered = self.fragments_to_index(Some(fragments))?;
+        let covered = self.fragments_to_index(Some(fragments)).await?;
         let column = trained
             .field_id()
             .and_then(|id| self.manifest.schema.field_name(id))
@@ -116,7 +116,8 @@ impl Dataset {
     ) -> Result<IndexSegment> {
         let (name, field_id) = self.text_build_target(params)?;
         let covered = self
-            .fragments_to_index(Some(fragments))?
+            .fragments_to_index(Some(fragments))
+            .await?
             .iter()
             .map(u64::from)
             .collect();
@@ -135,7 +136,8 @@ impl Dataset {
     ) -> Result<IndexSegment> {
         let (name, field_id) = self.scalar_build_target(params)?;
         let covered = self
-            .fragments_to_index(Some(fragments))?
+            .fragments_to_index(Some(fragments))
+            .await?
             .iter()
             .map(u64::from)
             .collect();

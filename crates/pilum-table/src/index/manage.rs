@@ -103,7 +103,7 @@ impl Dataset {
     }
 
     /// The logical indices of this version, in order of first segment.
-    pub fn describe_indices(&self) -> Vec<IndexDescription> {
+    pub async fn describe_indices(&self) -> Result<Vec<IndexDescription>> {
         let mut out: Vec<IndexDescription> = Vec::new();
         for segment in self.manifest.indices.iter() {
             match out.iter_mut().find(|d| d.name == segment.name()) {
@@ -124,18 +124,18 @@ impl Dataset {
             }
         }
         for d in &mut out {
-            d.num_rows_indexed = self.coverage(&d.segments).0;
+            d.num_rows_indexed = self.coverage(&d.segments).await?.0;
         }
-        out
+        Ok(out)
     }
 
     /// Coverage statistics of index `name`.
-    pub fn index_statistics(&self, name: &str) -> Result<IndexStatistics> {
+    pub async fn index_statistics(&self, name: &str) -> Result<IndexStatistics> {
         let segments: Vec<IndexSegment> = self.segments_named(name).into_iter().cloned().collect();
         let first = segments
             .first()
             .ok_or_else(|| TableError::IndexNotFound { name: name.into() })?;
-        let (indexed_rows, indexed_fragments) = self.coverage(&segments);
+        let (indexed_rows, indexed_fragments) = self.coverage(&segments).await?;
         let details = first.vector().cloned().unwrap_or_default();
         Ok(IndexStatistics {
             index_type: first.kind_name().to_string(),
@@ -152,13 +152,14 @@ impl Dataset {
     }
 
     /// Live rows and fragments covered by `segments`.
-    fn coverage(&self, segments: &[IndexSegment]) -> (u64, u64) {
+    async fn coverage(&self, segments: &[IndexSegment]) -> Result<(u64, u64)> {
         let covered: RoaringBitmap = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
-        self.manifest
-            .fragments
+        Ok(self
+            .all_fragments()
+            .await?
             .iter()
             .filter(|f| covered.contains(f.id as u32))
-            .fold((0, 0), |(rows, count), f| (rows + fragment_live_rows(f), count + 1))
+            .fold((0, 0), |(rows, count), f| (rows + fragment_live_rows(f), count + 1)))
     }
 
     /// Drops index `name` (every segment) in a new version; its files stay

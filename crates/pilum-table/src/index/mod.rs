@@ -39,7 +39,7 @@ pub use partition_cache::DEFAULT_INDEX_CACHE_BYTES;
 pub(crate) use scalar_floats::{compares_with_zero, is_float, widen_for_floats};
 pub(crate) use scalar_loaded::ScalarCache;
 pub use scalar_params::{DEFAULT_ZONE_ROWS, ScalarIndexParams, ScalarIndexType};
-pub(crate) use scalar_query::{CmpOp, LeafTest, SegmentRows};
+pub(crate) use scalar_query::{CmpOp, LeafTest, SegmentRows, range_mask};
 pub use segment_info::{IndexFileInfo, TextSegmentInfo, VectorSegmentInfo};
 pub(crate) use text_build::{TERM_CACHE_ENTRIES, analyze_row};
 pub(crate) use text_loaded::{LoadedText, file_error};

@@ -166,8 +166,8 @@ impl Dataset {
         let model = self.cache.segments.get(&self.location, newest).await?;
         let covered = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
         let uncovered: Vec<u64> = self
-            .manifest
-            .fragments
+            .all_fragments()
+            .await?
             .iter()
             .map(|f| f.id)
             .filter(|id| !covered.contains(*id as u32))

@@ -33,7 +33,7 @@ impl Dataset {
         self.check_branch_live().await?;
         let (name, field_id) = self.scalar_build_target(params)?;
         let existing = self.replaced_segments(&name, params.replace)?;
-        let fragments: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();
+        let fragments: Vec<u64> = self.all_fragments().await?.iter().map(|f| f.id).collect();
         let segment = self
             .build_scalar_segment(params, &name, field_id, fragments, progress)
             .await?;

@@ -46,7 +46,7 @@ impl Dataset {
             .into_iter()
             .filter(|s| s.scalar_type().is_some())
             .collect();
-        let Some((fragments, folded)) = self.update_plan(&segments, merge) else {
+        let Some((fragments, folded)) = self.update_plan(&segments, merge).await? else {
             return Ok(None);
         };
         let field_id = self.scalar_field(&params.column, params.index_type)?;

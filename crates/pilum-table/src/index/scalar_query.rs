@@ -163,7 +163,7 @@ fn range_ops(
 }
 
 /// The mask of `(min, max)` ranges that may hold a value passing `test`.
-fn range_mask(test: &LeafTest, mins: &ArrayRef, maxes: &ArrayRef) -> Result<Option<BooleanArray>> {
+pub(crate) fn range_mask(test: &LeafTest, mins: &ArrayRef, maxes: &ArrayRef) -> Result<Option<BooleanArray>> {
     let data_type = mins.data_type();
     let may_hold = |op: CmpOp, v: &Scalar<ArrayRef>| -> Result<BooleanArray> {
         Ok(match op {

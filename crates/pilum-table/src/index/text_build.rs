@@ -173,7 +173,7 @@ impl Dataset {
     pub async fn create_text_index(&mut self, params: &TextIndexParams, progress: &Progress) -> Result<()> {
         let (name, field_id) = self.text_build_target(params)?;
         let existing = self.replaced_segments(&name, params.replace)?;
-        let fragments: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();
+        let fragments: Vec<u64> = self.all_fragments().await?.iter().map(|f| f.id).collect();
         let segment = self
             .build_text_segment(params, &name, field_id, fragments, progress)
             .await?;

@@ -47,7 +47,7 @@ impl Dataset {
     ) -> Result<Option<(IndexSegment, Vec<String>)>> {
         let params = self.text_params_of(name, memory_limit)?;
         let segments: Vec<&IndexSegment> = self.segments_named(name).into_iter().filter(|s| s.is_text()).collect();
-        let Some((fragments, folded)) = self.update_plan(&segments, merge) else {
+        let Some((fragments, folded)) = self.update_plan(&segments, merge).await? else {
             return Ok(None);
         };
         let field_id = self.text_field(&params.column)?;
@@ -61,9 +61,13 @@ impl Dataset {
     /// fragments with those of the newest `merge` segments folded in
     /// (sorted), and the uuids of the folded segments; `None` when there
     /// is nothing to do.
-    pub(crate) fn update_plan(&self, segments: &[&IndexSegment], merge: usize) -> Option<(Vec<u64>, Vec<String>)> {
+    pub(crate) async fn update_plan(
+        &self,
+        segments: &[&IndexSegment],
+        merge: usize,
+    ) -> Result<Option<(Vec<u64>, Vec<String>)>> {
         let covered = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
-        let live: Vec<u64> = self.manifest.fragments.iter().map(|f| f.id).collect();
+        let live: Vec<u64> = self.all_fragments().await?.iter().map(|f| f.id).collect();
         let uncovered: Vec<u64> = live
             .iter()
             .copied()
@@ -73,12 +77,12 @@ impl Dataset {
         by_age.sort_by_key(|s| std::cmp::Reverse(s.message.created_at_micros));
         let folded: Vec<&IndexSegment> = by_age.into_iter().take(merge).collect();
         if uncovered.is_empty() && folded.len() <= 1 {
-            return None;
+            return Ok(None);
         }
         let folded_fragments = folded.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
         let mut fragments = uncovered;
         fragments.extend(live.iter().copied().filter(|id| folded_fragments.contains(*id as u32)));
         fragments.sort_unstable();
-        Some((fragments, folded.iter().map(|s| s.uuid().to_string()).collect()))
+        Ok(Some((fragments, folded.iter().map(|s| s.uuid().to_string()).collect())))
     }
 }

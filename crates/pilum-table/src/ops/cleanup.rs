@@ -19,6 +19,7 @@ use crate::manifest::Manifest;
 use crate::paths;
 use crate::pins::{Intent, relative};
 use crate::progress::Progress;
+use crate::proto;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -173,7 +174,7 @@ async fn delete_doomed(
     let total = doomed.len() as u64;
     for (version, manifest) in doomed.iter() {
         location.delete(&location.manifest_path(*version)).await?;
-        add_referenced(verified, manifest);
+        add_referenced(verified, location, manifest).await?;
         stats.versions_removed += 1;
         progress.report("versions removed", stats.versions_removed, total);
     }
@@ -243,16 +244,21 @@ async fn sweep_files(
 /// The directories of files written on main ("") or a branch directory
 /// (whole dead directories are listed instead).
 fn file_directories(directory: &str) -> Vec<String> {
-    [paths::DATA_DIR, paths::DELETIONS_DIR, crate::index::INDICES_DIR]
-        .iter()
-        .map(|d| {
-            if directory.is_empty() {
-                d.to_string()
-            } else {
-                format!("{directory}/{d}")
-            }
-        })
-        .collect()
+    [
+        paths::DATA_DIR,
+        paths::DELETIONS_DIR,
+        crate::index::INDICES_DIR,
+        crate::fragment_pages::FRAGMENTS_DIR,
+    ]
+    .iter()
+    .map(|d| {
+        if directory.is_empty() {
+            d.to_string()
+        } else {
+            format!("{directory}/{d}")
+        }
+    })
+    .collect()
 }
 
 /// Files (of this root) referenced by any manifest of main or a live branch.
@@ -264,7 +270,7 @@ async fn referenced_everywhere(location: &DatasetLocation, branches: &[BranchInf
             let path = paths::manifest(&location.child(directory), version);
             // Deleted since the listing by another cleanup: nothing to keep.
             if let Some(bytes) = location.get_opt(&path).await? {
-                add_referenced(&mut referenced, &Manifest::from_bytes(&bytes, path.as_ref())?);
+                add_referenced(&mut referenced, location, &Manifest::from_bytes(&bytes, path.as_ref())?).await?;
             }
         }
     }
@@ -351,13 +357,34 @@ async fn clone_is_gone(location: &DatasetLocation, target_uri: &str) -> bool {
     matches!(target.list_versions_in("").await, Ok(versions) if versions.is_empty())
 }
 
-/// Adds the data, deletion and index files `manifest` references in its
-/// own root (files of base paths belong to other datasets).
-fn add_referenced(referenced: &mut HashSet<String>, manifest: &Manifest) {
+/// Adds the data, deletion, index and fragment-page files `manifest`
+/// references in its own root (files of base paths belong to other
+/// datasets). A page already in `referenced` is not read again: its files
+/// were added with it.
+async fn add_referenced(
+    referenced: &mut HashSet<String>,
+    location: &DatasetLocation,
+    manifest: &Manifest,
+) -> Result<()> {
     for segment in manifest.indices.iter().filter(|s| s.message.base_id == 0) {
         referenced.extend(segment.message.files.iter().map(|f| f.path.clone()));
     }
-    for fragment in manifest.fragments.iter() {
+    match manifest.fragments.pages() {
+        None => add_fragment_files(referenced, manifest.fragments.get()?),
+        Some(pages) => {
+            for page in pages.iter() {
+                if referenced.insert(page.path.clone()) {
+                    let fragments = crate::fragment_pages::load_page(location, page).await?;
+                    add_fragment_files(referenced, &fragments);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn add_fragment_files(referenced: &mut HashSet<String>, fragments: &[proto::Fragment]) {
+    for fragment in fragments {
         referenced.extend(fragment.files.iter().filter(|f| f.base_id == 0).map(|f| f.path.clone()));
         referenced.extend(
             fragment

@@ -235,7 +235,7 @@ impl Dataset {
         F: Fn(&RecordBatch) -> Result<Vec<ArrayRef>>,
     {
         let mut files = HashMap::new();
-        for fragment in self.manifest.fragments.iter() {
+        for fragment in self.all_fragments().await?.iter() {
             let reader = FragmentReader::open(&self.location, &self.cache, Arc::new(fragment.clone())).await?;
             let mut file = OpenFile::start(&self.location, output, Default::default()).await?;
             let mut start = 0;

@@ -74,7 +74,7 @@ impl Dataset {
                 .map(|(i, _)| i)
                 .collect()
         };
-        let groups = plan(&self.manifest.fragments, options, &coverage);
+        let groups = plan(self.all_fragments().await?, options, &coverage);
         let total = groups.len() as u64;
         progress.report("fragment groups", 0, total);
         if groups.is_empty() {

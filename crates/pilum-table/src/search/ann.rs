@@ -86,7 +86,7 @@ impl Dataset {
     /// Row ids whose live copy is in a fragment `segment` covers.
     pub(crate) async fn valid_ids(&self, segment: &IndexSegment) -> Result<RoaringTreemap> {
         let mut valid = RoaringTreemap::new();
-        for fragment in self.manifest.fragments.iter() {
+        for fragment in self.all_fragments().await?.iter() {
             if !segment.fragments.contains(fragment.id as u32) {
                 continue;
             }

@@ -136,8 +136,8 @@ impl Dataset {
         }
         let covered = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
         let (covered_ids, uncovered_ids): (Vec<u64>, Vec<u64>) = self
-            .manifest
-            .fragments
+            .all_fragments()
+            .await?
             .iter()
             .map(|f| f.id)
             .partition(|id| covered.contains(*id as u32));

@@ -127,8 +127,8 @@ impl Dataset {
         // Rows no segment covers are analyzed now, for statistics and exact scores.
         let covered = segments.iter().fold(RoaringBitmap::new(), |acc, s| acc | &s.fragments);
         let uncovered: Vec<u64> = self
-            .manifest
-            .fragments
+            .all_fragments()
+            .await?
             .iter()
             .map(|f| f.id)
             .filter(|id| !covered.contains(*id as u32))

@@ -82,7 +82,7 @@ async fn run_async(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Erro
         "v{}: created with {} rows in {} fragments ({:.2?})",
         ds.version(),
         ds.count_rows(None).await?,
-        ds.fragments().len(),
+        ds.manifest().fragment_count(),
         started.elapsed()
     );
 
