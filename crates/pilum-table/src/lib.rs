@@ -74,7 +74,8 @@ pub use index::{
 };
 pub use location::DatasetLocation;
 pub use manifest::{
-    FEATURE_BASE_PATHS, FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC, Manifest,
+    FEATURE_BASE_PATHS, FEATURE_FRAGMENT_PAGES, FEATURE_INDICES, KNOWN_FEATURES, KNOWN_WRITER_FEATURES, MANIFEST_MAGIC,
+    Manifest,
 };
 pub use metadata_cache::{DEFAULT_METADATA_CACHE_BYTES, clear_metadata_cache, metadata_cache_bytes};
 pub use operation::Operation;

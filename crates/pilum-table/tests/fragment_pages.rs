@@ -16,7 +16,10 @@ use std::sync::Arc;
 /// Sets the page size of `ds` (the commit lays the list out again).
 async fn set_page_size(ds: &mut Dataset, fragments_per_page: usize) {
     ds.update_config(
-        [("pilum.fragments_per_page".to_string(), Some(fragments_per_page.to_string()))],
+        [(
+            "pilum.fragments_per_page".to_string(),
+            Some(fragments_per_page.to_string()),
+        )],
         [],
     )
     .await
@@ -32,7 +35,10 @@ fn page_paths(ds: &Dataset) -> HashSet<String> {
 async fn paged_table(location: &DatasetLocation, fragments: i64, per_page: usize) -> Dataset {
     let mut ds = create(location, vec![batch(0..100 * fragments)], &small_files()).await;
     set_page_size(&mut ds, per_page).await;
-    assert_eq!(ds.manifest().fragment_pages().len(), (fragments as usize).div_ceil(per_page));
+    assert_eq!(
+        ds.manifest().fragment_pages().len(),
+        (fragments as usize).div_ceil(per_page)
+    );
     ds
 }
 
@@ -142,8 +148,8 @@ async fn every_operation_agrees_with_an_inline_list() {
                 .unwrap();
             ds.delete(format!("id % 7 = {round}").as_str()).await.unwrap();
             ds.update(&[("value", "value + 1")], Some(format!("id % 11 = {round}").as_str()))
-            .await
-            .unwrap();
+                .await
+                .unwrap();
             if round % 2 == 1 {
                 ds.compact_files(&CompactionOptions {
                     target_rows_per_fragment: 300,
@@ -156,7 +162,12 @@ async fn every_operation_agrees_with_an_inline_list() {
         next += 250;
         assert!(!paged.manifest().fragment_pages().is_empty());
         assert!(inline.manifest().fragment_pages().is_empty());
-        for filter in [None, Some("id < 500"), Some("id >= 1300 AND value > 0"), Some("text = 'row 7'")] {
+        for filter in [
+            None,
+            Some("id < 500"),
+            Some("id >= 1300 AND value > 0"),
+            Some("text = 'row 7'"),
+        ] {
             let read = |ds: &Dataset| {
                 let mut scan = ds.scan();
                 if let Some(filter) = filter {
@@ -255,7 +266,11 @@ async fn damaged_or_missing_pages_are_corruption_naming_the_page() {
         }
         pilum_table::clear_metadata_cache();
         let opened = Dataset::open_location(location.clone()).await.unwrap();
-        assert_eq!(opened.count_rows(None).await.unwrap(), 800, "{what}: summaries still count");
+        assert_eq!(
+            opened.count_rows(None).await.unwrap(),
+            800,
+            "{what}: summaries still count"
+        );
         let error = opened.scan().try_into_batch().await.unwrap_err();
         match &error {
             TableError::Corrupt { path, .. } => assert!(path.ends_with(&page), "{what}: {error}"),
@@ -273,7 +288,10 @@ async fn branches_write_their_pages_in_their_own_directory() {
     let dir = tempfile::tempdir().unwrap();
     let location = local_location(&dir.path().join("ds"));
     let mut main = paged_table(&location, 12, 4).await;
-    let mut branch = main.create_branch("exp", &VersionRef::Branch(None, None)).await.unwrap();
+    let mut branch = main
+        .create_branch("exp", &VersionRef::Branch(None, None))
+        .await
+        .unwrap();
     branch
         .append(stream_of(vec![batch(5000..5100)]), &small_files())
         .await
