@@ -27,6 +27,7 @@ pub async fn info(args: &DatasetArg, style: Style, options: &HashMap<String, Str
     let versions = dataset.versions().await?;
     let tags = dataset.tags().list().await?;
     let fragments = dataset.fragments().await?;
+    let pages = dataset.manifest().fragment_pages().len();
     let physical: u64 = fragments.iter().map(|f| f.physical_rows).sum();
     let live = dataset.manifest().live_rows();
     let data_files: usize = fragments.iter().map(|f| f.files.len()).sum();
@@ -67,6 +68,7 @@ pub async fn info(args: &DatasetArg, style: Style, options: &HashMap<String, Str
             "rows": live,
             "deleted_rows": physical - live,
             "fragments": fragments.len(),
+            "fragment_pages": pages,
             "data_files": data_files,
             "data_bytes": data_bytes,
             "deletion_files": deletion_files,
@@ -89,10 +91,14 @@ pub async fn info(args: &DatasetArg, style: Style, options: &HashMap<String, Str
     ))?;
     output::line(&format!("rows       {live} live, {} deleted", physical - live))?;
     output::line(&format!(
-        "fragments  {} ({data_files} data files, {}; {deletion_files} deletion files, {})",
+        "fragments  {} ({data_files} data files, {}; {deletion_files} deletion files, {}){}",
         fragments.len(),
         output::bytes(data_bytes),
-        output::bytes(deletion_bytes)
+        output::bytes(deletion_bytes),
+        match pages {
+            0 => String::new(),
+            pages => format!("; listed in {pages} fragment pages"),
+        }
     ))?;
     if indices.is_empty() {
         output::line("indices    none")?;

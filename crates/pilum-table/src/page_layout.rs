@@ -257,11 +257,12 @@ impl EditableList {
             merged.append(&mut run);
             run = merged;
         }
-        while run.len() > per_page {
-            let rest = run.split_off(per_page);
-            out.push(Slot::New(std::mem::replace(&mut run, rest)));
+        // Full pages first, the rest last (one pass: splitting the head off
+        // again and again would copy the tail each time).
+        let mut fragments = run.into_iter().peekable();
+        while fragments.peek().is_some() {
+            out.push(Slot::New(fragments.by_ref().take(per_page).collect()));
         }
-        out.push(Slot::New(run));
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 mod indexed;
 mod rows;
+mod select;
 
 use rows::{Kept, apply_mask, assemble, finish, live_mask};
 
@@ -20,7 +21,6 @@ use crate::search::IndexedRows;
 use crate::write::BatchStream;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use datafusion::logical_expr::Expr;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::sync::Arc;
 
@@ -436,78 +436,6 @@ impl Scanner {
             }
         }
         TaskList { spans, offset_left }
-    }
-
-    /// The fragments the scan reads, in order: the chosen ones (or all),
-    /// less those whose statistics (their page's, then their own) show they
-    /// hold no row the filter keeps. Of a list kept in pages, only the
-    /// pages that may hold such fragments are read.
-    async fn selected_fragments(
-        &self,
-        filter: Option<&Expr>,
-        filter_schema: &TableSchema,
-    ) -> Result<Vec<Arc<proto::Fragment>>> {
-        let list = &self.dataset.manifest.fragments;
-        let candidates: Vec<Arc<proto::Fragment>> = match (list.loaded(), list.pages()) {
-            (None, Some(pages)) => {
-                let wanted = match (&self.fragments, filter) {
-                    (Some(ids), _) => pages
-                        .iter()
-                        .map(|p| {
-                            ids.iter()
-                                .any(|id| (p.min_fragment_id..=p.max_fragment_id).contains(id))
-                        })
-                        .collect(),
-                    (None, Some(filter)) => crate::search::may_match(filter, pages, filter_schema)?,
-                    (None, None) => vec![true; pages.len()],
-                };
-                if wanted.iter().all(|w| *w) {
-                    self.dataset
-                        .all_fragments()
-                        .await?
-                        .iter()
-                        .cloned()
-                        .map(Arc::new)
-                        .collect()
-                } else {
-                    let chosen: Vec<proto::FragmentPageRef> = pages
-                        .iter()
-                        .zip(wanted)
-                        .filter(|(_, w)| *w)
-                        .map(|(p, _)| p.clone())
-                        .collect();
-                    crate::fragment_pages::load_all(&self.dataset.location, &chosen)
-                        .await?
-                        .into_iter()
-                        .map(Arc::new)
-                        .collect()
-                }
-            }
-            _ => list.get()?.iter().cloned().map(Arc::new).collect(),
-        };
-        let mut selected = match &self.fragments {
-            None => candidates,
-            Some(ids) => ids
-                .iter()
-                .map(|id| {
-                    candidates
-                        .iter()
-                        .find(|f| f.id == *id)
-                        .cloned()
-                        .ok_or_else(|| TableError::InvalidArgument(format!("fragment {id} is not in this version")))
-                })
-                .collect::<Result<_>>()?,
-        };
-        if let Some(filter) = filter {
-            let units: Vec<proto::FragmentPageRef> = selected
-                .iter()
-                .map(|f| crate::fragment_pages::summarize(std::slice::from_ref(f.as_ref()), Some(filter_schema)))
-                .collect();
-            let keep = crate::search::may_match(filter, &units, filter_schema)?;
-            let mut keep = keep.into_iter();
-            selected.retain(|_| keep.next().unwrap_or(true));
-        }
-        Ok(selected)
     }
 
     /// Rows per task for the selected fragments; see [`task_rows`].
