@@ -85,12 +85,16 @@ impl IndexSegment {
         Ok(Self { message, fragments })
     }
 
-    /// The message with the bitmap re-encoded.
+    /// The message with the bitmap re-encoded, with run containers where
+    /// smaller (coverage of consecutive fragment ids then takes a few bytes
+    /// per 65,536 fragments, so a manifest stays small at a million).
     pub(crate) fn to_message(&self) -> proto::IndexSegment {
         let mut message = self.message.clone();
-        let mut bytes = Vec::with_capacity(self.fragments.serialized_size());
+        let mut fragments = self.fragments.clone();
+        fragments.optimize();
+        let mut bytes = Vec::with_capacity(fragments.serialized_size());
         // Writing into a Vec cannot fail.
-        let _ = self.fragments.serialize_into(&mut bytes);
+        let _ = fragments.serialize_into(&mut bytes);
         message.fragment_bitmap = bytes;
         message
     }
@@ -238,4 +242,25 @@ pub(crate) fn decode_section(messages: Vec<proto::IndexSegment>, path: &str) -> 
         }
     }
     Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_of_consecutive_fragments_is_stored_as_runs() {
+        let segment = IndexSegment {
+            message: proto::IndexSegment {
+                uuid: "0".repeat(32),
+                name: "idx".into(),
+                ..Default::default()
+            },
+            fragments: (1..=1_000_000u32).collect(),
+        };
+        let message = segment.to_message();
+        assert!(message.fragment_bitmap.len() < 512, "{} bytes", message.fragment_bitmap.len());
+        let back = IndexSegment::from_message(message, "m").unwrap();
+        assert_eq!(back.fragments, segment.fragments);
+    }
 }
