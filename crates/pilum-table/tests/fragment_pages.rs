@@ -26,6 +26,16 @@ async fn set_page_size(ds: &mut Dataset, fragments_per_page: usize) {
     .unwrap();
 }
 
+/// The (id, value) pairs of `batch`, sorted.
+fn id_values(batch: &arrow_array::RecordBatch) -> Vec<(i64, i64)> {
+    let mut rows: Vec<(i64, i64)> = column_i64(batch, "id")
+        .into_iter()
+        .zip(column_i64(batch, "value"))
+        .collect();
+    rows.sort_unstable();
+    rows
+}
+
 fn page_paths(ds: &Dataset) -> HashSet<String> {
     ds.manifest().fragment_pages().into_iter().map(|p| p.path).collect()
 }
@@ -182,15 +192,7 @@ async fn every_operation_agrees_with_an_inline_list() {
                 scan.try_into_batch()
             };
             let (a, b) = (read(&paged).await.unwrap(), read(&inline).await.unwrap());
-            let key = |batch: &arrow_array::RecordBatch| {
-                let mut rows: Vec<(i64, i64)> = column_i64(batch, "id")
-                    .into_iter()
-                    .zip(column_i64(batch, "value"))
-                    .collect();
-                rows.sort_unstable();
-                rows
-            };
-            assert_eq!(key(&a), key(&b), "round {round}, filter {filter:?}");
+            assert_eq!(id_values(&a), id_values(&b), "round {round}, filter {filter:?}");
         }
         assert_eq!(
             paged.count_rows(None).await.unwrap(),
@@ -392,14 +394,6 @@ async fn random_histories_agree_with_inline_lists() {
                 next += rows;
             }
             let context = format!("seed {seed}, step {step}, action {action}");
-            let rows_of = |batch: &arrow_array::RecordBatch| {
-                let mut rows: Vec<(i64, i64)> = column_i64(batch, "id")
-                    .into_iter()
-                    .zip(column_i64(batch, "value"))
-                    .collect();
-                rows.sort_unstable();
-                rows
-            };
             let reopened = Dataset::open_location(paged_at.location.clone()).await.unwrap();
             for ds in [&paged, &reopened] {
                 assert_eq!(
@@ -413,12 +407,12 @@ async fn random_histories_agree_with_inline_lists() {
                     ds.scan().filter(filter.as_str()).try_into_batch().await.unwrap(),
                     inline.scan().filter(filter.as_str()).try_into_batch().await.unwrap(),
                 );
-                assert_eq!(rows_of(&a), rows_of(&b), "{context}: {filter}");
+                assert_eq!(id_values(&a), id_values(&b), "{context}: {filter}");
             }
-            let all = rows_of(&reopened.scan().try_into_batch().await.unwrap());
+            let all = id_values(&reopened.scan().try_into_batch().await.unwrap());
             assert_eq!(
                 all,
-                rows_of(&inline.scan().try_into_batch().await.unwrap()),
+                id_values(&inline.scan().try_into_batch().await.unwrap()),
                 "{context}"
             );
             let live = inline.count_rows(None).await.unwrap();

@@ -259,7 +259,11 @@ mod tests {
             fragments: (1..=1_000_000u32).collect(),
         };
         let message = segment.to_message();
-        assert!(message.fragment_bitmap.len() < 512, "{} bytes", message.fragment_bitmap.len());
+        assert!(
+            message.fragment_bitmap.len() < 512,
+            "{} bytes",
+            message.fragment_bitmap.len()
+        );
         let back = IndexSegment::from_message(message, "m").unwrap();
         assert_eq!(back.fragments, segment.fragments);
     }
