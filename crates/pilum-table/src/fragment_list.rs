@@ -120,6 +120,26 @@ impl FragmentList {
         }
     }
 
+    /// The fragments of the pages whose row-id range holds one of `ids`
+    /// (every fragment of a list that is inline or already loaded): every
+    /// fragment holding one of those row ids is among them.
+    pub(crate) async fn holding_row_ids(&self, location: &DatasetLocation, ids: &[u64]) -> Result<Vec<proto::Fragment>> {
+        let (Self::Paged { pages, .. }, None) = (self, self.loaded()) else {
+            return Ok(self.load(location).await?.as_ref().clone());
+        };
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        let chosen: Vec<proto::FragmentPageRef> = pages
+            .iter()
+            .filter(|page| {
+                let from = sorted.partition_point(|id| *id < page.min_row_id);
+                sorted.get(from).is_some_and(|id| *id < page.row_id_end)
+            })
+            .cloned()
+            .collect();
+        crate::fragment_pages::load_all(location, &chosen).await
+    }
+
     /// The fragment with `id`, reading at most the pages whose id range holds it.
     pub(crate) async fn find(&self, location: &DatasetLocation, id: u64) -> Result<Option<proto::Fragment>> {
         if let Some(all) = self.loaded() {

@@ -25,7 +25,7 @@ impl Dataset {
         let (mut rows, mut kept) = (0u64, 0u64);
         let fragments = self.all_fragments().await?.clone();
         for (position, block) in Self::sample_blocks(&fragments, blocks) {
-            self.open_fragment(&mut readers, position).await?;
+            self.open_fragment(&mut readers, &fragments, position).await?;
             let batch = readers[&position].read_range(&projection, block.clone()).await?;
             kept += filter.mask(&batch)?.true_count() as u64;
             rows += block.end - block.start;

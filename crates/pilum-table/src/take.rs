@@ -4,6 +4,8 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::fragment::FragmentReader;
 use crate::manifest::fragment_live_rows;
+use crate::proto;
+use crate::rowids::RowIdIndex;
 use crate::schema::TableSchema;
 use arrow_array::RecordBatch;
 use std::collections::BTreeMap;
@@ -33,7 +35,7 @@ impl Dataset {
         offsets: &[u64],
         readers: &mut BTreeMap<usize, FragmentReader>,
     ) -> Result<Vec<(usize, u64)>> {
-        let fragments = self.all_fragments().await?;
+        let fragments = self.all_fragments().await?.clone();
         let mut ends = Vec::with_capacity(fragments.len());
         let mut total = 0u64;
         for fragment in fragments.iter() {
@@ -50,7 +52,7 @@ impl Dataset {
             located.push((position, offset - first));
         }
         // Live positions become physical offsets once deletions are known.
-        self.open_fragments(readers, located.iter().map(|&(position, _)| position))
+        self.open_fragments(readers, &fragments, located.iter().map(|&(position, _)| position))
             .await?;
         Ok(located
             .into_iter()
@@ -59,17 +61,28 @@ impl Dataset {
     }
 
     /// Maps stable row ids to `(fragment position, physical offset)` of their
-    /// live copy, opening the fragments involved into `readers`.
+    /// live copy, opening the fragments involved into `readers`. Of a list
+    /// kept in pages and not yet read, only the pages whose row-id range
+    /// holds a wanted id are read (positions then count within them).
     pub(crate) async fn locate_row_ids(
         &self,
         ids: &[u64],
         readers: &mut BTreeMap<usize, FragmentReader>,
     ) -> Result<Vec<(usize, u64)>> {
-        let index = self.row_id_index().await?;
+        let partial;
+        let (fragments, index) = match self.manifest.fragments.loaded() {
+            Some(all) => (all.clone(), self.row_id_index().await?),
+            None => {
+                let holding = Arc::new(self.manifest.fragments.holding_row_ids(&self.location, ids).await?);
+                partial = RowIdIndex::build(&holding);
+                (holding, &partial)
+            }
+        };
         // Open every candidate fragment at once (an id has one candidate
         // unless updates moved its row).
         self.open_fragments(
             readers,
+            &fragments,
             ids.iter()
                 .flat_map(|&id| index.candidates(id).into_iter().map(|(position, _)| position)),
         )
@@ -78,7 +91,7 @@ impl Dataset {
         for &id in ids {
             let mut live = None;
             for (position, offset) in index.candidates(id) {
-                self.open_fragment(readers, position).await?;
+                self.open_fragment(readers, &fragments, position).await?;
                 if !readers[&position].deletions().contains(offset as u32) {
                     live = Some((position, offset));
                     break;
@@ -95,13 +108,14 @@ impl Dataset {
     pub(crate) async fn open_fragments(
         &self,
         readers: &mut BTreeMap<usize, FragmentReader>,
+        fragments: &[proto::Fragment],
         positions: impl Iterator<Item = usize>,
     ) -> Result<()> {
         use futures::{StreamExt, TryStreamExt};
         let missing: std::collections::BTreeSet<usize> = positions.filter(|p| !readers.contains_key(p)).collect();
         let opened: Vec<(usize, FragmentReader)> = futures::stream::iter(missing)
             .map(|position| async move {
-                let fragment = Arc::new(self.manifest.fragments.get()?[position].clone());
+                let fragment = Arc::new(fragment_at(fragments, position)?.clone());
                 let reader = FragmentReader::open(&self.location, &self.cache, fragment).await?;
                 Ok::<_, TableError>((position, reader))
             })
@@ -115,10 +129,11 @@ impl Dataset {
     pub(crate) async fn open_fragment(
         &self,
         readers: &mut BTreeMap<usize, FragmentReader>,
+        fragments: &[proto::Fragment],
         position: usize,
     ) -> Result<()> {
         if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
-            let fragment = Arc::new(self.manifest.fragments.get()?[position].clone());
+            let fragment = Arc::new(fragment_at(fragments, position)?.clone());
             entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
         }
         Ok(())
@@ -130,6 +145,13 @@ impl Dataset {
             None => Ok(self.manifest.schema.clone()),
         }
     }
+}
+
+/// The fragment at `position` of `fragments`.
+fn fragment_at(fragments: &[proto::Fragment], position: usize) -> Result<&proto::Fragment> {
+    fragments.get(position).ok_or_else(|| TableError::Internal {
+        what: format!("fragment position {position} is past the {} fragments", fragments.len()),
+    })
 }
 
 /// Fragments a take opens at once.

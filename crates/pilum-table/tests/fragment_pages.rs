@@ -120,6 +120,13 @@ async fn opening_counting_and_a_narrow_filter_read_only_what_they_need() {
     assert_eq!(column_i64(&head, "id"), vec![2, 3, 4, 5, 6]);
     assert!(store.counts().reads <= 1 + 1 + 4, "{:?}", store.counts());
 
+    // A take by row id reads only the pages whose row-id range holds it.
+    let fresh = Dataset::open_location(location.clone()).await.unwrap();
+    store.reset();
+    let taken = fresh.take_rows(&[4321, 17], None).await.unwrap();
+    assert_eq!(column_i64(&taken, "id"), vec![4321, 17]);
+    assert!(store.counts().reads <= 2 + 2 * (1 + 4), "{:?}", store.counts());
+
     // A filter no statistics can narrow reads every page, once.
     store.reset();
     let all = ds.scan().filter("text LIKE 'row 1%'").count_rows().await.unwrap();
