@@ -35,20 +35,16 @@ impl Dataset {
         offsets: &[u64],
         readers: &mut BTreeMap<usize, FragmentReader>,
     ) -> Result<Vec<(usize, u64)>> {
-        let fragments = self.all_fragments().await?.clone();
-        let mut ends = Vec::with_capacity(fragments.len());
-        let mut total = 0u64;
-        for fragment in fragments.iter() {
-            total += fragment_live_rows(fragment);
-            ends.push(total);
-        }
+        // Each fragment with the live position one past its last row; of a
+        // paged list not yet read, only the pages holding a wanted position.
+        let (fragments, ends) = self.fragments_at_offsets(offsets).await?;
         let mut located = Vec::with_capacity(offsets.len());
         for &offset in offsets {
             let position = ends.partition_point(|&end| end <= offset);
-            if position >= fragments.len() {
+            let Some(fragment) = fragments.get(position) else {
                 return Err(TableError::RowNotFound { row: offset });
-            }
-            let first = if position == 0 { 0 } else { ends[position - 1] };
+            };
+            let first = ends[position] - fragment_live_rows(fragment);
             located.push((position, offset - first));
         }
         // Live positions become physical offsets once deletions are known.
@@ -58,6 +54,49 @@ impl Dataset {
             .into_iter()
             .map(|(position, live)| (position, nth_live(readers[&position].deletions(), live)))
             .collect())
+    }
+
+    /// The fragments that may hold live positions `offsets`, with the live
+    /// position one past each one's last row (increasing).
+    async fn fragments_at_offsets(&self, offsets: &[u64]) -> Result<(Arc<Vec<proto::Fragment>>, Vec<u64>)> {
+        let list = &self.manifest.fragments;
+        let (fragments, starts): (Arc<Vec<proto::Fragment>>, Vec<(usize, u64)>) = match (list.loaded(), list.pages()) {
+            (None, Some(pages)) => {
+                let mut page_ends = Vec::with_capacity(pages.len());
+                let mut total = 0u64;
+                for page in pages.iter() {
+                    total += page.physical_rows.saturating_sub(page.deleted_rows);
+                    page_ends.push(total);
+                }
+                let wanted: std::collections::BTreeSet<usize> = offsets
+                    .iter()
+                    .map(|&offset| page_ends.partition_point(|&end| end <= offset))
+                    .filter(|&page| page < pages.len())
+                    .collect();
+                let chosen: Vec<proto::FragmentPageRef> = wanted.iter().map(|&page| pages[page].clone()).collect();
+                // Where each chosen page's fragments start: (index in the list, live position).
+                let mut starts = Vec::with_capacity(chosen.len());
+                let mut at = 0;
+                for &page in &wanted {
+                    starts.push((at, if page == 0 { 0 } else { page_ends[page - 1] }));
+                    at += pages[page].fragment_count as usize;
+                }
+                let loaded = crate::fragment_pages::load_all(&self.location, &chosen).await?;
+                (Arc::new(loaded), starts)
+            }
+            _ => (self.all_fragments().await?.clone(), vec![(0, 0)]),
+        };
+        let mut ends = Vec::with_capacity(fragments.len());
+        let mut next_start = starts.iter().peekable();
+        let mut total = 0u64;
+        for (index, fragment) in fragments.iter().enumerate() {
+            if let Some((_, start)) = next_start.next_if(|(at, _)| *at == index) {
+                total = *start;
+            }
+            total += fragment_live_rows(fragment);
+            ends.push(total);
+        }
+        Ok((fragments, ends))
     }
 
     /// Maps stable row ids to `(fragment position, physical offset)` of their

@@ -127,6 +127,13 @@ async fn opening_counting_and_a_narrow_filter_read_only_what_they_need() {
     assert_eq!(column_i64(&taken, "id"), vec![4321, 17]);
     assert!(store.counts().reads <= 2 + 2 * (1 + 4), "{:?}", store.counts());
 
+    // So does a take by live position.
+    let fresh = Dataset::open_location(location.clone()).await.unwrap();
+    store.reset();
+    let taken = fresh.take(&[6399, 5, 2048], None).await.unwrap();
+    assert_eq!(column_i64(&taken, "id"), vec![6399, 5, 2048]);
+    assert!(store.counts().reads <= 3 + 3 * (1 + 4), "{:?}", store.counts());
+
     // A filter no statistics can narrow reads every page, once.
     store.reset();
     let all = ds.scan().filter("text LIKE 'row 1%'").count_rows().await.unwrap();
