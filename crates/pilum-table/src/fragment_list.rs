@@ -123,7 +123,11 @@ impl FragmentList {
     /// The fragments of the pages whose row-id range holds one of `ids`
     /// (every fragment of a list that is inline or already loaded): every
     /// fragment holding one of those row ids is among them.
-    pub(crate) async fn holding_row_ids(&self, location: &DatasetLocation, ids: &[u64]) -> Result<Vec<proto::Fragment>> {
+    pub(crate) async fn holding_row_ids(
+        &self,
+        location: &DatasetLocation,
+        ids: &[u64],
+    ) -> Result<Vec<proto::Fragment>> {
         let (Self::Paged { pages, .. }, None) = (self, self.loaded()) else {
             return Ok(self.load(location).await?.as_ref().clone());
         };
