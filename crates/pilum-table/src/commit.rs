@@ -237,6 +237,18 @@ async fn build(
     }
     let indices = crate::index::carry_forward(latest, txn, &list.live_ids(), &list.real_ids(), &schema)?;
     let per_page = crate::fragment_pages::fragments_per_page(&config)?;
+    let resized = match (&txn.change, latest) {
+        (Change::Config { .. }, Some(latest)) => {
+            per_page != crate::fragment_pages::fragments_per_page(&latest.config).unwrap_or(per_page)
+        }
+        _ => false,
+    };
+    // A new page size lays the whole list out again.
+    let list = if resized {
+        list.into_fresh(location).await?
+    } else {
+        list
+    };
     let fragments = list.finish(location, &schema, per_page).await?;
     let base_paths = match &txn.change {
         Change::Replace { .. } => Vec::new(),

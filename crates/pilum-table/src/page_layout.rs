@@ -156,6 +156,23 @@ impl EditableList {
         }
     }
 
+    /// Every fragment of the list, unread pages read, with no page to share.
+    pub(crate) async fn into_fresh(self, location: &DatasetLocation) -> Result<Self> {
+        Ok(Self::fresh(self.resolved(location).await?))
+    }
+
+    /// The fragments, each unread page's read in place of its placeholder.
+    async fn resolved(&self, location: &DatasetLocation) -> Result<Vec<proto::Fragment>> {
+        let mut all = Vec::with_capacity(self.total());
+        for fragment in &self.fragments {
+            match self.page_of(fragment) {
+                Some(page) => all.extend(self.page_fragments(location, page).await?.iter().cloned()),
+                None => all.push(fragment.clone()),
+            }
+        }
+        Ok(all)
+    }
+
     /// Lays the list out: inline when it fits one page of `per_page`,
     /// else in pages, writing the new ones.
     pub(crate) async fn finish(
@@ -165,14 +182,7 @@ impl EditableList {
         per_page: usize,
     ) -> Result<FragmentList> {
         if self.total() <= per_page {
-            let mut all = Vec::with_capacity(self.total());
-            for fragment in &self.fragments {
-                match self.page_of(fragment) {
-                    Some(page) => all.extend(self.page_fragments(location, page).await?.iter().cloned()),
-                    None => all.push(fragment.clone()),
-                }
-            }
-            return Ok(FragmentList::inline(all));
+            return Ok(FragmentList::inline(self.resolved(location).await?));
         }
         let layout = self.lay_out(location, per_page).await?;
         let complete = !self.fragments.iter().any(is_placeholder);

@@ -170,6 +170,8 @@ async fn every_operation_agrees_with_an_inline_list() {
     let inline_at = TestLocation::new(Backend::Memory);
     let mut paged = paged_table(&paged_at.location, 12, 2).await;
     let mut inline = create(&inline_at.location, vec![batch(0..1200)], &small_files()).await;
+    // Inline whatever PILUM_FRAGMENTS_PER_PAGE says.
+    set_page_size(&mut inline, 1 << 20).await;
     let mut next = 1200i64;
     for round in 0..6i64 {
         for ds in [&mut paged, &mut inline] {
@@ -334,6 +336,28 @@ async fn branches_write_their_pages_in_their_own_directory() {
 }
 
 #[tokio::test]
+async fn a_new_page_size_lays_the_list_out_again() {
+    let t = TestLocation::new(Backend::Memory);
+    let mut ds = paged_table(&t.location, 23, 2).await;
+    let before = page_paths(&ds);
+    set_page_size(&mut ds, 5).await;
+    let sizes: Vec<u64> = ds
+        .manifest()
+        .fragment_pages()
+        .iter()
+        .map(|p| p.fragment_count)
+        .collect();
+    assert_eq!(sizes, vec![5, 5, 5, 5, 3]);
+    assert!(page_paths(&ds).is_disjoint(&before));
+    set_page_size(&mut ds, 100).await;
+    assert!(
+        ds.manifest().fragment_pages().is_empty(),
+        "23 fragments fit one page: inline"
+    );
+    assert_eq!(ids(&ds).await, (0..2300).collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn a_bad_page_size_is_refused_by_name() {
     let t = TestLocation::new(Backend::Memory);
     let mut ds = create(&t.location, vec![batch(0..10)], &WriteParams::default()).await;
@@ -363,6 +387,7 @@ async fn random_histories_agree_with_inline_lists() {
         let inline_at = TestLocation::new(Backend::Memory);
         let mut paged = paged_table(&paged_at.location, 9, per_page).await;
         let mut inline = create(&inline_at.location, vec![batch(0..900)], &small_files()).await;
+        set_page_size(&mut inline, 1 << 20).await;
         let mut next = 900i64;
         for step in 0..25 {
             let action = rng.random_range(0..6);
