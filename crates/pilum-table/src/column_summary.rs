@@ -56,44 +56,58 @@ pub(crate) fn summarize_column(
     field_id: i32,
     data_type: &DataType,
 ) -> Option<ColumnSummary> {
-    let mut null_count = 0;
-    let mut with_values = Vec::new();
-    for fragment in fragments {
+    let units = fragments.iter().map(|fragment| {
         // Later files hold the current copy of a column (table.md section 6.2).
-        let file = fragment.files.iter().rev().find(|f| f.field_ids.contains(&field_id));
-        let Some(file) = file else {
+        match fragment.files.iter().rev().find(|f| f.field_ids.contains(&field_id)) {
             // A fragment written before the column existed reads as nulls.
-            null_count += fragment.physical_rows;
-            continue;
-        };
-        let stats = file.statistics.iter().find(|s| s.field_id == field_id)?;
-        null_count += stats.null_count;
-        if stats.null_count < fragment.physical_rows {
-            with_values.push(stats);
+            None => Some((None, fragment.physical_rows)),
+            Some(file) => file
+                .statistics
+                .iter()
+                .find(|s| s.field_id == field_id)
+                .map(|stats| (Some(stats), fragment.physical_rows)),
         }
-    }
-    Some(ColumnSummary {
-        null_count,
-        bounds: merged_bounds(&with_values, data_type),
-        exact: fragments.iter().all(|f| f.deletion.is_none()),
-    })
+    });
+    merge_units(units, data_type, fragments.iter().all(|f| f.deletion.is_none()))
 }
 
 /// The column's statistics over every page, from the pages' summaries.
 fn summarize_pages(pages: &[proto::FragmentPageRef], field_id: i32, data_type: &DataType) -> Option<ColumnSummary> {
+    let units = pages.iter().map(|page| {
+        page.statistics
+            .iter()
+            .find(|s| s.field_id == field_id)
+            .map(|stats| (Some(stats), page.physical_rows))
+    });
+    merge_units(units, data_type, pages.iter().all(|p| p.deleted_rows == 0))
+}
+
+/// Merges the statistics of units (fragments or pages) given as
+/// `(statistics, rows)`: `None` statistics for a unit whose rows are all
+/// null, `None` for the whole unit when it has no statistics (then so has
+/// the merge).
+fn merge_units<'a>(
+    units: impl Iterator<Item = Option<(Option<&'a proto::ColumnStatistics>, u64)>>,
+    data_type: &DataType,
+    exact: bool,
+) -> Option<ColumnSummary> {
     let mut null_count = 0;
     let mut with_values = Vec::new();
-    for page in pages {
-        let stats = page.statistics.iter().find(|s| s.field_id == field_id)?;
-        null_count += stats.null_count;
-        if stats.null_count < page.physical_rows {
-            with_values.push(stats);
+    for unit in units {
+        match unit? {
+            (None, rows) => null_count += rows,
+            (Some(stats), rows) => {
+                null_count += stats.null_count;
+                if stats.null_count < rows {
+                    with_values.push(stats);
+                }
+            }
         }
     }
     Some(ColumnSummary {
         null_count,
         bounds: merged_bounds(&with_values, data_type),
-        exact: pages.iter().all(|p| p.deleted_rows == 0),
+        exact,
     })
 }
 

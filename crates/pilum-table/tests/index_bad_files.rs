@@ -18,8 +18,6 @@ use std::path::Path;
 
 const DIM: usize = 8;
 
-/// A change to a file's bytes.
-type Damage = Box<dyn Fn(&mut Vec<u8>)>;
 const ROWS: usize = 1200;
 
 fn batch() -> RecordBatch {
@@ -132,19 +130,7 @@ async fn sweep(pristine: &Path, ds: &Dataset, kind: &str, binary: bool, rng: &mu
         for file in &files {
             let size = std::fs::metadata(pristine.join(file)).unwrap().len() as usize;
             // Flips spread over the file plus random ones, truncations, deletion.
-            let mut damages: Vec<Damage> = Vec::new();
-            for i in 0..48 {
-                let at = if i < 24 {
-                    i * size / 24
-                } else {
-                    rng.random_range(0..size)
-                };
-                let mask = rng.random_range(1u8..=255);
-                damages.push(Box::new(move |b: &mut Vec<u8>| b[at] ^= mask));
-            }
-            for keep in [0, size / 2, size - 1] {
-                damages.push(Box::new(move |b: &mut Vec<u8>| b.truncate(keep)));
-            }
+            let damages = common::byte_damages(size, 48, rng);
             for (n, damage) in damages.iter().enumerate() {
                 let dir = tempfile::tempdir().unwrap();
                 copy_dir(pristine, dir.path());

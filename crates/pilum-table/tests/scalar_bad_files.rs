@@ -18,9 +18,6 @@ use std::sync::Arc;
 
 const ROWS: i64 = 900;
 
-/// A change to a file's bytes.
-type Damage = Box<dyn Fn(&mut Vec<u8>)>;
-
 fn rows() -> RecordBatch {
     let mut rng = StdRng::seed_from_u64(5);
     let cats = ["alpha", "beta", "gamma", "delta"];
@@ -114,19 +111,7 @@ async fn damaged_scalar_index_files_give_typed_errors_or_the_same_answer() {
         let files: Vec<String> = ds.index_segments()[0].files().iter().map(|f| f.path.clone()).collect();
         for file in &files {
             let size = std::fs::metadata(pristine.path().join(file)).unwrap().len() as usize;
-            let mut damages: Vec<Damage> = Vec::new();
-            for i in 0..24 {
-                let at = if i < 16 {
-                    i * size / 16
-                } else {
-                    rng.random_range(0..size)
-                };
-                let mask = rng.random_range(1u8..=255);
-                damages.push(Box::new(move |b: &mut Vec<u8>| b[at] ^= mask));
-            }
-            for keep in [0, size / 2, size - 1] {
-                damages.push(Box::new(move |b: &mut Vec<u8>| b.truncate(keep)));
-            }
+            let mut damages = byte_damages(size, 32, &mut rng);
             damages.push(Box::new(|b: &mut Vec<u8>| b.clear()));
             for (n, damage) in damages.iter().enumerate() {
                 let dir = tempfile::tempdir().unwrap();

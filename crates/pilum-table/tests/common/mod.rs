@@ -243,3 +243,26 @@ pub fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
     ids.sort_unstable();
     ids
 }
+
+/// A change to a file's bytes, for bad-file sweeps.
+pub type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+
+/// Damages of a file of `size` bytes: `flips` single-byte flips (half
+/// spread evenly over the file, half at random offsets, each with a random
+/// non-zero mask) and truncations to 0, half and all but one byte.
+pub fn byte_damages(size: usize, flips: usize, rng: &mut impl rand::Rng) -> Vec<Damage> {
+    let mut damages: Vec<Damage> = Vec::new();
+    for i in 0..flips {
+        let at = if i < flips / 2 {
+            i * size / (flips / 2)
+        } else {
+            rng.random_range(0..size)
+        };
+        let mask = rng.random_range(1u8..=255);
+        damages.push(Box::new(move |b: &mut Vec<u8>| b[at] ^= mask));
+    }
+    for keep in [0, size / 2, size - 1] {
+        damages.push(Box::new(move |b: &mut Vec<u8>| b.truncate(keep)));
+    }
+    damages
+}
