@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 import pytest
 
 import pilum
-from test_branches import _LocalStore, _open, store  # noqa: F401  (the local/S3 store fixture)
+from _stores import _LocalStore, store  # noqa: F401  (the local/S3 store fixture)
+from test_branches import _open
 from test_s3 import moto_endpoint  # noqa: F401  (the session's moto server fixture)
 
 ZERO = dt.timedelta(0)
