@@ -35,7 +35,7 @@ LOG_SPAN = 30
 HEADER_INCHES = 1.1
 ENGINE_COLORS = {
     "pilum": "#d62728", "lance-2.2": "#1f77b4", "lance-stable": "#6baed6",
-    "parquet": "#2ca02c", "parquet-small-pages": "#98df8a",
+    "parquet": "#2ca02c", "parquet-zstd": "#17becf", "parquet-small-pages": "#98df8a",
 }
 
 

@@ -2,7 +2,8 @@
 
 Engines: ``pilum`` (its pylance-compatible API), ``lance-2.2`` and
 ``lance-stable`` (pylance with ``data_storage_version`` "2.2" and "stable",
-Lance's default), ``parquet`` (``pyarrow.parquet.write_table`` defaults) and
+Lance's default), ``parquet`` (``pyarrow.parquet.write_table`` defaults:
+snappy), ``parquet-zstd`` (zstd at pyarrow's default level) and
 ``parquet-small-pages`` (8 KiB data pages, 64Ki-row groups, page index).
 Reads of Parquet go through ``pyarrow.dataset``. An operation an engine
 does not have raises :class:`NotSupported`, which the report shows as "n/a".
@@ -25,7 +26,7 @@ import pyarrow.parquet as pq
 if TYPE_CHECKING:
     from .s3 import Remote
 
-ENGINE_NAMES = ("pilum", "lance-2.2", "lance-stable", "parquet", "parquet-small-pages")
+ENGINE_NAMES = ("pilum", "lance-2.2", "lance-stable", "parquet", "parquet-zstd", "parquet-small-pages")
 
 
 class NotSupported(Exception):
@@ -212,6 +213,8 @@ def make_engine(name: str) -> Engine:
         return LanceApiEngine(name, "lance", {"data_storage_version": "stable"})
     if name == "parquet":
         return ParquetEngine(name, {})
+    if name == "parquet-zstd":
+        return ParquetEngine(name, {"compression": "zstd"})
     if name == "parquet-small-pages":
         return ParquetEngine(name, {"data_page_size": 8 * 1024, "row_group_size": 64 * 1024, "write_page_index": True})
     raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINE_NAMES)}")
