@@ -53,32 +53,6 @@ pub(crate) fn hamming_bytes_portable(a: &[u8], b: &[u8]) -> u32 {
     bits
 }
 
-/// Differing bits between `code` and a code held as f32 byte values
-/// (`values`, already checked to be bytes: a value outside 0–255 counts as
-/// its saturated byte). The values convert 32 at a time into a buffer on
-/// the stack.
-pub fn hamming_values(code: &[u8], values: &[f32]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    if crate::kernels::popcnt_available() {
-        return crate::kernels::hamming_values_popcnt(code, values);
-    }
-    hamming_values_portable(code, values)
-}
-
-/// [`hamming_values`] with portable code.
-#[inline(always)]
-pub(crate) fn hamming_values_portable(code: &[u8], values: &[f32]) -> u32 {
-    let mut buffer = [0u8; 32];
-    let mut bits = 0;
-    for (q, v) in code.chunks(32).zip(values.chunks(32)) {
-        for (b, &x) in buffer.iter_mut().zip(v) {
-            *b = x as u8;
-        }
-        bits += hamming_bytes_portable(q, &buffer[..v.len()]);
-    }
-    bits
-}
-
 fn word(bytes: &[u8]) -> [u8; 8] {
     let mut out = [0u8; 8];
     out.copy_from_slice(&bytes[..8]);
@@ -196,9 +170,7 @@ mod tests {
         assert_eq!(hamming_bytes(&a, &a), 0);
         let long: Vec<u8> = (0..70).map(|i| (i * 7) as u8).collect();
         let other: Vec<u8> = long.iter().map(|b| b ^ 0b1001).collect();
-        let values: Vec<f32> = other.iter().map(|&b| f32::from(b)).collect();
-        assert_eq!(hamming_values(&long, &values), 70 * 2);
-        assert_eq!(hamming_values_portable(&long, &values), 70 * 2);
+        assert_eq!(hamming_bytes(&long, &other), 70 * 2);
         assert_eq!(hamming_bytes_portable(&long, &other), hamming_bytes(&long, &other));
         assert_eq!(to_bytes(&[0.0, 255.0, 7.0]), Some(vec![0, 255, 7]));
         assert_eq!(to_bytes(&[256.0]), None);

@@ -160,7 +160,7 @@ fn calibrate_against(
             match payload {
                 Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_) => {
                     let m = index
-                        .code_width()
+                        .byte_payload_width()
                         .ok_or_else(|| IndexError::params("codes without a quantizer"))?;
                     let codes = payload.code_rows().unwrap_or_default();
                     let table = index.estimator(&probe, p)?;

@@ -161,7 +161,7 @@ impl StreamCalibration {
             let estimate: Box<dyn Fn(usize) -> f32> = match &partition.payload {
                 Payload::Codes(_) | Payload::FastScan(_) | Payload::Graph(_) => {
                     let width = index
-                        .code_width()
+                        .byte_payload_width()
                         .ok_or_else(|| IndexError::params("codes without a quantizer"))?;
                     let codes = partition.payload.code_rows().unwrap_or_default();
                     let estimator = index.estimator(probe, number)?;

@@ -9,7 +9,7 @@
 //! a [`TopK`]; the caller decides which ids are acceptable, and is asked
 //! only about members that would enter the top-k.
 
-use crate::binary::{hamming_values, to_bytes};
+use crate::binary::{hamming_bytes, to_bytes};
 use crate::error::{IndexError, Result, check_dim};
 use crate::fastscan::FastScanCodes;
 use crate::hnsw::HnswParams;
@@ -154,9 +154,20 @@ impl IvfIndex {
         }
     }
 
+    /// Bytes per member of a byte payload: the quantizer's code (IVF_PQ,
+    /// IVF_SQ) or, for the hamming metric, the binary code itself; `None`
+    /// when members keep f32 vectors (IVF_FLAT).
+    pub fn byte_payload_width(&self) -> Option<usize> {
+        match self.code_width() {
+            Some(width) => Some(width),
+            None if self.ivf.metric() == Metric::Hamming => Some(self.ivf.dim()),
+            None => None,
+        }
+    }
+
     /// Bytes of payload per member.
     pub fn payload_width(&self) -> usize {
-        self.code_width().unwrap_or(self.ivf.dim() * 4)
+        self.byte_payload_width().unwrap_or(self.ivf.dim() * 4)
     }
 
     /// Routes `data` to partitions on `threads` threads: the partition of
@@ -173,6 +184,11 @@ impl IvfIndex {
             return Ok((assignment, Payload::Codes(codes)));
         }
         let Some(pq) = &self.pq else {
+            if self.ivf.metric() == Metric::Hamming {
+                let codes = to_bytes(data.as_slice())
+                    .ok_or_else(|| IndexError::params("hamming vectors must hold bytes (whole numbers 0 to 255)"))?;
+                return Ok((assignment, Payload::Codes(codes)));
+            }
             return Ok((assignment, Payload::Vectors(data.as_slice().to_vec())));
         };
         let m = pq.code_bytes();
@@ -214,8 +230,8 @@ impl IvfIndex {
         let expected = partition.len() * self.payload_width();
         let four_bit = self.pq.as_ref().is_some_and(|pq| pq.bits() == 4);
         let found = match &partition.payload {
-            Payload::Vectors(v) if self.code_width().is_none() => v.len() * 4,
-            Payload::Codes(c) if self.code_width().is_some() => c.len(),
+            Payload::Vectors(v) if self.byte_payload_width().is_none() => v.len() * 4,
+            Payload::Codes(c) if self.byte_payload_width().is_some() => c.len(),
             Payload::FastScan(packed) if four_bit => packed.len() * self.payload_width(),
             Payload::Graph(graph) if self.hnsw.is_some() && graph.graph.len() == partition.len() => graph.codes.len(),
             _ => {
@@ -244,14 +260,6 @@ impl IvfIndex {
     /// The form of a stored partition that searches fastest: 4-bit codes
     /// interleaved for the SIMD scan, other payloads as they are.
     pub fn prepare_partition(&self, partition: Partition) -> Result<Partition> {
-        if self.ivf.metric() == Metric::Hamming
-            && let Payload::Vectors(values) = &partition.payload
-            && to_bytes(values).is_none()
-        {
-            return Err(IndexError::Corrupt {
-                what: "a hamming partition holds a value that is not a byte".into(),
-            });
-        }
         match (&self.pq, partition.payload) {
             (Some(pq), Payload::Codes(codes)) if pq.bits() == 4 => Ok(Partition {
                 ids: partition.ids,
@@ -309,14 +317,14 @@ impl IvfIndex {
     ) -> Result<()> {
         let metric = self.ivf.metric();
         match (&partition.payload, &self.pq, &probe.sq) {
-            (Payload::Vectors(vectors), None, None) if metric == Metric::Hamming => offer(
+            (Payload::Codes(codes), None, None) if metric == Metric::Hamming => offer(
                 &partition.ids,
-                vectors.chunks_exact(self.ivf.dim()),
-                |v| hamming_values(&probe.code, v) as f32,
+                codes.chunks_exact(self.ivf.dim()),
+                |code| hamming_bytes(&probe.code, code) as f32,
                 top,
                 accept,
             ),
-            (Payload::Vectors(vectors), None, None) => offer(
+            (Payload::Vectors(vectors), None, None) if metric != Metric::Hamming => offer(
                 &partition.ids,
                 vectors.chunks_exact(self.ivf.dim()),
                 |v| metric.distance_prepared(&probe.prepared, v),

@@ -2,6 +2,7 @@
 //! scans ([`Probe`]) and the tables that estimate its distance to a
 //! partition's codes ([`CodeTable`] for PQ, [`Estimator`] for any code).
 
+use crate::binary::hamming_bytes;
 use crate::error::{IndexError, Result};
 use crate::fastscan::QuantizedTable;
 use crate::ivf_index::IvfIndex;
@@ -11,11 +12,13 @@ use crate::pq::ProductQuantizer;
 use crate::sq::SqQuery;
 
 impl IvfIndex {
-    /// The estimate of distances from the query to codes of partition
-    /// `index` (IVF_PQ and IVF_SQ).
+    /// The distances from the query to the byte payload of partition
+    /// `index`: estimated from codes (IVF_PQ and IVF_SQ), exact for binary
+    /// codes (hamming).
     pub fn estimator(&self, probe: &Probe, index: u32) -> Result<Estimator> {
         match &probe.sq {
             Some(query) => Ok(Estimator::Sq(query.clone())),
+            None if self.ivf.metric() == Metric::Hamming => Ok(Estimator::Hamming(probe.code.clone())),
             None => self.code_table(probe, index).map(Estimator::Pq),
         }
     }
@@ -116,6 +119,8 @@ pub enum Estimator {
     Pq(CodeTable),
     /// Scalar-quantization query.
     Sq(SqQuery),
+    /// The query as a binary code (hamming: distances are exact).
+    Hamming(Vec<u8>),
 }
 
 impl Estimator {
@@ -124,6 +129,7 @@ impl Estimator {
         match self {
             Self::Pq(table) => table.distance(code),
             Self::Sq(query) => query.distance(code),
+            Self::Hamming(query) => hamming_bytes(query, code) as f32,
         }
     }
 }

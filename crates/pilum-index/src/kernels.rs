@@ -77,13 +77,6 @@ pub(crate) fn hamming_bytes_popcnt(a: &[u8], b: &[u8]) -> u32 {
     simd::hamming_bytes(a, b)
 }
 
-/// [`crate::binary::hamming_values`] compiled for popcount and AVX2;
-/// callers checked [`popcnt_available`].
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn hamming_values_popcnt(code: &[u8], values: &[f32]) -> u32 {
-    simd::hamming_values(code, values)
-}
-
 /// Squared Euclidean norm.
 pub fn norm_squared(a: &[f32]) -> f32 {
     dot(a, a)
@@ -135,21 +128,9 @@ mod simd {
         unsafe { hamming_bytes_popcnt(a, b) }
     }
 
-    /// Differing bits against byte values; callers checked
-    /// [`super::popcnt_available`].
-    pub(super) fn hamming_values(code: &[u8], values: &[f32]) -> u32 {
-        // SAFETY: as in `hamming_bytes`.
-        unsafe { hamming_values_popcnt(code, values) }
-    }
-
     #[target_feature(enable = "popcnt,avx2")]
     fn hamming_bytes_popcnt(a: &[u8], b: &[u8]) -> u32 {
         crate::binary::hamming_bytes_portable(a, b)
-    }
-
-    #[target_feature(enable = "popcnt,avx2")]
-    fn hamming_values_popcnt(code: &[u8], values: &[f32]) -> u32 {
-        crate::binary::hamming_values_portable(code, values)
     }
 
     #[target_feature(enable = "avx2,fma")]

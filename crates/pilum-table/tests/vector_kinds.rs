@@ -245,8 +245,16 @@ async fn hamming_ivf_flat_indexes_binary_codes() {
     };
     ds.create_index(&index, &Progress::none()).await.unwrap();
     let segment = &ds.index_segments()[0];
-    assert_eq!(segment.index_version(), 4);
+    assert_eq!(segment.index_version(), 5);
     assert_eq!(segment.metric(), Some(Metric::Hamming));
+    // Index version 5 stores each 32-byte code as 32 bytes (version 4 kept
+    // 128 bytes of f32 values): a row costs its id and its code.
+    let storage = segment.files().into_iter().find(|f| f.role == "storage").unwrap();
+    assert!(
+        storage.size < 6000 * (8 + 32 * 2),
+        "storage holds {} bytes for 6000 codes of 32 bytes",
+        storage.size
+    );
     let probes = segment.vector_info().unwrap().default_nprobes;
     assert!((1..40).contains(&probes), "calibrated probes {probes} of 40 partitions");
     let queries = binary_codes(30, 77);

@@ -119,7 +119,7 @@ impl Dataset {
             Spill::new(
                 partitions,
                 index.payload_width(),
-                index.code_width().is_none(),
+                index.byte_payload_width().is_none(),
                 spill_budget,
             )?,
         );

@@ -238,7 +238,7 @@ pub(crate) struct StorageWriter {
 impl StorageWriter {
     /// Opens segment `uuid`'s storage file for `index`'s payload.
     pub async fn create(location: &DatasetLocation, uuid: &str, index: &IvfIndex) -> Result<Self> {
-        let (payload_field, width) = match (code_column(index), index.code_width()) {
+        let (payload_field, width) = match (code_column(index), index.byte_payload_width()) {
             (Some(name), Some(width)) => (vector_field(name, DataType::UInt8, width), width),
             _ => (
                 vector_field("vector", DataType::Float32, index.ivf().dim()),
@@ -358,6 +358,8 @@ pub(crate) fn code_column(index: &IvfIndex) -> Option<&'static str> {
         Some("pq_code")
     } else if index.scalar_quantizer().is_some() {
         Some("sq_code")
+    } else if index.byte_payload_width().is_some() {
+        Some("code")
     } else {
         None
     }

@@ -31,8 +31,8 @@ pub(crate) struct LoadedSegment {
     /// The segment's uuid, keying its partitions in `cache`.
     uuid: Arc<str>,
     cache: Arc<PartitionCache>,
-    /// A multivector index: a row's entries share its id.
-    repeated_ids: bool,
+    /// How the storage file lays out rows.
+    layout: read::StorageLayout,
 }
 
 impl LoadedSegment {
@@ -72,10 +72,9 @@ impl LoadedSegment {
         // A storage file well within both budgets is read whole, in one
         // request: first queries then find every partition in memory.
         let uuid: Arc<str> = Arc::from(segment.uuid());
+        let layout = read::StorageLayout::of(segment);
         if storage.file_size() <= PRELOAD_BYTES.min(cache.budget() as u64 / 2) {
-            let all =
-                read::read_all_partitions(&storage, &storage_file.path, &index, &extents, segment.is_multivector())
-                    .await?;
+            let all = read::read_all_partitions(&storage, &storage_file.path, &index, &extents, layout).await?;
             for (number, partition) in all.into_iter().enumerate() {
                 cache.insert(&uuid, number as u32, Arc::new(partition));
             }
@@ -87,7 +86,7 @@ impl LoadedSegment {
             storage_path: storage_file.path.clone(),
             uuid,
             cache,
-            repeated_ids: segment.is_multivector(),
+            layout,
         })
     }
 
@@ -104,15 +103,7 @@ impl LoadedSegment {
             return Ok(partition);
         }
         let partition = Arc::new(
-            read::read_partition(
-                &self.storage,
-                &self.storage_path,
-                &self.index,
-                n,
-                *extent,
-                self.repeated_ids,
-            )
-            .await?,
+            read::read_partition(&self.storage, &self.storage_path, &self.index, n, *extent, self.layout).await?,
         );
         self.cache.insert(&self.uuid, number, partition.clone());
         Ok(partition)

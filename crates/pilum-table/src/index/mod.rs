@@ -54,9 +54,13 @@ pub const INDICES_DIR: &str = "_indices";
 /// Highest format version of the vector kinds this library reads. It
 /// writes version 1, or 2 for what version 1 cannot express (a matryoshka
 /// prefix or a multivector column), 3 for 4-bit PQ codes or IVF_HNSW_SQ,
-/// or 4 for the hamming metric, so older readers skip those segments (and
-/// search their fragments exactly) instead of misreading them.
-pub const VECTOR_INDEX_VERSION: u32 = 4;
+/// or 5 for the hamming metric, so older readers skip those segments (and
+/// search their fragments exactly) instead of misreading them. Version 4
+/// hamming segments (binary codes stored as f32) still read.
+pub const VECTOR_INDEX_VERSION: u32 = 5;
+/// The index version from which hamming segments store binary codes as
+/// bytes (a `code` column) rather than f32 values (a `vector` column).
+pub(crate) const BINARY_BYTES_VERSION: u32 = 5;
 /// Highest format version of INVERTED segments this library reads.
 pub const TEXT_INDEX_VERSION: u32 = 1;
 /// Highest format version of scalar segments (BTREE, BITMAP, LABEL_LIST,

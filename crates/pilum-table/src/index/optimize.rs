@@ -218,7 +218,7 @@ impl Dataset {
         let mut spill = Spill::new(
             partitions_count,
             index.payload_width(),
-            index.code_width().is_none(),
+            index.byte_payload_width().is_none(),
             budget,
         )?;
         let mut fresh_skipped = 0u64;
@@ -247,7 +247,7 @@ impl Dataset {
         let spill = Arc::new(spill);
         let uuid = crate::paths::random_id();
         let mut writer = StorageWriter::create(&self.location, &uuid, &model.index).await?;
-        let width = model.index.code_width().unwrap_or(dim);
+        let width = model.index.byte_payload_width().unwrap_or(dim);
         for p in 0..partitions_count {
             let fresh_spill = spill.clone();
             let fresh_part = blocking("index update task", move || fresh_spill.partition(p)).await?;

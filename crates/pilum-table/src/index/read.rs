@@ -13,7 +13,7 @@ use arrow_array::{Array, FixedSizeListArray, RecordBatch};
 use pilum_file::FileReader;
 use pilum_index::{
     GraphCodes, HnswGraph, HnswParams, IvfIndex, IvfModel, Metric, Partition, Payload, PqShape, ProductQuantizer,
-    ScalarQuantizer,
+    ScalarQuantizer, binary::to_bytes,
 };
 
 /// Opens an index file listed by a segment (one request when its size is known).
@@ -166,6 +166,30 @@ fn check_model(
     Ok(())
 }
 
+/// How a segment's storage file lays out its rows, beyond what the model
+/// says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StorageLayout {
+    /// A multivector index: a row's entries share its id.
+    pub repeated_ids: bool,
+    /// A hamming segment of index version 4, which stores its binary codes
+    /// as f32 byte values in a `vector` column (version 5 stores bytes).
+    pub f32_binary_codes: bool,
+}
+
+impl StorageLayout {
+    /// The layout of `segment`'s storage file.
+    pub(crate) fn of(segment: &super::IndexSegment) -> Self {
+        let hamming = segment
+            .vector()
+            .is_some_and(|details| details.metric() == proto::VectorMetric::Hamming);
+        Self {
+            repeated_ids: segment.is_multivector(),
+            f32_binary_codes: hamming && segment.message.index_version < super::BINARY_BYTES_VERSION,
+        }
+    }
+}
+
 /// Reads partition `number` from the storage file and checks it.
 pub(crate) async fn read_partition(
     storage: &FileReader,
@@ -173,7 +197,7 @@ pub(crate) async fn read_partition(
     index: &IvfIndex,
     number: usize,
     extent: Extent,
-    repeated_ids: bool,
+    layout: StorageLayout,
 ) -> Result<Partition> {
     let batch = if extent.length == 0 {
         None
@@ -181,7 +205,7 @@ pub(crate) async fn read_partition(
         let rows = extent.offset..extent.offset + extent.length;
         Some(storage.read_range(rows, &pilum_file::ReadOptions::default()).await?)
     };
-    decode_partition(batch.as_ref(), storage_path, index, number, extent, repeated_ids)
+    decode_partition(batch.as_ref(), storage_path, index, number, extent, layout)
 }
 
 /// Reads every partition with one read of the whole storage file.
@@ -190,7 +214,7 @@ pub(crate) async fn read_all_partitions(
     storage_path: &str,
     index: &IvfIndex,
     extents: &[Extent],
-    repeated_ids: bool,
+    layout: StorageLayout,
 ) -> Result<Vec<Partition>> {
     let all = storage
         .read_range(0..storage.num_rows(), &pilum_file::ReadOptions::default())
@@ -200,7 +224,7 @@ pub(crate) async fn read_all_partitions(
         .enumerate()
         .map(|(number, extent)| {
             let rows = (extent.length > 0).then(|| all.slice(extent.offset as usize, extent.length as usize));
-            decode_partition(rows.as_ref(), storage_path, index, number, *extent, repeated_ids)
+            decode_partition(rows.as_ref(), storage_path, index, number, *extent, layout)
         })
         .collect()
 }
@@ -212,13 +236,13 @@ fn decode_partition(
     index: &IvfIndex,
     number: usize,
     extent: Extent,
-    repeated_ids: bool,
+    layout: StorageLayout,
 ) -> Result<Partition> {
     let corrupt = |what: String| TableError::corrupt(storage_path, format!("partition {number}: {what}"));
     let partition = match batch {
         None => Partition {
             ids: Vec::new(),
-            payload: match index.code_width() {
+            payload: match index.byte_payload_width() {
                 Some(_) if index.hnsw().is_some() => Payload::Graph(GraphCodes {
                     codes: Vec::new(),
                     graph: HnswGraph::from_links(vec![0], Vec::new()).map_err(|e| corrupt(e.to_string()))?,
@@ -234,7 +258,7 @@ fn decode_partition(
                 .ok_or_else(|| corrupt("no u64 _rowid column".into()))?
                 .values()
                 .to_vec();
-            let payload = match code_column(index) {
+            let payload = match code_column(index).filter(|_| !layout.f32_binary_codes) {
                 Some(name) => {
                     let codes = batch
                         .column_by_name(name)
@@ -281,14 +305,24 @@ fn decode_partition(
             Partition { ids, payload }
         }
     };
-    index.validate(&partition).map_err(|e| corrupt(e.to_string()))?;
     // Only a multivector index repeats ids (a row's vectors share its id).
-    if !repeated_ids && partition.ids.windows(2).any(|w| w[0] == w[1]) {
+    if !layout.repeated_ids && partition.ids.windows(2).any(|w| w[0] == w[1]) {
         return Err(corrupt("a partition's ids repeat".into()));
     }
     if partition_crc(&partition) != extent.crc32 {
         return Err(corrupt("checksum mismatch".into()));
     }
+    let partition = match partition.payload {
+        Payload::Vectors(values) if layout.f32_binary_codes => Partition {
+            ids: partition.ids,
+            payload: Payload::Codes(
+                to_bytes(&values)
+                    .ok_or_else(|| corrupt("a hamming partition holds a value that is not a byte".into()))?,
+            ),
+        },
+        _ => partition,
+    };
+    index.validate(&partition).map_err(|e| corrupt(e.to_string()))?;
     index.prepare_partition(partition).map_err(|e| corrupt(e.to_string()))
 }
 

@@ -173,12 +173,13 @@ impl Dataset {
     }
 }
 
-/// The oldest index format version that can describe `details`: 3 for
-/// 4-bit PQ codes or a graph (IVF_HNSW_SQ), 2 for prefix or multivector indices, else 1 (so older
-/// readers keep reading what they can).
+/// The oldest index format version that can describe `details`: 5 for
+/// the hamming metric (binary codes stored as bytes), 3 for 4-bit PQ codes
+/// or a graph (IVF_HNSW_SQ), 2 for prefix or multivector indices, else 1
+/// (so older readers keep reading what they can).
 fn index_version(details: &proto::VectorIndexDetails) -> u32 {
     if details.metric() == proto::VectorMetric::Hamming {
-        4
+        super::BINARY_BYTES_VERSION
     } else if details.num_bits == 4 || details.hnsw_m != 0 {
         3
     } else if details.column_dimension != 0 || details.multivector {
