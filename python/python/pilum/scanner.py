@@ -198,9 +198,11 @@ class PilumScanner(pds.Scanner):
 
     def to_table(self) -> pa.Table:
         """All rows as a ``pyarrow.Table``."""
+        # A search's result is already one table: no reader round trip.
         if self._full_text is not None and self._nearest is None and not self._strict:
-            # A search's result is already one table: no reader round trip.
             return self._full_text_scan()
+        if self._nearest is not None and self._full_text is None and not self._strict and self._batch_size is None:
+            return self._nearest_scan()
         return self.to_reader().read_all()
 
     def to_batches(self) -> Iterator[pa.RecordBatch]:
