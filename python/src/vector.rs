@@ -252,6 +252,7 @@ impl PyDataset {
                 d.set_item("num_terms", t.num_terms)?;
                 d.set_item("total_terms", t.total_terms)?;
                 d.set_item("skipped_rows", t.skipped_rows)?;
+                d.set_item("json", t.json)?;
             }
             out.push(d);
         }

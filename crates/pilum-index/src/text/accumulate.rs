@@ -66,6 +66,14 @@ impl InvertedAccumulator {
         }
     }
 
+    /// The number of `term`, interned (copied) on first sight.
+    fn intern_str(&mut self, term: &str) -> u32 {
+        match self.ids.get(term) {
+            Some(&id) => id,
+            None => self.intern(term.to_string()),
+        }
+    }
+
     /// The number of `term`, interned on first sight.
     fn intern(&mut self, term: String) -> u32 {
         if let Some(&id) = self.ids.get(term.as_str()) {
@@ -84,14 +92,30 @@ impl InvertedAccumulator {
     /// `texts` analyzed by `analyzer` (positions continue from one text to
     /// the next after [`ELEMENT_GAP`]); returns its length in terms.
     pub fn add_texts<S: AsRef<str>>(&mut self, doc: u32, texts: &[S], analyzer: &Analyzer) -> u32 {
+        self.add_fields(doc, texts.iter().map(|t| ("", t.as_ref())), analyzer)
+    }
+
+    /// Adds document `doc` as [`add_texts`](Self::add_texts) does, made of
+    /// `(qualifier, text)` fields: each term of a text is also indexed as
+    /// `qualifier` followed by the term, at the same position, unless the
+    /// qualifier is empty (JSON paths: [`crate::text::json_fields`]). The
+    /// length returned and recorded counts the plain terms only.
+    pub fn add_fields<'a>(
+        &mut self,
+        doc: u32,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+        analyzer: &Analyzer,
+    ) -> u32 {
         self.docs += 1;
         let mut pairs = std::mem::take(&mut self.scratch);
         pairs.clear();
         let mut base = 0u32;
-        for text in texts {
+        let mut length = 0u32;
+        let mut qualified = String::new();
+        for (qualifier, text) in fields {
             let mut position = base;
             let mut last = None;
-            analyzer.for_each_piece(text.as_ref(), &mut |raw: &str| {
+            analyzer.for_each_piece(text, &mut |raw: &str| {
                 let id = match self.pieces.get(raw) {
                     Some(id) => *id,
                     None => {
@@ -105,6 +129,14 @@ impl InvertedAccumulator {
                 };
                 if let Some(id) = id {
                     pairs.push((id, position));
+                    length = length.saturating_add(1);
+                    if !qualifier.is_empty() {
+                        qualified.clear();
+                        qualified.push_str(qualifier);
+                        qualified.push_str(&self.terms[id as usize]);
+                        let qualified_id = self.intern_str(&qualified);
+                        pairs.push((qualified_id, position));
+                    }
                     last = Some(position);
                 }
                 position = position.saturating_add(1);
@@ -113,7 +145,6 @@ impl InvertedAccumulator {
                 base = last.saturating_add(ELEMENT_GAP);
             }
         }
-        let length = pairs.len() as u32;
         pairs.sort_unstable();
         let mut start = 0;
         while start < pairs.len() {

@@ -29,6 +29,7 @@ mod text_files;
 mod text_loaded;
 mod text_optimize;
 mod text_params;
+mod text_rows;
 
 pub use build::{IndexType, VectorIndexParams};
 pub(crate) use coverage::carry_forward;
@@ -41,9 +42,9 @@ pub(crate) use scalar_loaded::ScalarCache;
 pub use scalar_params::{DEFAULT_ZONE_ROWS, ScalarIndexParams, ScalarIndexType};
 pub(crate) use scalar_query::{CmpOp, LeafTest, SegmentRows, range_mask};
 pub use segment_info::{IndexFileInfo, TextSegmentInfo, VectorSegmentInfo};
-pub(crate) use text_build::{TERM_CACHE_ENTRIES, analyze_row};
 pub(crate) use text_loaded::{LoadedText, file_error};
 pub use text_params::TextIndexParams;
+pub(crate) use text_rows::{TERM_CACHE_ENTRIES, analyze_row};
 
 use crate::error::{Result, TableError};
 use crate::proto;
@@ -61,8 +62,11 @@ pub const VECTOR_INDEX_VERSION: u32 = 5;
 /// The index version from which hamming segments store binary codes as
 /// bytes (a `code` column) rather than f32 values (a `vector` column).
 pub(crate) const BINARY_BYTES_VERSION: u32 = 5;
-/// Highest format version of INVERTED segments this library reads.
-pub const TEXT_INDEX_VERSION: u32 = 1;
+/// Highest format version of INVERTED segments this library reads. It
+/// writes version 2 for JSON columns (terms also indexed under their
+/// paths), else 1, so older readers skip exactly the segments they would
+/// misread.
+pub const TEXT_INDEX_VERSION: u32 = 2;
 /// Highest format version of scalar segments (BTREE, BITMAP, LABEL_LIST,
 /// NGRAM, ZONEMAP) this library reads.
 pub const SCALAR_INDEX_VERSION: u32 = 1;

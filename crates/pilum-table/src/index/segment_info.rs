@@ -101,6 +101,7 @@ impl IndexSegment {
             total_terms: d.total_terms,
             num_terms: d.num_terms,
             skipped_rows: d.skipped_rows,
+            json: d.json,
         })
     }
 
@@ -154,4 +155,7 @@ pub struct TextSegmentInfo {
     pub num_terms: u64,
     /// Null rows of covered fragments.
     pub skipped_rows: u64,
+    /// The column's values were read as JSON documents, terms also indexed
+    /// under their paths (text index version 2).
+    pub json: bool,
 }

@@ -7,6 +7,7 @@
 
 use super::text_files::{SpillDir, TextFiles, local, write_text_files};
 use super::text_params::TextIndexParams;
+use super::text_rows::{is_json_field, is_text_type, row_fields, row_texts, text_index_version};
 use super::{IndexSegment, validate_name};
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
@@ -16,9 +17,8 @@ use crate::scanner::ROW_ID;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::{Array, ArrayRef};
-use arrow_schema::DataType;
 use futures::TryStreamExt;
-use pilum_index::text::{Analyzer, ELEMENT_GAP, InvertedAccumulator, MAX_DOC, RunReader, TermCache, Token};
+use pilum_index::text::{Analyzer, InvertedAccumulator, MAX_DOC, RunReader};
 use std::io::{BufReader, BufWriter, Cursor, Seek, SeekFrom, Write};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -39,84 +39,6 @@ struct WorkerOutput {
     lengths: Vec<(u32, Vec<u32>)>,
 }
 
-/// Whether `data_type` holds text an inverted index can analyze: strings,
-/// lists of strings, and structs with at least one such field (nested
-/// structs included; their other fields are not indexed).
-pub(crate) fn is_text_type(data_type: &DataType) -> bool {
-    match data_type {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::List(f) | DataType::LargeList(f) => {
-            matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-        }
-        DataType::Struct(fields) => fields.iter().any(|f| is_text_type(f.data_type())),
-        _ => false,
-    }
-}
-
-/// The strings of row `row` of a text column (none when null), borrowed:
-/// one string, a list's elements, or a struct's text fields in order.
-pub(crate) fn row_texts(array: &dyn Array, row: usize) -> Vec<&str> {
-    fn strings(values: &dyn Array, range: std::ops::Range<usize>) -> Vec<&str> {
-        range
-            .filter(|&i| !values.is_null(i))
-            .filter_map(|i| match values.data_type() {
-                DataType::Utf8 => Some(values.as_string::<i32>().value(i)),
-                DataType::LargeUtf8 => Some(values.as_string::<i64>().value(i)),
-                DataType::Utf8View => Some(values.as_string_view().value(i)),
-                _ => None,
-            })
-            .collect()
-    }
-    if array.is_null(row) {
-        return Vec::new();
-    }
-    match array.data_type() {
-        DataType::Struct(_) => {
-            // The text fields in schema order, depth first.
-            let fields = array.as_struct();
-            fields
-                .columns()
-                .iter()
-                .filter(|child| is_text_type(child.data_type()))
-                .flat_map(|child| row_texts(child.as_ref(), row))
-                .collect()
-        }
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            let offsets = list.value_offsets();
-            strings(list.values().as_ref(), offsets[row] as usize..offsets[row + 1] as usize)
-        }
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>();
-            let offsets = list.value_offsets();
-            strings(list.values().as_ref(), offsets[row] as usize..offsets[row + 1] as usize)
-        }
-        _ => strings(array, row..row + 1),
-    }
-}
-
-/// Distinct pieces a worker remembers the analysis of.
-pub(crate) const TERM_CACHE_ENTRIES: usize = 1 << 18;
-
-/// The tokens of row `row`: each element analyzed, positions continuing
-/// across elements after a gap (as `InvertedAccumulator::add_texts` does).
-pub(crate) fn analyze_row(analyzer: &Analyzer, cache: &mut TermCache, array: &dyn Array, row: usize) -> Vec<Token> {
-    let mut out: Vec<Token> = Vec::new();
-    let mut base = 0u32;
-    for text in row_texts(array, row) {
-        let tokens = analyzer.tokens_cached(text, cache);
-        let next = tokens
-            .last()
-            .map_or(base, |t| base.saturating_add(t.position).saturating_add(ELEMENT_GAP));
-        out.extend(tokens.into_iter().map(|t| Token {
-            text: t.text,
-            position: base.saturating_add(t.position),
-        }));
-        base = next;
-    }
-    out
-}
-
 /// Writes `acc`'s run to an unlinked file in `dir` and returns its reader.
 fn spill_run(acc: &mut InvertedAccumulator, dir: &SpillDir) -> Result<RunReader> {
     let file = dir.file()?;
@@ -133,7 +55,7 @@ fn spill_run(acc: &mut InvertedAccumulator, dir: &SpillDir) -> Result<RunReader>
 fn work(
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
     analyzer: Arc<Analyzer>,
-    positions: bool,
+    (positions, json): (bool, bool),
     budget: usize,
     dir: Arc<SpillDir>,
 ) -> Result<WorkerOutput> {
@@ -150,8 +72,14 @@ fn work(
         let Some(job) = job else { break };
         let mut lengths = Vec::with_capacity(job.rows.len());
         for (i, &row) in job.rows.iter().enumerate() {
-            let texts = row_texts(job.texts.as_ref(), row as usize);
-            lengths.push(acc.add_texts(job.first_doc + i as u32, &texts, &analyzer));
+            let doc = job.first_doc + i as u32;
+            let length = if json {
+                let fields = row_fields(job.texts.as_ref(), row as usize, true);
+                acc.add_fields(doc, fields.iter().map(|(q, t)| (q.as_str(), t.as_str())), &analyzer)
+            } else {
+                acc.add_texts(doc, &row_texts(job.texts.as_ref(), row as usize), &analyzer)
+            };
+            lengths.push(length);
         }
         out.lengths.push((job.first_doc, lengths));
         if acc.memory() > budget {
@@ -220,6 +148,9 @@ impl Dataset {
         progress: &Progress,
     ) -> Result<IndexSegment> {
         let analyzer = Arc::new(Analyzer::new(params.analyzer.clone()).map_err(TableError::index)?);
+        let json = params
+            .json
+            .unwrap_or_else(|| self.schema().field_with_name(&params.column).is_ok_and(is_json_field));
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let budget = (params.memory_limit / threads).max(MIN_WORKER_BUDGET);
         let dir = Arc::new(SpillDir::new()?);
@@ -228,8 +159,8 @@ impl Dataset {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let (jobs, analyzer, dir) = (receiver.clone(), analyzer.clone(), dir.clone());
-                let positions = params.with_position;
-                std::thread::spawn(move || work(jobs, analyzer, positions, budget, dir))
+                let modes = (params.with_position, json);
+                std::thread::spawn(move || work(jobs, analyzer, modes, budget, dir))
             })
             .collect();
         progress.report("analyzing", 0, 1);
@@ -270,6 +201,7 @@ impl Dataset {
         details.total_terms = files.total_terms;
         details.num_terms = num_terms;
         details.skipped_rows = skipped;
+        details.json = json;
         Ok(IndexSegment {
             message: proto::IndexSegment {
                 uuid,
@@ -278,7 +210,7 @@ impl Dataset {
                 field_ids: vec![field_id],
                 dataset_version: self.version(),
                 fragment_bitmap: Vec::new(),
-                index_version: 1,
+                index_version: text_index_version(json),
                 created_at_micros: chrono::Utc::now().timestamp_micros(),
                 num_entries: files.num_docs,
                 base_id: 0,
@@ -335,42 +267,5 @@ impl Dataset {
             }
         }
         Ok((row_ids, skipped))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use arrow_array::{ArrayRef, Int32Array, StringArray, StructArray};
-    use arrow_schema::Field;
-    use std::sync::Arc;
-
-    fn meta() -> StructArray {
-        let title: ArrayRef = Arc::new(StringArray::from(vec![Some("a title"), None, Some("t3")]));
-        let year: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3]));
-        let inner = StructArray::from(vec![(
-            Arc::new(Field::new("note", DataType::Utf8, true)),
-            Arc::new(StringArray::from(vec![Some("n1"), Some("n2"), None])) as ArrayRef,
-        )]);
-        StructArray::from(vec![
-            (Arc::new(Field::new("title", DataType::Utf8, true)), title),
-            (Arc::new(Field::new("year", DataType::Int32, false)), year),
-            (
-                Arc::new(Field::new("inner", inner.data_type().clone(), true)),
-                Arc::new(inner) as ArrayRef,
-            ),
-        ])
-    }
-
-    #[test]
-    fn structs_index_their_text_fields_in_order() {
-        let array = meta();
-        assert!(is_text_type(array.data_type()));
-        assert_eq!(row_texts(&array, 0), ["a title", "n1"]);
-        assert_eq!(row_texts(&array, 1), ["n2"]);
-        assert_eq!(row_texts(&array, 2), ["t3"]);
-        let numbers = DataType::Struct(vec![Field::new("year", DataType::Int32, false)].into());
-        assert!(!is_text_type(&numbers));
     }
 }

@@ -54,6 +54,8 @@ pub(crate) struct LoadedText {
     pub analyzer: Arc<Analyzer>,
     /// Whether postings carry positions.
     pub with_position: bool,
+    /// Whether the segment indexes JSON documents with their paths.
+    pub json: bool,
     postings: Postings,
     postings_path: String,
     lists: Mutex<HashMap<u32, Arc<PostingList>>>,
@@ -131,6 +133,7 @@ impl LoadedText {
             entries,
             analyzer: Arc::new(analyzer),
             with_position: details.with_position,
+            json: details.json,
             postings,
             postings_path: postings_file.path.clone(),
             lists: Mutex::new(HashMap::new()),

@@ -32,6 +32,7 @@ impl Dataset {
             analyzer: analyzer_of(details)?,
             with_position: details.with_position,
             memory_limit,
+            json: Some(details.json),
             ..TextIndexParams::new(column)
         })
     }

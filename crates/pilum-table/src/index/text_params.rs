@@ -10,9 +10,12 @@ use pilum_index::text::{AnalyzerConfig, BaseTokenizer, Language};
 /// removed, English stemming, terms of at most 40 bytes, no positions).
 #[derive(Debug, Clone)]
 pub struct TextIndexParams {
-    /// The text column: a string column (UTF-8, large or view), or a list
+    /// The text column: a string column (UTF-8, large or view), a list
     /// of strings (each element is analyzed; positions continue across
-    /// elements with a gap, so a phrase never spans two).
+    /// elements with a gap, so a phrase never spans two), a struct of such
+    /// fields, or a JSON column (`arrow.json`: every string, number and
+    /// boolean of a document is a text, also searchable by its path as
+    /// column `{column}.{path}`).
     pub column: String,
     /// The index name; default `{column}_idx`.
     pub name: Option<String>,
@@ -25,6 +28,9 @@ pub struct TextIndexParams {
     /// Memory the build's term buffers may hold before spilling sorted
     /// runs to local disk, in bytes; default 1 GiB.
     pub memory_limit: usize,
+    /// Read the column's values as JSON documents with paths; default
+    /// `None`: when the column's type is `arrow.json`.
+    pub json: Option<bool>,
 }
 
 impl TextIndexParams {
@@ -37,6 +43,7 @@ impl TextIndexParams {
             analyzer: AnalyzerConfig::default(),
             with_position: false,
             memory_limit: 1 << 30,
+            json: None,
         }
     }
 

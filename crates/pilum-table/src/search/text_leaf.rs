@@ -11,8 +11,8 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::index::{IndexSegment, LoadedText, file_error};
 use pilum_index::text::{
-    Bm25, CorpusStats, PhraseTerm, PostingList, TermQuery, auto_fuzziness, expand_fuzzy, expand_prefix, top_k_and,
-    top_k_or_with_stats, top_k_phrase,
+    Bm25, CorpusStats, PhraseTerm, PostingList, TermQuery, auto_fuzziness, expand_fuzzy, expand_prefix, path_qualifier,
+    top_k_and, top_k_or_with_stats, top_k_phrase,
 };
 use roaring::{RoaringBitmap, RoaringTreemap};
 use std::collections::HashMap;
@@ -87,6 +87,21 @@ impl Dataset {
             .collect())
     }
 
+    /// The column a full-text query names, and the qualifier of the path it
+    /// names inside that column: a column of the schema as it is, else
+    /// `column.path` where `column` is the shortest prefix before a `.`
+    /// that is a column (a path inside a JSON column).
+    pub(crate) fn text_target<'a>(&self, name: &'a str) -> (&'a str, Option<String>) {
+        let schema = self.schema();
+        if schema.field_with_name(name).is_ok() {
+            return (name, None);
+        }
+        name.match_indices('.')
+            .map(|(at, _)| (&name[..at], &name[at + 1..]))
+            .find(|(head, path)| !path.is_empty() && schema.field_with_name(head).is_ok())
+            .map_or((name, None), |(head, path)| (head, Some(path_qualifier(path))))
+    }
+
     /// Columns with an inverted index, in schema order.
     pub(crate) fn text_columns(&self) -> Vec<String> {
         self.schema()
@@ -105,6 +120,8 @@ impl Dataset {
         k: usize,
         allowed: Option<&RoaringTreemap>,
     ) -> Result<Vec<Hit>> {
+        let requested = column;
+        let (column, qualifier) = self.text_target(requested);
         let segments = self.text_segments(column)?;
         let mut loaded: Vec<Arc<LoadedText>> = Vec::with_capacity(segments.len());
         for segment in &segments {
@@ -113,7 +130,13 @@ impl Dataset {
         let Some(first) = loaded.first() else {
             return Ok(Vec::new());
         };
-        let groups = query_groups(leaf, first, &loaded);
+        if qualifier.is_some() && !loaded.iter().all(|l| l.json) {
+            return Err(TableError::InvalidArgument(format!(
+                "{requested:?} names a path inside column {column:?}, but its inverted index does not read JSON; \
+                 path queries need an arrow.json column whose index was built with paths (text index version 2)"
+            )));
+        }
+        let groups = query_groups(leaf, first, &loaded, qualifier.as_deref());
         if groups.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
@@ -142,7 +165,7 @@ impl Dataset {
                 uncovered,
                 &first.analyzer,
                 &mut unindexed_groups,
-                matches!(leaf, Leaf::Phrase { .. }),
+                (matches!(leaf, Leaf::Phrase { .. }), first.json),
             )
             .await?
         };
@@ -303,25 +326,33 @@ fn term_queries<'a>(lists: impl Iterator<Item = &'a (Arc<PostingList>, f32)>, we
 
 /// The groups of a leaf: analyzed with the index's analyzer, expanded over
 /// every segment's dictionary.
-fn query_groups(leaf: Leaf<'_>, first: &LoadedText, loaded: &[Arc<LoadedText>]) -> Vec<Group> {
+/// The query's terms, each with the dictionary terms standing for it. With
+/// a `qualifier` (a path inside a JSON column) every term is qualified,
+/// and fuzzy expansions must keep the qualifier exactly.
+fn query_groups(leaf: Leaf<'_>, first: &LoadedText, loaded: &[Arc<LoadedText>], qualifier: Option<&str>) -> Vec<Group> {
     let analyzer = &first.analyzer;
+    let qualifier = qualifier.unwrap_or("");
+    let kept = qualifier.chars().count();
     match leaf {
         Leaf::Terms(m) => {
             let mut groups: Vec<Group> = Vec::new();
-            for token in analyzer.tokens(&m.query) {
+            for mut token in analyzer.tokens(&m.query) {
+                token.text.insert_str(0, qualifier);
                 if groups.iter().any(|g| g.term == token.text) {
                     continue;
                 }
                 let edits = m
                     .fuzziness
-                    .unwrap_or_else(|| auto_fuzziness(token.text.chars().count()))
+                    .unwrap_or_else(|| auto_fuzziness(token.text.chars().count() - kept))
                     .min(2);
                 let terms = if edits == 0 {
                     vec![token.text.clone()]
                 } else {
                     let mut found: Vec<String> = loaded
                         .iter()
-                        .flat_map(|l| expand_fuzzy(&token.text, &l.terms, edits, m.prefix_length, m.max_expansions))
+                        .flat_map(|l| {
+                            expand_fuzzy(&token.text, &l.terms, edits, m.prefix_length + kept, m.max_expansions)
+                        })
                         .map(str::to_string)
                         .collect();
                     found.sort();
@@ -336,7 +367,7 @@ fn query_groups(leaf: Leaf<'_>, first: &LoadedText, loaded: &[Arc<LoadedText>]) 
                     offset: token.position,
                     terms,
                     fuzziness: edits,
-                    prefix_length: m.prefix_length,
+                    prefix_length: m.prefix_length + kept,
                     prefix: false,
                 });
             }
@@ -348,8 +379,8 @@ fn query_groups(leaf: Leaf<'_>, first: &LoadedText, loaded: &[Arc<LoadedText>]) 
             tokens
                 .into_iter()
                 .map(|t| Group {
-                    terms: vec![t.text.clone()],
-                    term: t.text,
+                    terms: vec![format!("{qualifier}{}", t.text)],
+                    term: format!("{qualifier}{}", t.text),
                     offset: t.position - base,
                     fuzziness: 0,
                     prefix_length: 0,
@@ -366,6 +397,7 @@ fn query_groups(leaf: Leaf<'_>, first: &LoadedText, loaded: &[Arc<LoadedText>]) 
             if p.is_empty() {
                 return Vec::new();
             }
+            p.insert_str(0, qualifier);
             let mut terms: Vec<String> = loaded
                 .iter()
                 .flat_map(|l| expand_prefix(&p, &l.terms, max_expansions))

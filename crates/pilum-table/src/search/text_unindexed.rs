@@ -106,14 +106,15 @@ pub(crate) struct Unindexed {
 }
 
 impl Dataset {
-    /// Analyzes the live rows of `fragments` against `groups`.
+    /// Analyzes the live rows of `fragments` against `groups` (`json`:
+    /// as a JSON segment reads them, terms also under their paths).
     pub(crate) async fn scan_unindexed(
         &self,
         column: &str,
         fragments: Vec<u64>,
         analyzer: &Analyzer,
         groups: &mut [UnindexedGroup],
-        positions: bool,
+        (positions, json): (bool, bool),
     ) -> Result<Unindexed> {
         let mut out = Unindexed::default();
         let mut cache = TermCache::new(TERM_CACHE_ENTRIES);
@@ -137,9 +138,10 @@ impl Dataset {
                 if texts.is_null(row) {
                     continue;
                 }
-                let tokens = analyze_row(analyzer, &mut cache, texts.as_ref(), row);
+                let analyzed = analyze_row(analyzer, &mut cache, texts.as_ref(), row, json);
+                let tokens = analyzed.tokens;
                 out.docs += 1;
-                out.total_terms += tokens.len() as u64;
+                out.total_terms += u64::from(analyzed.length);
                 let mut matched: HashMap<(usize, &str), (u32, Vec<u32>)> = HashMap::new();
                 for token in &tokens {
                     for (g, group) in groups.iter_mut().enumerate() {
@@ -163,7 +165,7 @@ impl Dataset {
                 }
                 out.candidates.push(Candidate {
                     row: ids.value(row),
-                    len: tokens.len() as u32,
+                    len: analyzed.length,
                     terms: matched
                         .into_iter()
                         .map(|((g, term), (tf, p))| (g, term.to_string(), tf, p))
