@@ -8,8 +8,6 @@
 
 mod common;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Int64Type};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use common::stream_of;
 use pilum_table::*;
@@ -72,27 +70,7 @@ async fn answers(ds: &Dataset) -> Vec<String> {
             ..MatchQuery::new("documnts", None)
         }),
     ];
-    let mut lines = Vec::new();
-    for (i, query) in queries.into_iter().enumerate() {
-        let result = ds
-            .full_text_search(&FullTextSearch {
-                limit: Some(8),
-                columns: Some(vec!["id".into()]),
-                ..FullTextSearch::new(query)
-            })
-            .await
-            .unwrap();
-        let ids = result.column(0).as_primitive::<Int64Type>();
-        let scores = result.column_by_name(SCORE).unwrap().as_primitive::<Float32Type>();
-        let row: Vec<String> = ids
-            .values()
-            .iter()
-            .zip(scores.values())
-            .map(|(id, s)| format!("{id}:{s:.5}"))
-            .collect();
-        lines.push(format!("query {i}: {}", row.join(" ")));
-    }
-    lines
+    common::text_answer_lines(ds, queries).await
 }
 
 #[tokio::test]

@@ -8,8 +8,6 @@
 
 mod common;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Int64Type};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use common::stream_of;
@@ -133,21 +131,7 @@ fn reference(query: &str, path: Option<&str>, rows: i64, k: usize) -> Vec<(i64, 
 }
 
 async fn search(ds: &Dataset, query: FullTextQuery, k: usize) -> Vec<(i64, f32)> {
-    let result = ds
-        .full_text_search(&FullTextSearch {
-            limit: Some(k),
-            columns: Some(vec!["id".into()]),
-            ..FullTextSearch::new(query)
-        })
-        .await
-        .unwrap();
-    let ids = result.column_by_name("id").unwrap().as_primitive::<Int64Type>();
-    let scores = result.column_by_name(SCORE).unwrap().as_primitive::<Float32Type>();
-    ids.values()
-        .iter()
-        .copied()
-        .zip(scores.values().iter().copied())
-        .collect()
+    common::text_hits(ds, query, Some(k)).await
 }
 
 fn assert_same(got: &[(i64, f32)], want: &[(i64, f32)], what: &str) {

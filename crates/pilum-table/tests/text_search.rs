@@ -137,21 +137,7 @@ fn reference(query: &str, corpus: &[i64], live: &[i64], k: usize) -> Vec<(i64, f
 }
 
 async fn search(ds: &Dataset, query: FullTextQuery, k: Option<usize>) -> Vec<(i64, f32)> {
-    let result = ds
-        .full_text_search(&FullTextSearch {
-            limit: k,
-            columns: Some(vec!["id".into()]),
-            ..FullTextSearch::new(query)
-        })
-        .await
-        .unwrap();
-    let ids = result.column_by_name("id").unwrap().as_primitive::<Int64Type>();
-    let scores = result.column_by_name(SCORE).unwrap().as_primitive::<Float32Type>();
-    ids.values()
-        .iter()
-        .copied()
-        .zip(scores.values().iter().copied())
-        .collect()
+    common::text_hits(ds, query, k).await
 }
 
 fn assert_matches_reference(got: &[(i64, f32)], want: &[(i64, f32)], what: &str) {

@@ -325,10 +325,9 @@ fn term_queries<'a>(lists: impl Iterator<Item = &'a (Arc<PostingList>, f32)>, we
 }
 
 /// The groups of a leaf: analyzed with the index's analyzer, expanded over
-/// every segment's dictionary.
-/// The query's terms, each with the dictionary terms standing for it. With
-/// a `qualifier` (a path inside a JSON column) every term is qualified,
-/// and fuzzy expansions must keep the qualifier exactly.
+/// every segment's dictionary. With a `qualifier` (a path inside a JSON
+/// column) every term is qualified, and fuzzy expansions keep the
+/// qualifier exactly.
 fn query_groups(leaf: Leaf<'_>, first: &LoadedText, loaded: &[Arc<LoadedText>], qualifier: Option<&str>) -> Vec<Group> {
     let analyzer = &first.analyzer;
     let qualifier = qualifier.unwrap_or("");

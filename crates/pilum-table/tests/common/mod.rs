@@ -137,6 +137,43 @@ pub async fn id_line(ds: &Dataset, query: &pilum_table::VectorQuery) -> String {
     ids.join(" ")
 }
 
+/// The `id`s (int64) and `_score`s of a full-text search's best `k` rows.
+pub async fn text_hits(ds: &Dataset, query: pilum_table::FullTextQuery, k: Option<usize>) -> Vec<(i64, f32)> {
+    let result = ds
+        .full_text_search(&pilum_table::FullTextSearch {
+            limit: k,
+            columns: Some(vec!["id".into()]),
+            ..pilum_table::FullTextSearch::new(query)
+        })
+        .await
+        .unwrap();
+    let ids = result.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+    let scores = result
+        .column_by_name(pilum_table::SCORE)
+        .unwrap()
+        .as_primitive::<arrow_array::types::Float32Type>();
+    ids.values()
+        .iter()
+        .copied()
+        .zip(scores.values().iter().copied())
+        .collect()
+}
+
+/// One line per query, `query {i}: id:score ...` over the best 8 rows
+/// (golden full-text fixtures record them).
+pub async fn text_answer_lines(ds: &Dataset, queries: Vec<pilum_table::FullTextQuery>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, query) in queries.into_iter().enumerate() {
+        let row: Vec<String> = text_hits(ds, query, Some(8))
+            .await
+            .iter()
+            .map(|(id, s)| format!("{id}:{s:.5}"))
+            .collect();
+        lines.push(format!("query {i}: {}", row.join(" ")));
+    }
+    lines
+}
+
 /// Recall of `got` against `truth`: the fraction of `truth` found.
 pub fn recall(got: &[i64], truth: &[i64]) -> f32 {
     truth.iter().filter(|id| got.contains(id)).count() as f32 / truth.len().max(1) as f32
