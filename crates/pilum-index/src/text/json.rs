@@ -49,7 +49,11 @@ fn walk(value: &Value, path: &mut String, out: &mut Vec<(String, String)>) {
             return;
         }
         Value::Object(map) => {
-            for (key, item) in map {
+            // Keys in ascending byte order, whatever order the map keeps
+            // (serde_json's `preserve_order` feature would keep the document's).
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            for (key, item) in entries {
                 let before = path.len();
                 if !path.is_empty() {
                     path.push('.');
@@ -99,6 +103,13 @@ mod tests {
         }
         assert_eq!(shown.len(), 7, "null holds no text");
         assert_eq!(fields[0].0.chars().next(), Some(MARK));
+    }
+
+    #[test]
+    fn keys_are_walked_in_ascending_byte_order() {
+        let fields = json_fields(r#"{"b": "2", "a": "1", "B": "0"}"#).unwrap();
+        let texts: Vec<&str> = fields.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, ["0", "1", "2"]);
     }
 
     #[test]
