@@ -75,7 +75,7 @@ fn work(
             let doc = job.first_doc + i as u32;
             let length = if json {
                 let fields = row_fields(job.texts.as_ref(), row as usize, true);
-                acc.add_fields(doc, fields.iter().map(|(q, t)| (q.as_str(), t.as_str())), &analyzer)
+                acc.add_fields(doc, fields.iter().map(|(q, t)| (q.as_str(), t.as_ref())), &analyzer)
             } else {
                 acc.add_texts(doc, &row_texts(job.texts.as_ref(), row as usize), &analyzer)
             };

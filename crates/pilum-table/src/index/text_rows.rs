@@ -7,6 +7,7 @@ use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_schema::{DataType, Field};
 use pilum_index::text::{Analyzer, ELEMENT_GAP, TermCache, Token, json_fields};
+use std::borrow::Cow;
 
 /// Whether `data_type` holds text an inverted index can analyze: strings,
 /// lists of strings, and structs with at least one such field (nested
@@ -85,14 +86,18 @@ pub(crate) fn is_json_field(field: &Field) -> bool {
 /// The `(qualifier, text)` fields of one row: for a JSON column, each
 /// document's texts with their paths' qualifiers (a value that is not
 /// valid JSON is one plain text); otherwise the row's texts, unqualified.
-pub(crate) fn row_fields(array: &dyn Array, row: usize, json: bool) -> Vec<(String, String)> {
+/// Plain texts are borrowed from `array`; only JSON values allocate.
+pub(crate) fn row_fields(array: &dyn Array, row: usize, json: bool) -> Vec<(String, Cow<'_, str>)> {
     let texts = row_texts(array, row);
     if !json {
-        return texts.into_iter().map(|t| (String::new(), t.to_string())).collect();
+        return texts.into_iter().map(|t| (String::new(), Cow::Borrowed(t))).collect();
     }
     texts
         .into_iter()
-        .flat_map(|t| json_fields(t).unwrap_or_else(|| vec![(String::new(), t.to_string())]))
+        .flat_map(|t| match json_fields(t) {
+            Some(fields) => fields.into_iter().map(|(q, text)| (q, Cow::Owned(text))).collect(),
+            None => vec![(String::new(), Cow::Borrowed(t))],
+        })
         .collect()
 }
 
