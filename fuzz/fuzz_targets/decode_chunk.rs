@@ -1,9 +1,11 @@
-//! Feeds arbitrary bytes to the chunk decoder for every value kind.
+//! Feeds arbitrary bytes to the chunk decoder for every value kind, and to
+//! the selected-values decoder for the scalar fixed-width kinds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pilum_encoding::{
     Dictionary, IntegerSign, PageDictionaries, SymbolTable, ValueKind, ZstdDictionary, decode_chunk,
+    decode_selected_chunk,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -32,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(full) = SymbolTable::from_bytes(&full) else { return };
     let full = std::sync::Arc::new(full);
     let full_page = PageDictionaries { symbols: Some(&full), ..page };
+    let buffer = arrow_buffer::Buffer::from(chunk);
+    // Every third position, and the last.
+    let selected: Vec<u32> = (0..n as u32).filter(|i| i % 3 == 0 || *i + 1 == n as u32).collect();
     for kind in kinds {
+        let _ = decode_selected_chunk(&buffer, kind, n, page, &selected);
         // Readers decode symbol codes lazily; decode them here too.
         let _ = decode_chunk(chunk, kind, n, page).and_then(|d| d.values.decode_symbols());
         let _ = decode_chunk(chunk, kind, n, full_page).and_then(|d| d.values.decode_symbols());

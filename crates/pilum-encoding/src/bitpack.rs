@@ -97,6 +97,22 @@ pub(crate) fn unpack_to_vec(packed: &[u8], bit_width: u8, count: usize) -> Resul
     Ok(out)
 }
 
+/// The value at position `index` of values packed at `bit_width` bits
+/// (at most 64); the caller has checked that `packed` holds
+/// `packed_len(index + 1, bit_width)` bytes. Bytes past the end read as zero.
+pub(crate) fn value_at(packed: &[u8], bit_width: u8, index: usize) -> u64 {
+    if bit_width == 0 {
+        return 0;
+    }
+    let bit = index * usize::from(bit_width);
+    let at = bit / 8;
+    let mut word = [0u8; 16];
+    let available = packed.get(at..).unwrap_or_default();
+    let take = available.len().min(16);
+    word[..take].copy_from_slice(&available[..take]);
+    ((u128::from_le_bytes(word) >> (bit % 8)) as u64) & width_mask(bit_width)
+}
+
 /// Unpacks groups of 8 values of at most 56 bits. Each group starts on a byte
 /// boundary (8 × width bits), so with the width a constant every load offset
 /// and shift is a constant too. `out` holds a multiple of 8 values and
@@ -145,6 +161,18 @@ mod tests {
             let mut got = Vec::new();
             unpack_bits(&buf, bw, masked.len(), |v| got.push(v)).unwrap();
             prop_assert_eq!(got, masked);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn single_values_match_the_block(values in proptest::collection::vec(any::<u64>(), 1..100), bw in 0u8..=64) {
+            let masked: Vec<u64> = values.iter().map(|v| if bw == 0 { 0 } else { v & width_mask(bw) }).collect();
+            let mut buf = Vec::new();
+            pack_bits(masked.iter().copied(), bw, &mut buf);
+            for (i, &v) in masked.iter().enumerate() {
+                prop_assert_eq!(value_at(&buf, bw, i), v);
+            }
         }
     }
 

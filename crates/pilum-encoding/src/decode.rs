@@ -115,13 +115,20 @@ pub fn decode_shared_chunk(
     decode_inner(chunk.as_slice(), Some(chunk), kind, n, page)
 }
 
-fn decode_inner(
-    bytes: &[u8],
-    shared: Option<&Buffer>,
-    kind: ValueKind,
-    n: usize,
-    page: PageDictionaries<'_>,
-) -> Result<DecodedChunk> {
+/// A chunk whose checksum, size and validity have been read: what remains
+/// is its encoding tag's body.
+pub(crate) struct OpenedChunk<'a> {
+    pub validity: Option<BooleanBuffer>,
+    pub item_validity: Option<BooleanBuffer>,
+    /// The encoding tag.
+    pub tag: u8,
+    /// The body after the tag.
+    pub cur: ByteCursor<'a>,
+}
+
+/// Checks a chunk of `n` values of `kind` (its value count, checksum and
+/// validity flags) and reads its validity and encoding tag.
+pub(crate) fn open_chunk(bytes: &[u8], kind: ValueKind, n: usize) -> Result<OpenedChunk<'_>> {
     if n > crate::MAX_CHUNK_VALUES {
         return Err(EncodingError::invalid(format!(
             "{n} values exceed the {} per chunk",
@@ -165,6 +172,27 @@ fn decode_inner(
         None
     };
     let tag = cur.u8()?;
+    Ok(OpenedChunk {
+        validity,
+        item_validity,
+        tag,
+        cur,
+    })
+}
+
+fn decode_inner(
+    bytes: &[u8],
+    shared: Option<&Buffer>,
+    kind: ValueKind,
+    n: usize,
+    page: PageDictionaries<'_>,
+) -> Result<DecodedChunk> {
+    let OpenedChunk {
+        validity,
+        item_validity,
+        tag,
+        mut cur,
+    } = open_chunk(bytes, kind, n)?;
     let values = if tag == ENC_ZSTD || tag == ENC_ZSTD_DICT {
         let zstd_dictionary = match tag {
             ENC_ZSTD => None,
@@ -209,7 +237,7 @@ fn decode_inner(
     })
 }
 
-fn finish(cur: &ByteCursor<'_>) -> Result<()> {
+pub(crate) fn finish(cur: &ByteCursor<'_>) -> Result<()> {
     match cur.remaining() {
         0 => Ok(()),
         extra => Err(EncodingError::invalid(format!("{extra} trailing bytes in chunk"))),

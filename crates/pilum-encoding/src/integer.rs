@@ -141,6 +141,35 @@ pub(crate) fn decode_for(cur: &mut ByteCursor<'_>, width: usize, n: usize, out: 
     }
 }
 
+/// Like [`decode_for`], but appends only the values at `selected` (sorted
+/// positions below `n`).
+pub(crate) fn decode_for_selected(
+    cur: &mut ByteCursor<'_>,
+    width: usize,
+    n: usize,
+    selected: &[u32],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let mut refb = [0u8; 8];
+    refb[..width].copy_from_slice(cur.take(width)?);
+    let reference = u64::from_le_bytes(refb);
+    let bit_width = cur.u8()?;
+    if usize::from(bit_width) > 8 * width {
+        return Err(EncodingError::invalid(format!(
+            "bit width {bit_width} exceeds value width {width}"
+        )));
+    }
+    let packed = cur.take(packed_len(n, bit_width))?;
+    let mask = width_mask(width);
+    out.reserve(selected.len() * width);
+    for &position in selected {
+        let delta = crate::bitpack::value_at(packed, bit_width, position as usize);
+        let value = reference.wrapping_add(delta) & mask;
+        out.extend_from_slice(&value.to_le_bytes()[..width]);
+    }
+    Ok(())
+}
+
 /// Writes `reference + delta` for each packed delta as `W`-byte values.
 fn fill<const W: usize>(
     dst: &mut [u8],

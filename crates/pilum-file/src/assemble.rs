@@ -188,9 +188,9 @@ pub(crate) fn for_each_piece(
                     "value {v} is not covered by any fetched chunk"
                 )));
             };
-            let from = (v - loaded.unit.first_value) as usize;
+            let position = (v - loaded.unit.first_value) as usize;
             let count = (r.end.min(loaded.unit.first_value + loaded.unit.num_values) - v) as usize;
-            f(loaded, from, count)?;
+            f(loaded, loaded.slot(position, count)?, count)?;
             v += count as u64;
         }
     }
@@ -260,6 +260,7 @@ mod tests {
     fn unit(first_value: u64, values: &[u32]) -> LoadedUnit {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         LoadedUnit {
+            held: None,
             unit: Unit {
                 page: 0,
                 chunk: None,

@@ -63,7 +63,9 @@ impl ReadContext<'_> {
     async fn gather(&self, column: usize, ranges: &[Range<u64>], child_starts: bool) -> Result<Gathered> {
         let layout = &self.columns[column];
         let units = plan_units(&self.path(), column, layout, ranges)?;
-        let loaded = load_units(self.reader, column, layout, units).await?;
+        // A list's lengths are read from the start of each chunk: whole chunks.
+        let selection = (!child_starts).then_some(ranges);
+        let loaded = load_units(self.reader, column, layout, units, selection).await?;
         let path = self.path();
         gather(
             ColumnSite { path: &path, column },
@@ -84,7 +86,7 @@ impl ReadContext<'_> {
         Box::pin(async move {
             let layout = &self.columns[column];
             let units = plan_units(&self.path(), column, layout, &ranges)?;
-            let loaded = load_units(self.reader, column, layout, units).await?;
+            let loaded = load_units(self.reader, column, layout, units, None).await?;
             let path = self.path();
             gather_views(ColumnSite { path: &path, column }, layout, &loaded, &ranges, utf8)
         })

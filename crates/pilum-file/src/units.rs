@@ -5,7 +5,9 @@
 use crate::error::{FileError, Result};
 use crate::layout::ColumnLayout;
 use arrow_buffer::Buffer;
-use pilum_encoding::{DecodedChunk, DecodedValues, EncodingError, ValueKind, decode_shared_chunk};
+use pilum_encoding::{
+    DecodedChunk, DecodedValues, EncodingError, ValueKind, decode_selected_chunk, decode_shared_chunk,
+};
 use pilum_io::ObjectReader;
 use std::ops::Range;
 
@@ -24,7 +26,35 @@ pub(crate) struct Unit {
 pub(crate) struct LoadedUnit {
     pub unit: Unit,
     pub decoded: DecodedChunk,
+    /// When only some values were decoded: their positions in the unit
+    /// (increasing), `decoded` holding them in that order.
+    pub held: Option<Vec<u32>>,
 }
+
+impl LoadedUnit {
+    /// Where the unit's value at `position` lies in `decoded`; of a sparse
+    /// unit, `count` values from there must all be held, one after another.
+    pub(crate) fn slot(&self, position: usize, count: usize) -> Result<usize> {
+        let Some(held) = &self.held else {
+            return Ok(position);
+        };
+        let slot = held.binary_search(&(position as u32)).ok();
+        let consecutive = slot.and_then(|at| {
+            let last = held.get(at + count.saturating_sub(1))?;
+            (*last as usize == position + count.saturating_sub(1)).then_some(at)
+        });
+        consecutive.ok_or_else(|| {
+            FileError::internal(format!(
+                "values {position}..{} of a chunk were not decoded",
+                position + count
+            ))
+        })
+    }
+}
+
+/// A chunk is decoded value by value when a selection wants at most one
+/// in this many of its values (below that, decoding it whole is cheaper).
+const SPARSE_RATIO: usize = 4;
 
 /// Where a column's units come from, for errors that name a chunk.
 #[derive(Debug, Clone, Copy)]
@@ -158,13 +188,18 @@ pub(crate) fn plan_units(path: &str, index: usize, column: &ColumnLayout, ranges
     Ok(units)
 }
 
-/// Fetches (coalesced, concurrently) and decodes `units`.
+/// Fetches (coalesced, concurrently) and decodes `units`. With `selection`
+/// (the sorted, disjoint value ranges the units were planned for), chunks of
+/// scalar fixed-width values from which it wants few values decode only those.
 pub(crate) async fn load_units(
     reader: &ObjectReader,
     index: usize,
     column: &ColumnLayout,
     units: Vec<Unit>,
+    selection: Option<&[Range<u64>]>,
 ) -> Result<Vec<LoadedUnit>> {
+    let scalar = matches!(column.kind, ValueKind::Fixed { items: 1, .. });
+    let mut wanted = WantedPositions::new(selection.filter(|_| scalar).unwrap_or_default());
     let ranges: Vec<Range<u64>> = units.iter().map(|u| u.bytes.clone()).collect();
     let fetched = reader.read_ranges(&ranges).await?;
     let path = reader.path().to_string();
@@ -177,15 +212,27 @@ pub(crate) async fn load_units(
         .zip(fetched)
         .map(|(unit, bytes)| {
             let page = &column.pages[unit.page];
-            let decoded = match unit.chunk {
-                Some(_) => decode_shared_chunk(
+            let held = match unit.chunk {
+                Some(_) => wanted.sparse(&unit),
+                None => None,
+            };
+            let decoded = match (unit.chunk, &held) {
+                (Some(_), Some(positions)) => decode_selected_chunk(
+                    &Buffer::from(bytes),
+                    column.kind,
+                    unit.num_values as usize,
+                    page.dictionaries(),
+                    positions,
+                )
+                .map_err(|source| site.chunk_error(&unit, source))?,
+                (Some(_), None) => decode_shared_chunk(
                     &Buffer::from(bytes),
                     column.kind,
                     unit.num_values as usize,
                     page.dictionaries(),
                 )
                 .map_err(|source| site.chunk_error(&unit, source))?,
-                None => DecodedChunk {
+                (None, _) => DecodedChunk {
                     validity: page
                         .flat_validity
                         .as_ref()
@@ -194,7 +241,87 @@ pub(crate) async fn load_units(
                     values: DecodedValues::Fixed(Buffer::from(bytes)),
                 },
             };
-            Ok(LoadedUnit { unit, decoded })
+            Ok(LoadedUnit { unit, decoded, held })
         })
         .collect()
+}
+
+/// Walks a selection's ranges alongside the units planned for it (both in
+/// order) to find the units it wants few values of.
+struct WantedPositions<'a> {
+    ranges: &'a [Range<u64>],
+    /// The first range that may still reach the current unit.
+    next: usize,
+}
+
+impl<'a> WantedPositions<'a> {
+    fn new(ranges: &'a [Range<u64>]) -> Self {
+        Self { ranges, next: 0 }
+    }
+
+    /// The positions within `unit` the selection wants, when they are at
+    /// most one in [`SPARSE_RATIO`] of its values; else `None`.
+    fn sparse(&mut self, unit: &Unit) -> Option<Vec<u32>> {
+        let (start, end) = (unit.first_value, unit.first_value + unit.num_values);
+        while self.ranges.get(self.next).is_some_and(|r| r.end <= start) {
+            self.next += 1;
+        }
+        let overlapping = self.ranges[self.next..].iter().take_while(|r| r.start < end);
+        let mut count = 0u64;
+        for r in overlapping.clone() {
+            count += r.end.min(end) - r.start.max(start);
+        }
+        if count == 0 || count.saturating_mul(SPARSE_RATIO as u64) > unit.num_values {
+            return None;
+        }
+        let positions = overlapping
+            .flat_map(|r| r.start.max(start)..r.end.min(end))
+            .map(|value| (value - start) as u32)
+            .collect();
+        Some(positions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(first_value: u64, num_values: u64) -> Unit {
+        Unit {
+            page: 0,
+            chunk: Some(0),
+            first_value,
+            num_values,
+            bytes: 0..0,
+            child_start: 0,
+        }
+    }
+
+    #[test]
+    fn units_wanted_sparsely_list_their_positions() {
+        let ranges = [3..4, 10..12, 100..101, 150..190, 210..211];
+        let mut wanted = WantedPositions::new(&ranges);
+        assert_eq!(wanted.sparse(&chunk(0, 100)), Some(vec![3, 10, 11]));
+        // 41 of 100 values: decoded whole.
+        assert_eq!(wanted.sparse(&chunk(100, 100)), None);
+        assert_eq!(wanted.sparse(&chunk(200, 100)), Some(vec![10]));
+        assert_eq!(wanted.sparse(&chunk(300, 100)), None, "nothing wanted");
+    }
+
+    #[test]
+    fn a_sparse_unit_maps_positions_to_slots() {
+        let loaded = LoadedUnit {
+            unit: chunk(0, 100),
+            decoded: DecodedChunk {
+                validity: None,
+                item_validity: None,
+                values: DecodedValues::Fixed(Buffer::from_vec(vec![0u8; 24])),
+            },
+            held: Some(vec![3, 10, 11]),
+        };
+        assert_eq!(loaded.slot(10, 2).ok(), Some(1));
+        assert_eq!(loaded.slot(3, 1).ok(), Some(0));
+        assert!(loaded.slot(4, 1).is_err(), "not decoded");
+        assert!(loaded.slot(3, 2).is_err(), "3 and 4 are not both held");
+    }
 }

@@ -241,6 +241,7 @@ mod tests {
 
     fn loaded(values: DecodedValues, num_values: u64) -> LoadedUnit {
         LoadedUnit {
+            held: None,
             unit: Unit {
                 page: 0,
                 chunk: Some(2),

@@ -11,6 +11,7 @@ use crate::scan_tasks::Task;
 use crate::schema::TableSchema;
 use crate::search::{Candidates, IndexedRows};
 use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow_buffer::BooleanBufferBuilder;
 use std::ops::Range;
 
 /// Narrowed fragments with at most this many candidates are read as one
@@ -107,23 +108,29 @@ async fn read_rows(
     }
     // Fetch by position while the candidates touch under half the chunks
     // (of the widest column: its recorded value size says how many rows a
-    // chunk holds); else read the range and mask.
+    // chunk holds), or are under one row in SPARSE_ROWS (chunks of scalar
+    // values then decode only the rows fetched); else read the range and mask.
     let span = rows.end - rows.start;
     let measured = reader.widest_value_bytes(schema)?.filter(|b| *b >= 1.0);
     let per_chunk = match measured {
         Some(bytes) => ((super::CHUNK_BYTES as f64 / bytes) as usize).clamp(1, super::MAX_CHUNK_ROWS),
         None => super::chunk_rows(schema.arrow()),
     } as u64;
-    if (offsets.len() as u64).saturating_mul(per_chunk).saturating_mul(2) < span {
+    let wanted = offsets.len() as u64;
+    if wanted.saturating_mul(per_chunk).saturating_mul(2) < span || wanted.saturating_mul(SPARSE_ROWS) < span {
         return reader.take(schema, offsets).await;
     }
     let all = reader.read_range(schema, rows.clone()).await?;
-    let mut keep = vec![false; span as usize];
+    let mut keep = BooleanBufferBuilder::new(span as usize);
+    keep.append_n(span as usize, false);
     for &offset in offsets {
-        keep[(offset - rows.start) as usize] = true;
+        keep.set_bit((offset - rows.start) as usize, true);
     }
     Ok(arrow_select::filter::filter_record_batch(
         &all,
-        &BooleanArray::from(keep),
+        &BooleanArray::new(keep.finish(), None),
     )?)
 }
+
+/// Candidates fewer than one row in this many are fetched by position.
+const SPARSE_ROWS: u64 = 8;
