@@ -310,7 +310,9 @@ impl LoadedScalar {
             return Ok(None);
         };
         let total = values.num_rows();
-        let mut ids = RoaringTreemap::new();
+        // Row ids come in value order: sorted once, a bitmap is built by
+        // appending instead of one random insert per id.
+        let mut ids = Vec::new();
         let mut candidate = set_positions(&pages).into_iter().peekable();
         while let Some(first) = candidate.next() {
             let mut last = first;
@@ -333,6 +335,11 @@ impl LoadedScalar {
             };
             ids.extend(mask.values().set_indices().map(|i| row_ids.value(i)));
         }
+        ids.sort_unstable();
+        ids.dedup();
+        let ids = RoaringTreemap::from_sorted_iter(ids).map_err(|e| crate::error::TableError::Internal {
+            what: format!("sorted row ids refused by the bitmap: {e}"),
+        })?;
         Ok(Some(SegmentRows::Ids(ids)))
     }
 

@@ -210,16 +210,16 @@ fn map_ids(ids: &RoaringTreemap, covered: &[&proto::Fragment], complement: bool)
         for (&start, &length) in sequence.starts.iter().zip(&sequence.lengths) {
             let lo = sorted.partition_point(|&id| id < start);
             let hi = sorted.partition_point(|&id| id < start.saturating_add(length));
-            let inside = sorted[lo..hi].iter().map(|&id| (base + id - start) as u32);
+            // Ids are sorted and distinct, so their offsets are too: the
+            // bitmap is built by appending.
+            let inside = RoaringBitmap::from_sorted_iter(sorted[lo..hi].iter().map(|&id| (base + id - start) as u32))
+                .unwrap_or_else(|_| sorted[lo..hi].iter().map(|&id| (base + id - start) as u32).collect());
             if complement {
                 let mut run = RoaringBitmap::new();
                 run.insert_range(base as u32..(base + length) as u32);
-                for offset in inside {
-                    run.remove(offset);
-                }
-                offsets |= run;
+                offsets |= run - inside;
             } else {
-                offsets.extend(inside);
+                offsets |= inside;
             }
             base += length;
         }
