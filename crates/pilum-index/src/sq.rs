@@ -157,6 +157,10 @@ pub struct CodeMetric {
 impl CodeMetric {
     /// The distance between the vectors codes `a` and `b` decode to.
     pub fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if self.lo.is_empty() && a.len() == b.len() && a.len() == self.weights.len() && simd::available() {
+            return self.scale * simd::weighted_pair_l2(&self.weights, a, b);
+        }
         if self.lo.is_empty() {
             let mut acc = [0f32; LANES];
             let (xs, ys) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
@@ -297,6 +301,12 @@ mod simd {
         unsafe { dot(target, code) }
     }
 
+    /// Σ wᵢ·(aᵢ − bᵢ)² over two codes; callers checked [`available`] and equal lengths.
+    pub(super) fn weighted_pair_l2(weights: &[f32], a: &[u8], b: &[u8]) -> f32 {
+        // SAFETY: as in `weighted_l2`.
+        unsafe { pair_l2(weights, a, b) }
+    }
+
     /// Eight codes from `code[i..i + 8]` as f32 lanes.
     #[target_feature(enable = "avx2,fma")]
     fn widen(code: &[u8], i: usize) -> __m256 {
@@ -327,6 +337,26 @@ mod simd {
         let mut sum = horizontal(acc);
         for j in i..n {
             let d = target[j] - code[j] as f32;
+            sum += weights[j] * d * d;
+        }
+        sum
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn pair_l2(weights: &[f32], a: &[u8], b: &[u8]) -> f32 {
+        let n = a.len().min(b.len()).min(weights.len());
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: i + 8 ≤ n ≤ `weights.len()`: an 8-lane load within it.
+            let w = unsafe { _mm256_loadu_ps(weights.as_ptr().add(i)) };
+            let d = _mm256_sub_ps(widen(a, i), widen(b, i));
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(w, d), d, acc);
+            i += 8;
+        }
+        let mut sum = horizontal(acc);
+        for j in i..n {
+            let d = a[j] as f32 - b[j] as f32;
             sum += weights[j] * d * d;
         }
         sum
