@@ -59,9 +59,12 @@ impl IvfIndex {
             seed: hnsw.seed.wrapping_add(number as u64),
             ..hnsw
         };
-        // Decoded values make each distance cheaper (the f32 kernels); a
-        // partition too large to decode within the budget uses the codes.
-        let graph = if codes.len().saturating_mul(4) <= DECODE_BYTES {
+        // Codes are compared directly where their kernel is the faster one
+        // (50k x 128-d: 6.7 s against 8.1 s decoded; 60k x 768-d: 24 s
+        // against 28 s); else decoded values make each distance cheaper (the
+        // f32 kernels), unless the partition is too large to decode within
+        // the budget.
+        let graph = if !pairs.fast_on_codes() && codes.len().saturating_mul(4) <= DECODE_BYTES {
             let mut values = Vec::with_capacity(codes.len());
             for c in codes.chunks_exact(dim) {
                 pairs.decode_into(c, &mut values);
