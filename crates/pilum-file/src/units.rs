@@ -152,6 +152,15 @@ pub(crate) fn plan_units(path: &str, index: usize, column: &ColumnLayout, ranges
         }
         let mut v = r.start;
         while v < r.end {
+            // Sorted ranges often fall in the chunk the previous one ended in
+            // (a take of scattered rows): no search, no new unit.
+            if let Some(last) = units
+                .last()
+                .filter(|u| u.chunk.is_some() && u.first_value <= v && v < u.first_value + u.num_values)
+            {
+                v = r.end.min(last.first_value + last.num_values);
+                continue;
+            }
             let p = column.page_of(v);
             let page = &column.pages[p];
             let page_end = page.first_value + page.num_values;
