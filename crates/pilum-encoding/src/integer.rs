@@ -118,7 +118,9 @@ pub(crate) fn encode_for(
     pack_bits(deltas, s.bit_width, out);
 }
 
-pub(crate) fn decode_for(cur: &mut ByteCursor<'_>, width: usize, n: usize, out: &mut Vec<u8>) -> Result<()> {
+/// The reference, bit width and packed deltas of a frame-of-reference body
+/// of `n` values of `width` bytes.
+fn for_body<'a>(cur: &mut ByteCursor<'a>, width: usize, n: usize) -> Result<(u64, u8, &'a [u8])> {
     let mut refb = [0u8; 8];
     refb[..width].copy_from_slice(cur.take(width)?);
     let reference = u64::from_le_bytes(refb);
@@ -129,6 +131,11 @@ pub(crate) fn decode_for(cur: &mut ByteCursor<'_>, width: usize, n: usize, out: 
         )));
     }
     let packed = cur.take(packed_len(n, bit_width))?;
+    Ok((reference, bit_width, packed))
+}
+
+pub(crate) fn decode_for(cur: &mut ByteCursor<'_>, width: usize, n: usize, out: &mut Vec<u8>) -> Result<()> {
+    let (reference, bit_width, packed) = for_body(cur, width, n)?;
     let mask = width_mask(width);
     let start = out.len();
     out.resize(start + n * width, 0);
@@ -150,16 +157,7 @@ pub(crate) fn decode_for_selected(
     selected: &[u32],
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let mut refb = [0u8; 8];
-    refb[..width].copy_from_slice(cur.take(width)?);
-    let reference = u64::from_le_bytes(refb);
-    let bit_width = cur.u8()?;
-    if usize::from(bit_width) > 8 * width {
-        return Err(EncodingError::invalid(format!(
-            "bit width {bit_width} exceeds value width {width}"
-        )));
-    }
-    let packed = cur.take(packed_len(n, bit_width))?;
+    let (reference, bit_width, packed) = for_body(cur, width, n)?;
     let mask = width_mask(width);
     out.reserve(selected.len() * width);
     for &position in selected {
