@@ -212,8 +212,9 @@ fn map_ids(ids: &RoaringTreemap, covered: &[&proto::Fragment], complement: bool)
             let hi = sorted.partition_point(|&id| id < start.saturating_add(length));
             // Ids are sorted and distinct, so their offsets are too: the
             // bitmap is built by appending.
-            let inside = RoaringBitmap::from_sorted_iter(sorted[lo..hi].iter().map(|&id| (base + id - start) as u32))
-                .unwrap_or_else(|_| sorted[lo..hi].iter().map(|&id| (base + id - start) as u32).collect());
+            let offset = |id: &u64| (base + id - start) as u32;
+            let inside = RoaringBitmap::from_sorted_iter(sorted[lo..hi].iter().map(offset))
+                .unwrap_or_else(|_| sorted[lo..hi].iter().map(offset).collect());
             if complement {
                 let mut run = RoaringBitmap::new();
                 run.insert_range(base as u32..(base + length) as u32);
