@@ -158,7 +158,7 @@ impl CodeMetric {
     /// The distance between the vectors codes `a` and `b` decode to.
     pub fn distance(&self, a: &[u8], b: &[u8]) -> f32 {
         #[cfg(target_arch = "x86_64")]
-        if self.lo.is_empty() && a.len() == b.len() && a.len() == self.weights.len() && simd::available() {
+        if self.fast_on_codes() && a.len() == b.len() && a.len() == self.weights.len() {
             return self.scale * simd::weighted_pair_l2(&self.weights, a, b);
         }
         if self.lo.is_empty() {
