@@ -13,6 +13,7 @@ import pyarrow.dataset as pds
 from . import _native
 from ._args import OPEN_NOOPS, OPEN_UNSUPPORTED, SCAN_NOOPS, SCAN_UNSUPPORTED, TAKE_BLOBS_NOOPS, TAKE_ROWS_NOOPS, check_kwargs
 from ._data import index_list
+from ._direct_search import direct_search
 from ._ordering import ColumnOrdering
 from ._native_placeholder import NATIVE_SCAN_HINTS, init_placeholder
 from ._pyarrow_base import seal
@@ -251,6 +252,14 @@ class PilumDataset(DatasetReads, DatasetWrites, IndexMethods, pds.FileSystemData
         from .distributed import commit
 
         return commit(base_uri, operation, read_version, **kwargs)
+
+    def to_table(self, columns: Any = None, filter: Any = None, limit: Optional[int] = None, offset: Optional[int] = None, **kwargs: Any) -> pa.Table:
+        """The rows as a ``pyarrow.Table``; arguments as for ``scanner``."""
+        # A one-kind search with plain arguments skips the scanner object (same functions, same results).
+        table = direct_search(self, columns, filter, limit, offset, kwargs)
+        if table is not None:
+            return table
+        return super().to_table(columns, filter, limit, offset, **kwargs)
 
     def scanner(
         self,
