@@ -54,6 +54,9 @@ pub struct Dataset {
     pub(crate) manifest: Arc<Manifest>,
     pub(crate) cache: Arc<DatasetCache>,
     row_ids: Arc<OnceLock<RowIdIndex>>,
+    /// Per index segment (by uuid), the row ids whose live copy it covers
+    /// in this version: computed once per version, not once per query.
+    pub(crate) covered_ids: Arc<std::sync::Mutex<HashMap<String, Arc<roaring::RoaringTreemap>>>>,
     pub(crate) commit_config: CommitConfig,
 }
 
@@ -100,6 +103,7 @@ impl Dataset {
             manifest: Arc::new(manifest),
             cache,
             row_ids: Arc::default(),
+            covered_ids: Arc::default(),
             commit_config,
         }
     }
@@ -175,6 +179,7 @@ impl Dataset {
         .await?;
         self.manifest = Arc::new(manifest);
         self.row_ids = Arc::default();
+        self.covered_ids = Arc::default();
         Ok(())
     }
 

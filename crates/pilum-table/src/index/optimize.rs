@@ -179,7 +179,7 @@ impl Dataset {
         for segment in by_age.into_iter().take(merge) {
             let loaded = self.cache.segments.get(&self.location, segment).await?;
             if loaded.index == model.index {
-                folded.push((segment, self.valid_ids(segment).await?));
+                folded.push((segment, std::sync::Arc::unwrap_or_clone(self.valid_ids(segment).await?)));
             }
         }
         if uncovered.is_empty() && folded.len() <= 1 {

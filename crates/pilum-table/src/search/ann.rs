@@ -83,8 +83,24 @@ impl Dataset {
         Ok(top.into_sorted())
     }
 
-    /// Row ids whose live copy is in a fragment `segment` covers.
-    pub(crate) async fn valid_ids(&self, segment: &IndexSegment) -> Result<RoaringTreemap> {
+    /// Row ids whose live copy is in a fragment `segment` covers (computed
+    /// once per version and segment: a query of a table with many deleted
+    /// rows must not remove them all again).
+    pub(crate) async fn valid_ids(&self, segment: &IndexSegment) -> Result<Arc<RoaringTreemap>> {
+        let uuid = segment.uuid();
+        if let Some(known) = self.covered_ids_memo().get(uuid) {
+            return Ok(known.clone());
+        }
+        let valid = Arc::new(self.compute_valid_ids(segment).await?);
+        self.covered_ids_memo().insert(uuid.to_string(), valid.clone());
+        Ok(valid)
+    }
+
+    fn covered_ids_memo(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<RoaringTreemap>>> {
+        self.covered_ids.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn compute_valid_ids(&self, segment: &IndexSegment) -> Result<RoaringTreemap> {
         let mut valid = RoaringTreemap::new();
         for fragment in self.all_fragments().await?.iter() {
             if !segment.fragments.contains(fragment.id as u32) {

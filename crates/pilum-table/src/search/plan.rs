@@ -236,7 +236,7 @@ impl Dataset {
         metric: Metric,
         shape: VectorShape,
         segments: &[&IndexSegment],
-        valid: &[RoaringTreemap],
+        valid: &[std::sync::Arc<RoaringTreemap>],
         mut params: AnnParams<'_>,
         passing: usize,
     ) -> Result<Vec<Neighbor>> {
@@ -261,7 +261,7 @@ impl Dataset {
         &self,
         vector: &[f32],
         segments: &[&IndexSegment],
-        valid: &[RoaringTreemap],
+        valid: &[std::sync::Arc<RoaringTreemap>],
         params: &AnnParams<'_>,
     ) -> Result<Vec<Neighbor>> {
         let mut top = TopK::new(params.want);
