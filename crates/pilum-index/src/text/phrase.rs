@@ -158,9 +158,19 @@ pub fn top_k_phrase(
             .map(|&(tf, len)| bm25.score(idf, tf, len, average))
             .fold(0.0f32, f32::max)
     };
+    // The lead's block bound, computed once per block (not per document).
+    let mut bound: Option<(usize, f32)> = None;
     'docs: while let Some(doc) = target {
         let b = walkers[lead].block;
-        if block_bound(b) <= top.threshold() {
+        let block_best = match bound {
+            Some((cached, value)) if cached == b => value,
+            _ => {
+                let value = block_bound(b);
+                bound = Some((b, value));
+                value
+            }
+        };
+        if block_best <= top.threshold() {
             let past = lead_list
                 .blocks()
                 .get(b)

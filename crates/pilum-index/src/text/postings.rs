@@ -366,9 +366,7 @@ impl PostingList {
         out.clear();
         for &tf in tfs {
             out.push(at);
-            for _ in 0..tf {
-                super::varint::get(&store.data, &mut at)?;
-            }
+            super::varint::skip(&store.data, &mut at, tf as usize)?;
         }
         Ok(())
     }
