@@ -57,27 +57,16 @@ def direct_search(
     prefilter, with_row_id, fast_search = (kwargs.get(k) for k in ("prefilter", "with_row_id", "fast_search"))
     if not (_flag(prefilter) and _flag(with_row_id) and _flag(fast_search)):
         return None
-    if text is not None:
-        if fast_search:
-            return None  # the scanner raises the unsupported combination
-        return run_full_text(
-            dataset._ds,
-            full_text_dict(text),
-            columns=columns,
-            sql_filter=filter,
-            prefilter=bool(prefilter),
-            with_row_id=bool(with_row_id),
-            limit=limit,
-            offset=offset,
-        )
-    return run_nearest(
-        dataset._ds,
-        parse_nearest(nearest, dataset.schema),
+    if text is not None and fast_search:
+        return None  # the scanner raises the unsupported combination
+    shared = dict(
         columns=columns,
         sql_filter=filter,
         prefilter=bool(prefilter),
-        fast_search=bool(fast_search),
         with_row_id=bool(with_row_id),
         limit=limit,
         offset=offset,
     )
+    if text is not None:
+        return run_full_text(dataset._ds, full_text_dict(text), **shared)
+    return run_nearest(dataset._ds, parse_nearest(nearest, dataset.schema), fast_search=bool(fast_search), **shared)
