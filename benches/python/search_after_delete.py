@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -32,7 +33,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vector_ann import exact_top, measure, mixture, table_of  # noqa: E402
 
-STAGES = [("none", None), ("10%", "id % 10 = 3"), ("30%", "id % 10 = 5 OR id % 10 = 7")]
+#: Deletion stages: the name and the residues of `id % 10` each deletes (cumulative).
+STAGES = [("none", ()), ("10%", (3,)), ("30%", (5, 7))]
 
 
 def main() -> None:
@@ -43,12 +45,23 @@ def main() -> None:
     parser.add_argument("--engines", default="pilum-hnsw,pilum-pq4,lance,faiss")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="after-delete-")
+    try:
+        results = run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def run(args: argparse.Namespace, work: str) -> Dict[str, Any]:
+    """Builds every engine's index in `work`, then measures each stage."""
     k, rows, dim = 10, args.rows, args.dim
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     data = mixture(rows + args.queries, dim, 1000, 7, 0.5)
     vectors, queries = data[:rows], data[rows:]
     parts, m = round(rows**0.5), dim // 4
-    work = tempfile.mkdtemp(prefix="after-delete-")
     table = table_of(vectors)
     alive = np.ones(rows, dtype=bool)
     ids = np.arange(rows)
@@ -58,7 +71,7 @@ def main() -> None:
         "rows": rows, "dim": dim, "queries": args.queries, "builds": {}, "stages": [],
     }
     searches: Dict[str, Callable[[np.ndarray], List[int]]] = {}
-    deleters: Dict[str, Callable[[str, np.ndarray], None]] = {}
+    deleters: Dict[str, Callable[[str], None]] = {}
 
     if "pilum-hnsw" in engines or "pilum-pq4" in engines:
         import pilum
@@ -75,13 +88,13 @@ def main() -> None:
             ds.create_index("emb", kind, **extra)
             results["builds"][engine] = time.perf_counter() - start
 
-            def run(q, ds=ds, settings=settings):
+            def pilum_run(q, ds=ds, settings=settings):
                 return ds.to_table(nearest={"column": "emb", "q": q, "k": k, **settings}, columns=["id"]).column(0).to_pylist()
 
-            def delete(sql, _mask, ds=ds):
+            def delete(sql, ds=ds):
                 ds.delete(sql)
 
-            searches[label] = run
+            searches[label] = pilum_run
             deleters[engine] = delete
     if "lance" in engines:
         import lance
@@ -95,7 +108,7 @@ def main() -> None:
             return lds.to_table(nearest={"column": "emb", "q": q, "k": k, "nprobes": 8, "refine_factor": 8},
                                 columns=["id"]).column("id").to_pylist()
 
-        def lance_delete(sql, _mask):
+        def lance_delete(sql):
             lds.delete(sql)
 
         searches["lance IVF_PQ nprobes=8 refine=8"] = lance_run
@@ -115,8 +128,9 @@ def main() -> None:
         def faiss_params(deleted: np.ndarray) -> Any:
             ivf = faiss.SearchParametersIVF(nprobe=8)
             if deleted.size:
-                faiss_state["keep"] = (faiss.IDSelectorBatch(deleted.astype(np.int64)),)
-                faiss_state["not"] = faiss.IDSelectorNot(faiss_state["keep"][0])
+                # Held here: the parameters do not keep their selectors alive.
+                faiss_state["batch"] = faiss.IDSelectorBatch(deleted.astype(np.int64))
+                faiss_state["not"] = faiss.IDSelectorNot(faiss_state["batch"])
                 ivf.sel = faiss_state["not"]
             faiss_state["ivf"] = ivf
             return faiss.IndexRefineSearchParameters(k_factor=8, base_index_params=ivf)
@@ -127,29 +141,27 @@ def main() -> None:
             _, found = fast.search(q.reshape(1, -1), k, params=faiss_state["params"])
             return found[0].tolist()
 
-        def faiss_delete(_sql, _mask):
+        def faiss_delete(_sql):
             faiss_state["params"] = faiss_params(ids[~alive])
 
         searches["faiss IVF-PQ4fs+RFlat nprobes=8 refine=8"] = faiss_run
         deleters["faiss"] = faiss_delete
     print(f"builds: {results['builds']}", flush=True)
 
-    for stage, sql in STAGES:
-        if sql is not None:
-            mask = (ids % 10 == 3) if stage == "10%" else ((ids % 10 == 5) | (ids % 10 == 7))
-            alive &= ~mask
+    for stage, residues in STAGES:
+        if residues:
+            alive &= ~np.isin(ids % 10, residues)
+            sql = " OR ".join(f"id % 10 = {r}" for r in residues)
             for delete in deleters.values():
-                delete(sql, mask)
+                delete(sql)
         truth = exact_top(vectors, queries, k, allow=alive)
-        for name, run in searches.items():
-            row = {"stage": stage, "engine": name, "live_rows": int(alive.sum()), **measure(run, queries, truth, k)}
+        for name, search in searches.items():
+            row = {"stage": stage, "engine": name, "live_rows": int(alive.sum()), **measure(search, queries, truth, k)}
             # A deleted row must never come back.
-            row["deleted_returned"] = sum(int(not alive[i]) for q in queries[:50] for i in run(q) if 0 <= i < rows)
+            row["deleted_returned"] = sum(int(not alive[i]) for q in queries[:50] for i in search(q) if 0 <= i < rows)
             results["stages"].append(row)
             print(json.dumps(row), flush=True)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=1)
+    return results
 
 
 if __name__ == "__main__":
