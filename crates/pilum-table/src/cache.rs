@@ -18,6 +18,8 @@ pub struct DatasetCache {
     deletions: Mutex<HashMap<String, Arc<RoaringBitmap>>>,
     /// Index segments opened for search.
     pub(crate) segments: crate::index::SegmentCache,
+    /// Decoded small scalar columns that takes keep reading.
+    pub(crate) hot: Arc<crate::hot_columns::HotColumns>,
 }
 
 /// Above this many cached entries a cache is cleared before inserting.
@@ -64,7 +66,7 @@ impl DatasetCache {
 }
 
 /// Files of different roots may share a relative path.
-fn cache_key(base_id: u32, path: &str) -> String {
+pub(crate) fn cache_key(base_id: u32, path: &str) -> String {
     if base_id == 0 {
         path.to_string()
     } else {

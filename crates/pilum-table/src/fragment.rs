@@ -14,6 +14,8 @@ use roaring::RoaringBitmap;
 use std::ops::Range;
 use std::sync::Arc;
 
+mod hot;
+
 /// An opened fragment.
 #[derive(Debug, Clone)]
 pub struct FragmentReader {
@@ -21,6 +23,8 @@ pub struct FragmentReader {
     /// Open readers of the data files, in the fragment's order.
     files: Vec<FileReader>,
     deletions: Arc<RoaringBitmap>,
+    /// The dataset handle's decoded columns, which takes gather from.
+    hot: Arc<crate::hot_columns::HotColumns>,
 }
 
 impl FragmentReader {
@@ -45,6 +49,7 @@ impl FragmentReader {
             fragment,
             files,
             deletions,
+            hot: cache.hot.clone(),
         })
     }
 
@@ -113,6 +118,9 @@ impl FragmentReader {
 
     /// Physical rows at `offsets`, in that order, of the projected columns.
     pub async fn take(&self, projection: &TableSchema, offsets: &[u64]) -> Result<RecordBatch> {
+        if let Some(batch) = self.take_hot(projection, offsets).await? {
+            return Ok(batch);
+        }
         self.read_with(projection, offsets.len(), |file, options| async move {
             file.take(offsets, &options).await
         })

@@ -26,6 +26,7 @@ mod fragment;
 mod fragment_info;
 mod fragment_list;
 mod fragment_pages;
+mod hot_columns;
 mod index;
 mod location;
 mod manifest;
@@ -67,6 +68,7 @@ pub use dataset::{Dataset, VersionInfo, WriteMode};
 pub use error::{Result, TableError};
 pub use expr::{CompiledExpr, without_qualifiers};
 pub use fragment_info::{DataFileInfo, DeletionFileInfo, FragmentInfo, FragmentPageInfo};
+pub use hot_columns::DEFAULT_HOT_COLUMN_BYTES;
 pub use index::{
     DEFAULT_INDEX_CACHE_BYTES, DEFAULT_ZONE_ROWS, IndexDescription, IndexFileInfo, IndexSegment, IndexStatistics,
     IndexType, OptimizeIndexOptions, SCALAR_INDEX_VERSION, ScalarIndexParams, ScalarIndexType, TEXT_INDEX_VERSION,

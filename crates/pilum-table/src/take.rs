@@ -20,6 +20,21 @@ impl Dataset {
         gather(&readers, &projection, &located).await
     }
 
+    /// Bounds the decoded copies of small scalar columns that takes gather
+    /// from, shared by every version of this handle (default
+    /// [`crate::DEFAULT_HOT_COLUMN_BYTES`], 64 MiB; 0 turns them off). A
+    /// column of a data file is decoded whole on the fourth take that reads
+    /// it, when it needs at most an eighth of the budget; the least recently
+    /// used go first. A smaller budget drops entries at once.
+    pub fn set_hot_column_bytes(&self, bytes: usize) {
+        self.cache.hot.set_budget(bytes);
+    }
+
+    /// Bytes of decoded columns held now, and the budget.
+    pub fn hot_column_bytes(&self) -> (usize, usize) {
+        (self.cache.hot.bytes(), self.cache.hot.budget())
+    }
+
     /// Rows with stable ids `ids`, in that order; a deleted or unknown id is an error.
     pub async fn take_rows(&self, ids: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
         let projection = self.projection(columns)?;
