@@ -7,8 +7,9 @@
 //! once and kept; later takes gather from it. Data files never change, so an
 //! entry is never stale; the least recently used go when the budget is full.
 
+use crate::lru_bytes::LruBytes;
 use arrow_array::{Array, ArrayRef};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -36,13 +37,9 @@ pub(crate) enum HotLookup {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Column → (decoded values, bytes, last use).
-    entries: HashMap<HotKey, (ArrayRef, usize, u64)>,
-    /// Last use → column, oldest first.
-    order: BTreeMap<u64, HotKey>,
+    held: LruBytes<HotKey, ArrayRef>,
+    /// Takes that read each column not held yet.
     touches: HashMap<HotKey, u32>,
-    bytes: usize,
-    tick: u64,
 }
 
 /// Decoded columns of the data files a dataset handle took rows from.
@@ -65,7 +62,7 @@ impl HotColumns {
     /// Sets the budget, dropping entries at once if it shrank (0 turns the cache off).
     pub fn set_budget(&self, bytes: usize) {
         self.budget.store(bytes, Ordering::Relaxed);
-        evict(&mut self.lock(), bytes);
+        self.lock().held.shrink_to(bytes);
     }
 
     /// The budget in bytes.
@@ -75,7 +72,7 @@ impl HotColumns {
 
     /// Bytes held now.
     pub fn bytes(&self) -> usize {
-        self.lock().bytes
+        self.lock().held.bytes()
     }
 
     /// Looks `key` up for a take, counting the touch; `decoded_bytes` is
@@ -83,13 +80,7 @@ impl HotColumns {
     pub fn lookup(&self, key: &HotKey, decoded_bytes: u64) -> HotLookup {
         let most = (self.budget() / 8) as u64;
         let mut state = self.lock();
-        state.tick += 1;
-        let tick = state.tick;
-        if let Some(entry) = state.entries.get_mut(key) {
-            let old = std::mem::replace(&mut entry.2, tick);
-            let array = entry.0.clone();
-            state.order.remove(&old);
-            state.order.insert(tick, key.clone());
+        if let Some(array) = state.held.get(key) {
             return HotLookup::Hit(array);
         }
         if decoded_bytes > most {
@@ -117,31 +108,13 @@ impl HotColumns {
         }
         let mut state = self.lock();
         state.touches.remove(&key);
-        if state.entries.contains_key(&key) {
-            return;
+        if !state.held.contains(&key) {
+            state.held.insert(key, array, size, budget);
         }
-        evict(&mut state, budget - size);
-        state.tick += 1;
-        let tick = state.tick;
-        state.order.insert(tick, key.clone());
-        state.entries.insert(key, (array, size, tick));
-        state.bytes += size;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Drops the least recently used entries until at most `room` bytes are held.
-fn evict(state: &mut State, room: usize) {
-    while state.bytes > room {
-        let Some((_, key)) = state.order.pop_first() else {
-            break;
-        };
-        if let Some((_, size, _)) = state.entries.remove(&key) {
-            state.bytes -= size;
-        }
     }
 }
 

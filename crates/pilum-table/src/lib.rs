@@ -29,6 +29,7 @@ mod fragment_pages;
 mod hot_columns;
 mod index;
 mod location;
+mod lru_bytes;
 mod manifest;
 mod metadata_cache;
 mod operation;

@@ -3,8 +3,8 @@
 //! index file when a query probes them next. Index files never change, so
 //! an entry is never stale.
 
+use crate::lru_bytes::LruBytes;
 use pilum_index::{Partition, Payload};
-use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,20 +14,11 @@ pub const DEFAULT_INDEX_CACHE_BYTES: usize = 4 << 30;
 /// A partition by segment uuid and number.
 type Key = (Arc<str>, u32);
 
-#[derive(Debug, Default)]
-struct Entries {
-    map: HashMap<Key, (Arc<Partition>, usize, u64)>,
-    /// Last use → key, oldest first.
-    order: BTreeMap<u64, Key>,
-    bytes: usize,
-    tick: u64,
-}
-
 /// Loaded partitions of every segment a dataset handle searched.
 #[derive(Debug)]
 pub(crate) struct PartitionCache {
     budget: AtomicUsize,
-    entries: Mutex<Entries>,
+    entries: Mutex<LruBytes<Key, Arc<Partition>>>,
 }
 
 impl Default for PartitionCache {
@@ -43,8 +34,7 @@ impl PartitionCache {
     /// Sets the budget, dropping entries at once if it shrank.
     pub fn set_budget(&self, bytes: usize) {
         self.budget.store(bytes, Ordering::Relaxed);
-        let mut entries = self.lock();
-        evict(&mut entries, bytes);
+        self.lock().shrink_to(bytes);
     }
 
     /// The budget in bytes.
@@ -54,23 +44,12 @@ impl PartitionCache {
 
     /// Bytes held now.
     pub fn bytes(&self) -> usize {
-        self.lock().bytes
+        self.lock().bytes()
     }
 
     /// Partition `number` of segment `uuid`, if loaded (marked as used).
     pub fn get(&self, uuid: &Arc<str>, number: u32) -> Option<Arc<Partition>> {
-        let mut entries = self.lock();
-        entries.tick += 1;
-        let tick = entries.tick;
-        let key = (uuid.clone(), number);
-        let (partition, old) = {
-            let entry = entries.map.get_mut(&key)?;
-            let old = std::mem::replace(&mut entry.2, tick);
-            (entry.0.clone(), old)
-        };
-        entries.order.remove(&old);
-        entries.order.insert(tick, key);
-        Some(partition)
+        self.lock().get(&(uuid.clone(), number))
     }
 
     /// Keeps `partition` (unless it alone exceeds the budget), dropping the
@@ -78,36 +57,11 @@ impl PartitionCache {
     pub fn insert(&self, uuid: &Arc<str>, number: u32, partition: Arc<Partition>) {
         let size = partition_bytes(&partition);
         let budget = self.budget();
-        if size > budget {
-            return;
-        }
-        let mut entries = self.lock();
-        entries.tick += 1;
-        let tick = entries.tick;
-        let key = (uuid.clone(), number);
-        if let Some((_, old_size, old_tick)) = entries.map.insert(key.clone(), (partition, size, tick)) {
-            entries.bytes -= old_size;
-            entries.order.remove(&old_tick);
-        }
-        entries.order.insert(tick, key);
-        entries.bytes += size;
-        evict(&mut entries, budget);
+        self.lock().insert((uuid.clone(), number), partition, size, budget);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruBytes<Key, Arc<Partition>>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Drops the least recently used entries until `entries` fit `budget`.
-fn evict(entries: &mut Entries, budget: usize) {
-    while entries.bytes > budget {
-        let Some((_, key)) = entries.order.pop_first() else {
-            break;
-        };
-        if let Some((_, size, _)) = entries.map.remove(&key) {
-            entries.bytes -= size;
-        }
     }
 }
 
