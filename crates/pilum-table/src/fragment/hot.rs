@@ -31,16 +31,25 @@ impl FragmentReader {
         if fields.is_empty() || offsets.is_empty() || !in_range || self.hot.budget() == 0 {
             return Ok(None);
         }
-        let mut sources = Vec::with_capacity(fields.len());
+        // Only takes whose every column could be held count towards loading one.
+        let mut widths = Vec::with_capacity(fields.len());
         for located in self.sources(projection) {
-            let Some((file, column)) = located else {
+            let width = match located {
+                Some((file, column)) => match self.files[file].schema().field(column).data_type().primitive_width() {
+                    Some(width) => Some((file, column, width as u64)),
+                    None => return Ok(None),
+                },
+                None => None,
+            };
+            widths.push(width);
+        }
+        let mut sources = Vec::with_capacity(fields.len());
+        for width in widths {
+            let Some((file, column, width)) = width else {
                 sources.push(Source::Absent);
                 continue;
             };
-            let Some(width) = self.files[file].schema().field(column).data_type().primitive_width() else {
-                return Ok(None);
-            };
-            let decoded_bytes = (width as u64).saturating_mul(self.fragment.physical_rows);
+            let decoded_bytes = width.saturating_mul(self.fragment.physical_rows);
             sources.push(match self.hot.lookup(&self.hot_key(file, column), decoded_bytes) {
                 HotLookup::Hit(array) => Source::Held(array),
                 HotLookup::Load => Source::Load(file, column),
