@@ -11,9 +11,10 @@ use pilum::{
     AnalyzerConfig, BaseTokenizer, FullTextQuery, FullTextSearch, Fusion, HybridSearch, Language, MatchQuery, Occur,
     Operator, Predicate, TextIndexParams, VectorQuery,
 };
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 use pyo3_arrow::PyTable;
 
 fn language(name: &str) -> PyResult<Language> {
@@ -29,12 +30,13 @@ fn operator(name: &str) -> PyResult<Operator> {
 }
 
 /// An item of a query dict, converted.
-fn item<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+fn item<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &Bound<'py, PyString>) -> PyResult<Option<T>> {
     match d.get_item(key)? {
         Some(v) if !v.is_none() => match v.extract::<T>() {
             Ok(value) => Ok(Some(value)),
             Err(_) => Err(invalid_argument(format!(
-                "full-text query field {key:?} has the wrong type: {}",
+                "full-text query field {:?} has the wrong type: {}",
+                key.to_string_lossy(),
                 v.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string())
             ))),
         },
@@ -42,8 +44,8 @@ fn item<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> Py
     }
 }
 
-fn required<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
-    item(d, key)?.ok_or_else(|| invalid_argument(format!("full-text query lacks {key:?}")))
+fn required<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &Bound<'py, PyString>) -> PyResult<T> {
+    item(d, key)?.ok_or_else(|| invalid_argument(format!("full-text query lacks {:?}", key.to_string_lossy())))
 }
 
 /// A query tree from its dict form (see `pilum/query.py`).
@@ -51,48 +53,57 @@ fn query_of(value: &Bound<'_, PyAny>) -> PyResult<FullTextQuery> {
     let d = value
         .cast::<PyDict>()
         .map_err(|_| invalid_argument("a full-text query must be a dict made by pilum.query"))?;
-    let kind: String = required(d, "kind")?;
+    let kind: String = required(d, intern!(d.py(), "kind"))?;
     Ok(match kind.as_str() {
         "match" => {
-            let defaults = MatchQuery::new(required::<String>(d, "query")?, item(d, "column")?);
+            let defaults = MatchQuery::new(
+                required::<String>(d, intern!(d.py(), "query"))?,
+                item(d, intern!(d.py(), "column"))?,
+            );
             FullTextQuery::Match(MatchQuery {
-                operator: operator(&item::<String>(d, "operator")?.unwrap_or_else(|| "OR".into()))?,
-                boost: item(d, "boost")?.unwrap_or(1.0),
+                operator: operator(&item::<String>(d, intern!(d.py(), "operator"))?.unwrap_or_else(|| "OR".into()))?,
+                boost: item(d, intern!(d.py(), "boost"))?.unwrap_or(1.0),
                 // Explicit None means automatic; a missing key means exact.
-                fuzziness: if d.contains("fuzziness")? {
-                    item(d, "fuzziness")?
+                fuzziness: if d.contains(intern!(d.py(), "fuzziness"))? {
+                    item(d, intern!(d.py(), "fuzziness"))?
                 } else {
                     Some(0)
                 },
-                max_expansions: item(d, "max_expansions")?.unwrap_or(defaults.max_expansions),
-                prefix_length: item(d, "prefix_length")?.unwrap_or(0),
-                minimum_should_match: item(d, "minimum_should_match")?.unwrap_or(1),
+                max_expansions: item(d, intern!(d.py(), "max_expansions"))?.unwrap_or(defaults.max_expansions),
+                prefix_length: item(d, intern!(d.py(), "prefix_length"))?.unwrap_or(0),
+                minimum_should_match: item(d, intern!(d.py(), "minimum_should_match"))?.unwrap_or(1),
                 ..defaults
             })
         }
         "phrase" => FullTextQuery::Phrase {
-            query: required(d, "query")?,
-            column: item(d, "column")?,
-            slop: item(d, "slop")?.unwrap_or(0),
+            query: required(d, intern!(d.py(), "query"))?,
+            column: item(d, intern!(d.py(), "column"))?,
+            slop: item(d, intern!(d.py(), "slop"))?.unwrap_or(0),
         },
         "prefix" => FullTextQuery::Prefix {
-            prefix: required(d, "query")?,
-            column: item(d, "column")?,
-            max_expansions: item(d, "max_expansions")?.unwrap_or(50),
+            prefix: required(d, intern!(d.py(), "query"))?,
+            column: item(d, intern!(d.py(), "column"))?,
+            max_expansions: item(d, intern!(d.py(), "max_expansions"))?.unwrap_or(50),
         },
         "multi_match" => FullTextQuery::MultiMatch {
-            query: required(d, "query")?,
-            columns: required(d, "columns")?,
-            boosts: item(d, "boosts")?,
-            operator: operator(&item::<String>(d, "operator")?.unwrap_or_else(|| "OR".into()))?,
+            query: required(d, intern!(d.py(), "query"))?,
+            columns: required(d, intern!(d.py(), "columns"))?,
+            boosts: item(d, intern!(d.py(), "boosts"))?,
+            operator: operator(&item::<String>(d, intern!(d.py(), "operator"))?.unwrap_or_else(|| "OR".into()))?,
         },
         "boost" => FullTextQuery::Boost {
-            positive: Box::new(query_of(&required::<Bound<'_, PyAny>>(d, "positive")?)?),
-            negative: Box::new(query_of(&required::<Bound<'_, PyAny>>(d, "negative")?)?),
-            negative_boost: item(d, "negative_boost")?.unwrap_or(0.5),
+            positive: Box::new(query_of(&required::<Bound<'_, PyAny>>(
+                d,
+                intern!(d.py(), "positive"),
+            )?)?),
+            negative: Box::new(query_of(&required::<Bound<'_, PyAny>>(
+                d,
+                intern!(d.py(), "negative"),
+            )?)?),
+            negative_boost: item(d, intern!(d.py(), "negative_boost"))?.unwrap_or(0.5),
         },
         "boolean" => {
-            let clauses: Bound<'_, PyList> = required(d, "clauses")?;
+            let clauses: Bound<'_, PyList> = required(d, intern!(d.py(), "clauses"))?;
             let mut out = Vec::with_capacity(clauses.len());
             for clause in clauses.iter() {
                 let (occur, query): (String, Bound<'_, PyAny>) = clause

@@ -3,7 +3,6 @@
 
 use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
-use crate::fragment::FragmentReader;
 use pilum_file::BlobFile;
 use std::collections::BTreeMap;
 
@@ -29,7 +28,7 @@ impl Dataset {
             )));
         }
         let field_id = schema.field_id(column)?;
-        let mut readers: BTreeMap<usize, FragmentReader> = BTreeMap::new();
+        let mut readers = crate::opened_fragments::Readers::new();
         let located = match rows {
             BlobRows::Offsets(offsets) => self.locate_offsets(offsets, &mut readers).await?,
             BlobRows::RowIds(ids) => self.locate_row_ids(ids, &mut readers).await?,

@@ -57,6 +57,8 @@ pub struct Dataset {
     /// Per index segment (by uuid), the row ids whose live copy it covers
     /// in this version: computed once per version, not once per query.
     pub(crate) covered_ids: Arc<std::sync::Mutex<HashMap<String, Arc<roaring::RoaringTreemap>>>>,
+    /// Fragments of this version opened by takes, kept for later ones.
+    pub(crate) opened: Arc<crate::opened_fragments::OpenedFragments>,
     pub(crate) commit_config: CommitConfig,
 }
 
@@ -104,6 +106,7 @@ impl Dataset {
             cache,
             row_ids: Arc::default(),
             covered_ids: Arc::default(),
+            opened: Arc::default(),
             commit_config,
         }
     }
@@ -180,6 +183,7 @@ impl Dataset {
         self.manifest = Arc::new(manifest);
         self.row_ids = Arc::default();
         self.covered_ids = Arc::default();
+        self.opened = Arc::default();
         Ok(())
     }
 

@@ -32,6 +32,7 @@ mod location;
 mod lru_bytes;
 mod manifest;
 mod metadata_cache;
+mod opened_fragments;
 mod operation;
 mod ops;
 mod page_layout;

@@ -94,17 +94,18 @@ impl RowIdIndex {
     }
 
     /// Every (fragment position, offset) whose row id is `id`.
-    pub fn candidates(&self, id: u64) -> Vec<(usize, u64)> {
-        let mut found = Vec::new();
+    pub fn candidates(&self, id: u64) -> impl Iterator<Item = (usize, u64)> + '_ {
         let mut i = self.runs.partition_point(|r| r.0 <= id);
-        while i > 0 && self.max_end[i - 1] > id {
-            i -= 1;
-            let (start, length, position, offset) = self.runs[i];
-            if id < start + length {
-                found.push((position, offset + (id - start)));
+        std::iter::from_fn(move || {
+            while i > 0 && self.max_end[i - 1] > id {
+                i -= 1;
+                let (start, length, position, offset) = self.runs[i];
+                if id < start + length {
+                    return Some((position, offset + (id - start)));
+                }
             }
-        }
-        found
+            None
+        })
     }
 }
 
@@ -140,11 +141,11 @@ mod tests {
             },
         ];
         let index = RowIdIndex::build(&fragments);
-        assert_eq!(index.candidates(11), vec![(0, 1)]);
-        assert_eq!(index.candidates(0), vec![(1, 0)]);
-        assert_eq!(index.candidates(21), vec![(1, 2)]);
-        assert!(index.candidates(13).is_empty());
-        assert!(index.candidates(5).is_empty());
+        assert_eq!(index.candidates(11).collect::<Vec<_>>(), vec![(0, 1)]);
+        assert_eq!(index.candidates(0).collect::<Vec<_>>(), vec![(1, 0)]);
+        assert_eq!(index.candidates(21).collect::<Vec<_>>(), vec![(1, 2)]);
+        assert!(index.candidates(13).collect::<Vec<_>>().is_empty());
+        assert!(index.candidates(5).collect::<Vec<_>>().is_empty());
         // Overlapping runs (an updated row 11 moved to a third fragment).
         let mut moved = fragments.clone();
         moved.push(proto::Fragment {
@@ -154,9 +155,9 @@ mod tests {
             ..Default::default()
         });
         let index = RowIdIndex::build(&moved);
-        let mut found = index.candidates(11);
+        let mut found = index.candidates(11).collect::<Vec<_>>();
         found.sort_unstable();
         assert_eq!(found, vec![(0, 1), (2, 0)]);
-        assert_eq!(index.candidates(12), vec![(0, 2)]);
+        assert_eq!(index.candidates(12).collect::<Vec<_>>(), vec![(0, 2)]);
     }
 }

@@ -3,9 +3,7 @@
 
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::fragment::FragmentReader;
 use crate::predicate::Predicate;
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Rows in one sampled block (a block costs about one chunk read per filter column).
@@ -21,7 +19,7 @@ impl Dataset {
         let schema = &self.manifest.schema;
         let filter = predicate.into().compile(schema.arrow())?;
         let projection = schema.project(&filter.columns())?;
-        let mut readers: BTreeMap<usize, FragmentReader> = BTreeMap::new();
+        let mut readers = crate::opened_fragments::Readers::new();
         let (mut rows, mut kept) = (0u64, 0u64);
         let fragments = self.all_fragments().await?.clone();
         for (position, block) in Self::sample_blocks(&fragments, blocks) {

@@ -4,6 +4,7 @@ use crate::dataset::Dataset;
 use crate::error::{Result, TableError};
 use crate::fragment::FragmentReader;
 use crate::manifest::fragment_live_rows;
+use crate::opened_fragments::Readers;
 use crate::proto;
 use crate::rowids::RowIdIndex;
 use crate::schema::TableSchema;
@@ -15,7 +16,7 @@ impl Dataset {
     /// Rows at live positions `offsets` (0 = first live row), in that order.
     pub async fn take(&self, offsets: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
         let projection = self.projection(columns)?;
-        let mut readers = BTreeMap::new();
+        let mut readers = Readers::new();
         let located = self.locate_offsets(offsets, &mut readers).await?;
         gather(&readers, &projection, &located).await
     }
@@ -38,18 +39,14 @@ impl Dataset {
     /// Rows with stable ids `ids`, in that order; a deleted or unknown id is an error.
     pub async fn take_rows(&self, ids: &[u64], columns: Option<&[&str]>) -> Result<RecordBatch> {
         let projection = self.projection(columns)?;
-        let mut readers = BTreeMap::new();
+        let mut readers = Readers::new();
         let located = self.locate_row_ids(ids, &mut readers).await?;
         gather(&readers, &projection, &located).await
     }
 
     /// Maps live positions to `(fragment position, physical offset)`, opening
     /// the fragments involved into `readers`.
-    pub(crate) async fn locate_offsets(
-        &self,
-        offsets: &[u64],
-        readers: &mut BTreeMap<usize, FragmentReader>,
-    ) -> Result<Vec<(usize, u64)>> {
+    pub(crate) async fn locate_offsets(&self, offsets: &[u64], readers: &mut Readers) -> Result<Vec<(usize, u64)>> {
         // Each fragment with the live position one past its last row; of a
         // paged list not yet read, only the pages holding a wanted position.
         let (fragments, ends) = self.fragments_at_offsets(offsets).await?;
@@ -118,11 +115,7 @@ impl Dataset {
     /// live copy, opening the fragments involved into `readers`. Of a list
     /// kept in pages and not yet read, only the pages whose row-id range
     /// holds a wanted id are read (positions then count within them).
-    pub(crate) async fn locate_row_ids(
-        &self,
-        ids: &[u64],
-        readers: &mut BTreeMap<usize, FragmentReader>,
-    ) -> Result<Vec<(usize, u64)>> {
+    pub(crate) async fn locate_row_ids(&self, ids: &[u64], readers: &mut Readers) -> Result<Vec<(usize, u64)>> {
         let partial;
         let (fragments, index) = match self.manifest.fragments.loaded() {
             Some(all) => (all.clone(), self.row_id_index().await?),
@@ -138,7 +131,7 @@ impl Dataset {
             readers,
             &fragments,
             ids.iter()
-                .flat_map(|&id| index.candidates(id).into_iter().map(|(position, _)| position)),
+                .flat_map(|&id| index.candidates(id).map(|(position, _)| position)),
         )
         .await?;
         let mut located = Vec::with_capacity(ids.len());
@@ -156,23 +149,35 @@ impl Dataset {
         Ok(located)
     }
 
-    /// Opens the fragment at `position` into `readers` unless it is there.
     /// Opens the fragments at `positions` not yet in `readers`, several at
-    /// once (on object storage each open is a request).
+    /// once (on object storage each open is a request); fragments this
+    /// version opened before are not opened again.
     pub(crate) async fn open_fragments(
         &self,
-        readers: &mut BTreeMap<usize, FragmentReader>,
+        readers: &mut Readers,
         fragments: &[proto::Fragment],
         positions: impl Iterator<Item = usize>,
     ) -> Result<()> {
         use futures::{StreamExt, TryStreamExt};
-        let missing: std::collections::BTreeSet<usize> = positions.filter(|p| !readers.contains_key(p)).collect();
-        let opened: Vec<(usize, FragmentReader)> = futures::stream::iter(missing)
-            .map(|position| async move {
-                let fragment = Arc::new(fragment_at(fragments, position)?.clone());
-                let reader = FragmentReader::open(&self.location, &self.cache, fragment).await?;
-                Ok::<_, TableError>((position, reader))
-            })
+        let mut missing = std::collections::BTreeSet::new();
+        for position in positions {
+            if readers.contains_key(&position) {
+                continue;
+            }
+            match self.opened.get(fragment_at(fragments, position)?.id) {
+                Some(reader) => {
+                    readers.insert(position, reader);
+                }
+                None => {
+                    missing.insert(position);
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let opened: Vec<(usize, Arc<FragmentReader>)> = futures::stream::iter(missing)
+            .map(|position| async move { Ok::<_, TableError>((position, self.open_kept(fragments, position).await?)) })
             .buffer_unordered(OPENS_IN_FLIGHT)
             .try_collect()
             .await?;
@@ -180,17 +185,29 @@ impl Dataset {
         Ok(())
     }
 
+    /// Opens the fragment at `position` into `readers` unless it is there.
     pub(crate) async fn open_fragment(
         &self,
-        readers: &mut BTreeMap<usize, FragmentReader>,
+        readers: &mut Readers,
         fragments: &[proto::Fragment],
         position: usize,
     ) -> Result<()> {
         if let std::collections::btree_map::Entry::Vacant(entry) = readers.entry(position) {
-            let fragment = Arc::new(fragment_at(fragments, position)?.clone());
-            entry.insert(FragmentReader::open(&self.location, &self.cache, fragment).await?);
+            entry.insert(self.open_kept(fragments, position).await?);
         }
         Ok(())
+    }
+
+    /// The reader of the fragment at `position`: the one this version
+    /// opened before, or a new one, kept.
+    async fn open_kept(&self, fragments: &[proto::Fragment], position: usize) -> Result<Arc<FragmentReader>> {
+        let fragment = fragment_at(fragments, position)?;
+        if let Some(reader) = self.opened.get(fragment.id) {
+            return Ok(reader);
+        }
+        let reader = Arc::new(FragmentReader::open(&self.location, &self.cache, Arc::new(fragment.clone())).await?);
+        self.opened.keep(fragment.id, reader.clone());
+        Ok(reader)
     }
 
     fn projection(&self, columns: Option<&[&str]>) -> Result<TableSchema> {
@@ -231,11 +248,7 @@ fn nth_live(deletions: &roaring::RoaringBitmap, n: u64) -> u64 {
 }
 
 /// Reads `(fragment position, physical offset)` rows in order, one take per fragment.
-async fn gather(
-    readers: &BTreeMap<usize, FragmentReader>,
-    projection: &TableSchema,
-    rows: &[(usize, u64)],
-) -> Result<RecordBatch> {
+async fn gather(readers: &Readers, projection: &TableSchema, rows: &[(usize, u64)]) -> Result<RecordBatch> {
     let mut per_fragment: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
     let mut slots = Vec::with_capacity(rows.len());
     for &(position, offset) in rows {

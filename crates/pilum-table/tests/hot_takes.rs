@@ -121,3 +121,43 @@ async fn takes_by_position_share_the_decoded_columns() {
     ds.set_hot_column_bytes(0);
     assert_eq!(ds.hot_column_bytes(), (0, 0), "a zero budget drops what was held");
 }
+
+/// A version keeps the fragments its takes opened; a commit through the
+/// handle starts afresh, and a handle still on the older version keeps
+/// reading that version's rows.
+#[tokio::test]
+async fn opened_fragments_belong_to_their_version() {
+    let t = TestLocation::new(Backend::Local);
+    let mut ds = written(&t.location).await;
+    let ids = [3u64, 5, 10, 999];
+    for _ in 0..3 {
+        let rows = ds.take_rows(&ids, Some(&["id", "text"])).await.unwrap();
+        assert_eq!(column_i64(&rows, "id"), vec![3, 5, 10, 999]);
+    }
+    let before = ds.clone();
+    ds.delete(Predicate::Sql("id = 5".into())).await.unwrap();
+    let err = ds.take_rows(&ids, Some(&["id"])).await.unwrap_err();
+    assert!(matches!(err, TableError::RowNotFound { row: 5 }), "{err}");
+    let old = before.take_rows(&ids, Some(&["id", "text"])).await.unwrap();
+    assert_eq!(column_i64(&old, "id"), vec![3, 5, 10, 999]);
+
+    // An update moves row 10 into a new fragment: takes find the new copy.
+    ds.update(&[("text", "'moved'")], Some("id = 10")).await.unwrap();
+    let rows = ds.take_rows(&[10, 3], Some(&["id", "text"])).await.unwrap();
+    assert_eq!(column_i64(&rows, "id"), vec![10, 3]);
+    let text = rows
+        .column_by_name("text")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!((text.value(0), text.value(1)), ("moved", "row 3"));
+    let old = before.take_rows(&[10], Some(&["text"])).await.unwrap();
+    let text = old
+        .column_by_name("text")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(text.value(0), "row 10");
+}
