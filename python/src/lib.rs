@@ -13,6 +13,7 @@ mod distributed;
 mod errors;
 mod evolve;
 mod ffi;
+mod layout;
 mod maintain;
 mod runtime;
 mod scalar;

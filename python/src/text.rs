@@ -4,6 +4,7 @@
 
 use crate::dataset::PyDataset;
 use crate::errors::invalid_argument;
+use crate::layout::pylance_order;
 use crate::maintain::progress_hook;
 use crate::runtime::run;
 use crate::vector::query_vector;
@@ -203,8 +204,10 @@ impl PyDataset {
     /// The best `limit` rows (all matches when None) of a full-text query
     /// (a dict tree from `pilum.query`): `columns` (all when None), then
     /// `_rowid` and `_score`. `filter` (SQL) applies before ranking with
-    /// `prefilter`, else to the ranked rows.
-    #[pyo3(signature = (query, limit=None, filter=None, prefilter=false, columns=None))]
+    /// `prefilter`, else to the ranked rows. With `with_row_id` the order
+    /// is pylance's: `_score` last, or `_score` then `_rowid`.
+    #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
+    #[pyo3(signature = (query, limit=None, filter=None, prefilter=false, columns=None, with_row_id=None))]
     fn full_text_search(
         &self,
         py: Python<'_>,
@@ -213,6 +216,7 @@ impl PyDataset {
         filter: Option<String>,
         prefilter: bool,
         columns: Option<Vec<String>>,
+        with_row_id: Option<bool>,
     ) -> PyResult<PyTable> {
         let search = FullTextSearch {
             query: query_of(query)?,
@@ -223,6 +227,7 @@ impl PyDataset {
         };
         let dataset = self.snapshot();
         let batch = run(py, async move { dataset.full_text_search(&search).await })?;
+        let batch = pylance_order(batch, with_row_id)?;
         let schema = batch.schema();
         PyTable::try_new(vec![batch], schema)
     }

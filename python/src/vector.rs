@@ -33,10 +33,12 @@ impl PyDataset {
     /// an index on the column when one fits (`use_index`) and exactly
     /// otherwise; `filter` (SQL) selects candidates first with `prefilter`,
     /// else drops rows from the `k` nearest. Columns `columns` (all when
-    /// None), then `_rowid` and `_distance`.
+    /// None), then `_rowid` and `_distance`; with `with_row_id`, pylance's
+    /// order (`_distance` last, or `_distance` then `_rowid`).
     #[allow(clippy::too_many_arguments)] // the Python call's keyword arguments
     #[pyo3(signature = (column, query, k, metric=None, filter=None, prefilter=false, columns=None,
-                        nprobes=None, refine_factor=None, use_index=true, fast_search=false, batch=None, ef=None))]
+                        nprobes=None, refine_factor=None, use_index=true, fast_search=false, batch=None, ef=None,
+                        with_row_id=None))]
     fn nearest(
         &self,
         py: Python<'_>,
@@ -53,6 +55,7 @@ impl PyDataset {
         fast_search: bool,
         batch: Option<usize>,
         ef: Option<usize>,
+        with_row_id: Option<bool>,
     ) -> PyResult<PyTable> {
         let metric = metric.as_deref().map(self::metric).transpose()?;
         let query = query_vector(query)?;
@@ -99,6 +102,7 @@ impl PyDataset {
                 }
             }
         })?;
+        let batch = crate::layout::pylance_order(batch, with_row_id)?;
         let schema = batch.schema();
         PyTable::try_new(vec![batch], schema)
     }

@@ -24,13 +24,10 @@ def run_full_text(
     start = offset or 0
     k = None if limit is None else start + limit
     table = pa.table(
-        native.full_text_search(query, limit=k, filter=sql_filter, prefilter=bool(prefilter), columns=columns)
+        native.full_text_search(
+            query, limit=k, filter=sql_filter, prefilter=bool(prefilter), columns=columns, with_row_id=bool(with_row_id)
+        )
     )
-    names = table.column_names
-    if with_row_id:
-        table = table.select(names[:-2] + ["_score", "_rowid"])
-    else:
-        table = table.drop_columns(["_rowid"])
     return table.slice(start) if start else table
 
 

@@ -92,6 +92,8 @@ class _Dataset:
         use_index: bool = True,
         fast_search: bool = False,
         batch: Optional[int] = None,
+        ef: Optional[int] = None,
+        with_row_id: Optional[bool] = None,
     ) -> _ArrowStream: ...
     def create_index(
         self,

@@ -168,14 +168,9 @@ def run_nearest(
         fast_search=bool(fast_search),
         batch=query.batch,
         ef=query.ef,
+        with_row_id=bool(with_row_id),  # pylance's order: the columns, _distance, then _rowid
     )
     table = pa.table(table)
-    names = table.column_names
-    if with_row_id:
-        # pylance's order: the columns, _distance, then _rowid.
-        table = table.select(names[:-2] + ["_distance", "_rowid"])
-    else:
-        table = table.drop_columns(["_rowid"])
     if offset or limit is not None:
         start = offset or 0
         table = table.slice(start, limit) if limit is not None else table.slice(start)
