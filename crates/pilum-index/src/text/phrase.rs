@@ -29,7 +29,8 @@ struct Walker<'a> {
     tfs: [u32; BLOCK_LEN],
     len: usize,
     at: usize,
-    /// Where each posting's positions start, for the block `offsets_block` names.
+    /// Where the first postings' positions start, for the block
+    /// `offsets_block` names (found as far as the walk has needed).
     offsets: Vec<usize>,
     offsets_block: Option<usize>,
 }
@@ -79,13 +80,19 @@ impl<'a> Walker<'a> {
         Ok(self.doc())
     }
 
+    /// The current posting's frequency.
+    fn tf(&self) -> u32 {
+        self.tfs[self.at.min(BLOCK_LEN - 1)]
+    }
+
     /// The current posting's positions, into `out`.
     fn positions(&mut self, out: &mut Vec<u32>) -> Result<()> {
         if self.offsets_block != Some(self.block) {
-            self.list
-                .block_position_offsets(self.block, &self.tfs[..self.len], &mut self.offsets)?;
+            self.offsets.clear();
             self.offsets_block = Some(self.block);
         }
+        self.list
+            .extend_position_offsets(self.block, &self.tfs[..self.len], self.at, &mut self.offsets)?;
         self.list.positions_from(self.offsets[self.at], self.tfs[self.at], out)
     }
 }
@@ -189,15 +196,25 @@ pub fn top_k_phrase(
             }
         }
         if accept.is_none_or(|f| f(doc)) {
-            for (w, out) in walkers.iter_mut().zip(positions.iter_mut()) {
-                w.positions(out)?;
-            }
-            let frequency = phrase_frequency(&positions, &offsets, slop);
-            if frequency > 0 {
-                let len = doc_lens.get(doc as usize).copied().ok_or_else(|| IndexError::Corrupt {
-                    what: format!("postings reach document {doc} of {}", doc_lens.len()),
-                })?;
-                top.offer(doc, bm25.score(idf, frequency, len, average));
+            let len = doc_lens.get(doc as usize).copied().ok_or_else(|| IndexError::Corrupt {
+                what: format!("postings reach document {doc} of {}", doc_lens.len()),
+            })?;
+            // Each occurrence starts at a position of the first term; with
+            // no slop, occurrences also use distinct positions of every
+            // term. A document whose bound cannot enter is not decoded.
+            let most = if slop == 0 {
+                walkers.iter().map(Walker::tf).min().unwrap_or(0)
+            } else {
+                walkers[0].tf()
+            };
+            if bm25.score(idf, most, len, average) > top.threshold() {
+                for (w, out) in walkers.iter_mut().zip(positions.iter_mut()) {
+                    w.positions(out)?;
+                }
+                let frequency = phrase_frequency(&positions, &offsets, slop);
+                if frequency > 0 {
+                    top.offer(doc, bm25.score(idf, frequency, len, average));
+                }
             }
         }
         target = walkers[lead].seek(doc.saturating_add(1))?.filter(|&d| d > doc);

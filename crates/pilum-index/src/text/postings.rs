@@ -371,6 +371,33 @@ impl PostingList {
         Ok(())
     }
 
+    /// Extends `out`, the starts in the positions bytes of the first
+    /// `out.len()` postings of block `block` (frequencies `tfs`), to the
+    /// starts of postings `..=index`: a forward walk pays only for the
+    /// postings it reaches.
+    pub fn extend_position_offsets(&self, block: usize, tfs: &[u32], index: usize, out: &mut Vec<usize>) -> Result<()> {
+        let corrupt = |what: &str| IndexError::Corrupt {
+            what: format!("positions of posting block {block}: {what}"),
+        };
+        let store = self
+            .positions
+            .as_ref()
+            .ok_or_else(|| corrupt("the list records none"))?;
+        if index >= tfs.len() {
+            return Err(corrupt("no such posting"));
+        }
+        if out.is_empty() {
+            out.push(*store.block_starts.get(block).ok_or_else(|| corrupt("no such block"))? as usize);
+        }
+        while out.len() <= index {
+            let last = out.len() - 1;
+            let mut at = out[last];
+            super::varint::skip(&store.data, &mut at, tfs[last] as usize)?;
+            out.push(at);
+        }
+        Ok(())
+    }
+
     /// `tf` positions starting at byte `offset` of the positions bytes
     /// (from [`Self::block_position_offsets`]), into `out`.
     pub fn positions_from(&self, offset: usize, tf: u32, out: &mut Vec<u32>) -> Result<()> {

@@ -110,6 +110,13 @@ impl TopDocs {
     }
 }
 
+/// Whether a document whose score is at most `bound` cannot enter above
+/// `threshold`. The bound is summed in another order than the score, so
+/// it gets a margin of a few ulps against rounding.
+fn cannot_beat(bound: f32, threshold: f32) -> bool {
+    bound + bound.abs() * 1e-6 <= threshold
+}
+
 /// The sum of a document's term scores, added in query order (float
 /// addition is not associative: a fixed order gives equal documents equal
 /// scores, whatever order the cursors stood in).
@@ -368,6 +375,30 @@ pub fn top_k_and(
             {
                 lead.skip(last.saturating_add(1));
                 target = lead.doc;
+                continue;
+            }
+        }
+        if threshold > f32::NEG_INFINITY {
+            // The lead's exact score plus the best the others' blocks at
+            // this document allow: a document that cannot beat the k-th
+            // score is passed without seeking (decoding) the other lists.
+            let (lead, rest) = cursors.split_at_mut(1);
+            lead[0].seek(target)?;
+            target = lead[0].doc;
+            if target == END {
+                break;
+            }
+            let mut bound = scorer.score(&lead[0].term, lead[0].tf(), target);
+            for c in rest.iter_mut() {
+                let b = c.block_of(target);
+                if b >= c.term.postings.blocks().len() {
+                    break 'docs; // a list ends before the target: no match is left
+                }
+                bound += c.block_bound(b, &scorer);
+            }
+            if cannot_beat(bound, threshold) {
+                lead[0].next()?;
+                target = lead[0].doc;
                 continue;
             }
         }
