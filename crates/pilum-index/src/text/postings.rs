@@ -237,6 +237,13 @@ fn initial_for_gaps(previous_last: u32, list: &PostingList) -> Option<u32> {
     (!list.blocks.is_empty()).then_some(previous_last)
 }
 
+/// Corruption of block `block`'s positions.
+fn positions_corrupt(block: usize, what: &str) -> IndexError {
+    IndexError::Corrupt {
+        what: format!("positions of posting block {block}: {what}"),
+    }
+}
+
 impl PostingList {
     /// Documents holding the term.
     pub fn doc_count(&self) -> u32 {
@@ -280,36 +287,46 @@ impl PostingList {
     /// The positions of posting `index` of block `block`, whose decoded
     /// frequencies are `tfs`.
     pub fn positions_at(&self, block: usize, index: usize, tfs: &[u32]) -> Result<Vec<u32>> {
-        let corrupt = |what: &str| IndexError::Corrupt {
-            what: format!("positions of posting block {block}: {what}"),
-        };
-        let store = self
-            .positions
-            .as_ref()
-            .ok_or_else(|| corrupt("the list records none"))?;
-        let mut at = *store.block_starts.get(block).ok_or_else(|| corrupt("no such block"))? as usize;
+        let (data, mut at) = self.block_positions(block)?;
         let skip: u64 = tfs
             .get(..index)
-            .ok_or_else(|| corrupt("no such posting"))?
+            .ok_or_else(|| positions_corrupt(block, "no such posting"))?
             .iter()
             .map(|&t| u64::from(t))
             .sum();
         for _ in 0..skip {
-            super::varint::get(&store.data, &mut at)?;
+            super::varint::get(data, &mut at)?;
         }
-        let tf = *tfs.get(index).ok_or_else(|| corrupt("no such posting"))?;
+        let tf = *tfs
+            .get(index)
+            .ok_or_else(|| positions_corrupt(block, "no such posting"))?;
         let mut out = Vec::with_capacity(tf as usize);
         let mut position = 0u32;
         for i in 0..tf {
-            let gap = super::varint::get_u32(&store.data, &mut at)?;
+            let gap = super::varint::get_u32(data, &mut at)?;
             position = if i == 0 {
                 gap
             } else {
-                position.checked_add(gap).ok_or_else(|| corrupt("position overflow"))?
+                position
+                    .checked_add(gap)
+                    .ok_or_else(|| positions_corrupt(block, "position overflow"))?
             };
             out.push(position);
         }
         Ok(out)
+    }
+
+    /// The positions bytes, and where block `block`'s positions start in them.
+    fn block_positions(&self, block: usize) -> Result<(&[u8], usize)> {
+        let store = self
+            .positions
+            .as_ref()
+            .ok_or_else(|| positions_corrupt(block, "the list records none"))?;
+        let start = *store
+            .block_starts
+            .get(block)
+            .ok_or_else(|| positions_corrupt(block, "no such block"))?;
+        Ok((&store.data, start as usize))
     }
 
     /// Decodes the short last block `index` (variable-length integers).
@@ -355,18 +372,11 @@ impl PostingList {
     /// Where each posting of block `block` (frequencies `tfs`) starts in
     /// the positions bytes, found in one pass over the block.
     pub fn block_position_offsets(&self, block: usize, tfs: &[u32], out: &mut Vec<usize>) -> Result<()> {
-        let corrupt = |what: &str| IndexError::Corrupt {
-            what: format!("positions of posting block {block}: {what}"),
-        };
-        let store = self
-            .positions
-            .as_ref()
-            .ok_or_else(|| corrupt("the list records none"))?;
-        let mut at = *store.block_starts.get(block).ok_or_else(|| corrupt("no such block"))? as usize;
+        let (data, mut at) = self.block_positions(block)?;
         out.clear();
         for &tf in tfs {
             out.push(at);
-            super::varint::skip(&store.data, &mut at, tf as usize)?;
+            super::varint::skip(data, &mut at, tf as usize)?;
         }
         Ok(())
     }
@@ -376,23 +386,17 @@ impl PostingList {
     /// starts of postings `..=index`: a forward walk pays only for the
     /// postings it reaches.
     pub fn extend_position_offsets(&self, block: usize, tfs: &[u32], index: usize, out: &mut Vec<usize>) -> Result<()> {
-        let corrupt = |what: &str| IndexError::Corrupt {
-            what: format!("positions of posting block {block}: {what}"),
-        };
-        let store = self
-            .positions
-            .as_ref()
-            .ok_or_else(|| corrupt("the list records none"))?;
         if index >= tfs.len() {
-            return Err(corrupt("no such posting"));
+            return Err(positions_corrupt(block, "no such posting"));
         }
+        let (data, start) = self.block_positions(block)?;
         if out.is_empty() {
-            out.push(*store.block_starts.get(block).ok_or_else(|| corrupt("no such block"))? as usize);
+            out.push(start);
         }
         while out.len() <= index {
             let last = out.len() - 1;
             let mut at = out[last];
-            super::varint::skip(&store.data, &mut at, tfs[last] as usize)?;
+            super::varint::skip(data, &mut at, tfs[last] as usize)?;
             out.push(at);
         }
         Ok(())
