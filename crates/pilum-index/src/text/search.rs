@@ -110,6 +110,25 @@ impl TopDocs {
     }
 }
 
+/// The most `cursors` can add together to a document in `from..=to`: per
+/// cursor, the best bound of its blocks that overlap the range. `None`
+/// when a cursor holds no document from `from` on.
+fn range_bounds(cursors: &[Cursor<'_>], from: u32, to: u32, scorer: &Scorer<'_>) -> Option<f32> {
+    let mut total = 0.0f32;
+    for c in cursors {
+        let blocks = c.term.postings.blocks().len();
+        let first = c.block_of(from);
+        if first >= blocks {
+            return None;
+        }
+        let last = c.block_of(to).min(blocks - 1);
+        total += (first..=last)
+            .map(|b| scorer.block_bound(&c.term, b))
+            .fold(0.0f32, f32::max);
+    }
+    Some(total)
+}
+
 /// Whether a document whose score is at most `bound` cannot enter above
 /// `threshold`. The bound is summed in another order than the score, so
 /// it gets a margin of a few ulps against rounding.
@@ -361,21 +380,33 @@ pub fn top_k_and(
     cursors.sort_by_key(|c| c.term.postings.doc_count());
     let mut top = TopDocs::new(k);
     let mut target = cursors[0].doc;
-    // What the other terms can add at most: a lead block whose bound plus
-    // this cannot beat the k-th score is skipped undecoded.
-    let others: f32 = cursors[1..].iter().map(|c| c.list_max).sum();
+    // What the other terms can add at most to a document of the lead's
+    // current block (from the first target in it): a lead block whose bound
+    // plus this cannot beat the k-th score is skipped undecoded.
+    let mut others: Option<(usize, f32)> = None;
     let mut parts: Vec<(usize, f32)> = Vec::with_capacity(cursors.len());
     'docs: while target != END {
         let threshold = top.threshold();
         if threshold > f32::NEG_INFINITY {
-            let lead = &mut cursors[0];
+            let (lead, rest) = cursors.split_at_mut(1);
+            let lead = &mut lead[0];
             let b = lead.block_of(target);
-            if let Some(last) = lead.term.postings.blocks().get(b).map(|m| m.last_doc)
-                && lead.block_bound(b, &scorer) + others <= threshold
-            {
-                lead.skip(last.saturating_add(1));
-                target = lead.doc;
-                continue;
+            if let Some(last) = lead.term.postings.blocks().get(b).map(|m| m.last_doc) {
+                let rest_bound = match others {
+                    Some((block, bound)) if block == b => bound,
+                    _ => {
+                        let Some(bound) = range_bounds(rest, target, last, &scorer) else {
+                            break; // a list ends before the target: no match is left
+                        };
+                        others = Some((b, bound));
+                        bound
+                    }
+                };
+                if cannot_beat(lead.block_bound(b, &scorer) + rest_bound, threshold) {
+                    lead.skip(last.saturating_add(1));
+                    target = lead.doc;
+                    continue;
+                }
             }
         }
         if threshold > f32::NEG_INFINITY {
